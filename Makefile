@@ -1,0 +1,64 @@
+# sluice — the two set-up commands are `make run` and `make test`.
+# Both install what is missing (Debian 12, apt-get), build, and then run or test.
+
+SHELL := /bin/bash
+JOBS ?= $(shell nproc)
+BUILD_DIR ?= build/release
+ASAN_DIR ?= build/asan
+CONFIG ?=
+
+# Build and test dependencies, all from Debian 12.
+DEB_PACKAGES := build-essential cmake ninja-build ccache pkg-config \
+  libboost-dev libboost-system-dev libyaml-cpp-dev libcli11-dev libsimdjson-dev \
+  libspdlog-dev libfmt-dev libsnappy-dev libzstd-dev zlib1g-dev libxxhash-dev \
+  protobuf-compiler libprotobuf-dev libgrpc++-dev protobuf-compiler-grpc \
+  libgtest-dev libgmock-dev libbenchmark-dev clang clang-format curl
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: deps build build-asan run test test-release test-asan bench format clean
+
+# Idempotent and quiet: asks apt only for packages that are not installed yet.
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:" $$missing; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+$(BUILD_DIR)/build.ninja:
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release
+
+$(ASAN_DIR)/build.ninja:
+	cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSLUICE_SANITIZE=ON
+
+build: deps $(BUILD_DIR)/build.ninja
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+build-asan: deps $(ASAN_DIR)/build.ninja
+	cmake --build $(ASAN_DIR) -j $(JOBS)
+
+run: build
+	$(BUILD_DIR)/src/app/sluice run $(if $(CONFIG),--config $(CONFIG))
+
+test-release: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600
+
+test-asan: build-asan
+	cd $(ASAN_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 900
+
+test: test-release test-asan
+
+bench: deps
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release -DSLUICE_BENCH=ON
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+	bench/run.sh $(BUILD_DIR)
+
+format:
+	find src tests bench -name '*.h' -o -name '*.cc' | xargs clang-format -i
+
+clean:
+	rm -rf build

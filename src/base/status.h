@@ -1,0 +1,69 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace sluice {
+
+// Outcome classes are kept distinct so callers can act on them:
+// end-of-stream is not corruption, and a retryable failure is not permanent.
+enum class StatusCode : int {
+  kOk = 0,
+  kInvalidArgument,   // the input is malformed; retrying it will not help
+  kNotFound,
+  kAlreadyExists,
+  kCorruption,        // bytes on disk failed a check
+  kIoError,           // the operating system refused; may be transient
+  kResourceExhausted, // a limit was reached; retry later (backpressure)
+  kUnavailable,       // the component is not ready or is shutting down
+  kEndOfStream,       // a reader reached the end of what exists now
+  kFailedPrecondition,
+  kInternal,
+};
+
+std::string_view StatusCodeName(StatusCode code);
+
+// A success or an error code with a message. Cheap to return when ok.
+class [[nodiscard]] Status {
+ public:
+  Status() = default;
+  Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
+
+  static Status Ok() { return Status(); }
+  static Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+  static Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
+  static Status Corruption(std::string m) { return {StatusCode::kCorruption, std::move(m)}; }
+  static Status IoError(std::string m) { return {StatusCode::kIoError, std::move(m)}; }
+  static Status ResourceExhausted(std::string m) {
+    return {StatusCode::kResourceExhausted, std::move(m)};
+  }
+  static Status Unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
+  static Status EndOfStream() { return {StatusCode::kEndOfStream, "end of stream"}; }
+  static Status FailedPrecondition(std::string m) {
+    return {StatusCode::kFailedPrecondition, std::move(m)};
+  }
+  static Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
+  // An IoError carrying strerror(err) after `context`.
+  static Status FromErrno(std::string_view context, int err);
+
+  bool ok() const { return code_ == StatusCode::kOk; }
+  StatusCode code() const { return code_; }
+  const std::string& message() const { return message_; }
+  std::string ToString() const;
+
+  // Marks a status as deliberately ignored.
+  void IgnoreError() const {}
+
+ private:
+  StatusCode code_ = StatusCode::kOk;
+  std::string message_;
+};
+
+}  // namespace sluice
+
+#define SLUICE_RETURN_IF_ERROR(expr)        \
+  do {                                      \
+    ::sluice::Status _st = (expr);          \
+    if (!_st.ok()) return _st;              \
+  } while (0)

@@ -1,0 +1,20 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace sluice {
+
+// Appends s with JSON string escaping (no surrounding quotes).
+void AppendJsonEscaped(std::string& out, std::string_view s);
+// Appends s as a quoted JSON string literal.
+inline void AppendJsonString(std::string& out, std::string_view s) {
+  out += '"';
+  AppendJsonEscaped(out, s);
+  out += '"';
+}
+
+// Appends the lower-case hex encoding of bytes.
+void AppendHex(std::string& out, std::string_view bytes);
+
+}  // namespace sluice

@@ -1,0 +1,71 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+#include "base/status.h"
+
+namespace sluice::io {
+
+// A file opened for appending. Durability contract:
+//   Append() returns once the bytes are in the OS page cache (not durable);
+//   Sync()   returns once the bytes appended so far are on stable storage.
+// A failed Append may have written a prefix; the caller owns recovery (the log
+// truncates back to its last whole batch). Not thread-safe.
+class WritableFile {
+ public:
+  virtual ~WritableFile() = default;
+  virtual Status Append(std::span<const uint8_t> data) = 0;
+  virtual Status Sync() = 0;
+  virtual Status Close() = 0;
+  // Bytes in the file, including what was there when opened.
+  virtual uint64_t Size() const = 0;
+};
+
+// A file read by offset. Thread-safe: Read may be called concurrently.
+class RandomAccessFile {
+ public:
+  virtual ~RandomAccessFile() = default;
+  // Reads up to out.size() bytes at offset; returns the count read (0 at EOF).
+  virtual Result<size_t> Read(uint64_t offset, std::span<uint8_t> out) const = 0;
+  virtual Result<uint64_t> Size() const = 0;
+};
+
+enum class OpenMode { kTruncate, kAppend };
+
+// Every file operation the log and state files perform goes through here.
+class FileSystem {
+ public:
+  virtual ~FileSystem() = default;
+  virtual Result<std::unique_ptr<WritableFile>> OpenWritable(const std::string& path,
+                                                             OpenMode mode) = 0;
+  virtual Result<std::unique_ptr<RandomAccessFile>> OpenReadable(const std::string& path) = 0;
+  virtual Status CreateDirs(const std::string& path) = 0;
+  // File names (not paths) in a directory, unsorted; excludes "." and "..".
+  virtual Result<std::vector<std::string>> ListDir(const std::string& path) = 0;
+  virtual Status Remove(const std::string& path) = 0;
+  virtual Status Rename(const std::string& from, const std::string& to) = 0;
+  virtual Status Truncate(const std::string& path, uint64_t size) = 0;
+  virtual Status SyncDir(const std::string& path) = 0;
+  virtual Result<uint64_t> FileSize(const std::string& path) = 0;
+  virtual bool Exists(const std::string& path) = 0;
+
+  // The real file system.
+  static FileSystem& Posix();
+};
+
+// Replaces `path` with `data` so that a crash leaves either the old or the new
+// content: write path.tmp, fsync it, rename over path, fsync the directory.
+Status WriteFileAtomically(FileSystem& fs, const std::string& path, std::string_view data);
+// Reads a whole small file.
+Result<std::string> ReadSmallFile(FileSystem& fs, const std::string& path);
+
+std::string JoinPath(std::string_view dir, std::string_view name);
+std::string DirName(std::string_view path);
+
+}  // namespace sluice::io

@@ -1,0 +1,132 @@
+#include "log/format.h"
+
+#include <cstring>
+
+#include "io/crc32c.h"
+
+namespace sluice::log {
+namespace {
+
+template <class T>
+void Put(std::string* out, T v) {
+  char b[sizeof(T)];
+  std::memcpy(b, &v, sizeof(T));  // little-endian hosts only
+  out->append(b, sizeof(T));
+}
+
+template <class T>
+T Get(const char* p) {
+  T v;
+  std::memcpy(&v, p, sizeof(T));
+  return v;
+}
+
+}  // namespace
+
+std::string_view SignalName(Signal s) {
+  switch (s) {
+    case Signal::kTraces: return "traces";
+    case Signal::kMetrics: return "metrics";
+    case Signal::kLogs: return "logs";
+  }
+  return "unknown";
+}
+
+void EncodeFrame(const BatchHeader& h, std::string_view tenant, std::string_view payload,
+                 std::string* out) {
+  size_t start = out->size();
+  uint32_t length = static_cast<uint32_t>(kFrameTypeSize + kBatchHeaderSize + tenant.size() +
+                                          payload.size());
+  Put<uint32_t>(out, 0);  // crc, patched below
+  Put<uint32_t>(out, length);
+  Put<uint8_t>(out, static_cast<uint8_t>(FrameType::kBatch));
+  Put<uint64_t>(out, h.base_offset);
+  Put<uint32_t>(out, h.item_count);
+  Put<uint8_t>(out, static_cast<uint8_t>(h.signal));
+  Put<uint8_t>(out, static_cast<uint8_t>(h.encoding));
+  Put<uint16_t>(out, static_cast<uint16_t>(tenant.size()));
+  Put<int64_t>(out, h.min_event_unix_nanos);
+  Put<int64_t>(out, h.max_event_unix_nanos);
+  Put<int64_t>(out, h.append_unix_nanos);
+  Put<uint32_t>(out, static_cast<uint32_t>(payload.size()));
+  Put<uint32_t>(out, 0);
+  out->append(tenant);
+  out->append(payload);
+  uint32_t crc = io::Crc32c(out->data() + start + kFrameCrcSize, out->size() - start - kFrameCrcSize);
+  std::memcpy(out->data() + start, &crc, sizeof crc);
+}
+
+uint64_t FrameSizeFromPrefix(std::string_view prefix) {
+  uint32_t length = Get<uint32_t>(prefix.data() + kFrameCrcSize);
+  if (length < kFrameTypeSize + kBatchHeaderSize || length > kMaxFrameLength) return 0;
+  return kFrameCrcSize + kFrameLengthSize + uint64_t{length};
+}
+
+DecodeResult DecodeFrame(std::string_view data, DecodedFrame* out) {
+  if (data.size() < kFrameHeaderSize) return DecodeResult::kNeedMore;
+  uint64_t size = FrameSizeFromPrefix(data);
+  if (size == 0) return DecodeResult::kCorrupt;
+  if (data.size() < size) return DecodeResult::kNeedMore;
+  uint32_t crc = Get<uint32_t>(data.data());
+  if (io::Crc32c(data.data() + kFrameCrcSize, size - kFrameCrcSize) != crc) {
+    return DecodeResult::kCorrupt;
+  }
+  const char* p = data.data() + kFrameCrcSize + kFrameLengthSize;
+  if (static_cast<FrameType>(Get<uint8_t>(p)) != FrameType::kBatch) return DecodeResult::kCorrupt;
+  p += kFrameTypeSize;
+  BatchHeader& h = out->header;
+  h.base_offset = Get<uint64_t>(p);
+  h.item_count = Get<uint32_t>(p + 8);
+  h.signal = static_cast<Signal>(Get<uint8_t>(p + 12));
+  h.encoding = static_cast<Encoding>(Get<uint8_t>(p + 13));
+  uint16_t tenant_len = Get<uint16_t>(p + 14);
+  h.min_event_unix_nanos = Get<int64_t>(p + 16);
+  h.max_event_unix_nanos = Get<int64_t>(p + 24);
+  h.append_unix_nanos = Get<int64_t>(p + 32);
+  uint32_t payload_len = Get<uint32_t>(p + 40);
+  if (kFrameHeaderSize + uint64_t{tenant_len} + payload_len != size) return DecodeResult::kCorrupt;
+  p += kBatchHeaderSize;
+  out->tenant = std::string_view(p, tenant_len);
+  out->payload = std::string_view(p + tenant_len, payload_len);
+  return DecodeResult::kOk;
+}
+
+std::string EncodeSegmentHeader(uint64_t base_offset, int64_t created_unix_nanos) {
+  std::string out(kSegmentMagic, sizeof kSegmentMagic);
+  Put<uint16_t>(&out, kFormatVersion);
+  Put<uint16_t>(&out, static_cast<uint16_t>(kSegmentHeaderSize));
+  Put<uint32_t>(&out, 0);
+  Put<uint64_t>(&out, base_offset);
+  Put<int64_t>(&out, created_unix_nanos);
+  return out;
+}
+
+bool DecodeSegmentHeader(std::string_view data, uint64_t* base_offset) {
+  if (data.size() < kSegmentHeaderSize) return false;
+  if (std::memcmp(data.data(), kSegmentMagic, sizeof kSegmentMagic) != 0) return false;
+  if (Get<uint16_t>(data.data() + 8) != kFormatVersion) return false;
+  if (Get<uint16_t>(data.data() + 10) != kSegmentHeaderSize) return false;
+  *base_offset = Get<uint64_t>(data.data() + 16);
+  return true;
+}
+
+std::string SegmentFileName(uint64_t base_offset) {
+  std::string digits = std::to_string(base_offset);
+  return std::string(kSegmentNameDigits - digits.size(), '0') + digits + kSegmentSuffix;
+}
+
+bool ParseSegmentFileName(std::string_view name, uint64_t* base_offset) {
+  std::string_view suffix(kSegmentSuffix);
+  if (name.size() != kSegmentNameDigits + suffix.size()) return false;
+  if (name.substr(kSegmentNameDigits) != suffix) return false;
+  uint64_t v = 0;
+  for (size_t i = 0; i < kSegmentNameDigits; ++i) {
+    char c = name[i];
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  *base_offset = v;
+  return true;
+}
+
+}  // namespace sluice::log

@@ -1,0 +1,72 @@
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+namespace sluice::wire {
+
+// Appends protobuf fields to a string. Nested messages are written with
+// BeginMessage/EndMessage, which reserve a fixed 5-byte length and patch it,
+// so no temporary buffer is needed (a 5-byte varint with continuation bits is
+// valid protobuf for any length below 2^35).
+class ProtoWriter {
+ public:
+  explicit ProtoWriter(std::string* out) : out_(out) {}
+
+  void Varint(uint32_t field, uint64_t v) {
+    Key(field, 0);
+    RawVarint(v);
+  }
+  void Fixed64(uint32_t field, uint64_t v) {
+    Key(field, 1);
+    char b[8];
+    std::memcpy(b, &v, 8);
+    out_->append(b, 8);
+  }
+  void Fixed32(uint32_t field, uint32_t v) {
+    Key(field, 5);
+    char b[4];
+    std::memcpy(b, &v, 4);
+    out_->append(b, 4);
+  }
+  void Double(uint32_t field, double d) {
+    uint64_t v;
+    std::memcpy(&v, &d, 8);
+    Fixed64(field, v);
+  }
+  void Bytes(uint32_t field, std::string_view b) {
+    Key(field, 2);
+    RawVarint(b.size());
+    out_->append(b);
+  }
+  // Returns a mark to pass to EndMessage.
+  size_t BeginMessage(uint32_t field) {
+    Key(field, 2);
+    size_t mark = out_->size();
+    out_->append(5, '\0');
+    return mark;
+  }
+  void EndMessage(size_t mark) {
+    uint64_t len = out_->size() - mark - 5;
+    for (int i = 0; i < 5; ++i) {
+      uint8_t b = static_cast<uint8_t>((len >> (7 * i)) & 0x7F);
+      if (i < 4) b |= 0x80;
+      (*out_)[mark + static_cast<size_t>(i)] = static_cast<char>(b);
+    }
+  }
+  void RawVarint(uint64_t v) {
+    while (v >= 0x80) {
+      out_->push_back(static_cast<char>(v | 0x80));
+      v >>= 7;
+    }
+    out_->push_back(static_cast<char>(v));
+  }
+
+ private:
+  void Key(uint32_t field, uint32_t type) { RawVarint((static_cast<uint64_t>(field) << 3) | type); }
+  std::string* out_;
+};
+
+}  // namespace sluice::wire
