@@ -165,6 +165,18 @@ class Schema {
     fields_.back().doc.children = sub.Document();
     return *this;
   }
+  // A sub-object whose presence means "enabled" (as `protocols: {http: }`):
+  // the member is engaged with defaults plus whatever the node sets.
+  template <class U>
+  Schema& OptionalObject(const char* name, std::optional<U> T::*m, const Schema<U>& sub,
+                         const char* doc) {
+    Add(name, "object (optional)", "", "", doc, [m, sub](const YAML::Node& n, T* t, Context& c) {
+      (t->*m).emplace();
+      sub.Parse(n, &*(t->*m), c);
+    });
+    fields_.back().doc.children = sub.Document();
+    return *this;
+  }
   // Marks the most recently added field as required.
   Schema& Required() {
     fields_.back().required = true;

@@ -32,6 +32,8 @@ std::string_view SignalName(Signal s) {
   return "unknown";
 }
 
+uint32_t PipelineId(std::string_view pipeline_name) { return io::Crc32c(pipeline_name); }
+
 void EncodeFrame(const BatchHeader& h, std::string_view tenant, std::string_view payload,
                  std::string* out) {
   size_t start = out->size();
@@ -49,7 +51,7 @@ void EncodeFrame(const BatchHeader& h, std::string_view tenant, std::string_view
   Put<int64_t>(out, h.max_event_unix_nanos);
   Put<int64_t>(out, h.append_unix_nanos);
   Put<uint32_t>(out, static_cast<uint32_t>(payload.size()));
-  Put<uint32_t>(out, 0);
+  Put<uint32_t>(out, h.pipeline_id);
   out->append(tenant);
   out->append(payload);
   uint32_t crc = io::Crc32c(out->data() + start + kFrameCrcSize, out->size() - start - kFrameCrcSize);
@@ -84,6 +86,7 @@ DecodeResult DecodeFrame(std::string_view data, DecodedFrame* out) {
   h.max_event_unix_nanos = Get<int64_t>(p + 24);
   h.append_unix_nanos = Get<int64_t>(p + 32);
   uint32_t payload_len = Get<uint32_t>(p + 40);
+  h.pipeline_id = Get<uint32_t>(p + 44);
   if (kFrameHeaderSize + uint64_t{tenant_len} + payload_len != size) return DecodeResult::kCorrupt;
   p += kBatchHeaderSize;
   out->tenant = std::string_view(p, tenant_len);

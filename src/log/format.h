@@ -24,7 +24,7 @@
 // Batch header (48 bytes):
 //   base_offset u64 | item_count u32 | signal u8 | encoding u8 | tenant_len u16 |
 //   min_event_unix_nanos i64 | max_event_unix_nanos i64 | append_unix_nanos i64 |
-//   payload_len u32 | reserved u32
+//   payload_len u32 | pipeline_id u32
 //
 // All integers are little-endian.
 
@@ -83,7 +83,13 @@ struct BatchHeader {
   int64_t min_event_unix_nanos = 0;
   int64_t max_event_unix_nanos = 0;
   int64_t append_unix_nanos = 0;
+  // Which pipeline produced the batch (PipelineId of its name), so exporters
+  // read only their own pipelines' batches.
+  uint32_t pipeline_id = 0;
 };
+
+// Stable id of a pipeline name such as "traces" or "traces/b".
+uint32_t PipelineId(std::string_view pipeline_name);
 
 // Appends a complete frame to out.
 void EncodeFrame(const BatchHeader& header, std::string_view tenant, std::string_view payload,

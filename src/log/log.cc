@@ -264,6 +264,7 @@ void Log::WriteGroup(std::vector<Pending>& group) {
       h.item_count = r.item_count;
       h.signal = r.signal;
       h.encoding = r.encoding;
+      h.pipeline_id = r.pipeline_id;
       h.min_event_unix_nanos = r.min_event_unix_nanos;
       h.max_event_unix_nanos = r.max_event_unix_nanos;
       h.append_unix_nanos = now;

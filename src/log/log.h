@@ -47,6 +47,7 @@ struct LogMetrics {
 struct AppendRequest {
   Signal signal = Signal::kTraces;
   Encoding encoding = Encoding::kOtlpProto;
+  uint32_t pipeline_id = 0;
   std::string tenant;
   uint32_t item_count = 0;
   int64_t min_event_unix_nanos = 0;
@@ -166,6 +167,12 @@ class LogReader {
   // frame that fails its checks (the position then stays at the bad frame).
   Result<Batch> Next();
   const Position& position() const { return pos_; }
+  // Moves to another position (dropping the open file).
+  void Seek(const Position& pos) {
+    pos_ = pos;
+    file_.reset();
+    file_segment_ = UINT64_MAX;
+  }
 
  private:
   Status OpenSegment(uint64_t base);

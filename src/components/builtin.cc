@@ -1,0 +1,36 @@
+#include "components/builtin.h"
+
+#include "exporters/file/file_exporter.h"
+#include "log/options.h"
+#include "pipeline/service_config.h"
+#include "receivers/otlp/otlp_receiver.h"
+
+namespace sluice::components {
+
+const pipeline::Catalog& BuiltinCatalog() {
+  static const pipeline::Catalog catalog = [] {
+    pipeline::Catalog c;
+    c.Add(receivers::otlp::OtlpReceiverType());
+    c.Add(exporters::file::FileExporterType());
+    return c;
+  }();
+  return catalog;
+}
+
+std::string ConfigurationReference() {
+  const std::string kHeader = "| key | type | default | bounds | description |\n|---|---|---|---|---|\n";
+  std::string out;
+  out += "### storage\n\n" + kHeader + config::RenderMarkdown(log::LogOptionsSchema().Document()) +
+         "\n";
+  out += "### service\n\n" + kHeader +
+         config::RenderMarkdown(pipeline::ServiceOptionsSchema().Document()) +
+         "| `pipelines` | map | | | `traces`, `metrics`, `logs` or `<signal>/<name>`, each with "
+         "`receivers`, `processors`, `exporters` lists. |\n\n";
+  for (const auto& t : BuiltinCatalog().types()) {
+    out += "### " + std::string(pipeline::KindName(t.kind)) + " `" + t.type + "`\n\n" + t.doc +
+           "\n\n" + kHeader + config::RenderMarkdown(t.document()) + "\n";
+  }
+  return out;
+}
+
+}  // namespace sluice::components

@@ -1,0 +1,358 @@
+#include "net/http_server.h"
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "base/clock.h"
+#include "base/logging.h"
+
+namespace sluice::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+std::string_view HttpRequest::Header(std::string_view lower_name) const {
+  for (const auto& [k, v] : headers) {
+    if (k == lower_name) return v;
+  }
+  return {};
+}
+
+HttpResponse HttpResponse::Text(int status, std::string body) {
+  HttpResponse r;
+  r.status = status;
+  r.body = std::move(body);
+  if (!r.body.empty() && r.body.back() != '\n') r.body += '\n';
+  return r;
+}
+
+HttpResponse HttpResponse::Json(int status, std::string body) {
+  HttpResponse r;
+  r.status = status;
+  r.content_type = "application/json";
+  r.body = std::move(body);
+  return r;
+}
+
+Status SplitEndpoint(const std::string& endpoint, std::string* host, uint16_t* port) {
+  size_t colon = endpoint.rfind(':');
+  if (colon == std::string::npos || colon + 1 == endpoint.size()) {
+    return Status::InvalidArgument("endpoint \"" + endpoint + "\" must be host:port");
+  }
+  *host = endpoint.substr(0, colon);
+  if (host->size() >= 2 && host->front() == '[' && host->back() == ']') {
+    *host = host->substr(1, host->size() - 2);
+  }
+  if (host->empty()) *host = "0.0.0.0";
+  char* end = nullptr;
+  long p = std::strtol(endpoint.c_str() + colon + 1, &end, 10);
+  if (*end != '\0' || p < 0 || p > 65535) {
+    return Status::InvalidArgument("endpoint \"" + endpoint + "\" has an invalid port");
+  }
+  *port = static_cast<uint16_t>(p);
+  return Status::Ok();
+}
+
+class Session;
+
+class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
+ public:
+  Impl(asio::io_context& io, HttpServerOptions options, HttpHandler& handler,
+       telemetry::Registry& registry)
+      : io_(io),
+        options_(std::move(options)),
+        handler_(handler),
+        acceptor_(io),
+        metrics_(registry),
+        connections_(metrics_.connections.With({options_.name})),
+        duration_(metrics_.duration.With({options_.name})) {}
+
+  Status Listen();
+  void Accept();
+  void StopAccepting();
+  void CloseAll();
+  void Register(const std::shared_ptr<Session>& s);
+  void Unregister(Session* s);
+  void CountResponse(int status, int64_t started_mono) {
+    metrics_.requests.With({options_.name, std::to_string(status)}).Inc();
+    duration_.Observe(static_cast<double>(Clock::Real().MonotonicNanos() - started_mono) / 1e9);
+  }
+
+  asio::io_context& io_;
+  const HttpServerOptions options_;
+  HttpHandler& handler_;
+  tcp::acceptor acceptor_;
+  HttpServerMetrics metrics_;
+  telemetry::Gauge& connections_;
+  telemetry::Histogram& duration_;
+  std::atomic<int64_t> in_flight_{0};
+  std::atomic<bool> stopping_{false};
+  std::string bound_;
+  std::mutex mu_;
+  std::set<std::shared_ptr<Session>> sessions_;
+};
+
+// One connection. All of its handlers run on its strand.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, std::shared_ptr<HttpServer::Impl> server)
+      : stream_(std::move(socket)), server_(std::move(server)) {}
+
+  void Run() {
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Read(); });
+  }
+
+  // Closes the connection if it is waiting for a request; a connection with
+  // a request in flight closes after answering it.
+  void CloseIfIdle() {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (!self->busy_) self->Shutdown();
+    });
+  }
+  void ForceClose() {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] { self->Shutdown(); });
+  }
+
+ private:
+  void Read() {
+    if (server_->stopping_) return Shutdown();
+    parser_.emplace();
+    parser_->body_limit(server_->options_.max_body_bytes);
+    parser_->header_limit(64 * 1024);
+    stream_.expires_after(first_request_ ? server_->options_.header_read_timeout
+                                         : server_->options_.idle_timeout);
+    first_request_ = false;
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = shared_from_this()](beast::error_code ec, size_t) {
+                              self->OnHeader(ec);
+                            });
+  }
+
+  void OnHeader(beast::error_code ec) {
+    if (ec) return OnReadError(ec);
+    busy_ = true;
+    stream_.expires_after(server_->options_.body_read_timeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, size_t) {
+                       self->OnBody(ec);
+                     });
+  }
+
+  void OnReadError(beast::error_code ec) {
+    if (ec == http::error::body_limit) {
+      keep_alive_ = false;
+      return Write(HttpResponse::Text(
+          413, "request body exceeds the limit of " +
+                   std::to_string(server_->options_.max_body_bytes) + " bytes"));
+    }
+    if (ec == http::error::header_limit) {
+      keep_alive_ = false;
+      return Write(HttpResponse::Text(431, "request headers too large"));
+    }
+    if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted ||
+        ec == beast::error::timeout || ec == asio::error::connection_reset || !busy_) {
+      return Shutdown();
+    }
+    keep_alive_ = false;
+    return Write(HttpResponse::Text(400, "malformed HTTP request: " + ec.message()));
+  }
+
+  void OnBody(beast::error_code ec) {
+    if (ec) return OnReadError(ec);
+    stream_.expires_never();
+    auto msg = parser_->release();
+    keep_alive_ = msg.keep_alive();
+    version_ = msg.version();
+    HttpRequest req;
+    req.method = std::string(msg.method_string());
+    std::string_view target(msg.target().data(), msg.target().size());
+    size_t q = target.find('?');
+    req.path = std::string(target.substr(0, q));
+    if (q != std::string_view::npos) req.query = std::string(target.substr(q + 1));
+    req.headers.reserve(16);
+    for (const auto& f : msg) {
+      std::string name(f.name_string());
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      req.headers.emplace_back(std::move(name), std::string(f.value()));
+    }
+    req.body = std::move(msg.body());
+    beast::error_code ignored;
+    auto ep = stream_.socket().remote_endpoint(ignored);
+    if (!ignored) req.remote_ip = ep.address().to_string();
+    started_mono_ = Clock::Real().MonotonicNanos();
+    server_->in_flight_.fetch_add(1);
+    auto self = shared_from_this();
+    server_->handler_.Handle(std::move(req), [self](HttpResponse resp) {
+      asio::post(self->stream_.get_executor(),
+                 [self, resp = std::move(resp)]() mutable { self->Answer(std::move(resp)); });
+    });
+  }
+
+  void Answer(HttpResponse resp) {
+    server_->in_flight_.fetch_sub(1);
+    Write(std::move(resp));
+  }
+
+  void Write(HttpResponse resp) {
+    busy_ = true;
+    server_->CountResponse(resp.status, started_mono_ ? started_mono_
+                                                      : Clock::Real().MonotonicNanos());
+    auto res = std::make_shared<http::response<http::string_body>>(
+        static_cast<http::status>(resp.status), version_ ? version_ : 11);
+    res->set(http::field::server, "sluice");
+    res->set(http::field::content_type, resp.content_type);
+    for (auto& [k, v] : resp.headers) res->set(k, v);
+    bool keep = keep_alive_ && !server_->stopping_;
+    res->keep_alive(keep);
+    res->body() = std::move(resp.body);
+    res->prepare_payload();
+    stream_.expires_after(server_->options_.body_read_timeout);
+    http::async_write(stream_, *res,
+                      [self = shared_from_this(), res, keep](beast::error_code ec, size_t) {
+                        self->busy_ = false;
+                        self->started_mono_ = 0;
+                        if (ec || !keep) return self->Shutdown();
+                        self->Read();
+                      });
+  }
+
+  void Shutdown() {
+    if (closed_) return;
+    closed_ = true;
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.socket().close(ec);
+    server_->Unregister(this);
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::shared_ptr<HttpServer::Impl> server_;
+  bool keep_alive_ = true;
+  bool busy_ = false;
+  bool closed_ = false;
+  bool first_request_ = true;
+  unsigned version_ = 11;
+  int64_t started_mono_ = 0;
+};
+
+Status HttpServer::Impl::Listen() {
+  std::string host;
+  uint16_t port;
+  SLUICE_RETURN_IF_ERROR(SplitEndpoint(options_.endpoint, &host, &port));
+  beast::error_code ec;
+  auto address = asio::ip::make_address(host, ec);
+  if (ec) {
+    tcp::resolver resolver(io_);
+    auto results = resolver.resolve(host, std::to_string(port), ec);
+    if (ec || results.empty()) {
+      return Status::InvalidArgument("cannot resolve \"" + host + "\" in endpoint " +
+                                     options_.endpoint);
+    }
+    address = results.begin()->endpoint().address();
+  }
+  tcp::endpoint ep(address, port);
+  acceptor_.open(ep.protocol(), ec);
+  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(ep, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Status::Unavailable("cannot listen on " + options_.endpoint + ": " + ec.message());
+  }
+  auto local = acceptor_.local_endpoint();
+  bound_ = (local.address().is_v6() ? "[" + local.address().to_string() + "]"
+                                    : local.address().to_string()) +
+           ":" + std::to_string(local.port());
+  return Status::Ok();
+}
+
+void HttpServer::Impl::Accept() {
+  acceptor_.async_accept(asio::make_strand(io_), [self = shared_from_this()](
+                                                     beast::error_code ec, tcp::socket socket) {
+    if (ec) {
+      if (ec == asio::error::operation_aborted || self->stopping_) return;
+      logging::Warn("http", "accept failed", {{"server", self->options_.name},
+                                              {"error", ec.message()}});
+    } else if (!self->stopping_) {
+      auto session = std::make_shared<Session>(std::move(socket), self);
+      self->Register(session);
+      session->Run();
+    }
+    if (!self->stopping_) self->Accept();
+  });
+}
+
+void HttpServer::Impl::Register(const std::shared_ptr<Session>& s) {
+  std::lock_guard<std::mutex> lock(mu_);
+  sessions_.insert(s);
+  connections_.Set(static_cast<double>(sessions_.size()));
+}
+
+void HttpServer::Impl::Unregister(Session* s) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto it = sessions_.begin(); it != sessions_.end(); ++it) {
+    if (it->get() == s) {
+      sessions_.erase(it);
+      break;
+    }
+  }
+  connections_.Set(static_cast<double>(sessions_.size()));
+}
+
+void HttpServer::Impl::StopAccepting() {
+  stopping_ = true;
+  asio::post(acceptor_.get_executor(), [self = shared_from_this()] {
+    beast::error_code ec;
+    self->acceptor_.close(ec);
+  });
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& s : sessions_) s->CloseIfIdle();
+}
+
+void HttpServer::Impl::CloseAll() {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& s : sessions_) s->ForceClose();
+}
+
+Result<std::unique_ptr<HttpServer>> HttpServer::Create(asio::io_context& io,
+                                                       HttpServerOptions options,
+                                                       HttpHandler& handler,
+                                                       telemetry::Registry& registry) {
+  auto impl = std::make_shared<Impl>(io, std::move(options), handler, registry);
+  SLUICE_RETURN_IF_ERROR(impl->Listen());
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
+}
+
+HttpServer::~HttpServer() {
+  impl_->StopAccepting();
+  impl_->CloseAll();
+}
+
+void HttpServer::Start() {
+  asio::post(impl_->acceptor_.get_executor(), [impl = impl_] { impl->Accept(); });
+}
+
+std::string HttpServer::BoundAddress() const { return impl_->bound_; }
+
+void HttpServer::StopAccepting() { impl_->StopAccepting(); }
+
+bool HttpServer::WaitIdle(std::chrono::steady_clock::time_point deadline) {
+  while (impl_->in_flight_.load() > 0) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+void HttpServer::CloseAll() { impl_->CloseAll(); }
+
+int64_t HttpServer::in_flight() const { return impl_->in_flight_.load(); }
+
+}  // namespace sluice::net

@@ -1,0 +1,143 @@
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/result.h"
+#include "config/schema.h"
+#include "log/format.h"
+#include "log/log.h"
+#include "telemetry/health.h"
+#include "telemetry/metrics.h"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace sluice::pipeline {
+
+enum class Kind { kReceiver, kProcessor, kExporter };
+std::string_view KindName(Kind k);  // "receiver", ...
+std::string_view KindSection(Kind k);  // "receivers", ...
+
+// One pipeline a component takes part in.
+struct PipelineRef {
+  std::string name;  // "traces" or "traces/b"
+  log::Signal signal;
+  uint32_t id;  // log::PipelineId(name)
+};
+
+// Everything a component may use, owned by the Service and alive for as long
+// as any component is.
+struct Runtime {
+  boost::asio::io_context& io;
+  log::Log& log;
+  log::CursorStore& cursors;
+  telemetry::Registry& metrics;
+  telemetry::Health& health;
+  Clock& clock;
+};
+
+using Deadline = std::chrono::steady_clock::time_point;
+
+// Takes data in and appends it to the log.
+// Lifecycle: Start (bind; may fail) → StopAccepting → Drain → Shutdown.
+class Receiver {
+ public:
+  virtual ~Receiver() = default;
+  // Binds listeners and begins serving. A bind failure is returned.
+  virtual Status Start() = 0;
+  // Addresses actually listened on ("http 127.0.0.1:4318"), for the start-up log.
+  virtual std::vector<std::string> Addresses() const = 0;
+  virtual void StopAccepting() = 0;
+  // Waits until in-flight requests are answered; false if the deadline passed.
+  virtual bool Drain(Deadline deadline) = 0;
+  // Ends whatever is still open.
+  virtual void Shutdown() = 0;
+};
+
+// Reads the log through its own cursor and delivers to a destination.
+class Exporter {
+ public:
+  virtual ~Exporter() = default;
+  virtual Status Start() = 0;
+  // Finishes the batch in hand, commits its cursor, and stops.
+  virtual void Stop(Deadline deadline) = 0;
+};
+
+// What the factory receives besides the parsed options.
+struct ComponentSettings {
+  std::string id;  // "otlp" or "otlp/2"
+  std::vector<PipelineRef> pipelines;
+};
+
+// A registration record: a component type's name, its signals, its schema
+// (parse + docs) and its factories. Options are carried type-erased between
+// parsing and creation; MakeReceiverType/MakeExporterType keep the types
+// matched.
+struct ComponentType {
+  Kind kind;
+  std::string type;
+  std::string doc;
+  std::vector<log::Signal> signals;
+  std::function<std::shared_ptr<const void>(const YAML::Node&, config::Context&)> parse;
+  std::function<std::vector<config::FieldDoc>()> document;
+  std::function<Result<std::unique_ptr<Receiver>>(const ComponentSettings&, const void* options,
+                                                  Runtime&)>
+      create_receiver;
+  std::function<Result<std::unique_ptr<Exporter>>(const ComponentSettings&, const void* options,
+                                                  Runtime&)>
+      create_exporter;
+};
+
+template <class Options>
+std::function<std::shared_ptr<const void>(const YAML::Node&, config::Context&)> ParseWith(
+    const config::Schema<Options>& schema) {
+  return [&schema](const YAML::Node& node, config::Context& ctx) {
+    auto options = std::make_shared<Options>();
+    schema.Parse(node, options.get(), ctx);
+    return std::shared_ptr<const void>(std::move(options));
+  };
+}
+
+template <class Options, class Factory>
+ComponentType MakeReceiverType(std::string type, std::string doc, std::vector<log::Signal> signals,
+                               const config::Schema<Options>& schema, Factory factory) {
+  ComponentType t{Kind::kReceiver, std::move(type), std::move(doc), std::move(signals),
+                  ParseWith(schema), [&schema] { return schema.Document(); }, {}, {}};
+  t.create_receiver = [factory](const ComponentSettings& s, const void* o, Runtime& rt) {
+    return factory(s, *static_cast<const Options*>(o), rt);
+  };
+  return t;
+}
+
+template <class Options, class Factory>
+ComponentType MakeExporterType(std::string type, std::string doc, std::vector<log::Signal> signals,
+                               const config::Schema<Options>& schema, Factory factory) {
+  ComponentType t{Kind::kExporter, std::move(type), std::move(doc), std::move(signals),
+                  ParseWith(schema), [&schema] { return schema.Document(); }, {}, {}};
+  t.create_exporter = [factory](const ComponentSettings& s, const void* o, Runtime& rt) {
+    return factory(s, *static_cast<const Options*>(o), rt);
+  };
+  return t;
+}
+
+// The component types this binary knows. Filled once at start-up.
+class Catalog {
+ public:
+  void Add(ComponentType type) { types_.push_back(std::move(type)); }
+  const ComponentType* Find(Kind kind, std::string_view type) const;
+  std::vector<std::string> Names(Kind kind) const;
+  const std::vector<ComponentType>& types() const { return types_; }
+
+ private:
+  std::vector<ComponentType> types_;
+};
+
+}  // namespace sluice::pipeline

@@ -1,0 +1,148 @@
+#include "pipeline/consumer.h"
+
+#include <algorithm>
+
+#include "base/logging.h"
+
+namespace sluice::pipeline {
+
+ExporterMetrics::ExporterMetrics(telemetry::Registry& r, const std::string& exporter)
+    : sent_batches(r.AddCounter("sluice_exporter_sent_batches_total",
+                                "Batches delivered by an exporter.", {"exporter"})
+                       .With({exporter})),
+      sent_items(r.AddCounter("sluice_exporter_sent_items_total",
+                              "Spans, points or log records delivered by an exporter.",
+                              {"exporter"})
+                     .With({exporter})),
+      send_failed(r.AddCounter("sluice_exporter_send_failed_total",
+                               "Delivery attempts that failed and will be retried.", {"exporter"})
+                      .With({exporter})),
+      read_errors(r.AddCounter("sluice_exporter_read_errors_total",
+                               "Errors reading the log for an exporter.", {"exporter"})
+                      .With({exporter})),
+      lag_records(r.AddGauge("sluice_exporter_lag_records",
+                             "Records in the log not yet delivered by an exporter.", {"exporter"})
+                      .With({exporter})) {}
+
+LogConsumer::LogConsumer(Runtime& rt, Options options, DeliverFn deliver, FlushFn flush)
+    : rt_(rt),
+      options_(std::move(options)),
+      deliver_(std::move(deliver)),
+      flush_(std::move(flush)),
+      metrics_(rt.metrics, options_.name) {}
+
+LogConsumer::~LogConsumer() { Stop(std::chrono::steady_clock::now()); }
+
+Status LogConsumer::Start() {
+  Result<log::Position> loaded = rt_.cursors.Load(options_.name);
+  if (loaded.ok()) {
+    position_ = *loaded;
+  } else if (loaded.status().code() == StatusCode::kNotFound) {
+    position_ = rt_.log.Begin();
+  } else {
+    return loaded.status();
+  }
+  committed_ = position_;
+  thread_ = std::thread([this] { Run(); });
+  return Status::Ok();
+}
+
+void LogConsumer::Stop(Deadline deadline) {
+  if (!thread_.joinable()) return;
+  drain_until_.store(deadline.time_since_epoch().count());
+  stop_.store(true);
+  thread_.join();
+}
+
+bool LogConsumer::Wanted(const log::BatchHeader& h) const {
+  return std::find(options_.pipeline_ids.begin(), options_.pipeline_ids.end(), h.pipeline_id) !=
+         options_.pipeline_ids.end();
+}
+
+Status LogConsumer::Commit(const log::Position& pos) {
+  if (pos == committed_) return Status::Ok();
+  // Invariant: what the cursor covers is durable at the destination first.
+  SLUICE_RETURN_IF_ERROR(flush_());
+  SLUICE_RETURN_IF_ERROR(rt_.cursors.Commit(options_.name, pos));
+  committed_ = pos;
+  return Status::Ok();
+}
+
+void LogConsumer::Run() {
+  log::LogReader reader(rt_.log, position_);
+  auto backoff = std::chrono::milliseconds(100);
+  auto last_commit = std::chrono::steady_clock::now();
+  auto past_drain = [&] {
+    return stop_.load() && std::chrono::steady_clock::now().time_since_epoch().count() >=
+                               drain_until_.load();
+  };
+  // Sleeps in short steps so a stop is not held up by a long backoff.
+  auto pause = [&](std::chrono::milliseconds d) {
+    auto until = std::chrono::steady_clock::now() + d;
+    while (!past_drain() && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  };
+  while (!past_drain()) {
+    Result<log::LogReader::Batch> batch = reader.Next();
+    if (!batch.ok()) {
+      if (batch.status().code() == StatusCode::kEndOfStream) {
+        if (stop_.load()) break;  // drained
+        if (std::chrono::steady_clock::now() - last_commit >= options_.commit_interval) {
+          if (Commit(position_).ok()) last_commit = std::chrono::steady_clock::now();
+        }
+        rt_.log.WaitForAppend(rt_.log.End(), std::chrono::milliseconds(50));
+        // Reads are cheap; re-check the end rather than trust the wake-up.
+        continue;
+      }
+      metrics_.read_errors.Inc();
+      logging::Error("exporter", "cannot read the log",
+                     {{"exporter", options_.name}, {"error", batch.status().ToString()}});
+      pause(backoff);
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(30'000));
+      reader.Seek(position_);
+      continue;
+    }
+    if (Wanted(batch->header)) {
+      bool delivered = false;
+      while (!delivered) {
+        Status st = deliver_(*batch);
+        if (st.ok()) {
+          delivered = true;
+          metrics_.sent_batches.Inc();
+          metrics_.sent_items.Inc(batch->header.item_count);
+          backoff = std::chrono::milliseconds(100);
+          continue;
+        }
+        metrics_.send_failed.Inc();
+        logging::Warn("exporter", "delivery failed; retrying",
+                      {{"exporter", options_.name},
+                       {"error", st.ToString()},
+                       {"retry_in_ms", static_cast<int64_t>(backoff.count())}});
+        pause(backoff);
+        backoff = std::min(backoff * 2, std::chrono::milliseconds(30'000));
+        if (past_drain()) break;
+      }
+      // The batch in hand was not delivered: leave the cursor before it.
+      if (!delivered) break;
+    }
+    position_ = batch->next;
+    log::Position end = rt_.log.End();
+    metrics_.lag_records.Set(static_cast<double>(end.record_offset - position_.record_offset));
+    if (std::chrono::steady_clock::now() - last_commit >= options_.commit_interval) {
+      Status st = Commit(position_);
+      if (!st.ok()) {
+        logging::Error("exporter", "cannot commit cursor",
+                       {{"exporter", options_.name}, {"error", st.ToString()}});
+      }
+      last_commit = std::chrono::steady_clock::now();
+    }
+  }
+  Status st = Commit(position_);
+  if (!st.ok()) {
+    logging::Error("exporter", "cannot commit cursor at stop",
+                   {{"exporter", options_.name}, {"error", st.ToString()}});
+  }
+}
+
+}  // namespace sluice::pipeline

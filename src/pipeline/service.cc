@@ -1,0 +1,151 @@
+#include "pipeline/service.h"
+
+#include <algorithm>
+
+#include "base/logging.h"
+
+namespace sluice::pipeline {
+
+Service::Service(ServiceConfig config, telemetry::Registry& registry, io::FileSystem& fs,
+                 Clock& clock)
+    : config_(std::move(config)), registry_(registry), fs_(fs), clock_(clock) {}
+
+Service::~Service() {
+  if (started_ && !stopped_) Shutdown();
+  if (work_) {
+    work_.reset();
+    io_.stop();
+  }
+  for (auto& t : io_threads_) {
+    if (t.joinable()) t.join();
+  }
+}
+
+Status Service::Start() {
+  health_.Set("log", false, "opening");
+  log::LogOptions storage = config_.storage;
+  Result<std::unique_ptr<log::Log>> log = log::Log::Open(storage, fs_, clock_, registry_);
+  if (!log.ok()) {
+    health_.Set("log", false, log.status().ToString());
+    return Status(log.status().code(), "storage: cannot open the log in " + storage.directory +
+                                           ": " + log.status().message());
+  }
+  log_ = std::move(log).value();
+  cursors_ = std::make_unique<log::CursorStore>(fs_, io::JoinPath(storage.directory, "cursors"));
+  if (Status st = cursors_->Init(); !st.ok()) {
+    return Status(st.code(), "storage: cannot create the cursor directory: " + st.message());
+  }
+  health_.Set("log", true);
+  runtime_ = std::make_unique<Runtime>(Runtime{io_, *log_, *cursors_, registry_, health_, clock_});
+
+  // Only components that a pipeline uses are created.
+  for (const ComponentConfig& c : config_.receivers) {
+    ComponentSettings settings{c.id, config_.PipelinesOf(Kind::kReceiver, c.id)};
+    if (settings.pipelines.empty()) {
+      logging::Warn("service", "receiver is not used by any pipeline", {{"receiver", c.id}});
+      continue;
+    }
+    std::string health_name = "receiver/" + c.id;
+    health_.Set(health_name, false, "starting");
+    Result<std::unique_ptr<Receiver>> r = c.type->create_receiver(settings, c.options.get(),
+                                                                  *runtime_);
+    if (!r.ok()) {
+      health_.Set(health_name, false, r.status().message());
+      return Status(r.status().code(), "receiver " + c.id + ": " + r.status().message());
+    }
+    Status st = (*r)->Start();
+    if (!st.ok()) {
+      health_.Set(health_name, false, st.message());
+      return Status(st.code(), "receiver " + c.id + ": " + st.message());
+    }
+    for (const auto& a : (*r)->Addresses()) {
+      addresses_.push_back("receiver " + c.id + " " + a);
+      logging::Info("service", "listening", {{"receiver", c.id}, {"address", a}});
+    }
+    health_.Set(health_name, true);
+    receivers_.emplace_back(c.id, std::move(r).value());
+  }
+
+  admin_handler_ = std::make_unique<AdminHandler>(registry_, health_);
+  net::HttpServerOptions admin_options;
+  admin_options.name = "admin";
+  admin_options.endpoint = config_.service.telemetry.metrics.address;
+  admin_options.max_body_bytes = 1 << 20;
+  Result<std::unique_ptr<net::HttpServer>> admin =
+      net::HttpServer::Create(io_, admin_options, *admin_handler_, registry_);
+  if (!admin.ok()) return Status(admin.status().code(), "admin server: " + admin.status().message());
+  admin_ = std::move(admin).value();
+  admin_->Start();
+  addresses_.push_back("admin " + admin_->BoundAddress());
+  logging::Info("service", "listening", {{"admin", admin_->BoundAddress()}});
+
+  for (const ComponentConfig& c : config_.exporters) {
+    ComponentSettings settings{c.id, config_.PipelinesOf(Kind::kExporter, c.id)};
+    if (settings.pipelines.empty()) {
+      logging::Warn("service", "exporter is not used by any pipeline", {{"exporter", c.id}});
+      continue;
+    }
+    Result<std::unique_ptr<Exporter>> e = c.type->create_exporter(settings, c.options.get(),
+                                                                  *runtime_);
+    if (!e.ok()) return Status(e.status().code(), "exporter " + c.id + ": " + e.status().message());
+    Status st = (*e)->Start();
+    if (!st.ok()) return Status(st.code(), "exporter " + c.id + ": " + st.message());
+    exporters_.emplace_back(c.id, std::move(e).value());
+  }
+
+  int64_t threads = config_.service.io_threads;
+  if (threads == 0) {
+    threads = std::clamp<int64_t>(std::thread::hardware_concurrency(), 1, 4);
+  }
+  work_ = std::make_unique<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(
+      io_.get_executor());
+  for (int64_t i = 0; i < threads; ++i) io_threads_.emplace_back([this] { io_.run(); });
+  started_ = true;
+  logging::Info("service", "started", {{"config", config_.source},
+                                       {"storage", config_.storage.directory},
+                                       {"receivers", static_cast<int64_t>(receivers_.size())},
+                                       {"exporters", static_cast<int64_t>(exporters_.size())}});
+  return Status::Ok();
+}
+
+bool Service::Shutdown() {
+  if (stopped_) return true;
+  stopped_ = true;
+  auto deadline = std::chrono::steady_clock::now() +
+                  std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                      config_.service.shutdown_grace);
+  health_.Set("service", false, "shutting down");
+  bool in_time = true;
+  for (auto& [id, r] : receivers_) r->StopAccepting();
+  for (auto& [id, r] : receivers_) {
+    if (!r->Drain(deadline)) {
+      in_time = false;
+      logging::Warn("service", "grace period ran out with requests in flight", {{"receiver", id}});
+    }
+  }
+  // Exporters finish the batch in hand and commit; the rest stays in the log.
+  for (auto& [id, e] : exporters_) e->Stop(std::chrono::steady_clock::now());
+  if (log_) {
+    Status st = log_->Close();
+    if (!st.ok()) {
+      in_time = false;
+      logging::Error("service", "log close failed", {{"error", st.ToString()}});
+    }
+  }
+  for (auto& [id, r] : receivers_) r->Shutdown();
+  if (admin_) {
+    admin_->StopAccepting();
+    admin_->CloseAll();
+  }
+  if (work_) {
+    work_.reset();
+    io_.stop();
+  }
+  for (auto& t : io_threads_) {
+    if (t.joinable()) t.join();
+  }
+  io_threads_.clear();
+  return in_time;
+}
+
+}  // namespace sluice::pipeline

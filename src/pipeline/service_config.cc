@@ -1,0 +1,264 @@
+#include "pipeline/service_config.h"
+
+#include <set>
+
+namespace sluice::pipeline {
+
+const char* EmbeddedDefaultConfig() {
+  return R"(# sluice's embedded default: OTLP/HTTP in, everything kept in the log.
+receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:4318
+storage:
+  directory: ./data
+service:
+  telemetry:
+    metrics:
+      address: 127.0.0.1:8888
+  pipelines:
+    traces:
+      receivers: [otlp]
+)";
+}
+
+const config::Schema<ServiceOptions>& ServiceOptionsSchema() {
+  static const config::Schema<ServiceOptions> schema = [] {
+    config::Schema<TelemetryOptions::Logs> logs("service.telemetry.logs");
+    logs.Enum<logging::Level>("level", &TelemetryOptions::Logs::level,
+                              {{"debug", logging::Level::kDebug},
+                               {"info", logging::Level::kInfo},
+                               {"warn", logging::Level::kWarn},
+                               {"error", logging::Level::kError}},
+                              "Least severe level of sluice's own log lines that is written.")
+        .Enum<logging::Format>("encoding", &TelemetryOptions::Logs::encoding,
+                               {{"logfmt", logging::Format::kLogfmt},
+                                {"json", logging::Format::kJson}},
+                               "Format of sluice's own log lines on stderr.");
+    config::Schema<TelemetryOptions::Metrics> metrics("service.telemetry.metrics");
+    metrics.String("address", &TelemetryOptions::Metrics::address,
+                   "host:port of the admin server (/metrics, /healthz, /readyz).");
+    config::Schema<TelemetryOptions> telemetry("service.telemetry");
+    telemetry.Object("logs", &TelemetryOptions::logs, logs, "")
+        .Object("metrics", &TelemetryOptions::metrics, metrics, "");
+    config::Schema<ServiceOptions> s("service");
+    s.Object("telemetry", &ServiceOptions::telemetry, telemetry, "")
+        .Duration("shutdown_grace", &ServiceOptions::shutdown_grace,
+                  "On SIGINT/SIGTERM, time allowed to finish in-flight requests and flush "
+                  "before exiting anyway.",
+                  {0, 3600e9L})
+        .Int("io_threads", &ServiceOptions::io_threads,
+             "Threads serving network I/O; 0 picks one per core, at most 4.", {0, 64});
+    return s;
+  }();
+  return schema;
+}
+
+const ComponentConfig* ServiceConfig::Find(Kind kind, const std::string& id) const {
+  const auto& list = kind == Kind::kReceiver    ? receivers
+                     : kind == Kind::kProcessor ? processors
+                                                : exporters;
+  for (const auto& c : list) {
+    if (c.id == id) return &c;
+  }
+  return nullptr;
+}
+
+std::vector<PipelineRef> ServiceConfig::PipelinesOf(Kind kind, const std::string& id) const {
+  std::vector<PipelineRef> refs;
+  for (const auto& p : pipelines) {
+    const auto& ids = kind == Kind::kReceiver    ? p.receivers
+                      : kind == Kind::kProcessor ? p.processors
+                                                 : p.exporters;
+    for (const auto& x : ids) {
+      if (x == id) refs.push_back(PipelineRef{p.name, p.signal, log::PipelineId(p.name)});
+    }
+  }
+  return refs;
+}
+
+namespace {
+
+bool ValidIdPart(const std::string& s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') {
+      return false;
+    }
+  }
+  return true;
+}
+
+void ParseComponents(const YAML::Node& section, Kind kind, config::Context& ctx,
+                     const Catalog& catalog, std::vector<ComponentConfig>* out) {
+  if (!section.IsDefined() || section.IsNull()) return;
+  if (!section.IsMap()) {
+    ctx.AddError(section, std::string(KindSection(kind)) + ": expected a map of component ids");
+    return;
+  }
+  for (auto it = section.begin(); it != section.end(); ++it) {
+    std::string id = it->first.Scalar();
+    size_t slash = id.find('/');
+    std::string type = id.substr(0, slash);
+    if (!ValidIdPart(type) ||
+        (slash != std::string::npos && !ValidIdPart(id.substr(slash + 1)))) {
+      ctx.AddError(it->first, "invalid " + std::string(KindName(kind)) + " id \"" + id +
+                                  "\" (expected type or type/name)");
+      continue;
+    }
+    const ComponentType* t = catalog.Find(kind, type);
+    if (t == nullptr) {
+      ctx.AddError(it->first, "unknown " + std::string(KindName(kind)) + " type \"" + type +
+                                  "\"; known types: " + config::JoinChoices(catalog.Names(kind)));
+      continue;
+    }
+    ComponentConfig c;
+    c.id = id;
+    c.type = t;
+    c.where = ctx.Where(it->first);
+    c.options = t->parse(it->second, ctx);
+    out->push_back(std::move(c));
+  }
+}
+
+std::vector<std::string> Ids(const std::vector<ComponentConfig>& list) {
+  std::vector<std::string> ids;
+  for (const auto& c : list) ids.push_back(c.id);
+  return ids;
+}
+
+void ParsePipelineList(const YAML::Node& pipeline, const char* key, Kind kind,
+                       const PipelineConfig& p, const std::vector<ComponentConfig>& defined,
+                       config::Context& ctx, std::vector<std::string>* out) {
+  const YAML::Node node = pipeline[key];
+  if (!node.IsDefined()) return;
+  if (!config::internal::ParseStringList(node, ctx, out)) return;
+  std::set<std::string> seen;
+  size_t i = 0;
+  for (const auto& id : *out) {
+    const YAML::Node item = node[i++];
+    if (!seen.insert(id).second) {
+      ctx.AddError(item, "pipeline " + p.name + ": " + std::string(KindName(kind)) + " \"" + id +
+                             "\" is listed twice");
+      continue;
+    }
+    const ComponentConfig* c = nullptr;
+    for (const auto& d : defined) {
+      if (d.id == id) c = &d;
+    }
+    if (c == nullptr) {
+      ctx.AddError(item, "pipeline " + p.name + ": " + std::string(KindName(kind)) + " \"" + id +
+                             "\" is not defined under " + std::string(KindSection(kind)) +
+                             "; defined: " + config::JoinChoices(Ids(defined)));
+      continue;
+    }
+    bool supported = false;
+    for (log::Signal s : c->type->signals) supported = supported || s == p.signal;
+    if (!supported) {
+      ctx.AddError(item, "pipeline " + p.name + ": " + std::string(KindName(kind)) + " \"" + id +
+                             "\" does not support " + std::string(log::SignalName(p.signal)));
+    }
+  }
+}
+
+void ParsePipelines(const YAML::Node& node, config::Context& ctx, ServiceConfig* cfg) {
+  if (!node.IsDefined() || node.IsNull()) {
+    ctx.AddError(node, "service.pipelines: at least one pipeline is required");
+    return;
+  }
+  if (!node.IsMap()) {
+    ctx.AddError(node, "service.pipelines: expected a map of pipelines");
+    return;
+  }
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    PipelineConfig p;
+    p.name = it->first.Scalar();
+    p.where = ctx.Where(it->first);
+    std::string signal = p.name.substr(0, p.name.find('/'));
+    if (signal == "traces") {
+      p.signal = log::Signal::kTraces;
+    } else if (signal == "metrics") {
+      p.signal = log::Signal::kMetrics;
+    } else if (signal == "logs") {
+      p.signal = log::Signal::kLogs;
+    } else {
+      ctx.AddError(it->first, "pipeline \"" + p.name +
+                                  "\": the name must start with traces, metrics or logs "
+                                  "(optionally followed by /name)");
+      continue;
+    }
+    const YAML::Node& body = it->second;
+    if (!body.IsMap()) {
+      ctx.AddError(body, "pipeline " + p.name + ": expected a map with receivers, processors, "
+                                                 "exporters");
+      continue;
+    }
+    for (auto k = body.begin(); k != body.end(); ++k) {
+      std::string key = k->first.Scalar();
+      if (key != "receivers" && key != "processors" && key != "exporters") {
+        ctx.AddError(k->first, "pipeline " + p.name + ": unknown key \"" + key +
+                                   "\"; valid keys: receivers, processors, exporters");
+      }
+    }
+    ParsePipelineList(body, "receivers", Kind::kReceiver, p, cfg->receivers, ctx, &p.receivers);
+    ParsePipelineList(body, "processors", Kind::kProcessor, p, cfg->processors, ctx,
+                      &p.processors);
+    ParsePipelineList(body, "exporters", Kind::kExporter, p, cfg->exporters, ctx, &p.exporters);
+    if (p.receivers.empty()) {
+      ctx.AddError(it->first, "pipeline " + p.name + ": at least one receiver is required");
+    }
+    cfg->pipelines.push_back(std::move(p));
+  }
+}
+
+}  // namespace
+
+std::optional<ServiceConfig> ParseServiceConfig(const YAML::Node& root, config::Context& ctx,
+                                                const Catalog& catalog) {
+  ServiceConfig cfg;
+  if (!root.IsMap()) {
+    ctx.AddError(root, "configuration must be a map with receivers, exporters, service, ...");
+    return std::nullopt;
+  }
+  static const std::vector<std::string> kTopLevel = {"receivers", "processors", "exporters",
+                                                     "storage", "service"};
+  for (auto it = root.begin(); it != root.end(); ++it) {
+    std::string key = it->first.Scalar();
+    if (std::find(kTopLevel.begin(), kTopLevel.end(), key) == kTopLevel.end()) {
+      ctx.AddError(it->first, "unknown top-level key \"" + key + "\"; valid keys: " +
+                                  config::JoinChoices(kTopLevel));
+    }
+  }
+  ParseComponents(root["receivers"], Kind::kReceiver, ctx, catalog, &cfg.receivers);
+  ParseComponents(root["processors"], Kind::kProcessor, ctx, catalog, &cfg.processors);
+  ParseComponents(root["exporters"], Kind::kExporter, ctx, catalog, &cfg.exporters);
+  log::LogOptionsSchema().Parse(root["storage"], &cfg.storage, ctx);
+
+  const YAML::Node service = root["service"];
+  if (!service.IsDefined() || !service.IsMap()) {
+    ctx.AddError(service.IsDefined() ? service : root,
+                 "a service section with pipelines is required");
+  } else {
+    YAML::Node options(YAML::NodeType::Map);
+    for (auto it = service.begin(); it != service.end(); ++it) {
+      if (it->first.Scalar() != "pipelines") options[it->first] = it->second;
+    }
+    ServiceOptionsSchema().Parse(options, &cfg.service, ctx);
+    ParsePipelines(service["pipelines"], ctx, &cfg);
+  }
+  if (!ctx.ok()) return std::nullopt;
+  return cfg;
+}
+
+std::optional<ServiceConfig> LoadServiceConfig(const std::string& path, config::Context& ctx,
+                                               const Catalog& catalog) {
+  std::optional<YAML::Node> root =
+      path.empty() ? config::LoadString(EmbeddedDefaultConfig(), ctx) : config::LoadFile(path, ctx);
+  if (!root) return std::nullopt;
+  std::optional<ServiceConfig> cfg = ParseServiceConfig(*root, ctx, catalog);
+  if (cfg) cfg->source = path.empty() ? "<embedded default>" : path;
+  return cfg;
+}
+
+}  // namespace sluice::pipeline

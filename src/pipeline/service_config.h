@@ -1,0 +1,78 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/logging.h"
+#include "config/schema.h"
+#include "log/options.h"
+#include "pipeline/component.h"
+
+namespace sluice::pipeline {
+
+// service.telemetry
+struct TelemetryOptions {
+  struct Logs {
+    logging::Level level = logging::Level::kInfo;
+    logging::Format encoding = logging::Format::kLogfmt;
+  } logs;
+  struct Metrics {
+    std::string address = "127.0.0.1:8888";
+  } metrics;
+};
+
+// service, other than its pipelines
+struct ServiceOptions {
+  TelemetryOptions telemetry;
+  std::chrono::nanoseconds shutdown_grace = std::chrono::seconds(30);
+  int64_t io_threads = 0;  // 0: one per core, at most 4
+};
+
+struct ComponentConfig {
+  std::string id;  // "otlp/2"
+  const ComponentType* type = nullptr;
+  std::shared_ptr<const void> options;
+  config::Location where;
+};
+
+struct PipelineConfig {
+  std::string name;  // "traces" or "traces/b"
+  log::Signal signal = log::Signal::kTraces;
+  std::vector<std::string> receivers;
+  std::vector<std::string> processors;
+  std::vector<std::string> exporters;
+  config::Location where;
+};
+
+// A whole configuration file, validated.
+struct ServiceConfig {
+  std::string source;
+  log::LogOptions storage;
+  ServiceOptions service;
+  std::vector<ComponentConfig> receivers;
+  std::vector<ComponentConfig> processors;
+  std::vector<ComponentConfig> exporters;
+  std::vector<PipelineConfig> pipelines;
+
+  const ComponentConfig* Find(Kind kind, const std::string& id) const;
+  // The pipelines a component takes part in.
+  std::vector<PipelineRef> PipelinesOf(Kind kind, const std::string& id) const;
+};
+
+const config::Schema<ServiceOptions>& ServiceOptionsSchema();
+
+// Validates `root` against the catalog. Every problem is recorded in ctx;
+// the result is set only when there were none.
+std::optional<ServiceConfig> ParseServiceConfig(const YAML::Node& root, config::Context& ctx,
+                                                const Catalog& catalog);
+// Loads a file (path) or, when path is empty, the embedded default.
+std::optional<ServiceConfig> LoadServiceConfig(const std::string& path, config::Context& ctx,
+                                               const Catalog& catalog);
+
+// The configuration `sluice run` uses without --config.
+const char* EmbeddedDefaultConfig();
+
+}  // namespace sluice::pipeline

@@ -1,0 +1,35 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "pipeline/component.h"
+
+namespace sluice::receivers::otlp {
+
+struct HttpOptions {
+  std::string endpoint = "127.0.0.1:4318";
+  uint64_t max_request_body_size = 16ull << 20;
+  std::string traces_url_path = "/v1/traces";
+  std::chrono::nanoseconds read_header_timeout = std::chrono::seconds(10);
+  std::chrono::nanoseconds read_timeout = std::chrono::seconds(30);
+  std::chrono::nanoseconds idle_timeout = std::chrono::minutes(10);
+  std::string tenant_header = "X-Scope-OrgID";
+};
+
+struct Protocols {
+  std::optional<HttpOptions> http;
+};
+
+struct OtlpOptions {
+  Protocols protocols;
+};
+
+const config::Schema<OtlpOptions>& OtlpOptionsSchema();
+
+// The `otlp` receiver type's registration record.
+pipeline::ComponentType OtlpReceiverType();
+
+}  // namespace sluice::receivers::otlp
