@@ -77,6 +77,7 @@ bool ExpandEnv(std::string_view text, const EnvLookup& env, std::string* out, st
 }
 
 Location Context::Where(const YAML::Node& node) const {
+  if (!node.IsDefined()) return Location{file_, 0, 0};
   YAML::Mark m = node.Mark();
   if (m.is_null()) return Location{file_, 0, 0};
   return Location{file_, m.line + 1, m.column + 1};
@@ -234,7 +235,7 @@ bool ParseBytes(const YAML::Node& n, Context& ctx, const Bounds& b, uint64_t* ou
 }
 
 bool ParseStringList(const YAML::Node& n, Context& ctx, std::vector<std::string>* out) {
-  if (n.IsNull()) {
+  if (!n.IsDefined() || n.IsNull()) {
     out->clear();
     return true;
   }
@@ -277,7 +278,7 @@ void ParseObject(const YAML::Node& node, const std::string& what,
                  const std::vector<FieldDef>& fields, void* target, Context& ctx) {
   std::vector<std::string> names;
   for (const auto& f : fields) names.push_back(f.name);
-  if (node.IsNull() || !node.IsDefined()) {
+  if (!node.IsDefined() || node.IsNull()) {
     for (const auto& f : fields) {
       if (f.required) ctx.AddError(node, what + ": missing required key \"" + f.name + "\"");
     }

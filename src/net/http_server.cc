@@ -137,6 +137,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void OnHeader(beast::error_code ec) {
     if (ec) return OnReadError(ec);
     busy_ = true;
+    // From here the request is in flight: a graceful shutdown waits for it.
+    BeginRequest();
     stream_.expires_after(server_->options_.body_read_timeout);
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, size_t) {
@@ -186,7 +188,6 @@ class Session : public std::enable_shared_from_this<Session> {
     auto ep = stream_.socket().remote_endpoint(ignored);
     if (!ignored) req.remote_ip = ep.address().to_string();
     started_mono_ = Clock::Real().MonotonicNanos();
-    server_->in_flight_.fetch_add(1);
     auto self = shared_from_this();
     server_->handler_.Handle(std::move(req), [self](HttpResponse resp) {
       asio::post(self->stream_.get_executor(),
@@ -194,9 +195,17 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
-  void Answer(HttpResponse resp) {
+  void Answer(HttpResponse resp) { Write(std::move(resp)); }
+
+  void BeginRequest() {
+    if (counted_) return;
+    counted_ = true;
+    server_->in_flight_.fetch_add(1);
+  }
+  void EndRequest() {
+    if (!counted_) return;
+    counted_ = false;
     server_->in_flight_.fetch_sub(1);
-    Write(std::move(resp));
   }
 
   void Write(HttpResponse resp) {
@@ -216,13 +225,37 @@ class Session : public std::enable_shared_from_this<Session> {
     http::async_write(stream_, *res,
                       [self = shared_from_this(), res, keep](beast::error_code ec, size_t) {
                         self->busy_ = false;
+                        self->EndRequest();
                         self->started_mono_ = 0;
-                        if (ec || !keep) return self->Shutdown();
+                        if (ec) return self->Shutdown();
+                        if (!keep) return self->LingeringClose();
                         self->Read();
                       });
   }
 
+  // After answering a request whose body was not read (413, 400), the client
+  // may still be sending. Closing at once would reset the connection and the
+  // client would never see the answer, so stop sending, discard what arrives
+  // for a moment, then close.
+  void LingeringClose() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) return Shutdown();
+    stream_.expires_after(std::chrono::seconds(2));
+    Discard();
+  }
+
+  void Discard() {
+    discard_.resize(64 * 1024);
+    stream_.async_read_some(asio::buffer(discard_),
+                            [self = shared_from_this()](beast::error_code ec, size_t) {
+                              if (ec) return self->Shutdown();
+                              self->Discard();
+                            });
+  }
+
   void Shutdown() {
+    EndRequest();
     if (closed_) return;
     closed_ = true;
     beast::error_code ec;
@@ -239,6 +272,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool busy_ = false;
   bool closed_ = false;
   bool first_request_ = true;
+  bool counted_ = false;
+  std::vector<char> discard_;
   unsigned version_ = 11;
   int64_t started_mono_ = 0;
 };

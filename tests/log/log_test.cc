@@ -1,0 +1,223 @@
+#include "log/log.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <set>
+#include <thread>
+
+#include "support/temp_dir.h"
+
+namespace sluice::log {
+namespace {
+
+class LogTest : public ::testing::Test {
+ protected:
+  LogOptions Options(FsyncPolicy policy = FsyncPolicy::kInterval) {
+    LogOptions o;
+    o.directory = dir_.path();
+    o.fsync = policy;
+    return o;
+  }
+
+  std::unique_ptr<Log> OpenLog(const LogOptions& o) {
+    auto log = Log::Open(o, io::FileSystem::Posix(), Clock::Real(), registry_);
+    EXPECT_TRUE(log.ok()) << log.status().ToString();
+    return log.ok() ? std::move(log).value() : nullptr;
+  }
+
+  static AppendRequest Batch(const std::string& payload, uint32_t items = 1) {
+    AppendRequest r;
+    r.payload = payload;
+    r.item_count = items;
+    r.tenant = "t";
+    return r;
+  }
+
+  static std::vector<std::string> ReadAll(const Log& log, Position from) {
+    LogReader reader(log, from);
+    std::vector<std::string> out;
+    while (true) {
+      auto b = reader.Next();
+      if (!b.ok()) {
+        EXPECT_EQ(b.status().code(), StatusCode::kEndOfStream) << b.status().ToString();
+        break;
+      }
+      out.emplace_back(b->payload);
+    }
+    return out;
+  }
+
+  uint64_t CounterValue(const std::string& name) {
+    return registry_.AddCounter(name, "").Get().Value();
+  }
+
+  testing::TempDir dir_;
+  telemetry::Registry registry_;
+};
+
+TEST_F(LogTest, AppendedBatchesReadBackInOrderWithDenseOffsets) {
+  auto log = OpenLog(Options());
+  auto a = log->Append(Batch("a", 3));
+  auto b = log->Append(Batch("b", 2));
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->base_offset, 0u);
+  EXPECT_EQ(b->base_offset, 3u);
+  EXPECT_EQ(ReadAll(*log, log->Begin()), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(log->End().record_offset, 5u);
+}
+
+TEST_F(LogTest, BatchesSurviveReopen) {
+  {
+    auto log = OpenLog(Options());
+    ASSERT_TRUE(log->Append(Batch("one")).ok());
+    ASSERT_TRUE(log->Append(Batch("two")).ok());
+    ASSERT_TRUE(log->Close().ok());
+  }
+  auto log = OpenLog(Options());
+  EXPECT_EQ(ReadAll(*log, log->Begin()), (std::vector<std::string>{"one", "two"}));
+  auto c = log->Append(Batch("three"));
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->base_offset, 2u);
+}
+
+TEST_F(LogTest, TruncatedTrailingBatchIsDropped) {
+  std::string segment;
+  {
+    auto log = OpenLog(Options());
+    ASSERT_TRUE(log->Append(Batch("first")).ok());
+    ASSERT_TRUE(log->Append(Batch(std::string(1000, 'x'))).ok());
+    segment = log->SegmentPath(0);
+    ASSERT_TRUE(log->Close().ok());
+  }
+  // A crash mid-write leaves half a frame.
+  std::filesystem::resize_file(segment, std::filesystem::file_size(segment) - 500);
+  auto log = OpenLog(Options());
+  EXPECT_EQ(ReadAll(*log, log->Begin()), (std::vector<std::string>{"first"}));
+  EXPECT_GT(CounterValue("sluice_log_truncated_bytes_total"), 0u);
+  auto next = log->Append(Batch("after"));
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(next->base_offset, 1u);
+  EXPECT_EQ(ReadAll(*log, log->Begin()), (std::vector<std::string>{"first", "after"}));
+}
+
+TEST_F(LogTest, GarbageAfterTheLastBatchIsTruncated) {
+  std::string segment;
+  {
+    auto log = OpenLog(Options());
+    ASSERT_TRUE(log->Append(Batch("kept")).ok());
+    segment = log->SegmentPath(0);
+  }
+  {
+    std::FILE* f = std::fopen(segment.c_str(), "ab");
+    std::fputs("this is not a frame at all, just noise from a torn write", f);
+    std::fclose(f);
+  }
+  auto log = OpenLog(Options());
+  EXPECT_EQ(ReadAll(*log, log->Begin()), (std::vector<std::string>{"kept"}));
+}
+
+TEST_F(LogTest, SegmentsRollBySizeAndReadersCrossThem) {
+  LogOptions o = Options();
+  o.segment_bytes = 1 << 20;
+  auto log = OpenLog(o);
+  std::vector<std::string> written;
+  for (int i = 0; i < 40; ++i) {
+    written.push_back(std::to_string(i) + std::string(100 * 1024, 'p'));
+    ASSERT_TRUE(log->Append(Batch(written.back())).ok());
+  }
+  EXPECT_GE(log->Segments().size(), 4u);
+  EXPECT_EQ(ReadAll(*log, log->Begin()), written);
+  for (uint64_t base : log->Segments()) {
+    EXPECT_LE(std::filesystem::file_size(log->SegmentPath(base)), (1u << 20) + 110 * 1024);
+  }
+}
+
+TEST_F(LogTest, ConcurrentAppendersGetDistinctDenseOffsets) {
+  auto log = OpenLog(Options(FsyncPolicy::kAlways));
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 200;
+  std::vector<std::thread> threads;
+  std::mutex mu;
+  std::set<uint64_t> offsets;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        auto r = log->Append(Batch("t" + std::to_string(t) + "-" + std::to_string(i), 2));
+        ASSERT_TRUE(r.ok());
+        std::lock_guard<std::mutex> lock(mu);
+        offsets.insert(r->base_offset);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_EQ(offsets.size(), static_cast<size_t>(kThreads * kPerThread));
+  uint64_t expect = 0;
+  for (uint64_t o : offsets) {
+    EXPECT_EQ(o, expect);
+    expect += 2;
+  }
+  // Group commit: fewer fsyncs than appends is allowed, zero is not.
+  uint64_t fsyncs = CounterValue("sluice_log_fsyncs_total");
+  EXPECT_GT(fsyncs, 0u);
+  EXPECT_LE(fsyncs, static_cast<uint64_t>(kThreads * kPerThread) + 1);
+}
+
+TEST_F(LogTest, AppendAfterCloseIsUnavailable) {
+  auto log = OpenLog(Options());
+  ASSERT_TRUE(log->Close().ok());
+  auto r = log->Append(Batch("late"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
+}
+
+TEST_F(LogTest, UnwritableDirectoryFailsToOpen) {
+  // A regular file where a directory must go cannot be written even by root.
+  { std::FILE* f = std::fopen(dir_.Sub("blocker").c_str(), "w"); std::fclose(f); }
+  LogOptions o = Options();
+  o.directory = dir_.Sub("blocker/data");
+  auto log = Log::Open(o, io::FileSystem::Posix(), Clock::Real(), registry_);
+  ASSERT_FALSE(log.ok());
+  EXPECT_NE(log.status().message().find("blocker"), std::string::npos);
+}
+
+TEST_F(LogTest, ReaderWaitsForAppendsBeyondTheEnd) {
+  auto log = OpenLog(Options());
+  LogReader reader(*log, log->Begin());
+  EXPECT_EQ(reader.Next().status().code(), StatusCode::kEndOfStream);
+  Position end = log->End();
+  std::thread writer([&] { ASSERT_TRUE(log->Append(Batch("late")).ok()); });
+  log->WaitForAppend(end, std::chrono::seconds(10));
+  writer.join();
+  auto b = reader.Next();
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->payload, "late");
+}
+
+TEST_F(LogTest, CursorSurvivesRestart) {
+  Position p{5, 1234, 99};
+  {
+    CursorStore store(io::FileSystem::Posix(), dir_.Sub("cursors"));
+    ASSERT_TRUE(store.Init().ok());
+    EXPECT_EQ(store.Load("file").status().code(), StatusCode::kNotFound);
+    ASSERT_TRUE(store.Commit("file", p).ok());
+  }
+  CursorStore store(io::FileSystem::Posix(), dir_.Sub("cursors"));
+  auto loaded = store.Load("file");
+  ASSERT_TRUE(loaded.ok());
+  EXPECT_EQ(*loaded, p);
+}
+
+TEST_F(LogTest, DamagedCursorFileIsCorruptionNotAPosition) {
+  CursorStore store(io::FileSystem::Posix(), dir_.Sub("cursors"));
+  ASSERT_TRUE(store.Init().ok());
+  ASSERT_TRUE(store.Commit("x", Position{1, 2, 3}).ok());
+  std::string path = dir_.Sub("cursors/x.cursor");
+  std::string text = *io::ReadSmallFile(io::FileSystem::Posix(), path);
+  text[3] = '9';
+  ASSERT_TRUE(io::WriteFileAtomically(io::FileSystem::Posix(), path, text).ok());
+  EXPECT_EQ(store.Load("x").status().code(), StatusCode::kCorruption);
+}
+
+}  // namespace
+}  // namespace sluice::log

@@ -1,0 +1,114 @@
+#include "pipeline/consumer.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <mutex>
+#include <thread>
+
+#include "support/temp_dir.h"
+
+namespace sluice::pipeline {
+namespace {
+
+class ConsumerTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Open(); }
+
+  void Open() {
+    log::LogOptions o;
+    o.directory = dir_.path();
+    auto l = log::Log::Open(o, io::FileSystem::Posix(), Clock::Real(), registry_);
+    ASSERT_TRUE(l.ok());
+    log_ = std::move(l).value();
+    cursors_ = std::make_unique<log::CursorStore>(io::FileSystem::Posix(), dir_.Sub("cursors"));
+    ASSERT_TRUE(cursors_->Init().ok());
+    rt_ = std::make_unique<Runtime>(
+        Runtime{io_, *log_, *cursors_, registry_, health_, Clock::Real()});
+  }
+
+  void Append(const std::string& payload, uint32_t pipeline) {
+    log::AppendRequest r;
+    r.payload = payload;
+    r.item_count = 1;
+    r.pipeline_id = pipeline;
+    ASSERT_TRUE(log_->Append(std::move(r)).ok());
+  }
+
+  // Delivers into `got` until it holds `n` payloads.
+  std::vector<std::string> Consume(size_t n, int fail_first = 0) {
+    std::mutex mu;
+    std::vector<std::string> got;
+    int failures = fail_first;
+    LogConsumer::Options o;
+    o.name = "exp";
+    o.pipeline_ids = {log::PipelineId("traces")};
+    o.commit_interval = std::chrono::milliseconds(10);
+    LogConsumer c(
+        *rt_, o,
+        [&](const log::LogReader::Batch& b) {
+          std::lock_guard<std::mutex> lock(mu);
+          if (failures > 0) {
+            --failures;
+            return Status::IoError("backend down");
+          }
+          got.emplace_back(b.payload);
+          return Status::Ok();
+        },
+        [] { return Status::Ok(); });
+    EXPECT_TRUE(c.Start().ok());
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (std::chrono::steady_clock::now() < deadline) {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        if (got.size() >= n) break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    c.Stop(std::chrono::steady_clock::now());
+    return got;
+  }
+
+  testing::TempDir dir_;
+  telemetry::Registry registry_;
+  telemetry::Health health_;
+  boost::asio::io_context io_;
+  std::unique_ptr<log::Log> log_;
+  std::unique_ptr<log::CursorStore> cursors_;
+  std::unique_ptr<Runtime> rt_;
+};
+
+TEST_F(ConsumerTest, DeliversOnlyItsOwnPipelinesInOrder) {
+  uint32_t traces = log::PipelineId("traces");
+  uint32_t other = log::PipelineId("traces/other");
+  Append("a", traces);
+  Append("x", other);
+  Append("b", traces);
+  EXPECT_EQ(Consume(2), (std::vector<std::string>{"a", "b"}));
+}
+
+TEST_F(ConsumerTest, ResumesAfterRestartWithoutRedeliveringCommittedBatches) {
+  uint32_t traces = log::PipelineId("traces");
+  Append("a", traces);
+  Append("b", traces);
+  EXPECT_EQ(Consume(2), (std::vector<std::string>{"a", "b"}));
+  ASSERT_TRUE(log_->Close().ok());
+  log_.reset();
+  Open();
+  Append("c", traces);
+  EXPECT_EQ(Consume(1), (std::vector<std::string>{"c"}));
+}
+
+TEST_F(ConsumerTest, FailedDeliveryIsRetriedAndCountedAndNothingIsSkipped) {
+  uint32_t traces = log::PipelineId("traces");
+  Append("a", traces);
+  Append("b", traces);
+  EXPECT_EQ(Consume(2, /*fail_first=*/2), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(registry_.AddCounter("sluice_exporter_send_failed_total", "", {"exporter"})
+                .With({"exp"})
+                .Value(),
+            2u);
+}
+
+}  // namespace
+}  // namespace sluice::pipeline

@@ -1,0 +1,148 @@
+#include "receivers/otlp/otlp_receiver.h"
+
+#include <gtest/gtest.h>
+
+#include "components/builtin.h"
+#include "google/rpc/status.pb.h"
+#include "pipeline/service.h"
+#include "support/http_client.h"
+#include "support/otlp_builders.h"
+#include "support/temp_dir.h"
+
+namespace sluice::receivers::otlp {
+namespace {
+
+using testing::HttpRequest;
+
+class OtlpReceiverTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string yaml = R"(
+receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:0
+        max_request_body_size: 1MiB
+storage:
+  directory: )" + dir_.path() + R"(
+service:
+  telemetry:
+    metrics:
+      address: 127.0.0.1:0
+  pipelines:
+    traces:
+      receivers: [otlp]
+    traces/copy:
+      receivers: [otlp]
+)";
+    config::Context ctx("test");
+    auto root = config::LoadString(yaml, ctx);
+    ASSERT_TRUE(root.has_value());
+    auto cfg = pipeline::ParseServiceConfig(*root, ctx, components::BuiltinCatalog());
+    ASSERT_TRUE(cfg.has_value()) << ctx.errors()[0].ToString();
+    service_ = std::make_unique<pipeline::Service>(std::move(*cfg), registry_,
+                                                   io::FileSystem::Posix(), Clock::Real());
+    ASSERT_TRUE(service_->Start().ok());
+    for (const auto& a : service_->Addresses()) {
+      if (a.rfind("receiver otlp http ", 0) == 0) endpoint_ = a.substr(19);
+    }
+    ASSERT_FALSE(endpoint_.empty());
+  }
+
+  testing::HttpResult Post(const std::string& body,
+                           const std::string& type = "application/x-protobuf",
+                           std::vector<std::pair<std::string, std::string>> extra = {}) {
+    extra.emplace_back("Content-Type", type);
+    return HttpRequest("POST", endpoint_, "/v1/traces", body, extra);
+  }
+
+  // Stops the service and returns (pipeline id, tenant, item count) of every stored batch.
+  std::vector<std::tuple<uint32_t, std::string, uint32_t>> StoredBatches() {
+    service_->Shutdown();
+    telemetry::Registry r;
+    log::LogOptions o;
+    o.directory = dir_.path();
+    auto log = log::Log::Open(o, io::FileSystem::Posix(), Clock::Real(), r);
+    EXPECT_TRUE(log.ok());
+    log::LogReader reader(**log, (*log)->Begin());
+    std::vector<std::tuple<uint32_t, std::string, uint32_t>> out;
+    while (true) {
+      auto b = reader.Next();
+      if (!b.ok()) break;
+      out.emplace_back(b->header.pipeline_id, std::string(b->tenant), b->header.item_count);
+    }
+    return out;
+  }
+
+  uint64_t Counter(const std::string& name, std::vector<std::string> labels,
+                   std::vector<std::string> names) {
+    return registry_.AddCounter(name, "", std::move(names)).With(labels).Value();
+  }
+
+  testing::TempDir dir_;
+  telemetry::Registry registry_;
+  std::unique_ptr<pipeline::Service> service_;
+  std::string endpoint_;
+};
+
+TEST_F(OtlpReceiverTest, AcceptedRequestIsStoredOncePerPipelineWithItsTenant) {
+  auto req = sluice::testing::MakeTraceRequest(2, 5, 1);
+  auto r = Post(req.SerializeAsString(), "application/x-protobuf",
+                {{"X-Scope-OrgID", "team-a"}});
+  ASSERT_EQ(r.status, 200) << r.body << r.error;
+  EXPECT_EQ(r.Header("Content-Type"), "application/x-protobuf");
+  // Counted once per request, whatever the number of pipelines it feeds.
+  EXPECT_EQ(Counter("sluice_receiver_accepted_spans_total", {"otlp"}, {"receiver"}), 10u);
+  auto batches = StoredBatches();
+  ASSERT_EQ(batches.size(), 2u);
+  EXPECT_EQ(std::get<0>(batches[0]), log::PipelineId("traces"));
+  EXPECT_EQ(std::get<0>(batches[1]), log::PipelineId("traces/copy"));
+  EXPECT_EQ(std::get<1>(batches[0]), "team-a");
+  EXPECT_EQ(std::get<2>(batches[0]), 10u);
+}
+
+TEST_F(OtlpReceiverTest, MalformedBodyGets400WithARpcStatusAndIsNotStored) {
+  auto r = Post("\x0a\xff\xff\xff\x0f garbage");
+  ASSERT_EQ(r.status, 400);
+  google::rpc::Status st;
+  ASSERT_TRUE(st.ParseFromString(r.body));
+  EXPECT_EQ(st.code(), 3);  // INVALID_ARGUMENT
+  EXPECT_NE(st.message().find("invalid ExportTraceServiceRequest"), std::string::npos);
+  // A good request right after is unaffected.
+  EXPECT_EQ(Post(sluice::testing::MakeTraceRequest(1, 1, 2).SerializeAsString()).status, 200);
+  EXPECT_EQ(StoredBatches().size(), 2u);
+}
+
+TEST_F(OtlpReceiverTest, InvalidSpanIdsGet400NamingTheSpan) {
+  auto req = sluice::testing::MakeTraceRequest(1, 3, 1);
+  req.mutable_resource_spans(0)->mutable_scope_spans(0)->mutable_spans(2)->set_span_id("x");
+  auto r = Post(req.SerializeAsString());
+  ASSERT_EQ(r.status, 400);
+  google::rpc::Status st;
+  ASSERT_TRUE(st.ParseFromString(r.body));
+  EXPECT_NE(st.message().find("span 2: span_id must be 8 bytes"), std::string::npos);
+}
+
+TEST_F(OtlpReceiverTest, UnsupportedContentTypeGets415) {
+  auto r = Post("{}", "text/plain");
+  EXPECT_EQ(r.status, 415);
+  EXPECT_NE(r.body.find("text/plain"), std::string::npos);
+}
+
+TEST_F(OtlpReceiverTest, WrongMethodAndUnknownPathAreAnsweredNotDropped) {
+  EXPECT_EQ(HttpRequest("GET", endpoint_, "/v1/traces").status, 405);
+  EXPECT_EQ(HttpRequest("POST", endpoint_, "/v1/nope", "x").status, 404);
+}
+
+TEST_F(OtlpReceiverTest, BodyOverTheLimitGets413) {
+  EXPECT_EQ(Post(std::string(2 << 20, 'x')).status, 413);
+}
+
+TEST_F(OtlpReceiverTest, EmptyRequestIsAcknowledgedWithoutStoringAnything) {
+  EXPECT_EQ(Post("").status, 200);
+  EXPECT_TRUE(StoredBatches().empty());
+}
+
+}  // namespace
+}  // namespace sluice::receivers::otlp

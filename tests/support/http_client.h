@@ -1,0 +1,26 @@
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace sluice::testing {
+
+struct HttpResult {
+  int status = 0;  // 0 when the request could not be made
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string error;
+  std::string Header(const std::string& name) const;
+};
+
+// One synchronous HTTP/1.1 request over a fresh connection.
+HttpResult HttpRequest(const std::string& method, const std::string& host_port,
+                       const std::string& target, const std::string& body = "",
+                       std::vector<std::pair<std::string, std::string>> headers = {});
+
+inline HttpResult HttpGet(const std::string& host_port, const std::string& target) {
+  return HttpRequest("GET", host_port, target);
+}
+
+}  // namespace sluice::testing

@@ -1,0 +1,63 @@
+#include "support/otlp_builders.h"
+
+namespace sluice::testing {
+
+std::string Hex(const std::string& bytes) {
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) {
+    out += kHex[c >> 4];
+    out += kHex[c & 15];
+  }
+  return out;
+}
+
+namespace {
+std::string IdBytes(uint64_t a, uint64_t b, size_t n) {
+  std::string id(n, '\0');
+  for (size_t i = 0; i < n; ++i) {
+    uint64_t v = i < 8 ? a : b;
+    id[i] = static_cast<char>(((v >> (8 * (i % 8))) & 0xFF) | (i == 0 ? 1 : 0));
+  }
+  return id;
+}
+}  // namespace
+
+otlp_pb::collector::trace::v1::ExportTraceServiceRequest MakeTraceRequest(int resources,
+                                                                           int spans_per_resource,
+                                                                           uint64_t seed) {
+  otlp_pb::collector::trace::v1::ExportTraceServiceRequest req;
+  for (int r = 0; r < resources; ++r) {
+    auto* rs = req.add_resource_spans();
+    auto* attr = rs->mutable_resource()->add_attributes();
+    attr->set_key("service.name");
+    attr->mutable_value()->set_string_value("service-" + std::to_string(seed) + "-" +
+                                            std::to_string(r));
+    auto* ss = rs->add_scope_spans();
+    ss->mutable_scope()->set_name("test-scope");
+    ss->mutable_scope()->set_version("1.2.3");
+    for (int s = 0; s < spans_per_resource; ++s) {
+      uint64_t n = seed * 1'000'000 + static_cast<uint64_t>(r) * 1000 + static_cast<uint64_t>(s);
+      auto* span = ss->add_spans();
+      span->set_trace_id(IdBytes(n, ~n, 16));
+      span->set_span_id(IdBytes(n * 7 + 1, 0, 8));
+      span->set_name("op-" + std::to_string(n));
+      span->set_kind(otlp_pb::trace::v1::Span::SPAN_KIND_SERVER);
+      span->set_start_time_unix_nano(1'700'000'000'000'000'000ull + n);
+      span->set_end_time_unix_nano(1'700'000'000'000'000'000ull + n + 1000);
+      auto* a1 = span->add_attributes();
+      a1->set_key("http.route");
+      a1->mutable_value()->set_string_value("/items/" + std::to_string(n));
+      auto* a2 = span->add_attributes();
+      a2->set_key("retry.count");
+      a2->mutable_value()->set_int_value(static_cast<int64_t>(n % 5));
+      if (n % 3 == 0) {
+        span->mutable_status()->set_code(otlp_pb::trace::v1::Status::STATUS_CODE_ERROR);
+        span->mutable_status()->set_message("boom");
+      }
+    }
+  }
+  return req;
+}
+
+}  // namespace sluice::testing

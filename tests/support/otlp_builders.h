@@ -1,0 +1,23 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
+
+namespace sluice::testing {
+
+namespace otlp_pb = opentelemetry::proto;
+
+// A request with `resources` resources × `spans_per_resource` spans, each span
+// carrying distinct ids and attributes derived from `seed` so tests can find
+// every one of them later. Built with the protobuf library, independently of
+// sluice's own encoder.
+otlp_pb::collector::trace::v1::ExportTraceServiceRequest MakeTraceRequest(int resources,
+                                                                           int spans_per_resource,
+                                                                           uint64_t seed);
+
+// Lower-case hex of bytes.
+std::string Hex(const std::string& bytes);
+
+}  // namespace sluice::testing
