@@ -97,12 +97,14 @@ int Run(const std::string& path) {
 }  // namespace sluice
 
 int main(int argc, char** argv) {
-  CLI::App app{"sluice: receives OTLP and Prometheus telemetry, holds it in a crash-safe log, and "
-               "forwards it to the backends you run."};
+  CLI::App app{
+      "sluice: receives OTLP and Prometheus telemetry, holds it in a crash-safe log, and "
+      "forwards it to the backends you run."};
   app.require_subcommand(1);
   std::string run_config;
   auto* run = app.add_subcommand("run", "Run the pipeline (embedded default without --config).");
-  run->add_option("-c,--config", run_config, "Configuration file (YAML).")->check(CLI::ExistingFile);
+  run->add_option("-c,--config", run_config, "Configuration file (YAML).")
+      ->check(CLI::ExistingFile);
   std::string validate_config;
   bool reference = false;
   auto* validate = app.add_subcommand(

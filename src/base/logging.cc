@@ -1,13 +1,13 @@
 #include "base/logging.h"
 
-#include "base/strings.h"
-
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <chrono>
 #include <ctime>
+
+#include "base/strings.h"
 
 namespace sluice::logging {
 namespace {
@@ -30,10 +30,14 @@ spdlog::logger& Sink() {
 
 std::string_view LevelName(Level l) {
   switch (l) {
-    case Level::kDebug: return "debug";
-    case Level::kInfo: return "info";
-    case Level::kWarn: return "warn";
-    case Level::kError: return "error";
+    case Level::kDebug:
+      return "debug";
+    case Level::kInfo:
+      return "info";
+    case Level::kWarn:
+      return "warn";
+    case Level::kError:
+      return "error";
   }
   return "info";
 }
@@ -93,15 +97,22 @@ void Configure(Level level, Format format) {
 }
 
 bool ParseLevel(std::string_view text, Level* out) {
-  if (text == "debug") *out = Level::kDebug;
-  else if (text == "info") *out = Level::kInfo;
-  else if (text == "warn") *out = Level::kWarn;
-  else if (text == "error") *out = Level::kError;
-  else return false;
+  if (text == "debug")
+    *out = Level::kDebug;
+  else if (text == "info")
+    *out = Level::kInfo;
+  else if (text == "warn")
+    *out = Level::kWarn;
+  else if (text == "error")
+    *out = Level::kError;
+  else
+    return false;
   return true;
 }
 
-bool Enabled(Level level) { return level >= g_level.load(std::memory_order_relaxed); }
+bool Enabled(Level level) {
+  return level >= g_level.load(std::memory_order_relaxed);
+}
 
 std::string FormatLine(Format format, int64_t unix_nanos, Level level, std::string_view component,
                        std::string_view msg, std::initializer_list<Field> fields) {
@@ -131,8 +142,8 @@ void Log(Level level, std::string_view component, std::string_view msg,
   int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
                     std::chrono::system_clock::now().time_since_epoch())
                     .count();
-  Sink().info(FormatLine(g_format.load(std::memory_order_relaxed), now, level, component, msg,
-                         fields));
+  Sink().info(
+      FormatLine(g_format.load(std::memory_order_relaxed), now, level, component, msg, fields));
 }
 
 }  // namespace sluice::logging

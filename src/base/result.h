@@ -13,7 +13,7 @@ namespace sluice {
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : value_(std::move(value)) {}         // NOLINT: implicit by design
   Result(Status status) : status_(std::move(status)) {  // NOLINT: implicit by design
     SLUICE_CHECK(!status_.ok());
   }
@@ -49,8 +49,7 @@ class [[nodiscard]] Result {
 #define SLUICE_CONCAT_INNER(a, b) a##b
 #define SLUICE_CONCAT(a, b) SLUICE_CONCAT_INNER(a, b)
 // SLUICE_ASSIGN_OR_RETURN(auto x, Foo()) declares x from Foo() or returns its status.
-#define SLUICE_ASSIGN_OR_RETURN(decl, expr)                          \
-  auto SLUICE_CONCAT(_res_, __LINE__) = (expr);                      \
-  if (!SLUICE_CONCAT(_res_, __LINE__).ok())                          \
-    return SLUICE_CONCAT(_res_, __LINE__).status();                  \
+#define SLUICE_ASSIGN_OR_RETURN(decl, expr)                                                 \
+  auto SLUICE_CONCAT(_res_, __LINE__) = (expr);                                             \
+  if (!SLUICE_CONCAT(_res_, __LINE__).ok()) return SLUICE_CONCAT(_res_, __LINE__).status(); \
   decl = std::move(SLUICE_CONCAT(_res_, __LINE__)).value()

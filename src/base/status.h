@@ -10,14 +10,14 @@ namespace sluice {
 // end-of-stream is not corruption, and a retryable failure is not permanent.
 enum class StatusCode : int {
   kOk = 0,
-  kInvalidArgument,   // the input is malformed; retrying it will not help
+  kInvalidArgument,  // the input is malformed; retrying it will not help
   kNotFound,
   kAlreadyExists,
-  kCorruption,        // bytes on disk failed a check
-  kIoError,           // the operating system refused; may be transient
-  kResourceExhausted, // a limit was reached; retry later (backpressure)
-  kUnavailable,       // the component is not ready or is shutting down
-  kEndOfStream,       // a reader reached the end of what exists now
+  kCorruption,         // bytes on disk failed a check
+  kIoError,            // the operating system refused; may be transient
+  kResourceExhausted,  // a limit was reached; retry later (backpressure)
+  kUnavailable,        // the component is not ready or is shutting down
+  kEndOfStream,        // a reader reached the end of what exists now
   kFailedPrecondition,
   kInternal,
 };
@@ -31,7 +31,9 @@ class [[nodiscard]] Status {
   Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
 
   static Status Ok() { return Status(); }
-  static Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+  static Status InvalidArgument(std::string m) {
+    return {StatusCode::kInvalidArgument, std::move(m)};
+  }
   static Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
   static Status Corruption(std::string m) { return {StatusCode::kCorruption, std::move(m)}; }
   static Status IoError(std::string m) { return {StatusCode::kIoError, std::move(m)}; }
@@ -62,8 +64,8 @@ class [[nodiscard]] Status {
 
 }  // namespace sluice
 
-#define SLUICE_RETURN_IF_ERROR(expr)        \
-  do {                                      \
-    ::sluice::Status _st = (expr);          \
-    if (!_st.ok()) return _st;              \
+#define SLUICE_RETURN_IF_ERROR(expr) \
+  do {                               \
+    ::sluice::Status _st = (expr);   \
+    if (!_st.ok()) return _st;       \
   } while (0)

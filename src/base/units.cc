@@ -33,13 +33,20 @@ Result<std::chrono::nanoseconds> ParseDuration(std::string_view text) {
     std::string_view unit = s.substr(0, j);
     s = TrimSpaces(s.substr(j));
     long double scale;
-    if (unit == "ns") scale = 1;
-    else if (unit == "us" || unit == "µs") scale = 1e3;
-    else if (unit == "ms") scale = 1e6;
-    else if (unit == "s" || unit == "sec") scale = 1e9;
-    else if (unit == "m" || unit == "min") scale = 60e9;
-    else if (unit == "h") scale = 3600e9;
-    else if (unit == "d") scale = 86400e9;
+    if (unit == "ns")
+      scale = 1;
+    else if (unit == "us" || unit == "µs")
+      scale = 1e3;
+    else if (unit == "ms")
+      scale = 1e6;
+    else if (unit == "s" || unit == "sec")
+      scale = 1e9;
+    else if (unit == "m" || unit == "min")
+      scale = 60e9;
+    else if (unit == "h")
+      scale = 3600e9;
+    else if (unit == "d")
+      scale = 86400e9;
     else {
       return Status::InvalidArgument("invalid duration \"" + std::string(text) +
                                      "\": unknown unit \"" + std::string(unit) +
@@ -72,15 +79,24 @@ Result<uint64_t> ParseByteSize(std::string_view text) {
   std::string unit(TrimSpaces(s.substr(i)));
   for (auto& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   long double scale;
-  if (unit.empty() || unit == "b") scale = 1;
-  else if (unit == "kib" || unit == "ki") scale = 1024.0L;
-  else if (unit == "mib" || unit == "mi") scale = 1024.0L * 1024;
-  else if (unit == "gib" || unit == "gi") scale = 1024.0L * 1024 * 1024;
-  else if (unit == "tib" || unit == "ti") scale = 1024.0L * 1024 * 1024 * 1024;
-  else if (unit == "kb" || unit == "k") scale = 1e3;
-  else if (unit == "mb" || unit == "m") scale = 1e6;
-  else if (unit == "gb" || unit == "g") scale = 1e9;
-  else if (unit == "tb" || unit == "t") scale = 1e12;
+  if (unit.empty() || unit == "b")
+    scale = 1;
+  else if (unit == "kib" || unit == "ki")
+    scale = 1024.0L;
+  else if (unit == "mib" || unit == "mi")
+    scale = 1024.0L * 1024;
+  else if (unit == "gib" || unit == "gi")
+    scale = 1024.0L * 1024 * 1024;
+  else if (unit == "tib" || unit == "ti")
+    scale = 1024.0L * 1024 * 1024 * 1024;
+  else if (unit == "kb" || unit == "k")
+    scale = 1e3;
+  else if (unit == "mb" || unit == "m")
+    scale = 1e6;
+  else if (unit == "gb" || unit == "g")
+    scale = 1e9;
+  else if (unit == "tb" || unit == "t")
+    scale = 1e12;
   else {
     return Status::InvalidArgument("invalid size \"" + std::string(text) + "\": unknown unit \"" +
                                    unit + "\" (units: B, KiB, MiB, GiB, TiB, KB, MB, GB, TB)");

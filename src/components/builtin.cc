@@ -18,7 +18,8 @@ const pipeline::Catalog& BuiltinCatalog() {
 }
 
 std::string ConfigurationReference() {
-  const std::string kHeader = "| key | type | default | bounds | description |\n|---|---|---|---|---|\n";
+  const std::string kHeader =
+      "| key | type | default | bounds | description |\n|---|---|---|---|---|\n";
   std::string out;
   out += "### storage\n\n" + kHeader + config::RenderMarkdown(log::LogOptionsSchema().Document()) +
          "\n";

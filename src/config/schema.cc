@@ -11,8 +11,8 @@
 namespace sluice::config {
 
 std::string Error::ToString() const {
-  return where.file + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) +
-         ": " + message;
+  return where.file + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) + ": " +
+         message;
 }
 
 EnvLookup ProcessEnv() {
@@ -93,7 +93,7 @@ void Context::AddError(Location where, std::string message) {
 
 bool Context::Scalar(const YAML::Node& node, std::string* out) {
   if (!node.IsScalar()) {
-    AddError(node, node.IsMap()      ? "expected a value, got a map"
+    AddError(node, node.IsMap()        ? "expected a value, got a map"
                    : node.IsSequence() ? "expected a value, got a list"
                                        : "expected a value");
     return false;
@@ -138,11 +138,15 @@ bool CheckBounds(const YAML::Node& n, Context& ctx, const Bounds& b, long double
   return true;
 }
 
-std::string FmtInt(long double v) { return std::to_string(static_cast<int64_t>(v)); }
+std::string FmtInt(long double v) {
+  return std::to_string(static_cast<int64_t>(v));
+}
 std::string FmtDur(long double v) {
   return FormatDuration(std::chrono::nanoseconds(static_cast<int64_t>(v)));
 }
-std::string FmtBytes(long double v) { return FormatByteSize(static_cast<uint64_t>(v)); }
+std::string FmtBytes(long double v) {
+  return FormatByteSize(static_cast<uint64_t>(v));
+}
 
 }  // namespace
 
@@ -163,8 +167,12 @@ std::string JoinChoices(const std::vector<std::string>& names) {
   return out.empty() ? "(none)" : out;
 }
 
-std::string FormatDurationText(std::chrono::nanoseconds d) { return FormatDuration(d); }
-std::string FormatBytesText(uint64_t b) { return FormatByteSize(b); }
+std::string FormatDurationText(std::chrono::nanoseconds d) {
+  return FormatDuration(d);
+}
+std::string FormatBytesText(uint64_t b) {
+  return FormatByteSize(b);
+}
 
 namespace internal {
 
@@ -270,9 +278,15 @@ bool ParseChoice(const YAML::Node& n, Context& ctx, const std::vector<std::strin
   return false;
 }
 
-std::string DurationBoundsText(const Bounds& b) { return BoundsText(b, FmtDur); }
-std::string BytesBoundsText(const Bounds& b) { return BoundsText(b, FmtBytes); }
-std::string IntBoundsText(const Bounds& b) { return BoundsText(b, FmtInt); }
+std::string DurationBoundsText(const Bounds& b) {
+  return BoundsText(b, FmtDur);
+}
+std::string BytesBoundsText(const Bounds& b) {
+  return BoundsText(b, FmtBytes);
+}
+std::string IntBoundsText(const Bounds& b) {
+  return BoundsText(b, FmtInt);
+}
 
 void ParseObject(const YAML::Node& node, const std::string& what,
                  const std::vector<FieldDef>& fields, void* target, Context& ctx) {
@@ -294,8 +308,8 @@ void ParseObject(const YAML::Node& node, const std::string& what,
     auto f = std::find_if(fields.begin(), fields.end(),
                           [&](const FieldDef& d) { return d.name == key; });
     if (f == fields.end()) {
-      ctx.AddError(it->first, what + ": unknown key \"" + key + "\"; valid keys: " +
-                                  JoinChoices(names));
+      ctx.AddError(it->first,
+                   what + ": unknown key \"" + key + "\"; valid keys: " + JoinChoices(names));
       continue;
     }
     if (!seen.insert(key).second) {
@@ -321,8 +335,9 @@ std::string RenderMarkdown(const std::vector<FieldDoc>& fields, const std::strin
       out += RenderMarkdown(f.children, key);
       continue;
     }
-    out += "| `" + key + "` | " + f.type + " | " + (f.default_text.empty() ? "" : "`" + f.default_text + "`") +
-           " | " + f.bounds_text + " | " + f.doc + " |\n";
+    out += "| `" + key + "` | " + f.type + " | " +
+           (f.default_text.empty() ? "" : "`" + f.default_text + "`") + " | " + f.bounds_text +
+           " | " + f.doc + " |\n";
   }
   return out;
 }

@@ -87,7 +87,8 @@ namespace internal {
 bool ParseString(const YAML::Node& n, Context& ctx, std::string* out);
 bool ParseBool(const YAML::Node& n, Context& ctx, bool* out);
 bool ParseInt(const YAML::Node& n, Context& ctx, const Bounds& b, int64_t* out);
-bool ParseDuration(const YAML::Node& n, Context& ctx, const Bounds& b, std::chrono::nanoseconds* out);
+bool ParseDuration(const YAML::Node& n, Context& ctx, const Bounds& b,
+                   std::chrono::nanoseconds* out);
 bool ParseBytes(const YAML::Node& n, Context& ctx, const Bounds& b, uint64_t* out);
 bool ParseStringList(const YAML::Node& n, Context& ctx, std::vector<std::string>* out);
 bool ParseChoice(const YAML::Node& n, Context& ctx, const std::vector<std::string>& choices,
@@ -120,27 +121,26 @@ class Schema {
   explicit Schema(std::string what) : what_(std::move(what)) {}
 
   Schema& String(const char* name, std::string T::*m, const char* doc) {
-    return Add(name, "string", Quote(T().*m), "", doc,
-               [m](const YAML::Node& n, T* t, Context& c) { internal::ParseString(n, c, &(t->*m)); });
+    return Add(name, "string", Quote(T().*m), "", doc, [m](const YAML::Node& n, T* t, Context& c) {
+      internal::ParseString(n, c, &(t->*m));
+    });
   }
   Schema& Bool(const char* name, bool T::*m, const char* doc) {
     return Add(name, "bool", (T().*m) ? "true" : "false", "", doc,
                [m](const YAML::Node& n, T* t, Context& c) { internal::ParseBool(n, c, &(t->*m)); });
   }
   Schema& Int(const char* name, int64_t T::*m, const char* doc, Bounds b = {}) {
-    return Add(name, "int", std::to_string(T().*m), internal::IntBoundsText(b), doc,
-               [m, b](const YAML::Node& n, T* t, Context& c) {
-                 internal::ParseInt(n, c, b, &(t->*m));
-               });
+    return Add(
+        name, "int", std::to_string(T().*m), internal::IntBoundsText(b), doc,
+        [m, b](const YAML::Node& n, T* t, Context& c) { internal::ParseInt(n, c, b, &(t->*m)); });
   }
   Schema& Duration(const char* name, std::chrono::nanoseconds T::*m, const char* doc,
                    Bounds b = {});
   Schema& Bytes(const char* name, uint64_t T::*m, const char* doc, Bounds b = {});
   Schema& StringList(const char* name, std::vector<std::string> T::*m, const char* doc) {
-    return Add(name, "list of strings", "[]", "", doc,
-               [m](const YAML::Node& n, T* t, Context& c) {
-                 internal::ParseStringList(n, c, &(t->*m));
-               });
+    return Add(name, "list of strings", "[]", "", doc, [m](const YAML::Node& n, T* t, Context& c) {
+      internal::ParseStringList(n, c, &(t->*m));
+    });
   }
   template <class E>
   Schema& Enum(const char* name, E T::*m, std::vector<std::pair<std::string, E>> choices,
@@ -159,9 +159,8 @@ class Schema {
   }
   template <class U>
   Schema& Object(const char* name, U T::*m, const Schema<U>& sub, const char* doc) {
-    Add(name, "object", "", "", doc, [m, sub](const YAML::Node& n, T* t, Context& c) {
-      sub.Parse(n, &(t->*m), c);
-    });
+    Add(name, "object", "", "", doc,
+        [m, sub](const YAML::Node& n, T* t, Context& c) { sub.Parse(n, &(t->*m), c); });
     fields_.back().doc.children = sub.Document();
     return *this;
   }
@@ -198,13 +197,12 @@ class Schema {
  private:
   static std::string Quote(const std::string& s) { return "\"" + s + "\""; }
 
-  Schema& Add(const char* name, std::string type, std::string default_text,
-              std::string bounds_text, const char* doc,
-              std::function<void(const YAML::Node&, T*, Context&)> parse) {
+  Schema& Add(const char* name, std::string type, std::string default_text, std::string bounds_text,
+              const char* doc, std::function<void(const YAML::Node&, T*, Context&)> parse) {
     internal::FieldDef f;
     f.name = name;
-    f.doc = FieldDoc{name, std::move(type), std::move(default_text), std::move(bounds_text), doc,
-                     {}};
+    f.doc =
+        FieldDoc{name, std::move(type), std::move(default_text), std::move(bounds_text), doc, {}};
     f.parse = [parse = std::move(parse)](const YAML::Node& n, void* t, Context& c) {
       parse(n, static_cast<T*>(t), c);
     };
@@ -230,10 +228,9 @@ Schema<T>& Schema<T>::Duration(const char* name, std::chrono::nanoseconds T::*m,
 
 template <class T>
 Schema<T>& Schema<T>::Bytes(const char* name, uint64_t T::*m, const char* doc, Bounds b) {
-  return Add(name, "byte size", FormatBytesText(T().*m), internal::BytesBoundsText(b), doc,
-             [m, b](const YAML::Node& n, T* t, Context& c) {
-               internal::ParseBytes(n, c, b, &(t->*m));
-             });
+  return Add(
+      name, "byte size", FormatBytesText(T().*m), internal::BytesBoundsText(b), doc,
+      [m, b](const YAML::Node& n, T* t, Context& c) { internal::ParseBytes(n, c, b, &(t->*m)); });
 }
 
 // Renders field docs as a Markdown table (used to generate docs/configuration.md).

@@ -29,7 +29,7 @@ constexpr auto kTables = MakeTables();
 
 #if defined(__x86_64__)
 __attribute__((target("sse4.2"))) uint32_t ExtendHardware(uint32_t crc, const uint8_t* p,
-                                                           size_t n) {
+                                                          size_t n) {
   uint64_t c = ~crc;
   while (n >= 8) {
     uint64_t word;
@@ -43,9 +43,13 @@ __attribute__((target("sse4.2"))) uint32_t ExtendHardware(uint32_t crc, const ui
   return ~c32;
 }
 
-bool DetectHardware() { return __builtin_cpu_supports("sse4.2"); }
+bool DetectHardware() {
+  return __builtin_cpu_supports("sse4.2");
+}
 #else
-bool DetectHardware() { return false; }
+bool DetectHardware() {
+  return false;
+}
 #endif
 
 const bool kHardware = DetectHardware();
@@ -80,6 +84,8 @@ uint32_t Crc32cExtend(uint32_t crc, const void* data, size_t n) {
   return internal::Crc32cExtendPortable(crc, data, n);
 }
 
-bool Crc32cIsHardwareAccelerated() { return kHardware; }
+bool Crc32cIsHardwareAccelerated() {
+  return kHardware;
+}
 
 }  // namespace sluice::io

@@ -68,8 +68,8 @@ class PosixRandomAccessFile final : public RandomAccessFile {
   Result<size_t> Read(uint64_t offset, std::span<uint8_t> out) const override {
     size_t done = 0;
     while (done < out.size()) {
-      ssize_t n = ::pread(fd_, out.data() + done, out.size() - done,
-                          static_cast<off_t>(offset + done));
+      ssize_t n =
+          ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
       if (n < 0) {
         if (errno == EINTR) continue;
         return Status::FromErrno("read " + path_, errno);

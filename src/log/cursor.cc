@@ -8,12 +8,15 @@ namespace sluice::log {
 
 // A cursor file holds one line: "v1 <segment> <byte_offset> <record_offset> <crc32c>\n",
 // where the crc covers the text before it.
-Status CursorStore::Init() { return fs_.CreateDirs(directory_); }
+Status CursorStore::Init() {
+  return fs_.CreateDirs(directory_);
+}
 
 std::string CursorStore::PathFor(const std::string& consumer) const {
   std::string safe;
-  for (char c : consumer) safe += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' ||
-                                   c == '_' || c == '.') ? c : '_';
+  for (char c : consumer)
+    safe +=
+        (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.') ? c : '_';
   return io::JoinPath(directory_, safe + ".cursor");
 }
 

@@ -25,20 +25,25 @@ T Get(const char* p) {
 
 std::string_view SignalName(Signal s) {
   switch (s) {
-    case Signal::kTraces: return "traces";
-    case Signal::kMetrics: return "metrics";
-    case Signal::kLogs: return "logs";
+    case Signal::kTraces:
+      return "traces";
+    case Signal::kMetrics:
+      return "metrics";
+    case Signal::kLogs:
+      return "logs";
   }
   return "unknown";
 }
 
-uint32_t PipelineId(std::string_view pipeline_name) { return io::Crc32c(pipeline_name); }
+uint32_t PipelineId(std::string_view pipeline_name) {
+  return io::Crc32c(pipeline_name);
+}
 
 void EncodeFrame(const BatchHeader& h, std::string_view tenant, std::string_view payload,
                  std::string* out) {
   size_t start = out->size();
-  uint32_t length = static_cast<uint32_t>(kFrameTypeSize + kBatchHeaderSize + tenant.size() +
-                                          payload.size());
+  uint32_t length =
+      static_cast<uint32_t>(kFrameTypeSize + kBatchHeaderSize + tenant.size() + payload.size());
   Put<uint32_t>(out, 0);  // crc, patched below
   Put<uint32_t>(out, length);
   Put<uint8_t>(out, static_cast<uint8_t>(FrameType::kBatch));
@@ -54,7 +59,8 @@ void EncodeFrame(const BatchHeader& h, std::string_view tenant, std::string_view
   Put<uint32_t>(out, h.pipeline_id);
   out->append(tenant);
   out->append(payload);
-  uint32_t crc = io::Crc32c(out->data() + start + kFrameCrcSize, out->size() - start - kFrameCrcSize);
+  uint32_t crc =
+      io::Crc32c(out->data() + start + kFrameCrcSize, out->size() - start - kFrameCrcSize);
   std::memcpy(out->data() + start, &crc, sizeof crc);
 }
 

@@ -71,8 +71,8 @@ std::string_view SignalName(Signal s);
 
 // How the payload is encoded.
 enum class Encoding : uint8_t {
-  kOtlpProto = 1,              // ExportTrace/Metrics/LogsServiceRequest protobuf
-  kPromRemoteWriteProto = 2,   // prometheus.WriteRequest protobuf, uncompressed
+  kOtlpProto = 1,             // ExportTrace/Metrics/LogsServiceRequest protobuf
+  kPromRemoteWriteProto = 2,  // prometheus.WriteRequest protobuf, uncompressed
 };
 
 struct BatchHeader {
@@ -97,8 +97,8 @@ void EncodeFrame(const BatchHeader& header, std::string_view tenant, std::string
 
 enum class DecodeResult {
   kOk,
-  kNeedMore,    // fewer bytes than the frame claims (a torn tail, or not yet written)
-  kCorrupt,     // bad crc, impossible length, or unknown type
+  kNeedMore,  // fewer bytes than the frame claims (a torn tail, or not yet written)
+  kCorrupt,   // bad crc, impossible length, or unknown type
 };
 
 // Parses the fixed part of a frame at the start of `data` (at least

@@ -8,36 +8,41 @@
 namespace sluice::log {
 
 LogMetrics::LogMetrics(telemetry::Registry& r)
-    : appended_batches(r.AddCounter("sluice_log_appended_batches_total",
-                                    "Batches committed to the log.").Get()),
-      appended_bytes(r.AddCounter("sluice_log_appended_bytes_total",
-                                  "Frame bytes committed to the log.").Get()),
+    : appended_batches(
+          r.AddCounter("sluice_log_appended_batches_total", "Batches committed to the log.").Get()),
+      appended_bytes(
+          r.AddCounter("sluice_log_appended_bytes_total", "Frame bytes committed to the log.")
+              .Get()),
       appended_records(r.AddCounter("sluice_log_appended_records_total",
-                                    "Spans, points and log records committed to the log.").Get()),
-      append_errors(r.AddCounter("sluice_log_append_errors_total",
-                                 "Appends that failed with an I/O error.").Get()),
+                                    "Spans, points and log records committed to the log.")
+                           .Get()),
+      append_errors(
+          r.AddCounter("sluice_log_append_errors_total", "Appends that failed with an I/O error.")
+              .Get()),
       refused_full(r.AddCounter("sluice_log_refused_appends_total",
-                                "Appends refused because the writer queue was full.").Get()),
+                                "Appends refused because the writer queue was full.")
+                       .Get()),
       fsyncs(r.AddCounter("sluice_log_fsyncs_total", "fdatasync calls on log segments.").Get()),
       truncated_bytes(r.AddCounter("sluice_log_truncated_bytes_total",
-                                   "Bytes of torn tail removed during recovery.").Get()),
+                                   "Bytes of torn tail removed during recovery.")
+                          .Get()),
       segments(r.AddGauge("sluice_log_segments", "Segment files on disk.").Get()),
       size_bytes(r.AddGauge("sluice_log_size_bytes", "Bytes in all segment files.").Get()),
-      pending_bytes(r.AddGauge("sluice_log_pending_bytes",
-                               "Bytes queued for the writer thread.").Get()),
+      pending_bytes(
+          r.AddGauge("sluice_log_pending_bytes", "Bytes queued for the writer thread.").Get()),
       fsync_seconds(r.AddHistogram("sluice_log_fsync_seconds", "Duration of fdatasync calls.", {},
-                                   telemetry::LatencyBuckets()).Get()) {}
+                                   telemetry::LatencyBuckets())
+                        .Get()) {}
 
-Log::Log(const LogOptions& options, io::FileSystem& fs, Clock& clock,
-         telemetry::Registry& registry)
+Log::Log(const LogOptions& options, io::FileSystem& fs, Clock& clock, telemetry::Registry& registry)
     : options_(options),
       fs_(fs),
       clock_(clock),
       metrics_(registry),
       segment_dir_(io::JoinPath(options.directory, "log")) {}
 
-Result<std::unique_ptr<Log>> Log::Open(const LogOptions& options, io::FileSystem& fs,
-                                       Clock& clock, telemetry::Registry& registry) {
+Result<std::unique_ptr<Log>> Log::Open(const LogOptions& options, io::FileSystem& fs, Clock& clock,
+                                       telemetry::Registry& registry) {
   std::unique_ptr<Log> log(new Log(options, fs, clock, registry));
   SLUICE_RETURN_IF_ERROR(log->Recover());
   log->last_sync_mono_ = clock.MonotonicNanos();
@@ -45,7 +50,9 @@ Result<std::unique_ptr<Log>> Log::Open(const LogOptions& options, io::FileSystem
   return log;
 }
 
-Log::~Log() { Close().IgnoreError(); }
+Log::~Log() {
+  Close().IgnoreError();
+}
 
 std::string Log::SegmentPath(uint64_t base) const {
   return io::JoinPath(segment_dir_, SegmentFileName(base));
@@ -72,8 +79,8 @@ Status Log::Recover() {
   SLUICE_ASSIGN_OR_RETURN(auto file, fs_.OpenReadable(path));
   SLUICE_ASSIGN_OR_RETURN(uint64_t size, file->Size());
   std::string header(kSegmentHeaderSize, '\0');
-  SLUICE_ASSIGN_OR_RETURN(size_t got, file->Read(0, {reinterpret_cast<uint8_t*>(header.data()),
-                                                     header.size()}));
+  SLUICE_ASSIGN_OR_RETURN(
+      size_t got, file->Read(0, {reinterpret_cast<uint8_t*>(header.data()), header.size()}));
   uint64_t header_base;
   if (got < kSegmentHeaderSize || !DecodeSegmentHeader(header, &header_base) ||
       header_base != base) {
@@ -92,14 +99,14 @@ Status Log::Recover() {
   while (pos < size) {
     if (size - pos < kFrameHeaderSize) break;
     frame.resize(kFrameHeaderSize);
-    SLUICE_ASSIGN_OR_RETURN(size_t n, file->Read(pos, {reinterpret_cast<uint8_t*>(frame.data()),
-                                                       frame.size()}));
+    SLUICE_ASSIGN_OR_RETURN(
+        size_t n, file->Read(pos, {reinterpret_cast<uint8_t*>(frame.data()), frame.size()}));
     if (n < kFrameHeaderSize) break;
     uint64_t frame_size = FrameSizeFromPrefix(frame);
     if (frame_size == 0 || pos + frame_size > size) break;
     frame.resize(frame_size);
-    SLUICE_ASSIGN_OR_RETURN(n, file->Read(pos, {reinterpret_cast<uint8_t*>(frame.data()),
-                                                frame.size()}));
+    SLUICE_ASSIGN_OR_RETURN(
+        n, file->Read(pos, {reinterpret_cast<uint8_t*>(frame.data()), frame.size()}));
     DecodedFrame decoded;
     if (n < frame_size || DecodeFrame(frame, &decoded) != DecodeResult::kOk) break;
     next_offset = decoded.header.base_offset + decoded.header.item_count;
@@ -235,7 +242,8 @@ void Log::WriteGroup(std::vector<Pending>& group) {
   while (i < group.size()) {
     // Roll before the batch that would overflow the segment, or an old one.
     bool has_data = active_->Size() > kSegmentHeaderSize;
-    bool too_old = clock_.MonotonicNanos() - active_created_mono_ >= options_.segment_max_age.count();
+    bool too_old =
+        clock_.MonotonicNanos() - active_created_mono_ >= options_.segment_max_age.count();
     if (has_data && (active_->Size() >= options_.segment_bytes || too_old)) {
       Status st = OpenNewSegment(next_offset_);
       if (!st.ok()) {
@@ -255,8 +263,8 @@ void Log::WriteGroup(std::vector<Pending>& group) {
     offsets.reserve(group.size() - i);
     while (i < group.size()) {
       const AppendRequest& r = group[i].request;
-      if (i > first && active_->Size() + write_buffer_.size() + r.payload.size() >=
-                           options_.segment_bytes) {
+      if (i > first &&
+          active_->Size() + write_buffer_.size() + r.payload.size() >= options_.segment_bytes) {
         break;
       }
       BatchHeader h;
@@ -293,8 +301,10 @@ void Log::WriteGroup(std::vector<Pending>& group) {
       Status repair = fs_.Truncate(path, size_before);
       if (repair.ok()) {
         auto reopened = fs_.OpenWritable(path, io::OpenMode::kAppend);
-        if (reopened.ok()) active_ = std::move(reopened).value();
-        else repair = reopened.status();
+        if (reopened.ok())
+          active_ = std::move(reopened).value();
+        else
+          repair = reopened.status();
       }
       if (!repair.ok()) {
         logging::Error("log", "cannot repair segment after failed append",
@@ -303,10 +313,10 @@ void Log::WriteGroup(std::vector<Pending>& group) {
         std::lock_guard<std::mutex> lock(mu_);
         closing_ = true;
       }
-      Status reported = st.code() == StatusCode::kIoError && st.message().find("No space") !=
-                                                                 std::string::npos
-                            ? Status::ResourceExhausted("disk full: " + st.message())
-                            : st;
+      Status reported =
+          st.code() == StatusCode::kIoError && st.message().find("No space") != std::string::npos
+              ? Status::ResourceExhausted("disk full: " + st.message())
+              : st;
       for (size_t k = first; k < i; ++k) group[k].done(reported);
       if (!active_) {
         for (; i < group.size(); ++i) group[i].done(Status::Unavailable("log failed"));

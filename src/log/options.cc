@@ -7,15 +7,15 @@ const config::Schema<LogOptions>& LogOptionsSchema() {
     config::Schema<LogOptions> s("storage");
     s.String("directory", &LogOptions::directory,
              "Directory holding the log segments and exporter cursors.")
-        .Enum<FsyncPolicy>("fsync", &LogOptions::fsync,
-                           {{"always", FsyncPolicy::kAlways},
-                            {"interval", FsyncPolicy::kInterval},
-                            {"never", FsyncPolicy::kNever}},
-                           "When appended data is made durable. `always`: before the client is "
-                           "acknowledged; `interval`: every fsync_interval; `never`: left to the OS.")
+        .Enum<FsyncPolicy>(
+            "fsync", &LogOptions::fsync,
+            {{"always", FsyncPolicy::kAlways},
+             {"interval", FsyncPolicy::kInterval},
+             {"never", FsyncPolicy::kNever}},
+            "When appended data is made durable. `always`: before the client is "
+            "acknowledged; `interval`: every fsync_interval; `never`: left to the OS.")
         .Duration("fsync_interval", &LogOptions::fsync_interval,
-                  "Time between syncs under `fsync: interval`.",
-                  {1e6L, 60e9L})
+                  "Time between syncs under `fsync: interval`.", {1e6L, 60e9L})
         .Bytes("segment_bytes", &LogOptions::segment_bytes,
                "A segment file is closed and a new one started past this size.",
                {1024.0L * 1024, 4.0L * 1024 * 1024 * 1024})

@@ -43,9 +43,9 @@ Result<LogReader::Batch> LogReader::Next() {
     }
 
     buffer_.resize(kFrameHeaderSize);
-    SLUICE_ASSIGN_OR_RETURN(size_t n, file_->Read(pos_.byte_offset,
-                                                  {reinterpret_cast<uint8_t*>(buffer_.data()),
-                                                   buffer_.size()}));
+    SLUICE_ASSIGN_OR_RETURN(
+        size_t n, file_->Read(pos_.byte_offset,
+                              {reinterpret_cast<uint8_t*>(buffer_.data()), buffer_.size()}));
     if (n < kFrameHeaderSize) {
       return Status::Corruption("short frame header in segment " + SegmentFileName(pos_.segment) +
                                 " at byte " + std::to_string(pos_.byte_offset));
@@ -57,9 +57,9 @@ Result<LogReader::Batch> LogReader::Next() {
                                 std::to_string(pos_.byte_offset));
     }
     buffer_.resize(frame_size);
-    SLUICE_ASSIGN_OR_RETURN(n, file_->Read(pos_.byte_offset,
-                                           {reinterpret_cast<uint8_t*>(buffer_.data()),
-                                            buffer_.size()}));
+    SLUICE_ASSIGN_OR_RETURN(
+        n, file_->Read(pos_.byte_offset,
+                       {reinterpret_cast<uint8_t*>(buffer_.data()), buffer_.size()}));
     DecodedFrame frame;
     if (n < frame_size || DecodeFrame(buffer_, &frame) != DecodeResult::kOk) {
       return Status::Corruption("bad frame in segment " + SegmentFileName(pos_.segment) +

@@ -128,10 +128,9 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.expires_after(first_request_ ? server_->options_.header_read_timeout
                                          : server_->options_.idle_timeout);
     first_request_ = false;
-    http::async_read_header(stream_, buffer_, *parser_,
-                            [self = shared_from_this()](beast::error_code ec, size_t) {
-                              self->OnHeader(ec);
-                            });
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
   }
 
   void OnHeader(beast::error_code ec) {
@@ -140,18 +139,17 @@ class Session : public std::enable_shared_from_this<Session> {
     // From here the request is in flight: a graceful shutdown waits for it.
     BeginRequest();
     stream_.expires_after(server_->options_.body_read_timeout);
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) {
-                       self->OnBody(ec);
-                     });
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnBody(ec); });
   }
 
   void OnReadError(beast::error_code ec) {
     if (ec == http::error::body_limit) {
       keep_alive_ = false;
-      return Write(HttpResponse::Text(
-          413, "request body exceeds the limit of " +
-                   std::to_string(server_->options_.max_body_bytes) + " bytes"));
+      return Write(HttpResponse::Text(413, "request body exceeds the limit of " +
+                                               std::to_string(server_->options_.max_body_bytes) +
+                                               " bytes"));
     }
     if (ec == http::error::header_limit) {
       keep_alive_ = false;
@@ -210,8 +208,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void Write(HttpResponse resp) {
     busy_ = true;
-    server_->CountResponse(resp.status, started_mono_ ? started_mono_
-                                                      : Clock::Real().MonotonicNanos());
+    server_->CountResponse(resp.status,
+                           started_mono_ ? started_mono_ : Clock::Real().MonotonicNanos());
     auto res = std::make_shared<http::response<http::string_body>>(
         static_cast<http::status>(resp.status), version_ ? version_ : 11);
     res->set(http::field::server, "sluice");
@@ -309,12 +307,12 @@ Status HttpServer::Impl::Listen() {
 }
 
 void HttpServer::Impl::Accept() {
-  acceptor_.async_accept(asio::make_strand(io_), [self = shared_from_this()](
-                                                     beast::error_code ec, tcp::socket socket) {
+  acceptor_.async_accept(asio::make_strand(io_), [self = shared_from_this()](beast::error_code ec,
+                                                                             tcp::socket socket) {
     if (ec) {
       if (ec == asio::error::operation_aborted || self->stopping_) return;
-      logging::Warn("http", "accept failed", {{"server", self->options_.name},
-                                              {"error", ec.message()}});
+      logging::Warn("http", "accept failed",
+                    {{"server", self->options_.name}, {"error", ec.message()}});
     } else if (!self->stopping_) {
       auto session = std::make_shared<Session>(std::move(socket), self);
       self->Register(session);
@@ -368,15 +366,24 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Create(asio::io_context& io,
 HttpServer::~HttpServer() {
   impl_->StopAccepting();
   impl_->CloseAll();
+  // Sessions hold the Impl and the Impl holds them; if the I/O threads are
+  // already stopped the close handlers above never run, so break the cycle
+  // here. Pending handlers free the sessions when the io_context goes.
+  std::lock_guard<std::mutex> lock(impl_->mu_);
+  impl_->sessions_.clear();
 }
 
 void HttpServer::Start() {
   asio::post(impl_->acceptor_.get_executor(), [impl = impl_] { impl->Accept(); });
 }
 
-std::string HttpServer::BoundAddress() const { return impl_->bound_; }
+std::string HttpServer::BoundAddress() const {
+  return impl_->bound_;
+}
 
-void HttpServer::StopAccepting() { impl_->StopAccepting(); }
+void HttpServer::StopAccepting() {
+  impl_->StopAccepting();
+}
 
 bool HttpServer::WaitIdle(std::chrono::steady_clock::time_point deadline) {
   while (impl_->in_flight_.load() > 0) {
@@ -386,8 +393,12 @@ bool HttpServer::WaitIdle(std::chrono::steady_clock::time_point deadline) {
   return true;
 }
 
-void HttpServer::CloseAll() { impl_->CloseAll(); }
+void HttpServer::CloseAll() {
+  impl_->CloseAll();
+}
 
-int64_t HttpServer::in_flight() const { return impl_->in_flight_.load(); }
+int64_t HttpServer::in_flight() const {
+  return impl_->in_flight_.load();
+}
 
 }  // namespace sluice::net

@@ -67,10 +67,10 @@ struct HttpServerMetrics {
                               "HTTP requests answered, by server and status code.",
                               {"server", "code"})),
         duration(r.AddHistogram("sluice_http_server_request_duration_seconds",
-                                 "Time from a request's last byte to its response being written.",
-                                 {"server"}, telemetry::LatencyBuckets())),
-        connections(r.AddGauge("sluice_http_server_connections", "Open connections.",
-                               {"server"})) {}
+                                "Time from a request's last byte to its response being written.",
+                                {"server"}, telemetry::LatencyBuckets())),
+        connections(r.AddGauge("sluice_http_server_connections", "Open connections.", {"server"})) {
+  }
   telemetry::CounterFamily& requests;
   telemetry::HistogramFamily& duration;
   telemetry::GaugeFamily& connections;
@@ -88,8 +88,7 @@ Status SplitEndpoint(const std::string& endpoint, std::string* host, uint16_t* p
 class HttpServer {
  public:
   static Result<std::unique_ptr<HttpServer>> Create(boost::asio::io_context& io,
-                                                    HttpServerOptions options,
-                                                    HttpHandler& handler,
+                                                    HttpServerOptions options, HttpHandler& handler,
                                                     telemetry::Registry& registry);
   ~HttpServer();
 

@@ -18,8 +18,8 @@ void AdminHandler::Handle(net::HttpRequest&& request, net::Responder respond) {
     telemetry::Health::Readiness r = health_.Check();
     return respond(net::HttpResponse::Json(r.ready ? 200 : 503, std::move(r.json)));
   }
-  respond(net::HttpResponse::Text(404, "not found: " + request.path +
-                                           " (routes: /metrics, /healthz, /readyz)"));
+  respond(net::HttpResponse::Text(
+      404, "not found: " + request.path + " (routes: /metrics, /healthz, /readyz)"));
 }
 
 }  // namespace sluice::pipeline

@@ -4,18 +4,24 @@ namespace sluice::pipeline {
 
 std::string_view KindName(Kind k) {
   switch (k) {
-    case Kind::kReceiver: return "receiver";
-    case Kind::kProcessor: return "processor";
-    case Kind::kExporter: return "exporter";
+    case Kind::kReceiver:
+      return "receiver";
+    case Kind::kProcessor:
+      return "processor";
+    case Kind::kExporter:
+      return "exporter";
   }
   return "component";
 }
 
 std::string_view KindSection(Kind k) {
   switch (k) {
-    case Kind::kReceiver: return "receivers";
-    case Kind::kProcessor: return "processors";
-    case Kind::kExporter: return "exporters";
+    case Kind::kReceiver:
+      return "receivers";
+    case Kind::kProcessor:
+      return "processors";
+    case Kind::kExporter:
+      return "exporters";
   }
   return "components";
 }

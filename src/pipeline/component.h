@@ -23,7 +23,7 @@ class io_context;
 namespace sluice::pipeline {
 
 enum class Kind { kReceiver, kProcessor, kExporter };
-std::string_view KindName(Kind k);  // "receiver", ...
+std::string_view KindName(Kind k);     // "receiver", ...
 std::string_view KindSection(Kind k);  // "receivers", ...
 
 // One pipeline a component takes part in.
@@ -109,8 +109,14 @@ std::function<std::shared_ptr<const void>(const YAML::Node&, config::Context&)> 
 template <class Options, class Factory>
 ComponentType MakeReceiverType(std::string type, std::string doc, std::vector<log::Signal> signals,
                                const config::Schema<Options>& schema, Factory factory) {
-  ComponentType t{Kind::kReceiver, std::move(type), std::move(doc), std::move(signals),
-                  ParseWith(schema), [&schema] { return schema.Document(); }, {}, {}};
+  ComponentType t{Kind::kReceiver,
+                  std::move(type),
+                  std::move(doc),
+                  std::move(signals),
+                  ParseWith(schema),
+                  [&schema] { return schema.Document(); },
+                  {},
+                  {}};
   t.create_receiver = [factory](const ComponentSettings& s, const void* o, Runtime& rt) {
     return factory(s, *static_cast<const Options*>(o), rt);
   };
@@ -120,8 +126,14 @@ ComponentType MakeReceiverType(std::string type, std::string doc, std::vector<lo
 template <class Options, class Factory>
 ComponentType MakeExporterType(std::string type, std::string doc, std::vector<log::Signal> signals,
                                const config::Schema<Options>& schema, Factory factory) {
-  ComponentType t{Kind::kExporter, std::move(type), std::move(doc), std::move(signals),
-                  ParseWith(schema), [&schema] { return schema.Document(); }, {}, {}};
+  ComponentType t{Kind::kExporter,
+                  std::move(type),
+                  std::move(doc),
+                  std::move(signals),
+                  ParseWith(schema),
+                  [&schema] { return schema.Document(); },
+                  {},
+                  {}};
   t.create_exporter = [factory](const ComponentSettings& s, const void* o, Runtime& rt) {
     return factory(s, *static_cast<const Options*>(o), rt);
   };

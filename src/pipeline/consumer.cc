@@ -31,7 +31,9 @@ LogConsumer::LogConsumer(Runtime& rt, Options options, DeliverFn deliver, FlushF
       flush_(std::move(flush)),
       metrics_(rt.metrics, options_.name) {}
 
-LogConsumer::~LogConsumer() { Stop(std::chrono::steady_clock::now()); }
+LogConsumer::~LogConsumer() {
+  Stop(std::chrono::steady_clock::now());
+}
 
 Status LogConsumer::Start() {
   Result<log::Position> loaded = rt_.cursors.Load(options_.name);
@@ -73,8 +75,8 @@ void LogConsumer::Run() {
   auto backoff = std::chrono::milliseconds(100);
   auto last_commit = std::chrono::steady_clock::now();
   auto past_drain = [&] {
-    return stop_.load() && std::chrono::steady_clock::now().time_since_epoch().count() >=
-                               drain_until_.load();
+    return stop_.load() &&
+           std::chrono::steady_clock::now().time_since_epoch().count() >= drain_until_.load();
   };
   // Sleeps in short steps so a stop is not held up by a long backoff.
   auto pause = [&](std::chrono::milliseconds d) {

@@ -47,8 +47,8 @@ Status Service::Start() {
     }
     std::string health_name = "receiver/" + c.id;
     health_.Set(health_name, false, "starting");
-    Result<std::unique_ptr<Receiver>> r = c.type->create_receiver(settings, c.options.get(),
-                                                                  *runtime_);
+    Result<std::unique_ptr<Receiver>> r =
+        c.type->create_receiver(settings, c.options.get(), *runtime_);
     if (!r.ok()) {
       health_.Set(health_name, false, r.status().message());
       return Status(r.status().code(), "receiver " + c.id + ": " + r.status().message());
@@ -73,7 +73,8 @@ Status Service::Start() {
   admin_options.max_body_bytes = 1 << 20;
   Result<std::unique_ptr<net::HttpServer>> admin =
       net::HttpServer::Create(io_, admin_options, *admin_handler_, registry_);
-  if (!admin.ok()) return Status(admin.status().code(), "admin server: " + admin.status().message());
+  if (!admin.ok())
+    return Status(admin.status().code(), "admin server: " + admin.status().message());
   admin_ = std::move(admin).value();
   admin_->Start();
   addresses_.push_back("admin " + admin_->BoundAddress());
@@ -85,8 +86,8 @@ Status Service::Start() {
       logging::Warn("service", "exporter is not used by any pipeline", {{"exporter", c.id}});
       continue;
     }
-    Result<std::unique_ptr<Exporter>> e = c.type->create_exporter(settings, c.options.get(),
-                                                                  *runtime_);
+    Result<std::unique_ptr<Exporter>> e =
+        c.type->create_exporter(settings, c.options.get(), *runtime_);
     if (!e.ok()) return Status(e.status().code(), "exporter " + c.id + ": " + e.status().message());
     Status st = (*e)->Start();
     if (!st.ok()) return Status(st.code(), "exporter " + c.id + ": " + st.message());
@@ -97,14 +98,16 @@ Status Service::Start() {
   if (threads == 0) {
     threads = std::clamp<int64_t>(std::thread::hardware_concurrency(), 1, 4);
   }
-  work_ = std::make_unique<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(
-      io_.get_executor());
+  work_ =
+      std::make_unique<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(
+          io_.get_executor());
   for (int64_t i = 0; i < threads; ++i) io_threads_.emplace_back([this] { io_.run(); });
   started_ = true;
-  logging::Info("service", "started", {{"config", config_.source},
-                                       {"storage", config_.storage.directory},
-                                       {"receivers", static_cast<int64_t>(receivers_.size())},
-                                       {"exporters", static_cast<int64_t>(exporters_.size())}});
+  logging::Info("service", "started",
+                {{"config", config_.source},
+                 {"storage", config_.storage.directory},
+                 {"receivers", static_cast<int64_t>(receivers_.size())},
+                 {"exporters", static_cast<int64_t>(exporters_.size())}});
   return Status::Ok();
 }
 

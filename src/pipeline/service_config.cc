@@ -32,10 +32,10 @@ const config::Schema<ServiceOptions>& ServiceOptionsSchema() {
                                {"warn", logging::Level::kWarn},
                                {"error", logging::Level::kError}},
                               "Least severe level of sluice's own log lines that is written.")
-        .Enum<logging::Format>("encoding", &TelemetryOptions::Logs::encoding,
-                               {{"logfmt", logging::Format::kLogfmt},
-                                {"json", logging::Format::kJson}},
-                               "Format of sluice's own log lines on stderr.");
+        .Enum<logging::Format>(
+            "encoding", &TelemetryOptions::Logs::encoding,
+            {{"logfmt", logging::Format::kLogfmt}, {"json", logging::Format::kJson}},
+            "Format of sluice's own log lines on stderr.");
     config::Schema<TelemetryOptions::Metrics> metrics("service.telemetry.metrics");
     metrics.String("address", &TelemetryOptions::Metrics::address,
                    "host:port of the admin server (/metrics, /healthz, /readyz).");
@@ -101,8 +101,7 @@ void ParseComponents(const YAML::Node& section, Kind kind, config::Context& ctx,
     std::string id = it->first.Scalar();
     size_t slash = id.find('/');
     std::string type = id.substr(0, slash);
-    if (!ValidIdPart(type) ||
-        (slash != std::string::npos && !ValidIdPart(id.substr(slash + 1)))) {
+    if (!ValidIdPart(type) || (slash != std::string::npos && !ValidIdPart(id.substr(slash + 1)))) {
       ctx.AddError(it->first, "invalid " + std::string(KindName(kind)) + " id \"" + id +
                                   "\" (expected type or type/name)");
       continue;
@@ -188,10 +187,11 @@ void ParsePipelines(const YAML::Node& node, config::Context& ctx, ServiceConfig*
                                   "(optionally followed by /name)");
       continue;
     }
-    const YAML::Node& body = it->second;
+    const YAML::Node body = it->second;
     if (!body.IsMap()) {
-      ctx.AddError(body, "pipeline " + p.name + ": expected a map with receivers, processors, "
-                                                 "exporters");
+      ctx.AddError(body, "pipeline " + p.name +
+                             ": expected a map with receivers, processors, "
+                             "exporters");
       continue;
     }
     for (auto k = body.begin(); k != body.end(); ++k) {
@@ -202,8 +202,7 @@ void ParsePipelines(const YAML::Node& node, config::Context& ctx, ServiceConfig*
       }
     }
     ParsePipelineList(body, "receivers", Kind::kReceiver, p, cfg->receivers, ctx, &p.receivers);
-    ParsePipelineList(body, "processors", Kind::kProcessor, p, cfg->processors, ctx,
-                      &p.processors);
+    ParsePipelineList(body, "processors", Kind::kProcessor, p, cfg->processors, ctx, &p.processors);
     ParsePipelineList(body, "exporters", Kind::kExporter, p, cfg->exporters, ctx, &p.exporters);
     if (p.receivers.empty()) {
       ctx.AddError(it->first, "pipeline " + p.name + ": at least one receiver is required");
@@ -226,8 +225,8 @@ std::optional<ServiceConfig> ParseServiceConfig(const YAML::Node& root, config::
   for (auto it = root.begin(); it != root.end(); ++it) {
     std::string key = it->first.Scalar();
     if (std::find(kTopLevel.begin(), kTopLevel.end(), key) == kTopLevel.end()) {
-      ctx.AddError(it->first, "unknown top-level key \"" + key + "\"; valid keys: " +
-                                  config::JoinChoices(kTopLevel));
+      ctx.AddError(it->first, "unknown top-level key \"" + key +
+                                  "\"; valid keys: " + config::JoinChoices(kTopLevel));
     }
   }
   ParseComponents(root["receivers"], Kind::kReceiver, ctx, catalog, &cfg.receivers);

@@ -46,9 +46,12 @@ void AppendLabels(std::string& out, const std::vector<std::string>& names,
 
 const char* TypeName(MetricType t) {
   switch (t) {
-    case MetricType::kCounter: return "counter";
-    case MetricType::kGauge: return "gauge";
-    case MetricType::kHistogram: return "histogram";
+    case MetricType::kCounter:
+      return "counter";
+    case MetricType::kGauge:
+      return "gauge";
+    case MetricType::kHistogram:
+      return "histogram";
   }
   return "untyped";
 }
@@ -59,9 +62,12 @@ void AppendHeader(std::string& out, const std::string& name, const std::string& 
   out += name;
   out += ' ';
   for (char c : help) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   out += "\n# TYPE ";
   out += name;
@@ -124,8 +130,8 @@ Histogram::Histogram(std::vector<double> bounds)
 }
 
 void Histogram::Observe(double v) {
-  size_t i = static_cast<size_t>(std::lower_bound(bounds_.begin(), bounds_.end(), v) -
-                                 bounds_.begin());
+  size_t i =
+      static_cast<size_t>(std::lower_bound(bounds_.begin(), bounds_.end(), v) - bounds_.begin());
   buckets_[i].fetch_add(1, std::memory_order_relaxed);
   count_.fetch_add(1, std::memory_order_relaxed);
   sum_.fetch_add(v, std::memory_order_relaxed);
@@ -133,7 +139,7 @@ void Histogram::Observe(double v) {
 
 std::vector<double> LatencyBuckets() {
   return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-          0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,     10};
+          0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
 }
 
 template <class M>
@@ -157,7 +163,8 @@ template <class M>
 void Family<M>::Render(std::string& out) const {
   AppendHeader(out, name_, help_, type_);
   std::lock_guard<std::mutex> lock(mu_);
-  for (const auto& [values, child] : children_) RenderChild(out, name_, label_names_, values, *child);
+  for (const auto& [values, child] : children_)
+    RenderChild(out, name_, label_names_, values, *child);
 }
 
 template class Family<Counter>;
@@ -176,8 +183,8 @@ Family<M>& Registry::Add(const std::string& name, const std::string& help,
     SLUICE_CHECK(it->second->label_names() == label_names);
     return static_cast<Family<M>&>(*it->second);
   }
-  auto family = std::make_unique<Family<M>>(name, help, std::move(label_names), type,
-                                            std::move(bounds));
+  auto family =
+      std::make_unique<Family<M>>(name, help, std::move(label_names), type, std::move(bounds));
   Family<M>& ref = *family;
   families_.emplace(name, std::move(family));
   return ref;
@@ -211,10 +218,14 @@ std::string EscapeLabelValue(std::string_view v) {
   std::string out;
   out.reserve(v.size());
   for (char c : v) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }

@@ -117,8 +117,7 @@ class Registry {
  private:
   template <class M>
   Family<M>& Add(const std::string& name, const std::string& help,
-                 std::vector<std::string> label_names, MetricType type,
-                 std::vector<double> bounds);
+                 std::vector<std::string> label_names, MetricType type, std::vector<double> bounds);
 
   mutable std::mutex mu_;
   std::map<std::string, std::unique_ptr<FamilyBase>> families_;

@@ -98,14 +98,13 @@ TEST(SchemaTest, UnknownKeyIsReportedAtItsLineAndColumnWithTheValidKeys) {
   Options o;
   auto errors = ParseErrors("name: a\ninner:\n  endpont: x\n", &o);
   ASSERT_EQ(errors.size(), 1u);
-  EXPECT_EQ(errors[0],
-            "test.yaml:3:3: thing.inner: unknown key \"endpont\"; valid keys: endpoint");
+  EXPECT_EQ(errors[0], "test.yaml:3:3: thing.inner: unknown key \"endpont\"; valid keys: endpoint");
 }
 
 TEST(SchemaTest, EveryErrorIsReportedNotJustTheFirst) {
   Options o;
-  auto errors = ParseErrors("workers: many\ntimeout: 10\nlimit: 1KiB\nmode: turbo\nenabled: 2\n",
-                            &o);
+  auto errors =
+      ParseErrors("workers: many\ntimeout: 10\nlimit: 1KiB\nmode: turbo\nenabled: 2\n", &o);
   ASSERT_EQ(errors.size(), 5u);
   EXPECT_EQ(errors[0], "test.yaml:1:10: expected an integer, got \"many\"");
   EXPECT_NE(errors[1].find("test.yaml:2:10: expected a duration"), std::string::npos);

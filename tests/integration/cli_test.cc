@@ -89,3 +89,19 @@ TEST(CliTest, ReferenceDocumentsEveryComponentKey) {
 
 }  // namespace
 }  // namespace sluice::testing
+
+namespace sluice::testing {
+namespace {
+
+TEST(CliTest, ConfigurationDocMatchesTheSchemas) {
+  TempDir dir;
+  RunResult r = RunToCompletion(SLUICE_BINARY, {"validate", "--reference"}, dir.path());
+  ASSERT_EQ(r.exit_code, 0);
+  std::ifstream in(SLUICE_DOCS_DIR "/configuration.md");
+  std::string doc((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_NE(doc.find(r.output), std::string::npos)
+      << "docs/configuration.md is stale; regenerate it with `sluice validate --reference`";
+}
+
+}  // namespace
+}  // namespace sluice::testing

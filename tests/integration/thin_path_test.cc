@@ -28,13 +28,16 @@ receivers:
         endpoint: 127.0.0.1:0
 exporters:
   file:
-    path: )" + dir.Sub("out/spans.jsonl") + R"(
+    path: )" +
+         dir.Sub("out/spans.jsonl") + R"(
     rotation:
       max_megabytes: 1
       max_backups: 0
 storage:
-  directory: )" + dir.Sub("data") + R"(
-)" + extra_storage + R"(
+  directory: )" +
+         dir.Sub("data") + R"(
+)" + extra_storage +
+         R"(
 service:
   shutdown_grace: 20s
   telemetry:
@@ -130,9 +133,9 @@ TEST(ThinPathTest, EverySpanPostedReachesTheFileWithItsAttributes) {
         EXPECT_NE(line.find("{\"key\":\"retry.count\",\"value\":{\"intValue\":\"" +
                             std::to_string(span.attributes(1).value().int_value()) + "\"}}"),
                   std::string::npos);
-        EXPECT_NE(line.find("{\"key\":\"service.name\",\"value\":{\"stringValue\":\"" + service +
-                            "\"}}"),
-                  std::string::npos);
+        EXPECT_NE(
+            line.find("{\"key\":\"service.name\",\"value\":{\"stringValue\":\"" + service + "\"}}"),
+            std::string::npos);
         if (span.has_status()) {
           EXPECT_NE(line.find("\"status\":{\"message\":\"boom\",\"code\":2}"), std::string::npos);
         }
@@ -200,8 +203,10 @@ int StartPartialRequest(const std::string& endpoint, size_t content_length) {
   addr.sin_port = htons(static_cast<uint16_t>(std::stoi(endpoint.substr(colon + 1))));
   ::inet_pton(AF_INET, endpoint.substr(0, colon).c_str(), &addr.sin_addr);
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return -1;
-  std::string head = "POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf"
-                     "\r\nContent-Length: " + std::to_string(content_length) + "\r\n\r\n";
+  std::string head =
+      "POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf"
+      "\r\nContent-Length: " +
+      std::to_string(content_length) + "\r\n\r\n";
   ::send(fd, head.data(), head.size(), 0);
   return fd;
 }
@@ -266,8 +271,8 @@ TEST(LifecycleTest, PortInUseStopsStartupWithAOneLineReason) {
   EXPECT_NE(*code, 0);
   std::string out = sluice.process().Output();
   std::smatch m;
-  ASSERT_TRUE(std::regex_search(out, m, std::regex("level=error[^\n]*cannot listen on 127.0.0.1:" +
-                                                   port + "[^\n]*in use")))
+  ASSERT_TRUE(std::regex_search(
+      out, m, std::regex("level=error[^\n]*cannot listen on 127.0.0.1:" + port + "[^\n]*in use")))
       << out;
 }
 

@@ -173,7 +173,10 @@ TEST_F(LogTest, AppendAfterCloseIsUnavailable) {
 
 TEST_F(LogTest, UnwritableDirectoryFailsToOpen) {
   // A regular file where a directory must go cannot be written even by root.
-  { std::FILE* f = std::fopen(dir_.Sub("blocker").c_str(), "w"); std::fclose(f); }
+  {
+    std::FILE* f = std::fopen(dir_.Sub("blocker").c_str(), "w");
+    std::fclose(f);
+  }
   LogOptions o = Options();
   o.directory = dir_.Sub("blocker/data");
   auto log = Log::Open(o, io::FileSystem::Posix(), Clock::Real(), registry_);

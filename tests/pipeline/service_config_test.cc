@@ -45,8 +45,8 @@ TEST(ServiceConfigTest, EmbeddedDefaultListensOnLoopbackAndKeepsDataUnderDotData
   auto cfg = LoadServiceConfig("", ctx, components::BuiltinCatalog());
   ASSERT_TRUE(cfg.has_value()) << ctx.errors()[0].ToString();
   ASSERT_EQ(cfg->receivers.size(), 1u);
-  const auto* otlp = static_cast<const receivers::otlp::OtlpOptions*>(
-      cfg->receivers[0].options.get());
+  const auto* otlp =
+      static_cast<const receivers::otlp::OtlpOptions*>(cfg->receivers[0].options.get());
   ASSERT_TRUE(otlp->protocols.http.has_value());
   EXPECT_EQ(otlp->protocols.http->endpoint, "127.0.0.1:4318");
   EXPECT_EQ(cfg->storage.directory, "./data");
@@ -57,8 +57,8 @@ TEST(ServiceConfigTest, EmbeddedDefaultListensOnLoopbackAndKeepsDataUnderDotData
 
 TEST(ServiceConfigTest, ExampleConfigLoads) {
   config::Context ctx(SLUICE_EXAMPLES_DIR "/sluice.yaml");
-  auto cfg = LoadServiceConfig(SLUICE_EXAMPLES_DIR "/sluice.yaml", ctx,
-                               components::BuiltinCatalog());
+  auto cfg =
+      LoadServiceConfig(SLUICE_EXAMPLES_DIR "/sluice.yaml", ctx, components::BuiltinCatalog());
   ASSERT_TRUE(cfg.has_value()) << ctx.errors()[0].ToString();
   EXPECT_EQ(cfg->exporters.size(), 1u);
   EXPECT_EQ(cfg->storage.fsync, log::FsyncPolicy::kInterval);
@@ -121,8 +121,9 @@ service:
             "processors, exporters, storage, service");
   EXPECT_NE(l.errors[1].find("sluice.yaml:6:9: otlp.protocols.http: unknown key \"endpiont\""),
             std::string::npos);
-  EXPECT_EQ(l.errors[2],
-            "sluice.yaml:8:10: invalid value \"sometimes\"; valid choices: always, interval, never");
+  EXPECT_EQ(
+      l.errors[2],
+      "sluice.yaml:8:10: invalid value \"sometimes\"; valid choices: always, interval, never");
   EXPECT_EQ(l.errors[3],
             "sluice.yaml:14:7: pipeline traces: unknown key \"exporter\"; valid keys: receivers, "
             "processors, exporters");

@@ -1,9 +1,10 @@
 #include "support/http_client.h"
 
+#include <strings.h>
+
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <strings.h>
 
 namespace sluice::testing {
 

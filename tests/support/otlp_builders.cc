@@ -24,8 +24,8 @@ std::string IdBytes(uint64_t a, uint64_t b, size_t n) {
 }  // namespace
 
 otlp_pb::collector::trace::v1::ExportTraceServiceRequest MakeTraceRequest(int resources,
-                                                                           int spans_per_resource,
-                                                                           uint64_t seed) {
+                                                                          int spans_per_resource,
+                                                                          uint64_t seed) {
   otlp_pb::collector::trace::v1::ExportTraceServiceRequest req;
   for (int r = 0; r < resources; ++r) {
     auto* rs = req.add_resource_spans();

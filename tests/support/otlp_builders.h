@@ -14,8 +14,8 @@ namespace otlp_pb = opentelemetry::proto;
 // every one of them later. Built with the protobuf library, independently of
 // sluice's own encoder.
 otlp_pb::collector::trace::v1::ExportTraceServiceRequest MakeTraceRequest(int resources,
-                                                                           int spans_per_resource,
-                                                                           uint64_t seed);
+                                                                          int spans_per_resource,
+                                                                          uint64_t seed);
 
 // Lower-case hex of bytes.
 std::string Hex(const std::string& bytes);

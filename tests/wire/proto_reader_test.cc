@@ -40,7 +40,9 @@ TEST(ProtoReaderTest, ReadsWhatTheWriterWrote) {
 }
 
 TEST(ProtoReaderTest, LengthPastTheEndIsMalformedNotAnOverread) {
-  std::string buf = "\x0a\x05" "abc";  // field 1, length 5, only 3 bytes
+  std::string buf =
+      "\x0a\x05"
+      "abc";  // field 1, length 5, only 3 bytes
   ProtoReader r(buf);
   EXPECT_FALSE(r.Next());
   EXPECT_FALSE(r.ok());
@@ -62,8 +64,16 @@ TEST(ProtoReaderTest, OverlongVarintIsMalformed) {
 }
 
 TEST(ProtoReaderTest, GroupsAndFieldZeroAreRejected) {
-  EXPECT_FALSE([] { ProtoReader r(std::string_view("\x0b", 1)); r.Next(); return r.ok(); }());
-  EXPECT_FALSE([] { ProtoReader r(std::string_view("\x00\x01", 2)); r.Next(); return r.ok(); }());
+  EXPECT_FALSE([] {
+    ProtoReader r(std::string_view("\x0b", 1));
+    r.Next();
+    return r.ok();
+  }());
+  EXPECT_FALSE([] {
+    ProtoReader r(std::string_view("\x00\x01", 2));
+    r.Next();
+    return r.ok();
+  }());
 }
 
 TEST(ProtoReaderTest, EmptyBufferHasNoFieldsAndIsOk) {

@@ -111,7 +111,9 @@ Status RotatingFile::Write(std::string_view data) {
   return file_->Append({reinterpret_cast<const uint8_t*>(data.data()), data.size()});
 }
 
-Status RotatingFile::Sync() { return file_ ? file_->Sync() : Status::Ok(); }
+Status RotatingFile::Sync() {
+  return file_ ? file_->Sync() : Status::Ok();
+}
 
 Status RotatingFile::Close() {
   if (!file_) return Status::Ok();
@@ -147,7 +149,8 @@ Result<std::vector<std::string>> RotatingFile::Backups() const {
   std::string prefix = stem + "-";
   for (const auto& n : names) {
     if (n.size() > prefix.size() + ext.size() && n.compare(0, prefix.size(), prefix) == 0 &&
-        n.compare(n.size() - ext.size(), ext.size(), ext) == 0 && n.find(".tmp") == std::string::npos) {
+        n.compare(n.size() - ext.size(), ext.size(), ext) == 0 &&
+        n.find(".tmp") == std::string::npos) {
       backups.push_back(n);
     }
   }
@@ -179,8 +182,7 @@ const config::Schema<FileOptions>& FileOptionsSchema() {
         .Int("max_megabytes", &RotationOptions::max_megabytes,
              "The file is rotated before it would grow past this many MiB.", {1, 1 << 20})
         .Int("max_backups", &RotationOptions::max_backups,
-             "Rotated files kept; the oldest beyond this are deleted (0 keeps all).",
-             {0, 1 << 20});
+             "Rotated files kept; the oldest beyond this are deleted (0 keeps all).", {0, 1 << 20});
     config::Schema<FileOptions> s("file");
     s.String("path", &FileOptions::path, "File the spans are written to, one JSON object per line.")
         .Required()
@@ -192,8 +194,8 @@ const config::Schema<FileOptions>& FileOptionsSchema() {
 
 pipeline::ComponentType FileExporterType() {
   return pipeline::MakeExporterType(
-      "file", "Writes spans as OTLP/JSON lines to a file, rotated by size.",
-      {log::Signal::kTraces}, FileOptionsSchema(),
+      "file", "Writes spans as OTLP/JSON lines to a file, rotated by size.", {log::Signal::kTraces},
+      FileOptionsSchema(),
       [](const pipeline::ComponentSettings& s, const FileOptions& o,
          pipeline::Runtime& rt) -> Result<std::unique_ptr<pipeline::Exporter>> {
         if (o.path.empty()) return Status::InvalidArgument("path must not be empty");

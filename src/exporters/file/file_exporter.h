@@ -29,7 +29,10 @@ class RotatingFile {
  public:
   RotatingFile(io::FileSystem& fs, Clock& clock, std::string path, uint64_t max_bytes,
                int64_t max_backups)
-      : fs_(fs), clock_(clock), path_(std::move(path)), max_bytes_(max_bytes),
+      : fs_(fs),
+        clock_(clock),
+        path_(std::move(path)),
+        max_bytes_(max_bytes),
         max_backups_(max_backups) {}
 
   Status Open();

@@ -93,15 +93,15 @@ class OtlpHttpHandler final : public net::HttpHandler {
     std::string media = MediaType(req.Header("content-type"));
     if (media != kProtobuf) {
       metrics_.Refused("unsupported", 0);
-      return respond(net::HttpResponse::Text(
-          415, "unsupported Content-Type \"" + std::string(req.Header("content-type")) +
-                   "\"; use application/x-protobuf"));
+      return respond(net::HttpResponse::Text(415, "unsupported Content-Type \"" +
+                                                      std::string(req.Header("content-type")) +
+                                                      "\"; use application/x-protobuf"));
     }
     std::string encoding = Lower(req.Header("content-encoding"));
     if (!encoding.empty() && encoding != "identity") {
       metrics_.Refused("unsupported", 0);
-      return respond(net::HttpResponse::Text(
-          415, "unsupported Content-Encoding \"" + encoding + "\""));
+      return respond(
+          net::HttpResponse::Text(415, "unsupported Content-Encoding \"" + encoding + "\""));
     }
     std::string_view tenant = req.Header(tenant_header_);
     if (tenant.size() > log::kMaxTenantSize) {

@@ -9,7 +9,9 @@
 namespace sluice::wire::otlp {
 namespace {
 
-Status Invalid(std::string why) { return Status::InvalidArgument(std::move(why)); }
+Status Invalid(std::string why) {
+  return Status::InvalidArgument(std::move(why));
+}
 
 Status ValidateAnyValue(std::string_view v, int depth) {
   if (depth > kMaxValueDepth) return Invalid("attribute value nested deeper than 32 levels");
@@ -18,7 +20,8 @@ Status ValidateAnyValue(std::string_view v, int depth) {
     switch (r.field()) {
       case field::kAnyString:
       case field::kAnyBytes:
-        if (!r.Is(WireType::kLengthDelimited)) return Invalid("attribute value has wrong wire type");
+        if (!r.Is(WireType::kLengthDelimited))
+          return Invalid("attribute value has wrong wire type");
         break;
       case field::kAnyBool:
       case field::kAnyInt:
@@ -28,7 +31,8 @@ Status ValidateAnyValue(std::string_view v, int depth) {
         if (!r.Is(WireType::kFixed64)) return Invalid("attribute value has wrong wire type");
         break;
       case field::kAnyArray: {
-        if (!r.Is(WireType::kLengthDelimited)) return Invalid("attribute value has wrong wire type");
+        if (!r.Is(WireType::kLengthDelimited))
+          return Invalid("attribute value has wrong wire type");
         ProtoReader a(r.bytes());
         while (a.Next()) {
           if (a.field() != field::kArrayValues) continue;
@@ -39,7 +43,8 @@ Status ValidateAnyValue(std::string_view v, int depth) {
         break;
       }
       case field::kAnyKvlist:
-        if (!r.Is(WireType::kLengthDelimited)) return Invalid("attribute value has wrong wire type");
+        if (!r.Is(WireType::kLengthDelimited))
+          return Invalid("attribute value has wrong wire type");
         SLUICE_RETURN_IF_ERROR(ValidateKeyValues(r.bytes(), field::kKvlistValues, depth + 1));
         break;
       default:

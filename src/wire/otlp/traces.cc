@@ -9,13 +9,17 @@
 namespace sluice::wire::otlp {
 namespace {
 
-Status Invalid(std::string why) { return Status::InvalidArgument(std::move(why)); }
+Status Invalid(std::string why) {
+  return Status::InvalidArgument(std::move(why));
+}
 
 bool AllZero(std::string_view id) {
   return std::all_of(id.begin(), id.end(), [](char c) { return c == 0; });
 }
 
-std::string SpanRef(uint64_t index) { return "span " + std::to_string(index); }
+std::string SpanRef(uint64_t index) {
+  return "span " + std::to_string(index);
+}
 
 Status ParseSpan(std::string_view raw, uint64_t index, SpanView* s) {
   *s = SpanView{};
@@ -24,25 +28,69 @@ Status ParseSpan(std::string_view raw, uint64_t index, SpanView* s) {
   while (r.Next()) {
     bool ok = true;
     switch (r.field()) {
-      case field::kSpanTraceId: ok = r.Is(WireType::kLengthDelimited); s->trace_id = r.bytes(); break;
-      case field::kSpanSpanId: ok = r.Is(WireType::kLengthDelimited); s->span_id = r.bytes(); break;
-      case field::kSpanTraceState: ok = r.Is(WireType::kLengthDelimited); s->trace_state = r.bytes(); break;
-      case field::kSpanParentSpanId: ok = r.Is(WireType::kLengthDelimited); s->parent_span_id = r.bytes(); break;
-      case field::kSpanName: ok = r.Is(WireType::kLengthDelimited); s->name = r.bytes(); break;
-      case field::kSpanStatus: ok = r.Is(WireType::kLengthDelimited); s->status = r.bytes(); break;
-      case field::kSpanKind: ok = r.Is(WireType::kVarint); s->kind = static_cast<int32_t>(r.varint()); break;
-      case field::kSpanStartTime: ok = r.Is(WireType::kFixed64); s->start_time_unix_nano = r.fixed64(); break;
-      case field::kSpanEndTime: ok = r.Is(WireType::kFixed64); s->end_time_unix_nano = r.fixed64(); break;
-      case field::kSpanFlags: ok = r.Is(WireType::kFixed32); s->flags = r.fixed32(); break;
-      case field::kSpanDroppedAttributes: ok = r.Is(WireType::kVarint); s->dropped_attributes_count = static_cast<uint32_t>(r.varint()); break;
-      case field::kSpanDroppedEvents: ok = r.Is(WireType::kVarint); s->dropped_events_count = static_cast<uint32_t>(r.varint()); break;
-      case field::kSpanDroppedLinks: ok = r.Is(WireType::kVarint); s->dropped_links_count = static_cast<uint32_t>(r.varint()); break;
+      case field::kSpanTraceId:
+        ok = r.Is(WireType::kLengthDelimited);
+        s->trace_id = r.bytes();
+        break;
+      case field::kSpanSpanId:
+        ok = r.Is(WireType::kLengthDelimited);
+        s->span_id = r.bytes();
+        break;
+      case field::kSpanTraceState:
+        ok = r.Is(WireType::kLengthDelimited);
+        s->trace_state = r.bytes();
+        break;
+      case field::kSpanParentSpanId:
+        ok = r.Is(WireType::kLengthDelimited);
+        s->parent_span_id = r.bytes();
+        break;
+      case field::kSpanName:
+        ok = r.Is(WireType::kLengthDelimited);
+        s->name = r.bytes();
+        break;
+      case field::kSpanStatus:
+        ok = r.Is(WireType::kLengthDelimited);
+        s->status = r.bytes();
+        break;
+      case field::kSpanKind:
+        ok = r.Is(WireType::kVarint);
+        s->kind = static_cast<int32_t>(r.varint());
+        break;
+      case field::kSpanStartTime:
+        ok = r.Is(WireType::kFixed64);
+        s->start_time_unix_nano = r.fixed64();
+        break;
+      case field::kSpanEndTime:
+        ok = r.Is(WireType::kFixed64);
+        s->end_time_unix_nano = r.fixed64();
+        break;
+      case field::kSpanFlags:
+        ok = r.Is(WireType::kFixed32);
+        s->flags = r.fixed32();
+        break;
+      case field::kSpanDroppedAttributes:
+        ok = r.Is(WireType::kVarint);
+        s->dropped_attributes_count = static_cast<uint32_t>(r.varint());
+        break;
+      case field::kSpanDroppedEvents:
+        ok = r.Is(WireType::kVarint);
+        s->dropped_events_count = static_cast<uint32_t>(r.varint());
+        break;
+      case field::kSpanDroppedLinks:
+        ok = r.Is(WireType::kVarint);
+        s->dropped_links_count = static_cast<uint32_t>(r.varint());
+        break;
       case field::kSpanAttributes:
       case field::kSpanEvents:
-      case field::kSpanLinks: ok = r.Is(WireType::kLengthDelimited); break;
-      default: break;
+      case field::kSpanLinks:
+        ok = r.Is(WireType::kLengthDelimited);
+        break;
+      default:
+        break;
     }
-    if (!ok) return Invalid(SpanRef(index) + ": field " + std::to_string(r.field()) + " has the wrong wire type");
+    if (!ok)
+      return Invalid(SpanRef(index) + ": field " + std::to_string(r.field()) +
+                     " has the wrong wire type");
   }
   if (!r.ok()) return Invalid(SpanRef(index) + ": " + r.error());
   if (s->trace_id.size() != kTraceIdSize || AllZero(s->trace_id)) {
@@ -76,7 +124,8 @@ Status WalkTraces(std::string_view request, TracesVisitor* visitor, TracesSummar
   ProtoReader req(request);
   while (req.Next()) {
     if (req.field() != field::kRequestResourceSpans) continue;
-    if (!req.Is(WireType::kLengthDelimited)) return Invalid("resource_spans has the wrong wire type");
+    if (!req.Is(WireType::kLengthDelimited))
+      return Invalid("resource_spans has the wrong wire type");
     std::string_view resource;
     std::string_view resource_schema;
     ProtoReader rs(req.bytes());
@@ -91,7 +140,8 @@ Status WalkTraces(std::string_view request, TracesVisitor* visitor, TracesSummar
     ProtoReader rs2(req.bytes());
     while (rs2.Next()) {
       if (rs2.field() != field::kResourceSpansScopeSpans) continue;
-      if (!rs2.Is(WireType::kLengthDelimited)) return Invalid("scope_spans has the wrong wire type");
+      if (!rs2.Is(WireType::kLengthDelimited))
+        return Invalid("scope_spans has the wrong wire type");
       std::string_view scope;
       std::string_view scope_schema;
       ProtoReader ss(rs2.bytes());
@@ -114,9 +164,9 @@ Status WalkTraces(std::string_view request, TracesVisitor* visitor, TracesSummar
              span.start_time_unix_nano < summary->min_start_unix_nano)) {
           summary->min_start_unix_nano = span.start_time_unix_nano;
         }
-        summary->max_end_unix_nano = std::max(summary->max_end_unix_nano,
-                                              std::max(span.end_time_unix_nano,
-                                                       span.start_time_unix_nano));
+        summary->max_end_unix_nano =
+            std::max(summary->max_end_unix_nano,
+                     std::max(span.end_time_unix_nano, span.start_time_unix_nano));
         if (visitor != nullptr) visitor->OnSpan(span);
       }
     }
@@ -166,7 +216,8 @@ void AppendEventJson(std::string& out, std::string_view event) {
   bool first = true;
   ProtoReader r(event);
   while (r.Next()) {
-    if (r.field() == field::kEventTime) AppendUintField(out, &first, "timeUnixNano", r.fixed64(), true);
+    if (r.field() == field::kEventTime)
+      AppendUintField(out, &first, "timeUnixNano", r.fixed64(), true);
     if (r.field() == field::kEventName) AppendStringField(out, &first, "name", r.bytes());
   }
   AppendKeyValuesJson(out, event, field::kEventAttributes, "attributes", &first);
@@ -185,10 +236,17 @@ void AppendLinkJson(std::string& out, std::string_view link) {
   ProtoReader r(link);
   while (r.Next()) {
     switch (r.field()) {
-      case field::kLinkTraceId: AppendHexField(out, &first, "traceId", r.bytes()); break;
-      case field::kLinkSpanId: AppendHexField(out, &first, "spanId", r.bytes()); break;
-      case field::kLinkTraceState: AppendStringField(out, &first, "traceState", r.bytes()); break;
-      default: break;
+      case field::kLinkTraceId:
+        AppendHexField(out, &first, "traceId", r.bytes());
+        break;
+      case field::kLinkSpanId:
+        AppendHexField(out, &first, "spanId", r.bytes());
+        break;
+      case field::kLinkTraceState:
+        AppendStringField(out, &first, "traceState", r.bytes());
+        break;
+      default:
+        break;
     }
   }
   AppendKeyValuesJson(out, link, field::kLinkAttributes, "attributes", &first);

@@ -25,7 +25,8 @@ receivers:
         endpoint: 127.0.0.1:0
         max_request_body_size: 1MiB
 storage:
-  directory: )" + dir_.path() + R"(
+  directory: )" + dir_.path() +
+                       R"(
 service:
   telemetry:
     metrics:
@@ -88,8 +89,7 @@ service:
 
 TEST_F(OtlpReceiverTest, AcceptedRequestIsStoredOncePerPipelineWithItsTenant) {
   auto req = sluice::testing::MakeTraceRequest(2, 5, 1);
-  auto r = Post(req.SerializeAsString(), "application/x-protobuf",
-                {{"X-Scope-OrgID", "team-a"}});
+  auto r = Post(req.SerializeAsString(), "application/x-protobuf", {{"X-Scope-OrgID", "team-a"}});
   ASSERT_EQ(r.status, 200) << r.body << r.error;
   EXPECT_EQ(r.Header("Content-Type"), "application/x-protobuf");
   // Counted once per request, whatever the number of pipelines it feeds.

@@ -58,7 +58,8 @@ TEST(TracesTest, WalkerSeesWhatTheProtobufLibraryEncoded) {
       }
     }
   }
-  EXPECT_EQ(summary.min_start_unix_nano, req.resource_spans(0).scope_spans(0).spans(0).start_time_unix_nano());
+  EXPECT_EQ(summary.min_start_unix_nano,
+            req.resource_spans(0).scope_spans(0).spans(0).start_time_unix_nano());
 }
 
 TEST(TracesTest, TraceIdOfWrongLengthIsRejectedWithAReason) {
@@ -100,8 +101,8 @@ TEST(TracesTest, TruncatedRequestIsRejectedAtEveryCut) {
 
 TEST(TracesTest, DeeplyNestedAttributeValueIsRejected) {
   auto req = MakeTraceRequest(1, 1, 1);
-  auto* value = req.mutable_resource_spans(0)->mutable_scope_spans(0)->mutable_spans(0)
-                    ->add_attributes();
+  auto* value =
+      req.mutable_resource_spans(0)->mutable_scope_spans(0)->mutable_spans(0)->add_attributes();
   value->set_key("deep");
   pb::common::v1::AnyValue* v = value->mutable_value();
   for (int i = 0; i < 40; ++i) v = v->mutable_array_value()->add_values();
@@ -125,22 +126,22 @@ TEST(TracesTest, JsonUsesOtlpFieldNamesHexIdsAndStringInt64) {
   auto* d = span->add_attributes();
   d->set_key("ratio");
   d->mutable_value()->set_double_value(0.5);
+  std::string bytes = req.SerializeAsString();  // the views point into it
   Collect c;
   TracesSummary summary;
-  ASSERT_TRUE(WalkTraces(req.SerializeAsString(), &c, &summary).ok());
+  ASSERT_TRUE(WalkTraces(bytes, &c, &summary).ok());
   std::string json;
   AppendSpanJson(json, c.spans[0].resource, c.spans[0].scope, c.spans[0].span);
   EXPECT_NE(json.find("\"traceId\":\"" + Hex(span->trace_id()) + "\""), std::string::npos);
   EXPECT_NE(json.find("\"spanId\":\"" + Hex(span->span_id()) + "\""), std::string::npos);
   EXPECT_NE(json.find("\"parentSpanId\":\"0102030405060708\""), std::string::npos);
-  EXPECT_NE(json.find("\"startTimeUnixNano\":\"" +
-                      std::to_string(span->start_time_unix_nano()) + "\""),
-            std::string::npos);
+  EXPECT_NE(
+      json.find("\"startTimeUnixNano\":\"" + std::to_string(span->start_time_unix_nano()) + "\""),
+      std::string::npos);
   EXPECT_NE(json.find("{\"key\":\"retry.count\",\"value\":{\"intValue\":\"" +
                       std::to_string(span->attributes(1).value().int_value()) + "\"}}"),
             std::string::npos);
-  EXPECT_NE(json.find("{\"key\":\"blob\",\"value\":{\"bytesValue\":\"aGkh\"}}"),
-            std::string::npos);
+  EXPECT_NE(json.find("{\"key\":\"blob\",\"value\":{\"bytesValue\":\"aGkh\"}}"), std::string::npos);
   EXPECT_NE(json.find("{\"key\":\"ratio\",\"value\":{\"doubleValue\":0.5}}"), std::string::npos);
   EXPECT_NE(json.find("\"events\":[{\"timeUnixNano\":\"5\",\"name\":\"retry\"}]"),
             std::string::npos);
