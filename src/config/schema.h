@@ -183,9 +183,22 @@ class Schema {
     return *this;
   }
 
+  // A check across fields, run after they parse cleanly; returns an error
+  // message (reported at the object) or "" when the options are consistent.
+  Schema& Check(std::function<std::string(const T&)> check) {
+    checks_.push_back(std::move(check));
+    return *this;
+  }
+
   // Fills *out from node (a map, or null for all defaults). Errors go to ctx.
   void Parse(const YAML::Node& node, T* out, Context& ctx) const {
+    size_t errors_before = ctx.errors().size();
     internal::ParseObject(node, what_, fields_, out, ctx);
+    if (ctx.errors().size() != errors_before) return;
+    for (const auto& check : checks_) {
+      std::string error = check(*out);
+      if (!error.empty()) ctx.AddError(node, what_ + ": " + error);
+    }
   }
   std::vector<FieldDoc> Document() const {
     std::vector<FieldDoc> docs;
@@ -212,6 +225,7 @@ class Schema {
 
   std::string what_;
   std::vector<internal::FieldDef> fields_;
+  std::vector<std::function<std::string(const T&)>> checks_;
 };
 
 std::string FormatDurationText(std::chrono::nanoseconds d);

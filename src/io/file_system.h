@@ -53,6 +53,9 @@ class FileSystem {
   virtual Status Truncate(const std::string& path, uint64_t size) = 0;
   virtual Status SyncDir(const std::string& path) = 0;
   virtual Result<uint64_t> FileSize(const std::string& path) = 0;
+  // Last modification time (for age-based retention of segments written
+  // before this process started).
+  virtual Result<int64_t> ModifiedUnixNanos(const std::string& path) = 0;
   virtual bool Exists(const std::string& path) = 0;
 
   // The real file system.

@@ -188,6 +188,15 @@ class PosixFileSystem final : public FileSystem {
     return static_cast<uint64_t>(st.st_size);
   }
 
+  Result<int64_t> ModifiedUnixNanos(const std::string& path) override {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) {
+      if (errno == ENOENT) return Status::NotFound(path);
+      return Status::FromErrno("stat " + path, errno);
+    }
+    return static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+  }
+
   bool Exists(const std::string& path) override { return ::access(path.c_str(), F_OK) == 0; }
 };
 

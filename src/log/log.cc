@@ -1,11 +1,42 @@
 #include "log/log.h"
 
 #include <algorithm>
+#include <cstring>
 #include <future>
 
 #include "base/logging.h"
+#include "log/scan.h"
 
 namespace sluice::log {
+namespace {
+
+constexpr const char* kCursorPrefix = "cursor/";
+
+std::string EncodePosition(const Position& p) {
+  std::string s(24, '\0');
+  std::memcpy(s.data(), &p.segment, 8);
+  std::memcpy(s.data() + 8, &p.byte_offset, 8);
+  std::memcpy(s.data() + 16, &p.record_offset, 8);
+  return s;
+}
+
+bool DecodePosition(std::string_view s, Position* p) {
+  if (s.size() != 24) return false;
+  std::memcpy(&p->segment, s.data(), 8);
+  std::memcpy(&p->byte_offset, s.data() + 8, 8);
+  std::memcpy(&p->record_offset, s.data() + 16, 8);
+  return true;
+}
+
+bool Before(const Position& a, const Position& b) {
+  return a.segment < b.segment || (a.segment == b.segment && a.byte_offset < b.byte_offset);
+}
+
+uint64_t FrameBytes(const AppendRequest& r) {
+  return r.payload.size() + r.tenant.size() + kFrameHeaderSize;
+}
+
+}  // namespace
 
 LogMetrics::LogMetrics(telemetry::Registry& r)
     : appended_batches(
@@ -20,33 +51,61 @@ LogMetrics::LogMetrics(telemetry::Registry& r)
           r.AddCounter("sluice_log_append_errors_total", "Appends that failed with an I/O error.")
               .Get()),
       refused_full(r.AddCounter("sluice_log_refused_appends_total",
-                                "Appends refused because the writer queue was full.")
+                                "Appends refused: writer queue full, or log at retention.max_bytes "
+                                "under when_full: reject.")
                        .Get()),
       fsyncs(r.AddCounter("sluice_log_fsyncs_total", "fdatasync calls on log segments.").Get()),
+      fsync_errors(r.AddCounter("sluice_log_fsync_errors_total",
+                                "fdatasync calls on log segments that failed.")
+                       .Get()),
       truncated_bytes(r.AddCounter("sluice_log_truncated_bytes_total",
                                    "Bytes of torn tail removed during recovery.")
                           .Get()),
+      corrupt_bytes(r.AddCounter("sluice_log_corrupt_bytes_total",
+                                 "Bytes of damaged frames stepped over (each range counted once).")
+                        .Get()),
+      deleted_segments(
+          r.AddCounter("sluice_log_deleted_segments_total", "Segments deleted by retention.")
+              .Get()),
       segments(r.AddGauge("sluice_log_segments", "Segment files on disk.").Get()),
       size_bytes(r.AddGauge("sluice_log_size_bytes", "Bytes in all segment files.").Get()),
       pending_bytes(
           r.AddGauge("sluice_log_pending_bytes", "Bytes queued for the writer thread.").Get()),
+      retention_backlog_bytes(r.AddGauge("sluice_log_retention_backlog_bytes",
+                                         "Bytes over the retention target still on disk.")
+                                  .Get()),
       fsync_seconds(r.AddHistogram("sluice_log_fsync_seconds", "Duration of fdatasync calls.", {},
                                    telemetry::LatencyBuckets())
-                        .Get()) {}
+                        .Get()),
+      evicted_records(r.AddCounter("sluice_log_evicted_records_total",
+                                   "Records deleted by retention before an exporter read them.",
+                                   {"exporter"})) {}
 
-Log::Log(const LogOptions& options, io::FileSystem& fs, Clock& clock, telemetry::Registry& registry)
+Log::Log(const LogOptions& options, io::FileSystem& fs, Clock& clock, telemetry::Registry& registry,
+         telemetry::Health* health)
     : options_(options),
       fs_(fs),
       clock_(clock),
+      registry_(registry),
       metrics_(registry),
+      health_(health),
       segment_dir_(io::JoinPath(options.directory, "log")) {}
 
 Result<std::unique_ptr<Log>> Log::Open(const LogOptions& options, io::FileSystem& fs, Clock& clock,
-                                       telemetry::Registry& registry) {
-  std::unique_ptr<Log> log(new Log(options, fs, clock, registry));
+                                       telemetry::Registry& registry, telemetry::Health* health) {
+  std::unique_ptr<Log> log(new Log(options, fs, clock, registry, health));
+  if (health != nullptr) health->Set("log", false, "opening");
+  SLUICE_RETURN_IF_ERROR(fs.CreateDirs(options.directory));
+  StateFile::Options so;
+  so.path = io::JoinPath(options.directory, "state");
+  so.compaction_threshold_bytes = options.state_compaction.threshold_bytes;
+  so.compaction_cooldown = options.state_compaction.cooldown;
+  SLUICE_ASSIGN_OR_RETURN(log->state_, StateFile::Open(so, fs, clock, registry));
   SLUICE_RETURN_IF_ERROR(log->Recover());
   log->last_sync_mono_ = clock.MonotonicNanos();
   log->writer_ = std::thread([l = log.get()] { l->WriterLoop(); });
+  log->retention_ = std::thread([l = log.get()] { l->RetentionLoop(); });
+  log->UpdateHealth();
   return log;
 }
 
@@ -60,21 +119,44 @@ std::string Log::SegmentPath(uint64_t base) const {
 
 std::vector<uint64_t> Log::Segments() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return segments_;
+  std::vector<uint64_t> out;
+  out.reserve(segments_.size());
+  for (const auto& [base, info] : segments_) out.push_back(base);
+  return out;
 }
+
+uint64_t Log::size_bytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return total_bytes_;
+}
+
+// ---------------------------------------------------------------------------
+// Recovery
 
 Status Log::Recover() {
   SLUICE_RETURN_IF_ERROR(fs_.CreateDirs(segment_dir_));
   SLUICE_ASSIGN_OR_RETURN(std::vector<std::string> names, fs_.ListDir(segment_dir_));
+  std::vector<uint64_t> bases;
   for (const auto& name : names) {
     uint64_t base;
-    if (ParseSegmentFileName(name, &base)) segments_.push_back(base);
+    if (ParseSegmentFileName(name, &base)) bases.push_back(base);
   }
-  std::sort(segments_.begin(), segments_.end());
-  if (segments_.empty()) return OpenNewSegment(0);
+  std::sort(bases.begin(), bases.end());
+  if (bases.empty()) return OpenNewSegment(0);
+  // Closed segments were synced before their successor was created; only the
+  // last one can have a torn tail.
+  for (size_t i = 0; i + 1 < bases.size(); ++i) {
+    std::string path = SegmentPath(bases[i]);
+    Result<uint64_t> size = fs_.FileSize(path);
+    Result<int64_t> mtime = fs_.ModifiedUnixNanos(path);
+    if (!size.ok() || !mtime.ok()) continue;  // vanished: tolerated
+    segments_[bases[i]] = SegmentInfo{*size, *mtime};
+    total_bytes_ += *size;
+  }
+  return RecoverLastSegment(bases.back());
+}
 
-  // Scan the last segment to find its last whole batch; cut anything after it.
-  uint64_t base = segments_.back();
+Status Log::RecoverLastSegment(uint64_t base) {
   std::string path = SegmentPath(base);
   SLUICE_ASSIGN_OR_RETURN(auto file, fs_.OpenReadable(path));
   SLUICE_ASSIGN_OR_RETURN(uint64_t size, file->Size());
@@ -88,30 +170,35 @@ Status Log::Recover() {
       return Status::Corruption("segment " + path + " has an invalid header");
     }
     // Torn while being created: start it again.
-    segments_.pop_back();
     metrics_.truncated_bytes.Inc(size);
+    file.reset();
     SLUICE_RETURN_IF_ERROR(fs_.Remove(path));
-    return OpenNewSegment(base);
+    uint64_t next = base;
+    return OpenNewSegment(next);
   }
+  Result<int64_t> mtime = fs_.ModifiedUnixNanos(path);
+  int64_t newest = mtime.ok() ? *mtime : clock_.NowUnixNanos();
   uint64_t pos = kSegmentHeaderSize;
   uint64_t next_offset = base;
-  std::string frame;
+  std::string scratch;
   while (pos < size) {
-    if (size - pos < kFrameHeaderSize) break;
-    frame.resize(kFrameHeaderSize);
-    SLUICE_ASSIGN_OR_RETURN(
-        size_t n, file->Read(pos, {reinterpret_cast<uint8_t*>(frame.data()), frame.size()}));
-    if (n < kFrameHeaderSize) break;
-    uint64_t frame_size = FrameSizeFromPrefix(frame);
-    if (frame_size == 0 || pos + frame_size > size) break;
-    frame.resize(frame_size);
-    SLUICE_ASSIGN_OR_RETURN(
-        n, file->Read(pos, {reinterpret_cast<uint8_t*>(frame.data()), frame.size()}));
-    DecodedFrame decoded;
-    if (n < frame_size || DecodeFrame(frame, &decoded) != DecodeResult::kOk) break;
-    next_offset = decoded.header.base_offset + decoded.header.item_count;
-    pos += frame_size;
+    DecodedFrame frame;
+    uint64_t frame_size = 0;
+    SLUICE_ASSIGN_OR_RETURN(FrameStatus st,
+                            ReadFrameAt(*file, pos, size, scratch, &frame, &frame_size));
+    if (st == FrameStatus::kOk) {
+      next_offset = frame.header.base_offset + frame.header.item_count;
+      pos += frame_size;
+      continue;
+    }
+    // A damaged frame followed by whole ones is corruption in the middle:
+    // step over it. With nothing whole after it, it is a torn tail.
+    SLUICE_ASSIGN_OR_RETURN(uint64_t next, FindNextFrame(*file, pos + 1, size, scratch));
+    if (next >= size) break;
+    ReportCorruption(base, pos, next - pos);
+    pos = next;
   }
+  file.reset();
   if (pos < size) {
     logging::Warn("log", "truncating torn tail",
                   {{"segment", path}, {"at", pos}, {"bytes", size - pos}});
@@ -121,13 +208,11 @@ Status Log::Recover() {
   SLUICE_ASSIGN_OR_RETURN(active_, fs_.OpenWritable(path, io::OpenMode::kAppend));
   active_created_mono_ = clock_.MonotonicNanos();
   next_offset_ = next_offset;
+  std::lock_guard<std::mutex> lock(mu_);
+  segments_[base] = SegmentInfo{pos, newest};
+  total_bytes_ += pos;
   end_ = Position{base, pos, next_offset};
-  uint64_t total = 0;
-  for (uint64_t s : segments_) {
-    Result<uint64_t> sz = fs_.FileSize(SegmentPath(s));
-    if (sz.ok()) total += *sz;
-  }
-  metrics_.size_bytes.Set(static_cast<double>(total));
+  metrics_.size_bytes.Set(static_cast<double>(total_bytes_));
   metrics_.segments.Set(static_cast<double>(segments_.size()));
   return Status::Ok();
 }
@@ -142,35 +227,59 @@ Status Log::OpenNewSegment(uint64_t base_offset) {
   SLUICE_RETURN_IF_ERROR(fs_.SyncDir(segment_dir_));
   if (active_) {
     // Invariant: a closed segment is fully durable before the next one starts.
-    SLUICE_RETURN_IF_ERROR(active_->Sync());
-    SLUICE_RETURN_IF_ERROR(active_->Close());
+    Status st = active_->Sync();
+    if (!st.ok()) metrics_.fsync_errors.Inc();
+    active_->Close().IgnoreError();
+    dirty_ = false;
   }
   active_ = std::move(file);
   active_created_mono_ = clock_.MonotonicNanos();
   next_offset_ = base_offset;
-  std::lock_guard<std::mutex> lock(mu_);
-  segments_.push_back(base_offset);
-  end_ = Position{base_offset, kSegmentHeaderSize, base_offset};
-  metrics_.segments.Set(static_cast<double>(segments_.size()));
-  metrics_.size_bytes.Add(static_cast<double>(kSegmentHeaderSize));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    segments_[base_offset] = SegmentInfo{kSegmentHeaderSize, clock_.NowUnixNanos()};
+    total_bytes_ += kSegmentHeaderSize;
+    end_ = Position{base_offset, kSegmentHeaderSize, base_offset};
+    metrics_.segments.Set(static_cast<double>(segments_.size()));
+    metrics_.size_bytes.Set(static_cast<double>(total_bytes_));
+    retention_wake_ = true;
+  }
+  retention_cv_.notify_one();
   return Status::Ok();
 }
 
+// ---------------------------------------------------------------------------
+// Appending
+
 void Log::AppendAsync(AppendRequest request, AppendCallback done) {
-  uint64_t bytes = request.payload.size() + request.tenant.size() + kFrameHeaderSize;
+  uint64_t bytes = FrameBytes(request);
   if (request.payload.size() > kMaxPayloadSize || request.tenant.size() > kMaxTenantSize) {
     done(Status::InvalidArgument("batch exceeds the log's size limits"));
     return;
   }
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::unique_lock<std::mutex> lock(mu_);
     if (closing_) {
-      done(Status::Unavailable("log is closing"));
+      lock.unlock();
+      done(Status::Unavailable("log is closed"));
       return;
     }
     if (queued_bytes_ + bytes > options_.max_pending_bytes && queued_bytes_ > 0) {
       metrics_.refused_full.Inc();
+      lock.unlock();
       done(Status::ResourceExhausted("log writer queue is full"));
+      return;
+    }
+    if (options_.when_full == WhenFull::kReject &&
+        total_bytes_ + queued_bytes_ + bytes > options_.retention.max_bytes) {
+      metrics_.refused_full.Inc();
+      std::string who = blocked_by_.empty()
+                            ? ""
+                            : "; exporter " + blocked_by_ + " has not read the oldest segment";
+      retention_wake_ = true;
+      lock.unlock();
+      retention_cv_.notify_one();
+      done(Status::ResourceExhausted("log is full (retention.max_bytes)" + who));
       return;
     }
     queued_bytes_ += bytes;
@@ -192,10 +301,9 @@ void Log::WriterLoop() {
   std::unique_lock<std::mutex> lock(mu_);
   std::vector<Pending> group;
   while (true) {
-    if (queue_.empty() && !closing_) {
+    if (queue_.empty() && !closing_ && sync_requested_ == sync_completed_) {
       if (options_.fsync == FsyncPolicy::kInterval && dirty_) {
-        int64_t due = last_sync_mono_ + options_.fsync_interval.count();
-        int64_t wait = due - clock_.MonotonicNanos();
+        int64_t wait = last_sync_mono_ + options_.fsync_interval.count() - clock_.MonotonicNanos();
         if (wait > 0) writer_cv_.wait_for(lock, std::chrono::nanoseconds(wait));
       } else {
         writer_cv_.wait_for(lock, std::chrono::milliseconds(100));
@@ -234,13 +342,17 @@ void Log::WriterLoop() {
 }
 
 void Log::WriteGroup(std::vector<Pending>& group) {
-  size_t i = 0;
   uint64_t group_bytes = 0;
-  for (const auto& p : group) {
-    group_bytes += p.request.payload.size() + p.request.tenant.size() + kFrameHeaderSize;
-  }
+  for (const auto& p : group) group_bytes += FrameBytes(p.request);
+  std::vector<uint64_t> offsets;
+  offsets.reserve(group.size());
+  size_t i = 0;
   while (i < group.size()) {
-    // Roll before the batch that would overflow the segment, or an old one.
+    if (!active_) {
+      for (; i < group.size(); ++i) group[i].done(Status::Unavailable("log has failed"));
+      break;
+    }
+    // Roll before a batch that would overflow the segment, or an old segment.
     bool has_data = active_->Size() > kSegmentHeaderSize;
     bool too_old =
         clock_.MonotonicNanos() - active_created_mono_ >= options_.segment_max_age.count();
@@ -253,18 +365,17 @@ void Log::WriteGroup(std::vector<Pending>& group) {
         break;
       }
     }
-    // Take batches until the segment would be full.
+    // Take batches while they fit in this segment (at least one).
     write_buffer_.clear();
+    offsets.clear();
     size_t first = i;
     uint64_t offset = next_offset_;
     uint64_t records = 0;
     int64_t now = clock_.NowUnixNanos();
-    std::vector<uint64_t> offsets;
-    offsets.reserve(group.size() - i);
     while (i < group.size()) {
       const AppendRequest& r = group[i].request;
       if (i > first &&
-          active_->Size() + write_buffer_.size() + r.payload.size() >= options_.segment_bytes) {
+          active_->Size() + write_buffer_.size() + FrameBytes(r) > options_.segment_bytes) {
         break;
       }
       BatchHeader h;
@@ -283,6 +394,7 @@ void Log::WriteGroup(std::vector<Pending>& group) {
       ++i;
     }
     uint64_t size_before = active_->Size();
+    bool sync_failed = false;
     Status st = active_->Append(
         {reinterpret_cast<const uint8_t*>(write_buffer_.data()), write_buffer_.size()});
     if (st.ok() && options_.fsync == FsyncPolicy::kAlways) {
@@ -290,36 +402,22 @@ void Log::WriteGroup(std::vector<Pending>& group) {
       st = active_->Sync();
       metrics_.fsyncs.Inc();
       metrics_.fsync_seconds.Observe(static_cast<double>(clock_.MonotonicNanos() - t0) / 1e9);
+      if (!st.ok()) {
+        sync_failed = true;
+        metrics_.fsync_errors.Inc();
+      }
     }
     if (!st.ok()) {
-      // Cut the partial write so the segment ends on a whole batch again.
       metrics_.append_errors.Inc();
       logging::Error("log", "append failed", {{"error", st.ToString()}});
-      std::string path = SegmentPath(end_.segment);
-      active_->Close().IgnoreError();
-      active_.reset();
-      Status repair = fs_.Truncate(path, size_before);
-      if (repair.ok()) {
-        auto reopened = fs_.OpenWritable(path, io::OpenMode::kAppend);
-        if (reopened.ok())
-          active_ = std::move(reopened).value();
-        else
-          repair = reopened.status();
-      }
-      if (!repair.ok()) {
-        logging::Error("log", "cannot repair segment after failed append",
-                       {{"error", repair.ToString()}});
-        // Without an active segment nothing more can be written safely.
-        std::lock_guard<std::mutex> lock(mu_);
-        closing_ = true;
-      }
-      Status reported =
-          st.code() == StatusCode::kIoError && st.message().find("No space") != std::string::npos
-              ? Status::ResourceExhausted("disk full: " + st.message())
-              : st;
+      bool disk_full = st.message().find("No space") != std::string::npos;
+      Status reported = disk_full ? Status::ResourceExhausted("disk full: " + st.message()) : st;
+      Repair(size_before, sync_failed);
       for (size_t k = first; k < i; ++k) group[k].done(reported);
-      if (!active_) {
-        for (; i < group.size(); ++i) group[i].done(Status::Unavailable("log failed"));
+      if (disk_full) {
+        std::lock_guard<std::mutex> lock(mu_);
+        retention_wake_ = true;
+        retention_cv_.notify_one();
       }
       continue;
     }
@@ -328,10 +426,14 @@ void Log::WriteGroup(std::vector<Pending>& group) {
     metrics_.appended_batches.Inc(i - first);
     metrics_.appended_bytes.Inc(write_buffer_.size());
     metrics_.appended_records.Inc(records);
-    metrics_.size_bytes.Add(static_cast<double>(write_buffer_.size()));
     {
       std::lock_guard<std::mutex> lock(mu_);
+      SegmentInfo& info = segments_[end_.segment];
+      info.bytes = active_->Size();
+      info.newest_unix_nanos = now;
+      total_bytes_ += write_buffer_.size();
       end_ = Position{end_.segment, active_->Size(), next_offset_};
+      metrics_.size_bytes.Set(static_cast<double>(total_bytes_));
     }
     append_cv_.notify_all();
     for (size_t k = first; k < i; ++k) group[k].done(AppendResult{offsets[k - first]});
@@ -339,6 +441,55 @@ void Log::WriteGroup(std::vector<Pending>& group) {
   std::lock_guard<std::mutex> lock(mu_);
   queued_bytes_ -= std::min(queued_bytes_, group_bytes);
   metrics_.pending_bytes.Set(static_cast<double>(queued_bytes_));
+}
+
+bool Log::Repair(uint64_t size_before, bool sync_failed) {
+  uint64_t base;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    base = end_.segment;
+  }
+  std::string path = SegmentPath(base);
+  active_->Close().IgnoreError();
+  active_.reset();
+  // Cut the partial write so the segment ends on a whole batch again.
+  Status st = fs_.Truncate(path, size_before);
+  if (st.ok()) {
+    auto reopened = fs_.OpenWritable(path, io::OpenMode::kAppend);
+    if (reopened.ok()) {
+      active_ = std::move(reopened).value();
+    } else {
+      st = reopened.status();
+    }
+  }
+  // After a failed fdatasync the kernel may have dropped the dirty pages, so
+  // what the file shows is not what the disk holds: write on in a new file.
+  if (st.ok() && sync_failed) st = OpenNewSegment(next_offset_);
+  if (!st.ok()) {
+    logging::Error("log", "cannot repair the active segment; refusing writes",
+                   {{"error", st.ToString()}});
+    active_.reset();
+    failed_ = true;
+    if (health_ != nullptr) health_->Set("log", false, "cannot write: " + st.message());
+    return false;
+  }
+  return true;
+}
+
+Status Log::SyncActive() {
+  if (!active_) return Status::Ok();
+  int64_t t0 = clock_.MonotonicNanos();
+  Status st = active_->Sync();
+  metrics_.fsyncs.Inc();
+  metrics_.fsync_seconds.Observe(static_cast<double>(clock_.MonotonicNanos() - t0) / 1e9);
+  last_sync_mono_ = clock_.MonotonicNanos();
+  if (!st.ok()) {
+    metrics_.fsync_errors.Inc();
+    logging::Error("log", "fdatasync failed", {{"error", st.ToString()}});
+    return st;
+  }
+  dirty_ = false;
+  return Status::Ok();
 }
 
 Status Log::Sync() {
@@ -350,21 +501,6 @@ Status Log::Sync() {
   return last_sync_status_;
 }
 
-Status Log::SyncActive() {
-  if (!active_) return Status::Ok();
-  int64_t t0 = clock_.MonotonicNanos();
-  Status st = active_->Sync();
-  metrics_.fsyncs.Inc();
-  metrics_.fsync_seconds.Observe(static_cast<double>(clock_.MonotonicNanos() - t0) / 1e9);
-  last_sync_mono_ = clock_.MonotonicNanos();
-  if (!st.ok()) {
-    logging::Error("log", "fdatasync failed", {{"error", st.ToString()}});
-    return st;
-  }
-  dirty_ = false;
-  return Status::Ok();
-}
-
 Status Log::Close() {
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -374,7 +510,9 @@ Status Log::Close() {
   }
   writer_cv_.notify_all();
   append_cv_.notify_all();
+  retention_cv_.notify_all();
   if (writer_.joinable()) writer_.join();
+  if (retention_.joinable()) retention_.join();
   Status st = Status::Ok();
   if (active_) {
     st = active_->Sync();
@@ -392,13 +530,198 @@ Position Log::End() const {
 
 Position Log::Begin() const {
   std::lock_guard<std::mutex> lock(mu_);
-  uint64_t first = segments_.empty() ? end_.segment : segments_.front();
+  uint64_t first = segments_.empty() ? end_.segment : segments_.begin()->first;
   return Position{first, kSegmentHeaderSize, first};
 }
 
 void Log::WaitForAppend(const Position& after, std::chrono::milliseconds timeout) const {
   std::unique_lock<std::mutex> lock(mu_);
   append_cv_.wait_for(lock, timeout, [&] { return !(end_ == after) || closing_; });
+}
+
+// ---------------------------------------------------------------------------
+// Cursors
+
+Result<Position> Log::OpenCursor(const std::string& consumer) {
+  Position pos = Begin();
+  std::optional<std::string> stored = state_->Get(kCursorPrefix + consumer);
+  if (stored && !DecodePosition(*stored, &pos)) {
+    return Status::Corruption("cursor of " + consumer + " in the state file is damaged");
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  Consumer& c = consumers_[consumer];
+  c.position = pos;
+  c.evicted = &metrics_.evicted_records.With({consumer});
+  return pos;
+}
+
+Status Log::CommitCursor(const std::string& consumer, const Position& pos) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = consumers_.find(consumer);
+    if (it != consumers_.end() && !Before(it->second.position, pos)) return Status::Ok();
+  }
+  SLUICE_RETURN_IF_ERROR(
+      state_->Put(kCursorPrefix + consumer, EncodePosition(pos), StateFile::Sync::kYes));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Consumer& c = consumers_[consumer];
+    if (c.evicted == nullptr) c.evicted = &metrics_.evicted_records.With({consumer});
+    if (Before(c.position, pos)) c.position = pos;
+    if (!blocked_by_.empty()) retention_wake_ = true;
+  }
+  retention_cv_.notify_one();
+  return Status::Ok();
+}
+
+Position Log::CursorOf(const std::string& consumer) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = consumers_.find(consumer);
+  return it == consumers_.end() ? Position{} : it->second.position;
+}
+
+uint64_t Log::BytesBetween(const Position& from, const Position& to) const {
+  if (!Before(from, to)) return 0;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (from.segment == to.segment) return to.byte_offset - from.byte_offset;
+  uint64_t bytes = 0;
+  for (auto it = segments_.lower_bound(from.segment);
+       it != segments_.end() && it->first < to.segment; ++it) {
+    uint64_t start = it->first == from.segment ? from.byte_offset : 0;
+    bytes += it->second.bytes > start ? it->second.bytes - start : 0;
+  }
+  return bytes + to.byte_offset;
+}
+
+// ---------------------------------------------------------------------------
+// Retention
+
+void Log::RetentionLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!closing_) {
+    retention_cv_.wait_for(lock, options_.retention_interval,
+                           [&] { return retention_wake_ || closing_; });
+    if (closing_) break;
+    retention_wake_ = false;
+    lock.unlock();
+    RunRetention();
+    lock.lock();
+  }
+}
+
+void Log::RunRetention() {
+  std::lock_guard<std::mutex> pass(retention_mu_);
+  const uint64_t target = options_.retention.max_bytes > options_.segment_bytes
+                              ? options_.retention.max_bytes - options_.segment_bytes
+                              : options_.retention.max_bytes;
+  while (true) {
+    // Plan the deletion of the oldest segment under the lock...
+    uint64_t base;
+    uint64_t bytes;
+    std::vector<std::pair<std::string, Position>> advance;  // consumers drop_oldest moves
+    std::vector<uint64_t> evicted;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      blocked_by_.clear();
+      if (segments_.size() < 2 || segments_.begin()->first == end_.segment) break;
+      auto it = segments_.begin();
+      base = it->first;
+      bytes = it->second.bytes;
+      uint64_t next_base = std::next(it)->first;
+      bool over = total_bytes_ > target;
+      bool expired = clock_.NowUnixNanos() - it->second.newest_unix_nanos >=
+                     options_.retention.max_age.count();
+      if (!over && !expired) break;
+      Position next{next_base, kSegmentHeaderSize, next_base};
+      for (const auto& [name, c] : consumers_) {
+        if (!Before(c.position, next)) continue;  // already past this segment
+        if (options_.when_full == WhenFull::kReject) {
+          blocked_by_ = name;
+          break;
+        }
+        advance.emplace_back(name, next);
+        evicted.push_back(next_base > std::max(c.position.record_offset, base)
+                              ? next_base - std::max(c.position.record_offset, base)
+                              : 0);
+      }
+      if (!blocked_by_.empty()) break;
+    }
+    // ...commit every cursor it moves before the segment goes...
+    bool committed = true;
+    for (const auto& [name, pos] : advance) {
+      Status st = state_->Put(kCursorPrefix + name, EncodePosition(pos), StateFile::Sync::kYes);
+      if (!st.ok()) {
+        logging::Error("log", "cannot commit an evicted cursor; keeping the segment",
+                       {{"exporter", name}, {"error", st.ToString()}});
+        committed = false;
+        break;
+      }
+    }
+    if (!committed) break;
+    // ...then delete it.
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (size_t k = 0; k < advance.size(); ++k) {
+        Consumer& c = consumers_[advance[k].first];
+        if (Before(c.position, advance[k].second)) c.position = advance[k].second;
+        if (c.evicted != nullptr) c.evicted->Inc(evicted[k]);
+        if (evicted[k] > 0) {
+          logging::Warn("log", "retention deleted records an exporter had not read",
+                        {{"exporter", advance[k].first},
+                         {"records", evicted[k]},
+                         {"segment", SegmentFileName(base)}});
+        }
+      }
+      segments_.erase(base);
+      total_bytes_ -= std::min(total_bytes_, bytes);
+      metrics_.segments.Set(static_cast<double>(segments_.size()));
+      metrics_.size_bytes.Set(static_cast<double>(total_bytes_));
+    }
+    Status st = fs_.Remove(SegmentPath(base));
+    if (!st.ok()) logging::Error("log", "cannot delete segment", {{"error", st.ToString()}});
+    metrics_.deleted_segments.Inc();
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    metrics_.retention_backlog_bytes.Set(
+        static_cast<double>(total_bytes_ > target ? total_bytes_ - target : 0));
+  }
+  UpdateHealth();
+}
+
+// ---------------------------------------------------------------------------
+// Corruption and health
+
+void Log::ReportCorruption(uint64_t segment, uint64_t offset, uint64_t bytes) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!corrupt_ranges_.emplace(segment, offset).second) return;
+    corrupt_total_ += bytes;
+  }
+  metrics_.corrupt_bytes.Inc(bytes);
+  logging::Error("log", "skipped a damaged batch",
+                 {{"segment", SegmentFileName(segment)}, {"at", offset}, {"bytes", bytes}});
+  UpdateHealth();
+}
+
+void Log::UpdateHealth() {
+  if (health_ == nullptr) return;
+  std::string detail;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (corrupt_total_ > 0) {
+      detail = "skipped " + std::to_string(corrupt_total_) + " corrupt bytes in " +
+               std::to_string(corrupt_ranges_.size()) + " place(s), latest in segment " +
+               SegmentFileName(corrupt_ranges_.rbegin()->first) + " at byte " +
+               std::to_string(corrupt_ranges_.rbegin()->second);
+    }
+    if (!blocked_by_.empty() &&
+        total_bytes_ + options_.segment_bytes > options_.retention.max_bytes) {
+      if (!detail.empty()) detail += "; ";
+      detail += "full: exporter " + blocked_by_ + " has not read the oldest segment";
+    }
+  }
+  if (!failed_) health_->Set("log", true, detail);
 }
 
 }  // namespace sluice::log

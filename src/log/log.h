@@ -1,11 +1,13 @@
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -15,6 +17,8 @@
 #include "io/file_system.h"
 #include "log/format.h"
 #include "log/options.h"
+#include "log/state_file.h"
+#include "telemetry/health.h"
 #include "telemetry/metrics.h"
 
 namespace sluice::log {
@@ -36,11 +40,16 @@ struct LogMetrics {
   telemetry::Counter& append_errors;
   telemetry::Counter& refused_full;
   telemetry::Counter& fsyncs;
+  telemetry::Counter& fsync_errors;
   telemetry::Counter& truncated_bytes;
+  telemetry::Counter& corrupt_bytes;
+  telemetry::Counter& deleted_segments;
   telemetry::Gauge& segments;
   telemetry::Gauge& size_bytes;
   telemetry::Gauge& pending_bytes;
+  telemetry::Gauge& retention_backlog_bytes;
   telemetry::Histogram& fsync_seconds;
+  telemetry::CounterFamily& evicted_records;
 };
 
 // What a receiver hands to the log.
@@ -61,34 +70,51 @@ struct AppendResult {
 
 using AppendCallback = std::function<void(Result<AppendResult>)>;
 
-// The durable log. One writer thread owns the active segment; any number of
-// threads append, and each append completes when its batch meets the fsync
-// policy (`always`: fdatasync done; `interval`/`never`: write() done).
-// Concurrent appends are committed as a group: one write and at most one
-// fdatasync for everything queued while the previous group was written.
+// The durable log.
+//
+// Writing: one writer thread owns the active segment; any number of threads
+// append, and each append completes when its batch meets the fsync policy
+// (`always`: fdatasync done; `interval`/`never`: write() done). Appends
+// queued while a group is being written are committed together: one write and
+// at most one fdatasync (group commit).
+//
+// Cursors: each consumer (exporter) has a durable cursor in the state file.
+// Retention never deletes a segment a committed cursor still needs, unless
+// `when_full: drop_oldest` forces it; then the cursor is advanced and
+// committed first and the loss is counted per consumer.
+//
+// Retention runs on its own thread, off the ingest path: by age and by total
+// bytes, every retention_interval and whenever a segment is closed.
+//
+// Corruption: a damaged frame found on open or by a reader is stepped over
+// (the next valid frame is searched for), counted once in
+// sluice_log_corrupt_bytes_total, and reported in the health detail.
 //
 // Thread-safety: every public method may be called from any thread.
 // Lifetime: Close() (or the destructor) completes queued appends first.
 class Log {
  public:
   // Opens or creates the log in options.directory, recovering its tail.
+  // `health` (optional) receives the "log" component's state.
   static Result<std::unique_ptr<Log>> Open(const LogOptions& options, io::FileSystem& fs,
-                                           Clock& clock, telemetry::Registry& registry);
+                                           Clock& clock, telemetry::Registry& registry,
+                                           telemetry::Health* health = nullptr);
   ~Log();
   Log(const Log&) = delete;
   Log& operator=(const Log&) = delete;
 
   // Queues a batch. `done` runs on the writer thread once the batch is
-  // durable per policy, or with an error (ResourceExhausted when more than
-  // max_pending_bytes are queued, Unavailable after Close, IoError if the
-  // write failed). `done` must not block.
+  // durable per policy, or with an error: ResourceExhausted when the writer
+  // queue is full, the log is at retention.max_bytes under when_full: reject,
+  // or the disk is full; Unavailable after Close; IoError if a write failed.
+  // `done` must not block.
   void AppendAsync(AppendRequest request, AppendCallback done);
   // Blocking form of AppendAsync.
   Result<AppendResult> Append(AppendRequest request);
 
   // Makes everything written so far durable.
   Status Sync();
-  // Stops accepting appends, finishes queued ones, syncs, and joins the writer.
+  // Stops accepting appends, finishes queued ones, syncs, stops retention.
   Status Close();
 
   // Position just past the last committed batch (readers stop there).
@@ -98,45 +124,93 @@ class Log {
   // Blocks until End() moves past `after`, the deadline passes, or Close().
   void WaitForAppend(const Position& after, std::chrono::milliseconds timeout) const;
 
-  const std::string& segment_dir() const { return segment_dir_; }
+  // The committed cursor of `consumer`, or Begin() for a new one. Registers
+  // the consumer so that retention holds what it has not read.
+  Result<Position> OpenCursor(const std::string& consumer);
+  // Durably records the consumer's position (state file, fdatasync).
+  // Positions only move forward; an older one is ignored.
+  Status CommitCursor(const std::string& consumer, const Position& pos);
+  // The position retention keeps for the consumer (its commit, or further if
+  // drop_oldest moved it).
+  Position CursorOf(const std::string& consumer) const;
+
+  // Bytes of log between two positions (from ≤ to).
+  uint64_t BytesBetween(const Position& from, const Position& to) const;
+  // Runs one retention pass now (tests, and after a disk-full error).
+  void RunRetention();
+
+  // A reader found a damaged frame: count it once and report it.
+  void ReportCorruption(uint64_t segment, uint64_t offset, uint64_t bytes);
+
   std::string SegmentPath(uint64_t base) const;
   // Base offsets of segments on disk, ascending.
   std::vector<uint64_t> Segments() const;
+  uint64_t size_bytes() const;
   io::FileSystem& fs() const { return fs_; }
+  StateFile& state() { return *state_; }
 
  private:
   struct Pending {
     AppendRequest request;
     AppendCallback done;
   };
+  struct SegmentInfo {
+    uint64_t bytes = 0;
+    int64_t newest_unix_nanos = 0;  // last append (or file mtime for old segments)
+  };
+  struct Consumer {
+    Position position;
+    telemetry::Counter* evicted = nullptr;
+  };
 
-  Log(const LogOptions& options, io::FileSystem& fs, Clock& clock, telemetry::Registry& registry);
+  Log(const LogOptions& options, io::FileSystem& fs, Clock& clock, telemetry::Registry& registry,
+      telemetry::Health* health);
   Status Recover();
+  Status RecoverLastSegment(uint64_t base);
   Status OpenNewSegment(uint64_t base_offset);
   void WriterLoop();
   void WriteGroup(std::vector<Pending>& group);
+  // Writes write_buffer_ to the active segment, syncing under `always`.
+  Status FlushBuffer();
+  // After a failed write: cut the segment back to `size_before`; after a
+  // failed sync, also move to a new segment. False if no segment is usable.
+  bool Repair(uint64_t size_before, bool sync_failed);
+  void RetentionLoop();
+  void UpdateHealth();
   // Writer thread only (or after the writer has been joined).
   Status SyncActive();
 
   const LogOptions options_;
   io::FileSystem& fs_;
   Clock& clock_;
+  telemetry::Registry& registry_;
   LogMetrics metrics_;
+  telemetry::Health* health_;
   const std::string segment_dir_;
+  std::unique_ptr<StateFile> state_;
 
   mutable std::mutex mu_;
   mutable std::condition_variable writer_cv_;
   mutable std::condition_variable append_cv_;
+  std::condition_variable retention_cv_;
   std::vector<Pending> queue_;
   uint64_t queued_bytes_ = 0;
   bool closing_ = false;
   bool closed_ = false;
+  bool retention_wake_ = false;
   uint64_t sync_requested_ = 0;
   uint64_t sync_completed_ = 0;
   Status last_sync_status_;
   mutable std::condition_variable sync_cv_;
   Position end_;
-  std::vector<uint64_t> segments_;
+  std::map<uint64_t, SegmentInfo> segments_;
+  uint64_t total_bytes_ = 0;
+  std::map<std::string, Consumer> consumers_;
+  std::set<std::pair<uint64_t, uint64_t>> corrupt_ranges_;
+  uint64_t corrupt_total_ = 0;
+  std::string blocked_by_;           // consumer holding retention back, if any
+  std::atomic<bool> failed_{false};  // no segment can be written any more
+  std::mutex retention_mu_;          // one retention pass at a time
 
   // Writer-thread state.
   std::unique_ptr<io::WritableFile> active_;
@@ -146,14 +220,16 @@ class Log {
   int64_t last_sync_mono_ = 0;
   std::string write_buffer_;
   std::thread writer_;
+  std::thread retention_;
 };
 
 // Streams batches from the log from a position on, with one reusable buffer
 // bounded by the largest batch; never reads a whole segment into memory.
-// Not thread-safe: one reader per consumer.
+// Steps over damaged frames (reporting them to the log) and over missing
+// segment files. Not thread-safe: one reader per consumer.
 class LogReader {
  public:
-  LogReader(const Log& log, Position from) : log_(log), pos_(from) {}
+  LogReader(Log& log, Position from) : log_(log), pos_(from) {}
 
   struct Batch {
     BatchHeader header;
@@ -162,9 +238,8 @@ class LogReader {
     Position next;             // position just after this batch
   };
 
-  // Reads the batch at the current position and advances. Returns
-  // EndOfStream when it has caught up with the log's end; Corruption for a
-  // frame that fails its checks (the position then stays at the bad frame).
+  // Reads the batch at the current position and advances. EndOfStream when
+  // it has caught up with the log's end; IoError if the disk fails.
   Result<Batch> Next();
   const Position& position() const { return pos_; }
   // Moves to another position (dropping the open file).
@@ -176,29 +251,14 @@ class LogReader {
 
  private:
   Status OpenSegment(uint64_t base);
+  // Moves to the first segment after the current one; false if none.
+  bool NextSegment();
 
-  const Log& log_;
+  Log& log_;
   Position pos_;
   std::unique_ptr<io::RandomAccessFile> file_;
   uint64_t file_segment_ = UINT64_MAX;
   std::string buffer_;
-};
-
-// Durable per-consumer positions, one small file each, replaced atomically.
-class CursorStore {
- public:
-  CursorStore(io::FileSystem& fs, std::string directory)
-      : fs_(fs), directory_(std::move(directory)) {}
-  Status Init();
-  // NotFound when the consumer has never committed.
-  Result<Position> Load(const std::string& consumer) const;
-  // Durable once it returns ok (write, fsync, rename, fsync dir).
-  Status Commit(const std::string& consumer, const Position& pos);
-
- private:
-  std::string PathFor(const std::string& consumer) const;
-  io::FileSystem& fs_;
-  std::string directory_;
 };
 
 }  // namespace sluice::log

@@ -14,6 +14,23 @@ enum class FsyncPolicy {
   kNever,     // completes after write(); the OS decides when to flush
 };
 
+// What happens when the log reaches retention.max_bytes and the oldest data
+// is still needed by an exporter.
+enum class WhenFull {
+  kReject,      // receivers refuse new data (503 + Retry-After) until space frees
+  kDropOldest,  // the oldest segments go even if unread; counted per exporter
+};
+
+struct RetentionOptions {
+  std::chrono::nanoseconds max_age = std::chrono::hours(24);
+  uint64_t max_bytes = 10ull << 30;
+};
+
+struct StateCompactionOptions {
+  uint64_t threshold_bytes = 64ull << 20;
+  std::chrono::nanoseconds cooldown = std::chrono::minutes(1);
+};
+
 // The `storage:` section.
 struct LogOptions {
   std::string directory = "./data";
@@ -24,6 +41,11 @@ struct LogOptions {
   // Bytes of appends waiting for the writer before new appends are refused
   // with ResourceExhausted.
   uint64_t max_pending_bytes = 64ull << 20;
+  RetentionOptions retention;
+  WhenFull when_full = WhenFull::kReject;
+  StateCompactionOptions state_compaction;
+  // How often retention runs when nothing wakes it earlier.
+  std::chrono::nanoseconds retention_interval = std::chrono::seconds(1);
 };
 
 const config::Schema<LogOptions>& LogOptionsSchema();

@@ -1,6 +1,7 @@
 #include <algorithm>
 
 #include "log/log.h"
+#include "log/scan.h"
 
 namespace sluice::log {
 
@@ -10,60 +11,54 @@ Status LogReader::OpenSegment(uint64_t base) {
   return Status::Ok();
 }
 
+bool LogReader::NextSegment() {
+  std::vector<uint64_t> segments = log_.Segments();
+  auto next = std::upper_bound(segments.begin(), segments.end(), pos_.segment);
+  if (next == segments.end()) return false;
+  Seek(Position{*next, kSegmentHeaderSize, *next});
+  return true;
+}
+
 Result<LogReader::Batch> LogReader::Next() {
   while (true) {
     Position end = log_.End();
     if (pos_.segment == end.segment && pos_.byte_offset >= end.byte_offset) {
       return Status::EndOfStream();
     }
-    if (pos_.segment != end.segment) {
-      // A closed segment: read to its file end, then move to the next one.
-      if (file_segment_ != pos_.segment) {
-        Status st = OpenSegment(pos_.segment);
-        if (st.code() == StatusCode::kNotFound) {
-          file_segment_ = UINT64_MAX;
-          std::vector<uint64_t> segments = log_.Segments();
-          auto next = std::upper_bound(segments.begin(), segments.end(), pos_.segment);
-          if (next == segments.end()) return Status::EndOfStream();
-          pos_ = Position{*next, kSegmentHeaderSize, *next};
-          continue;
-        }
-        SLUICE_RETURN_IF_ERROR(st);
-      }
-      SLUICE_ASSIGN_OR_RETURN(uint64_t size, file_->Size());
-      if (pos_.byte_offset >= size) {
-        std::vector<uint64_t> segments = log_.Segments();
-        auto next = std::upper_bound(segments.begin(), segments.end(), pos_.segment);
-        if (next == segments.end()) return Status::EndOfStream();
-        pos_ = Position{*next, kSegmentHeaderSize, *next};
+    if (pos_.segment > end.segment) return Status::EndOfStream();
+    if (file_segment_ != pos_.segment) {
+      Status st = OpenSegment(pos_.segment);
+      if (st.code() == StatusCode::kNotFound) {
+        // Deleted by retention, or lost: go on with the next one.
+        file_segment_ = UINT64_MAX;
+        if (!NextSegment()) return Status::EndOfStream();
         continue;
       }
-    } else if (file_segment_ != pos_.segment) {
-      SLUICE_RETURN_IF_ERROR(OpenSegment(pos_.segment));
+      SLUICE_RETURN_IF_ERROR(st);
     }
-
-    buffer_.resize(kFrameHeaderSize);
-    SLUICE_ASSIGN_OR_RETURN(
-        size_t n, file_->Read(pos_.byte_offset,
-                              {reinterpret_cast<uint8_t*>(buffer_.data()), buffer_.size()}));
-    if (n < kFrameHeaderSize) {
-      return Status::Corruption("short frame header in segment " + SegmentFileName(pos_.segment) +
-                                " at byte " + std::to_string(pos_.byte_offset));
+    // Read no further than the log's committed end in the active segment, and
+    // to the file's end in a closed one.
+    uint64_t limit = end.byte_offset;
+    if (pos_.segment != end.segment) {
+      SLUICE_ASSIGN_OR_RETURN(limit, file_->Size());
+      if (pos_.byte_offset >= limit) {
+        if (!NextSegment()) return Status::EndOfStream();
+        continue;
+      }
     }
-    uint64_t frame_size = FrameSizeFromPrefix(buffer_);
-    if (frame_size == 0) {
-      return Status::Corruption("impossible frame length in segment " +
-                                SegmentFileName(pos_.segment) + " at byte " +
-                                std::to_string(pos_.byte_offset));
-    }
-    buffer_.resize(frame_size);
-    SLUICE_ASSIGN_OR_RETURN(
-        n, file_->Read(pos_.byte_offset,
-                       {reinterpret_cast<uint8_t*>(buffer_.data()), buffer_.size()}));
     DecodedFrame frame;
-    if (n < frame_size || DecodeFrame(buffer_, &frame) != DecodeResult::kOk) {
-      return Status::Corruption("bad frame in segment " + SegmentFileName(pos_.segment) +
-                                " at byte " + std::to_string(pos_.byte_offset));
+    uint64_t frame_size = 0;
+    SLUICE_ASSIGN_OR_RETURN(
+        FrameStatus st, ReadFrameAt(*file_, pos_.byte_offset, limit, buffer_, &frame, &frame_size));
+    if (st != FrameStatus::kOk) {
+      // Damaged (or cut short inside a closed segment): step over to the next
+      // frame that passes its checks, or to the end of the segment.
+      std::string scratch;
+      SLUICE_ASSIGN_OR_RETURN(uint64_t next,
+                              FindNextFrame(*file_, pos_.byte_offset + 1, limit, scratch));
+      log_.ReportCorruption(pos_.segment, pos_.byte_offset, next - pos_.byte_offset);
+      pos_.byte_offset = next;
+      continue;
     }
     Batch batch;
     batch.header = frame.header;

@@ -38,7 +38,6 @@ struct PipelineRef {
 struct Runtime {
   boost::asio::io_context& io;
   log::Log& log;
-  log::CursorStore& cursors;
   telemetry::Registry& metrics;
   telemetry::Health& health;
   Clock& clock;

@@ -22,6 +22,12 @@ ExporterMetrics::ExporterMetrics(telemetry::Registry& r, const std::string& expo
                       .With({exporter})),
       lag_records(r.AddGauge("sluice_exporter_lag_records",
                              "Records in the log not yet delivered by an exporter.", {"exporter"})
+                      .With({exporter})),
+      lag_bytes(r.AddGauge("sluice_exporter_lag_bytes",
+                           "Log bytes not yet delivered by an exporter.", {"exporter"})
+                    .With({exporter})),
+      lag_seconds(r.AddGauge("sluice_exporter_lag_seconds",
+                             "Age of the oldest batch an exporter has not delivered.", {"exporter"})
                       .With({exporter})) {}
 
 LogConsumer::LogConsumer(Runtime& rt, Options options, DeliverFn deliver, FlushFn flush)
@@ -36,14 +42,7 @@ LogConsumer::~LogConsumer() {
 }
 
 Status LogConsumer::Start() {
-  Result<log::Position> loaded = rt_.cursors.Load(options_.name);
-  if (loaded.ok()) {
-    position_ = *loaded;
-  } else if (loaded.status().code() == StatusCode::kNotFound) {
-    position_ = rt_.log.Begin();
-  } else {
-    return loaded.status();
-  }
+  SLUICE_ASSIGN_OR_RETURN(position_, rt_.log.OpenCursor(options_.name));
   committed_ = position_;
   thread_ = std::thread([this] { Run(); });
   return Status::Ok();
@@ -65,9 +64,22 @@ Status LogConsumer::Commit(const log::Position& pos) {
   if (pos == committed_) return Status::Ok();
   // Invariant: what the cursor covers is durable at the destination first.
   SLUICE_RETURN_IF_ERROR(flush_());
-  SLUICE_RETURN_IF_ERROR(rt_.cursors.Commit(options_.name, pos));
+  SLUICE_RETURN_IF_ERROR(rt_.log.CommitCursor(options_.name, pos));
   committed_ = pos;
   return Status::Ok();
+}
+
+void LogConsumer::UpdateLag(int64_t oldest_unread_append) {
+  log::Position end = rt_.log.End();
+  metrics_.lag_records.Set(end.record_offset > position_.record_offset
+                               ? static_cast<double>(end.record_offset - position_.record_offset)
+                               : 0);
+  metrics_.lag_bytes.Set(static_cast<double>(rt_.log.BytesBetween(position_, end)));
+  double seconds = 0;
+  if (oldest_unread_append > 0) {
+    seconds = static_cast<double>(rt_.clock.NowUnixNanos() - oldest_unread_append) / 1e9;
+  }
+  metrics_.lag_seconds.Set(std::max(0.0, seconds));
 }
 
 void LogConsumer::Run() {
@@ -89,6 +101,7 @@ void LogConsumer::Run() {
     Result<log::LogReader::Batch> batch = reader.Next();
     if (!batch.ok()) {
       if (batch.status().code() == StatusCode::kEndOfStream) {
+        UpdateLag(0);
         if (stop_.load()) break;  // drained
         if (std::chrono::steady_clock::now() - last_commit >= options_.commit_interval) {
           if (Commit(position_).ok()) last_commit = std::chrono::steady_clock::now();
@@ -105,6 +118,7 @@ void LogConsumer::Run() {
       reader.Seek(position_);
       continue;
     }
+    UpdateLag(batch->header.append_unix_nanos);
     if (Wanted(batch->header)) {
       bool delivered = false;
       while (!delivered) {
@@ -129,8 +143,6 @@ void LogConsumer::Run() {
       if (!delivered) break;
     }
     position_ = batch->next;
-    log::Position end = rt_.log.End();
-    metrics_.lag_records.Set(static_cast<double>(end.record_offset - position_.record_offset));
     if (std::chrono::steady_clock::now() - last_commit >= options_.commit_interval) {
       Status st = Commit(position_);
       if (!st.ok()) {

@@ -19,6 +19,8 @@ struct ExporterMetrics {
   telemetry::Counter& send_failed;
   telemetry::Counter& read_errors;
   telemetry::Gauge& lag_records;
+  telemetry::Gauge& lag_bytes;
+  telemetry::Gauge& lag_seconds;
 };
 
 // One exporter's read loop, on its own thread: it resumes from the exporter's
@@ -56,6 +58,9 @@ class LogConsumer {
   void Run();
   Status Commit(const log::Position& pos);
   bool Wanted(const log::BatchHeader& h) const;
+  // Updates the lag gauges; `oldest_unread_append` is the append time of the
+  // first batch not yet delivered (0 when caught up).
+  void UpdateLag(int64_t oldest_unread_append);
 
   Runtime& rt_;
   const Options options_;

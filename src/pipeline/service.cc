@@ -22,21 +22,15 @@ Service::~Service() {
 }
 
 Status Service::Start() {
-  health_.Set("log", false, "opening");
   log::LogOptions storage = config_.storage;
-  Result<std::unique_ptr<log::Log>> log = log::Log::Open(storage, fs_, clock_, registry_);
+  Result<std::unique_ptr<log::Log>> log = log::Log::Open(storage, fs_, clock_, registry_, &health_);
   if (!log.ok()) {
     health_.Set("log", false, log.status().ToString());
     return Status(log.status().code(), "storage: cannot open the log in " + storage.directory +
                                            ": " + log.status().message());
   }
   log_ = std::move(log).value();
-  cursors_ = std::make_unique<log::CursorStore>(fs_, io::JoinPath(storage.directory, "cursors"));
-  if (Status st = cursors_->Init(); !st.ok()) {
-    return Status(st.code(), "storage: cannot create the cursor directory: " + st.message());
-  }
-  health_.Set("log", true);
-  runtime_ = std::make_unique<Runtime>(Runtime{io_, *log_, *cursors_, registry_, health_, clock_});
+  runtime_ = std::make_unique<Runtime>(Runtime{io_, *log_, registry_, health_, clock_});
 
   // Only components that a pipeline uses are created.
   for (const ComponentConfig& c : config_.receivers) {

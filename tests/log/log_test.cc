@@ -34,7 +34,7 @@ class LogTest : public ::testing::Test {
     return r;
   }
 
-  static std::vector<std::string> ReadAll(const Log& log, Position from) {
+  static std::vector<std::string> ReadAll(Log& log, Position from) {
     LogReader reader(log, from);
     std::vector<std::string> out;
     while (true) {
@@ -198,28 +198,35 @@ TEST_F(LogTest, ReaderWaitsForAppendsBeyondTheEnd) {
 }
 
 TEST_F(LogTest, CursorSurvivesRestart) {
-  Position p{5, 1234, 99};
+  Position committed;
   {
-    CursorStore store(io::FileSystem::Posix(), dir_.Sub("cursors"));
-    ASSERT_TRUE(store.Init().ok());
-    EXPECT_EQ(store.Load("file").status().code(), StatusCode::kNotFound);
-    ASSERT_TRUE(store.Commit("file", p).ok());
+    auto log = OpenLog(Options());
+    ASSERT_TRUE(log->Append(Batch("a")).ok());
+    ASSERT_TRUE(log->Append(Batch("b")).ok());
+    auto start = log->OpenCursor("file");
+    ASSERT_TRUE(start.ok());
+    EXPECT_EQ(*start, log->Begin());
+    LogReader reader(*log, *start);
+    auto first = reader.Next();
+    ASSERT_TRUE(first.ok());
+    committed = first->next;
+    ASSERT_TRUE(log->CommitCursor("file", committed).ok());
   }
-  CursorStore store(io::FileSystem::Posix(), dir_.Sub("cursors"));
-  auto loaded = store.Load("file");
-  ASSERT_TRUE(loaded.ok());
-  EXPECT_EQ(*loaded, p);
+  auto log = OpenLog(Options());
+  auto resumed = log->OpenCursor("file");
+  ASSERT_TRUE(resumed.ok());
+  EXPECT_EQ(*resumed, committed);
+  EXPECT_EQ(ReadAll(*log, *resumed), (std::vector<std::string>{"b"}));
 }
 
-TEST_F(LogTest, DamagedCursorFileIsCorruptionNotAPosition) {
-  CursorStore store(io::FileSystem::Posix(), dir_.Sub("cursors"));
-  ASSERT_TRUE(store.Init().ok());
-  ASSERT_TRUE(store.Commit("x", Position{1, 2, 3}).ok());
-  std::string path = dir_.Sub("cursors/x.cursor");
-  std::string text = *io::ReadSmallFile(io::FileSystem::Posix(), path);
-  text[3] = '9';
-  ASSERT_TRUE(io::WriteFileAtomically(io::FileSystem::Posix(), path, text).ok());
-  EXPECT_EQ(store.Load("x").status().code(), StatusCode::kCorruption);
+TEST_F(LogTest, CursorNeverMovesBackwards) {
+  auto log = OpenLog(Options());
+  ASSERT_TRUE(log->Append(Batch("a")).ok());
+  ASSERT_TRUE(log->OpenCursor("x").ok());
+  Position end = log->End();
+  ASSERT_TRUE(log->CommitCursor("x", end).ok());
+  ASSERT_TRUE(log->CommitCursor("x", log->Begin()).ok());
+  EXPECT_EQ(log->CursorOf("x"), end);
 }
 
 }  // namespace

@@ -21,10 +21,7 @@ class ConsumerTest : public ::testing::Test {
     auto l = log::Log::Open(o, io::FileSystem::Posix(), Clock::Real(), registry_);
     ASSERT_TRUE(l.ok());
     log_ = std::move(l).value();
-    cursors_ = std::make_unique<log::CursorStore>(io::FileSystem::Posix(), dir_.Sub("cursors"));
-    ASSERT_TRUE(cursors_->Init().ok());
-    rt_ = std::make_unique<Runtime>(
-        Runtime{io_, *log_, *cursors_, registry_, health_, Clock::Real()});
+    rt_ = std::make_unique<Runtime>(Runtime{io_, *log_, registry_, health_, Clock::Real()});
   }
 
   void Append(const std::string& payload, uint32_t pipeline) {
@@ -74,7 +71,6 @@ class ConsumerTest : public ::testing::Test {
   telemetry::Health health_;
   boost::asio::io_context io_;
   std::unique_ptr<log::Log> log_;
-  std::unique_ptr<log::CursorStore> cursors_;
   std::unique_ptr<Runtime> rt_;
 };
 

@@ -1,0 +1,106 @@
+#include "io/fault_injection_file_system.h"
+
+#include <cerrno>
+
+namespace sluice::io {
+namespace {
+
+class FaultWritableFile final : public WritableFile {
+ public:
+  FaultWritableFile(FaultInjectionFileSystem& fs, std::string path,
+                    std::unique_ptr<WritableFile> base)
+      : fs_(fs), path_(std::move(path)), base_(std::move(base)) {}
+
+  Status Append(std::span<const uint8_t> data) override {
+    switch (fs_.OnWrite(path_)) {
+      case FaultInjectionFileSystem::Decision::kPass:
+        return base_->Append(data);
+      case FaultInjectionFileSystem::Decision::kEnospc:
+        return Status::FromErrno("write " + path_, ENOSPC);
+      case FaultInjectionFileSystem::Decision::kEio:
+        return Status::FromErrno("write " + path_, EIO);
+      case FaultInjectionFileSystem::Decision::kShortWrite: {
+        Status st = base_->Append(data.subspan(0, data.size() / 2));
+        if (!st.ok()) return st;
+        return Status::FromErrno("write " + path_, EIO);
+      }
+    }
+    return Status::Internal("unreachable");
+  }
+  Status Sync() override {
+    if (fs_.OnSync(path_)) return Status::FromErrno("fdatasync " + path_, EIO);
+    return base_->Sync();
+  }
+  Status Close() override { return base_->Close(); }
+  uint64_t Size() const override { return base_->Size(); }
+
+ private:
+  FaultInjectionFileSystem& fs_;
+  std::string path_;
+  std::unique_ptr<WritableFile> base_;
+};
+
+}  // namespace
+
+void FaultInjectionFileSystem::FailWrites(WriteFault fault, int count, std::string path_part) {
+  std::lock_guard<std::mutex> lock(mu_);
+  write_fault_ = fault;
+  write_failures_ = count;
+  write_path_ = std::move(path_part);
+}
+
+void FaultInjectionFileSystem::FailSyncs(int count, std::string path_part) {
+  std::lock_guard<std::mutex> lock(mu_);
+  sync_failures_ = count;
+  sync_path_ = std::move(path_part);
+}
+
+void FaultInjectionFileSystem::FillDisk() {
+  std::lock_guard<std::mutex> lock(mu_);
+  disk_full_ = true;
+}
+
+void FaultInjectionFileSystem::Heal() {
+  std::lock_guard<std::mutex> lock(mu_);
+  disk_full_ = false;
+  write_failures_ = 0;
+  sync_failures_ = 0;
+}
+
+FaultInjectionFileSystem::Decision FaultInjectionFileSystem::OnWrite(const std::string& path) {
+  writes_.fetch_add(1);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (disk_full_) {
+    injected_.fetch_add(1);
+    return Decision::kEnospc;
+  }
+  if (write_failures_ == 0 || path.find(write_path_) == std::string::npos) return Decision::kPass;
+  --write_failures_;
+  injected_.fetch_add(1);
+  switch (write_fault_) {
+    case WriteFault::kEnospc:
+      return Decision::kEnospc;
+    case WriteFault::kEio:
+      return Decision::kEio;
+    case WriteFault::kShortWriteThenEio:
+      return Decision::kShortWrite;
+  }
+  return Decision::kEio;
+}
+
+bool FaultInjectionFileSystem::OnSync(const std::string& path) {
+  syncs_.fetch_add(1);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (sync_failures_ == 0 || path.find(sync_path_) == std::string::npos) return false;
+  --sync_failures_;
+  injected_.fetch_add(1);
+  return true;
+}
+
+Result<std::unique_ptr<WritableFile>> FaultInjectionFileSystem::OpenWritable(
+    const std::string& path, OpenMode mode) {
+  SLUICE_ASSIGN_OR_RETURN(auto base, base_.OpenWritable(path, mode));
+  return std::unique_ptr<WritableFile>(new FaultWritableFile(*this, path, std::move(base)));
+}
+
+}  // namespace sluice::io

@@ -1,0 +1,80 @@
+#pragma once
+
+#include <atomic>
+#include <mutex>
+#include <string>
+
+#include "io/file_system.h"
+
+namespace sluice::io {
+
+// A FileSystem that forwards to another and injects the failures disks
+// produce: ENOSPC, EIO, a short write followed by an error, and a failed
+// fdatasync. Faults are armed for a number of operations on paths containing
+// a substring, so a test can fail exactly the segment write it means to.
+// Thread-safe.
+class FaultInjectionFileSystem final : public FileSystem {
+ public:
+  enum class WriteFault {
+    kEnospc,             // nothing written, ENOSPC
+    kEio,                // nothing written, EIO
+    kShortWriteThenEio,  // the first half written, then EIO
+  };
+
+  explicit FaultInjectionFileSystem(FileSystem& base) : base_(base) {}
+
+  // The next `count` appends to files whose path contains `path_part` fail.
+  void FailWrites(WriteFault fault, int count = 1, std::string path_part = "");
+  // The next `count` syncs of files whose path contains `path_part` fail (EIO).
+  void FailSyncs(int count = 1, std::string path_part = "");
+  // Every later append fails with ENOSPC until Heal().
+  void FillDisk();
+  void Heal();
+
+  uint64_t writes() const { return writes_.load(); }
+  uint64_t syncs() const { return syncs_.load(); }
+  uint64_t injected() const { return injected_.load(); }
+
+  // Consulted by files opened through this file system.
+  enum class Decision { kPass, kEnospc, kEio, kShortWrite };
+  Decision OnWrite(const std::string& path);
+  bool OnSync(const std::string& path);  // true: fail this sync
+
+  Result<std::unique_ptr<WritableFile>> OpenWritable(const std::string& path,
+                                                     OpenMode mode) override;
+  Result<std::unique_ptr<RandomAccessFile>> OpenReadable(const std::string& path) override {
+    return base_.OpenReadable(path);
+  }
+  Status CreateDirs(const std::string& path) override { return base_.CreateDirs(path); }
+  Result<std::vector<std::string>> ListDir(const std::string& path) override {
+    return base_.ListDir(path);
+  }
+  Status Remove(const std::string& path) override { return base_.Remove(path); }
+  Status Rename(const std::string& from, const std::string& to) override {
+    return base_.Rename(from, to);
+  }
+  Status Truncate(const std::string& path, uint64_t size) override {
+    return base_.Truncate(path, size);
+  }
+  Status SyncDir(const std::string& path) override { return base_.SyncDir(path); }
+  Result<uint64_t> FileSize(const std::string& path) override { return base_.FileSize(path); }
+  Result<int64_t> ModifiedUnixNanos(const std::string& path) override {
+    return base_.ModifiedUnixNanos(path);
+  }
+  bool Exists(const std::string& path) override { return base_.Exists(path); }
+
+ private:
+  FileSystem& base_;
+  std::mutex mu_;
+  WriteFault write_fault_ = WriteFault::kEio;
+  int write_failures_ = 0;
+  std::string write_path_;
+  int sync_failures_ = 0;
+  std::string sync_path_;
+  bool disk_full_ = false;
+  std::atomic<uint64_t> writes_{0};
+  std::atomic<uint64_t> syncs_{0};
+  std::atomic<uint64_t> injected_{0};
+};
+
+}  // namespace sluice::io

@@ -1,0 +1,71 @@
+#include "log/scan.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace sluice::log {
+namespace {
+
+// Cheap checks on a frame header before its CRC is computed: the length, the
+// type byte, and the tenant and payload lengths must agree.
+bool PlausibleHeader(const char* p, uint64_t pos, uint64_t limit) {
+  uint64_t size = FrameSizeFromPrefix(std::string_view(p, kFrameHeaderSize));
+  if (size == 0 || pos + size > limit) return false;
+  const char* h = p + kFrameCrcSize + kFrameLengthSize;
+  if (static_cast<uint8_t>(h[0]) != static_cast<uint8_t>(FrameType::kBatch)) return false;
+  uint16_t tenant_len;
+  uint32_t payload_len;
+  std::memcpy(&tenant_len, h + kFrameTypeSize + 14, 2);
+  std::memcpy(&payload_len, h + kFrameTypeSize + 40, 4);
+  return tenant_len <= kMaxTenantSize &&
+         kFrameHeaderSize + uint64_t{tenant_len} + payload_len == size;
+}
+
+}  // namespace
+
+Result<FrameStatus> ReadFrameAt(const io::RandomAccessFile& file, uint64_t pos, uint64_t limit,
+                                std::string& scratch, DecodedFrame* frame, uint64_t* frame_size) {
+  if (limit - pos < kFrameHeaderSize) return FrameStatus::kTorn;
+  scratch.resize(kFrameHeaderSize);
+  SLUICE_ASSIGN_OR_RETURN(
+      size_t n, file.Read(pos, {reinterpret_cast<uint8_t*>(scratch.data()), scratch.size()}));
+  if (n < kFrameHeaderSize) return FrameStatus::kTorn;
+  uint64_t size = FrameSizeFromPrefix(scratch);
+  if (size == 0) return FrameStatus::kCorrupt;
+  if (pos + size > limit) return FrameStatus::kTorn;
+  scratch.resize(size);
+  SLUICE_ASSIGN_OR_RETURN(
+      n, file.Read(pos, {reinterpret_cast<uint8_t*>(scratch.data()), scratch.size()}));
+  if (n < size) return FrameStatus::kTorn;
+  if (DecodeFrame(scratch, frame) != DecodeResult::kOk) return FrameStatus::kCorrupt;
+  *frame_size = size;
+  return FrameStatus::kOk;
+}
+
+Result<uint64_t> FindNextFrame(const io::RandomAccessFile& file, uint64_t from, uint64_t limit,
+                               std::string& scratch) {
+  constexpr size_t kWindow = 1 << 20;
+  std::string window;
+  std::string frame_buf;
+  for (uint64_t base = from; base + kFrameHeaderSize <= limit;) {
+    size_t want = static_cast<size_t>(std::min<uint64_t>(kWindow, limit - base));
+    window.resize(want);
+    SLUICE_ASSIGN_OR_RETURN(size_t n,
+                            file.Read(base, {reinterpret_cast<uint8_t*>(window.data()), want}));
+    if (n < kFrameHeaderSize) break;
+    size_t last = n - kFrameHeaderSize;
+    for (size_t i = 0; i <= last; ++i) {
+      if (!PlausibleHeader(window.data() + i, base + i, limit)) continue;
+      DecodedFrame frame;
+      uint64_t size;
+      SLUICE_ASSIGN_OR_RETURN(FrameStatus st,
+                              ReadFrameAt(file, base + i, limit, frame_buf, &frame, &size));
+      if (st == FrameStatus::kOk) return base + i;
+    }
+    base += last + 1;
+  }
+  scratch.clear();
+  return limit;
+}
+
+}  // namespace sluice::log
