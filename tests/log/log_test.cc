@@ -6,55 +6,13 @@
 #include <set>
 #include <thread>
 
+#include "log/log_fixture.h"
 #include "support/temp_dir.h"
 
 namespace sluice::log {
 namespace {
 
-class LogTest : public ::testing::Test {
- protected:
-  LogOptions Options(FsyncPolicy policy = FsyncPolicy::kInterval) {
-    LogOptions o;
-    o.directory = dir_.path();
-    o.fsync = policy;
-    return o;
-  }
-
-  std::unique_ptr<Log> OpenLog(const LogOptions& o) {
-    auto log = Log::Open(o, io::FileSystem::Posix(), Clock::Real(), registry_);
-    EXPECT_TRUE(log.ok()) << log.status().ToString();
-    return log.ok() ? std::move(log).value() : nullptr;
-  }
-
-  static AppendRequest Batch(const std::string& payload, uint32_t items = 1) {
-    AppendRequest r;
-    r.payload = payload;
-    r.item_count = items;
-    r.tenant = "t";
-    return r;
-  }
-
-  static std::vector<std::string> ReadAll(Log& log, Position from) {
-    LogReader reader(log, from);
-    std::vector<std::string> out;
-    while (true) {
-      auto b = reader.Next();
-      if (!b.ok()) {
-        EXPECT_EQ(b.status().code(), StatusCode::kEndOfStream) << b.status().ToString();
-        break;
-      }
-      out.emplace_back(b->payload);
-    }
-    return out;
-  }
-
-  uint64_t CounterValue(const std::string& name) {
-    return registry_.AddCounter(name, "").Get().Value();
-  }
-
-  testing::TempDir dir_;
-  telemetry::Registry registry_;
-};
+using LogTest = LogFixture;
 
 TEST_F(LogTest, AppendedBatchesReadBackInOrderWithDenseOffsets) {
   auto log = OpenLog(Options());

@@ -1,0 +1,188 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "io/fault_injection_file_system.h"
+#include "log/log_fixture.h"
+
+namespace sluice::log {
+namespace {
+
+using Fault = io::FaultInjectionFileSystem::WriteFault;
+
+void FlipByte(const std::string& path, uint64_t offset) {
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekg(static_cast<std::streamoff>(offset));
+  char c;
+  f.get(c);
+  f.seekp(static_cast<std::streamoff>(offset));
+  f.put(static_cast<char>(c ^ 0x5A));
+}
+
+using CorruptionTest = LogFixture;
+
+TEST_F(CorruptionTest, CorruptMiddleBatchIsSkippedAndCounted) {
+  std::string segment;
+  uint64_t second_at;
+  {
+    auto log = OpenLog(Options());
+    ASSERT_TRUE(log->Append(Batch("first-batch")).ok());
+    second_at = log->End().byte_offset;
+    ASSERT_TRUE(log->Append(Batch(std::string(500, 's'))).ok());
+    ASSERT_TRUE(log->Append(Batch("third-batch")).ok());
+    segment = log->SegmentPath(0);
+  }
+  FlipByte(segment, second_at + kFrameHeaderSize + 100);  // inside the payload
+  auto log = OpenLog(Options());
+  EXPECT_EQ(ReadAll(*log, log->Begin()), (std::vector<std::string>{"first-batch", "third-batch"}));
+  EXPECT_GT(CounterValue("sluice_log_corrupt_bytes_total"), 0u);
+  // Nothing after the damage was truncated away, and the log still takes writes.
+  EXPECT_EQ(CounterValue("sluice_log_truncated_bytes_total"), 0u);
+  ASSERT_TRUE(log->Append(Batch("fourth")).ok());
+  auto readiness = health_.Check();
+  EXPECT_TRUE(readiness.ready);
+  EXPECT_NE(readiness.json.find("corrupt bytes"), std::string::npos) << readiness.json;
+}
+
+TEST_F(CorruptionTest, CorruptBatchInAClosedSegmentIsSkippedByReadersAndCountedOnce) {
+  LogOptions o = Options();
+  o.segment_bytes = 1 << 20;
+  std::string first_segment;
+  {
+    auto log = OpenLog(o);
+    for (int i = 0; i < 30; ++i) {
+      ASSERT_TRUE(log->Append(Batch(std::to_string(i) + std::string(100 * 1024, '.'))).ok());
+    }
+    ASSERT_GE(log->Segments().size(), 3u);
+    first_segment = log->SegmentPath(log->Segments().front());
+  }
+  // Damage the second frame's length field in the first (closed) segment.
+  uint64_t second_frame = kSegmentHeaderSize + kFrameHeaderSize + 1 + 100 * 1024 + 1;
+  FlipByte(first_segment, second_frame + kFrameCrcSize);
+  auto log = OpenLog(o);
+  auto all = ReadAll(*log, log->Begin());
+  EXPECT_EQ(all.size(), 29u);
+  for (const auto& p : all) EXPECT_NE(p.rfind("1.", 0), 0u);
+  uint64_t counted = CounterValue("sluice_log_corrupt_bytes_total");
+  EXPECT_GT(counted, 100u * 1024);
+  ReadAll(*log, log->Begin());  // a second reader over the same damage
+  EXPECT_EQ(CounterValue("sluice_log_corrupt_bytes_total"), counted);
+}
+
+TEST_F(CorruptionTest, MissingSegmentFileIsTolerated) {
+  LogOptions o = Options();
+  o.segment_bytes = 1 << 20;
+  std::vector<uint64_t> segments;
+  {
+    auto log = OpenLog(o);
+    for (int i = 0; i < 30; ++i) {
+      ASSERT_TRUE(log->Append(Batch(std::string(100 * 1024, 'm'))).ok());
+    }
+    segments = log->Segments();
+    ASSERT_GE(segments.size(), 3u);
+    std::filesystem::remove(log->SegmentPath(segments[1]));
+  }
+  auto log = OpenLog(o);
+  auto all = ReadAll(*log, log->Begin());
+  EXPECT_GT(all.size(), 10u);
+  EXPECT_LT(all.size(), 30u);
+  // A cursor left inside the missing segment moves on to the next one.
+  LogReader reader(*log, Position{segments[1], 5000, segments[1] + 3});
+  auto b = reader.Next();
+  ASSERT_TRUE(b.ok());
+  EXPECT_GE(b->header.base_offset, segments[2]);
+}
+
+class FaultTest : public LogFixture {
+ protected:
+  io::FaultInjectionFileSystem fs_{io::FileSystem::Posix()};
+};
+
+TEST_F(FaultTest, EnospcRejectsWithoutCorruption) {
+  auto log = OpenLog(Options(FsyncPolicy::kAlways), fs_);
+  ASSERT_TRUE(log->Append(Batch("before")).ok());
+  fs_.FailWrites(Fault::kEnospc, 1, ".seg");
+  auto full = log->Append(Batch("rejected"));
+  ASSERT_FALSE(full.ok());
+  EXPECT_EQ(full.status().code(), StatusCode::kResourceExhausted);
+  auto after = log->Append(Batch("after"));
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->base_offset, 1u);
+  ASSERT_TRUE(log->Close().ok());
+  auto reopened = OpenLog(Options(), fs_);
+  EXPECT_EQ(ReadAll(*reopened, reopened->Begin()), (std::vector<std::string>{"before", "after"}));
+  EXPECT_EQ(CounterValue("sluice_log_truncated_bytes_total"), 0u);
+  EXPECT_EQ(CounterValue("sluice_log_corrupt_bytes_total"), 0u);
+}
+
+TEST_F(FaultTest, ShortWriteIsCutBackToTheLastWholeBatch) {
+  auto log = OpenLog(Options(FsyncPolicy::kAlways), fs_);
+  ASSERT_TRUE(log->Append(Batch("one")).ok());
+  fs_.FailWrites(Fault::kShortWriteThenEio, 1, ".seg");
+  auto torn = log->Append(Batch(std::string(4096, 't')));
+  ASSERT_FALSE(torn.ok());
+  EXPECT_EQ(torn.status().code(), StatusCode::kIoError);
+  ASSERT_TRUE(log->Append(Batch("two")).ok());
+  EXPECT_EQ(ReadAll(*log, log->Begin()), (std::vector<std::string>{"one", "two"}));
+  ASSERT_TRUE(log->Close().ok());
+  auto reopened = OpenLog(Options(), fs_);
+  EXPECT_EQ(ReadAll(*reopened, reopened->Begin()), (std::vector<std::string>{"one", "two"}));
+  EXPECT_EQ(CounterValue("sluice_log_corrupt_bytes_total"), 0u);
+}
+
+TEST_F(FaultTest, EioFailsOnlyTheGroupItHit) {
+  auto log = OpenLog(Options(), fs_);
+  fs_.FailWrites(Fault::kEio, 1, ".seg");
+  EXPECT_FALSE(log->Append(Batch("lost")).ok());
+  EXPECT_TRUE(log->Append(Batch("kept")).ok());
+  EXPECT_EQ(ReadAll(*log, log->Begin()), (std::vector<std::string>{"kept"}));
+  EXPECT_EQ(CounterValue("sluice_log_append_errors_total"), 1u);
+}
+
+TEST_F(FaultTest, FsyncFailureFailsTheGroupAndWritingMovesToANewSegment) {
+  auto log = OpenLog(Options(FsyncPolicy::kAlways), fs_);
+  ASSERT_TRUE(log->Append(Batch("a")).ok());
+  fs_.FailSyncs(1, ".seg");
+  auto failed = log->Append(Batch("unsynced"));
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(CounterValue("sluice_log_fsync_errors_total"), 1u);
+  ASSERT_TRUE(log->Append(Batch("b")).ok());
+  EXPECT_EQ(log->Segments().size(), 2u);
+  ASSERT_TRUE(log->Close().ok());
+  auto reopened = OpenLog(Options(), fs_);
+  EXPECT_EQ(ReadAll(*reopened, reopened->Begin()), (std::vector<std::string>{"a", "b"}));
+}
+
+TEST_F(FaultTest, DiskFullAnswersResourceExhaustedUntilSpaceReturns) {
+  auto log = OpenLog(Options(FsyncPolicy::kAlways), fs_);
+  fs_.FillDisk();
+  for (int i = 0; i < 5; ++i) {
+    auto r = log->Append(Batch("x"));
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), StatusCode::kResourceExhausted);
+  }
+  fs_.Heal();
+  auto ok = log->Append(Batch("y"));
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok->base_offset, 0u);
+  EXPECT_EQ(ReadAll(*log, log->Begin()), (std::vector<std::string>{"y"}));
+}
+
+TEST_F(FaultTest, CursorCommitSurvivesAFailedStateWrite) {
+  auto log = OpenLog(Options(), fs_);
+  ASSERT_TRUE(log->Append(Batch("a")).ok());
+  ASSERT_TRUE(log->OpenCursor("e").ok());
+  Position end = log->End();
+  fs_.FailWrites(Fault::kShortWriteThenEio, 1, "state");
+  EXPECT_FALSE(log->CommitCursor("e", end).ok());
+  EXPECT_EQ(log->CursorOf("e"), log->Begin());
+  ASSERT_TRUE(log->CommitCursor("e", end).ok());
+  ASSERT_TRUE(log->Close().ok());
+  auto reopened = OpenLog(Options(), fs_);
+  EXPECT_EQ(*reopened->OpenCursor("e"), end);
+  EXPECT_EQ(CounterValue("sluice_state_truncated_bytes_total"), 0u);
+}
+
+}  // namespace
+}  // namespace sluice::log
