@@ -31,6 +31,9 @@ class FaultWritableFile final : public WritableFile {
     if (fs_.OnSync(path_)) return Status::FromErrno("fdatasync " + path_, EIO);
     return base_->Sync();
   }
+  void StartWriteback(uint64_t offset, uint64_t length) override {
+    base_->StartWriteback(offset, length);
+  }
   Status Close() override { return base_->Close(); }
   uint64_t Size() const override { return base_->Size(); }
 
@@ -100,6 +103,16 @@ bool FaultInjectionFileSystem::OnSync(const std::string& path) {
 Result<std::unique_ptr<WritableFile>> FaultInjectionFileSystem::OpenWritable(
     const std::string& path, OpenMode mode) {
   SLUICE_ASSIGN_OR_RETURN(auto base, base_.OpenWritable(path, mode));
+  return std::unique_ptr<WritableFile>(new FaultWritableFile(*this, path, std::move(base)));
+}
+
+}  // namespace sluice::io
+
+namespace sluice::io {
+
+Result<std::unique_ptr<WritableFile>> FaultInjectionFileSystem::OpenDirectWritable(
+    const std::string& path, OpenMode mode) {
+  SLUICE_ASSIGN_OR_RETURN(auto base, base_.OpenDirectWritable(path, mode));
   return std::unique_ptr<WritableFile>(new FaultWritableFile(*this, path, std::move(base)));
 }
 

@@ -42,6 +42,8 @@ class FaultInjectionFileSystem final : public FileSystem {
 
   Result<std::unique_ptr<WritableFile>> OpenWritable(const std::string& path,
                                                      OpenMode mode) override;
+  Result<std::unique_ptr<WritableFile>> OpenDirectWritable(const std::string& path,
+                                                           OpenMode mode) override;
   Result<std::unique_ptr<RandomAccessFile>> OpenReadable(const std::string& path) override {
     return base_.OpenReadable(path);
   }

@@ -21,7 +21,22 @@ class WritableFile {
  public:
   virtual ~WritableFile() = default;
   virtual Status Append(std::span<const uint8_t> data) = 0;
+  // Appends the pieces in order, as one write where the OS allows (writev),
+  // so callers need not copy them into one buffer first. Same failure
+  // contract as Append: a prefix may have been written.
+  virtual Status AppendV(std::span<const std::span<const uint8_t>> pieces) {
+    for (const auto& p : pieces) SLUICE_RETURN_IF_ERROR(Append(p));
+    return Status::Ok();
+  }
   virtual Status Sync() = 0;
+  // Asks the kernel to start writing [offset, offset + length) to disk now,
+  // without waiting (a hint: keeps dirty pages few so writes are not
+  // throttled, and leaves less for the next Sync). Durability still comes
+  // only from Sync.
+  virtual void StartWriteback(uint64_t offset, uint64_t length) {
+    (void)offset;
+    (void)length;
+  }
   virtual Status Close() = 0;
   // Bytes in the file, including what was there when opened.
   virtual uint64_t Size() const = 0;
@@ -44,6 +59,15 @@ class FileSystem {
   virtual ~FileSystem() = default;
   virtual Result<std::unique_ptr<WritableFile>> OpenWritable(const std::string& path,
                                                              OpenMode mode) = 0;
+  // A file written around the page cache (O_DIRECT) where the file system
+  // allows it, with the same contract as OpenWritable: every Append reaches
+  // the OS before it returns. The file may carry zero padding past Size()
+  // until Close() trims it. Falls back to OpenWritable where direct I/O is
+  // not supported.
+  virtual Result<std::unique_ptr<WritableFile>> OpenDirectWritable(const std::string& path,
+                                                                   OpenMode mode) {
+    return OpenWritable(path, mode);
+  }
   virtual Result<std::unique_ptr<RandomAccessFile>> OpenReadable(const std::string& path) = 0;
   virtual Status CreateDirs(const std::string& path) = 0;
   // File names (not paths) in a directory, unsorted; excludes "." and "..".

@@ -1,11 +1,13 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 
+#include "io/direct_file.h"
 #include "io/file_system.h"
 
 namespace sluice::io {
@@ -37,9 +39,43 @@ class PosixWritableFile final : public WritableFile {
     return Status::Ok();
   }
 
+  Status AppendV(std::span<const std::span<const uint8_t>> pieces) override {
+    constexpr size_t kMaxIov = 1024;  // IOV_MAX on Linux
+    iovec iov[kMaxIov];
+    size_t next = 0;  // first piece not yet fully written
+    size_t skip = 0;  // bytes of pieces[next] already written
+    while (next < pieces.size()) {
+      size_t n = 0;
+      for (size_t i = next; i < pieces.size() && n < kMaxIov; ++i, ++n) {
+        size_t off = i == next ? skip : 0;
+        iov[n].iov_base = const_cast<uint8_t*>(pieces[i].data() + off);
+        iov[n].iov_len = pieces[i].size() - off;
+      }
+      ssize_t w = ::writev(fd_, iov, static_cast<int>(n));
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        return Status::FromErrno("write " + path_, errno);
+      }
+      size_ += static_cast<uint64_t>(w);
+      size_t left = static_cast<size_t>(w);
+      while (next < pieces.size() && left >= pieces[next].size() - skip) {
+        left -= pieces[next].size() - skip;
+        skip = 0;
+        ++next;
+      }
+      skip += left;
+    }
+    return Status::Ok();
+  }
+
   Status Sync() override {
     if (::fdatasync(fd_) != 0) return Status::FromErrno("fdatasync " + path_, errno);
     return Status::Ok();
+  }
+
+  void StartWriteback(uint64_t offset, uint64_t length) override {
+    ::sync_file_range(fd_, static_cast<off64_t>(offset), static_cast<off64_t>(length),
+                      SYNC_FILE_RANGE_WRITE);
   }
 
   Status Close() override {
@@ -108,12 +144,21 @@ class PosixFileSystem final : public FileSystem {
         new PosixWritableFile(path, fd, static_cast<uint64_t>(st.st_size)));
   }
 
+  Result<std::unique_ptr<WritableFile>> OpenDirectWritable(const std::string& path,
+                                                           OpenMode mode) override {
+    Result<std::unique_ptr<WritableFile>> direct = OpenDirect(path, mode);
+    if (direct.ok() || direct.status().code() != StatusCode::kFailedPrecondition) return direct;
+    return OpenWritable(path, mode);
+  }
+
   Result<std::unique_ptr<RandomAccessFile>> OpenReadable(const std::string& path) override {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
       if (errno == ENOENT) return Status::NotFound(path);
       return Status::FromErrno("open " + path, errno);
     }
+    // Segments and state files are read front to back: ask for more read-ahead.
+    ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     return std::unique_ptr<RandomAccessFile>(new PosixRandomAccessFile(path, fd));
   }
 

@@ -41,9 +41,15 @@ uint32_t PipelineId(std::string_view pipeline_name) {
 
 void EncodeFrame(const BatchHeader& h, std::string_view tenant, std::string_view payload,
                  std::string* out) {
+  EncodeFrameHead(h, tenant, payload.size(), io::Crc32c(payload.data(), payload.size()), out);
+  out->append(payload);
+}
+
+void EncodeFrameHead(const BatchHeader& h, std::string_view tenant, size_t payload_size,
+                     uint32_t payload_crc, std::string* out) {
   size_t start = out->size();
   uint32_t length =
-      static_cast<uint32_t>(kFrameTypeSize + kBatchHeaderSize + tenant.size() + payload.size());
+      static_cast<uint32_t>(kFrameTypeSize + kBatchHeaderSize + tenant.size() + payload_size);
   Put<uint32_t>(out, 0);  // crc, patched below
   Put<uint32_t>(out, length);
   Put<uint8_t>(out, static_cast<uint8_t>(FrameType::kBatch));
@@ -55,10 +61,10 @@ void EncodeFrame(const BatchHeader& h, std::string_view tenant, std::string_view
   Put<int64_t>(out, h.min_event_unix_nanos);
   Put<int64_t>(out, h.max_event_unix_nanos);
   Put<int64_t>(out, h.append_unix_nanos);
-  Put<uint32_t>(out, static_cast<uint32_t>(payload.size()));
+  Put<uint32_t>(out, static_cast<uint32_t>(payload_size));
   Put<uint32_t>(out, h.pipeline_id);
+  Put<uint32_t>(out, payload_crc);
   out->append(tenant);
-  out->append(payload);
   uint32_t crc =
       io::Crc32c(out->data() + start + kFrameCrcSize, out->size() - start - kFrameCrcSize);
   std::memcpy(out->data() + start, &crc, sizeof crc);
@@ -75,25 +81,28 @@ DecodeResult DecodeFrame(std::string_view data, DecodedFrame* out) {
   uint64_t size = FrameSizeFromPrefix(data);
   if (size == 0) return DecodeResult::kCorrupt;
   if (data.size() < size) return DecodeResult::kNeedMore;
-  uint32_t crc = Get<uint32_t>(data.data());
-  if (io::Crc32c(data.data() + kFrameCrcSize, size - kFrameCrcSize) != crc) {
-    return DecodeResult::kCorrupt;
-  }
   const char* p = data.data() + kFrameCrcSize + kFrameLengthSize;
   if (static_cast<FrameType>(Get<uint8_t>(p)) != FrameType::kBatch) return DecodeResult::kCorrupt;
   p += kFrameTypeSize;
+  uint16_t tenant_len = Get<uint16_t>(p + 14);
+  uint32_t payload_len = Get<uint32_t>(p + 40);
+  if (kFrameHeaderSize + uint64_t{tenant_len} + payload_len != size) return DecodeResult::kCorrupt;
+  size_t head = kFrameHeaderSize + tenant_len;
+  if (io::Crc32c(data.data() + kFrameCrcSize, head - kFrameCrcSize) != Get<uint32_t>(data.data())) {
+    return DecodeResult::kCorrupt;
+  }
+  if (io::Crc32c(data.data() + head, payload_len) != Get<uint32_t>(p + 48)) {
+    return DecodeResult::kCorrupt;
+  }
   BatchHeader& h = out->header;
   h.base_offset = Get<uint64_t>(p);
   h.item_count = Get<uint32_t>(p + 8);
   h.signal = static_cast<Signal>(Get<uint8_t>(p + 12));
   h.encoding = static_cast<Encoding>(Get<uint8_t>(p + 13));
-  uint16_t tenant_len = Get<uint16_t>(p + 14);
   h.min_event_unix_nanos = Get<int64_t>(p + 16);
   h.max_event_unix_nanos = Get<int64_t>(p + 24);
   h.append_unix_nanos = Get<int64_t>(p + 32);
-  uint32_t payload_len = Get<uint32_t>(p + 40);
   h.pipeline_id = Get<uint32_t>(p + 44);
-  if (kFrameHeaderSize + uint64_t{tenant_len} + payload_len != size) return DecodeResult::kCorrupt;
   p += kBatchHeaderSize;
   out->tenant = std::string_view(p, tenant_len);
   out->payload = std::string_view(p + tenant_len, payload_len);

@@ -15,16 +15,19 @@
 //
 // Frame (one record batch):
 //   +--------+--------+------+---------------------+--------+---------+
-//   | crc32c | length | type | batch header (48 B) | tenant | payload |
+//   | crc32c | length | type | batch header (52 B) | tenant | payload |
 //   |  u32   |  u32   |  u8  |                     |        |         |
 //   +--------+--------+------+---------------------+--------+---------+
 //   length = bytes after the length field (type + header + tenant + payload)
-//   crc32c covers the length field and everything after it.
+//   crc32c covers the length field, type, header and tenant (the frame head);
+//   the header's payload_crc32c covers the payload. The payload's checksum is
+//   computed by the appending thread, so the single writer thread only sums
+//   the head.
 //
-// Batch header (48 bytes):
+// Batch header (52 bytes):
 //   base_offset u64 | item_count u32 | signal u8 | encoding u8 | tenant_len u16 |
 //   min_event_unix_nanos i64 | max_event_unix_nanos i64 | append_unix_nanos i64 |
-//   payload_len u32 | pipeline_id u32
+//   payload_len u32 | pipeline_id u32 | payload_crc32c u32
 //
 // All integers are little-endian.
 
@@ -44,11 +47,11 @@ inline constexpr size_t kSegmentNameDigits = 20;
 inline constexpr size_t kFrameCrcSize = 4;
 inline constexpr size_t kFrameLengthSize = 4;
 inline constexpr size_t kFrameTypeSize = 1;
-inline constexpr size_t kBatchHeaderSize = 48;
+inline constexpr size_t kBatchHeaderSize = 52;
 // Bytes before the tenant in every frame.
 inline constexpr size_t kFrameHeaderSize =
     kFrameCrcSize + kFrameLengthSize + kFrameTypeSize + kBatchHeaderSize;
-static_assert(kFrameHeaderSize == 57);
+static_assert(kFrameHeaderSize == 61);
 
 // Upper bound on one batch's payload; the largest receiver limit (256 MiB)
 // plus room for the tenant. A frame length beyond this is corruption.
@@ -94,6 +97,11 @@ uint32_t PipelineId(std::string_view pipeline_name);
 // Appends a complete frame to out.
 void EncodeFrame(const BatchHeader& header, std::string_view tenant, std::string_view payload,
                  std::string* out);
+// Appends everything of a frame but its payload to out (the payload follows
+// it on disk, written from the caller's own buffer). `payload_crc` is
+// Crc32c(payload).
+void EncodeFrameHead(const BatchHeader& header, std::string_view tenant, size_t payload_size,
+                     uint32_t payload_crc, std::string* out);
 
 enum class DecodeResult {
   kOk,

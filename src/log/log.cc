@@ -5,12 +5,18 @@
 #include <future>
 
 #include "base/logging.h"
+#include "io/crc32c.h"
 #include "log/scan.h"
 
 namespace sluice::log {
 namespace {
 
 constexpr const char* kCursorPrefix = "cursor/";
+// A group is written in chunks of at most this many bytes.
+constexpr uint64_t kMaxWriteChunk = 4 << 20;
+// Under interval/never, writeback of written data is started every this many
+// bytes so dirty pages stay few and writes are not throttled.
+constexpr uint64_t kWritebackStep = 8 << 20;
 
 std::string EncodePosition(const Position& p) {
   std::string s(24, '\0');
@@ -205,8 +211,9 @@ Status Log::RecoverLastSegment(uint64_t base) {
     metrics_.truncated_bytes.Inc(size - pos);
     SLUICE_RETURN_IF_ERROR(fs_.Truncate(path, pos));
   }
-  SLUICE_ASSIGN_OR_RETURN(active_, fs_.OpenWritable(path, io::OpenMode::kAppend));
+  SLUICE_ASSIGN_OR_RETURN(active_, OpenSegmentFile(path, io::OpenMode::kAppend));
   active_created_mono_ = clock_.MonotonicNanos();
+  writeback_from_ = active_->Size();
   next_offset_ = next_offset;
   std::lock_guard<std::mutex> lock(mu_);
   segments_[base] = SegmentInfo{pos, newest};
@@ -217,23 +224,49 @@ Status Log::RecoverLastSegment(uint64_t base) {
   return Status::Ok();
 }
 
+Result<std::unique_ptr<io::WritableFile>> Log::OpenSegmentFile(const std::string& path,
+                                                               io::OpenMode mode) {
+  return options_.direct_io ? fs_.OpenDirectWritable(path, mode) : fs_.OpenWritable(path, mode);
+}
+
 Status Log::OpenNewSegment(uint64_t base_offset) {
-  std::string path = SegmentPath(base_offset);
-  SLUICE_ASSIGN_OR_RETURN(auto file, fs_.OpenWritable(path, io::OpenMode::kTruncate));
-  std::string header = EncodeSegmentHeader(base_offset, clock_.NowUnixNanos());
-  SLUICE_RETURN_IF_ERROR(
-      file->Append({reinterpret_cast<const uint8_t*>(header.data()), header.size()}));
-  SLUICE_RETURN_IF_ERROR(file->Sync());
-  SLUICE_RETURN_IF_ERROR(fs_.SyncDir(segment_dir_));
+  // Invariant: a closed segment is durable and trimmed to its last frame
+  // before the next one exists, so only the last segment can end torn.
+  std::string previous;
   if (active_) {
-    // Invariant: a closed segment is fully durable before the next one starts.
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      previous = SegmentPath(end_.segment);
+    }
     Status st = active_->Sync();
     if (!st.ok()) metrics_.fsync_errors.Inc();
-    active_->Close().IgnoreError();
+    if (st.ok()) st = active_->Close();
+    active_.reset();
     dirty_ = false;
+    if (!st.ok()) return st;
   }
-  active_ = std::move(file);
+  std::string path = SegmentPath(base_offset);
+  std::string header = EncodeSegmentHeader(base_offset, clock_.NowUnixNanos());
+  Result<std::unique_ptr<io::WritableFile>> file = OpenSegmentFile(path, io::OpenMode::kTruncate);
+  Status st = file.status();
+  if (st.ok()) {
+    st = (*file)->Append({reinterpret_cast<const uint8_t*>(header.data()), header.size()});
+  }
+  if (st.ok()) st = (*file)->Sync();
+  if (st.ok()) st = fs_.SyncDir(segment_dir_);
+  if (!st.ok()) {
+    // Go on writing the previous segment rather than stop.
+    if (file.ok()) (*file)->Close().IgnoreError();
+    fs_.Remove(path).IgnoreError();
+    if (!previous.empty()) {
+      auto reopened = OpenSegmentFile(previous, io::OpenMode::kAppend);
+      if (reopened.ok()) active_ = std::move(reopened).value();
+    }
+    return st;
+  }
+  active_ = std::move(file).value();
   active_created_mono_ = clock_.MonotonicNanos();
+  writeback_from_ = active_->Size();
   next_offset_ = base_offset;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -257,6 +290,9 @@ void Log::AppendAsync(AppendRequest request, AppendCallback done) {
     done(Status::InvalidArgument("batch exceeds the log's size limits"));
     return;
   }
+  // Checksummed here, on the appending thread, in parallel with other
+  // appenders; the writer thread only sums each frame's head.
+  request.payload_crc = io::Crc32c(request.payload.data(), request.payload.size());
   {
     std::unique_lock<std::mutex> lock(mu_);
     if (closing_) {
@@ -365,17 +401,20 @@ void Log::WriteGroup(std::vector<Pending>& group) {
         break;
       }
     }
-    // Take batches while they fit in this segment (at least one).
+    // Take batches while they fit in this segment (at least one). Frame
+    // heads go to write_buffer_; payloads are written from the requests.
     write_buffer_.clear();
     offsets.clear();
+    head_ends_.clear();
     size_t first = i;
     uint64_t offset = next_offset_;
     uint64_t records = 0;
+    uint64_t chunk = 0;
     int64_t now = clock_.NowUnixNanos();
     while (i < group.size()) {
       const AppendRequest& r = group[i].request;
-      if (i > first &&
-          active_->Size() + write_buffer_.size() + FrameBytes(r) > options_.segment_bytes) {
+      if (i > first && (active_->Size() + chunk + FrameBytes(r) > options_.segment_bytes ||
+                        chunk + FrameBytes(r) > kMaxWriteChunk)) {
         break;
       }
       BatchHeader h;
@@ -387,16 +426,29 @@ void Log::WriteGroup(std::vector<Pending>& group) {
       h.min_event_unix_nanos = r.min_event_unix_nanos;
       h.max_event_unix_nanos = r.max_event_unix_nanos;
       h.append_unix_nanos = now;
-      EncodeFrame(h, r.tenant, r.payload, &write_buffer_);
+      EncodeFrameHead(h, r.tenant, r.payload.size(), r.payload_crc, &write_buffer_);
+      head_ends_.push_back(write_buffer_.size());
       offsets.push_back(offset);
       offset += r.item_count;
       records += r.item_count;
+      chunk += FrameBytes(r);
       ++i;
+    }
+    pieces_.clear();
+    size_t head_start = 0;
+    for (size_t k = first; k < i; ++k) {
+      const std::string& payload = group[k].request.payload;
+      size_t head_end = head_ends_[k - first];
+      pieces_.emplace_back(reinterpret_cast<const uint8_t*>(write_buffer_.data()) + head_start,
+                           head_end - head_start);
+      if (!payload.empty()) {
+        pieces_.emplace_back(reinterpret_cast<const uint8_t*>(payload.data()), payload.size());
+      }
+      head_start = head_end;
     }
     uint64_t size_before = active_->Size();
     bool sync_failed = false;
-    Status st = active_->Append(
-        {reinterpret_cast<const uint8_t*>(write_buffer_.data()), write_buffer_.size()});
+    Status st = active_->AppendV(pieces_);
     if (st.ok() && options_.fsync == FsyncPolicy::kAlways) {
       int64_t t0 = clock_.MonotonicNanos();
       st = active_->Sync();
@@ -421,17 +473,22 @@ void Log::WriteGroup(std::vector<Pending>& group) {
       }
       continue;
     }
+    if (options_.fsync != FsyncPolicy::kAlways &&
+        active_->Size() >= writeback_from_ + kWritebackStep) {
+      active_->StartWriteback(writeback_from_, active_->Size() - writeback_from_);
+      writeback_from_ = active_->Size();
+    }
     next_offset_ = offset;
     dirty_ = options_.fsync != FsyncPolicy::kAlways;
     metrics_.appended_batches.Inc(i - first);
-    metrics_.appended_bytes.Inc(write_buffer_.size());
+    metrics_.appended_bytes.Inc(chunk);
     metrics_.appended_records.Inc(records);
     {
       std::lock_guard<std::mutex> lock(mu_);
       SegmentInfo& info = segments_[end_.segment];
       info.bytes = active_->Size();
       info.newest_unix_nanos = now;
-      total_bytes_ += write_buffer_.size();
+      total_bytes_ += chunk;
       end_ = Position{end_.segment, active_->Size(), next_offset_};
       metrics_.size_bytes.Set(static_cast<double>(total_bytes_));
     }
@@ -455,9 +512,10 @@ bool Log::Repair(uint64_t size_before, bool sync_failed) {
   // Cut the partial write so the segment ends on a whole batch again.
   Status st = fs_.Truncate(path, size_before);
   if (st.ok()) {
-    auto reopened = fs_.OpenWritable(path, io::OpenMode::kAppend);
+    auto reopened = OpenSegmentFile(path, io::OpenMode::kAppend);
     if (reopened.ok()) {
       active_ = std::move(reopened).value();
+      writeback_from_ = active_->Size();
     } else {
       st = reopened.status();
     }

@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -62,6 +63,8 @@ struct AppendRequest {
   int64_t min_event_unix_nanos = 0;
   int64_t max_event_unix_nanos = 0;
   std::string payload;
+  // Crc32c(payload); filled in by AppendAsync on the calling thread.
+  uint32_t payload_crc = 0;
 };
 
 struct AppendResult {
@@ -168,6 +171,8 @@ class Log {
   Status Recover();
   Status RecoverLastSegment(uint64_t base);
   Status OpenNewSegment(uint64_t base_offset);
+  Result<std::unique_ptr<io::WritableFile>> OpenSegmentFile(const std::string& path,
+                                                            io::OpenMode mode);
   void WriterLoop();
   void WriteGroup(std::vector<Pending>& group);
   // Writes write_buffer_ to the active segment, syncing under `always`.
@@ -218,7 +223,10 @@ class Log {
   uint64_t next_offset_ = 0;
   bool dirty_ = false;
   int64_t last_sync_mono_ = 0;
-  std::string write_buffer_;
+  uint64_t writeback_from_ = 0;
+  std::string write_buffer_;  // frame heads of the chunk being written
+  std::vector<size_t> head_ends_;
+  std::vector<std::span<const uint8_t>> pieces_;
   std::thread writer_;
   std::thread retention_;
 };

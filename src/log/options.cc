@@ -37,6 +37,9 @@ const config::Schema<LogOptions>& LogOptionsSchema() {
         .Bytes("segment_bytes", &LogOptions::segment_bytes,
                "A segment file is closed and a new one started past this size.",
                {1024.0L * 1024, 4.0L * 1024 * 1024 * 1024})
+        .Bool("direct_io", &LogOptions::direct_io,
+              "Write segments around the page cache (O_DIRECT), which runs at the disk's speed "
+              "instead of the page cache's; falls back to buffered writes where unsupported.")
         .Duration("segment_max_age", &LogOptions::segment_max_age,
                   "A non-empty segment is also closed once it is this old.", {1e9L, 7 * 86400e9L})
         .Bytes("max_pending_bytes", &LogOptions::max_pending_bytes,

@@ -37,6 +37,8 @@ struct LogOptions {
   FsyncPolicy fsync = FsyncPolicy::kInterval;
   std::chrono::nanoseconds fsync_interval = std::chrono::milliseconds(100);
   uint64_t segment_bytes = 64ull << 20;
+  // Write segments with O_DIRECT (where the file system supports it).
+  bool direct_io = true;
   std::chrono::nanoseconds segment_max_age = std::chrono::hours(1);
   // Bytes of appends waiting for the writer before new appends are refused
   // with ResourceExhausted.

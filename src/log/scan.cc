@@ -6,8 +6,8 @@
 namespace sluice::log {
 namespace {
 
-// Cheap checks on a frame header before its CRC is computed: the length, the
-// type byte, and the tenant and payload lengths must agree.
+// Cheap checks on a frame header before its CRCs are computed: the length,
+// the type byte, and the tenant and payload lengths must agree.
 bool PlausibleHeader(const char* p, uint64_t pos, uint64_t limit) {
   uint64_t size = FrameSizeFromPrefix(std::string_view(p, kFrameHeaderSize));
   if (size == 0 || pos + size > limit) return false;

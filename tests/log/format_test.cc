@@ -18,6 +18,7 @@ TEST(FormatTest, FrameRoundTripsEveryHeaderField) {
   std::string frame;
   EncodeFrame(h, "tenant-a", "payload bytes", &frame);
   ASSERT_EQ(frame.size(), kFrameHeaderSize + 8 + 13);
+  ASSERT_EQ(kFrameHeaderSize, 61u);
   ASSERT_EQ(FrameSizeFromPrefix(frame), frame.size());
   DecodedFrame d;
   ASSERT_EQ(DecodeFrame(frame, &d), DecodeResult::kOk);
