@@ -146,3 +146,70 @@ TEST_F(OtlpReceiverTest, EmptyRequestIsAcknowledgedWithoutStoringAnything) {
 
 }  // namespace
 }  // namespace sluice::receivers::otlp
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <thread>
+
+namespace sluice::receivers::otlp {
+namespace {
+
+TEST(OtlpReceiverBackpressureTest, FullLogUnderRejectAnswers503WithRetryAfterAndLosesNothing) {
+  testing::TempDir dir;
+  telemetry::Registry registry;
+  telemetry::Health health;
+  log::LogOptions lo;
+  lo.directory = dir.path();
+  lo.segment_bytes = 1 << 20;
+  lo.retention.max_bytes = 16 << 20;
+  lo.when_full = log::WhenFull::kReject;
+  auto log = log::Log::Open(lo, io::FileSystem::Posix(), Clock::Real(), registry, &health);
+  ASSERT_TRUE(log.ok());
+  ASSERT_TRUE((*log)->OpenCursor("stuck-exporter").ok());  // never reads: holds every segment
+  boost::asio::io_context io;
+  auto work = boost::asio::make_work_guard(io);
+  std::thread io_thread([&] { io.run(); });
+  pipeline::Runtime rt{io, **log, registry, health, Clock::Real()};
+  OtlpOptions options;
+  options.protocols.http.emplace();
+  options.protocols.http->endpoint = "127.0.0.1:0";
+  pipeline::ComponentSettings settings{
+      "otlp", {{"traces", log::Signal::kTraces, log::PipelineId("traces")}}};
+  auto receiver = OtlpReceiverType().create_receiver(settings, &options, rt);
+  ASSERT_TRUE(receiver.ok());
+  ASSERT_TRUE((*receiver)->Start().ok());
+  std::string endpoint = (*receiver)->Addresses()[0].substr(5);
+
+  std::string body = sluice::testing::MakeTraceRequest(40, 25, 1).SerializeAsString();
+  int accepted = 0;
+  testing::HttpResult refused;
+  for (int i = 0; i < 1000 && refused.status == 0; ++i) {
+    auto r = HttpRequest("POST", endpoint, "/v1/traces", body,
+                         {{"Content-Type", "application/x-protobuf"}});
+    if (r.status == 200) {
+      ++accepted;
+    } else {
+      refused = r;
+    }
+  }
+  ASSERT_EQ(refused.status, 503) << refused.body;
+  EXPECT_EQ(refused.Header("Retry-After"), "1");
+  EXPECT_GT(accepted, 10);
+  EXPECT_EQ(registry.AddCounter("sluice_receiver_failed_spans_total", "", {"receiver", "reason"})
+                .With({"otlp", "overload"})
+                .Value(),
+            1000u);
+  // Every acknowledged request is in the log.
+  log::LogReader reader(**log, (*log)->Begin());
+  int stored = 0;
+  while (reader.Next().ok()) ++stored;
+  EXPECT_EQ(stored, accepted);
+
+  (*receiver)->StopAccepting();
+  (*receiver)->Shutdown();
+  work.reset();
+  io.stop();
+  io_thread.join();
+}
+
+}  // namespace
+}  // namespace sluice::receivers::otlp
