@@ -52,6 +52,7 @@ class DirectWritableFile final : public WritableFile {
   }
 
   Status AppendV(std::span<const std::span<const uint8_t>> pieces) override {
+    if (broken_) return Status::IoError("write " + path_ + ": an earlier write failed");
     size_t used = static_cast<size_t>(logical_size_ - block_offset_);
     for (const auto& piece : pieces) {
       size_t done = 0;
@@ -78,6 +79,13 @@ class DirectWritableFile final : public WritableFile {
 
   Status Close() override {
     if (fd_ < 0) return Status::Ok();
+    if (broken_) {
+      // What the file holds after a failed write is not known here; the
+      // caller cuts it back to the last size it trusts.
+      ::close(fd_);
+      fd_ = -1;
+      return Status::Ok();
+    }
     // Trim the padding so the file ends at its last byte.
     int rc = ::ftruncate(fd_, static_cast<off_t>(logical_size_));
     int err = errno;
@@ -106,9 +114,9 @@ class DirectWritableFile final : public WritableFile {
       if (n < 0) {
         if (errno == EINTR) continue;
         int err = errno;
-        // Keep the invariant for a retry after the caller truncates: forget
-        // what was not written.
-        logical_size_ = block_offset_ + std::min<uint64_t>(written, used);
+        // The staging buffer no longer matches the file: refuse further
+        // writes and leave the file's size to the caller's repair.
+        broken_ = true;
         return Status::FromErrno("write " + path_, err);
       }
       written += static_cast<size_t>(n);
@@ -126,6 +134,7 @@ class DirectWritableFile final : public WritableFile {
   uint64_t logical_size_;
   uint64_t block_offset_;
   uint8_t* staging_;
+  bool broken_ = false;
 };
 
 }  // namespace

@@ -108,6 +108,16 @@ Result<std::unique_ptr<Log>> Log::Open(const LogOptions& options, io::FileSystem
   so.compaction_cooldown = options.state_compaction.cooldown;
   SLUICE_ASSIGN_OR_RETURN(log->state_, StateFile::Open(so, fs, clock, registry));
   SLUICE_RETURN_IF_ERROR(log->Recover());
+  // Every committed cursor holds back retention from the start, before the
+  // exporter that owns it has started.
+  for (const auto& [key, value] : log->state_->Scan(kCursorPrefix)) {
+    Position pos;
+    if (!DecodePosition(value, &pos)) continue;
+    std::string name = key.substr(std::string_view(kCursorPrefix).size());
+    Consumer& c = log->consumers_[name];
+    c.position = pos;
+    c.evicted = &log->metrics_.evicted_records.With({name});
+  }
   log->last_sync_mono_ = clock.MonotonicNanos();
   log->writer_ = std::thread([l = log.get()] { l->WriterLoop(); });
   log->retention_ = std::thread([l = log.get()] { l->RetentionLoop(); });
@@ -172,9 +182,9 @@ Status Log::RecoverLastSegment(uint64_t base) {
   uint64_t header_base;
   if (got < kSegmentHeaderSize || !DecodeSegmentHeader(header, &header_base) ||
       header_base != base) {
-    if (size > kSegmentHeaderSize) {
-      return Status::Corruption("segment " + path + " has an invalid header");
-    }
+    // Written as one 4 KiB block under direct I/O: a file no larger than
+    // that with a bad header was torn while being created.
+    if (size > 4096) return Status::Corruption("segment " + path + " has an invalid header");
     // Torn while being created: start it again.
     metrics_.truncated_bytes.Inc(size);
     file.reset();
@@ -243,7 +253,10 @@ Status Log::OpenNewSegment(uint64_t base_offset) {
     if (st.ok()) st = active_->Close();
     active_.reset();
     dirty_ = false;
-    if (!st.ok()) return st;
+    if (!st.ok()) {
+      Fail(st);
+      return st;
+    }
   }
   std::string path = SegmentPath(base_offset);
   std::string header = EncodeSegmentHeader(base_offset, clock_.NowUnixNanos());
@@ -345,24 +358,11 @@ void Log::WriterLoop() {
         writer_cv_.wait_for(lock, std::chrono::milliseconds(100));
       }
     }
-    if (sync_requested_ > sync_completed_ && queue_.empty()) {
-      uint64_t target = sync_requested_;
-      lock.unlock();
-      Status st = SyncActive();
-      lock.lock();
-      last_sync_status_ = st;
-      sync_completed_ = target;
-      sync_cv_.notify_all();
-      continue;
-    }
+    // Syncs are due whether or not more appends are waiting, so a steady
+    // stream of appends cannot postpone them.
+    MaybeSync(lock);
     if (queue_.empty()) {
       if (closing_) break;
-      if (options_.fsync == FsyncPolicy::kInterval && dirty_ &&
-          clock_.MonotonicNanos() - last_sync_mono_ >= options_.fsync_interval.count()) {
-        lock.unlock();
-        SyncActive().IgnoreError();  // counted and logged inside
-        lock.lock();
-      }
       continue;
     }
     group.swap(queue_);
@@ -371,10 +371,39 @@ void Log::WriterLoop() {
     group.clear();
     lock.lock();
   }
+  lock.unlock();
+  Status last = dirty_ ? SyncActive() : Status::Ok();
+  lock.lock();
+  last_sync_status_ = last;
   sync_completed_ = sync_requested_;
   sync_cv_.notify_all();
+}
+
+void Log::MaybeSync(std::unique_lock<std::mutex>& lock) {
+  bool requested = sync_requested_ > sync_completed_;
+  bool due = options_.fsync == FsyncPolicy::kInterval && dirty_ &&
+             clock_.MonotonicNanos() - last_sync_mono_ >= options_.fsync_interval.count();
+  if (!requested && !due) return;
+  uint64_t target = sync_requested_;
   lock.unlock();
-  if (dirty_) SyncActive().IgnoreError();
+  Status st = SyncActive();
+  if (!st.ok() && active_ && active_->Size() > kSegmentHeaderSize) {
+    // What the failed fdatasync left on disk is unknown: go on in a new file.
+    OpenNewSegment(next_offset_).IgnoreError();
+  }
+  lock.lock();
+  if (requested) {
+    last_sync_status_ = st;
+    sync_completed_ = target;
+    sync_cv_.notify_all();
+  }
+}
+
+void Log::Fail(const Status& why) {
+  failed_ = true;
+  logging::Error("log", "the log cannot write any more; refusing appends",
+                 {{"error", why.ToString()}});
+  if (health_ != nullptr) health_->Set("log", false, "cannot write: " + why.message());
 }
 
 void Log::WriteGroup(std::vector<Pending>& group) {
@@ -522,13 +551,12 @@ bool Log::Repair(uint64_t size_before, bool sync_failed) {
   }
   // After a failed fdatasync the kernel may have dropped the dirty pages, so
   // what the file shows is not what the disk holds: write on in a new file.
-  if (st.ok() && sync_failed) st = OpenNewSegment(next_offset_);
+  if (st.ok() && sync_failed && size_before > kSegmentHeaderSize) {
+    st = OpenNewSegment(next_offset_);
+  }
   if (!st.ok()) {
-    logging::Error("log", "cannot repair the active segment; refusing writes",
-                   {{"error", st.ToString()}});
     active_.reset();
-    failed_ = true;
-    if (health_ != nullptr) health_->Set("log", false, "cannot write: " + st.message());
+    Fail(st);
     return false;
   }
   return true;
@@ -606,7 +634,19 @@ Result<Position> Log::OpenCursor(const std::string& consumer) {
   if (stored && !DecodePosition(*stored, &pos)) {
     return Status::Corruption("cursor of " + consumer + " in the state file is damaged");
   }
+  if (!stored) {
+    std::lock_guard<std::mutex> ordered(cursor_mu_);
+    SLUICE_RETURN_IF_ERROR(
+        state_->Put(kCursorPrefix + consumer, EncodePosition(pos), StateFile::Sync::kYes));
+  }
   std::lock_guard<std::mutex> lock(mu_);
+  if (Before(end_, pos)) {
+    // The cursor was committed before the bytes it passed were synced, and
+    // they were lost: resume at the end instead of mid-frame.
+    logging::Warn("log", "cursor is past the end of the log; resuming at the end",
+                  {{"exporter", consumer}, {"segment", pos.segment}, {"at", pos.byte_offset}});
+    pos = end_;
+  }
   Consumer& c = consumers_[consumer];
   c.position = pos;
   c.evicted = &metrics_.evicted_records.With({consumer});
@@ -614,6 +654,7 @@ Result<Position> Log::OpenCursor(const std::string& consumer) {
 }
 
 Status Log::CommitCursor(const std::string& consumer, const Position& pos) {
+  std::lock_guard<std::mutex> ordered(cursor_mu_);
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = consumers_.find(consumer);
@@ -627,6 +668,21 @@ Status Log::CommitCursor(const std::string& consumer, const Position& pos) {
     if (c.evicted == nullptr) c.evicted = &metrics_.evicted_records.With({consumer});
     if (Before(c.position, pos)) c.position = pos;
     if (!blocked_by_.empty()) retention_wake_ = true;
+  }
+  retention_cv_.notify_one();
+  return Status::Ok();
+}
+
+Status Log::DropCursorsExcept(const std::vector<std::string>& keep) {
+  std::lock_guard<std::mutex> ordered(cursor_mu_);
+  for (const auto& [key, value] : state_->Scan(kCursorPrefix)) {
+    std::string name = key.substr(std::string_view(kCursorPrefix).size());
+    if (std::find(keep.begin(), keep.end(), name) != keep.end()) continue;
+    logging::Warn("log", "dropping the cursor of an exporter that is no longer configured",
+                  {{"exporter", name}});
+    SLUICE_RETURN_IF_ERROR(state_->Delete(key, StateFile::Sync::kYes));
+    std::lock_guard<std::mutex> lock(mu_);
+    consumers_.erase(name);
   }
   retention_cv_.notify_one();
   return Status::Ok();
@@ -706,7 +762,12 @@ void Log::RunRetention() {
     }
     // ...commit every cursor it moves before the segment goes...
     bool committed = true;
+    std::lock_guard<std::mutex> ordered(cursor_mu_);
     for (const auto& [name, pos] : advance) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (!Before(consumers_[name].position, pos)) continue;  // moved on meanwhile
+      }
       Status st = state_->Put(kCursorPrefix + name, EncodePosition(pos), StateFile::Sync::kYes);
       if (!st.ok()) {
         logging::Error("log", "cannot commit an evicted cursor; keeping the segment",
@@ -721,7 +782,8 @@ void Log::RunRetention() {
       std::lock_guard<std::mutex> lock(mu_);
       for (size_t k = 0; k < advance.size(); ++k) {
         Consumer& c = consumers_[advance[k].first];
-        if (Before(c.position, advance[k].second)) c.position = advance[k].second;
+        if (!Before(c.position, advance[k].second)) continue;  // it read the segment meanwhile
+        c.position = advance[k].second;
         if (c.evicted != nullptr) c.evicted->Inc(evicted[k]);
         if (evicted[k] > 0) {
           logging::Warn("log", "retention deleted records an exporter had not read",

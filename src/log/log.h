@@ -127,9 +127,13 @@ class Log {
   // Blocks until End() moves past `after`, the deadline passes, or Close().
   void WaitForAppend(const Position& after, std::chrono::milliseconds timeout) const;
 
-  // The committed cursor of `consumer`, or Begin() for a new one. Registers
-  // the consumer so that retention holds what it has not read.
+  // The committed cursor of `consumer`; for a new one, Begin(), committed at
+  // once so that it holds retention across restarts too. Registers the
+  // consumer so that retention holds what it has not read.
   Result<Position> OpenCursor(const std::string& consumer);
+  // Forgets the cursors of consumers not in `keep` (exporters removed from
+  // the configuration), so they no longer hold back retention.
+  Status DropCursorsExcept(const std::vector<std::string>& keep);
   // Durably records the consumer's position (state file, fdatasync).
   // Positions only move forward; an older one is ignored.
   Status CommitCursor(const std::string& consumer, const Position& pos);
@@ -181,6 +185,10 @@ class Log {
   // failed sync, also move to a new segment. False if no segment is usable.
   bool Repair(uint64_t size_before, bool sync_failed);
   void RetentionLoop();
+  // Marks the log unable to write (health not ready) after an unrecoverable error.
+  void Fail(const Status& why);
+  // Writer thread: the periodic or requested fdatasync, if due.
+  void MaybeSync(std::unique_lock<std::mutex>& lock);
   void UpdateHealth();
   // Writer thread only (or after the writer has been joined).
   Status SyncActive();
@@ -216,6 +224,7 @@ class Log {
   std::string blocked_by_;           // consumer holding retention back, if any
   std::atomic<bool> failed_{false};  // no segment can be written any more
   std::mutex retention_mu_;          // one retention pass at a time
+  std::mutex cursor_mu_;             // orders cursor writes to the state file
 
   // Writer-thread state.
   std::unique_ptr<io::WritableFile> active_;

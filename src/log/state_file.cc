@@ -225,7 +225,14 @@ Status StateFile::MaybeCompact() {
   if (clock_.MonotonicNanos() - last_compaction_mono_ < options_.compaction_cooldown.count()) {
     return Status::Ok();
   }
-  return Compact();
+  // The record that triggered this is already durable: a failed rewrite is
+  // logged and retried after the cooldown, never reported as a failed write.
+  Status st = Compact();
+  if (!st.ok()) {
+    last_compaction_mono_ = clock_.MonotonicNanos();
+    logging::Error("state", "state file compaction failed", {{"error", st.ToString()}});
+  }
+  return Status::Ok();
 }
 
 Status StateFile::Compact() {

@@ -13,6 +13,7 @@
 #include "config/schema.h"
 #include "log/format.h"
 #include "log/log.h"
+#include "pipeline/limiter.h"
 #include "telemetry/health.h"
 #include "telemetry/metrics.h"
 
@@ -41,6 +42,7 @@ struct Runtime {
   telemetry::Registry& metrics;
   telemetry::Health& health;
   Clock& clock;
+  InFlightLimiter& limiter;
 };
 
 using Deadline = std::chrono::steady_clock::time_point;

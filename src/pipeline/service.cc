@@ -30,7 +30,8 @@ Status Service::Start() {
                                            ": " + log.status().message());
   }
   log_ = std::move(log).value();
-  runtime_ = std::make_unique<Runtime>(Runtime{io_, *log_, registry_, health_, clock_});
+  limiter_ = std::make_unique<InFlightLimiter>(config_.service.max_in_flight_bytes, registry_);
+  runtime_ = std::make_unique<Runtime>(Runtime{io_, *log_, registry_, health_, clock_, *limiter_});
 
   // Only components that a pipeline uses are created.
   for (const ComponentConfig& c : config_.receivers) {
@@ -86,6 +87,12 @@ Status Service::Start() {
     Status st = (*e)->Start();
     if (!st.ok()) return Status(st.code(), "exporter " + c.id + ": " + st.message());
     exporters_.emplace_back(c.id, std::move(e).value());
+  }
+
+  std::vector<std::string> exporter_ids;
+  for (const auto& [id, e] : exporters_) exporter_ids.push_back(id);
+  if (Status st = log_->DropCursorsExcept(exporter_ids); !st.ok()) {
+    return Status(st.code(), "storage: " + st.message());
   }
 
   int64_t threads = config_.service.io_threads;

@@ -45,6 +45,7 @@ class Service {
   std::unique_ptr<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   std::vector<std::thread> io_threads_;
   std::unique_ptr<log::Log> log_;
+  std::unique_ptr<InFlightLimiter> limiter_;
   std::unique_ptr<Runtime> runtime_;
   std::vector<std::pair<std::string, std::unique_ptr<Receiver>>> receivers_;
   std::vector<std::pair<std::string, std::unique_ptr<Exporter>>> exporters_;

@@ -49,7 +49,11 @@ const config::Schema<ServiceOptions>& ServiceOptionsSchema() {
                   "before exiting anyway.",
                   {0, 3600e9L})
         .Int("io_threads", &ServiceOptions::io_threads,
-             "Threads serving network I/O; 0 picks one per core, at most 4.", {0, 64});
+             "Threads serving network I/O; 0 picks one per core, at most 4.", {0, 64})
+        .Bytes("max_in_flight_bytes", &ServiceOptions::max_in_flight_bytes,
+               "Most request bytes all receivers together hold until the log takes them; "
+               "beyond it requests are refused with 503 and Retry-After (the memory limiter).",
+               {1024.0L * 1024, 64.0L * 1024 * 1024 * 1024});
     return s;
   }();
   return schema;

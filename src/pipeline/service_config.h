@@ -29,6 +29,7 @@ struct ServiceOptions {
   TelemetryOptions telemetry;
   std::chrono::nanoseconds shutdown_grace = std::chrono::seconds(30);
   int64_t io_threads = 0;  // 0: one per core, at most 4
+  uint64_t max_in_flight_bytes = 256ull << 20;
 };
 
 struct ComponentConfig {

@@ -60,6 +60,11 @@ class ProtoReader {
   }
   int64_t as_int64() const { return static_cast<int64_t>(scalar_); }
   std::string_view bytes() const { return bytes_; }
+  // The whole field just read (key and value), as it is on the wire.
+  std::string_view raw_field() const {
+    return std::string_view(reinterpret_cast<const char*>(field_start_),
+                            static_cast<size_t>(p_ - field_start_));
+  }
 
   // Marks the message malformed (e.g. a known field had the wrong wire type).
   void Fail(const char* why) {
@@ -72,6 +77,7 @@ class ProtoReader {
 
   const uint8_t* p_;
   const uint8_t* end_;
+  const uint8_t* field_start_ = nullptr;
   uint32_t field_ = 0;
   WireType type_ = WireType::kVarint;
   uint64_t scalar_ = 0;
@@ -99,6 +105,7 @@ inline bool ProtoReader::ReadVarint(uint64_t* out) {
 
 inline bool ProtoReader::Next() {
   if (p_ >= end_) return false;
+  field_start_ = p_;
   uint64_t key;
   if (!ReadVarint(&key)) return false;
   field_ = static_cast<uint32_t>(key >> 3);

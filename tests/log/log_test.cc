@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 #include <set>
 #include <thread>
@@ -185,6 +186,54 @@ TEST_F(LogTest, CursorNeverMovesBackwards) {
   ASSERT_TRUE(log->CommitCursor("x", end).ok());
   ASSERT_TRUE(log->CommitCursor("x", log->Begin()).ok());
   EXPECT_EQ(log->CursorOf("x"), end);
+}
+
+}  // namespace
+}  // namespace sluice::log
+
+namespace sluice::log {
+namespace {
+
+TEST_F(LogTest, IntervalSyncsHappenUnderAContinuousStreamOfAppends) {
+  LogOptions o = Options(FsyncPolicy::kInterval);
+  o.fsync_interval = std::chrono::milliseconds(20);
+  auto log = OpenLog(o);
+  std::atomic<bool> stop{false};
+  std::atomic<int> in_flight{0};
+  std::thread producer([&] {
+    while (!stop) {
+      if (in_flight.load() > 256) continue;
+      ++in_flight;
+      log->AppendAsync(Batch(std::string(512, 'c')), [&](Result<AppendResult>) { --in_flight; });
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  uint64_t fsyncs = CounterValue("sluice_log_fsyncs_total");
+  stop = true;
+  producer.join();
+  while (in_flight.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_GE(fsyncs, 5u) << "the interval sync was starved by a steady stream of appends";
+}
+
+TEST_F(LogTest, CursorPastATruncatedEndResumesAtTheEnd) {
+  std::string segment;
+  {
+    auto log = OpenLog(Options());
+    ASSERT_TRUE(log->Append(Batch("kept")).ok());
+    ASSERT_TRUE(log->Append(Batch(std::string(2000, 'l'))).ok());
+    ASSERT_TRUE(log->OpenCursor("e").ok());
+    ASSERT_TRUE(log->CommitCursor("e", log->End()).ok());
+    segment = log->SegmentPath(0);
+  }
+  // Power loss took the unsynced tail that the committed cursor had passed.
+  std::filesystem::resize_file(segment, std::filesystem::file_size(segment) - 1500);
+  auto log = OpenLog(Options());
+  auto pos = log->OpenCursor("e");
+  ASSERT_TRUE(pos.ok());
+  EXPECT_EQ(*pos, log->End());
+  ASSERT_TRUE(log->Append(Batch("new")).ok());
+  EXPECT_EQ(ReadAll(*log, *pos), (std::vector<std::string>{"new"}));
+  EXPECT_EQ(CounterValue("sluice_log_corrupt_bytes_total"), 0u);
 }
 
 }  // namespace

@@ -137,3 +137,39 @@ TEST_F(RetentionTest, WithoutConsumersTheLogIsAStoreBoundedByMaxBytes) {
 
 }  // namespace
 }  // namespace sluice::log
+
+namespace sluice::log {
+namespace {
+
+TEST_F(RetentionTest, CursorsHoldRetentionAfterARestartBeforeTheirExportersStart) {
+  {
+    auto log = OpenLog(Small(WhenFull::kReject));
+    ASSERT_TRUE(log->OpenCursor("down-backend").ok());  // never commits after this
+    Fill(*log, 35);
+  }
+  // Restart: retention runs before any exporter calls OpenCursor.
+  auto log = OpenLog(Small(WhenFull::kReject));
+  uint64_t first = log->Segments().front();
+  log->RunRetention();
+  EXPECT_EQ(log->Segments().front(), first);
+  EXPECT_EQ(ReadAll(*log, *log->OpenCursor("down-backend")).size(), 35u);
+}
+
+}  // namespace
+}  // namespace sluice::log
+
+namespace sluice::log {
+namespace {
+
+TEST_F(RetentionTest, CursorOfARemovedExporterStopsHoldingRetention) {
+  auto log = OpenLog(Small(WhenFull::kReject));
+  ASSERT_TRUE(log->OpenCursor("removed").ok());
+  Fill(*log, 35);
+  ASSERT_TRUE(log->DropCursorsExcept({"other"}).ok());
+  log->RunRetention();
+  EXPECT_LE(log->size_bytes(), 4u << 20);
+  EXPECT_EQ(log->state().Get("cursor/removed"), std::nullopt);
+}
+
+}  // namespace
+}  // namespace sluice::log

@@ -21,7 +21,8 @@ class ConsumerTest : public ::testing::Test {
     auto l = log::Log::Open(o, io::FileSystem::Posix(), Clock::Real(), registry_);
     ASSERT_TRUE(l.ok());
     log_ = std::move(l).value();
-    rt_ = std::make_unique<Runtime>(Runtime{io_, *log_, registry_, health_, Clock::Real()});
+    rt_ =
+        std::make_unique<Runtime>(Runtime{io_, *log_, registry_, health_, Clock::Real(), limiter_});
   }
 
   void Append(const std::string& payload, uint32_t pipeline) {
@@ -69,6 +70,7 @@ class ConsumerTest : public ::testing::Test {
   testing::TempDir dir_;
   telemetry::Registry registry_;
   telemetry::Health health_;
+  InFlightLimiter limiter_{64 << 20, registry_};
   boost::asio::io_context io_;
   std::unique_ptr<log::Log> log_;
   std::unique_ptr<Runtime> rt_;

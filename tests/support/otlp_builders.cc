@@ -60,4 +60,65 @@ otlp_pb::collector::trace::v1::ExportTraceServiceRequest MakeTraceRequest(int re
   return req;
 }
 
+otlp_pb::collector::logs::v1::ExportLogsServiceRequest MakeLogsRequest(int n, uint64_t seed) {
+  otlp_pb::collector::logs::v1::ExportLogsServiceRequest req;
+  auto* rl = req.add_resource_logs();
+  auto* attr = rl->mutable_resource()->add_attributes();
+  attr->set_key("service.name");
+  attr->mutable_value()->set_string_value("logs-" + std::to_string(seed));
+  auto* sl = rl->add_scope_logs();
+  sl->mutable_scope()->set_name("test-logger");
+  for (int i = 0; i < n; ++i) {
+    uint64_t k = seed * 1000 + static_cast<uint64_t>(i);
+    auto* rec = sl->add_log_records();
+    rec->set_time_unix_nano(1'700'000'000'000'000'000ull + k);
+    rec->set_severity_number(otlp_pb::logs::v1::SEVERITY_NUMBER_INFO);
+    rec->set_severity_text("INFO");
+    rec->mutable_body()->set_string_value("message " + std::to_string(k));
+    auto* a = rec->add_attributes();
+    a->set_key("line");
+    a->mutable_value()->set_int_value(static_cast<int64_t>(k));
+    rec->set_trace_id(IdBytes(k, ~k, 16));
+    rec->set_span_id(IdBytes(k + 1, 0, 8));
+  }
+  return req;
+}
+
+otlp_pb::collector::metrics::v1::ExportMetricsServiceRequest MakeMetricsRequest(int points,
+                                                                                uint64_t seed) {
+  otlp_pb::collector::metrics::v1::ExportMetricsServiceRequest req;
+  auto* rm = req.add_resource_metrics();
+  auto* attr = rm->mutable_resource()->add_attributes();
+  attr->set_key("service.name");
+  attr->mutable_value()->set_string_value("metrics-" + std::to_string(seed));
+  auto* sm = rm->add_scope_metrics();
+  uint64_t t = 1'700'000'000'000'000'000ull + seed;
+  auto* gauge = sm->add_metrics();
+  gauge->set_name("queue_depth");
+  for (int i = 0; i < points; ++i) {
+    auto* p = gauge->mutable_gauge()->add_data_points();
+    p->set_time_unix_nano(t + static_cast<uint64_t>(i));
+    p->set_as_int(i);
+    auto* a = p->add_attributes();
+    a->set_key("queue");
+    a->mutable_value()->set_string_value("q" + std::to_string(i));
+  }
+  auto* sum = sm->add_metrics();
+  sum->set_name("requests");
+  sum->mutable_sum()->set_is_monotonic(true);
+  sum->mutable_sum()->set_aggregation_temporality(
+      otlp_pb::metrics::v1::AGGREGATION_TEMPORALITY_CUMULATIVE);
+  auto* sp = sum->mutable_sum()->add_data_points();
+  sp->set_time_unix_nano(t);
+  sp->set_as_double(42.5);
+  auto* hist = sm->add_metrics();
+  hist->set_name("latency");
+  auto* hp = hist->mutable_histogram()->add_data_points();
+  hp->set_time_unix_nano(t);
+  hp->set_count(10);
+  for (double b : {0.1, 0.5, 1.0}) hp->add_explicit_bounds(b);
+  for (uint64_t c : {4, 3, 2, 1}) hp->add_bucket_counts(c);
+  return req;
+}
+
 }  // namespace sluice::testing

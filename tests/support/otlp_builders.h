@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <string>
 
+#include "opentelemetry/proto/collector/logs/v1/logs_service.pb.h"
+#include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
 
 namespace sluice::testing {
@@ -16,6 +18,13 @@ namespace otlp_pb = opentelemetry::proto;
 otlp_pb::collector::trace::v1::ExportTraceServiceRequest MakeTraceRequest(int resources,
                                                                           int spans_per_resource,
                                                                           uint64_t seed);
+
+// `n` log records with bodies, severities and trace context.
+otlp_pb::collector::logs::v1::ExportLogsServiceRequest MakeLogsRequest(int n, uint64_t seed);
+
+// One gauge (`points` points), one cumulative sum and one histogram (3 bounds).
+otlp_pb::collector::metrics::v1::ExportMetricsServiceRequest MakeMetricsRequest(int points,
+                                                                                uint64_t seed);
 
 // Lower-case hex of bytes.
 std::string Hex(const std::string& bytes);

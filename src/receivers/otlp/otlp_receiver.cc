@@ -5,39 +5,60 @@
 
 #include "base/logging.h"
 #include "net/http_server.h"
+#include "wire/compression.h"
+#include "wire/otlp/inspect.h"
 #include "wire/otlp/rpc_status.h"
-#include "wire/otlp/traces.h"
 
 namespace sluice::receivers::otlp {
 namespace {
 
 constexpr const char* kProtobuf = "application/x-protobuf";
 
-struct ReceiverMetrics {
-  ReceiverMetrics(telemetry::Registry& r, const std::string& id)
-      : accepted_spans(r.AddCounter("sluice_receiver_accepted_spans_total",
-                                    "Spans appended to the log and acknowledged.", {"receiver"})
-                           .With({id})),
-        refused(r.AddCounter("sluice_receiver_refused_spans_total",
-                             "Spans rejected for what the client sent (reason=invalid, "
-                             "unsupported, too_large).",
-                             {"receiver", "reason"})),
-        failed(r.AddCounter("sluice_receiver_failed_spans_total",
-                            "Spans not accepted because sluice could not take them now "
-                            "(reason=overload, unavailable, io_error); clients retry.",
-                            {"receiver", "reason"})),
-        id_(id) {}
-
-  void Refused(const char* reason, uint64_t n) { refused.With({id_, reason}).Inc(n); }
-  void Failed(const char* reason, uint64_t n) { failed.With({id_, reason}).Inc(n); }
-
-  telemetry::Counter& accepted_spans;
-  telemetry::CounterFamily& refused;
-  telemetry::CounterFamily& failed;
-  std::string id_;
+// What differs between the three signals.
+struct SignalSpec {
+  log::Signal signal;
+  const char* name;  // "traces"
+  const char* item;  // "spans": metric names and messages
+  const char* request_type;
+  Status (*inspect)(std::string_view, wire::otlp::Inspection*);
 };
 
-net::HttpResponse ErrorResponse(int http_status, int rpc_code, const std::string& message) {
+constexpr SignalSpec kSignals[] = {
+    {log::Signal::kTraces, "traces", "spans", "ExportTraceServiceRequest",
+     wire::otlp::InspectTraces},
+    {log::Signal::kMetrics, "metrics", "metric_points", "ExportMetricsServiceRequest",
+     wire::otlp::InspectMetrics},
+    {log::Signal::kLogs, "logs", "log_records", "ExportLogsServiceRequest",
+     wire::otlp::InspectLogs},
+};
+
+// sluice_receiver_{accepted,refused,failed}_<item>_total for one signal.
+struct SignalMetrics {
+  SignalMetrics(telemetry::Registry& r, const std::string& receiver, const SignalSpec& s)
+      : accepted(r.AddCounter(
+                      std::string("sluice_receiver_accepted_") + s.item + "_total",
+                      std::string("Items (") + s.item + ") appended to the log and acknowledged.",
+                      {"receiver"})
+                     .With({receiver})),
+        refused(r.AddCounter(std::string("sluice_receiver_refused_") + s.item + "_total",
+                             "Items rejected for what the client sent (reason=invalid, "
+                             "unsupported, too_large, unauthorized).",
+                             {"receiver", "reason"})),
+        failed(r.AddCounter(std::string("sluice_receiver_failed_") + s.item + "_total",
+                            "Items not accepted because sluice could not take them now "
+                            "(reason=overload, unavailable, io_error); clients retry.",
+                            {"receiver", "reason"})),
+        receiver_(receiver) {}
+  void Refused(const char* reason, uint64_t n) { refused.With({receiver_, reason}).Inc(n); }
+  void Failed(const char* reason, uint64_t n) { failed.With({receiver_, reason}).Inc(n); }
+
+  telemetry::Counter& accepted;
+  telemetry::CounterFamily& refused;
+  telemetry::CounterFamily& failed;
+  std::string receiver_;
+};
+
+net::HttpResponse RpcError(int http_status, int rpc_code, const std::string& message) {
   net::HttpResponse r;
   r.status = http_status;
   r.content_type = kProtobuf;
@@ -45,8 +66,8 @@ net::HttpResponse ErrorResponse(int http_status, int rpc_code, const std::string
   return r;
 }
 
-net::HttpResponse RetryLater(int http_status, const std::string& message) {
-  net::HttpResponse r = ErrorResponse(http_status, wire::otlp::kRpcUnavailable, message);
+net::HttpResponse RetryLater(const std::string& message) {
+  net::HttpResponse r = RpcError(503, wire::otlp::kRpcUnavailable, message);
   r.headers.emplace_back("Retry-After", "1");
   return r;
 }
@@ -64,115 +85,201 @@ std::string MediaType(std::string_view content_type) {
   return Lower(t);
 }
 
+// Compares without an early exit, so the time taken does not reveal how much
+// of a guessed token was right.
+bool ConstantTimeEquals(std::string_view a, std::string_view b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  size_t n = std::max(a.size(), b.size());
+  for (size_t i = 0; i < n; ++i) {
+    unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
+    unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
+    diff |= static_cast<unsigned char>(x ^ y);
+  }
+  return diff == 0;
+}
+
 class OtlpHttpHandler final : public net::HttpHandler {
  public:
   OtlpHttpHandler(const std::string& id, const HttpOptions& options,
-                  std::vector<pipeline::PipelineRef> trace_pipelines, pipeline::Runtime& rt)
-      : options_(options),
-        tenant_header_(Lower(options.tenant_header)),
-        trace_pipelines_(std::move(trace_pipelines)),
-        rt_(rt),
-        metrics_(rt.metrics, id) {}
+                  const std::vector<pipeline::PipelineRef>& pipelines, pipeline::Runtime& rt)
+      : options_(options), tenant_header_(Lower(options.tenant_header)), rt_(rt) {
+    for (const SignalSpec& spec : kSignals) {
+      Route route{&spec, {}, std::make_unique<SignalMetrics>(rt.metrics, id, spec)};
+      for (const auto& p : pipelines) {
+        if (p.signal == spec.signal) route.pipelines.push_back(p);
+      }
+      routes_.push_back(std::move(route));
+    }
+  }
 
   void Handle(net::HttpRequest&& req, net::Responder respond) override {
-    if (req.path != options_.traces_url_path) {
-      if (req.path == "/v1/metrics" || req.path == "/v1/logs") {
-        return respond(net::HttpResponse::Text(
-            404, "no pipeline of this receiver takes " + req.path.substr(4)));
-      }
-      return respond(net::HttpResponse::Text(404, "not found: " + req.path));
-    }
-    if (trace_pipelines_.empty()) {
-      return respond(net::HttpResponse::Text(404, "no traces pipeline uses this receiver"));
+    Route* route = Find(req.path);
+    if (route == nullptr) return respond(net::HttpResponse::Text(404, "not found: " + req.path));
+    if (route->pipelines.empty()) {
+      return respond(net::HttpResponse::Text(
+          404, std::string("no ") + route->spec->name + " pipeline uses this receiver"));
     }
     if (req.method != "POST") {
       net::HttpResponse r = net::HttpResponse::Text(405, "use POST");
       r.headers.emplace_back("Allow", "POST");
       return respond(std::move(r));
     }
-    std::string media = MediaType(req.Header("content-type"));
-    if (media != kProtobuf) {
-      metrics_.Refused("unsupported", 0);
+    SignalMetrics& m = *route->metrics;
+    if (!options_.auth.bearer_token.empty()) {
+      std::string_view auth = req.Header("authorization");
+      std::string_view token = auth.size() > 7 && Lower(auth.substr(0, 7)) == "bearer "
+                                   ? auth.substr(7)
+                                   : std::string_view();
+      if (!ConstantTimeEquals(token, options_.auth.bearer_token)) {
+        m.Refused("unauthorized", 0);
+        net::HttpResponse r = RpcError(401, 16, "missing or invalid bearer token");
+        r.headers.emplace_back("WWW-Authenticate", "Bearer");
+        return respond(std::move(r));
+      }
+    }
+    if (MediaType(req.Header("content-type")) != kProtobuf) {
+      m.Refused("unsupported", 0);
       return respond(net::HttpResponse::Text(415, "unsupported Content-Type \"" +
                                                       std::string(req.Header("content-type")) +
                                                       "\"; use application/x-protobuf"));
     }
-    std::string encoding = Lower(req.Header("content-encoding"));
-    if (!encoding.empty() && encoding != "identity") {
-      metrics_.Refused("unsupported", 0);
-      return respond(
-          net::HttpResponse::Text(415, "unsupported Content-Encoding \"" + encoding + "\""));
+    wire::Compression compression;
+    if (!wire::ParseContentEncoding(req.Header("content-encoding"), &compression) ||
+        compression == wire::Compression::kSnappyBlock) {
+      m.Refused("unsupported", 0);
+      return respond(net::HttpResponse::Text(415, "unsupported Content-Encoding \"" +
+                                                      std::string(req.Header("content-encoding")) +
+                                                      "\"; use gzip, zstd or none"));
     }
     std::string_view tenant = req.Header(tenant_header_);
     if (tenant.size() > log::kMaxTenantSize) {
-      metrics_.Refused("invalid", 0);
-      return respond(ErrorResponse(400, wire::otlp::kRpcInvalidArgument,
-                                   "tenant header longer than 256 bytes"));
+      m.Refused("invalid", 0);
+      return respond(
+          RpcError(400, wire::otlp::kRpcInvalidArgument, "tenant header longer than 256 bytes"));
     }
-    wire::otlp::TracesSummary summary;
-    Status st = wire::otlp::WalkTraces(req.body, nullptr, &summary);
+    std::string body;
+    if (compression == wire::Compression::kNone) {
+      body = std::move(req.body);
+    } else {
+      Status st = wire::Decompress(compression, req.body, options_.max_request_body_size, &body);
+      if (!st.ok()) {
+        bool too_large = st.code() == StatusCode::kResourceExhausted;
+        m.Refused(too_large ? "too_large" : "invalid", 0);
+        return respond(
+            RpcError(too_large ? 413 : 400, wire::otlp::kRpcInvalidArgument, st.message()));
+      }
+      req.body = std::string();
+    }
+    wire::otlp::Inspection ins;
+    Status st = route->spec->inspect(body, &ins);
     if (!st.ok()) {
-      metrics_.Refused("invalid", summary.spans);
-      return respond(ErrorResponse(400, wire::otlp::kRpcInvalidArgument,
-                                   "invalid ExportTraceServiceRequest: " + st.message()));
+      m.Refused("invalid", ins.items);
+      return respond(
+          RpcError(400, wire::otlp::kRpcInvalidArgument,
+                   std::string("invalid ") + route->spec->request_type + ": " + st.message()));
     }
-    if (summary.spans == 0) return respond(Success());
-
-    // One append per pipeline; answer when all have completed.
-    struct Pending {
-      std::atomic<size_t> left;
-      std::atomic<int> worst{0};  // 0 ok, else the HTTP status to answer
-      std::string message;
-      std::mutex mu;
-      net::Responder respond;
-    };
-    auto pending = std::make_shared<Pending>();
-    pending->left = trace_pipelines_.size();
-    pending->respond = std::move(respond);
-    uint64_t spans = summary.spans;
-    for (size_t i = 0; i < trace_pipelines_.size(); ++i) {
-      log::AppendRequest a;
-      a.signal = log::Signal::kTraces;
-      a.encoding = log::Encoding::kOtlpProto;
-      a.pipeline_id = trace_pipelines_[i].id;
-      a.tenant = std::string(tenant);
-      a.item_count = static_cast<uint32_t>(spans);
-      a.min_event_unix_nanos = static_cast<int64_t>(summary.min_start_unix_nano);
-      a.max_event_unix_nanos = static_cast<int64_t>(summary.max_end_unix_nano);
-      a.payload = i + 1 == trace_pipelines_.size() ? std::move(req.body) : req.body;
-      rt_.log.AppendAsync(std::move(a), [this, pending, spans](Result<log::AppendResult> r) {
-        if (!r.ok()) {
-          std::lock_guard<std::mutex> lock(pending->mu);
-          pending->worst = 503;
-          pending->message = r.status().message();
-          const char* reason = r.status().code() == StatusCode::kResourceExhausted ? "overload"
-                               : r.status().code() == StatusCode::kUnavailable     ? "unavailable"
-                                                                                   : "io_error";
-          metrics_.Failed(reason, spans);
-        }
-        if (pending->left.fetch_sub(1) != 1) return;
-        if (pending->worst.load() != 0) {
-          pending->respond(RetryLater(503, "cannot store the request now: " + pending->message));
-        } else {
-          metrics_.accepted_spans.Inc(spans);
-          pending->respond(Success());
-        }
-      });
+    if (ins.leaves > 0 && ins.rejected_leaves == ins.leaves) {
+      m.Refused("invalid", ins.items);
+      return respond(
+          RpcError(400, wire::otlp::kRpcInvalidArgument,
+                   std::string("invalid ") + route->spec->request_type + ": " + ins.first_error));
     }
+    std::string partial;
+    if (ins.rejected_leaves > 0) {
+      m.Refused("invalid", ins.rejected_items);
+      body = wire::otlp::FilterRequest(body, ins.leaf_ok);
+      partial = wire::otlp::EncodePartialSuccess(
+          ins.rejected_items, "rejected " + std::to_string(ins.rejected_items) + " " +
+                                  route->spec->item + "; first: " + ins.first_error);
+    }
+    uint64_t items = ins.items - ins.rejected_items;
+    if (items == 0) return respond(Success(std::move(partial)));
+    uint64_t held = body.size() * route->pipelines.size();
+    if (!rt_.limiter.TryAcquire(held)) {
+      m.Failed("overload", items);
+      return respond(RetryLater("too many request bytes in flight; retry later"));
+    }
+    Store(*route, std::move(body), std::string(tenant), ins, items, held, std::move(partial),
+          std::move(respond));
   }
 
  private:
-  static net::HttpResponse Success() {
+  struct Route {
+    const SignalSpec* spec;
+    std::vector<pipeline::PipelineRef> pipelines;
+    std::unique_ptr<SignalMetrics> metrics;
+  };
+
+  Route* Find(const std::string& path) {
+    for (auto& r : routes_) {
+      const std::string& p = r.spec->signal == log::Signal::kTraces    ? options_.traces_url_path
+                             : r.spec->signal == log::Signal::kMetrics ? options_.metrics_url_path
+                                                                       : options_.logs_url_path;
+      if (p == path) return &r;
+    }
+    return nullptr;
+  }
+
+  static net::HttpResponse Success(std::string body) {
     net::HttpResponse r;
-    r.content_type = kProtobuf;  // an empty ExportTraceServiceResponse
+    r.content_type = kProtobuf;
+    r.body = std::move(body);  // an Export*ServiceResponse, empty unless partial
     return r;
+  }
+
+  // Appends once per pipeline of the signal; answers when all have completed.
+  void Store(Route& route, std::string body, std::string tenant, const wire::otlp::Inspection& ins,
+             uint64_t items, uint64_t held, std::string partial, net::Responder respond) {
+    struct Pending {
+      std::atomic<size_t> left{0};
+      std::mutex mu;
+      std::string error;
+      StatusCode code = StatusCode::kOk;
+      std::string partial;
+      net::Responder respond;
+    };
+    auto pending = std::make_shared<Pending>();
+    pending->left = route.pipelines.size();
+    pending->partial = std::move(partial);
+    pending->respond = std::move(respond);
+    SignalMetrics* m = route.metrics.get();
+    for (size_t i = 0; i < route.pipelines.size(); ++i) {
+      log::AppendRequest a;
+      a.signal = route.spec->signal;
+      a.encoding = log::Encoding::kOtlpProto;
+      a.pipeline_id = route.pipelines[i].id;
+      a.tenant = tenant;
+      a.item_count = static_cast<uint32_t>(items);
+      a.min_event_unix_nanos = ins.min_time_unix_nano;
+      a.max_event_unix_nanos = ins.max_time_unix_nano;
+      a.payload = i + 1 == route.pipelines.size() ? std::move(body) : body;
+      rt_.log.AppendAsync(
+          std::move(a), [this, pending, m, items, held](Result<log::AppendResult> r) {
+            if (!r.ok()) {
+              std::lock_guard<std::mutex> lock(pending->mu);
+              pending->code = r.status().code();
+              pending->error = r.status().message();
+            }
+            if (pending->left.fetch_sub(1) != 1) return;
+            rt_.limiter.Release(held);
+            if (pending->code != StatusCode::kOk) {
+              m->Failed(pending->code == StatusCode::kResourceExhausted ? "overload"
+                        : pending->code == StatusCode::kUnavailable     ? "unavailable"
+                                                                        : "io_error",
+                        items);
+              pending->respond(RetryLater("cannot store the request now: " + pending->error));
+            } else {
+              m->accepted.Inc(items);
+              pending->respond(Success(std::move(pending->partial)));
+            }
+          });
+    }
   }
 
   const HttpOptions options_;
   const std::string tenant_header_;
-  const std::vector<pipeline::PipelineRef> trace_pipelines_;
   pipeline::Runtime& rt_;
-  ReceiverMetrics metrics_;
+  std::vector<Route> routes_;
 };
 
 class OtlpReceiver final : public pipeline::Receiver {
@@ -183,12 +290,8 @@ class OtlpReceiver final : public pipeline::Receiver {
 
   Status Start() override {
     if (!options_.protocols.http) return Status::Ok();
-    std::vector<pipeline::PipelineRef> traces;
-    for (const auto& p : settings_.pipelines) {
-      if (p.signal == log::Signal::kTraces) traces.push_back(p);
-    }
     const HttpOptions& h = *options_.protocols.http;
-    handler_ = std::make_unique<OtlpHttpHandler>(settings_.id, h, std::move(traces), rt_);
+    handler_ = std::make_unique<OtlpHttpHandler>(settings_.id, h, settings_.pipelines, rt_);
     net::HttpServerOptions o;
     o.name = settings_.id + "/http";
     o.endpoint = h.endpoint;
@@ -227,6 +330,10 @@ class OtlpReceiver final : public pipeline::Receiver {
 
 const config::Schema<OtlpOptions>& OtlpOptionsSchema() {
   static const config::Schema<OtlpOptions> schema = [] {
+    config::Schema<AuthOptions> auth("otlp.protocols.http.auth");
+    auth.String("bearer_token", &AuthOptions::bearer_token,
+                "When set, requests must carry `Authorization: Bearer <token>` (compared in "
+                "constant time); others get 401. Use ${env:NAME} to keep it out of the file.");
     config::Schema<HttpOptions> http("otlp.protocols.http");
     http.String("endpoint", &HttpOptions::endpoint,
                 "host:port to listen on for OTLP/HTTP; port 0 picks a free port.")
@@ -234,6 +341,9 @@ const config::Schema<OtlpOptions>& OtlpOptionsSchema() {
                "Largest request body accepted; larger ones get 413.",
                {1024.0L * 1024, 256.0L * 1024 * 1024})
         .String("traces_url_path", &HttpOptions::traces_url_path, "Path for trace exports.")
+        .String("metrics_url_path", &HttpOptions::metrics_url_path, "Path for metric exports.")
+        .String("logs_url_path", &HttpOptions::logs_url_path, "Path for log exports.")
+        .Object("auth", &HttpOptions::auth, auth, "")
         .Duration("read_header_timeout", &HttpOptions::read_header_timeout,
                   "Time allowed for a request's headers to arrive.", {1e6L, 600e9L})
         .Duration("read_timeout", &HttpOptions::read_timeout,
@@ -254,8 +364,10 @@ const config::Schema<OtlpOptions>& OtlpOptionsSchema() {
 
 pipeline::ComponentType OtlpReceiverType() {
   return pipeline::MakeReceiverType(
-      "otlp", "Receives OTLP over HTTP (application/x-protobuf).", {log::Signal::kTraces},
-      OtlpOptionsSchema(),
+      "otlp",
+      "Receives OTLP traces, metrics and logs over HTTP (application/x-protobuf, optionally "
+      "gzip- or zstd-compressed).",
+      {log::Signal::kTraces, log::Signal::kMetrics, log::Signal::kLogs}, OtlpOptionsSchema(),
       [](const pipeline::ComponentSettings& s, const OtlpOptions& o,
          pipeline::Runtime& rt) -> Result<std::unique_ptr<pipeline::Receiver>> {
         if (!o.protocols.http) {

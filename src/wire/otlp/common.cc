@@ -13,6 +13,8 @@ Status Invalid(std::string why) {
   return Status::InvalidArgument(std::move(why));
 }
 
+}  // namespace
+
 Status ValidateAnyValue(std::string_view v, int depth) {
   if (depth > kMaxValueDepth) return Invalid("attribute value nested deeper than 32 levels");
   ProtoReader r(v);
@@ -54,6 +56,8 @@ Status ValidateAnyValue(std::string_view v, int depth) {
   if (!r.ok()) return Invalid(std::string("malformed attribute value: ") + r.error());
   return Status::Ok();
 }
+
+namespace {
 
 Status ValidateKeyValue(std::string_view kv, int depth) {
   ProtoReader r(kv);

@@ -34,6 +34,8 @@ inline constexpr uint32_t kResourceDroppedAttributes = 2;
 // so a hostile request cannot exhaust the stack.
 inline constexpr int kMaxValueDepth = 32;
 
+// Validates one AnyValue (nesting at most kMaxValueDepth deep).
+Status ValidateAnyValue(std::string_view value, int depth = 0);
 // Validates every KeyValue found at `field_number` of `message`.
 Status ValidateKeyValues(std::string_view message, uint32_t field_number, int depth = 0);
 // Validates a Resource or an InstrumentationScope message.

@@ -21,7 +21,9 @@ std::string SpanRef(uint64_t index) {
   return "span " + std::to_string(index);
 }
 
-Status ParseSpan(std::string_view raw, uint64_t index, SpanView* s) {
+}  // namespace
+
+Status ValidateSpan(std::string_view raw, uint64_t index, SpanView* s) {
   *s = SpanView{};
   s->raw = raw;
   ProtoReader r(raw);
@@ -117,8 +119,6 @@ Status ParseSpan(std::string_view raw, uint64_t index, SpanView* s) {
   return Status::Ok();
 }
 
-}  // namespace
-
 Status WalkTraces(std::string_view request, TracesVisitor* visitor, TracesSummary* summary) {
   *summary = TracesSummary{};
   ProtoReader req(request);
@@ -157,7 +157,7 @@ Status WalkTraces(std::string_view request, TracesVisitor* visitor, TracesSummar
         if (ss2.field() != field::kScopeSpansSpans) continue;
         if (!ss2.Is(WireType::kLengthDelimited)) return Invalid("spans has the wrong wire type");
         SpanView span;
-        SLUICE_RETURN_IF_ERROR(ParseSpan(ss2.bytes(), summary->spans, &span));
+        SLUICE_RETURN_IF_ERROR(ValidateSpan(ss2.bytes(), summary->spans, &span));
         ++summary->spans;
         if (summary->min_start_unix_nano == 0 ||
             (span.start_time_unix_nano != 0 &&

@@ -94,6 +94,10 @@ struct TracesSummary {
   uint64_t max_end_unix_nano = 0;
 };
 
+// Parses and validates one encoded Span (ids, wire types, attributes of the
+// span, its events and links). `index` names the span in error messages.
+Status ValidateSpan(std::string_view raw, uint64_t index, SpanView* span);
+
 // Walks and validates an ExportTraceServiceRequest: structure, wire types,
 // trace/span id lengths (16/8 bytes, not all zero), parent span id length,
 // and nested attribute values. Returns InvalidArgument naming the first

@@ -8,6 +8,7 @@
 #include "support/http_client.h"
 #include "support/otlp_builders.h"
 #include "support/temp_dir.h"
+#include "wire/compression.h"
 
 namespace sluice::receivers::otlp {
 namespace {
@@ -16,6 +17,16 @@ using testing::HttpRequest;
 
 class OtlpReceiverTest : public ::testing::Test {
  protected:
+  virtual std::string HttpExtra() { return ""; }
+  virtual std::string Pipelines() {
+    return R"(
+    traces:
+      receivers: [otlp]
+    traces/copy:
+      receivers: [otlp]
+)";
+  }
+
   void SetUp() override {
     std::string yaml = R"(
 receivers:
@@ -24,6 +35,7 @@ receivers:
       http:
         endpoint: 127.0.0.1:0
         max_request_body_size: 1MiB
+)" + HttpExtra() + R"(
 storage:
   directory: )" + dir_.path() +
                        R"(
@@ -31,12 +43,7 @@ service:
   telemetry:
     metrics:
       address: 127.0.0.1:0
-  pipelines:
-    traces:
-      receivers: [otlp]
-    traces/copy:
-      receivers: [otlp]
-)";
+  pipelines:)" + Pipelines();
     config::Context ctx("test");
     auto root = config::LoadString(yaml, ctx);
     ASSERT_TRUE(root.has_value());
@@ -114,14 +121,36 @@ TEST_F(OtlpReceiverTest, MalformedBodyGets400WithARpcStatusAndIsNotStored) {
   EXPECT_EQ(StoredBatches().size(), 2u);
 }
 
-TEST_F(OtlpReceiverTest, InvalidSpanIdsGet400NamingTheSpan) {
+TEST_F(OtlpReceiverTest, PartlyInvalidRequestKeepsTheGoodSpansAndReportsPartialSuccess) {
   auto req = sluice::testing::MakeTraceRequest(1, 3, 1);
   req.mutable_resource_spans(0)->mutable_scope_spans(0)->mutable_spans(2)->set_span_id("x");
+  auto r = Post(req.SerializeAsString());
+  ASSERT_EQ(r.status, 200) << r.body;
+  opentelemetry::proto::collector::trace::v1::ExportTraceServiceResponse resp;
+  ASSERT_TRUE(resp.ParseFromString(r.body));
+  EXPECT_EQ(resp.partial_success().rejected_spans(), 1);
+  EXPECT_NE(resp.partial_success().error_message().find("span 2: span_id must be 8 bytes"),
+            std::string::npos);
+  EXPECT_EQ(Counter("sluice_receiver_accepted_spans_total", {"otlp"}, {"receiver"}), 2u);
+  EXPECT_EQ(
+      Counter("sluice_receiver_refused_spans_total", {"otlp", "invalid"}, {"receiver", "reason"}),
+      1u);
+  auto batches = StoredBatches();
+  ASSERT_EQ(batches.size(), 2u);
+  EXPECT_EQ(std::get<2>(batches[0]), 2u);
+}
+
+TEST_F(OtlpReceiverTest, WhollyInvalidRequestGets400NamingTheFirstProblem) {
+  auto req = sluice::testing::MakeTraceRequest(1, 2, 1);
+  for (auto& span : *req.mutable_resource_spans(0)->mutable_scope_spans(0)->mutable_spans()) {
+    span.set_trace_id("");
+  }
   auto r = Post(req.SerializeAsString());
   ASSERT_EQ(r.status, 400);
   google::rpc::Status st;
   ASSERT_TRUE(st.ParseFromString(r.body));
-  EXPECT_NE(st.message().find("span 2: span_id must be 8 bytes"), std::string::npos);
+  EXPECT_NE(st.message().find("span 0: trace_id must be 16 bytes"), std::string::npos);
+  EXPECT_TRUE(StoredBatches().empty());
 }
 
 TEST_F(OtlpReceiverTest, UnsupportedContentTypeGets415) {
@@ -137,6 +166,98 @@ TEST_F(OtlpReceiverTest, WrongMethodAndUnknownPathAreAnsweredNotDropped) {
 
 TEST_F(OtlpReceiverTest, BodyOverTheLimitGets413) {
   EXPECT_EQ(Post(std::string(2 << 20, 'x')).status, 413);
+}
+
+TEST_F(OtlpReceiverTest, SignalWithoutAPipelineGets404WithTheReason) {
+  std::string yaml_logs = sluice::testing::MakeLogsRequest(7, 1).SerializeAsString();
+  auto r = HttpRequest("POST", endpoint_, "/v1/logs", yaml_logs,
+                       {{"Content-Type", "application/x-protobuf"}});
+  EXPECT_EQ(r.status, 404) << "no logs pipeline uses this receiver";
+  EXPECT_NE(r.body.find("no logs pipeline"), std::string::npos);
+}
+
+TEST_F(OtlpReceiverTest, GzipAndZstdBodiesAreAccepted) {
+  std::string body = sluice::testing::MakeTraceRequest(1, 4, 1).SerializeAsString();
+  EXPECT_EQ(Post(wire::Compress(wire::Compression::kGzip, body), "application/x-protobuf",
+                 {{"Content-Encoding", "gzip"}})
+                .status,
+            200);
+  EXPECT_EQ(Post(wire::Compress(wire::Compression::kZstd, body), "application/x-protobuf",
+                 {{"Content-Encoding", "zstd"}})
+                .status,
+            200);
+  EXPECT_EQ(Post(body, "application/x-protobuf", {{"Content-Encoding", "br"}}).status, 415);
+  EXPECT_EQ(Counter("sluice_receiver_accepted_spans_total", {"otlp"}, {"receiver"}), 8u);
+}
+
+TEST_F(OtlpReceiverTest, CompressionBombGets413AfterDecompression) {
+  std::string bomb = wire::Compress(wire::Compression::kGzip, std::string(64 << 20, '\0'));
+  ASSERT_LT(bomb.size(), 1u << 20);  // passes the 1 MiB body limit compressed
+  auto r = Post(bomb, "application/x-protobuf", {{"Content-Encoding", "gzip"}});
+  EXPECT_EQ(r.status, 413);
+  auto garbage = Post("not gzip at all", "application/x-protobuf", {{"Content-Encoding", "gzip"}});
+  EXPECT_EQ(garbage.status, 400);
+}
+
+class OtlpAllSignalsTest : public OtlpReceiverTest {
+ protected:
+  std::string HttpExtra() override {
+    return "        auth:\n          bearer_token: s3cret-token\n";
+  }
+  std::string Pipelines() override {
+    return R"(
+    traces:
+      receivers: [otlp]
+    metrics:
+      receivers: [otlp]
+    logs:
+      receivers: [otlp]
+)";
+  }
+  testing::HttpResult PostTo(const std::string& path, const std::string& body,
+                             const std::string& token = "s3cret-token") {
+    std::vector<std::pair<std::string, std::string>> h = {
+        {"Content-Type", "application/x-protobuf"}};
+    if (!token.empty()) h.emplace_back("Authorization", "Bearer " + token);
+    return HttpRequest("POST", endpoint_, path, body, h);
+  }
+};
+
+TEST_F(OtlpAllSignalsTest, LogsAndMetricsAreStoredWithTheirItemCounts) {
+  ASSERT_EQ(PostTo("/v1/logs", sluice::testing::MakeLogsRequest(7, 1).SerializeAsString()).status,
+            200);
+  ASSERT_EQ(
+      PostTo("/v1/metrics", sluice::testing::MakeMetricsRequest(5, 1).SerializeAsString()).status,
+      200);
+  EXPECT_EQ(Counter("sluice_receiver_accepted_log_records_total", {"otlp"}, {"receiver"}), 7u);
+  EXPECT_EQ(Counter("sluice_receiver_accepted_metric_points_total", {"otlp"}, {"receiver"}), 7u);
+  auto batches = StoredBatches();
+  ASSERT_EQ(batches.size(), 2u);
+  EXPECT_EQ(std::get<0>(batches[0]), log::PipelineId("logs"));
+  EXPECT_EQ(std::get<2>(batches[0]), 7u);
+  EXPECT_EQ(std::get<0>(batches[1]), log::PipelineId("metrics"));
+}
+
+TEST_F(OtlpAllSignalsTest, MissingOrWrongBearerTokenGets401AndNothingIsStored) {
+  std::string body = sluice::testing::MakeLogsRequest(1, 1).SerializeAsString();
+  auto none = PostTo("/v1/logs", body, "");
+  EXPECT_EQ(none.status, 401);
+  EXPECT_EQ(none.Header("WWW-Authenticate"), "Bearer");
+  EXPECT_EQ(PostTo("/v1/logs", body, "s3cret-tokeN").status, 401);
+  EXPECT_EQ(PostTo("/v1/logs", body, "s3cret-token-longer").status, 401);
+  EXPECT_EQ(PostTo("/v1/logs", body).status, 200);
+  EXPECT_EQ(StoredBatches().size(), 1u);
+}
+
+TEST_F(OtlpAllSignalsTest, InvalidMetricIsRejectedWhileTheOthersAreKept) {
+  auto req = sluice::testing::MakeMetricsRequest(3, 1);
+  req.mutable_resource_metrics(0)->mutable_scope_metrics(0)->mutable_metrics(1)->clear_name();
+  auto r = PostTo("/v1/metrics", req.SerializeAsString());
+  ASSERT_EQ(r.status, 200);
+  opentelemetry::proto::collector::metrics::v1::ExportMetricsServiceResponse resp;
+  ASSERT_TRUE(resp.ParseFromString(r.body));
+  EXPECT_EQ(resp.partial_success().rejected_data_points(), 1);
+  EXPECT_EQ(Counter("sluice_receiver_accepted_metric_points_total", {"otlp"}, {"receiver"}), 4u);
 }
 
 TEST_F(OtlpReceiverTest, EmptyRequestIsAcknowledgedWithoutStoringAnything) {
@@ -168,7 +289,8 @@ TEST(OtlpReceiverBackpressureTest, FullLogUnderRejectAnswers503WithRetryAfterAnd
   boost::asio::io_context io;
   auto work = boost::asio::make_work_guard(io);
   std::thread io_thread([&] { io.run(); });
-  pipeline::Runtime rt{io, **log, registry, health, Clock::Real()};
+  pipeline::InFlightLimiter limiter(256 << 20, registry);
+  pipeline::Runtime rt{io, **log, registry, health, Clock::Real(), limiter};
   OtlpOptions options;
   options.protocols.http.emplace();
   options.protocols.http->endpoint = "127.0.0.1:0";

@@ -1,0 +1,26 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+
+namespace sluice::wire {
+
+enum class Compression { kNone, kGzip, kZstd, kSnappyBlock };
+
+// Maps a Content-Encoding value ("gzip", "zstd", "identity", "") to a
+// Compression; false for anything else.
+bool ParseContentEncoding(std::string_view value, Compression* out);
+
+// Decompresses `in` into *out. Stops as soon as the output would pass
+// `max_out` bytes, so a small body that expands enormously costs at most
+// max_out of memory: ResourceExhausted then. InvalidArgument for data that is
+// not valid in the format.
+Status Decompress(Compression c, std::string_view in, uint64_t max_out, std::string* out);
+
+// Compresses (for tests, fuzz seeds and exporters).
+std::string Compress(Compression c, std::string_view in);
+
+}  // namespace sluice::wire
