@@ -4,6 +4,7 @@
 #include "log/options.h"
 #include "pipeline/service_config.h"
 #include "receivers/otlp/otlp_receiver.h"
+#include "receivers/prometheus_remote_write/remote_write_receiver.h"
 
 namespace sluice::components {
 
@@ -11,6 +12,7 @@ const pipeline::Catalog& BuiltinCatalog() {
   static const pipeline::Catalog catalog = [] {
     pipeline::Catalog c;
     c.Add(receivers::otlp::OtlpReceiverType());
+    c.Add(receivers::prometheus_remote_write::RemoteWriteReceiverType());
     c.Add(exporters::file::FileExporterType());
     return c;
   }();

@@ -121,4 +121,26 @@ otlp_pb::collector::metrics::v1::ExportMetricsServiceRequest MakeMetricsRequest(
   return req;
 }
 
+prometheus::WriteRequest MakeWriteRequest(int series, int samples, uint64_t seed) {
+  prometheus::WriteRequest req;
+  for (int i = 0; i < series; ++i) {
+    auto* ts = req.add_timeseries();
+    auto add = [ts](const std::string& n, const std::string& v) {
+      auto* l = ts->add_labels();
+      l->set_name(n);
+      l->set_value(v);
+    };
+    add("__name__", "http_requests_total");
+    add("instance", "host-" + std::to_string(seed));
+    add("job", "api");
+    add("path", "/p/" + std::to_string(i));
+    for (int s = 0; s < samples; ++s) {
+      auto* sample = ts->add_samples();
+      sample->set_value(static_cast<double>(i * 1000 + s));
+      sample->set_timestamp(1'700'000'000'000 + static_cast<int64_t>(seed) * 1000 + s);
+    }
+  }
+  return req;
+}
+
 }  // namespace sluice::testing

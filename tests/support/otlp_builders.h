@@ -6,6 +6,7 @@
 #include "opentelemetry/proto/collector/logs/v1/logs_service.pb.h"
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
+#include "prometheus/remote.pb.h"
 
 namespace sluice::testing {
 
@@ -25,6 +26,10 @@ otlp_pb::collector::logs::v1::ExportLogsServiceRequest MakeLogsRequest(int n, ui
 // One gauge (`points` points), one cumulative sum and one histogram (3 bounds).
 otlp_pb::collector::metrics::v1::ExportMetricsServiceRequest MakeMetricsRequest(int points,
                                                                                 uint64_t seed);
+
+// `series` series of `samples` samples each, labels sorted as the remote
+// write specification requires.
+prometheus::WriteRequest MakeWriteRequest(int series, int samples, uint64_t seed);
 
 // Lower-case hex of bytes.
 std::string Hex(const std::string& bytes);

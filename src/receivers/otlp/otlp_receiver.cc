@@ -5,6 +5,7 @@
 
 #include "base/logging.h"
 #include "net/http_server.h"
+#include "receivers/common/ingest.h"
 #include "wire/compression.h"
 #include "wire/otlp/inspect.h"
 #include "wire/otlp/rpc_status.h"
@@ -32,32 +33,6 @@ constexpr SignalSpec kSignals[] = {
      wire::otlp::InspectLogs},
 };
 
-// sluice_receiver_{accepted,refused,failed}_<item>_total for one signal.
-struct SignalMetrics {
-  SignalMetrics(telemetry::Registry& r, const std::string& receiver, const SignalSpec& s)
-      : accepted(r.AddCounter(
-                      std::string("sluice_receiver_accepted_") + s.item + "_total",
-                      std::string("Items (") + s.item + ") appended to the log and acknowledged.",
-                      {"receiver"})
-                     .With({receiver})),
-        refused(r.AddCounter(std::string("sluice_receiver_refused_") + s.item + "_total",
-                             "Items rejected for what the client sent (reason=invalid, "
-                             "unsupported, too_large, unauthorized).",
-                             {"receiver", "reason"})),
-        failed(r.AddCounter(std::string("sluice_receiver_failed_") + s.item + "_total",
-                            "Items not accepted because sluice could not take them now "
-                            "(reason=overload, unavailable, io_error); clients retry.",
-                            {"receiver", "reason"})),
-        receiver_(receiver) {}
-  void Refused(const char* reason, uint64_t n) { refused.With({receiver_, reason}).Inc(n); }
-  void Failed(const char* reason, uint64_t n) { failed.With({receiver_, reason}).Inc(n); }
-
-  telemetry::Counter& accepted;
-  telemetry::CounterFamily& refused;
-  telemetry::CounterFamily& failed;
-  std::string receiver_;
-};
-
 net::HttpResponse RpcError(int http_status, int rpc_code, const std::string& message) {
   net::HttpResponse r;
   r.status = http_status;
@@ -72,39 +47,13 @@ net::HttpResponse RetryLater(const std::string& message) {
   return r;
 }
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-// Media type without parameters, lower-cased: "application/x-protobuf".
-std::string MediaType(std::string_view content_type) {
-  std::string_view t = content_type.substr(0, content_type.find(';'));
-  while (!t.empty() && t.back() == ' ') t.remove_suffix(1);
-  return Lower(t);
-}
-
-// Compares without an early exit, so the time taken does not reveal how much
-// of a guessed token was right.
-bool ConstantTimeEquals(std::string_view a, std::string_view b) {
-  unsigned char diff = a.size() == b.size() ? 0 : 1;
-  size_t n = std::max(a.size(), b.size());
-  for (size_t i = 0; i < n; ++i) {
-    unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
-    unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
-    diff |= static_cast<unsigned char>(x ^ y);
-  }
-  return diff == 0;
-}
-
 class OtlpHttpHandler final : public net::HttpHandler {
  public:
   OtlpHttpHandler(const std::string& id, const HttpOptions& options,
                   const std::vector<pipeline::PipelineRef>& pipelines, pipeline::Runtime& rt)
       : options_(options), tenant_header_(Lower(options.tenant_header)), rt_(rt) {
     for (const SignalSpec& spec : kSignals) {
-      Route route{&spec, {}, std::make_unique<SignalMetrics>(rt.metrics, id, spec)};
+      Route route{&spec, {}, std::make_unique<IngestCounters>(rt.metrics, id, spec.item)};
       for (const auto& p : pipelines) {
         if (p.signal == spec.signal) route.pipelines.push_back(p);
       }
@@ -124,18 +73,12 @@ class OtlpHttpHandler final : public net::HttpHandler {
       r.headers.emplace_back("Allow", "POST");
       return respond(std::move(r));
     }
-    SignalMetrics& m = *route->metrics;
-    if (!options_.auth.bearer_token.empty()) {
-      std::string_view auth = req.Header("authorization");
-      std::string_view token = auth.size() > 7 && Lower(auth.substr(0, 7)) == "bearer "
-                                   ? auth.substr(7)
-                                   : std::string_view();
-      if (!ConstantTimeEquals(token, options_.auth.bearer_token)) {
-        m.Refused("unauthorized", 0);
-        net::HttpResponse r = RpcError(401, 16, "missing or invalid bearer token");
-        r.headers.emplace_back("WWW-Authenticate", "Bearer");
-        return respond(std::move(r));
-      }
+    IngestCounters& m = *route->metrics;
+    if (!Authorized(req, options_.auth.bearer_token)) {
+      m.Refused("unauthorized", 0);
+      net::HttpResponse r = RpcError(401, 16, "missing or invalid bearer token");
+      r.headers.emplace_back("WWW-Authenticate", "Bearer");
+      return respond(std::move(r));
     }
     if (MediaType(req.Header("content-type")) != kProtobuf) {
       m.Refused("unsupported", 0);
@@ -192,22 +135,32 @@ class OtlpHttpHandler final : public net::HttpHandler {
           ins.rejected_items, "rejected " + std::to_string(ins.rejected_items) + " " +
                                   route->spec->item + "; first: " + ins.first_error);
     }
-    uint64_t items = ins.items - ins.rejected_items;
-    if (items == 0) return respond(Success(std::move(partial)));
-    uint64_t held = body.size() * route->pipelines.size();
-    if (!rt_.limiter.TryAcquire(held)) {
-      m.Failed("overload", items);
-      return respond(RetryLater("too many request bytes in flight; retry later"));
-    }
-    Store(*route, std::move(body), std::string(tenant), ins, items, held, std::move(partial),
-          std::move(respond));
+    Batch batch;
+    batch.signal = route->spec->signal;
+    batch.encoding = log::Encoding::kOtlpProto;
+    batch.tenant = std::string(tenant);
+    batch.items = ins.items - ins.rejected_items;
+    batch.min_time_unix_nano = ins.min_time_unix_nano;
+    batch.max_time_unix_nano = ins.max_time_unix_nano;
+    batch.payload = std::move(body);
+    if (batch.items == 0) return respond(Success(std::move(partial)));
+    auto reply = std::make_shared<net::Responder>(std::move(respond));
+    bool queued = Store(rt_, route->pipelines, m, std::move(batch),
+                        [reply, partial = std::move(partial)](Status st) mutable {
+                          if (!st.ok()) {
+                            (*reply)(RetryLater("cannot store the request now: " + st.message()));
+                          } else {
+                            (*reply)(Success(std::move(partial)));
+                          }
+                        });
+    if (!queued) (*reply)(RetryLater("too many request bytes in flight; retry later"));
   }
 
  private:
   struct Route {
     const SignalSpec* spec;
     std::vector<pipeline::PipelineRef> pipelines;
-    std::unique_ptr<SignalMetrics> metrics;
+    std::unique_ptr<IngestCounters> metrics;
   };
 
   Route* Find(const std::string& path) {
@@ -225,55 +178,6 @@ class OtlpHttpHandler final : public net::HttpHandler {
     r.content_type = kProtobuf;
     r.body = std::move(body);  // an Export*ServiceResponse, empty unless partial
     return r;
-  }
-
-  // Appends once per pipeline of the signal; answers when all have completed.
-  void Store(Route& route, std::string body, std::string tenant, const wire::otlp::Inspection& ins,
-             uint64_t items, uint64_t held, std::string partial, net::Responder respond) {
-    struct Pending {
-      std::atomic<size_t> left{0};
-      std::mutex mu;
-      std::string error;
-      StatusCode code = StatusCode::kOk;
-      std::string partial;
-      net::Responder respond;
-    };
-    auto pending = std::make_shared<Pending>();
-    pending->left = route.pipelines.size();
-    pending->partial = std::move(partial);
-    pending->respond = std::move(respond);
-    SignalMetrics* m = route.metrics.get();
-    for (size_t i = 0; i < route.pipelines.size(); ++i) {
-      log::AppendRequest a;
-      a.signal = route.spec->signal;
-      a.encoding = log::Encoding::kOtlpProto;
-      a.pipeline_id = route.pipelines[i].id;
-      a.tenant = tenant;
-      a.item_count = static_cast<uint32_t>(items);
-      a.min_event_unix_nanos = ins.min_time_unix_nano;
-      a.max_event_unix_nanos = ins.max_time_unix_nano;
-      a.payload = i + 1 == route.pipelines.size() ? std::move(body) : body;
-      rt_.log.AppendAsync(
-          std::move(a), [this, pending, m, items, held](Result<log::AppendResult> r) {
-            if (!r.ok()) {
-              std::lock_guard<std::mutex> lock(pending->mu);
-              pending->code = r.status().code();
-              pending->error = r.status().message();
-            }
-            if (pending->left.fetch_sub(1) != 1) return;
-            rt_.limiter.Release(held);
-            if (pending->code != StatusCode::kOk) {
-              m->Failed(pending->code == StatusCode::kResourceExhausted ? "overload"
-                        : pending->code == StatusCode::kUnavailable     ? "unavailable"
-                                                                        : "io_error",
-                        items);
-              pending->respond(RetryLater("cannot store the request now: " + pending->error));
-            } else {
-              m->accepted.Inc(items);
-              pending->respond(Success(std::move(pending->partial)));
-            }
-          });
-    }
   }
 
   const HttpOptions options_;
