@@ -9,6 +9,8 @@ const char* EmbeddedDefaultConfig() {
 receivers:
   otlp:
     protocols:
+      grpc:
+        endpoint: 127.0.0.1:4317
       http:
         endpoint: 127.0.0.1:4318
 storage:

@@ -1,37 +1,17 @@
 #include "receivers/otlp/otlp_receiver.h"
 
-#include <atomic>
 #include <memory>
 
-#include "base/logging.h"
 #include "net/http_server.h"
 #include "receivers/common/ingest.h"
+#include "receivers/otlp/ingest.h"
 #include "wire/compression.h"
-#include "wire/otlp/inspect.h"
 #include "wire/otlp/rpc_status.h"
 
 namespace sluice::receivers::otlp {
 namespace {
 
 constexpr const char* kProtobuf = "application/x-protobuf";
-
-// What differs between the three signals.
-struct SignalSpec {
-  log::Signal signal;
-  const char* name;  // "traces"
-  const char* item;  // "spans": metric names and messages
-  const char* request_type;
-  Status (*inspect)(std::string_view, wire::otlp::Inspection*);
-};
-
-constexpr SignalSpec kSignals[] = {
-    {log::Signal::kTraces, "traces", "spans", "ExportTraceServiceRequest",
-     wire::otlp::InspectTraces},
-    {log::Signal::kMetrics, "metrics", "metric_points", "ExportMetricsServiceRequest",
-     wire::otlp::InspectMetrics},
-    {log::Signal::kLogs, "logs", "log_records", "ExportLogsServiceRequest",
-     wire::otlp::InspectLogs},
-};
 
 net::HttpResponse RpcError(int http_status, int rpc_code, const std::string& message) {
   net::HttpResponse r;
@@ -41,39 +21,26 @@ net::HttpResponse RpcError(int http_status, int rpc_code, const std::string& mes
   return r;
 }
 
-net::HttpResponse RetryLater(const std::string& message) {
-  net::HttpResponse r = RpcError(503, wire::otlp::kRpcUnavailable, message);
-  r.headers.emplace_back("Retry-After", "1");
-  return r;
-}
-
+// OTLP/HTTP: checks what is particular to HTTP (path, method, auth, media
+// type, content encoding), decompresses, and hands the body to OtlpIngest.
 class OtlpHttpHandler final : public net::HttpHandler {
  public:
-  OtlpHttpHandler(const std::string& id, const HttpOptions& options,
-                  const std::vector<pipeline::PipelineRef>& pipelines, pipeline::Runtime& rt)
-      : options_(options), tenant_header_(Lower(options.tenant_header)), rt_(rt) {
-    for (const SignalSpec& spec : kSignals) {
-      Route route{&spec, {}, std::make_unique<IngestCounters>(rt.metrics, id, spec.item)};
-      for (const auto& p : pipelines) {
-        if (p.signal == spec.signal) route.pipelines.push_back(p);
-      }
-      routes_.push_back(std::move(route));
-    }
-  }
+  OtlpHttpHandler(const HttpOptions& options, OtlpIngest& ingest)
+      : options_(options), tenant_header_(Lower(options.tenant_header)), ingest_(ingest) {}
 
   void Handle(net::HttpRequest&& req, net::Responder respond) override {
-    Route* route = Find(req.path);
-    if (route == nullptr) return respond(net::HttpResponse::Text(404, "not found: " + req.path));
-    if (route->pipelines.empty()) {
+    const SignalSpec* spec = Find(req.path);
+    if (spec == nullptr) return respond(net::HttpResponse::Text(404, "not found: " + req.path));
+    if (!ingest_.Serves(spec->signal)) {
       return respond(net::HttpResponse::Text(
-          404, std::string("no ") + route->spec->name + " pipeline uses this receiver"));
+          404, std::string("no ") + spec->name + " pipeline uses this receiver"));
     }
     if (req.method != "POST") {
       net::HttpResponse r = net::HttpResponse::Text(405, "use POST");
       r.headers.emplace_back("Allow", "POST");
       return respond(std::move(r));
     }
-    IngestCounters& m = *route->metrics;
+    IngestCounters& m = ingest_.counters(spec->signal);
     if (!Authorized(req, options_.auth.bearer_token)) {
       m.Refused("unauthorized", 0);
       net::HttpResponse r = RpcError(401, 16, "missing or invalid bearer token");
@@ -94,12 +61,6 @@ class OtlpHttpHandler final : public net::HttpHandler {
                                                       std::string(req.Header("content-encoding")) +
                                                       "\"; use gzip, zstd or none"));
     }
-    std::string_view tenant = req.Header(tenant_header_);
-    if (tenant.size() > log::kMaxTenantSize) {
-      m.Refused("invalid", 0);
-      return respond(
-          RpcError(400, wire::otlp::kRpcInvalidArgument, "tenant header longer than 256 bytes"));
-    }
     std::string body;
     if (compression == wire::Compression::kNone) {
       body = std::move(req.body);
@@ -113,103 +74,75 @@ class OtlpHttpHandler final : public net::HttpHandler {
       }
       req.body = std::string();
     }
-    wire::otlp::Inspection ins;
-    Status st = route->spec->inspect(body, &ins);
-    if (!st.ok()) {
-      m.Refused("invalid", ins.items);
-      return respond(
-          RpcError(400, wire::otlp::kRpcInvalidArgument,
-                   std::string("invalid ") + route->spec->request_type + ": " + st.message()));
-    }
-    if (ins.leaves > 0 && ins.rejected_leaves == ins.leaves) {
-      m.Refused("invalid", ins.items);
-      return respond(
-          RpcError(400, wire::otlp::kRpcInvalidArgument,
-                   std::string("invalid ") + route->spec->request_type + ": " + ins.first_error));
-    }
-    std::string partial;
-    if (ins.rejected_leaves > 0) {
-      m.Refused("invalid", ins.rejected_items);
-      body = wire::otlp::FilterRequest(body, ins.leaf_ok);
-      partial = wire::otlp::EncodePartialSuccess(
-          ins.rejected_items, "rejected " + std::to_string(ins.rejected_items) + " " +
-                                  route->spec->item + "; first: " + ins.first_error);
-    }
-    Batch batch;
-    batch.signal = route->spec->signal;
-    batch.encoding = log::Encoding::kOtlpProto;
-    batch.tenant = std::string(tenant);
-    batch.items = ins.items - ins.rejected_items;
-    batch.min_time_unix_nano = ins.min_time_unix_nano;
-    batch.max_time_unix_nano = ins.max_time_unix_nano;
-    batch.payload = std::move(body);
-    if (batch.items == 0) return respond(Success(std::move(partial)));
     auto reply = std::make_shared<net::Responder>(std::move(respond));
-    bool queued = Store(rt_, route->pipelines, m, std::move(batch),
-                        [reply, partial = std::move(partial)](Status st) mutable {
-                          if (!st.ok()) {
-                            (*reply)(RetryLater("cannot store the request now: " + st.message()));
-                          } else {
-                            (*reply)(Success(std::move(partial)));
-                          }
-                        });
-    if (!queued) (*reply)(RetryLater("too many request bytes in flight; retry later"));
+    ingest_.Ingest(
+        spec->signal, std::move(body), std::string(req.Header(tenant_header_)), [reply](Outcome o) {
+          switch (o.kind) {
+            case Outcome::Kind::kStored: {
+              net::HttpResponse r;
+              r.content_type = kProtobuf;
+              r.body = std::move(o.body);  // empty unless partial
+              return (*reply)(std::move(r));
+            }
+            case Outcome::Kind::kInvalid:
+              return (*reply)(RpcError(400, wire::otlp::kRpcInvalidArgument, o.message));
+            case Outcome::Kind::kRetry: {
+              net::HttpResponse r = RpcError(503, wire::otlp::kRpcUnavailable, o.message);
+              r.headers.emplace_back("Retry-After", "1");
+              return (*reply)(std::move(r));
+            }
+          }
+        });
   }
 
  private:
-  struct Route {
-    const SignalSpec* spec;
-    std::vector<pipeline::PipelineRef> pipelines;
-    std::unique_ptr<IngestCounters> metrics;
-  };
-
-  Route* Find(const std::string& path) {
-    for (auto& r : routes_) {
-      const std::string& p = r.spec->signal == log::Signal::kTraces    ? options_.traces_url_path
-                             : r.spec->signal == log::Signal::kMetrics ? options_.metrics_url_path
-                                                                       : options_.logs_url_path;
-      if (p == path) return &r;
+  const SignalSpec* Find(const std::string& path) const {
+    for (const SignalSpec& s : Signals()) {
+      const std::string& p = s.signal == log::Signal::kTraces    ? options_.traces_url_path
+                             : s.signal == log::Signal::kMetrics ? options_.metrics_url_path
+                                                                 : options_.logs_url_path;
+      if (p == path) return &s;
     }
     return nullptr;
   }
 
-  static net::HttpResponse Success(std::string body) {
-    net::HttpResponse r;
-    r.content_type = kProtobuf;
-    r.body = std::move(body);  // an Export*ServiceResponse, empty unless partial
-    return r;
-  }
-
   const HttpOptions options_;
   const std::string tenant_header_;
-  pipeline::Runtime& rt_;
-  std::vector<Route> routes_;
+  OtlpIngest& ingest_;
 };
 
 class OtlpReceiver final : public pipeline::Receiver {
  public:
   OtlpReceiver(const pipeline::ComponentSettings& settings, const OtlpOptions& options,
                pipeline::Runtime& rt)
-      : settings_(settings), options_(options), rt_(rt) {}
+      : settings_(settings),
+        options_(options),
+        rt_(rt),
+        ingest_(settings.id, settings.pipelines, rt) {}
 
   Status Start() override {
-    if (!options_.protocols.http) return Status::Ok();
-    const HttpOptions& h = *options_.protocols.http;
-    handler_ = std::make_unique<OtlpHttpHandler>(settings_.id, h, settings_.pipelines, rt_);
-    net::HttpServerOptions o;
-    o.name = settings_.id + "/http";
-    o.endpoint = h.endpoint;
-    o.max_body_bytes = h.max_request_body_size;
-    o.header_read_timeout = h.read_header_timeout;
-    o.body_read_timeout = h.read_timeout;
-    o.idle_timeout = h.idle_timeout;
-    SLUICE_ASSIGN_OR_RETURN(http_, net::HttpServer::Create(rt_.io, o, *handler_, rt_.metrics));
-    http_->Start();
+    if (options_.protocols.grpc) {
+      SLUICE_ASSIGN_OR_RETURN(grpc_, OtlpGrpcServer::Start(*options_.protocols.grpc, ingest_));
+    }
+    if (options_.protocols.http) {
+      const HttpOptions& h = *options_.protocols.http;
+      handler_ = std::make_unique<OtlpHttpHandler>(h, ingest_);
+      net::HttpServerOptions o;
+      o.name = settings_.id + "/http";
+      o.endpoint = h.endpoint;
+      o.max_body_bytes = h.max_request_body_size;
+      o.header_read_timeout = h.read_header_timeout;
+      o.body_read_timeout = h.read_timeout;
+      o.idle_timeout = h.idle_timeout;
+      SLUICE_ASSIGN_OR_RETURN(http_, net::HttpServer::Create(rt_.io, o, *handler_, rt_.metrics));
+      http_->Start();
+    }
     return Status::Ok();
   }
 
   std::vector<std::string> Addresses() const override {
     std::vector<std::string> out;
+    if (grpc_) out.push_back("grpc " + grpc_->BoundAddress());
     if (http_) out.push_back("http " + http_->BoundAddress());
     return out;
   }
@@ -217,17 +150,23 @@ class OtlpReceiver final : public pipeline::Receiver {
   void StopAccepting() override {
     if (http_) http_->StopAccepting();
   }
-  bool Drain(pipeline::Deadline deadline) override { return !http_ || http_->WaitIdle(deadline); }
+  bool Drain(pipeline::Deadline deadline) override {
+    bool in_time = !grpc_ || grpc_->Drain(deadline);
+    return (!http_ || http_->WaitIdle(deadline)) && in_time;
+  }
   void Shutdown() override {
     if (http_) http_->CloseAll();
+    if (grpc_) grpc_->Stop();
   }
 
  private:
   const pipeline::ComponentSettings settings_;
   const OtlpOptions options_;
   pipeline::Runtime& rt_;
+  OtlpIngest ingest_;
   std::unique_ptr<OtlpHttpHandler> handler_;
   std::unique_ptr<net::HttpServer> http_;
+  std::unique_ptr<OtlpGrpcServer> grpc_;
 };
 
 }  // namespace
@@ -242,7 +181,8 @@ const config::Schema<OtlpOptions>& OtlpOptionsSchema() {
     http.String("endpoint", &HttpOptions::endpoint,
                 "host:port to listen on for OTLP/HTTP; port 0 picks a free port.")
         .Bytes("max_request_body_size", &HttpOptions::max_request_body_size,
-               "Largest request body accepted; larger ones get 413.",
+               "Largest request body accepted, compressed and after decompression; larger get "
+               "413.",
                {1024.0L * 1024, 256.0L * 1024 * 1024})
         .String("traces_url_path", &HttpOptions::traces_url_path, "Path for trace exports.")
         .String("metrics_url_path", &HttpOptions::metrics_url_path, "Path for metric exports.")
@@ -256,9 +196,38 @@ const config::Schema<OtlpOptions>& OtlpOptionsSchema() {
                   "Time an idle keep-alive connection is kept open.", {1e9L, 86400e9L})
         .String("tenant_header", &HttpOptions::tenant_header,
                 "Request header whose value is stored as the batch's tenant.");
+    config::Schema<GrpcKeepaliveServerParameters> server_parameters(
+        "otlp.protocols.grpc.keepalive.server_parameters");
+    server_parameters
+        .Duration("time", &GrpcKeepaliveServerParameters::time,
+                  "Ping a client after this long without activity.", {1e9L, 86400e9L})
+        .Duration("timeout", &GrpcKeepaliveServerParameters::timeout,
+                  "Close the connection if a ping is not answered within this.", {1e9L, 3600e9L})
+        .Duration("max_connection_idle", &GrpcKeepaliveServerParameters::max_connection_idle,
+                  "Close a connection with no calls for this long.", {1e9L, 7 * 86400e9L})
+        .Duration("max_connection_age", &GrpcKeepaliveServerParameters::max_connection_age,
+                  "Close a connection this old (gracefully), so clients rebalance.",
+                  {1e9L, 30 * 86400e9L});
+    config::Schema<GrpcKeepalive> keepalive("otlp.protocols.grpc.keepalive");
+    keepalive.Object("server_parameters", &GrpcKeepalive::server_parameters, server_parameters, "");
+    config::Schema<GrpcOptions> grpc("otlp.protocols.grpc");
+    grpc.String("endpoint", &GrpcOptions::endpoint,
+                "host:port to listen on for OTLP/gRPC; port 0 picks a free port.")
+        .Bytes("max_recv_msg_size", &GrpcOptions::max_recv_msg_size,
+               "Largest request message accepted; larger ones fail with RESOURCE_EXHAUSTED.",
+               {1024.0L * 1024, 256.0L * 1024 * 1024})
+        .Int("max_concurrent_streams", &GrpcOptions::max_concurrent_streams,
+             "Most calls in flight on one connection.", {1, 1 << 20})
+        .Object("keepalive", &GrpcOptions::keepalive, keepalive, "")
+        .String("bearer_token", &GrpcOptions::bearer_token,
+                "When set, calls must carry `authorization: Bearer <token>` metadata (compared "
+                "in constant time); others get UNAUTHENTICATED.")
+        .String("tenant_header", &GrpcOptions::tenant_header,
+                "Metadata key whose value is stored as the batch's tenant.");
     config::Schema<Protocols> protocols("otlp.protocols");
-    protocols.OptionalObject("http", &Protocols::http, http,
-                             "OTLP over HTTP; enabled when present.");
+    protocols
+        .OptionalObject("grpc", &Protocols::grpc, grpc, "OTLP over gRPC; enabled when present.")
+        .OptionalObject("http", &Protocols::http, http, "OTLP over HTTP; enabled when present.");
     config::Schema<OtlpOptions> s("otlp");
     s.Object("protocols", &OtlpOptions::protocols, protocols, "");
     return s;
@@ -269,13 +238,13 @@ const config::Schema<OtlpOptions>& OtlpOptionsSchema() {
 pipeline::ComponentType OtlpReceiverType() {
   return pipeline::MakeReceiverType(
       "otlp",
-      "Receives OTLP traces, metrics and logs over HTTP (application/x-protobuf, optionally "
-      "gzip- or zstd-compressed).",
+      "Receives OTLP traces, metrics and logs over gRPC and over HTTP (application/x-protobuf, "
+      "optionally gzip- or zstd-compressed).",
       {log::Signal::kTraces, log::Signal::kMetrics, log::Signal::kLogs}, OtlpOptionsSchema(),
       [](const pipeline::ComponentSettings& s, const OtlpOptions& o,
          pipeline::Runtime& rt) -> Result<std::unique_ptr<pipeline::Receiver>> {
-        if (!o.protocols.http) {
-          return Status::InvalidArgument("no protocol is enabled (add protocols.http)");
+        if (!o.protocols.http && !o.protocols.grpc) {
+          return Status::InvalidArgument("no protocol is enabled (add protocols.grpc or .http)");
         }
         return std::unique_ptr<pipeline::Receiver>(new OtlpReceiver(s, o, rt));
       });

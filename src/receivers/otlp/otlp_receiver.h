@@ -6,6 +6,7 @@
 #include <string>
 
 #include "pipeline/component.h"
+#include "receivers/otlp/grpc_server.h"
 
 namespace sluice::receivers::otlp {
 
@@ -28,6 +29,7 @@ struct HttpOptions {
 };
 
 struct Protocols {
+  std::optional<GrpcOptions> grpc;
   std::optional<HttpOptions> http;
 };
 

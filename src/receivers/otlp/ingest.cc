@@ -1,0 +1,100 @@
+#include "receivers/otlp/ingest.h"
+
+namespace sluice::receivers::otlp {
+
+const std::vector<SignalSpec>& Signals() {
+  static const std::vector<SignalSpec> signals = {
+      {log::Signal::kTraces, "traces", "spans", "ExportTraceServiceRequest",
+       "/opentelemetry.proto.collector.trace.v1.TraceService/Export", wire::otlp::InspectTraces},
+      {log::Signal::kMetrics, "metrics", "metric_points", "ExportMetricsServiceRequest",
+       "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
+       wire::otlp::InspectMetrics},
+      {log::Signal::kLogs, "logs", "log_records", "ExportLogsServiceRequest",
+       "/opentelemetry.proto.collector.logs.v1.LogsService/Export", wire::otlp::InspectLogs},
+  };
+  return signals;
+}
+
+OtlpIngest::OtlpIngest(const std::string& receiver_id,
+                       const std::vector<pipeline::PipelineRef>& pipelines, pipeline::Runtime& rt)
+    : rt_(rt) {
+  for (const SignalSpec& spec : Signals()) {
+    Route route{&spec, {}, std::make_unique<IngestCounters>(rt.metrics, receiver_id, spec.item)};
+    for (const auto& p : pipelines) {
+      if (p.signal == spec.signal) route.pipelines.push_back(p);
+    }
+    routes_.push_back(std::move(route));
+  }
+}
+
+OtlpIngest::Route& OtlpIngest::RouteOf(log::Signal signal) {
+  for (auto& r : routes_) {
+    if (r.spec->signal == signal) return r;
+  }
+  return routes_.front();
+}
+
+bool OtlpIngest::Serves(log::Signal signal) const {
+  for (const auto& r : routes_) {
+    if (r.spec->signal == signal) return !r.pipelines.empty();
+  }
+  return false;
+}
+
+IngestCounters& OtlpIngest::counters(log::Signal signal) {
+  return *RouteOf(signal).counters;
+}
+
+void OtlpIngest::Ingest(log::Signal signal, std::string body, std::string tenant,
+                        std::function<void(Outcome)> done) {
+  Route& route = RouteOf(signal);
+  IngestCounters& m = *route.counters;
+  if (tenant.size() > log::kMaxTenantSize) {
+    m.Refused("invalid", 0);
+    return done({Outcome::Kind::kInvalid, "tenant longer than 256 bytes", ""});
+  }
+  wire::otlp::Inspection ins;
+  Status st = route.spec->inspect(body, &ins);
+  if (!st.ok()) {
+    m.Refused("invalid", ins.items);
+    return done({Outcome::Kind::kInvalid,
+                 std::string("invalid ") + route.spec->request_type + ": " + st.message(), ""});
+  }
+  if (ins.leaves > 0 && ins.rejected_leaves == ins.leaves) {
+    m.Refused("invalid", ins.items);
+    return done({Outcome::Kind::kInvalid,
+                 std::string("invalid ") + route.spec->request_type + ": " + ins.first_error, ""});
+  }
+  std::string partial;
+  if (ins.rejected_leaves > 0) {
+    m.Refused("invalid", ins.rejected_items);
+    body = wire::otlp::FilterRequest(body, ins.leaf_ok);
+    partial = wire::otlp::EncodePartialSuccess(
+        ins.rejected_items, "rejected " + std::to_string(ins.rejected_items) + " " +
+                                route.spec->item + "; first: " + ins.first_error);
+  }
+  Batch batch;
+  batch.signal = signal;
+  batch.encoding = log::Encoding::kOtlpProto;
+  batch.tenant = std::move(tenant);
+  batch.items = ins.items - ins.rejected_items;
+  batch.min_time_unix_nano = ins.min_time_unix_nano;
+  batch.max_time_unix_nano = ins.max_time_unix_nano;
+  batch.payload = std::move(body);
+  if (batch.items == 0) return done({Outcome::Kind::kStored, "", std::move(partial)});
+  auto reply = std::make_shared<std::function<void(Outcome)>>(std::move(done));
+  bool queued = Store(rt_, route.pipelines, m, std::move(batch),
+                      [reply, partial = std::move(partial)](Status stored) mutable {
+                        if (!stored.ok()) {
+                          (*reply)({Outcome::Kind::kRetry,
+                                    "cannot store the request now: " + stored.message(), ""});
+                        } else {
+                          (*reply)({Outcome::Kind::kStored, "", std::move(partial)});
+                        }
+                      });
+  if (!queued) {
+    (*reply)({Outcome::Kind::kRetry, "too many request bytes in flight; retry later", ""});
+  }
+}
+
+}  // namespace sluice::receivers::otlp
