@@ -14,11 +14,13 @@ namespace sluice::receivers::otlp {
 // What differs between the three OTLP signals.
 struct SignalSpec {
   log::Signal signal;
-  const char* name;          // "traces"
-  const char* item;          // "spans": metric names and messages
-  const char* request_type;  // "ExportTraceServiceRequest"
-  const char* grpc_method;   // "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+  const char* name;           // "traces"
+  const char* item;           // "spans": metric names and messages
+  const char* request_type;   // "ExportTraceServiceRequest"
+  const char* grpc_method;    // "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+  const char* json_rejected;  // "rejectedSpans": the partial_success count in OTLP/JSON
   Status (*inspect)(std::string_view, wire::otlp::Inspection*);
+  Status (*from_json)(std::string_view, std::string*);
 };
 
 // The three signals, in the order traces, metrics, logs.
@@ -32,8 +34,9 @@ struct Outcome {
     kRetry,    // sluice cannot take it now (HTTP 503, gRPC UNAVAILABLE + RetryInfo)
   };
   Kind kind = Kind::kStored;
-  std::string message;
+  std::string message;  // why (kInvalid, kRetry), or what was dropped (kStored)
   std::string body;
+  uint64_t rejected = 0;  // items dropped from a stored request
 };
 
 // The transport-independent part of the OTLP receiver: validates a

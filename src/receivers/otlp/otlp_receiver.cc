@@ -2,6 +2,7 @@
 
 #include <memory>
 
+#include "base/strings.h"
 #include "net/http_server.h"
 #include "receivers/common/ingest.h"
 #include "receivers/otlp/ingest.h"
@@ -12,12 +13,37 @@ namespace sluice::receivers::otlp {
 namespace {
 
 constexpr const char* kProtobuf = "application/x-protobuf";
+constexpr const char* kJson = "application/json";
 
-net::HttpResponse RpcError(int http_status, int rpc_code, const std::string& message) {
+// An error answer in the request's encoding: google.rpc.Status as protobuf
+// or as JSON.
+net::HttpResponse RpcError(int http_status, int rpc_code, const std::string& message,
+                           bool json = false) {
   net::HttpResponse r;
   r.status = http_status;
-  r.content_type = kProtobuf;
-  r.body = wire::otlp::EncodeRpcStatus(rpc_code, message);
+  r.content_type = json ? kJson : kProtobuf;
+  r.body = json ? wire::otlp::EncodeRpcStatusJson(rpc_code, message)
+                : wire::otlp::EncodeRpcStatus(rpc_code, message);
+  return r;
+}
+
+// The success answer: Export*ServiceResponse in the request's encoding.
+net::HttpResponse Stored(const SignalSpec& spec, const Outcome& o, bool json) {
+  net::HttpResponse r;
+  if (!json) {
+    r.content_type = kProtobuf;
+    r.body = o.body;  // empty unless partial
+    return r;
+  }
+  r.content_type = kJson;
+  if (o.rejected == 0 && o.message.empty()) {
+    r.body = "{}";
+    return r;
+  }
+  r.body = std::string("{\"partialSuccess\":{\"") + spec.json_rejected + "\":\"" +
+           std::to_string(o.rejected) + "\",\"errorMessage\":";
+  AppendJsonString(r.body, o.message);
+  r.body += "}}";
   return r;
 }
 
@@ -47,12 +73,14 @@ class OtlpHttpHandler final : public net::HttpHandler {
       r.headers.emplace_back("WWW-Authenticate", "Bearer");
       return respond(std::move(r));
     }
-    if (MediaType(req.Header("content-type")) != kProtobuf) {
+    std::string media = MediaType(req.Header("content-type"));
+    if (media != kProtobuf && media != kJson) {
       m.Refused("unsupported", 0);
-      return respond(net::HttpResponse::Text(415, "unsupported Content-Type \"" +
-                                                      std::string(req.Header("content-type")) +
-                                                      "\"; use application/x-protobuf"));
+      return respond(net::HttpResponse::Text(
+          415, "unsupported Content-Type \"" + std::string(req.Header("content-type")) +
+                   "\"; use application/x-protobuf or application/json"));
     }
+    const bool json = media == kJson;
     wire::Compression compression;
     if (!wire::ParseContentEncoding(req.Header("content-encoding"), &compression) ||
         compression == wire::Compression::kSnappyBlock) {
@@ -70,24 +98,32 @@ class OtlpHttpHandler final : public net::HttpHandler {
         bool too_large = st.code() == StatusCode::kResourceExhausted;
         m.Refused(too_large ? "too_large" : "invalid", 0);
         return respond(
-            RpcError(too_large ? 413 : 400, wire::otlp::kRpcInvalidArgument, st.message()));
+            RpcError(too_large ? 413 : 400, wire::otlp::kRpcInvalidArgument, st.message(), json));
       }
       req.body = std::string();
     }
+    if (json) {
+      std::string proto;
+      Status st = spec->from_json(body, &proto);
+      if (!st.ok()) {
+        m.Refused("invalid", 0);
+        return respond(RpcError(400, wire::otlp::kRpcInvalidArgument,
+                                std::string("invalid ") + spec->request_type + ": " + st.message(),
+                                true));
+      }
+      body = std::move(proto);
+    }
     auto reply = std::make_shared<net::Responder>(std::move(respond));
     ingest_.Ingest(
-        spec->signal, std::move(body), std::string(req.Header(tenant_header_)), [reply](Outcome o) {
+        spec->signal, std::move(body), std::string(req.Header(tenant_header_)),
+        [reply, spec, json](Outcome o) {
           switch (o.kind) {
-            case Outcome::Kind::kStored: {
-              net::HttpResponse r;
-              r.content_type = kProtobuf;
-              r.body = std::move(o.body);  // empty unless partial
-              return (*reply)(std::move(r));
-            }
+            case Outcome::Kind::kStored:
+              return (*reply)(Stored(*spec, o, json));
             case Outcome::Kind::kInvalid:
-              return (*reply)(RpcError(400, wire::otlp::kRpcInvalidArgument, o.message));
+              return (*reply)(RpcError(400, wire::otlp::kRpcInvalidArgument, o.message, json));
             case Outcome::Kind::kRetry: {
-              net::HttpResponse r = RpcError(503, wire::otlp::kRpcUnavailable, o.message);
+              net::HttpResponse r = RpcError(503, wire::otlp::kRpcUnavailable, o.message, json);
               r.headers.emplace_back("Retry-After", "1");
               return (*reply)(std::move(r));
             }

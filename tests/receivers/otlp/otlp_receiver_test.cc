@@ -153,6 +153,32 @@ TEST_F(OtlpReceiverTest, WhollyInvalidRequestGets400NamingTheFirstProblem) {
   EXPECT_TRUE(StoredBatches().empty());
 }
 
+TEST_F(OtlpReceiverTest, JsonRequestsAreStoredAndAnsweredInJson) {
+  std::string json = R"({"resourceSpans":[{"scopeSpans":[{"spans":[
+      {"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","name":"a"},
+      {"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b175","name":"b"}]}]}]})";
+  auto ok = Post(json, "application/json");
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(ok.Header("Content-Type"), "application/json");
+  EXPECT_EQ(ok.body, "{}");
+  std::string partial = R"({"resourceSpans":[{"scopeSpans":[{"spans":[
+      {"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b176","name":"c"},
+      {"traceId":"","spanId":"eee19b7ec3c1b177","name":"d"}]}]}]})";
+  auto p = Post(partial, "application/json");
+  ASSERT_EQ(p.status, 200);
+  EXPECT_NE(p.body.find(R"({"partialSuccess":{"rejectedSpans":"1","errorMessage":"rejected 1)"),
+            std::string::npos)
+      << p.body;
+  auto bad = Post("{oops", "application/json");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(bad.Header("Content-Type"), "application/json");
+  EXPECT_NE(bad.body.find(R"("code":3)"), std::string::npos) << bad.body;
+  auto batches = StoredBatches();
+  ASSERT_EQ(batches.size(), 4u);  // two requests × two pipelines
+  EXPECT_EQ(std::get<2>(batches[0]), 2u);
+  EXPECT_EQ(std::get<2>(batches[2]), 1u);
+}
+
 TEST_F(OtlpReceiverTest, UnsupportedContentTypeGets415) {
   auto r = Post("{}", "text/plain");
   EXPECT_EQ(r.status, 415);
