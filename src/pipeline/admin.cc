@@ -3,6 +3,13 @@
 namespace sluice::pipeline {
 
 void AdminHandler::Handle(net::HttpRequest&& request, net::Responder respond) {
+  int retry_after = 1;
+  if (!limiter_.Allow(request.remote_ip, &retry_after)) {
+    limited_.Inc();
+    net::HttpResponse r = net::HttpResponse::Text(429, "too many requests from this client");
+    r.headers.emplace_back("Retry-After", std::to_string(retry_after));
+    return respond(std::move(r));
+  }
   if (request.method != "GET" && request.method != "HEAD") {
     net::HttpResponse r = net::HttpResponse::Text(405, "method not allowed");
     r.headers.emplace_back("Allow", "GET, HEAD");

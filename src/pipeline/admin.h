@@ -1,6 +1,7 @@
 #pragma once
 
 #include "net/http_server.h"
+#include "pipeline/rate_limiter.h"
 #include "telemetry/health.h"
 #include "telemetry/metrics.h"
 
@@ -10,15 +11,26 @@ namespace sluice::pipeline {
 //   GET /metrics  Prometheus text exposition of the registry
 //   GET /healthz  200 while the process serves requests (liveness)
 //   GET /readyz   200 when every component is ready, else 503 with JSON detail
+// Every route is rate limited per client IP (429 with Retry-After beyond it);
+// the ingest endpoints are separate servers and never limited this way.
 class AdminHandler final : public net::HttpHandler {
  public:
-  AdminHandler(telemetry::Registry& registry, telemetry::Health& health)
-      : registry_(registry), health_(health) {}
+  AdminHandler(telemetry::Registry& registry, telemetry::Health& health,
+               PerClientRateLimiter& limiter)
+      : registry_(registry),
+        health_(health),
+        limiter_(limiter),
+        limited_(registry
+                     .AddCounter("sluice_admin_rate_limited_total",
+                                 "Admin requests refused by the per-client rate limiter.")
+                     .Get()) {}
   void Handle(net::HttpRequest&& request, net::Responder respond) override;
 
  private:
   telemetry::Registry& registry_;
   telemetry::Health& health_;
+  PerClientRateLimiter& limiter_;
+  telemetry::Counter& limited_;
 };
 
 }  // namespace sluice::pipeline

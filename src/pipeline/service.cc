@@ -61,7 +61,11 @@ Status Service::Start() {
     receivers_.emplace_back(c.id, std::move(r).value());
   }
 
-  admin_handler_ = std::make_unique<AdminHandler>(registry_, health_);
+  const auto& rate = config_.service.telemetry.metrics.rate_limit;
+  admin_limiter_ = std::make_unique<PerClientRateLimiter>(
+      static_cast<double>(rate.requests_per_second), static_cast<double>(rate.burst),
+      /*max_clients=*/10000, clock_);
+  admin_handler_ = std::make_unique<AdminHandler>(registry_, health_, *admin_limiter_);
   net::HttpServerOptions admin_options;
   admin_options.name = "admin";
   admin_options.endpoint = config_.service.telemetry.metrics.address;

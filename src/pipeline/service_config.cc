@@ -38,9 +38,18 @@ const config::Schema<ServiceOptions>& ServiceOptionsSchema() {
             "encoding", &TelemetryOptions::Logs::encoding,
             {{"logfmt", logging::Format::kLogfmt}, {"json", logging::Format::kJson}},
             "Format of sluice's own log lines on stderr.");
+    config::Schema<TelemetryOptions::RateLimit> rate("service.telemetry.metrics.rate_limit");
+    rate.Int("requests_per_second", &TelemetryOptions::RateLimit::requests_per_second,
+             "Sustained requests per second one client IP may make on the admin port.",
+             {1, 1 << 20})
+        .Int("burst", &TelemetryOptions::RateLimit::burst,
+             "Requests one client IP may make at once on the admin port.", {1, 1 << 20});
     config::Schema<TelemetryOptions::Metrics> metrics("service.telemetry.metrics");
-    metrics.String("address", &TelemetryOptions::Metrics::address,
-                   "host:port of the admin server (/metrics, /healthz, /readyz).");
+    metrics
+        .String("address", &TelemetryOptions::Metrics::address,
+                "host:port of the admin server (/metrics, /healthz, /readyz).")
+        .Object("rate_limit", &TelemetryOptions::Metrics::rate_limit, rate,
+                "Per-client-IP limit on the admin port (never on ingest endpoints).");
     config::Schema<TelemetryOptions> telemetry("service.telemetry");
     telemetry.Object("logs", &TelemetryOptions::logs, logs, "")
         .Object("metrics", &TelemetryOptions::metrics, metrics, "");

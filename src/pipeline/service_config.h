@@ -19,8 +19,13 @@ struct TelemetryOptions {
     logging::Level level = logging::Level::kInfo;
     logging::Format encoding = logging::Format::kLogfmt;
   } logs;
+  struct RateLimit {
+    int64_t requests_per_second = 50;
+    int64_t burst = 100;
+  };
   struct Metrics {
     std::string address = "127.0.0.1:8888";
+    RateLimit rate_limit;
   } metrics;
 };
 

@@ -293,3 +293,29 @@ TEST(LifecycleTest, UnwritableDataDirectoryStopsStartup) {
 
 }  // namespace
 }  // namespace sluice::testing
+
+namespace sluice::testing {
+namespace {
+
+TEST(AdminTest, AdminRoutesAreRateLimitedPerClientButIngestIsNot) {
+  TempDir dir;
+  std::string cfg = std::regex_replace(
+      Config(dir), std::regex("address: 127.0.0.1:0"),
+      "address: 127.0.0.1:0\n      rate_limit: {requests_per_second: 1, burst: 2}");
+  SluiceProcess sluice(dir, cfg);
+  ASSERT_TRUE(sluice.WaitStarted()) << sluice.process().Output();
+  EXPECT_EQ(HttpGet(sluice.admin(), "/healthz").status, 200);
+  EXPECT_EQ(HttpGet(sluice.admin(), "/healthz").status, 200);
+  HttpResult limited = HttpGet(sluice.admin(), "/metrics");
+  EXPECT_EQ(limited.status, 429);
+  EXPECT_FALSE(limited.Header("Retry-After").empty());
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_EQ(PostTraces(sluice.otlp(), MakeTraceRequest(1, 1, i + 1).SerializeAsString()).status,
+              200);
+  }
+  sluice.process().Signal(SIGTERM);
+  EXPECT_EQ(sluice.process().Wait(std::chrono::seconds(30)), 0);
+}
+
+}  // namespace
+}  // namespace sluice::testing
