@@ -5,6 +5,7 @@ SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 BUILD_DIR ?= build/release
 ASAN_DIR ?= build/asan
+FUZZ_DIR ?= build/fuzz
 CONFIG ?=
 
 # Build and test dependencies, all from Debian 12.
@@ -12,11 +13,11 @@ DEB_PACKAGES := build-essential cmake ninja-build ccache pkg-config \
   libboost-dev libboost-system-dev libyaml-cpp-dev libcli11-dev libsimdjson-dev \
   libspdlog-dev libfmt-dev libsnappy-dev libzstd-dev zlib1g-dev libxxhash-dev \
   protobuf-compiler libprotobuf-dev libgrpc++-dev protobuf-compiler-grpc \
-  libgtest-dev libgmock-dev libbenchmark-dev clang-format
+  libgtest-dev libgmock-dev libbenchmark-dev clang-format clang libclang-rt-14-dev
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build build-asan run test test-release test-asan bench format clean
+.PHONY: deps build build-asan build-fuzz run test test-release test-asan test-fuzz bench format clean
 
 # Idempotent and quiet: asks apt only for packages that are not installed yet.
 deps:
@@ -35,11 +36,18 @@ $(BUILD_DIR)/build.ninja:
 $(ASAN_DIR)/build.ninja:
 	cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSLUICE_SANITIZE=ON
 
+$(FUZZ_DIR)/build.ninja:
+	cmake -S . -B $(FUZZ_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSLUICE_FUZZ=ON \
+	  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++
+
 build: deps $(BUILD_DIR)/build.ninja
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
 build-asan: deps $(ASAN_DIR)/build.ninja
 	cmake --build $(ASAN_DIR) -j $(JOBS)
+
+build-fuzz: deps $(FUZZ_DIR)/build.ninja
+	cmake --build $(FUZZ_DIR) -j $(JOBS)
 
 run: build
 	$(BUILD_DIR)/src/app/sluice run $(if $(CONFIG),--config $(CONFIG))
@@ -50,7 +58,11 @@ test-release: build
 test-asan: build-asan
 	cd $(ASAN_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 900
 
-test: test-release test-asan
+# Each decoder's libFuzzer target for a fixed number of inputs (tests/fuzz).
+test-fuzz: build-fuzz
+	cd $(FUZZ_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600
+
+test: test-release test-asan test-fuzz
 
 bench: deps
 	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release -DSLUICE_BENCH=ON

@@ -290,6 +290,10 @@ bool Filter(std::string_view msg, int depth, const std::vector<bool>& leaf_ok, s
   ProtoReader r(msg);
   bool kept_any = false;
   while (r.Next()) {
+    if (depth == 2 && r.field() == child_field && !r.Is(WireType::kLengthDelimited)) {
+      ++*leaf;  // counted as a (rejected) leaf by Walk: drop it and stay aligned
+      continue;
+    }
     if (r.field() != child_field || !r.Is(WireType::kLengthDelimited)) {
       out->append(r.raw_field());
       continue;

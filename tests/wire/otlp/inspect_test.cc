@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "support/otlp_builders.h"
+#include "wire/proto_writer.h"
 
 namespace sluice::wire::otlp {
 namespace {
@@ -94,6 +95,33 @@ TEST(InspectTest, PartialSuccessResponseParsesWithTheProtobufLibrary) {
   EXPECT_EQ(resp.partial_success().rejected_log_records(), 3);
   EXPECT_EQ(resp.partial_success().error_message(), "rejected 3 log_records");
   EXPECT_TRUE(EncodePartialSuccess(0, "").empty());
+}
+
+}  // namespace
+}  // namespace sluice::wire::otlp
+
+namespace sluice::wire::otlp {
+namespace {
+
+// Found by otlp_logs_fuzz: a leaf-position field that is not length-delimited
+// is a rejected leaf to the walker; the filter kept it and lost count.
+TEST(InspectTest, FilterDropsALeafWithTheWrongWireTypeAndStaysAligned) {
+  auto req = sluice::testing::MakeLogsRequest(2, 1);
+  std::string scope_logs = req.resource_logs(0).scope_logs(0).SerializeAsString();
+  scope_logs.insert(0, std::string("\x10\x07", 2));  // field 2 as a varint: a bad "record"
+  std::string resource_logs;
+  ProtoWriter(&resource_logs).Bytes(2, scope_logs);
+  std::string bytes;
+  ProtoWriter(&bytes).Bytes(1, resource_logs);
+  Inspection ins;
+  ASSERT_TRUE(InspectLogs(bytes, &ins).ok());
+  ASSERT_EQ(ins.leaves, 3u);
+  EXPECT_EQ(ins.rejected_leaves, 1u);
+  std::string kept = FilterRequest(bytes, ins.leaf_ok);
+  Inspection again;
+  ASSERT_TRUE(InspectLogs(kept, &again).ok());
+  EXPECT_EQ(again.leaves, 2u);
+  EXPECT_EQ(again.rejected_leaves, 0u);
 }
 
 }  // namespace
