@@ -4,6 +4,7 @@
 
 #include "base/strings.h"
 #include "net/http_server.h"
+#include "receivers/common/http_options.h"
 #include "receivers/common/ingest.h"
 #include "receivers/otlp/ingest.h"
 #include "wire/compression.h"
@@ -163,13 +164,7 @@ class OtlpReceiver final : public pipeline::Receiver {
     if (options_.protocols.http) {
       const HttpOptions& h = *options_.protocols.http;
       handler_ = std::make_unique<OtlpHttpHandler>(h, ingest_);
-      net::HttpServerOptions o;
-      o.name = settings_.id + "/http";
-      o.endpoint = h.endpoint;
-      o.max_body_bytes = h.max_request_body_size;
-      o.header_read_timeout = h.read_header_timeout;
-      o.body_read_timeout = h.read_timeout;
-      o.idle_timeout = h.idle_timeout;
+      net::HttpServerOptions o = HttpServerOptionsFrom(settings_.id + "/http", h);
       SLUICE_ASSIGN_OR_RETURN(http_, net::HttpServer::Create(rt_.io, o, *handler_, rt_.metrics));
       http_->Start();
     }
@@ -214,24 +209,11 @@ const config::Schema<OtlpOptions>& OtlpOptionsSchema() {
                 "When set, requests must carry `Authorization: Bearer <token>` (compared in "
                 "constant time); others get 401. Use ${env:NAME} to keep it out of the file.");
     config::Schema<HttpOptions> http("otlp.protocols.http");
-    http.String("endpoint", &HttpOptions::endpoint,
-                "host:port to listen on for OTLP/HTTP; port 0 picks a free port.")
-        .Bytes("max_request_body_size", &HttpOptions::max_request_body_size,
-               "Largest request body accepted, compressed and after decompression; larger get "
-               "413.",
-               {1024.0L * 1024, 256.0L * 1024 * 1024})
-        .String("traces_url_path", &HttpOptions::traces_url_path, "Path for trace exports.")
+    AddHttpServerFields(http, "host:port to listen on for OTLP/HTTP; port 0 picks a free port.");
+    http.String("traces_url_path", &HttpOptions::traces_url_path, "Path for trace exports.")
         .String("metrics_url_path", &HttpOptions::metrics_url_path, "Path for metric exports.")
         .String("logs_url_path", &HttpOptions::logs_url_path, "Path for log exports.")
-        .Object("auth", &HttpOptions::auth, auth, "")
-        .Duration("read_header_timeout", &HttpOptions::read_header_timeout,
-                  "Time allowed for a request's headers to arrive.", {1e6L, 600e9L})
-        .Duration("read_timeout", &HttpOptions::read_timeout,
-                  "Time allowed for a request's body to arrive.", {1e6L, 3600e9L})
-        .Duration("idle_timeout", &HttpOptions::idle_timeout,
-                  "Time an idle keep-alive connection is kept open.", {1e9L, 86400e9L})
-        .String("tenant_header", &HttpOptions::tenant_header,
-                "Request header whose value is stored as the batch's tenant.");
+        .Object("auth", &HttpOptions::auth, auth, "");
     config::Schema<GrpcKeepaliveServerParameters> server_parameters(
         "otlp.protocols.grpc.keepalive.server_parameters");
     server_parameters

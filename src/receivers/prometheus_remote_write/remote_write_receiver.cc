@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "net/http_server.h"
+#include "receivers/common/http_options.h"
 #include "receivers/common/ingest.h"
 #include "wire/compression.h"
 #include "wire/prom/remote_write.h"
@@ -134,13 +135,7 @@ class RemoteWriteReceiver final : public pipeline::Receiver {
   Status Start() override {
     handler_ =
         std::make_unique<RemoteWriteHandler>(settings_.id, options_, settings_.pipelines, rt_);
-    net::HttpServerOptions o;
-    o.name = settings_.id;
-    o.endpoint = options_.endpoint;
-    o.max_body_bytes = options_.max_request_body_size;
-    o.header_read_timeout = options_.read_header_timeout;
-    o.body_read_timeout = options_.read_timeout;
-    o.idle_timeout = options_.idle_timeout;
+    net::HttpServerOptions o = HttpServerOptionsFrom(settings_.id, options_);
     SLUICE_ASSIGN_OR_RETURN(http_, net::HttpServer::Create(rt_.io, o, *handler_, rt_.metrics));
     http_->Start();
     return Status::Ok();
@@ -163,20 +158,8 @@ class RemoteWriteReceiver final : public pipeline::Receiver {
 const config::Schema<RemoteWriteOptions>& RemoteWriteOptionsSchema() {
   static const config::Schema<RemoteWriteOptions> schema = [] {
     config::Schema<RemoteWriteOptions> s("prometheus_remote_write");
-    s.String("endpoint", &RemoteWriteOptions::endpoint,
-             "host:port to listen on; port 0 picks a free port.")
-        .String("path", &RemoteWriteOptions::path, "Path remote write requests are sent to.")
-        .Bytes("max_request_body_size", &RemoteWriteOptions::max_request_body_size,
-               "Largest request accepted, compressed and after decompression; larger get 413.",
-               {1024.0L * 1024, 256.0L * 1024 * 1024})
-        .Duration("read_header_timeout", &RemoteWriteOptions::read_header_timeout,
-                  "Time allowed for a request's headers to arrive.", {1e6L, 600e9L})
-        .Duration("read_timeout", &RemoteWriteOptions::read_timeout,
-                  "Time allowed for a request's body to arrive.", {1e6L, 3600e9L})
-        .Duration("idle_timeout", &RemoteWriteOptions::idle_timeout,
-                  "Time an idle keep-alive connection is kept open.", {1e9L, 86400e9L})
-        .String("tenant_header", &RemoteWriteOptions::tenant_header,
-                "Request header whose value is stored as the batch's tenant.")
+    AddHttpServerFields(s, "host:port to listen on; port 0 picks a free port.");
+    s.String("path", &RemoteWriteOptions::path, "Path remote write requests are sent to.")
         .String("bearer_token", &RemoteWriteOptions::bearer_token,
                 "When set, requests must carry `Authorization: Bearer <token>` (compared in "
                 "constant time); others get 401.");

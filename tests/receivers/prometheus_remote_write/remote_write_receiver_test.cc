@@ -6,6 +6,7 @@
 #include "pipeline/service.h"
 #include "support/http_client.h"
 #include "support/otlp_builders.h"
+#include "support/service_harness.h"
 #include "support/temp_dir.h"
 #include "wire/compression.h"
 
@@ -34,18 +35,9 @@ service:
     metrics:
       receivers: [prometheus_remote_write]
 )";
-    config::Context ctx("test");
-    auto root = config::LoadString(yaml, ctx);
-    ASSERT_TRUE(root.has_value());
-    auto cfg = pipeline::ParseServiceConfig(*root, ctx, components::BuiltinCatalog());
-    ASSERT_TRUE(cfg.has_value()) << ctx.errors()[0].ToString();
-    service_ = std::make_unique<pipeline::Service>(std::move(*cfg), registry_,
-                                                   io::FileSystem::Posix(), Clock::Real());
-    ASSERT_TRUE(service_->Start().ok());
-    for (const auto& a : service_->Addresses()) {
-      std::string prefix = "receiver prometheus_remote_write http ";
-      if (a.rfind(prefix, 0) == 0) endpoint_ = a.substr(prefix.size());
-    }
+    service_ = sluice::testing::StartService(yaml, registry_);
+    ASSERT_NE(service_, nullptr);
+    endpoint_ = sluice::testing::AddressOf(*service_, "receiver prometheus_remote_write http ");
     ASSERT_FALSE(endpoint_.empty());
   }
 

@@ -1,0 +1,41 @@
+#pragma once
+
+#include <string>
+
+#include "config/schema.h"
+#include "net/http_server.h"
+
+namespace sluice::receivers {
+
+// The options every HTTP receiver has, declared once. T has the members
+// endpoint, max_request_body_size, read_header_timeout, read_timeout,
+// idle_timeout and tenant_header.
+template <class T>
+void AddHttpServerFields(config::Schema<T>& s, const char* default_port_doc) {
+  s.String("endpoint", &T::endpoint, default_port_doc)
+      .Bytes("max_request_body_size", &T::max_request_body_size,
+             "Largest request body accepted, compressed and after decompression; larger get 413.",
+             {1024.0L * 1024, 256.0L * 1024 * 1024})
+      .Duration("read_header_timeout", &T::read_header_timeout,
+                "Time allowed for a request's headers to arrive.", {1e6L, 600e9L})
+      .Duration("read_timeout", &T::read_timeout, "Time allowed for a request's body to arrive.",
+                {1e6L, 3600e9L})
+      .Duration("idle_timeout", &T::idle_timeout,
+                "Time an idle keep-alive connection is kept open.", {1e9L, 86400e9L})
+      .String("tenant_header", &T::tenant_header,
+              "Request header whose value is stored as the batch's tenant.");
+}
+
+template <class T>
+net::HttpServerOptions HttpServerOptionsFrom(const std::string& name, const T& o) {
+  net::HttpServerOptions s;
+  s.name = name;
+  s.endpoint = o.endpoint;
+  s.max_body_bytes = o.max_request_body_size;
+  s.header_read_timeout = o.read_header_timeout;
+  s.body_read_timeout = o.read_timeout;
+  s.idle_timeout = o.idle_timeout;
+  return s;
+}
+
+}  // namespace sluice::receivers
