@@ -77,7 +77,8 @@ class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
   void Accept();
   void StopAccepting();
   void CloseAll();
-  void Register(const std::shared_ptr<Session>& s);
+  // Starts a session for the socket unless max_connections are open.
+  bool Register(tcp::socket& socket);
   void Unregister(Session* s);
   void CountResponse(int status, int64_t started_mono) {
     metrics_.requests.With({options_.name, std::to_string(status)}).Inc();
@@ -314,18 +315,27 @@ void HttpServer::Impl::Accept() {
       logging::Warn("http", "accept failed",
                     {{"server", self->options_.name}, {"error", ec.message()}});
     } else if (!self->stopping_) {
-      auto session = std::make_shared<Session>(std::move(socket), self);
-      self->Register(session);
-      session->Run();
+      if (!self->Register(socket)) {
+        self->metrics_.refused_connections.With({self->options_.name}).Inc();
+        beast::error_code ignored;
+        socket.close(ignored);
+      }
     }
     if (!self->stopping_) self->Accept();
   });
 }
 
-void HttpServer::Impl::Register(const std::shared_ptr<Session>& s) {
-  std::lock_guard<std::mutex> lock(mu_);
-  sessions_.insert(s);
-  connections_.Set(static_cast<double>(sessions_.size()));
+bool HttpServer::Impl::Register(tcp::socket& socket) {
+  std::shared_ptr<Session> session;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (static_cast<int64_t>(sessions_.size()) >= options_.max_connections) return false;
+    session = std::make_shared<Session>(std::move(socket), shared_from_this());
+    sessions_.insert(session);
+    connections_.Set(static_cast<double>(sessions_.size()));
+  }
+  session->Run();
+  return true;
 }
 
 void HttpServer::Impl::Unregister(Session* s) {

@@ -59,6 +59,8 @@ struct HttpServerOptions {
   std::chrono::nanoseconds header_read_timeout = std::chrono::seconds(10);
   std::chrono::nanoseconds body_read_timeout = std::chrono::seconds(30);
   std::chrono::nanoseconds idle_timeout = std::chrono::minutes(10);
+  // Connections beyond this are closed as soon as they are accepted.
+  int64_t max_connections = 10000;
 };
 
 struct HttpServerMetrics {
@@ -69,11 +71,15 @@ struct HttpServerMetrics {
         duration(r.AddHistogram("sluice_http_server_request_duration_seconds",
                                 "Time from a request's last byte to its response being written.",
                                 {"server"}, telemetry::LatencyBuckets())),
-        connections(r.AddGauge("sluice_http_server_connections", "Open connections.", {"server"})) {
-  }
+        connections(r.AddGauge("sluice_http_server_connections", "Open connections.", {"server"})),
+        refused_connections(r.AddCounter("sluice_http_server_refused_connections_total",
+                                         "Connections closed on accept because max_connections "
+                                         "were open.",
+                                         {"server"})) {}
   telemetry::CounterFamily& requests;
   telemetry::HistogramFamily& duration;
   telemetry::GaugeFamily& connections;
+  telemetry::CounterFamily& refused_connections;
 };
 
 // Splits "host:port" (host may be [v6]); error names the endpoint.

@@ -114,3 +114,33 @@ TEST(SplitEndpointTest, AcceptsHostPortAndBracketedV6) {
 
 }  // namespace
 }  // namespace sluice::net
+
+namespace sluice::net {
+namespace {
+
+TEST_F(HttpServerTest, ConnectionsBeyondTheLimitAreClosedAndCounted) {
+  HttpServerOptions o;
+  o.name = "capped";
+  o.endpoint = "127.0.0.1:0";
+  o.max_connections = 1;
+  auto s = HttpServer::Create(io_, o, handler_, registry_);
+  ASSERT_TRUE(s.ok());
+  server_ = std::move(s).value();
+  server_->Start();
+  std::string addr = server_->BoundAddress();
+  handler_.delay_ms = 500;  // keeps the first connection open
+  testing::HttpResult first;
+  std::thread holder([&] { first = testing::HttpRequest("POST", addr, "/", "x"); });
+  while (server_->in_flight() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  testing::HttpResult second = testing::HttpRequest("POST", addr, "/", "y");
+  holder.join();
+  EXPECT_EQ(first.status, 200);
+  EXPECT_EQ(second.status, 0);  // closed without an answer
+  EXPECT_EQ(registry_.AddCounter("sluice_http_server_refused_connections_total", "", {"server"})
+                .With({"capped"})
+                .Value(),
+            1u);
+}
+
+}  // namespace
+}  // namespace sluice::net

@@ -9,7 +9,7 @@ namespace sluice::receivers {
 
 // The options every HTTP receiver has, declared once. T has the members
 // endpoint, max_request_body_size, read_header_timeout, read_timeout,
-// idle_timeout and tenant_header.
+// idle_timeout, max_connections and tenant_header.
 template <class T>
 void AddHttpServerFields(config::Schema<T>& s, const char* default_port_doc) {
   s.String("endpoint", &T::endpoint, default_port_doc)
@@ -22,6 +22,9 @@ void AddHttpServerFields(config::Schema<T>& s, const char* default_port_doc) {
                 {1e6L, 3600e9L})
       .Duration("idle_timeout", &T::idle_timeout,
                 "Time an idle keep-alive connection is kept open.", {1e9L, 86400e9L})
+      .Int("max_connections", &T::max_connections,
+           "Most connections open at once; more are closed as soon as they are accepted.",
+           {1, 1 << 20})
       .String("tenant_header", &T::tenant_header,
               "Request header whose value is stored as the batch's tenant.");
 }
@@ -35,6 +38,7 @@ net::HttpServerOptions HttpServerOptionsFrom(const std::string& name, const T& o
   s.header_read_timeout = o.read_header_timeout;
   s.body_read_timeout = o.read_timeout;
   s.idle_timeout = o.idle_timeout;
+  s.max_connections = o.max_connections;
   return s;
 }
 

@@ -15,6 +15,7 @@ struct RemoteWriteOptions {
   std::chrono::nanoseconds read_header_timeout = std::chrono::seconds(10);
   std::chrono::nanoseconds read_timeout = std::chrono::seconds(30);
   std::chrono::nanoseconds idle_timeout = std::chrono::minutes(10);
+  int64_t max_connections = 10000;
   std::string tenant_header = "X-Scope-OrgID";
   std::string bearer_token;
 };
