@@ -5,15 +5,19 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <condition_variable>
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <mutex>
 #include <thread>
 
 #include "base/logging.h"
+#include "base/units.h"
 #include "components/builtin.h"
 #include "io/file_system.h"
+#include "loadgen/loadgen.h"
 #include "pipeline/service.h"
 #include "telemetry/metrics.h"
 
@@ -93,6 +97,21 @@ int Run(const std::string& path) {
   return clean ? 0 : 1;
 }
 
+std::atomic<bool> g_loadgen_stop{false};
+
+int Loadgen(const loadgen::Options& options) {
+  // Lock-free atomic store: safe in a signal handler.
+  std::signal(SIGINT, [](int) { g_loadgen_stop.store(true); });
+  std::signal(SIGTERM, [](int) { g_loadgen_stop.store(true); });
+  Result<loadgen::Summary> s = loadgen::Run(options, g_loadgen_stop);
+  if (!s.ok()) {
+    std::cerr << "loadgen: " << s.status().message() << "\n";
+    return 2;
+  }
+  std::cout << loadgen::FormatSummary(*s);
+  return s->failed_requests == 0 ? 0 : 1;
+}
+
 }  // namespace
 }  // namespace sluice
 
@@ -113,6 +132,41 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   validate->add_flag("--reference", reference,
                      "Print the reference of every configuration key (Markdown) and exit.");
+  sluice::loadgen::Options lg;
+  std::string lg_protocol = "http";
+  std::string lg_duration = "60s";
+  std::string lg_ramp = "10s";
+  std::string lg_interval = "1s";
+  auto* loadgen = app.add_subcommand(
+      "loadgen", "Simulate services sending OTLP traces (and logs, metrics) to an endpoint.");
+  loadgen->add_option("--protocol", lg_protocol, "http or grpc.")
+      ->check(CLI::IsMember({"http", "grpc"}));
+  loadgen->add_option("--endpoint", lg.endpoint,
+                      "host:port (default 127.0.0.1:4318 for http, 127.0.0.1:4317 for grpc).");
+  loadgen->add_option("--services", lg.services, "Simulated services.")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  loadgen->add_option("--rate", lg.spans_per_second, "Spans per second per service.")
+      ->capture_default_str();
+  loadgen->add_option("--logs-rate", lg.logs_per_second, "Log records per second per service.")
+      ->capture_default_str();
+  loadgen
+      ->add_option("--metrics-rate", lg.metrics_per_second,
+                   "Metric data points per second per service.")
+      ->capture_default_str();
+  loadgen->add_option("--duration", lg_duration, "How long to send (e.g. 30s, 10m).")
+      ->capture_default_str();
+  loadgen->add_option("--ramp", lg_ramp, "Services start evenly over this time.")
+      ->capture_default_str();
+  loadgen->add_option("--interval", lg_interval, "Each service exports this often.")
+      ->capture_default_str();
+  loadgen->add_option("--connections", lg.connections, "Concurrent connections.")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
+  loadgen->add_option("--seed", lg.seed, "Seed of the services' random streams.")
+      ->capture_default_str();
+  bool lg_quiet = false;
+  loadgen->add_flag("--no-progress", lg_quiet, "No live progress line.");
   auto* version = app.add_subcommand("version", "Print the version.");
   CLI11_PARSE(app, argc, argv);
 
@@ -127,6 +181,21 @@ int main(int argc, char** argv) {
       return 2;
     }
     return sluice::Validate(validate_config);
+  }
+  if (*loadgen) {
+    lg.protocol =
+        lg_protocol == "grpc" ? sluice::loadgen::Protocol::kGrpc : sluice::loadgen::Protocol::kHttp;
+    lg.progress = !lg_quiet;
+    for (auto [text, out] : {std::pair{&lg_duration, &lg.duration}, std::pair{&lg_ramp, &lg.ramp},
+                             std::pair{&lg_interval, &lg.flush_interval}}) {
+      auto d = sluice::ParseDuration(*text);
+      if (!d.ok()) {
+        std::cerr << "loadgen: " << d.status().message() << "\n";
+        return 2;
+      }
+      *out = *d;
+    }
+    return sluice::Loadgen(lg);
   }
   if (*version) {
     std::cout << "sluice " << SLUICE_VERSION << "\n";

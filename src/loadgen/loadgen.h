@@ -1,0 +1,51 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "base/result.h"
+
+namespace sluice::loadgen {
+
+enum class Protocol { kHttp, kGrpc };
+
+struct Options {
+  Protocol protocol = Protocol::kHttp;
+  std::string endpoint;  // default: 127.0.0.1:4318 (http) or 127.0.0.1:4317 (grpc)
+  int services = 200;
+  double spans_per_second = 50;   // per service
+  double logs_per_second = 0;     // per service
+  double metrics_per_second = 0;  // data points per service
+  std::chrono::nanoseconds duration = std::chrono::seconds(60);
+  std::chrono::nanoseconds ramp = std::chrono::seconds(10);
+  std::chrono::nanoseconds flush_interval = std::chrono::seconds(1);  // per-service export period
+  int connections = 16;
+  int max_retries = 5;
+  uint64_t seed = 1;
+  bool progress = true;
+};
+
+struct Summary {
+  uint64_t requests = 0;
+  uint64_t sent_items = 0;
+  uint64_t accepted_items = 0;
+  uint64_t refused_items = 0;  // rejected as invalid or dropped after retries
+  uint64_t retried_requests = 0;
+  uint64_t failed_requests = 0;  // transport errors after retries
+  double p50_ms = 0;
+  double p99_ms = 0;
+  double seconds = 0;
+};
+
+// Simulates `services` services, each with its own random stream, sending
+// traces (root spans with children, realistic attributes, 5% errors), and
+// optionally logs and metrics, to an OTLP endpoint. Services start linearly
+// over `ramp`. Stops at `duration` or when `*stop` becomes true, then sends
+// what is queued and returns the totals.
+Result<Summary> Run(const Options& options, const std::atomic<bool>& stop);
+
+std::string FormatSummary(const Summary& s);
+
+}  // namespace sluice::loadgen

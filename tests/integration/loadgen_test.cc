@@ -1,0 +1,87 @@
+// `sluice loadgen` against the real binary over both OTLP transports: every
+// item it reports accepted is counted by the server, and nothing fails.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <regex>
+
+#include "integration/harness.h"
+
+namespace sluice::testing {
+namespace {
+
+uint64_t Field(const std::string& summary, const std::string& name) {
+  std::smatch m;
+  if (!std::regex_search(summary, m, std::regex(name + "=([0-9]+)"))) return UINT64_MAX;
+  return std::stoull(m[1].str());
+}
+
+uint64_t ServerCounter(const std::string& admin, const std::string& series) {
+  HttpResult metrics = HttpGet(admin, "/metrics");
+  std::smatch m;
+  std::string pattern = std::regex_replace(series, std::regex(R"([{}"])"), R"(\$&)");
+  if (!std::regex_search(metrics.body, m, std::regex(pattern + " ([0-9]+)"))) return 0;
+  return std::stoull(m[1].str());
+}
+
+TEST(LoadgenTest, EverySpanItReportsAcceptedIsCountedByTheServer) {
+  TempDir dir;
+  SluiceProcess sluice(dir, R"(
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:0
+      http:
+        endpoint: 127.0.0.1:0
+storage:
+  directory: )" + dir.Sub("data") +
+                                R"(
+service:
+  telemetry:
+    metrics:
+      address: 127.0.0.1:0
+  pipelines:
+    traces:
+      receivers: [otlp]
+    logs:
+      receivers: [otlp]
+)");
+  ASSERT_TRUE(sluice.WaitStarted()) << sluice.process().Output();
+  auto grpc = sluice.process().WaitForOutput(R"re(receiver=otlp address="grpc ([0-9.]+:[0-9]+)")re",
+                                             std::chrono::seconds(10));
+  ASSERT_TRUE(grpc.has_value());
+
+  RunResult http = RunToCompletion(
+      SLUICE_BINARY,
+      {"loadgen", "--endpoint", sluice.otlp(), "--services", "20", "--rate", "100", "--logs-rate",
+       "10", "--duration", "2s", "--ramp", "500ms", "--interval", "200ms", "--no-progress"},
+      dir.path(), std::chrono::seconds(60));
+  ASSERT_EQ(http.exit_code, 0) << http.output;
+  RunResult over_grpc = RunToCompletion(
+      SLUICE_BINARY,
+      {"loadgen", "--protocol", "grpc", "--endpoint", *grpc, "--services", "20", "--rate", "100",
+       "--duration", "2s", "--ramp", "500ms", "--interval", "200ms", "--no-progress"},
+      dir.path(), std::chrono::seconds(60));
+  ASSERT_EQ(over_grpc.exit_code, 0) << over_grpc.output;
+
+  for (const RunResult* r : {&http, &over_grpc}) {
+    EXPECT_GT(Field(r->output, "sent"), 1000u) << r->output;
+    EXPECT_EQ(Field(r->output, "accepted"), Field(r->output, "sent")) << r->output;
+    EXPECT_EQ(Field(r->output, "failed"), 0u);
+  }
+  // The spans and log records both runs sent are what the server accepted.
+  uint64_t accepted_items = Field(http.output, "accepted") + Field(over_grpc.output, "accepted");
+  uint64_t spans =
+      ServerCounter(sluice.admin(), R"(sluice_receiver_accepted_spans_total{receiver="otlp"})");
+  uint64_t logs = ServerCounter(sluice.admin(),
+                                R"(sluice_receiver_accepted_log_records_total{receiver="otlp"})");
+  EXPECT_GT(logs, 0u);
+  EXPECT_EQ(spans + logs, accepted_items);
+  sluice.process().Signal(SIGTERM);
+  EXPECT_EQ(sluice.process().Wait(std::chrono::seconds(30)), 0);
+}
+
+}  // namespace
+}  // namespace sluice::testing
