@@ -87,87 +87,85 @@ class Service {
 
   // A trace export request with about `spans` spans (whole traces).
   Request Traces(uint64_t spans, int64_t now_ns) {
-    std::string body;
-    wire::ProtoWriter w(&body);
-    size_t rs = w.BeginMessage(1);
-    Resource(w);
-    size_t ss = w.BeginMessage(2);
-    Scope(w);
     uint64_t made = 0;
-    while (made < spans) {
-      std::string trace_id = Id(16);
-      std::string root_id = Id(8);
-      int children = static_cast<int>(rng_() % 5);
-      int64_t start = now_ns - static_cast<int64_t>(rng_() % 1'000'000'000);
-      int64_t root_len = 1'000'000 + static_cast<int64_t>(rng_() % 50'000'000);
-      bool error = rng_() % 100 < 5;
-      const std::string& route = routes_[rng_() % routes_.size()];
-      Span(w, trace_id, root_id, "", "GET " + route, 2, start, start + root_len, route, error);
-      ++made;
-      for (int c = 0; c < children && made < spans; ++c, ++made) {
-        int64_t cs = start + static_cast<int64_t>(rng_() % static_cast<uint64_t>(root_len / 2));
-        Span(w, trace_id, Id(8), root_id, c % 2 ? "SELECT orders" : "cache.get", 3, cs,
-             cs + root_len / 4, route, false);
+    std::string body = Envelope([&](wire::ProtoWriter& w) {
+      while (made < spans) {
+        std::string trace_id = Id(16);
+        std::string root_id = Id(8);
+        int children = static_cast<int>(rng_() % 5);
+        int64_t start = now_ns - static_cast<int64_t>(rng_() % 1'000'000'000);
+        int64_t root_len = 1'000'000 + static_cast<int64_t>(rng_() % 50'000'000);
+        bool error = rng_() % 100 < 5;
+        const std::string& route = routes_[rng_() % routes_.size()];
+        Span(w, trace_id, root_id, "", "GET " + route, 2, start, start + root_len, route, error);
+        ++made;
+        for (int c = 0; c < children && made < spans; ++c, ++made) {
+          int64_t cs = start + static_cast<int64_t>(rng_() % static_cast<uint64_t>(root_len / 2));
+          Span(w, trace_id, Id(8), root_id, c % 2 ? "SELECT orders" : "cache.get", 3, cs,
+               cs + root_len / 4, route, false);
+        }
       }
-    }
-    w.EndMessage(ss);
-    w.EndMessage(rs);
+    });
     return {Kind::kTraces, std::move(body), made};
   }
 
   Request Logs(uint64_t n, int64_t now_ns) {
-    std::string body;
-    wire::ProtoWriter w(&body);
-    size_t rl = w.BeginMessage(1);
-    Resource(w);
-    size_t sl = w.BeginMessage(2);
-    Scope(w);
-    for (uint64_t i = 0; i < n; ++i) {
-      size_t rec = w.BeginMessage(2);
-      w.Fixed64(1, static_cast<uint64_t>(now_ns));
-      bool error = rng_() % 100 < 5;
-      w.Varint(2, error ? 17 : 9);
-      w.Bytes(3, error ? "ERROR" : "INFO");
-      size_t body_msg = w.BeginMessage(5);
-      w.Bytes(1, error ? "request failed" : "request served");
-      w.EndMessage(body_msg);
-      Attribute(w, 6, "http.route", routes_[rng_() % routes_.size()]);
-      w.Bytes(9, Id(16));
-      w.Bytes(10, Id(8));
-      w.EndMessage(rec);
-    }
-    w.EndMessage(sl);
-    w.EndMessage(rl);
+    std::string body = Envelope([&](wire::ProtoWriter& w) {
+      for (uint64_t i = 0; i < n; ++i) {
+        size_t rec = w.BeginMessage(2);
+        w.Fixed64(1, static_cast<uint64_t>(now_ns));
+        bool error = rng_() % 100 < 5;
+        w.Varint(2, error ? 17 : 9);
+        w.Bytes(3, error ? "ERROR" : "INFO");
+        size_t body_msg = w.BeginMessage(5);
+        w.Bytes(1, error ? "request failed" : "request served");
+        w.EndMessage(body_msg);
+        Attribute(w, 6, "http.route", routes_[rng_() % routes_.size()]);
+        w.Bytes(9, Id(16));
+        w.Bytes(10, Id(8));
+        w.EndMessage(rec);
+      }
+    });
     return {Kind::kLogs, std::move(body), n};
   }
 
   Request Metrics(uint64_t points, int64_t now_ns) {
-    std::string body;
-    wire::ProtoWriter w(&body);
-    size_t rm = w.BeginMessage(1);
-    Resource(w);
-    size_t sm = w.BeginMessage(2);
-    Scope(w);
-    size_t metric = w.BeginMessage(2);
-    w.Bytes(1, "http.server.request.count");
-    size_t sum = w.BeginMessage(7);
-    for (uint64_t i = 0; i < points; ++i) {
-      size_t p = w.BeginMessage(1);
-      w.Fixed64(3, static_cast<uint64_t>(now_ns));
-      w.Double(4, static_cast<double>(++counter_));
-      Attribute(w, 7, "http.route", routes_[i % routes_.size()]);
-      w.EndMessage(p);
-    }
-    w.Varint(2, 2);  // cumulative
-    w.Varint(3, 1);  // monotonic
-    w.EndMessage(sum);
-    w.EndMessage(metric);
-    w.EndMessage(sm);
-    w.EndMessage(rm);
+    std::string body = Envelope([&](wire::ProtoWriter& w) {
+      size_t metric = w.BeginMessage(2);
+      w.Bytes(1, "http.server.request.count");
+      size_t sum = w.BeginMessage(7);
+      for (uint64_t i = 0; i < points; ++i) {
+        size_t p = w.BeginMessage(1);
+        w.Fixed64(3, static_cast<uint64_t>(now_ns));
+        w.Double(4, static_cast<double>(++counter_));
+        Attribute(w, 7, "http.route", routes_[i % routes_.size()]);
+        w.EndMessage(p);
+      }
+      w.Varint(2, 2);  // cumulative
+      w.Varint(3, 1);  // monotonic
+      w.EndMessage(sum);
+      w.EndMessage(metric);
+    });
     return {Kind::kMetrics, std::move(body), points};
   }
 
  private:
+  // An export request: resource_* { resource, scope_* { scope, <fill> } }.
+  // The three signals share this layout (field 1 and 2 at both levels).
+  template <class Fill>
+  std::string Envelope(Fill fill) {
+    std::string body;
+    wire::ProtoWriter w(&body);
+    size_t outer = w.BeginMessage(1);
+    Resource(w);
+    size_t inner = w.BeginMessage(2);
+    Scope(w);
+    fill(w);
+    w.EndMessage(inner);
+    w.EndMessage(outer);
+    return body;
+  }
+
   std::string Id(size_t n) {
     std::string id(n, '\0');
     for (auto& c : id) c = static_cast<char>(rng_());
