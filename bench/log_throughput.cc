@@ -162,6 +162,7 @@ int main(int argc, char** argv) {
       {"never   ", sluice::log::FsyncPolicy::kNever, 64 * 1024, gib1, 64},
       {"interval", sluice::log::FsyncPolicy::kInterval, 1024, gib1 / 4, 64},
       {"interval", sluice::log::FsyncPolicy::kInterval, 1024, gib1 / 4, 1024},
+      {"interval", sluice::log::FsyncPolicy::kInterval, 1024, gib1 / 4, 4096},
       {"interval", sluice::log::FsyncPolicy::kInterval, 64 * 1024, gib1, 64},
       {"always  ", sluice::log::FsyncPolicy::kAlways, 1024, 64ull << 20, 64},
       {"always  ", sluice::log::FsyncPolicy::kAlways, 1024, 64ull << 20, 1024},
