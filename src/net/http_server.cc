@@ -71,6 +71,7 @@ class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
         acceptor_(io),
         metrics_(registry),
         connections_(metrics_.connections.With({options_.name})),
+        in_flight_gauge_(metrics_.requests_in_flight.With({options_.name})),
         duration_(metrics_.duration.With({options_.name})) {}
 
   Status Listen();
@@ -91,6 +92,7 @@ class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
   tcp::acceptor acceptor_;
   HttpServerMetrics metrics_;
   telemetry::Gauge& connections_;
+  telemetry::Gauge& in_flight_gauge_;
   telemetry::Histogram& duration_;
   std::atomic<int64_t> in_flight_{0};
   std::atomic<bool> stopping_{false};
@@ -200,11 +202,13 @@ class Session : public std::enable_shared_from_this<Session> {
     if (counted_) return;
     counted_ = true;
     server_->in_flight_.fetch_add(1);
+    server_->in_flight_gauge_.Add(1);
   }
   void EndRequest() {
     if (!counted_) return;
     counted_ = false;
     server_->in_flight_.fetch_sub(1);
+    server_->in_flight_gauge_.Add(-1);
   }
 
   void Write(HttpResponse resp) {

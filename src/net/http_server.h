@@ -72,6 +72,10 @@ struct HttpServerMetrics {
                                 "Time from a request's last byte to its response being written.",
                                 {"server"}, telemetry::LatencyBuckets())),
         connections(r.AddGauge("sluice_http_server_connections", "Open connections.", {"server"})),
+        requests_in_flight(r.AddGauge("sluice_http_server_requests_in_flight",
+                                      "Requests whose headers have arrived and that are not yet "
+                                      "answered.",
+                                      {"server"})),
         refused_connections(r.AddCounter("sluice_http_server_refused_connections_total",
                                          "Connections closed on accept because max_connections "
                                          "were open.",
@@ -79,6 +83,7 @@ struct HttpServerMetrics {
   telemetry::CounterFamily& requests;
   telemetry::HistogramFamily& duration;
   telemetry::GaugeFamily& connections;
+  telemetry::GaugeFamily& requests_in_flight;
   telemetry::CounterFamily& refused_connections;
 };
 

@@ -194,6 +194,20 @@ TEST(ThinPathTest, RestartDoesNotExportCommittedSpansAgain) {
   EXPECT_EQ(again.process().Wait(std::chrono::seconds(30)), 0);
 }
 
+// Waits until the OTLP/HTTP server reports a request in flight.
+bool WaitForRequestInFlight(const std::string& admin) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (HttpGet(admin, "/metrics")
+            .body.find("sluice_http_server_requests_in_flight{server=\"otlp/http\"} 1") !=
+        std::string::npos) {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
 // Opens a connection and sends headers plus part of a body: a request in flight.
 int StartPartialRequest(const std::string& endpoint, size_t content_length) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -219,7 +233,7 @@ TEST(LifecycleTest, SigtermWaitsForAnInFlightRequestThenExitsZero) {
   int fd = StartPartialRequest(sluice.otlp(), body.size());
   ASSERT_GE(fd, 0);
   ::send(fd, body.data(), 10, 0);
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  ASSERT_TRUE(WaitForRequestInFlight(sluice.admin()));
   sluice.process().Signal(SIGTERM);
   ASSERT_TRUE(sluice.process().WaitForOutput("shutting down", std::chrono::seconds(10)));
   // Still running: it waits for the request in flight.
@@ -239,7 +253,7 @@ TEST(LifecycleTest, SecondSignalExitsAtOnce) {
   ASSERT_TRUE(sluice.WaitStarted()) << sluice.process().Output();
   int fd = StartPartialRequest(sluice.otlp(), 1000);
   ASSERT_GE(fd, 0);
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  ASSERT_TRUE(WaitForRequestInFlight(sluice.admin()));
   sluice.process().Signal(SIGTERM);
   ASSERT_TRUE(sluice.process().WaitForOutput("shutting down", std::chrono::seconds(10)));
   EXPECT_FALSE(sluice.process().Wait(std::chrono::milliseconds(300)).has_value());

@@ -207,7 +207,8 @@ TEST_F(LogTest, IntervalSyncsHappenUnderAContinuousStreamOfAppends) {
       log->AppendAsync(Batch(std::string(512, 'c')), [&](Result<AppendResult>) { --in_flight; });
     }
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  // ~50 interval syncs are due in this second; 5 leaves room for a slow machine.
+  std::this_thread::sleep_for(std::chrono::seconds(1));
   uint64_t fsyncs = CounterValue("sluice_log_fsyncs_total");
   stop = true;
   producer.join();
