@@ -4,6 +4,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "base/logging.h"
+#include "io/file_system.h"
 #include "net/http_server.h"
 #include "wire/proto_writer.h"
 
@@ -158,9 +159,23 @@ Result<std::unique_ptr<OtlpGrpcServer>> OtlpGrpcServer::Start(const GrpcOptions&
         std::chrono::duration_cast<std::chrono::milliseconds>(d).count(), INT32_MAX));
   };
   const auto& ka = options.keepalive.server_parameters;
+  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+  if (options.tls) {
+    std::string cert;
+    std::string key;
+    for (auto [path, out] :
+         {std::pair{&options.tls->cert_file, &cert}, std::pair{&options.tls->key_file, &key}}) {
+      Result<std::string> pem = io::ReadSmallFile(io::FileSystem::Posix(), *path);
+      if (!pem.ok()) return Status::InvalidArgument("tls: cannot read " + *path);
+      *out = std::move(pem).value();
+    }
+    grpc::SslServerCredentialsOptions ssl;
+    ssl.pem_key_cert_pairs.push_back({key, cert});
+    credentials = grpc::SslServerCredentials(ssl);
+  }
   grpc::ServerBuilder b;
   int port = 0;
-  b.AddListeningPort(options.endpoint, grpc::InsecureServerCredentials(), &port);
+  b.AddListeningPort(options.endpoint, credentials, &port);
   b.RegisterAsyncGenericService(s->service_.get());
   b.SetMaxReceiveMessageSize(static_cast<int>(options.max_recv_msg_size));
   b.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,

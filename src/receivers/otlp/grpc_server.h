@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -28,8 +29,14 @@ struct GrpcKeepalive {
   GrpcKeepaliveServerParameters server_parameters;
 };
 
+struct TlsOptions {
+  std::string cert_file;  // PEM certificate chain
+  std::string key_file;   // PEM private key
+};
+
 struct GrpcOptions {
   std::string endpoint = "127.0.0.1:4317";
+  std::optional<TlsOptions> tls;  // plaintext when absent
   uint64_t max_recv_msg_size = 16ull << 20;
   int64_t max_concurrent_streams = 1000;
   GrpcKeepalive keepalive;

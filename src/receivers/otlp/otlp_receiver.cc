@@ -228,9 +228,16 @@ const config::Schema<OtlpOptions>& OtlpOptionsSchema() {
                   {1e9L, 30 * 86400e9L});
     config::Schema<GrpcKeepalive> keepalive("otlp.protocols.grpc.keepalive");
     keepalive.Object("server_parameters", &GrpcKeepalive::server_parameters, server_parameters, "");
+    config::Schema<TlsOptions> tls("otlp.protocols.grpc.tls");
+    tls.String("cert_file", &TlsOptions::cert_file, "PEM certificate (chain) the server presents.")
+        .Required()
+        .String("key_file", &TlsOptions::key_file, "PEM private key of the certificate.")
+        .Required();
     config::Schema<GrpcOptions> grpc("otlp.protocols.grpc");
     grpc.String("endpoint", &GrpcOptions::endpoint,
                 "host:port to listen on for OTLP/gRPC; port 0 picks a free port.")
+        .OptionalObject("tls", &GrpcOptions::tls, tls,
+                        "Serve gRPC over TLS with this certificate; plaintext when absent.")
         .Bytes("max_recv_msg_size", &GrpcOptions::max_recv_msg_size,
                "Largest request message accepted; larger ones fail with RESOURCE_EXHAUSTED.",
                {1024.0L * 1024, 256.0L * 1024 * 1024})

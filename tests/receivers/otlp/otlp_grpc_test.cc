@@ -197,3 +197,101 @@ TEST_F(OtlpGrpcTest, PortInUseFailsToStart) {
 
 }  // namespace
 }  // namespace sluice::receivers::otlp
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+namespace sluice::receivers::otlp {
+namespace {
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+TEST(OtlpGrpcTlsTest, ExportOverTlsIsStoredAndPlaintextClientsAreRefused) {
+  testing::TempDir dir;
+  std::string cert = dir.Sub("cert.pem");
+  std::string key = dir.Sub("key.pem");
+  std::string cmd =
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
+      "-addext subjectAltName=DNS:localhost -keyout " +
+      key + " -out " + cert + " > " + dir.Sub("openssl.log") + " 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << ReadAll(dir.Sub("openssl.log"));
+
+  telemetry::Registry registry;
+  telemetry::Health health;
+  log::LogOptions lo;
+  lo.directory = dir.Sub("data");
+  auto log = log::Log::Open(lo, io::FileSystem::Posix(), Clock::Real(), registry, &health);
+  ASSERT_TRUE(log.ok());
+  boost::asio::io_context io;
+  pipeline::InFlightLimiter limiter(256 << 20, registry);
+  pipeline::Runtime rt{io, **log, registry, health, Clock::Real(), limiter};
+  OtlpOptions options;
+  options.protocols.grpc.emplace();
+  options.protocols.grpc->endpoint = "127.0.0.1:0";
+  options.protocols.grpc->tls = TlsOptions{cert, key};
+  pipeline::ComponentSettings settings{
+      "otlp", {{"traces", log::Signal::kTraces, log::PipelineId("traces")}}};
+  auto receiver = OtlpReceiverType().create_receiver(settings, &options, rt);
+  ASSERT_TRUE(receiver.ok());
+  ASSERT_TRUE((*receiver)->Start().ok());
+  std::string port = (*receiver)->Addresses()[0].substr((*receiver)->Addresses()[0].rfind(':'));
+
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = ReadAll(cert);
+  auto secure = grpc::CreateChannel("localhost" + port, grpc::SslCredentials(ssl));
+  trace_pb::ExportTraceServiceResponse resp;
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    grpc::Status st = trace_pb::TraceService::NewStub(secure)->Export(
+        &ctx, sluice::testing::MakeTraceRequest(1, 3, 1), &resp);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+  }
+  {
+    auto plain = grpc::CreateChannel("localhost" + port, grpc::InsecureChannelCredentials());
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    grpc::Status st = trace_pb::TraceService::NewStub(plain)->Export(
+        &ctx, sluice::testing::MakeTraceRequest(1, 1, 2), &resp);
+    EXPECT_FALSE(st.ok());
+  }
+  log::LogReader reader(**log, (**log).Begin());
+  int stored = 0;
+  while (reader.Next().ok()) ++stored;
+  EXPECT_EQ(stored, 1);
+  (*receiver)->Drain(std::chrono::steady_clock::now() + std::chrono::seconds(5));
+  (*receiver)->Shutdown();
+}
+
+TEST(OtlpGrpcTlsTest, MissingCertificateFailsStartWithTheFileName) {
+  testing::TempDir dir;
+  telemetry::Registry registry;
+  telemetry::Health health;
+  log::LogOptions lo;
+  lo.directory = dir.Sub("data");
+  auto log = log::Log::Open(lo, io::FileSystem::Posix(), Clock::Real(), registry, &health);
+  ASSERT_TRUE(log.ok());
+  boost::asio::io_context io;
+  pipeline::InFlightLimiter limiter(256 << 20, registry);
+  pipeline::Runtime rt{io, **log, registry, health, Clock::Real(), limiter};
+  OtlpOptions options;
+  options.protocols.grpc.emplace();
+  options.protocols.grpc->endpoint = "127.0.0.1:0";
+  options.protocols.grpc->tls = TlsOptions{dir.Sub("absent.pem"), dir.Sub("absent.key")};
+  pipeline::ComponentSettings settings{
+      "otlp", {{"traces", log::Signal::kTraces, log::PipelineId("traces")}}};
+  auto receiver = OtlpReceiverType().create_receiver(settings, &options, rt);
+  ASSERT_TRUE(receiver.ok());
+  Status st = (*receiver)->Start();
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("absent.pem"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sluice::receivers::otlp
