@@ -244,7 +244,10 @@ TEST(OtlpGrpcTlsTest, ExportOverTlsIsStoredAndPlaintextClientsAreRefused) {
 
   grpc::SslCredentialsOptions ssl;
   ssl.pem_root_certs = ReadAll(cert);
-  auto secure = grpc::CreateChannel("localhost" + port, grpc::SslCredentials(ssl));
+  // An address literal (no resolver) with the certificate's name for verification.
+  grpc::ChannelArguments args;
+  args.SetSslTargetNameOverride("localhost");
+  auto secure = grpc::CreateCustomChannel("127.0.0.1" + port, grpc::SslCredentials(ssl), args);
   trace_pb::ExportTraceServiceResponse resp;
   {
     grpc::ClientContext ctx;
@@ -254,7 +257,7 @@ TEST(OtlpGrpcTlsTest, ExportOverTlsIsStoredAndPlaintextClientsAreRefused) {
     ASSERT_TRUE(st.ok()) << st.error_message();
   }
   {
-    auto plain = grpc::CreateChannel("localhost" + port, grpc::InsecureChannelCredentials());
+    auto plain = grpc::CreateChannel("127.0.0.1" + port, grpc::InsecureChannelCredentials());
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
     grpc::Status st = trace_pb::TraceService::NewStub(plain)->Export(
