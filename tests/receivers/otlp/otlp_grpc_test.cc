@@ -212,8 +212,38 @@ std::string ReadAll(const std::string& path) {
   return ss.str();
 }
 
-TEST(OtlpGrpcTlsTest, ExportOverTlsIsStoredAndPlaintextClientsAreRefused) {
+// A gRPC-only receiver on its own log, configured by each test.
+class OtlpGrpcTlsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    log::LogOptions lo;
+    lo.directory = dir.Sub("data");
+    auto opened = log::Log::Open(lo, io::FileSystem::Posix(), Clock::Real(), registry, &health);
+    ASSERT_TRUE(opened.ok());
+    log = std::move(opened).value();
+    rt = std::make_unique<pipeline::Runtime>(
+        pipeline::Runtime{io, *log, registry, health, Clock::Real(), limiter});
+    options.protocols.grpc.emplace();
+    options.protocols.grpc->endpoint = "127.0.0.1:0";
+  }
+
+  Result<std::unique_ptr<pipeline::Receiver>> Create() {
+    pipeline::ComponentSettings settings{
+        "otlp", {{"traces", log::Signal::kTraces, log::PipelineId("traces")}}};
+    return OtlpReceiverType().create_receiver(settings, &options, *rt);
+  }
+
   testing::TempDir dir;
+  telemetry::Registry registry;
+  telemetry::Health health;
+  boost::asio::io_context io;
+  pipeline::InFlightLimiter limiter{256 << 20, registry};
+  std::unique_ptr<log::Log> log;
+  std::unique_ptr<pipeline::Runtime> rt;
+  OtlpOptions options;
+};
+
+TEST_F(OtlpGrpcTlsTest, ExportOverTlsIsStoredAndPlaintextClientsAreRefused) {
   std::string cert = dir.Sub("cert.pem");
   std::string key = dir.Sub("key.pem");
   std::string cmd =
@@ -222,22 +252,8 @@ TEST(OtlpGrpcTlsTest, ExportOverTlsIsStoredAndPlaintextClientsAreRefused) {
       key + " -out " + cert + " > " + dir.Sub("openssl.log") + " 2>&1";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << ReadAll(dir.Sub("openssl.log"));
 
-  telemetry::Registry registry;
-  telemetry::Health health;
-  log::LogOptions lo;
-  lo.directory = dir.Sub("data");
-  auto log = log::Log::Open(lo, io::FileSystem::Posix(), Clock::Real(), registry, &health);
-  ASSERT_TRUE(log.ok());
-  boost::asio::io_context io;
-  pipeline::InFlightLimiter limiter(256 << 20, registry);
-  pipeline::Runtime rt{io, **log, registry, health, Clock::Real(), limiter};
-  OtlpOptions options;
-  options.protocols.grpc.emplace();
-  options.protocols.grpc->endpoint = "127.0.0.1:0";
   options.protocols.grpc->tls = TlsOptions{cert, key};
-  pipeline::ComponentSettings settings{
-      "otlp", {{"traces", log::Signal::kTraces, log::PipelineId("traces")}}};
-  auto receiver = OtlpReceiverType().create_receiver(settings, &options, rt);
+  auto receiver = Create();
   ASSERT_TRUE(receiver.ok());
   ASSERT_TRUE((*receiver)->Start().ok());
   std::string port = (*receiver)->Addresses()[0].substr((*receiver)->Addresses()[0].rfind(':'));
@@ -264,7 +280,7 @@ TEST(OtlpGrpcTlsTest, ExportOverTlsIsStoredAndPlaintextClientsAreRefused) {
         &ctx, sluice::testing::MakeTraceRequest(1, 1, 2), &resp);
     EXPECT_FALSE(st.ok());
   }
-  log::LogReader reader(**log, (**log).Begin());
+  log::LogReader reader(*log, log->Begin());
   int stored = 0;
   while (reader.Next().ok()) ++stored;
   EXPECT_EQ(stored, 1);
@@ -272,24 +288,9 @@ TEST(OtlpGrpcTlsTest, ExportOverTlsIsStoredAndPlaintextClientsAreRefused) {
   (*receiver)->Shutdown();
 }
 
-TEST(OtlpGrpcTlsTest, MissingCertificateFailsStartWithTheFileName) {
-  testing::TempDir dir;
-  telemetry::Registry registry;
-  telemetry::Health health;
-  log::LogOptions lo;
-  lo.directory = dir.Sub("data");
-  auto log = log::Log::Open(lo, io::FileSystem::Posix(), Clock::Real(), registry, &health);
-  ASSERT_TRUE(log.ok());
-  boost::asio::io_context io;
-  pipeline::InFlightLimiter limiter(256 << 20, registry);
-  pipeline::Runtime rt{io, **log, registry, health, Clock::Real(), limiter};
-  OtlpOptions options;
-  options.protocols.grpc.emplace();
-  options.protocols.grpc->endpoint = "127.0.0.1:0";
+TEST_F(OtlpGrpcTlsTest, MissingCertificateFailsStartWithTheFileName) {
   options.protocols.grpc->tls = TlsOptions{dir.Sub("absent.pem"), dir.Sub("absent.key")};
-  pipeline::ComponentSettings settings{
-      "otlp", {{"traces", log::Signal::kTraces, log::PipelineId("traces")}}};
-  auto receiver = OtlpReceiverType().create_receiver(settings, &options, rt);
+  auto receiver = Create();
   ASSERT_TRUE(receiver.ok());
   Status st = (*receiver)->Start();
   ASSERT_FALSE(st.ok());
