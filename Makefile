@@ -13,7 +13,8 @@ DEB_PACKAGES := build-essential cmake ninja-build ccache pkg-config \
   libboost-dev libboost-system-dev libyaml-cpp-dev libcli11-dev libsimdjson-dev \
   libspdlog-dev libfmt-dev libsnappy-dev libzstd-dev zlib1g-dev libxxhash-dev \
   protobuf-compiler libprotobuf-dev libgrpc++-dev protobuf-compiler-grpc \
-  libgtest-dev libgmock-dev libbenchmark-dev clang-format clang libclang-rt-14-dev openssl
+  libgtest-dev libgmock-dev libbenchmark-dev clang-format clang libclang-rt-14-dev openssl \
+  librdkafka-dev prometheus victoria-metrics
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
