@@ -264,6 +264,33 @@ bool ParseStringList(const YAML::Node& n, Context& ctx, std::vector<std::string>
   return ok;
 }
 
+bool ParseStringMap(const YAML::Node& n, Context& ctx,
+                    std::vector<std::pair<std::string, std::string>>* out) {
+  out->clear();
+  if (!n.IsDefined() || n.IsNull()) return true;
+  if (!n.IsMap()) {
+    ctx.AddError(n, "expected a map of strings");
+    return false;
+  }
+  bool ok = true;
+  for (const auto& kv : n) {
+    std::string key;
+    std::string value;
+    if (!ctx.Scalar(kv.first, &key) || !ctx.Scalar(kv.second, &value)) {
+      ok = false;
+      continue;
+    }
+    for (const auto& [k, v] : *out) {
+      if (k == key) {
+        ctx.AddError(kv.first, "duplicate key \"" + key + "\"");
+        ok = false;
+      }
+    }
+    out->emplace_back(std::move(key), std::move(value));
+  }
+  return ok;
+}
+
 bool ParseChoice(const YAML::Node& n, Context& ctx, const std::vector<std::string>& choices,
                  size_t* index) {
   std::string s;

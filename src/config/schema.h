@@ -91,6 +91,8 @@ bool ParseDuration(const YAML::Node& n, Context& ctx, const Bounds& b,
                    std::chrono::nanoseconds* out);
 bool ParseBytes(const YAML::Node& n, Context& ctx, const Bounds& b, uint64_t* out);
 bool ParseStringList(const YAML::Node& n, Context& ctx, std::vector<std::string>* out);
+bool ParseStringMap(const YAML::Node& n, Context& ctx,
+                    std::vector<std::pair<std::string, std::string>>* out);
 bool ParseChoice(const YAML::Node& n, Context& ctx, const std::vector<std::string>& choices,
                  size_t* index);
 std::string DurationBoundsText(const Bounds& b);
@@ -140,6 +142,13 @@ class Schema {
   Schema& StringList(const char* name, std::vector<std::string> T::*m, const char* doc) {
     return Add(name, "list of strings", "[]", "", doc, [m](const YAML::Node& n, T* t, Context& c) {
       internal::ParseStringList(n, c, &(t->*m));
+    });
+  }
+  // A map of string keys to string values, kept in the file's order.
+  Schema& StringMap(const char* name, std::vector<std::pair<std::string, std::string>> T::*m,
+                    const char* doc) {
+    return Add(name, "map of strings", "{}", "", doc, [m](const YAML::Node& n, T* t, Context& c) {
+      internal::ParseStringMap(n, c, &(t->*m));
     });
   }
   template <class E>

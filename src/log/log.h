@@ -154,6 +154,8 @@ class Log {
   std::vector<uint64_t> Segments() const;
   uint64_t size_bytes() const;
   io::FileSystem& fs() const { return fs_; }
+  // The storage directory the log lives in.
+  const std::string& directory() const { return options_.directory; }
   StateFile& state() { return *state_; }
 
  private:

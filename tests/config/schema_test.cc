@@ -21,6 +21,7 @@ struct Options {
   uint64_t limit = 16ull << 20;
   Mode mode = Mode::kSafe;
   std::vector<std::string> tags;
+  std::vector<std::pair<std::string, std::string>> headers;
   Inner inner;
   std::optional<Inner> extra;
 };
@@ -37,6 +38,7 @@ const Schema<Options>& TestSchema() {
         .Bytes("limit", &Options::limit, "l", {1024.0L * 1024, 256.0L * 1024 * 1024})
         .Enum<Mode>("mode", &Options::mode, {{"fast", Mode::kFast}, {"safe", Mode::kSafe}}, "m")
         .StringList("tags", &Options::tags, "tags")
+        .StringMap("headers", &Options::headers, "headers")
         .Object("inner", &Options::inner, inner, "")
         .OptionalObject("extra", &Options::extra, inner, "");
     return o;
@@ -64,6 +66,19 @@ TEST(SchemaTest, AbsentKeysKeepTheDeclaredDefaults) {
   EXPECT_EQ(o.workers, 4);
   EXPECT_EQ(o.timeout, std::chrono::seconds(5));
   EXPECT_FALSE(o.extra.has_value());
+}
+
+TEST(SchemaTest, StringMapKeepsTheFileOrderAndRejectsNonStrings) {
+  Options o;
+  EXPECT_TRUE(ParseErrors("headers: {X-B: 2, X-A: one}", &o).empty());
+  ASSERT_EQ(o.headers.size(), 2u);
+  EXPECT_EQ(o.headers[0], (std::pair<std::string, std::string>{"X-B", "2"}));
+  EXPECT_EQ(o.headers[1], (std::pair<std::string, std::string>{"X-A", "one"}));
+  auto errors = ParseErrors("headers: [a, b]", &o);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].find("expected a map of strings"), std::string::npos) << errors[0];
+  errors = ParseErrors("headers: {X-A: {nested: 1}}", &o);
+  ASSERT_EQ(errors.size(), 1u) << errors[0];
 }
 
 TEST(SchemaTest, ParsesEveryFieldType) {

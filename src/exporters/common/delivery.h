@@ -1,0 +1,175 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "config/schema.h"
+#include "exporters/common/dead_letter.h"
+#include "log/log.h"
+#include "pipeline/component.h"
+#include "pipeline/consumer.h"
+#include "pipeline/sender.h"
+
+namespace sluice::exporters {
+
+// `retry_on_failure`: exponential backoff with full jitter. Attempt n waits
+// a uniformly random time in [0, min(max_interval, initial_interval * 2^n)],
+// or exactly what the destination asked for with Retry-After / RetryInfo.
+struct RetryOptions {
+  bool enabled = true;
+  std::chrono::nanoseconds initial_interval = std::chrono::seconds(5);
+  std::chrono::nanoseconds max_interval = std::chrono::seconds(30);
+  // Past this since the first attempt the request is dead-lettered; 0 retries
+  // for ever.
+  std::chrono::nanoseconds max_elapsed_time = std::chrono::minutes(5);
+};
+const config::Schema<RetryOptions>& RetryOptionsSchema();
+
+// `sending_queue`: how many requests are sent at once and how many may wait.
+struct QueueOptions {
+  int64_t num_consumers = 4;
+  int64_t queue_size = 64;  // requests queued or being sent, across consumers
+};
+const config::Schema<QueueOptions>& QueueOptionsSchema();
+
+// `dead_letter`.
+struct DeadLetterOptions {
+  uint64_t max_bytes = 1ull << 30;
+};
+const config::Schema<DeadLetterOptions>& DeadLetterOptionsSchema();
+
+using EmitFn = std::function<void(pipeline::OutboundRequest&&)>;
+
+// Turns log batches into requests. Called from the delivery loop's reader
+// thread only.
+class RequestEncoder {
+ public:
+  virtual ~RequestEncoder() = default;
+  // Adds one batch (starting at log record `record`) and emits each request
+  // that became full. Every emitted request's first_record is the record of
+  // the oldest batch with data in it. Items the encoder cannot send (an
+  // unsupported encoding, malformed data) are counted by it and skipped.
+  virtual void Add(const log::LogReader::Batch& batch, uint64_t record, const EmitFn& emit) = 0;
+  // Emits every request still open.
+  virtual void Flush(const EmitFn& emit) = 0;
+  // The record of the oldest batch with data in an open request, if any.
+  virtual std::optional<uint64_t> OldestHeld() const = 0;
+};
+
+struct DeliveryMetrics {
+  DeliveryMetrics(telemetry::Registry& r, const std::string& exporter);
+  telemetry::Counter& requests;
+  telemetry::Counter& retried_items;
+  telemetry::Counter& dead_lettered_items;
+  telemetry::Counter& rejected_items;
+  telemetry::Counter& dead_letter_errors;
+  telemetry::Gauge& in_flight;
+  telemetry::Histogram& duration;
+};
+
+// An exporter's delivery loop. One reader thread reads the log from the
+// exporter's committed cursor and encodes batches into requests; a pool of
+// `num_consumers` workers, each with its own Sender, sends them. A request
+// with a shard (>= 0) always goes to the same worker, so requests of one
+// shard are sent one at a time in order; others go to the least busy worker.
+//
+// Delivery is at least once. The cursor is committed (every commit_interval
+// and at stop) at the start of the oldest batch that still has data not yet
+// accepted or dead-lettered, so a crash repeats only requests that were
+// unacknowledged. Retryable failures are retried per RetryOptions; permanent
+// failures and requests that ran out of retries go to the dead-letter queue
+// and count as done. Memory is bounded by queue_size requests plus what the
+// encoder holds open.
+class DeliveryLoop {
+ public:
+  struct Options {
+    std::string name;  // exporter id, also the cursor's name
+    std::vector<uint32_t> pipeline_ids;
+    RetryOptions retry;
+    QueueOptions queue;
+    std::chrono::milliseconds commit_interval{200};
+  };
+  using SenderFactory = std::function<std::unique_ptr<pipeline::Sender>()>;
+
+  // `dlq` may be null: dead letters are then dropped and counted.
+  DeliveryLoop(pipeline::Runtime& rt, Options options, std::unique_ptr<RequestEncoder> encoder,
+               SenderFactory make_sender, std::unique_ptr<DeadLetterQueue> dlq);
+  ~DeliveryLoop();
+  DeliveryLoop(const DeliveryLoop&) = delete;
+  DeliveryLoop& operator=(const DeliveryLoop&) = delete;
+
+  Status Start();
+  // Delivers what is already in the log until the deadline, then stops,
+  // abandoning requests still being retried, and commits the cursor.
+  void Stop(pipeline::Deadline deadline);
+
+ private:
+  struct Worker {
+    std::unique_ptr<pipeline::Sender> sender;
+    std::deque<pipeline::OutboundRequest> queue;
+    bool busy = false;
+    std::thread thread;
+  };
+
+  void ReadLoop();
+  void WorkerLoop(Worker& w, uint64_t seed);
+  void Dispatch(pipeline::OutboundRequest&& request);
+  // Sends with retries; false if abandoned at stop (the request stays
+  // outstanding so the cursor keeps it).
+  bool Deliver(Worker& w, pipeline::OutboundRequest& request, std::mt19937_64& rng);
+  bool DeadLetter(const pipeline::OutboundRequest& request, const std::string& reason);
+  void Done(const pipeline::OutboundRequest& request);
+  // Waits up to d; false if the loop is aborting.
+  bool SleepUnlessAborted(std::chrono::nanoseconds d);
+  // The position the cursor may move to now.
+  log::Position Committable();
+  void Commit();
+  void UpdateLag();
+  bool Wanted(const log::BatchHeader& h) const;
+  bool PastDrain() const;
+
+  pipeline::Runtime& rt_;
+  const Options options_;
+  std::unique_ptr<RequestEncoder> encoder_;
+  SenderFactory make_sender_;
+  std::unique_ptr<DeadLetterQueue> dlq_;
+  pipeline::ExporterMetrics metrics_;
+  DeliveryMetrics delivery_metrics_;
+
+  // Reader-thread state.
+  log::Position position_;  // next batch to read
+  log::Position committed_;
+  struct BatchStart {
+    log::Position position;
+    int64_t append_unix_nanos;
+  };
+  std::mutex positions_mu_;
+  std::map<uint64_t, BatchStart> starts_;  // record → start, for outstanding batches
+
+  std::mutex mu_;
+  std::condition_variable space_cv_;     // reader waits for queue room / drain
+  std::condition_variable work_cv_;      // workers wait for requests
+  std::multiset<uint64_t> outstanding_;  // first_record of queued and sending requests
+  size_t next_worker_ = 0;
+  std::vector<std::unique_ptr<Worker>> workers_;
+
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> abort_{false};
+  std::atomic<int64_t> drain_until_{0};
+  std::thread reader_;
+};
+
+}  // namespace sluice::exporters

@@ -1,0 +1,75 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "exporters/common/delivery.h"
+#include "exporters/common/http_client.h"
+#include "pipeline/component.h"
+#include "wire/compression.h"
+
+namespace sluice::exporters::otlphttp {
+
+struct OtlpHttpOptions {
+  // Base URL; signals go to <endpoint>/v1/traces, /v1/metrics, /v1/logs.
+  std::string endpoint;
+  // Full URLs that override the base for one signal.
+  std::string traces_endpoint;
+  std::string metrics_endpoint;
+  std::string logs_endpoint;
+  wire::Compression compression = wire::Compression::kGzip;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::chrono::nanoseconds timeout = std::chrono::seconds(30);
+  uint64_t max_request_bytes = 4ull << 20;
+  RetryOptions retry_on_failure;
+  QueueOptions sending_queue;
+  DeadLetterOptions dead_letter;
+};
+
+const config::Schema<OtlpHttpOptions>& OtlpHttpOptionsSchema();
+
+// The URL a signal is sent to under these options.
+std::string SignalUrl(const OtlpHttpOptions& o, log::Signal signal);
+
+// Concatenates OTLP export requests of one signal into one request body (a
+// protobuf message of repeated fields concatenates into their union), up to
+// max_bytes. Batches in another encoding are skipped and counted.
+class OtlpConcatEncoder final : public RequestEncoder {
+ public:
+  OtlpConcatEncoder(uint64_t max_bytes, telemetry::Counter& unsupported_items);
+  void Add(const log::LogReader::Batch& batch, uint64_t record, const EmitFn& emit) override;
+  void Flush(const EmitFn& emit) override;
+  std::optional<uint64_t> OldestHeld() const override;
+
+  // The HTTP path (and dead-letter route) of a signal's requests.
+  static const char* Route(log::Signal signal);
+
+ private:
+  void EmitOpen(size_t i, const EmitFn& emit);
+
+  const uint64_t max_bytes_;
+  telemetry::Counter& unsupported_items_;
+  pipeline::OutboundRequest open_[3];  // per signal
+};
+
+// Sends requests with OTLP/HTTP protobuf semantics: 2xx is success (a
+// partial_success counts its rejected items), 429/5xx and connection
+// failures are retryable (honouring Retry-After), other answers permanent.
+class OtlpHttpSender final : public pipeline::Sender {
+ public:
+  explicit OtlpHttpSender(const OtlpHttpOptions& options);
+  pipeline::SendResult Send(const pipeline::OutboundRequest& request) override;
+
+ private:
+  const OtlpHttpOptions& options_;
+  std::unique_ptr<HttpClient> clients_[3];  // per signal, made on first use
+  std::string paths_[3];
+  std::string compressed_;
+};
+
+pipeline::ComponentType OtlpHttpExporterType();
+
+}  // namespace sluice::exporters::otlphttp

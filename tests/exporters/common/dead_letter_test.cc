@@ -1,0 +1,121 @@
+#include "exporters/common/dead_letter.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "support/temp_dir.h"
+
+namespace sluice::exporters {
+namespace {
+
+pipeline::OutboundRequest Request(size_t bytes, uint64_t items, char fill = 'x') {
+  pipeline::OutboundRequest r;
+  r.signal = log::Signal::kLogs;
+  r.route = "/v1/logs";
+  r.body = std::string(bytes, fill);
+  r.items = items;
+  return r;
+}
+
+uint64_t CounterValue(telemetry::Registry& r, const std::string& name) {
+  std::string text = r.Render();
+  std::string key = name + "{exporter=\"e\"} ";
+  size_t at = text.find(key);
+  return at == std::string::npos ? 0 : std::stoull(text.substr(at + key.size()));
+}
+
+TEST(DeadLetterQueueTest, EntriesSurviveReopenWithTheirRequestIntact) {
+  testing::TempDir dir;
+  {
+    auto q =
+        DeadLetterQueue::Open(io::FileSystem::Posix(), dir.Sub("dlq/e"), "e", 1 << 20, nullptr);
+    ASSERT_TRUE(q.ok());
+    ASSERT_TRUE((*q)->Put(Request(100, 3, 'a'), "answered 400: bad", 42).ok());
+    ASSERT_TRUE((*q)->Put(Request(200, 4, 'b'), "retries exhausted", 43).ok());
+  }
+  auto q = DeadLetterQueue::Open(io::FileSystem::Posix(), dir.Sub("dlq/e"), "e", 1 << 20, nullptr);
+  ASSERT_TRUE(q.ok());
+  auto entries = (*q)->List();
+  ASSERT_TRUE(entries.ok());
+  ASSERT_EQ(entries->size(), 2u);
+  EXPECT_EQ((*entries)[0].reason, "answered 400: bad");
+  EXPECT_EQ((*entries)[0].unix_nanos, 42);
+  EXPECT_EQ((*entries)[0].items, 3u);
+  EXPECT_EQ((*entries)[1].signal, log::Signal::kLogs);
+  auto r = (*q)->Read((*entries)[1].id);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->body, std::string(200, 'b'));
+  EXPECT_EQ(r->route, "/v1/logs");
+  EXPECT_EQ(r->items, 4u);
+  // New entries continue after the old ids.
+  ASSERT_TRUE((*q)->Put(Request(10, 1), "x", 44).ok());
+  auto after = (*q)->List();
+  ASSERT_EQ(after->size(), 3u);
+  EXPECT_GT((*after)[2].id, (*after)[1].id);
+}
+
+TEST(DeadLetterQueueTest, OldestEntriesAreEvictedAndCountedBeyondMaxBytes) {
+  testing::TempDir dir;
+  telemetry::Registry registry;
+  auto q = DeadLetterQueue::Open(io::FileSystem::Posix(), dir.Sub("q"), "e", 5000, &registry);
+  ASSERT_TRUE(q.ok());
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE((*q)->Put(Request(1000, 2), "r", i).ok());
+  EXPECT_LE((*q)->bytes(), 5000u);
+  auto entries = (*q)->List();
+  ASSERT_TRUE(entries.ok());
+  ASSERT_EQ(entries->size(), 4u);          // 4 × (1000 + header) fit in 5000
+  EXPECT_EQ((*entries)[0].unix_nanos, 6);  // the newest kept
+  EXPECT_EQ(CounterValue(registry, "sluice_dlq_evicted_records_total"), 6u);
+  EXPECT_GT(CounterValue(registry, "sluice_dlq_evicted_bytes_total"), 6000u);
+  // One bigger than the whole queue is dropped and counted, the rest kept.
+  ASSERT_TRUE((*q)->Put(Request(6000, 1), "r", 99).ok());
+  EXPECT_EQ((*q)->records(), 4u);
+  EXPECT_EQ(CounterValue(registry, "sluice_dlq_evicted_records_total"), 7u);
+}
+
+TEST(DeadLetterQueueTest, CorruptEntryIsReportedAndNeverReplayed) {
+  testing::TempDir dir;
+  auto q = DeadLetterQueue::Open(io::FileSystem::Posix(), dir.Sub("q"), "e", 1 << 20, nullptr);
+  ASSERT_TRUE(q.ok());
+  ASSERT_TRUE((*q)->Put(Request(500, 1), "r", 1).ok());
+  auto entries = (*q)->List();
+  ASSERT_EQ(entries->size(), 1u);
+  std::string path;
+  for (const auto& f : std::filesystem::directory_iterator(dir.Sub("q"))) path = f.path();
+  {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(-10, std::ios::end);
+    f.put('!');
+  }
+  auto r = (*q)->Read((*entries)[0].id);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kCorruption);
+}
+
+TEST(DeadLetterQueueTest, PutInterruptedBeforeRenameLeavesNoEntry) {
+  testing::TempDir dir;
+  std::filesystem::create_directories(dir.Sub("q"));
+  std::ofstream(dir.Sub("q/00000000000000000001.dlq.tmp")) << "half";
+  auto q = DeadLetterQueue::Open(io::FileSystem::Posix(), dir.Sub("q"), "e", 1 << 20, nullptr);
+  ASSERT_TRUE(q.ok());
+  EXPECT_EQ((*q)->records(), 0u);
+  EXPECT_FALSE(std::filesystem::exists(dir.Sub("q/00000000000000000001.dlq.tmp")));
+}
+
+TEST(DeadLetterQueueTest, PurgeRemovesEverything) {
+  testing::TempDir dir;
+  auto q = DeadLetterQueue::Open(io::FileSystem::Posix(), dir.Sub("q"), "e", 1 << 20, nullptr);
+  ASSERT_TRUE(q.ok());
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE((*q)->Put(Request(10, 1), "r", i).ok());
+  auto n = (*q)->Purge();
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 3u);
+  EXPECT_EQ((*q)->records(), 0u);
+  EXPECT_EQ((*q)->bytes(), 0u);
+  EXPECT_TRUE(std::filesystem::is_empty(dir.Sub("q")));
+}
+
+}  // namespace
+}  // namespace sluice::exporters
