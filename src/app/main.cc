@@ -13,6 +13,7 @@
 #include <mutex>
 #include <thread>
 
+#include "app/dlq_command.h"
 #include "base/logging.h"
 #include "base/units.h"
 #include "components/builtin.h"
@@ -167,8 +168,27 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   bool lg_quiet = false;
   loadgen->add_flag("--no-progress", lg_quiet, "No live progress line.");
+  std::string dlq_action;
+  std::string dlq_config;
+  std::string dlq_exporter;
+  auto* dlq = app.add_subcommand(
+      "dlq", "List, replay or purge the requests exporters could not deliver (dead letters).");
+  dlq->add_option("action", dlq_action, "list, replay or purge.")
+      ->required()
+      ->check(CLI::IsMember({"list", "replay", "purge"}));
+  dlq->add_option("-c,--config", dlq_config, "Configuration file (YAML).")
+      ->check(CLI::ExistingFile);
+  dlq->add_option("-e,--exporter", dlq_exporter,
+                  "Exporter id (required for replay and purge; list shows all without it).");
   auto* version = app.add_subcommand("version", "Print the version.");
   CLI11_PARSE(app, argc, argv);
+
+  if (*dlq) {
+    std::optional<sluice::pipeline::ServiceConfig> cfg =
+        sluice::Load(dlq_config, /*print_errors=*/true);
+    if (!cfg) return 2;
+    return sluice::app::RunDlqCommand(dlq_action, *cfg, dlq_exporter, std::cout, std::cerr);
+  }
 
   if (*run) return sluice::Run(run_config);
   if (*validate) {

@@ -14,6 +14,7 @@
 #include "log/format.h"
 #include "log/log.h"
 #include "pipeline/limiter.h"
+#include "pipeline/sender.h"
 #include "telemetry/health.h"
 #include "telemetry/metrics.h"
 
@@ -95,7 +96,17 @@ struct ComponentType {
   std::function<Result<std::unique_ptr<Exporter>>(const ComponentSettings&, const void* options,
                                                   Runtime&)>
       create_exporter;
+  // For exporters that send requests: a Sender on its own, as `sluice dlq
+  // replay` uses to resend dead letters. Unset for other types.
+  std::function<std::unique_ptr<Sender>(const void* options)> create_sender;
 };
+
+// Adds a create_sender to an exporter type built by MakeExporterType.
+template <class Options, class Factory>
+ComponentType WithSender(ComponentType t, Factory factory) {
+  t.create_sender = [factory](const void* o) { return factory(*static_cast<const Options*>(o)); };
+  return t;
+}
 
 template <class Options>
 std::function<std::shared_ptr<const void>(const YAML::Node&, config::Context&)> ParseWith(
@@ -117,6 +128,7 @@ ComponentType MakeReceiverType(std::string type, std::string doc, std::vector<lo
                   ParseWith(schema),
                   [&schema] { return schema.Document(); },
                   {},
+                  {},
                   {}};
   t.create_receiver = [factory](const ComponentSettings& s, const void* o, Runtime& rt) {
     return factory(s, *static_cast<const Options*>(o), rt);
@@ -133,6 +145,7 @@ ComponentType MakeExporterType(std::string type, std::string doc, std::vector<lo
                   std::move(signals),
                   ParseWith(schema),
                   [&schema] { return schema.Document(); },
+                  {},
                   {},
                   {}};
   t.create_exporter = [factory](const ComponentSettings& s, const void* o, Runtime& rt) {

@@ -23,7 +23,7 @@ TEST(CliTest, VersionPrintsTheVersion) {
 
 TEST(CliTest, EveryVerbHasHelp) {
   TempDir dir;
-  for (const char* verb : {"run", "validate", "version", "loadgen"}) {
+  for (const char* verb : {"run", "validate", "version", "loadgen", "dlq"}) {
     RunResult r = Sluice(dir, {verb, "--help"});
     EXPECT_EQ(r.exit_code, 0) << verb;
     EXPECT_NE(r.output.find("Usage"), std::string::npos) << verb << ": " << r.output;

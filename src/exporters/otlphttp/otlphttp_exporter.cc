@@ -249,12 +249,16 @@ pipeline::SendResult OtlpHttpSender::Send(const pipeline::OutboundRequest& reque
 }
 
 pipeline::ComponentType OtlpHttpExporterType() {
-  return pipeline::MakeExporterType(
+  pipeline::ComponentType t = pipeline::MakeExporterType(
       "otlphttp", "Sends traces, metrics and logs as OTLP/HTTP protobuf.",
       {log::Signal::kTraces, log::Signal::kMetrics, log::Signal::kLogs}, OtlpHttpOptionsSchema(),
       [](const pipeline::ComponentSettings& s, const OtlpHttpOptions& o,
          pipeline::Runtime& rt) -> Result<std::unique_ptr<pipeline::Exporter>> {
         return std::unique_ptr<pipeline::Exporter>(new OtlpHttpExporter(s, o, rt));
+      });
+  return pipeline::WithSender<OtlpHttpOptions>(
+      std::move(t), [](const OtlpHttpOptions& o) -> std::unique_ptr<pipeline::Sender> {
+        return std::make_unique<OtlpHttpSender>(o);
       });
 }
 
