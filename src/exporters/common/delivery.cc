@@ -401,4 +401,44 @@ void DeliveryLoop::ReadLoop() {
   }
 }
 
+RequestExporter::RequestExporter(const pipeline::ComponentSettings& settings, pipeline::Runtime& rt,
+                                 RetryOptions retry, QueueOptions queue,
+                                 DeadLetterOptions dead_letter, EncoderFactory make_encoder,
+                                 DeliveryLoop::SenderFactory make_sender)
+    : settings_(settings),
+      rt_(rt),
+      retry_(retry),
+      queue_(queue),
+      dead_letter_(dead_letter),
+      make_encoder_(std::move(make_encoder)),
+      make_sender_(std::move(make_sender)) {}
+
+Status RequestExporter::Start() {
+  std::unique_ptr<DeadLetterQueue> dlq;
+  if (dead_letter_.max_bytes > 0) {
+    SLUICE_ASSIGN_OR_RETURN(
+        dlq, DeadLetterQueue::Open(rt_.log.fs(),
+                                   DeadLetterQueue::DirectoryFor(rt_.log.directory(), settings_.id),
+                                   settings_.id, dead_letter_.max_bytes, &rt_.metrics));
+  }
+  DeliveryLoop::Options o;
+  o.name = settings_.id;
+  for (const auto& p : settings_.pipelines) o.pipeline_ids.push_back(p.id);
+  o.retry = retry_;
+  o.queue = queue_;
+  auto& unsupported = rt_.metrics
+                          .AddCounter("sluice_exporter_unsupported_items_total",
+                                      "Items skipped because the exporter cannot send their "
+                                      "encoding or could not decode them.",
+                                      {"exporter"})
+                          .With({settings_.id});
+  loop_ = std::make_unique<DeliveryLoop>(rt_, o, make_encoder_(unsupported), make_sender_,
+                                         std::move(dlq));
+  return loop_->Start();
+}
+
+void RequestExporter::Stop(pipeline::Deadline deadline) {
+  if (loop_) loop_->Stop(deadline);
+}
+
 }  // namespace sluice::exporters

@@ -172,4 +172,30 @@ class DeliveryLoop {
   std::thread reader_;
 };
 
+// The exporter component every request-sending exporter is: it opens the
+// dead-letter queue (when dead_letter.max_bytes > 0) and runs a DeliveryLoop
+// over the exporter's pipelines. The encoder factory receives the counter of
+// items skipped as unsupported (sluice_exporter_unsupported_items_total).
+class RequestExporter final : public pipeline::Exporter {
+ public:
+  using EncoderFactory =
+      std::function<std::unique_ptr<RequestEncoder>(telemetry::Counter& unsupported_items)>;
+
+  RequestExporter(const pipeline::ComponentSettings& settings, pipeline::Runtime& rt,
+                  RetryOptions retry, QueueOptions queue, DeadLetterOptions dead_letter,
+                  EncoderFactory make_encoder, DeliveryLoop::SenderFactory make_sender);
+  Status Start() override;
+  void Stop(pipeline::Deadline deadline) override;
+
+ private:
+  const pipeline::ComponentSettings settings_;
+  pipeline::Runtime& rt_;
+  const RetryOptions retry_;
+  const QueueOptions queue_;
+  const DeadLetterOptions dead_letter_;
+  EncoderFactory make_encoder_;
+  DeliveryLoop::SenderFactory make_sender_;
+  std::unique_ptr<DeliveryLoop> loop_;
+};
+
 }  // namespace sluice::exporters

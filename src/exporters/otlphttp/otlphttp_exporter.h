@@ -8,6 +8,7 @@
 
 #include "exporters/common/delivery.h"
 #include "exporters/common/http_client.h"
+#include "exporters/common/otlp_requests.h"
 #include "pipeline/component.h"
 #include "wire/compression.h"
 
@@ -33,27 +34,6 @@ const config::Schema<OtlpHttpOptions>& OtlpHttpOptionsSchema();
 
 // The URL a signal is sent to under these options.
 std::string SignalUrl(const OtlpHttpOptions& o, log::Signal signal);
-
-// Concatenates OTLP export requests of one signal into one request body (a
-// protobuf message of repeated fields concatenates into their union), up to
-// max_bytes. Batches in another encoding are skipped and counted.
-class OtlpConcatEncoder final : public RequestEncoder {
- public:
-  OtlpConcatEncoder(uint64_t max_bytes, telemetry::Counter& unsupported_items);
-  void Add(const log::LogReader::Batch& batch, uint64_t record, const EmitFn& emit) override;
-  void Flush(const EmitFn& emit) override;
-  std::optional<uint64_t> OldestHeld() const override;
-
-  // The HTTP path (and dead-letter route) of a signal's requests.
-  static const char* Route(log::Signal signal);
-
- private:
-  void EmitOpen(size_t i, const EmitFn& emit);
-
-  const uint64_t max_bytes_;
-  telemetry::Counter& unsupported_items_;
-  pipeline::OutboundRequest open_[3];  // per signal
-};
 
 // Sends requests with OTLP/HTTP protobuf semantics: 2xx is success (a
 // partial_success counts its rejected items), 429/5xx and connection
