@@ -3,6 +3,7 @@
 #include "exporters/file/file_exporter.h"
 #include "exporters/otlp/otlp_exporter.h"
 #include "exporters/otlphttp/otlphttp_exporter.h"
+#include "exporters/prometheusremotewrite/remote_write_exporter.h"
 #include "log/options.h"
 #include "pipeline/service_config.h"
 #include "receivers/otlp/otlp_receiver.h"
@@ -18,6 +19,7 @@ const pipeline::Catalog& BuiltinCatalog() {
     c.Add(exporters::file::FileExporterType());
     c.Add(exporters::otlp::OtlpGrpcExporterType());
     c.Add(exporters::otlphttp::OtlpHttpExporterType());
+    c.Add(exporters::prw::RemoteWriteExporterType());
     return c;
   }();
   return catalog;

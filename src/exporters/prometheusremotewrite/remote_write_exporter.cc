@@ -1,0 +1,200 @@
+#include "exporters/prometheusremotewrite/remote_write_exporter.h"
+
+#include "base/logging.h"
+#include "wire/compression.h"
+#include "wire/prom/remote_write.h"
+#include "wire/proto_reader.h"
+
+namespace sluice::exporters::prw {
+namespace {
+
+constexpr const char* kRoute = "remote_write";
+
+// Samples and native histograms in one encoded TimeSeries.
+uint64_t CountSamples(std::string_view timeseries) {
+  uint64_t n = 0;
+  wire::ProtoReader r(timeseries);
+  while (r.Next()) {
+    if (r.field() == wire::prom::field::kSeriesSamples ||
+        r.field() == wire::prom::field::kSeriesHistograms) {
+      ++n;
+    }
+  }
+  return n;
+}
+
+TranslateOptions TranslationOf(const RemoteWriteOptions& o) {
+  TranslateOptions t;
+  t.add_metric_suffixes = o.add_metric_suffixes;
+  t.send_target_info = o.send_target_info;
+  t.add_scope_labels = o.add_scope_labels;
+  for (const auto& [k, v] : o.external_labels) t.external_labels.push_back({k, v});
+  return t;
+}
+
+}  // namespace
+
+const config::Schema<RemoteWriteOptions>& RemoteWriteOptionsSchema() {
+  static const config::Schema<RemoteWriteOptions> schema = [] {
+    config::Schema<RemoteWriteOptions> s("prometheusremotewrite");
+    s.String("endpoint", &RemoteWriteOptions::endpoint,
+             "remote write URL, e.g. http://prometheus:9090/api/v1/write.")
+        .Required()
+        .StringMap("headers", &RemoteWriteOptions::headers, "Headers added to every request.")
+        .StringMap("external_labels", &RemoteWriteOptions::external_labels,
+                   "Labels added to every series that does not have them already.")
+        .Duration("timeout", &RemoteWriteOptions::timeout,
+                  "Limit on one attempt: connect, send and the answer.", {1e6L, 600e9L})
+        .Int("max_series_per_request", &RemoteWriteOptions::max_series_per_request,
+             "Series in one WriteRequest at most.", {1, 100000})
+        .Bool("add_metric_suffixes", &RemoteWriteOptions::add_metric_suffixes,
+              "Unit and _total suffixes on translated OTLP metric names.")
+        .Bool("send_target_info", &RemoteWriteOptions::send_target_info,
+              "A target_info series per OTLP resource with its other attributes.")
+        .Bool("add_scope_labels", &RemoteWriteOptions::add_scope_labels,
+              "otel_scope_name / otel_scope_version labels on translated series.")
+        .Object("retry_on_failure", &RemoteWriteOptions::retry_on_failure, RetryOptionsSchema(), "")
+        .Object("sending_queue", &RemoteWriteOptions::sending_queue, QueueOptionsSchema(),
+                "num_consumers is the number of shards: series are spread over them by label "
+                "hash, and each shard sends its requests one at a time, in order.")
+        .Object("dead_letter", &RemoteWriteOptions::dead_letter, DeadLetterOptionsSchema(), "")
+        .Check([](const RemoteWriteOptions& o) -> std::string {
+          Result<Endpoint> e = Endpoint::Parse(o.endpoint);
+          if (!e.ok()) return e.status().message();
+          Result<std::unique_ptr<Translator>> t = Translator::Create(TranslationOf(o));
+          if (!t.ok()) return "external_labels: " + t.status().message();
+          return "";
+        });
+    return s;
+  }();
+  return schema;
+}
+
+RemoteWriteEncoder::RemoteWriteEncoder(std::unique_ptr<Translator> translator, size_t shards,
+                                       size_t max_series, RemoteWriteCounters counters)
+    : translator_(std::move(translator)),
+      max_series_(max_series),
+      counters_(counters),
+      shards_(shards) {}
+
+void RemoteWriteEncoder::EmitShard(size_t i) {
+  Shard& s = shards_[i];
+  if (s.builder.series() == 0) return;
+  pipeline::OutboundRequest out;
+  out.signal = log::Signal::kMetrics;
+  out.route = kRoute;
+  out.body = std::string(s.builder.body());
+  out.items = s.samples;
+  out.shard = static_cast<int>(i);
+  out.first_record = s.first_record;
+  s.builder.Clear();
+  s.samples = 0;
+  (*emit_)(std::move(out));
+}
+
+void RemoteWriteEncoder::Series(uint64_t label_hash, std::string_view timeseries) {
+  size_t i = static_cast<size_t>(label_hash % shards_.size());
+  Shard& s = shards_[i];
+  if (s.builder.series() == 0) s.first_record = record_;
+  s.builder.Add(timeseries);
+  s.samples += CountSamples(timeseries);
+  if (s.builder.series() >= max_series_) EmitShard(i);
+}
+
+void RemoteWriteEncoder::Add(const log::LogReader::Batch& batch, uint64_t record,
+                             const EmitFn& emit) {
+  if (batch.header.signal != log::Signal::kMetrics) {
+    counters_.unsupported_items->Inc(batch.header.item_count);
+    return;
+  }
+  emit_ = &emit;
+  record_ = record;
+  TranslateStats stats;
+  Status st;
+  if (batch.header.encoding == log::Encoding::kPromRemoteWriteProto) {
+    st = translator_->SplitWriteRequest(batch.payload, *this, &stats);
+  } else {
+    st = translator_->TranslateOtlpMetrics(batch.payload, *this, &stats);
+  }
+  emit_ = nullptr;
+  if (stats.dropped_points > 0) {
+    counters_.dropped_points->Inc(stats.dropped_points);
+    logging::Debug(
+        "exporter", "points without a remote write form dropped",
+        {{"points", static_cast<int64_t>(stats.dropped_points)}, {"first", stats.first_error}});
+  }
+  if (!st.ok()) {
+    // The receiver validated the batch; this is a log written by another
+    // version, or damage the checksum missed. What was emitted stays.
+    counters_.unsupported_items->Inc(
+        batch.header.item_count > stats.samples ? batch.header.item_count - stats.samples : 0);
+    logging::Warn("exporter", "cannot decode a metrics batch", {{"error", st.ToString()}});
+  }
+}
+
+void RemoteWriteEncoder::Flush(const EmitFn& emit) {
+  emit_ = &emit;
+  for (size_t i = 0; i < shards_.size(); ++i) EmitShard(i);
+  emit_ = nullptr;
+}
+
+std::optional<uint64_t> RemoteWriteEncoder::OldestHeld() const {
+  std::optional<uint64_t> oldest;
+  for (const auto& s : shards_) {
+    if (s.builder.series() > 0 && (!oldest || s.first_record < *oldest)) oldest = s.first_record;
+  }
+  return oldest;
+}
+
+RemoteWriteSender::RemoteWriteSender(const RemoteWriteOptions& options) : options_(options) {}
+
+pipeline::SendResult RemoteWriteSender::Send(const pipeline::OutboundRequest& request) {
+  if (!client_) {
+    Result<Endpoint> e = Endpoint::Parse(options_.endpoint);
+    if (!e.ok()) return pipeline::SendResult::Permanent(e.status().message());
+    Endpoint ep = *e;
+    path_ = ep.path.empty() ? "/" : ep.path;
+    ep.path.clear();
+    client_ = std::make_unique<HttpClient>(ep, options_.timeout, options_.headers);
+  }
+  compressed_ = wire::Compress(wire::Compression::kSnappyBlock, request.body);
+  static const Headers kHeaders = {{"Content-Type", "application/x-protobuf"},
+                                   {"Content-Encoding", "snappy"},
+                                   {"X-Prometheus-Remote-Write-Version", "0.1.0"}};
+  return ClassifyHttp(client_->Post(path_, compressed_, kHeaders), "remote write destination");
+}
+
+pipeline::ComponentType RemoteWriteExporterType() {
+  pipeline::ComponentType t = pipeline::MakeExporterType(
+      "prometheusremotewrite",
+      "Sends metrics with Prometheus remote write 1.0, translating OTLP metrics.",
+      {log::Signal::kMetrics}, RemoteWriteOptionsSchema(),
+      [](const pipeline::ComponentSettings& s, const RemoteWriteOptions& o,
+         pipeline::Runtime& rt) -> Result<std::unique_ptr<pipeline::Exporter>> {
+        SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<Translator> probe,
+                                Translator::Create(TranslationOf(o)));
+        (void)probe;
+        auto& dropped = rt.metrics
+                            .AddCounter("sluice_exporter_dropped_points_total",
+                                        "OTLP data points with no form in the destination's "
+                                        "protocol (delta temporality, exponential histograms).",
+                                        {"exporter"})
+                            .With({s.id});
+        return std::unique_ptr<pipeline::Exporter>(new RequestExporter(
+            s, rt, o.retry_on_failure, o.sending_queue, o.dead_letter,
+            [o, &dropped](telemetry::Counter& unsupported) {
+              return std::make_unique<RemoteWriteEncoder>(
+                  std::move(*Translator::Create(TranslationOf(o))),
+                  static_cast<size_t>(o.sending_queue.num_consumers),
+                  static_cast<size_t>(o.max_series_per_request),
+                  RemoteWriteCounters{&unsupported, &dropped});
+            },
+            [o] { return std::make_unique<RemoteWriteSender>(o); }));
+      });
+  return pipeline::WithSender<RemoteWriteOptions>(
+      std::move(t), [](const RemoteWriteOptions& o) -> std::unique_ptr<pipeline::Sender> {
+        return std::make_unique<RemoteWriteSender>(o);
+      });
+}
+
+}  // namespace sluice::exporters::prw

@@ -1,0 +1,83 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "exporters/common/delivery.h"
+#include "exporters/common/http_client.h"
+#include "exporters/prometheusremotewrite/translate.h"
+#include "pipeline/component.h"
+
+namespace sluice::exporters::prw {
+
+struct RemoteWriteOptions {
+  std::string endpoint;  // http://host:port/api/v1/write
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::vector<std::pair<std::string, std::string>> external_labels;
+  std::chrono::nanoseconds timeout = std::chrono::seconds(30);
+  int64_t max_series_per_request = 500;
+  bool add_metric_suffixes = true;
+  bool send_target_info = true;
+  bool add_scope_labels = true;
+  RetryOptions retry_on_failure;
+  QueueOptions sending_queue;  // num_consumers is the number of shards
+  DeadLetterOptions dead_letter;
+};
+
+const config::Schema<RemoteWriteOptions>& RemoteWriteOptionsSchema();
+
+struct RemoteWriteCounters {
+  telemetry::Counter* unsupported_items;  // wrong signal, or a request that failed to decode
+  telemetry::Counter* dropped_points;     // OTLP points with no remote write form
+};
+
+// Routes every series of a batch (OTLP metrics translated, remote write
+// passed through) to the shard of its label-set hash, and emits a shard's
+// WriteRequest once it holds max_series series. Requests carry the shard,
+// so one worker sends each shard's requests in order.
+class RemoteWriteEncoder final : public RequestEncoder, private SeriesSink {
+ public:
+  RemoteWriteEncoder(std::unique_ptr<Translator> translator, size_t shards, size_t max_series,
+                     RemoteWriteCounters counters);
+  void Add(const log::LogReader::Batch& batch, uint64_t record, const EmitFn& emit) override;
+  void Flush(const EmitFn& emit) override;
+  std::optional<uint64_t> OldestHeld() const override;
+
+ private:
+  struct Shard {
+    WriteRequestBuilder builder;
+    uint64_t samples = 0;
+    uint64_t first_record = 0;
+  };
+  void Series(uint64_t label_hash, std::string_view timeseries) override;
+  void EmitShard(size_t i);
+
+  std::unique_ptr<Translator> translator_;
+  const size_t max_series_;
+  RemoteWriteCounters counters_;
+  std::vector<Shard> shards_;
+  // Set for the duration of Add/Flush.
+  const EmitFn* emit_ = nullptr;
+  uint64_t record_ = 0;
+};
+
+// POSTs snappy-compressed WriteRequests with the remote write 1.0 headers.
+class RemoteWriteSender final : public pipeline::Sender {
+ public:
+  explicit RemoteWriteSender(const RemoteWriteOptions& options);
+  pipeline::SendResult Send(const pipeline::OutboundRequest& request) override;
+
+ private:
+  const RemoteWriteOptions& options_;
+  std::unique_ptr<HttpClient> client_;
+  std::string path_;
+  std::string compressed_;
+};
+
+pipeline::ComponentType RemoteWriteExporterType();
+
+}  // namespace sluice::exporters::prw
