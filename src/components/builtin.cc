@@ -1,6 +1,7 @@
 #include "components/builtin.h"
 
 #include "exporters/file/file_exporter.h"
+#include "exporters/loki/loki_exporter.h"
 #include "exporters/otlp/otlp_exporter.h"
 #include "exporters/otlphttp/otlphttp_exporter.h"
 #include "exporters/prometheusremotewrite/remote_write_exporter.h"
@@ -17,6 +18,7 @@ const pipeline::Catalog& BuiltinCatalog() {
     c.Add(receivers::otlp::OtlpReceiverType());
     c.Add(receivers::prometheus_remote_write::RemoteWriteReceiverType());
     c.Add(exporters::file::FileExporterType());
+    c.Add(exporters::loki::LokiExporterType());
     c.Add(exporters::otlp::OtlpGrpcExporterType());
     c.Add(exporters::otlphttp::OtlpHttpExporterType());
     c.Add(exporters::prw::RemoteWriteExporterType());

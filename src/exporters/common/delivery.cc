@@ -283,7 +283,11 @@ bool DeliveryLoop::Deliver(Worker& w, OutboundRequest& request, std::mt19937_64&
                                      std::to_string(attempt + 1) + " attempts)");
     }
     delivery_metrics_.retried_items.Inc(request.items);
-    if (attempt == 0 || attempt % 10 == 0) {
+    // At most one line a second per exporter, however many requests fail.
+    int64_t now_ns = Clock::now().time_since_epoch().count();
+    int64_t last = last_retry_log_ns_.load();
+    if (now_ns - last >= 1'000'000'000 &&
+        last_retry_log_ns_.compare_exchange_strong(last, now_ns)) {
       logging::Warn("exporter", "send failed; retrying",
                     {{"exporter", options_.name},
                      {"error", result.reason},

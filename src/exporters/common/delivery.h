@@ -168,6 +168,7 @@ class DeliveryLoop {
 
   std::atomic<bool> stop_{false};
   std::atomic<bool> abort_{false};
+  std::atomic<int64_t> last_retry_log_ns_{0};
   std::atomic<int64_t> drain_until_{0};
   std::thread reader_;
 };

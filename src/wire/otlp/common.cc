@@ -265,4 +265,105 @@ void AppendScopeJson(std::string& out, std::string_view scope) {
   out += '}';
 }
 
+void AppendAnyValuePlainJson(std::string& out, std::string_view any_value, int depth) {
+  ProtoReader r(any_value);
+  while (r.Next()) {
+    switch (r.field()) {
+      case field::kAnyString:
+        AppendJsonString(out, r.bytes());
+        return;
+      case field::kAnyBool:
+        out += r.varint() ? "true" : "false";
+        return;
+      case field::kAnyInt:
+        out += std::to_string(r.as_int64());
+        return;
+      case field::kAnyDouble:
+        AppendDouble(out, r.as_double());
+        return;
+      case field::kAnyBytes:
+        out += '"';
+        AppendBase64(out, r.bytes());
+        out += '"';
+        return;
+      case field::kAnyArray: {
+        out += '[';
+        ProtoReader a(r.bytes());
+        bool first = true;
+        while (a.Next()) {
+          if (a.field() != field::kArrayValues || depth >= kMaxValueDepth) continue;
+          if (!first) out += ',';
+          first = false;
+          AppendAnyValuePlainJson(out, a.bytes(), depth + 1);
+        }
+        out += ']';
+        return;
+      }
+      case field::kAnyKvlist:
+        if (depth >= kMaxValueDepth) {
+          out += "{}";
+        } else {
+          AppendAttributesPlainJson(out, r.bytes(), field::kKvlistValues, depth + 1);
+        }
+        return;
+      default:
+        break;
+    }
+  }
+  out += "null";
+}
+
+void AppendAttributesPlainJson(std::string& out, std::string_view message, uint32_t field_number,
+                               int depth) {
+  out += '{';
+  bool first = true;
+  ProtoReader r(message);
+  while (r.Next()) {
+    if (r.field() != field_number || !r.Is(WireType::kLengthDelimited)) continue;
+    std::string_view key;
+    std::string_view value;
+    ProtoReader kv(r.bytes());
+    while (kv.Next()) {
+      if (kv.field() == field::kKeyValueKey) key = kv.bytes();
+      if (kv.field() == field::kKeyValueValue) value = kv.bytes();
+    }
+    if (!first) out += ',';
+    first = false;
+    AppendJsonString(out, key);
+    out += ':';
+    AppendAnyValuePlainJson(out, value, depth);
+  }
+  out += '}';
+}
+
+std::string AnyValueText(std::string_view any_value) {
+  ProtoReader r(any_value);
+  if (r.Next() && r.field() == field::kAnyString && r.Is(WireType::kLengthDelimited)) {
+    return std::string(r.bytes());
+  }
+  std::string out;
+  AppendAnyValuePlainJson(out, any_value);
+  return out;
+}
+
+bool FindAttribute(std::string_view message, uint32_t field_number, std::string_view key,
+                   std::string_view* any_value) {
+  ProtoReader r(message);
+  while (r.Next()) {
+    if (r.field() != field_number || !r.Is(WireType::kLengthDelimited)) continue;
+    std::string_view k;
+    std::string_view v;
+    ProtoReader kv(r.bytes());
+    while (kv.Next()) {
+      if (kv.field() == field::kKeyValueKey) k = kv.bytes();
+      if (kv.field() == field::kKeyValueValue) v = kv.bytes();
+    }
+    if (k == key) {
+      *any_value = v;
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace sluice::wire::otlp

@@ -55,4 +55,18 @@ void AppendScopeJson(std::string& out, std::string_view scope);
 
 void AppendBase64(std::string& out, std::string_view bytes);
 
+// Plain JSON of an AnyValue, as log lines and labels show it rather than the
+// OTLP/JSON mapping: strings as strings, ints and doubles as numbers, bools,
+// arrays as arrays, kvlists as objects, bytes as base64 strings, empty as null.
+void AppendAnyValuePlainJson(std::string& out, std::string_view any_value, int depth = 0);
+// The KeyValues at field_number of message as one plain JSON object.
+void AppendAttributesPlainJson(std::string& out, std::string_view message, uint32_t field_number,
+                               int depth = 0);
+// An AnyValue as label text: a string as it is, anything else as plain JSON.
+std::string AnyValueText(std::string_view any_value);
+// The value (an AnyValue) of the first KeyValue at field_number whose key is
+// `key`; false if there is none.
+bool FindAttribute(std::string_view message, uint32_t field_number, std::string_view key,
+                   std::string_view* any_value);
+
 }  // namespace sluice::wire::otlp
