@@ -14,7 +14,7 @@ DEB_PACKAGES := build-essential cmake ninja-build ccache pkg-config \
   libspdlog-dev libfmt-dev libsnappy-dev libzstd-dev zlib1g-dev libxxhash-dev \
   protobuf-compiler libprotobuf-dev libgrpc++-dev protobuf-compiler-grpc \
   libgtest-dev libgmock-dev libbenchmark-dev clang-format clang libclang-rt-14-dev openssl \
-  librdkafka-dev prometheus victoria-metrics
+  librdkafka-dev prometheus victoria-metrics curl bc
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

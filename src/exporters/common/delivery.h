@@ -101,6 +101,9 @@ class DeliveryLoop {
     RetryOptions retry;
     QueueOptions queue;
     std::chrono::milliseconds commit_interval{200};
+    // After catching up, how long to wait for more appends before reading
+    // on (fewer wake-ups, fuller requests; adds at most this to latency).
+    std::chrono::milliseconds linger{2};
   };
   using SenderFactory = std::function<std::unique_ptr<pipeline::Sender>()>;
 

@@ -68,7 +68,8 @@ struct HttpClient::Impl {
   asio::io_context io;
   std::optional<beast::tcp_stream> stream;
   beast::flat_buffer buffer;
-  http::request<http::string_body> request;
+  // The body is sent from the caller's buffer, not copied.
+  http::request<http::span_body<const char>> request;
 
   void Close() {
     if (stream) {
@@ -112,7 +113,7 @@ struct HttpClient::Impl {
     request.set(http::field::user_agent, "sluice");
     for (const auto& [k, v] : headers) request.set(k, v);
     for (const auto& [k, v] : extra) request.set(k, v);
-    request.body().assign(body.data(), body.size());
+    request.body() = beast::span<const char>(body.data(), body.size());
     request.prepare_payload();
 
     beast::error_code ec;

@@ -83,11 +83,10 @@ void RemoteWriteEncoder::EmitShard(size_t i) {
   pipeline::OutboundRequest out;
   out.signal = log::Signal::kMetrics;
   out.route = kRoute;
-  out.body = std::string(s.builder.body());
+  out.body = s.builder.Take();
   out.items = s.samples;
   out.shard = static_cast<int>(i);
   out.first_record = s.first_record;
-  s.builder.Clear();
   s.samples = 0;
   (*emit_)(std::move(out));
 }

@@ -141,6 +141,15 @@ class WriteRequestBuilder {
     series_ = 0;
   }
   void Reserve(size_t bytes) { body_.reserve(bytes); }
+  // Hands over the body and starts empty (with a buffer of the same capacity
+  // for the next request).
+  std::string Take() {
+    std::string out;
+    out.reserve(body_.capacity());
+    out.swap(body_);
+    series_ = 0;
+    return out;
+  }
 
  private:
   std::string body_;

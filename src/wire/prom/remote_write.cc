@@ -3,6 +3,8 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <array>
+#include <cstring>
 
 #include "wire/proto_reader.h"
 
@@ -13,13 +15,21 @@ Status Invalid(std::string why) {
   return Status::InvalidArgument(std::move(why));
 }
 
+// [a-zA-Z_][a-zA-Z0-9_]*, by table: locale-aware isalnum costs a call per byte.
 bool ValidLabelName(std::string_view n) {
-  if (n.empty()) return false;
-  auto first = static_cast<unsigned char>(n[0]);
-  if (!(std::isalpha(first) || first == '_')) return false;
-  return std::all_of(n.begin() + 1, n.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
-  });
+  static constexpr auto kTable = [] {
+    std::array<uint8_t, 256> t{};  // 1: may start a name, 2: may continue one
+    for (int c = 'a'; c <= 'z'; ++c) t[c] = 3;
+    for (int c = 'A'; c <= 'Z'; ++c) t[c] = 3;
+    for (int c = '0'; c <= '9'; ++c) t[c] = 2;
+    t['_'] = 3;
+    return t;
+  }();
+  if (n.empty() || !(kTable[static_cast<uint8_t>(n[0])] & 1)) return false;
+  for (size_t i = 1; i < n.size(); ++i) {
+    if (!(kTable[static_cast<uint8_t>(n[i])] & 2)) return false;
+  }
+  return true;
 }
 
 std::string Quote(std::string_view s) {
@@ -42,8 +52,31 @@ void NoteTimestamp(int64_t ts, SeriesResult* r) {
   r->any_ts = true;
 }
 
+// UTF-8 check with a fast path for the common all-ASCII value (label values
+// are short, where the general validator's setup cost dominates).
+bool ValidUtf8(std::string_view v) {
+  uint64_t high = 0;
+  size_t i = 0;
+  for (; i + 8 <= v.size(); i += 8) {
+    uint64_t w;
+    std::memcpy(&w, v.data() + i, 8);
+    high |= w;
+  }
+  for (; i < v.size(); ++i) high |= static_cast<uint8_t>(v[i]);
+  if ((high & 0x8080808080808080ULL) == 0) return true;
+  return simdjson::validate_utf8(v.data(), v.size());
+}
+
+// The "series N" prefix of error messages, built only when there is one.
+struct SeriesRef {
+  uint64_t index;
+};
+std::string operator+(SeriesRef ref, const char* rest) {
+  return "series " + std::to_string(ref.index) + rest;
+}
+
 Status InspectSeries(std::string_view series, uint64_t index, SeriesResult* r) {
-  std::string ref = "series " + std::to_string(index);
+  const SeriesRef ref{index};
   // Count first, so a rejected series reports how many samples it held.
   ProtoReader count(series);
   while (count.Next()) {
@@ -55,7 +88,6 @@ Status InspectSeries(std::string_view series, uint64_t index, SeriesResult* r) {
   std::string_view previous;
   bool have_previous = false;
   bool have_name = false;
-  std::string metric;
   while (s.Next()) {
     switch (s.field()) {
       case field::kSeriesLabels: {
@@ -72,7 +104,7 @@ Status InspectSeries(std::string_view series, uint64_t index, SeriesResult* r) {
         }
         if (!l.ok()) return Invalid(ref + ": malformed label: " + l.error());
         if (!ValidLabelName(name)) return Invalid(ref + ": invalid label name " + Quote(name));
-        if (!simdjson::validate_utf8(value.data(), value.size())) {
+        if (!ValidUtf8(value)) {
           return Invalid(ref + ": label " + std::string(name) + " has a value that is not UTF-8");
         }
         if (have_previous && name <= previous) {
@@ -81,7 +113,6 @@ Status InspectSeries(std::string_view series, uint64_t index, SeriesResult* r) {
         }
         if (name == "__name__") {
           have_name = !value.empty();
-          metric = std::string(value.substr(0, 100));
         }
         previous = name;
         have_previous = true;
