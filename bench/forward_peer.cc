@@ -13,7 +13,6 @@
 
 #include <signal.h>
 
-// Before Boost.Asio, whose awaitable.hpp uses std::exchange without it.
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
