@@ -13,6 +13,11 @@
 
 #include <signal.h>
 
+// clang-format off
+// Before Boost.Asio, whose awaitable.hpp uses std::exchange without including it.
+#include <utility>
+// clang-format on
+
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
