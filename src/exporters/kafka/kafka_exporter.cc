@@ -294,10 +294,10 @@ class KafkaExporter final : public pipeline::Exporter {
 
   Status Deliver(const log::LogReader::Batch& batch) {
     rd_kafka_poll(producer_.get(), 0);
+    RecycleIfDue();
     // Backpressure: no new data while earlier messages wait to be sent
     // again. The LogConsumer paces these attempts with its own backoff.
     if (!retry_.empty()) SLUICE_RETURN_IF_ERROR(SendHeldAndFlush());
-    RecycleIfDue();
     if (batch.header.encoding != log::Encoding::kOtlpProto) {
       SkipUnsupported(batch.header);
       return Status::Ok();
@@ -459,6 +459,8 @@ class KafkaExporter final : public pipeline::Exporter {
   }
 
   Status SendHeldAndFlush() {
+    // A producer that failed fatally refuses everything: replace it first.
+    RecycleIfDue();
     if (!retry_.empty()) Resend();
     rd_kafka_resp_err_t err = rd_kafka_flush(producer_.get(), FlushTimeoutMs());
     if (!retry_.empty()) {

@@ -24,7 +24,9 @@ using namespace std::chrono_literals;
 
 constexpr int kPartitions = 4;
 constexpr int kBrokers = 3;
-constexpr int16_t kProduceApiKey = 0;  // Kafka protocol ApiKey of Produce
+// Kafka protocol ApiKeys.
+constexpr int16_t kProduceApiKey = 0;
+constexpr int16_t kInitProducerIdApiKey = 22;
 const std::vector<std::string> kTopics = {"otlp_spans", "otlp_metrics", "otlp_logs"};
 
 // A monotonic clock that moves one minute every time it is read, so a
@@ -510,6 +512,21 @@ TEST_F(KafkaExporterTest, CursorIsNotCommittedPastUndeliveredMessagesAndRestartR
   for (const auto& id : want) EXPECT_GE(ids[id], 1) << id;
   EXPECT_EQ(ids.size(), want.size());
   EXPECT_TRUE(CursorReachesEnd());
+}
+
+TEST_F(KafkaExporterTest, FatalProducerErrorIsSurvivedByANewProducer) {
+  // A refused producer id is fatal to an idempotent producer: only a new one
+  // can send again.
+  rd_kafka_mock_push_request_errors(cluster_, kInitProducerIdApiKey, 1,
+                                    RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED);
+  std::set<std::string> want = AppendSpans(3);
+  StartExporter(Options());
+  auto got = ConsumeSpans(want);
+  auto ids = SpanIds(got);
+  for (const auto& id : want) EXPECT_GE(ids[id], 1) << id;
+  EXPECT_EQ(ids.size(), want.size());
+  EXPECT_TRUE(CursorReachesEnd());
+  EXPECT_EQ(Counter("sluice_exporter_kafka_producers_recycled_total"), 1u);
 }
 
 TEST_F(KafkaExporterTest, MessageOverMaxMessageBytesIsDeadLetteredAndDoesNotBlock) {
