@@ -1,6 +1,7 @@
 #include "components/builtin.h"
 
 #include "exporters/file/file_exporter.h"
+#include "exporters/kafka/kafka_exporter.h"
 #include "exporters/loki/loki_exporter.h"
 #include "exporters/otlp/otlp_exporter.h"
 #include "exporters/otlphttp/otlphttp_exporter.h"
@@ -22,6 +23,7 @@ const pipeline::Catalog& BuiltinCatalog() {
     c.Add(exporters::otlp::OtlpGrpcExporterType());
     c.Add(exporters::otlphttp::OtlpHttpExporterType());
     c.Add(exporters::prw::RemoteWriteExporterType());
+    c.Add(exporters::kafka::KafkaExporterType());
     return c;
   }();
   return catalog;

@@ -140,9 +140,10 @@ class Schema {
                    Bounds b = {});
   Schema& Bytes(const char* name, uint64_t T::*m, const char* doc, Bounds b = {});
   Schema& StringList(const char* name, std::vector<std::string> T::*m, const char* doc) {
-    return Add(name, "list of strings", "[]", "", doc, [m](const YAML::Node& n, T* t, Context& c) {
-      internal::ParseStringList(n, c, &(t->*m));
-    });
+    const std::vector<std::string> def = T().*m;
+    return Add(
+        name, "list of strings", def.empty() ? "[]" : "[" + internal::QuoteList(def) + "]", "", doc,
+        [m](const YAML::Node& n, T* t, Context& c) { internal::ParseStringList(n, c, &(t->*m)); });
   }
   // A map of string keys to string values, kept in the file's order.
   Schema& StringMap(const char* name, std::vector<std::pair<std::string, std::string>> T::*m,
