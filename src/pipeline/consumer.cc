@@ -69,6 +69,19 @@ Status LogConsumer::Commit(const log::Position& pos) {
   return Status::Ok();
 }
 
+bool LogConsumer::CommitOrRewind(log::LogReader& reader) {
+  Status st = Commit(position_);
+  if (st.ok()) return true;
+  // What was handed to deliver since the last commit may not have reached
+  // the destination (a failed flush): read it again from the commit.
+  metrics_.send_failed.Inc();
+  logging::Error("exporter", "cannot flush or commit; delivering again from the last commit",
+                 {{"exporter", options_.name}, {"error", st.ToString()}});
+  position_ = committed_;
+  reader.Seek(committed_);
+  return false;
+}
+
 void LogConsumer::UpdateLag(int64_t oldest_unread_append) {
   log::Position end = rt_.log.End();
   metrics_.lag_records.Set(end.record_offset > position_.record_offset
@@ -104,7 +117,11 @@ void LogConsumer::Run() {
         UpdateLag(0);
         if (stop_.load()) break;  // drained
         if (std::chrono::steady_clock::now() - last_commit >= options_.commit_interval) {
-          if (Commit(position_).ok()) last_commit = std::chrono::steady_clock::now();
+          if (!CommitOrRewind(reader)) {
+            pause(backoff);
+            backoff = std::min(backoff * 2, std::chrono::milliseconds(30'000));
+          }
+          last_commit = std::chrono::steady_clock::now();
         }
         rt_.log.WaitForAppend(rt_.log.End(), std::chrono::milliseconds(50));
         // Reads are cheap; re-check the end rather than trust the wake-up.
@@ -144,10 +161,9 @@ void LogConsumer::Run() {
     }
     position_ = batch->next;
     if (std::chrono::steady_clock::now() - last_commit >= options_.commit_interval) {
-      Status st = Commit(position_);
-      if (!st.ok()) {
-        logging::Error("exporter", "cannot commit cursor",
-                       {{"exporter", options_.name}, {"error", st.ToString()}});
+      if (!CommitOrRewind(reader)) {
+        pause(backoff);
+        backoff = std::min(backoff * 2, std::chrono::milliseconds(30'000));
       }
       last_commit = std::chrono::steady_clock::now();
     }

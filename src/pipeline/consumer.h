@@ -31,7 +31,8 @@ struct ExporterMetrics {
 // commit.
 //
 // A failed delivery is retried with exponential backoff (100 ms to 30 s) and
-// counted; the cursor does not move past an undelivered batch.
+// counted; the cursor does not move past an undelivered batch. A failed
+// flush (or commit) rewinds to the last commit and delivers from there again.
 class LogConsumer {
  public:
   struct Options {
@@ -57,6 +58,9 @@ class LogConsumer {
  private:
   void Run();
   Status Commit(const log::Position& pos);
+  // Commits position_; on failure rewinds the reader to the last commit so
+  // the uncommitted batches are delivered again. False on failure.
+  bool CommitOrRewind(log::LogReader& reader);
   bool Wanted(const log::BatchHeader& h) const;
   // Updates the lag gauges; `oldest_unread_append` is the append time of the
   // first batch not yet delivered (0 when caught up).

@@ -4,6 +4,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "support/temp_dir.h"
@@ -106,6 +107,52 @@ TEST_F(ConsumerTest, FailedDeliveryIsRetriedAndCountedAndNothingIsSkipped) {
                 .With({"exp"})
                 .Value(),
             2u);
+}
+
+TEST_F(ConsumerTest, FailedFlushDeliversAgainFromTheLastCommitInsteadOfSkipping) {
+  uint32_t traces = log::PipelineId("traces");
+  for (int i = 0; i < 5; ++i) Append("b" + std::to_string(i), traces);
+  // The destination buffers what deliver hands it and loses it when a flush
+  // fails; only flushed batches count as arrived.
+  std::mutex mu;
+  std::vector<std::string> buffered;
+  std::vector<std::string> arrived;
+  int flushes_to_fail = 2;
+  LogConsumer::Options o;
+  o.name = "exp";
+  o.pipeline_ids = {traces};
+  o.commit_interval = std::chrono::milliseconds(1);
+  LogConsumer c(
+      *rt_, o,
+      [&](const log::LogReader::Batch& b) {
+        std::lock_guard<std::mutex> lock(mu);
+        buffered.emplace_back(b.payload);
+        return Status::Ok();
+      },
+      [&] {
+        std::lock_guard<std::mutex> lock(mu);
+        if (flushes_to_fail > 0) {
+          --flushes_to_fail;
+          buffered.clear();
+          return Status::IoError("write failed");
+        }
+        arrived.insert(arrived.end(), buffered.begin(), buffered.end());
+        buffered.clear();
+        return Status::Ok();
+      });
+  ASSERT_TRUE(c.Start().ok());
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (arrived.size() >= 5) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  c.Stop(std::chrono::steady_clock::now());
+  std::set<std::string> distinct(arrived.begin(), arrived.end());
+  EXPECT_EQ(distinct.size(), 5u);
+  EXPECT_EQ(log_->CursorOf("exp"), log_->End());
 }
 
 }  // namespace

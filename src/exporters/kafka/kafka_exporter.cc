@@ -236,6 +236,12 @@ class KafkaExporter final : public pipeline::Exporter {
   ~KafkaExporter() override { Stop(std::chrono::steady_clock::now()); }
 
   Status Start() override {
+    if (options_.dead_letter.max_bytes > 0) {
+      SLUICE_ASSIGN_OR_RETURN(
+          dlq_, DeadLetterQueue::Open(
+                    rt_.log.fs(), DeadLetterQueue::DirectoryFor(rt_.log.directory(), settings_.id),
+                    settings_.id, options_.dead_letter.max_bytes, &rt_.metrics));
+    }
     SLUICE_ASSIGN_OR_RETURN(producer_, NewProducer());
     producer_born_ = rt_.clock.MonotonicNanos();
     pipeline::LogConsumer::Options o;
@@ -258,6 +264,7 @@ class KafkaExporter final : public pipeline::Exporter {
     void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
   };
   using Producer = std::unique_ptr<rd_kafka_t, ProducerDeleter>;
+  std::unique_ptr<DeadLetterQueue> dlq_;
 
   Result<Producer> NewProducer() {
     SLUICE_ASSIGN_OR_RETURN(rd_kafka_conf_t * conf, NewConf(options_));
@@ -410,8 +417,8 @@ class KafkaExporter final : public pipeline::Exporter {
     retry_.push_back(std::move(m));
   }
 
-  // The single exit for messages that can never be delivered: counted and
-  // logged, so the cursor may pass them. A dead-letter queue belongs here.
+  // The single exit for messages that can never be delivered: counted,
+  // logged and kept in the dead-letter queue, so the cursor may pass them.
   void OnUndeliverable(const Outbound& m, std::string_view reason) {
     wire::otlp::Inspection inspection;
     Status st;
@@ -428,6 +435,18 @@ class KafkaExporter final : public pipeline::Exporter {
     }
     uint64_t items = st.ok() ? inspection.items : 0;
     metrics_.dead_lettered_items.Inc(items);
+    if (dlq_) {
+      pipeline::OutboundRequest r;
+      r.signal = m.signal;
+      r.route = TopicOf(m.signal);
+      r.body = m.value;
+      r.items = items;
+      Status put = dlq_->Put(r, reason, rt_.clock.NowUnixNanos());
+      if (!put.ok()) {
+        logging::Error("exporter", "cannot write the dead-letter queue; message dropped",
+                       {{"exporter", settings_.id}, {"error", put.ToString()}});
+      }
+    }
     logging::Error("exporter", "kafka message cannot be delivered; given up (dead-lettered)",
                    {{"exporter", settings_.id},
                     {"topic", TopicOf(m.signal)},
@@ -774,6 +793,9 @@ const config::Schema<KafkaOptions>& KafkaOptionsSchema() {
                   "The producer and its connections are replaced after this long, once every "
                   "message it holds is acknowledged.",
                   {1e9L, 30 * 86400e9L})
+        .Object("dead_letter", &KafkaOptions::dead_letter, DeadLetterOptionsSchema(),
+                "Messages that can never be delivered are kept here (the topic is their "
+                "route); `sluice dlq replay` produces them again.")
         .Check([](const KafkaOptions& o) -> std::string {
           if (o.brokers.empty()) return "brokers must name at least one broker";
           for (const auto& b : o.brokers) {
@@ -795,8 +817,60 @@ const config::Schema<KafkaOptions>& KafkaOptionsSchema() {
   return schema;
 }
 
+namespace {
+
+// Produces one message at a time and waits for its delivery report: what
+// `sluice dlq replay` uses. The topic is the dead letter's route.
+class KafkaReplaySender final : public pipeline::Sender {
+ public:
+  explicit KafkaReplaySender(const KafkaOptions& options) : options_(options) {}
+  ~KafkaReplaySender() override {
+    if (rk_ != nullptr) rd_kafka_destroy(rk_);
+  }
+
+  pipeline::SendResult Send(const pipeline::OutboundRequest& request) override {
+    if (rk_ == nullptr) {
+      Result<rd_kafka_conf_t*> conf = NewConf(options_);
+      if (!conf.ok()) return pipeline::SendResult::Permanent(conf.status().message());
+      rd_kafka_conf_set_opaque(*conf, this);
+      rd_kafka_conf_set_dr_msg_cb(*conf, [](rd_kafka_t*, const rd_kafka_message_t* m, void* o) {
+        static_cast<KafkaReplaySender*>(o)->last_ = m->err;
+      });
+      char error[512];
+      rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, *conf, error, sizeof error);
+      if (rk_ == nullptr) {
+        rd_kafka_conf_destroy(*conf);
+        return pipeline::SendResult::Permanent(error);
+      }
+    }
+    last_ = RD_KAFKA_RESP_ERR__IN_PROGRESS;
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        rk_, RD_KAFKA_V_TOPIC(request.route.c_str()),
+        RD_KAFKA_V_VALUE(const_cast<char*>(request.body.data()), request.body.size()),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return pipeline::SendResult::Retryable(rd_kafka_err2str(err));
+    }
+    rd_kafka_flush(rk_, static_cast<int>(options_.timeout.count() / 1'000'000) + 1000);
+    if (last_ == RD_KAFKA_RESP_ERR_NO_ERROR) return pipeline::SendResult::Ok();
+    std::string why = std::string("kafka: ") + rd_kafka_err2str(last_);
+    if (last_ == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ||
+        last_ == RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE) {
+      return pipeline::SendResult::Permanent(std::move(why));
+    }
+    return pipeline::SendResult::Retryable(std::move(why));
+  }
+
+ private:
+  const KafkaOptions& options_;
+  rd_kafka_t* rk_ = nullptr;
+  rd_kafka_resp_err_t last_ = RD_KAFKA_RESP_ERR_NO_ERROR;
+};
+
+}  // namespace
+
 pipeline::ComponentType KafkaExporterType() {
-  return pipeline::MakeExporterType(
+  pipeline::ComponentType t = pipeline::MakeExporterType(
       "kafka",
       "Produces OTLP protobuf (Export*ServiceRequest) messages to Kafka topics, one topic per "
       "signal, at least once.",
@@ -807,6 +881,10 @@ pipeline::ComponentType KafkaExporterType() {
         SLUICE_ASSIGN_OR_RETURN(rd_kafka_conf_t * conf, NewConf(o));
         rd_kafka_conf_destroy(conf);
         return std::unique_ptr<pipeline::Exporter>(new KafkaExporter(s, o, rt));
+      });
+  return pipeline::WithSender<KafkaOptions>(
+      std::move(t), [](const KafkaOptions& o) -> std::unique_ptr<pipeline::Sender> {
+        return std::make_unique<KafkaReplaySender>(o);
       });
 }
 

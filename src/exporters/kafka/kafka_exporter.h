@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "exporters/common/delivery.h"
 #include "log/format.h"
 #include "pipeline/component.h"
 
@@ -63,6 +64,7 @@ struct KafkaOptions {
   std::chrono::nanoseconds timeout = std::chrono::seconds(10);
   uint64_t max_message_bytes = 1'000'000;
   std::chrono::nanoseconds connection_max_lifetime = std::chrono::minutes(30);
+  DeadLetterOptions dead_letter;
 };
 
 const config::Schema<KafkaOptions>& KafkaOptionsSchema();

@@ -12,6 +12,7 @@
 #include <set>
 #include <thread>
 
+#include "exporters/common/dead_letter.h"
 #include "log/log.h"
 #include "support/otlp_builders.h"
 #include "support/temp_dir.h"
@@ -542,6 +543,19 @@ TEST_F(KafkaExporterTest, MessageOverMaxMessageBytesIsDeadLetteredAndDoesNotBloc
   EXPECT_EQ(SpanIds(got).size(), 1u);
   EXPECT_TRUE(CursorReachesEnd());
   EXPECT_EQ(Counter("sluice_exporter_dead_lettered_items_total"), 60u);
+  // The message is kept in the dead-letter queue, topic as its route.
+  auto dlq = DeadLetterQueue::Open(io::FileSystem::Posix(),
+                                   DeadLetterQueue::DirectoryFor(dir_.path(), "kafka"), "kafka",
+                                   1 << 30, nullptr);
+  ASSERT_TRUE(dlq.ok());
+  auto entries = (*dlq)->List();
+  ASSERT_TRUE(entries.ok());
+  ASSERT_EQ(entries->size(), 1u);
+  EXPECT_EQ((*entries)[0].route, "otlp_spans");
+  EXPECT_EQ((*entries)[0].items, 60u);
+  auto kept = (*dlq)->Read((*entries)[0].id);
+  ASSERT_TRUE(kept.ok());
+  EXPECT_EQ(kept->body, big.SerializeAsString());
 }
 
 TEST_F(KafkaExporterTest, MessageTheBrokerRejectsAsTooLargeIsDeadLettered) {
