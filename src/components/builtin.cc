@@ -19,11 +19,11 @@ const pipeline::Catalog& BuiltinCatalog() {
     c.Add(receivers::otlp::OtlpReceiverType());
     c.Add(receivers::prometheus_remote_write::RemoteWriteReceiverType());
     c.Add(exporters::file::FileExporterType());
+    c.Add(exporters::kafka::KafkaExporterType());
     c.Add(exporters::loki::LokiExporterType());
     c.Add(exporters::otlp::OtlpGrpcExporterType());
     c.Add(exporters::otlphttp::OtlpHttpExporterType());
     c.Add(exporters::prw::RemoteWriteExporterType());
-    c.Add(exporters::kafka::KafkaExporterType());
     return c;
   }();
   return catalog;

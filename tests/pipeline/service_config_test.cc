@@ -96,7 +96,9 @@ service:
 TEST(ServiceConfigTest, UnknownComponentTypeListsTheKnownTypes) {
   Loaded l = Parse("exporters:\n  kafkaa:\n    brokers: []\nservice:\n  pipelines: {}\n");
   ASSERT_FALSE(l.errors.empty());
-  EXPECT_EQ(l.errors[0], "sluice.yaml:2:3: unknown exporter type \"kafkaa\"; known types: file");
+  EXPECT_EQ(l.errors[0],
+            "sluice.yaml:2:3: unknown exporter type \"kafkaa\"; known types: file, kafka, loki, "
+            "otlp, otlphttp, prometheusremotewrite");
 }
 
 TEST(ServiceConfigTest, UnknownKeysAtEveryLevelAreReported) {
