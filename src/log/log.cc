@@ -5,6 +5,7 @@
 #include <future>
 
 #include "base/logging.h"
+#include "base/thread.h"
 #include "io/crc32c.h"
 #include "log/scan.h"
 
@@ -119,8 +120,14 @@ Result<std::unique_ptr<Log>> Log::Open(const LogOptions& options, io::FileSystem
     c.evicted = &log->metrics_.evicted_records.With({name});
   }
   log->last_sync_mono_ = clock.MonotonicNanos();
-  log->writer_ = std::thread([l = log.get()] { l->WriterLoop(); });
-  log->retention_ = std::thread([l = log.get()] { l->RetentionLoop(); });
+  log->writer_ = std::thread([l = log.get()] {
+    SetThreadName("log-writer");
+    l->WriterLoop();
+  });
+  log->retention_ = std::thread([l = log.get()] {
+    SetThreadName("log-retention");
+    l->RetentionLoop();
+  });
   log->UpdateHealth();
   return log;
 }

@@ -246,6 +246,8 @@ class Log {
 // bounded by the largest batch; never reads a whole segment into memory.
 // Steps over damaged frames (reporting them to the log) and over missing
 // segment files. Not thread-safe: one reader per consumer.
+enum class FrameStatus;  // scan.h
+
 class LogReader {
  public:
   LogReader(Log& log, Position from) : log_(log), pos_(from) {}
@@ -266,10 +268,18 @@ class LogReader {
     pos_ = pos;
     file_.reset();
     file_segment_ = UINT64_MAX;
+    window_segment_ = UINT64_MAX;
   }
 
  private:
+  // Bytes read at once past the current position (bounded by the log's end).
+  static constexpr uint64_t kReadAhead = 1 << 20;
+
   Status OpenSegment(uint64_t base);
+  // Reads [offset, offset + max(need, kReadAhead)) clipped to limit into window_.
+  Status Fill(uint64_t offset, uint64_t need, uint64_t limit);
+  // Decodes the frame at pos_ from the read-ahead window.
+  Result<FrameStatus> ReadFrame(uint64_t limit, DecodedFrame* frame, uint64_t* frame_size);
   // Moves to the first segment after the current one; false if none.
   bool NextSegment();
 
@@ -277,7 +287,11 @@ class LogReader {
   Position pos_;
   std::unique_ptr<io::RandomAccessFile> file_;
   uint64_t file_segment_ = UINT64_MAX;
-  std::string buffer_;
+  // File bytes [window_offset_, window_offset_ + window_.size()) of segment
+  // window_segment_; batches returned by Next() point into it.
+  std::string window_;
+  uint64_t window_offset_ = 0;
+  uint64_t window_segment_ = UINT64_MAX;
 };
 
 }  // namespace sluice::log

@@ -19,6 +19,43 @@ bool LogReader::NextSegment() {
   return true;
 }
 
+Status LogReader::Fill(uint64_t offset, uint64_t need, uint64_t limit) {
+  // Read ahead a whole window where the log allows, so that a run of small
+  // batches costs one read rather than two per batch.
+  uint64_t want = std::min<uint64_t>(std::max<uint64_t>(need, kReadAhead), limit - offset);
+  window_.resize(static_cast<size_t>(want));
+  SLUICE_ASSIGN_OR_RETURN(
+      size_t n, file_->Read(offset, {reinterpret_cast<uint8_t*>(window_.data()), window_.size()}));
+  window_.resize(n);
+  window_offset_ = offset;
+  window_segment_ = file_segment_;
+  return Status::Ok();
+}
+
+Result<FrameStatus> LogReader::ReadFrame(uint64_t limit, DecodedFrame* frame,
+                                         uint64_t* frame_size) {
+  const uint64_t pos = pos_.byte_offset;
+  if (limit - pos < kFrameHeaderSize) return FrameStatus::kTorn;
+  auto held = [&](uint64_t n) {
+    return window_segment_ == pos_.segment && pos >= window_offset_ &&
+           pos + n <= window_offset_ + window_.size();
+  };
+  if (!held(kFrameHeaderSize)) SLUICE_RETURN_IF_ERROR(Fill(pos, kFrameHeaderSize, limit));
+  if (!held(kFrameHeaderSize)) return FrameStatus::kTorn;
+  std::string_view at(window_.data() + (pos - window_offset_), kFrameHeaderSize);
+  uint64_t size = FrameSizeFromPrefix(at);
+  if (size == 0) return FrameStatus::kCorrupt;
+  if (pos + size > limit) return FrameStatus::kTorn;
+  if (!held(size)) SLUICE_RETURN_IF_ERROR(Fill(pos, size, limit));
+  if (!held(size)) return FrameStatus::kTorn;
+  std::string_view data(window_.data() + (pos - window_offset_), static_cast<size_t>(size));
+  if (DecodeFrame(data, frame) != DecodeResult::kOk) return FrameStatus::kCorrupt;
+  *frame_size = size;
+  // A window grown for one large frame is not kept beyond its use.
+  if (window_.capacity() > 4 * kReadAhead && size <= kReadAhead) window_.shrink_to_fit();
+  return FrameStatus::kOk;
+}
+
 Result<LogReader::Batch> LogReader::Next() {
   while (true) {
     Position end = log_.End();
@@ -48,8 +85,7 @@ Result<LogReader::Batch> LogReader::Next() {
     }
     DecodedFrame frame;
     uint64_t frame_size = 0;
-    SLUICE_ASSIGN_OR_RETURN(
-        FrameStatus st, ReadFrameAt(*file_, pos_.byte_offset, limit, buffer_, &frame, &frame_size));
+    SLUICE_ASSIGN_OR_RETURN(FrameStatus st, ReadFrame(limit, &frame, &frame_size));
     if (st != FrameStatus::kOk) {
       // Damaged (or cut short inside a closed segment): step over to the next
       // frame that passes its checks, or to the end of the segment.

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "base/logging.h"
+#include "base/thread.h"
 
 namespace sluice::pipeline {
 
@@ -44,7 +45,10 @@ LogConsumer::~LogConsumer() {
 Status LogConsumer::Start() {
   SLUICE_ASSIGN_OR_RETURN(position_, rt_.log.OpenCursor(options_.name));
   committed_ = position_;
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    SetThreadName("exp-" + options_.name);
+    Run();
+  });
   return Status::Ok();
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "base/logging.h"
+#include "base/thread.h"
 
 namespace sluice::pipeline {
 
@@ -106,7 +107,11 @@ Status Service::Start() {
   work_ =
       std::make_unique<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(
           io_.get_executor());
-  for (int64_t i = 0; i < threads; ++i) io_threads_.emplace_back([this] { io_.run(); });
+  for (int64_t i = 0; i < threads; ++i)
+    io_threads_.emplace_back([this, i] {
+      SetThreadName("io-" + std::to_string(i));
+      io_.run();
+    });
   started_ = true;
   logging::Info("service", "started",
                 {{"config", config_.source},

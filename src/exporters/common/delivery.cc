@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "base/logging.h"
+#include "base/thread.h"
 
 namespace sluice::exporters {
 
@@ -116,9 +117,15 @@ Status DeliveryLoop::Start() {
   uint64_t seed = std::random_device{}();
   for (size_t i = 0; i < workers_.size(); ++i) {
     Worker* w = workers_[i].get();
-    w->thread = std::thread([this, w, s = seed + i] { WorkerLoop(*w, s); });
+    w->thread = std::thread([this, w, s = seed + i, i] {
+      SetThreadName("send-" + std::to_string(i) + "-" + options_.name);
+      WorkerLoop(*w, s);
+    });
   }
-  reader_ = std::thread([this] { ReadLoop(); });
+  reader_ = std::thread([this] {
+    SetThreadName("read-" + options_.name);
+    ReadLoop();
+  });
   return Status::Ok();
 }
 

@@ -4,6 +4,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "base/logging.h"
+#include "base/thread.h"
 #include "io/file_system.h"
 #include "net/http_server.h"
 #include "wire/proto_writer.h"
@@ -200,7 +201,10 @@ Result<std::unique_ptr<OtlpGrpcServer>> OtlpGrpcServer::Start(const GrpcOptions&
   s->bound_ =
       (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
   new Call(*s);
-  s->poller_ = std::thread([p = s.get()] { p->Poll(); });
+  s->poller_ = std::thread([p = s.get()] {
+    SetThreadName("grpc-poll");
+    p->Poll();
+  });
   return s;
 }
 
