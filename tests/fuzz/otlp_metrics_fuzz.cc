@@ -1,13 +1,19 @@
-// Any bytes as an OTLP metrics export: inspection and filtering must neither
-// crash nor read out of bounds, and what the filter keeps must inspect clean.
+// Any bytes as an OTLP metrics export: inspection, filtering and OTLP/JSON
+// rendering must neither crash nor read out of bounds, what the filter keeps
+// must inspect clean, and what renders must round-trip through the JSON
+// transcoder.
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 
+#include "otlp_json_round_trip.h"
 #include "wire/otlp/inspect.h"
+#include "wire/otlp/json.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view in(reinterpret_cast<const char*>(data), size);
+  sluice::fuzz::CheckJsonRoundTrip(in, sluice::wire::otlp::AppendMetricsRequestJson,
+                                   sluice::wire::otlp::MetricsJsonToProto, /*must_render=*/false);
   sluice::wire::otlp::Inspection ins;
   if (!sluice::wire::otlp::InspectMetrics(in, &ins).ok()) return 0;
   std::string kept = sluice::wire::otlp::FilterRequest(in, ins.leaf_ok);

@@ -1,11 +1,14 @@
 // Any bytes as an OTLP trace export: inspection, filtering, the exporter's
-// walk and JSON rendering must neither crash nor read out of bounds, and
-// whatever the filter keeps must inspect clean.
+// walk and JSON rendering must neither crash nor read out of bounds,
+// whatever the filter keeps must inspect clean, and what renders as an
+// OTLP/JSON request must round-trip through the JSON transcoder.
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 
+#include "otlp_json_round_trip.h"
 #include "wire/otlp/inspect.h"
+#include "wire/otlp/json.h"
 #include "wire/otlp/traces.h"
 
 namespace {
@@ -24,6 +27,8 @@ class Render final : public sluice::wire::otlp::TracesVisitor {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view in(reinterpret_cast<const char*>(data), size);
+  sluice::fuzz::CheckJsonRoundTrip(in, sluice::wire::otlp::AppendTracesRequestJson,
+                                   sluice::wire::otlp::TracesJsonToProto, /*must_render=*/false);
   sluice::wire::otlp::Inspection ins;
   if (!sluice::wire::otlp::InspectTraces(in, &ins).ok()) return 0;
   std::string kept = sluice::wire::otlp::FilterRequest(in, ins.leaf_ok);

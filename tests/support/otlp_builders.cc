@@ -1,5 +1,9 @@
 #include "support/otlp_builders.h"
 
+#include <google/protobuf/util/json_util.h>
+
+#include "wire/otlp/common.h"
+
 namespace sluice::testing {
 
 std::string Hex(const std::string& bytes) {
@@ -10,6 +14,42 @@ std::string Hex(const std::string& bytes) {
     out += kHex[c & 15];
   }
   return out;
+}
+
+std::string OtlpJsonToProtobufJson(std::string_view otlp_json) {
+  std::string out;
+  size_t at = 0;
+  while (at < otlp_json.size()) {
+    // Keys are found only outside strings: inside one, every quote is escaped.
+    size_t next = std::string_view::npos;
+    size_t value = 0;
+    for (std::string_view key : {"\"traceId\":\"", "\"spanId\":\"", "\"parentSpanId\":\""}) {
+      size_t k = otlp_json.find(key, at);
+      if (k < next) {
+        next = k;
+        value = k + key.size();
+      }
+    }
+    if (next == std::string_view::npos) break;
+    size_t end = otlp_json.find('"', value);
+    if (end == std::string_view::npos) break;
+    out.append(otlp_json.substr(at, value - at));
+    std::string bytes;
+    for (size_t i = value; i + 1 < end; i += 2) {
+      bytes += static_cast<char>(std::stoi(std::string(otlp_json.substr(i, 2)), nullptr, 16));
+    }
+    wire::otlp::AppendBase64(out, bytes);
+    at = end;
+  }
+  out.append(otlp_json.substr(at));
+  return out;
+}
+
+bool ParseOtlpJson(std::string_view otlp_json, google::protobuf::Message* out, std::string* error) {
+  std::string json = OtlpJsonToProtobufJson(otlp_json);
+  auto st = google::protobuf::util::JsonStringToMessage(json, out);
+  if (!st.ok()) *error = st.ToString();
+  return st.ok();
 }
 
 namespace {

@@ -1,7 +1,10 @@
 #pragma once
 
+#include <google/protobuf/message.h>
+
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "opentelemetry/proto/collector/logs/v1/logs_service.pb.h"
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb.h"
@@ -33,5 +36,14 @@ prometheus::WriteRequest MakeWriteRequest(int series, int samples, uint64_t seed
 
 // Lower-case hex of bytes.
 std::string Hex(const std::string& bytes);
+
+// OTLP/JSON with its trace and span ids (hex there) rewritten in base64, the
+// form protobuf's own JSON mapping gives bytes.
+std::string OtlpJsonToProtobufJson(std::string_view otlp_json);
+
+// Parses one OTLP/JSON export request with the protobuf library's JSON
+// parser (JsonStringToMessage); false, with the reason in *error, if it
+// refuses it.
+bool ParseOtlpJson(std::string_view otlp_json, google::protobuf::Message* out, std::string* error);
 
 }  // namespace sluice::testing

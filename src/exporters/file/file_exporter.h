@@ -7,6 +7,7 @@
 #include "base/clock.h"
 #include "io/file_system.h"
 #include "pipeline/component.h"
+#include "wire/compression.h"
 
 namespace sluice::exporters::file {
 
@@ -17,14 +18,19 @@ struct RotationOptions {
 
 struct FileOptions {
   std::string path;
+  // kNone or kZstd: each write becomes one complete zstd frame.
+  wire::Compression compression = wire::Compression::kNone;
   RotationOptions rotation;
 };
 
 const config::Schema<FileOptions>& FileOptionsSchema();
 
-// Appends lines to `path`, rotating it by size: the full file is renamed to
-// `<stem>-<UTC time><ext>` (with -N added on a clash) and the oldest backups
-// beyond max_backups are removed. Not thread-safe.
+// Appends records (whole lines, or zstd frames of whole lines) to `path`,
+// rotating it by size: the full file is renamed to `<stem>-<UTC time><ext>`,
+// where <ext> is the part after the last dot (so spans.jsonl.zst becomes
+// spans.jsonl-<time>.zst), with -N added on a clash; the oldest backups
+// beyond max_backups are removed. A record is never split between files.
+// Not thread-safe.
 class RotatingFile {
  public:
   RotatingFile(io::FileSystem& fs, Clock& clock, std::string path, uint64_t max_bytes,
@@ -36,9 +42,11 @@ class RotatingFile {
         max_backups_(max_backups) {}
 
   Status Open();
-  // Appends data (whole lines), rotating first if the file is full.
+  // Appends one record, rotating first if it would take a non-empty file past
+  // max_bytes (a record larger than max_bytes gets a file of its own). The
+  // bytes are in the page cache when this returns, not yet durable.
   Status Write(std::string_view data);
-  // Makes everything written durable.
+  // Makes everything written durable (fdatasync).
   Status Sync();
   Status Close();
   // Backup file names in the directory, oldest first.
