@@ -15,10 +15,16 @@ DEB_PACKAGES := build-essential cmake ninja-build ccache pkg-config \
   protobuf-compiler libprotobuf-dev libgrpc++-dev protobuf-compiler-grpc \
   libgtest-dev libgmock-dev libbenchmark-dev clang-format clang libclang-rt-14-dev openssl \
   librdkafka-dev prometheus victoria-metrics curl bc
+# node and npm for the OpenTelemetry JS interop tests (tests/interop/js): from
+# Debian (node 18) unless some node and npm are already on PATH, e.g. a
+# NodeSource build, whose nodejs package conflicts with Debian's npm.
+DEB_PACKAGES += $(if $(shell command -v node && command -v npm),,nodejs npm)
+
+JS_DIR := tests/interop/js
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build build-asan build-fuzz run test test-release test-asan test-fuzz bench format clean
+.PHONY: deps js-deps build build-asan build-fuzz run test test-release test-asan test-fuzz bench format clean
 
 # Idempotent and quiet: asks apt only for packages that are not installed yet.
 deps:
@@ -30,6 +36,16 @@ deps:
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
+
+# The OpenTelemetry JS SDK pinned by package-lock.json, installed again only
+# when the lock file changes. npm's output is shown only if it fails.
+js-deps: $(JS_DIR)/node_modules/.package-lock.json
+
+$(JS_DIR)/node_modules/.package-lock.json: $(JS_DIR)/package.json $(JS_DIR)/package-lock.json | deps
+	@echo "installing: $(JS_DIR) (npm ci)"
+	@out=$$(npm ci --prefix $(JS_DIR) --no-audit --no-fund --loglevel=error 2>&1) || \
+	  { echo "$$out"; exit 1; }
+	@touch $@
 
 $(BUILD_DIR)/build.ninja:
 	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release
@@ -53,10 +69,10 @@ build-fuzz: deps $(FUZZ_DIR)/build.ninja
 run: build
 	$(BUILD_DIR)/src/app/sluice run $(if $(CONFIG),--config $(CONFIG))
 
-test-release: build
+test-release: build js-deps
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600
 
-test-asan: build-asan
+test-asan: build-asan js-deps
 	cd $(ASAN_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 900
 
 # Each decoder's libFuzzer target for a fixed number of inputs (tests/fuzz).
