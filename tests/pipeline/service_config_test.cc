@@ -138,16 +138,17 @@ receivers:
     protocols:
       http:
 exporters:
-  file:
-    path: /tmp/x
+  loki:
+    endpoint: http://loki:3100/loki/api/v1/push
 service:
   pipelines:
-    logs:
+    traces:
       receivers: [otlp]
-      exporters: [file]
+      exporters: [loki]
 )");
-  ASSERT_EQ(l.errors.size(), 1u);  // otlp takes logs; the file exporter writes spans only
-  EXPECT_NE(l.errors[0].find("exporter \"file\" does not support logs"), std::string::npos);
+  ASSERT_EQ(l.errors.size(), 1u);  // otlp takes traces; the loki exporter sends logs only
+  EXPECT_NE(l.errors[0].find("exporter \"loki\" does not support traces"), std::string::npos)
+      << l.errors[0];
 }
 
 TEST(ServiceConfigTest, MissingRequiredKeyAndBadPipelineNameAreErrors) {
