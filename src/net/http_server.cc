@@ -1,8 +1,10 @@
 #include "net/http_server.h"
 
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -59,7 +61,16 @@ Status SplitEndpoint(const std::string& endpoint, std::string* host, uint16_t* p
   return Status::Ok();
 }
 
-class Session;
+// What the server needs of a connection, whatever its stream.
+class SessionBase {
+ public:
+  virtual ~SessionBase() = default;
+  virtual void Run() = 0;
+  // Closes the connection if it is waiting for a request; a connection with
+  // a request in flight closes after answering it.
+  virtual void CloseIfIdle() = 0;
+  virtual void ForceClose() = 0;
+};
 
 class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
  public:
@@ -80,7 +91,9 @@ class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
   void CloseAll();
   // Starts a session for the socket unless max_connections are open.
   bool Register(tcp::socket& socket);
-  void Unregister(Session* s);
+  void Unregister(SessionBase* s);
+  // Loads the certificate and key when options_.tls is set.
+  Status LoadTls();
   void CountResponse(int status, int64_t started_mono) {
     metrics_.requests.With({options_.name, std::to_string(status)}).Inc();
     duration_.Observe(static_cast<double>(Clock::Real().MonotonicNanos() - started_mono) / 1e9);
@@ -97,43 +110,66 @@ class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
   std::atomic<int64_t> in_flight_{0};
   std::atomic<bool> stopping_{false};
   std::string bound_;
+  std::unique_ptr<asio::ssl::context> ssl_;  // set for HTTPS
   std::mutex mu_;
-  std::set<std::shared_ptr<Session>> sessions_;
+  std::set<std::shared_ptr<SessionBase>> sessions_;
 };
 
-// One connection. All of its handlers run on its strand.
-class Session : public std::enable_shared_from_this<Session> {
- public:
-  Session(tcp::socket socket, std::shared_ptr<HttpServer::Impl> server)
-      : stream_(std::move(socket)), server_(std::move(server)) {}
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
-  void Run() {
-    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Read(); });
+// One connection over a plain (beast::tcp_stream) or TLS (TlsStream) stream.
+// All of its handlers run on its strand.
+template <class Stream>
+class Session final : public SessionBase, public std::enable_shared_from_this<Session<Stream>> {
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
+ public:
+  Session(tcp::socket socket, std::shared_ptr<HttpServer::Impl> server) requires(!kTls)
+      : stream_(std::move(socket)), server_(std::move(server)) {}
+  Session(tcp::socket socket, std::shared_ptr<HttpServer::Impl> server) requires(kTls)
+      : stream_(std::move(socket), *server->ssl_), server_(std::move(server)) {}
+
+  void Run() override {
+    asio::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
+      if constexpr (kTls) {
+        self->Lowest().expires_after(self->server_->options_.header_read_timeout);
+        self->stream_.async_handshake(asio::ssl::stream_base::server, [self](beast::error_code ec) {
+          if (ec) {
+            self->server_->metrics_.tls_handshake_failures.With({self->server_->options_.name})
+                .Inc();
+            return self->Shutdown();
+          }
+          self->Read();
+        });
+      } else {
+        self->Read();
+      }
+    });
   }
 
-  // Closes the connection if it is waiting for a request; a connection with
-  // a request in flight closes after answering it.
-  void CloseIfIdle() {
-    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+  void CloseIfIdle() override {
+    asio::post(stream_.get_executor(), [self = this->shared_from_this()] {
       if (!self->busy_) self->Shutdown();
     });
   }
-  void ForceClose() {
-    asio::post(stream_.get_executor(), [self = shared_from_this()] { self->Shutdown(); });
+  void ForceClose() override {
+    asio::post(stream_.get_executor(), [self = this->shared_from_this()] { self->Shutdown(); });
   }
 
  private:
+  beast::tcp_stream& Lowest() { return beast::get_lowest_layer(stream_); }
+
   void Read() {
     if (server_->stopping_) return Shutdown();
     parser_.emplace();
     parser_->body_limit(server_->options_.max_body_bytes);
     parser_->header_limit(64 * 1024);
-    stream_.expires_after(first_request_ ? server_->options_.header_read_timeout
-                                         : server_->options_.idle_timeout);
+    Lowest().expires_after(first_request_ ? server_->options_.header_read_timeout
+                                          : server_->options_.idle_timeout);
     first_request_ = false;
     http::async_read_header(
         stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+        [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
   }
 
   void OnHeader(beast::error_code ec) {
@@ -141,10 +177,10 @@ class Session : public std::enable_shared_from_this<Session> {
     busy_ = true;
     // From here the request is in flight: a graceful shutdown waits for it.
     BeginRequest();
-    stream_.expires_after(server_->options_.body_read_timeout);
+    Lowest().expires_after(server_->options_.body_read_timeout);
     http::async_read(
         stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnBody(ec); });
+        [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnBody(ec); });
   }
 
   void OnReadError(beast::error_code ec) {
@@ -168,7 +204,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void OnBody(beast::error_code ec) {
     if (ec) return OnReadError(ec);
-    stream_.expires_never();
+    Lowest().expires_never();
     auto msg = parser_->release();
     keep_alive_ = msg.keep_alive();
     version_ = msg.version();
@@ -186,10 +222,10 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     req.body = std::move(msg.body());
     beast::error_code ignored;
-    auto ep = stream_.socket().remote_endpoint(ignored);
+    auto ep = Lowest().socket().remote_endpoint(ignored);
     if (!ignored) req.remote_ip = ep.address().to_string();
     started_mono_ = Clock::Real().MonotonicNanos();
-    auto self = shared_from_this();
+    auto self = this->shared_from_this();
     server_->handler_.Handle(std::move(req), [self](HttpResponse resp) {
       asio::post(self->stream_.get_executor(),
                  [self, resp = std::move(resp)]() mutable { self->Answer(std::move(resp)); });
@@ -224,9 +260,9 @@ class Session : public std::enable_shared_from_this<Session> {
     res->keep_alive(keep);
     res->body() = std::move(resp.body);
     res->prepare_payload();
-    stream_.expires_after(server_->options_.body_read_timeout);
+    Lowest().expires_after(server_->options_.body_read_timeout);
     http::async_write(stream_, *res,
-                      [self = shared_from_this(), res, keep](beast::error_code ec, size_t) {
+                      [self = this->shared_from_this(), res, keep](beast::error_code ec, size_t) {
                         self->busy_ = false;
                         self->EndRequest();
                         self->started_mono_ = 0;
@@ -242,16 +278,16 @@ class Session : public std::enable_shared_from_this<Session> {
   // for a moment, then close.
   void LingeringClose() {
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    Lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
     if (ec) return Shutdown();
-    stream_.expires_after(std::chrono::seconds(2));
+    Lowest().expires_after(std::chrono::seconds(2));
     Discard();
   }
 
   void Discard() {
     discard_.resize(64 * 1024);
     stream_.async_read_some(asio::buffer(discard_),
-                            [self = shared_from_this()](beast::error_code ec, size_t) {
+                            [self = this->shared_from_this()](beast::error_code ec, size_t) {
                               if (ec) return self->Shutdown();
                               self->Discard();
                             });
@@ -262,12 +298,12 @@ class Session : public std::enable_shared_from_this<Session> {
     if (closed_) return;
     closed_ = true;
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream_.socket().close(ec);
+    Lowest().socket().shutdown(tcp::socket::shutdown_both, ec);
+    Lowest().socket().close(ec);
     server_->Unregister(this);
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<HttpServer::Impl> server_;
@@ -280,6 +316,27 @@ class Session : public std::enable_shared_from_this<Session> {
   unsigned version_ = 11;
   int64_t started_mono_ = 0;
 };
+
+Status HttpServer::Impl::LoadTls() {
+  if (!options_.tls) return Status::Ok();
+  auto ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                   asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                   asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use);
+  beast::error_code ec;
+  ctx->use_certificate_chain_file(options_.tls->cert_file, ec);
+  if (ec) {
+    return Status::InvalidArgument("tls: cannot load cert_file \"" + options_.tls->cert_file +
+                                   "\": " + ec.message());
+  }
+  ctx->use_private_key_file(options_.tls->key_file, asio::ssl::context::pem, ec);
+  if (ec) {
+    return Status::InvalidArgument("tls: cannot load key_file \"" + options_.tls->key_file +
+                                   "\": " + ec.message());
+  }
+  ssl_ = std::move(ctx);
+  return Status::Ok();
+}
 
 Status HttpServer::Impl::Listen() {
   std::string host;
@@ -330,11 +387,15 @@ void HttpServer::Impl::Accept() {
 }
 
 bool HttpServer::Impl::Register(tcp::socket& socket) {
-  std::shared_ptr<Session> session;
+  std::shared_ptr<SessionBase> session;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (static_cast<int64_t>(sessions_.size()) >= options_.max_connections) return false;
-    session = std::make_shared<Session>(std::move(socket), shared_from_this());
+    if (ssl_) {
+      session = std::make_shared<Session<TlsStream>>(std::move(socket), shared_from_this());
+    } else {
+      session = std::make_shared<Session<beast::tcp_stream>>(std::move(socket), shared_from_this());
+    }
     sessions_.insert(session);
     connections_.Set(static_cast<double>(sessions_.size()));
   }
@@ -342,7 +403,7 @@ bool HttpServer::Impl::Register(tcp::socket& socket) {
   return true;
 }
 
-void HttpServer::Impl::Unregister(Session* s) {
+void HttpServer::Impl::Unregister(SessionBase* s) {
   std::lock_guard<std::mutex> lock(mu_);
   for (auto it = sessions_.begin(); it != sessions_.end(); ++it) {
     if (it->get() == s) {
@@ -373,6 +434,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Create(asio::io_context& io,
                                                        HttpHandler& handler,
                                                        telemetry::Registry& registry) {
   auto impl = std::make_shared<Impl>(io, std::move(options), handler, registry);
+  SLUICE_RETURN_IF_ERROR(impl->LoadTls());
   SLUICE_RETURN_IF_ERROR(impl->Listen());
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }

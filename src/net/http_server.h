@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -52,6 +53,12 @@ class HttpHandler {
   virtual void Handle(HttpRequest&& request, Responder respond) = 0;
 };
 
+// A certificate and its key, PEM files.
+struct TlsFiles {
+  std::string cert_file;  // certificate chain, leaf first
+  std::string key_file;
+};
+
 struct HttpServerOptions {
   std::string name;      // used in logs and the `server` metric label
   std::string endpoint;  // host:port; port 0 picks a free port
@@ -61,6 +68,9 @@ struct HttpServerOptions {
   std::chrono::nanoseconds idle_timeout = std::chrono::minutes(10);
   // Connections beyond this are closed as soon as they are accepted.
   int64_t max_connections = 10000;
+  // HTTPS with this certificate when set (TLS 1.2 or later); plaintext when
+  // not. The handshake must finish within header_read_timeout.
+  std::optional<TlsFiles> tls;
 };
 
 struct HttpServerMetrics {
@@ -79,19 +89,24 @@ struct HttpServerMetrics {
         refused_connections(r.AddCounter("sluice_http_server_refused_connections_total",
                                          "Connections closed on accept because max_connections "
                                          "were open.",
-                                         {"server"})) {}
+                                         {"server"})),
+        tls_handshake_failures(r.AddCounter("sluice_http_server_tls_handshake_failures_total",
+                                            "TLS handshakes that failed or timed out.",
+                                            {"server"})) {}
   telemetry::CounterFamily& requests;
   telemetry::HistogramFamily& duration;
   telemetry::GaugeFamily& connections;
   telemetry::GaugeFamily& requests_in_flight;
   telemetry::CounterFamily& refused_connections;
+  telemetry::CounterFamily& tls_handshake_failures;
 };
 
 // Splits "host:port" (host may be [v6]); error names the endpoint.
 Status SplitEndpoint(const std::string& endpoint, std::string* host, uint16_t* port);
 
-// An HTTP/1.1 server on Boost.Beast. Create() binds and listens, so a port in
-// use is reported before anything starts; Start() begins accepting.
+// An HTTP/1.1 server on Boost.Beast, optionally over TLS. Create() loads the
+// certificate, binds and listens, so a bad certificate or a port in use is
+// reported before anything starts; Start() begins accepting.
 //
 // Shutdown: StopAccepting() closes the listener and idle keep-alive
 // connections; requests in flight finish and their connections then close.

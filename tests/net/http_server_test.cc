@@ -4,9 +4,17 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <cstdlib>
+#include <fstream>
 #include <thread>
 
 #include "support/http_client.h"
+#include "support/temp_dir.h"
 
 namespace sluice::net {
 namespace {
@@ -39,11 +47,12 @@ class HttpServerTest : public ::testing::Test {
     io_.stop();
     thread_.join();
   }
-  std::string StartServer(uint64_t max_body = 1024) {
+  std::string StartServer(uint64_t max_body = 1024, std::optional<TlsFiles> tls = {}) {
     HttpServerOptions o;
     o.name = "test";
     o.endpoint = "127.0.0.1:0";
     o.max_body_bytes = max_body;
+    o.tls = tls;
     auto s = HttpServer::Create(io_, o, handler_, registry_);
     EXPECT_TRUE(s.ok()) << s.status().ToString();
     server_ = std::move(s).value();
@@ -140,6 +149,87 @@ TEST_F(HttpServerTest, ConnectionsBeyondTheLimitAreClosedAndCounted) {
                 .With({"capped"})
                 .Value(),
             1u);
+}
+
+// A self-signed certificate for localhost, made with the openssl command.
+TlsFiles MakeCertificate(const testing::TempDir& dir) {
+  TlsFiles f{dir.Sub("cert.pem"), dir.Sub("key.pem")};
+  std::string cmd =
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
+      "-addext subjectAltName=IP:127.0.0.1 -keyout " +
+      f.key_file + " -out " + f.cert_file + " > " + dir.Sub("openssl.log") + " 2>&1";
+  EXPECT_EQ(std::system(cmd.c_str()), 0);
+  return f;
+}
+
+// One HTTPS request that verifies the server against `ca_file`; the status,
+// or -1 when the handshake or exchange failed.
+int HttpsPost(const std::string& addr, const std::string& ca_file, const std::string& body,
+              std::string* answer) {
+  namespace asio = boost::asio;
+  namespace beast = boost::beast;
+  namespace http = beast::http;
+  try {
+    asio::io_context io;
+    asio::ssl::context ctx(asio::ssl::context::tls_client);
+    ctx.load_verify_file(ca_file);
+    ctx.set_verify_mode(asio::ssl::verify_peer);
+    beast::ssl_stream<beast::tcp_stream> stream(io, ctx);
+    size_t colon = addr.rfind(':');
+    asio::ip::tcp::resolver resolver(io);
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(10));
+    beast::get_lowest_layer(stream).connect(
+        resolver.resolve(addr.substr(0, colon), addr.substr(colon + 1)));
+    stream.handshake(asio::ssl::stream_base::client);
+    http::request<http::string_body> req(http::verb::post, "/v1/x", 11);
+    req.set(http::field::host, "localhost");
+    req.body() = body;
+    req.prepare_payload();
+    http::write(stream, req);
+    beast::flat_buffer buffer;
+    http::response<http::string_body> res;
+    http::read(stream, buffer, res);
+    *answer = res.body();
+    return static_cast<int>(res.result_int());
+  } catch (const std::exception& e) {
+    *answer = e.what();
+    return -1;
+  }
+}
+
+TEST_F(HttpServerTest, HttpsServesVerifiedClientsAndCountsPlaintextHandshakeFailures) {
+  testing::TempDir dir;
+  TlsFiles files = MakeCertificate(dir);
+  std::string addr = StartServer(1024, files);
+  std::string answer;
+  EXPECT_EQ(HttpsPost(addr, files.cert_file, "hello", &answer), 200) << answer;
+  EXPECT_EQ(answer, "POST /v1/x  5\n");
+  // A plaintext client gets no HTTP answer, and the failure is counted.
+  auto plain = testing::HttpRequest("POST", addr, "/v1/x", "hello");
+  EXPECT_NE(plain.status, 200);
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (registry_.Render().find(
+             "sluice_http_server_tls_handshake_failures_total{server=\"test\"} 1") ==
+             std::string::npos &&
+         std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_NE(
+      registry_.Render().find("sluice_http_server_tls_handshake_failures_total{server=\"test\"} 1"),
+      std::string::npos);
+  // Still serving after the failed handshake.
+  EXPECT_EQ(HttpsPost(addr, files.cert_file, "again", &answer), 200) << answer;
+}
+
+TEST_F(HttpServerTest, UnreadableCertificateFailsCreateNamingTheFile) {
+  testing::TempDir dir;
+  HttpServerOptions o;
+  o.name = "test";
+  o.endpoint = "127.0.0.1:0";
+  o.tls = TlsFiles{dir.Sub("absent.pem"), dir.Sub("absent.key")};
+  auto s = HttpServer::Create(io_, o, handler_, registry_);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find("absent.pem"), std::string::npos) << s.status().ToString();
 }
 
 }  // namespace

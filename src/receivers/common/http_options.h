@@ -7,11 +7,23 @@
 
 namespace sluice::receivers {
 
+// `tls`: a certificate and key (PEM) to serve with; `what` names the object
+// in errors ("otlp.protocols.http.tls").
+inline config::Schema<net::TlsFiles> TlsSchema(const char* what) {
+  config::Schema<net::TlsFiles> tls(what);
+  tls.String("cert_file", &net::TlsFiles::cert_file,
+             "PEM certificate (chain, leaf first) the server presents.")
+      .Required()
+      .String("key_file", &net::TlsFiles::key_file, "PEM private key of the certificate.")
+      .Required();
+  return tls;
+}
+
 // The options every HTTP receiver has, declared once. T has the members
 // endpoint, max_request_body_size, read_header_timeout, read_timeout,
-// idle_timeout, max_connections and tenant_header.
+// idle_timeout, max_connections, tenant_header and tls.
 template <class T>
-void AddHttpServerFields(config::Schema<T>& s, const char* default_port_doc) {
+void AddHttpServerFields(config::Schema<T>& s, const char* default_port_doc, const char* tls_what) {
   s.String("endpoint", &T::endpoint, default_port_doc)
       .Bytes("max_request_body_size", &T::max_request_body_size,
              "Largest request body accepted, compressed and after decompression; larger get 413.",
@@ -26,7 +38,10 @@ void AddHttpServerFields(config::Schema<T>& s, const char* default_port_doc) {
            "Most connections open at once; more are closed as soon as they are accepted.",
            {1, 1 << 20})
       .String("tenant_header", &T::tenant_header,
-              "Request header whose value is stored as the batch's tenant.");
+              "Request header whose value is stored as the batch's tenant.")
+      .OptionalObject("tls", &T::tls, TlsSchema(tls_what),
+                      "Serve HTTPS (TLS 1.2 or later) with this certificate; plaintext when "
+                      "absent.");
 }
 
 template <class T>
@@ -39,6 +54,7 @@ net::HttpServerOptions HttpServerOptionsFrom(const std::string& name, const T& o
   s.body_read_timeout = o.read_timeout;
   s.idle_timeout = o.idle_timeout;
   s.max_connections = o.max_connections;
+  s.tls = o.tls;
   return s;
 }
 

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "base/result.h"
+#include "net/http_server.h"
 #include "receivers/otlp/ingest.h"
 
 namespace grpc {
@@ -29,10 +30,7 @@ struct GrpcKeepalive {
   GrpcKeepaliveServerParameters server_parameters;
 };
 
-struct TlsOptions {
-  std::string cert_file;  // PEM certificate chain
-  std::string key_file;   // PEM private key
-};
+using TlsOptions = net::TlsFiles;
 
 struct GrpcOptions {
   std::string endpoint = "127.0.0.1:4317";

@@ -209,7 +209,8 @@ const config::Schema<OtlpOptions>& OtlpOptionsSchema() {
                 "When set, requests must carry `Authorization: Bearer <token>` (compared in "
                 "constant time); others get 401. Use ${env:NAME} to keep it out of the file.");
     config::Schema<HttpOptions> http("otlp.protocols.http");
-    AddHttpServerFields(http, "host:port to listen on for OTLP/HTTP; port 0 picks a free port.");
+    AddHttpServerFields(http, "host:port to listen on for OTLP/HTTP; port 0 picks a free port.",
+                        "otlp.protocols.http.tls");
     http.String("traces_url_path", &HttpOptions::traces_url_path, "Path for trace exports.")
         .String("metrics_url_path", &HttpOptions::metrics_url_path, "Path for metric exports.")
         .String("logs_url_path", &HttpOptions::logs_url_path, "Path for log exports.")
@@ -228,11 +229,7 @@ const config::Schema<OtlpOptions>& OtlpOptionsSchema() {
                   {1e9L, 30 * 86400e9L});
     config::Schema<GrpcKeepalive> keepalive("otlp.protocols.grpc.keepalive");
     keepalive.Object("server_parameters", &GrpcKeepalive::server_parameters, server_parameters, "");
-    config::Schema<TlsOptions> tls("otlp.protocols.grpc.tls");
-    tls.String("cert_file", &TlsOptions::cert_file, "PEM certificate (chain) the server presents.")
-        .Required()
-        .String("key_file", &TlsOptions::key_file, "PEM private key of the certificate.")
-        .Required();
+    config::Schema<TlsOptions> tls = TlsSchema("otlp.protocols.grpc.tls");
     config::Schema<GrpcOptions> grpc("otlp.protocols.grpc");
     grpc.String("endpoint", &GrpcOptions::endpoint,
                 "host:port to listen on for OTLP/gRPC; port 0 picks a free port.")

@@ -27,6 +27,7 @@ struct HttpOptions {
   std::chrono::nanoseconds idle_timeout = std::chrono::minutes(10);
   int64_t max_connections = 10000;
   std::string tenant_header = "X-Scope-OrgID";
+  std::optional<net::TlsFiles> tls;  // HTTPS when set
 };
 
 struct Protocols {

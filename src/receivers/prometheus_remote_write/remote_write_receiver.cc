@@ -158,7 +158,8 @@ class RemoteWriteReceiver final : public pipeline::Receiver {
 const config::Schema<RemoteWriteOptions>& RemoteWriteOptionsSchema() {
   static const config::Schema<RemoteWriteOptions> schema = [] {
     config::Schema<RemoteWriteOptions> s("prometheus_remote_write");
-    AddHttpServerFields(s, "host:port to listen on; port 0 picks a free port.");
+    AddHttpServerFields(s, "host:port to listen on; port 0 picks a free port.",
+                        "prometheus_remote_write.tls");
     s.String("path", &RemoteWriteOptions::path, "Path remote write requests are sent to.")
         .String("bearer_token", &RemoteWriteOptions::bearer_token,
                 "When set, requests must carry `Authorization: Bearer <token>` (compared in "

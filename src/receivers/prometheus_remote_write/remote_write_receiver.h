@@ -2,8 +2,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 
+#include "net/http_server.h"
 #include "pipeline/component.h"
 
 namespace sluice::receivers::prometheus_remote_write {
@@ -18,6 +20,7 @@ struct RemoteWriteOptions {
   int64_t max_connections = 10000;
   std::string tenant_header = "X-Scope-OrgID";
   std::string bearer_token;
+  std::optional<net::TlsFiles> tls;  // HTTPS when set
 };
 
 const config::Schema<RemoteWriteOptions>& RemoteWriteOptionsSchema();
