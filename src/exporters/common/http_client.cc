@@ -144,6 +144,15 @@ struct HttpClient::Impl {
 HttpClient::HttpClient(Endpoint endpoint, std::chrono::nanoseconds timeout, Headers headers)
     : impl_(std::make_unique<Impl>(std::move(endpoint), timeout, std::move(headers))) {}
 
+Result<std::unique_ptr<HttpClient>> HttpClient::ForUrl(std::string_view url,
+                                                       std::chrono::nanoseconds timeout,
+                                                       Headers headers, std::string* path) {
+  SLUICE_ASSIGN_OR_RETURN(Endpoint ep, Endpoint::Parse(url));
+  *path = ep.path.empty() ? "/" : ep.path;
+  ep.path.clear();
+  return std::make_unique<HttpClient>(std::move(ep), timeout, std::move(headers));
+}
+
 HttpClient::~HttpClient() {
   impl_->Close();
 }

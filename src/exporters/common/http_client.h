@@ -41,6 +41,11 @@ struct HttpReply {
 class HttpClient {
  public:
   HttpClient(Endpoint endpoint, std::chrono::nanoseconds timeout, Headers headers);
+  // A client for the host of `url`; *path receives its path ("/" for none),
+  // to pass as the route of Post.
+  static Result<std::unique_ptr<HttpClient>> ForUrl(std::string_view url,
+                                                    std::chrono::nanoseconds timeout,
+                                                    Headers headers, std::string* path);
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;

@@ -348,12 +348,9 @@ class LokiSender final : public pipeline::Sender {
 
   pipeline::SendResult Send(const pipeline::OutboundRequest& request) override {
     if (!client_) {
-      Result<Endpoint> e = Endpoint::Parse(options_.endpoint);
-      if (!e.ok()) return pipeline::SendResult::Permanent(e.status().message());
-      Endpoint ep = *e;
-      path_ = ep.path.empty() ? "/" : ep.path;
-      ep.path.clear();
-      client_ = std::make_unique<HttpClient>(ep, options_.timeout, options_.headers);
+      auto c = HttpClient::ForUrl(options_.endpoint, options_.timeout, options_.headers, &path_);
+      if (!c.ok()) return pipeline::SendResult::Permanent(c.status().message());
+      client_ = std::move(c).value();
     }
     Headers extra = {{"Content-Type", "application/json"}};
     std::string_view body = request.body;

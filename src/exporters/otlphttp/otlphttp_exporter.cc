@@ -90,13 +90,10 @@ OtlpHttpSender::OtlpHttpSender(const OtlpHttpOptions& options) : options_(option
 pipeline::SendResult OtlpHttpSender::Send(const pipeline::OutboundRequest& request) {
   size_t i = OtlpSignalIndex(request.signal);
   if (!clients_[i]) {
-    Result<Endpoint> e = Endpoint::Parse(SignalUrl(options_, request.signal));
-    if (!e.ok()) return pipeline::SendResult::Permanent(e.status().message());
-    Endpoint ep = *e;
-    std::string path = ep.path;
-    ep.path.clear();
-    clients_[i] = std::make_unique<HttpClient>(ep, options_.timeout, options_.headers);
-    paths_[i] = path.empty() ? "/" : path;
+    auto c = HttpClient::ForUrl(SignalUrl(options_, request.signal), options_.timeout,
+                                options_.headers, &paths_[i]);
+    if (!c.ok()) return pipeline::SendResult::Permanent(c.status().message());
+    clients_[i] = std::move(c).value();
   }
   Headers extra = {{"Content-Type", "application/x-protobuf"}};
   std::string_view body = request.body;

@@ -149,12 +149,9 @@ RemoteWriteSender::RemoteWriteSender(const RemoteWriteOptions& options) : option
 
 pipeline::SendResult RemoteWriteSender::Send(const pipeline::OutboundRequest& request) {
   if (!client_) {
-    Result<Endpoint> e = Endpoint::Parse(options_.endpoint);
-    if (!e.ok()) return pipeline::SendResult::Permanent(e.status().message());
-    Endpoint ep = *e;
-    path_ = ep.path.empty() ? "/" : ep.path;
-    ep.path.clear();
-    client_ = std::make_unique<HttpClient>(ep, options_.timeout, options_.headers);
+    auto c = HttpClient::ForUrl(options_.endpoint, options_.timeout, options_.headers, &path_);
+    if (!c.ok()) return pipeline::SendResult::Permanent(c.status().message());
+    client_ = std::move(c).value();
   }
   compressed_ = wire::Compress(wire::Compression::kSnappyBlock, request.body);
   static const Headers kHeaders = {{"Content-Type", "application/x-protobuf"},

@@ -73,6 +73,15 @@ Status ValidateKeyValue(std::string_view kv, int depth) {
   return Status::Ok();
 }
 
+// The key and value (an AnyValue) of one KeyValue message.
+void ReadKeyValue(std::string_view kv, std::string_view* key, std::string_view* value) {
+  ProtoReader r(kv);
+  while (r.Next()) {
+    if (r.field() == field::kKeyValueKey) *key = r.bytes();
+    if (r.field() == field::kKeyValueValue) *value = r.bytes();
+  }
+}
+
 void AppendDouble(std::string& out, double d) {
   if (std::isnan(d)) {
     out += "\"NaN\"";
@@ -216,11 +225,7 @@ void AppendKeyValuesJson(std::string& out, std::string_view message, uint32_t fi
     }
     std::string_view key;
     std::string_view value;
-    ProtoReader kv(r.bytes());
-    while (kv.Next()) {
-      if (kv.field() == field::kKeyValueKey) key = kv.bytes();
-      if (kv.field() == field::kKeyValueValue) value = kv.bytes();
-    }
+    ReadKeyValue(r.bytes(), &key, &value);
     out += "{\"key\":";
     AppendJsonString(out, key);
     out += ",\"value\":";
@@ -322,11 +327,7 @@ void AppendAttributesPlainJson(std::string& out, std::string_view message, uint3
     if (r.field() != field_number || !r.Is(WireType::kLengthDelimited)) continue;
     std::string_view key;
     std::string_view value;
-    ProtoReader kv(r.bytes());
-    while (kv.Next()) {
-      if (kv.field() == field::kKeyValueKey) key = kv.bytes();
-      if (kv.field() == field::kKeyValueValue) value = kv.bytes();
-    }
+    ReadKeyValue(r.bytes(), &key, &value);
     if (!first) out += ',';
     first = false;
     AppendJsonString(out, key);
@@ -353,11 +354,7 @@ bool FindAttribute(std::string_view message, uint32_t field_number, std::string_
     if (r.field() != field_number || !r.Is(WireType::kLengthDelimited)) continue;
     std::string_view k;
     std::string_view v;
-    ProtoReader kv(r.bytes());
-    while (kv.Next()) {
-      if (kv.field() == field::kKeyValueKey) k = kv.bytes();
-      if (kv.field() == field::kKeyValueValue) v = kv.bytes();
-    }
+    ReadKeyValue(r.bytes(), &k, &v);
     if (k == key) {
       *any_value = v;
       return true;

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "support/temp_dir.h"
+#include "support/wait.h"
 
 namespace sluice::exporters {
 namespace {
@@ -20,10 +21,7 @@ pipeline::OutboundRequest Request(size_t bytes, uint64_t items, char fill = 'x')
 }
 
 uint64_t CounterValue(telemetry::Registry& r, const std::string& name) {
-  std::string text = r.Render();
-  std::string key = name + "{exporter=\"e\"} ";
-  size_t at = text.find(key);
-  return at == std::string::npos ? 0 : std::stoull(text.substr(at + key.size()));
+  return testing::SeriesValue(r, name + "{exporter=\"e\"}");
 }
 
 TEST(DeadLetterQueueTest, EntriesSurviveReopenWithTheirRequestIntact) {

@@ -12,6 +12,7 @@
 #include "support/otlp_builders.h"
 #include "support/service_harness.h"
 #include "support/temp_dir.h"
+#include "support/wait.h"
 
 namespace sluice::exporters::loki {
 namespace {
@@ -109,11 +110,7 @@ service:
     ASSERT_EQ(r.status, 200) << r.body;
   }
   bool WaitForEntries(size_t n) {
-    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (loki_.entries() < n && std::chrono::steady_clock::now() < until) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return loki_.entries() >= n;
+    return testing::WaitUntil([&] { return loki_.entries() >= n; });
   }
 
   testing::TempDir dir_;

@@ -16,6 +16,7 @@
 #include "support/otlp_builders.h"
 #include "support/service_harness.h"
 #include "support/temp_dir.h"
+#include "support/wait.h"
 
 namespace sluice::exporters::otlp {
 namespace {
@@ -167,17 +168,10 @@ service:
   }
   template <class F>
   bool WaitFor(F done) {
-    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (!done() && std::chrono::steady_clock::now() < until) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return done();
+    return testing::WaitUntil(done);
   }
   uint64_t Counter(const std::string& name) {
-    std::string text = registry_.Render();
-    std::string key = name + "{exporter=\"otlp\"} ";
-    size_t at = text.find(key);
-    return at == std::string::npos ? 0 : std::stoull(text.substr(at + key.size()));
+    return testing::SeriesValue(registry_, name + "{exporter=\"otlp\"}");
   }
 
   testing::TempDir dir_;

@@ -14,6 +14,7 @@
 #include "support/otlp_builders.h"
 #include "support/service_harness.h"
 #include "support/temp_dir.h"
+#include "support/wait.h"
 
 namespace sluice::exporters::otlphttp {
 namespace {
@@ -124,18 +125,11 @@ service:
 
   // Waits until the tally holds `n` distinct spans (or 60 s pass).
   bool WaitForSpans(size_t n) {
-    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (tally_.distinct() < n && std::chrono::steady_clock::now() < until) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return tally_.distinct() >= n;
+    return testing::WaitUntil([&] { return tally_.distinct() >= n; }, std::chrono::seconds(60));
   }
 
   uint64_t Counter(const std::string& name) {
-    std::string text = registry_.Render();
-    std::string key = name + "{exporter=\"otlphttp\"} ";
-    size_t at = text.find(key);
-    return at == std::string::npos ? 0 : std::stoull(text.substr(at + key.size()));
+    return testing::SeriesValue(registry_, name + "{exporter=\"otlphttp\"}");
   }
 
   testing::TempDir dir_;
@@ -212,11 +206,7 @@ TEST_F(OtlpHttpExporterTest, PermanentErrorIsDeadLetteredAndLaterDataStillFlows)
   };
   StartSluice();
   Send(1, 5, 1);
-  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (Counter("sluice_exporter_dead_lettered_items_total") < 5 &&
-         std::chrono::steady_clock::now() < until) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  testing::WaitUntil([&] { return Counter("sluice_exporter_dead_lettered_items_total") >= 5; });
   EXPECT_EQ(Counter("sluice_exporter_dead_lettered_items_total"), 5u);
   refuse.store(false);
   std::vector<std::string> later = Send(1, 5, 2);
@@ -251,11 +241,7 @@ TEST_F(OtlpHttpExporterTest, RetriesPastMaxElapsedTimeAreDeadLettered) {
   };
   StartSluice("      max_elapsed_time: 200ms\n");
   Send(2, 3, 1);
-  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (Counter("sluice_exporter_dead_lettered_items_total") < 6 &&
-         std::chrono::steady_clock::now() < until) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  testing::WaitUntil([&] { return Counter("sluice_exporter_dead_lettered_items_total") >= 6; });
   EXPECT_EQ(Counter("sluice_exporter_dead_lettered_items_total"), 6u);
   EXPECT_GT(Counter("sluice_exporter_send_failed_total"), 2u);
   service_->Shutdown();

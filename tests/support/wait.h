@@ -1,0 +1,31 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <thread>
+
+#include "telemetry/metrics.h"
+
+namespace sluice::testing {
+
+// Polls `done` every 10 ms until it holds or `limit` passes; returns done().
+template <class F>
+bool WaitUntil(F done, std::chrono::milliseconds limit = std::chrono::seconds(30)) {
+  auto until = std::chrono::steady_clock::now() + limit;
+  while (!done() && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return done();
+}
+
+// The value of one series, written as in the exposition format
+// (`name{label="v"}`), in the registry's /metrics text; 0 when absent.
+inline uint64_t SeriesValue(const telemetry::Registry& registry, const std::string& series) {
+  std::string text = registry.Render();
+  std::string key = series + " ";
+  size_t at = text.find(key);
+  return at == std::string::npos ? 0 : std::stoull(text.substr(at + key.size()));
+}
+
+}  // namespace sluice::testing
