@@ -112,23 +112,24 @@ echo "== draining a ${backlog_gib} GiB backlog built while the destination was d
 rm -rf "$work/data"
 start_sluice "127.0.0.1:1"
 target=$((backlog_gib * 1024 * 1024 * 1024))
+backlog_spans=0
 while [ "$(du -sb "$work/data" | cut -f1)" -lt "$target" ]; do
-  taskset -c 1 "$bin" loadgen --no-progress --duration 5s --ramp 0s --services 200 \
-    --connections 16 --endpoint "$otlp" --rate 10000 --interval 10ms > /dev/null
+  out=$(taskset -c 1 "$bin" loadgen --no-progress --duration 5s --ramp 0s --services 200 \
+    --connections 16 --endpoint "$otlp" --rate 10000 --interval 10ms)
+  backlog_spans=$((backlog_spans + $(echo "$out" | grep -o 'accepted=[0-9]*' | cut -d= -f2)))
 done
+echo "backlog build: sluice peak RSS (VmHWM) $(hwm) KiB with the destination down"
 kill "$pid"; wait "$pid" 2>/dev/null || true
 backlog=$(du -sb "$work/data" | cut -f1)
 before=$(count 1); t0=$(date +%s.%N)
 start_sluice "$sink"
-admin=$(grep -o 'admin=[0-9.:]*' "$work/sluice.log" | cut -d= -f2)
 peak=0
 while :; do
-  lag=$(curl -s "http://$admin/metrics" | awk '/^sluice_exporter_lag_bytes\{exporter="otlphttp"\}/ {print $2}')
   r=$(rss); [ "$r" -gt "$peak" ] && peak=$r
-  [ "${lag:-1}" = "0" ] && break
+  [ $(($(count 1) - before)) -ge "$backlog_spans" ] && break
   sleep 0.5
 done
 after=$(count 1); t1=$(date +%s.%N)
-printf 'backlog_bytes=%s drained_spans=%s drain_spans_per_s=%.0f drain_mib_per_s=%.1f peak_rss_kib=%s (VmHWM %s)\n' \
-  "$backlog" "$((after - before))" "$(echo "($after - $before) / ($t1 - $t0)" | bc -l)" \
+printf 'backlog_bytes=%s backlog_spans=%s drained_spans=%s drain_spans_per_s=%.0f drain_mib_per_s=%.1f peak_rss_kib=%s (VmHWM %s)\n' \
+  "$backlog" "$backlog_spans" "$((after - before))" "$(echo "($after - $before) / ($t1 - $t0)" | bc -l)" \
   "$(echo "$backlog / 1048576 / ($t1 - $t0)" | bc -l)" "$peak" "$(hwm)"

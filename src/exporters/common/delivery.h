@@ -41,7 +41,7 @@ const config::Schema<RetryOptions>& RetryOptionsSchema();
 // `sending_queue`: how many requests are sent at once and how many may wait.
 struct QueueOptions {
   int64_t num_consumers = 4;
-  int64_t queue_size = 64;  // requests queued or being sent, across consumers
+  int64_t queue_size = 8;  // requests queued or being sent, across consumers
 };
 const config::Schema<QueueOptions>& QueueOptionsSchema();
 

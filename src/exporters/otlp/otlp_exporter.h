@@ -22,7 +22,7 @@ struct OtlpGrpcOptions {
   bool gzip = true;
   std::vector<std::pair<std::string, std::string>> headers;  // sent as metadata
   std::chrono::nanoseconds timeout = std::chrono::seconds(30);
-  uint64_t max_request_bytes = 4ull << 20;
+  uint64_t max_request_bytes = 1ull << 20;
   RetryOptions retry_on_failure;
   QueueOptions sending_queue;
   DeadLetterOptions dead_letter;

@@ -24,7 +24,7 @@ struct OtlpHttpOptions {
   wire::Compression compression = wire::Compression::kGzip;
   std::vector<std::pair<std::string, std::string>> headers;
   std::chrono::nanoseconds timeout = std::chrono::seconds(30);
-  uint64_t max_request_bytes = 4ull << 20;
+  uint64_t max_request_bytes = 1ull << 20;
   RetryOptions retry_on_failure;
   QueueOptions sending_queue;
   DeadLetterOptions dead_letter;
