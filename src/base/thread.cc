@@ -1,6 +1,7 @@
 #include "base/thread.h"
 
 #include <pthread.h>
+#include <sched.h>
 
 #include <string>
 
@@ -9,6 +10,12 @@ namespace sluice {
 void SetThreadName(std::string_view name) {
   std::string n(name.substr(0, 15));
   pthread_setname_np(pthread_self(), n.c_str());
+}
+
+void SetThreadBackground() {
+  sched_param param{};
+  param.sched_priority = 0;
+  pthread_setschedparam(pthread_self(), SCHED_BATCH, &param);
 }
 
 }  // namespace sluice

@@ -8,4 +8,10 @@ namespace sluice {
 // keeps at most 15 bytes; longer names are cut.
 void SetThreadName(std::string_view name);
 
+// Marks the calling thread as background work (SCHED_BATCH): waking it does
+// not preempt the running thread, so a handoff to it (the log writer, an
+// exporter) waits for the request-serving thread to finish what it is doing
+// and then finds more work gathered. Best effort; ignored where refused.
+void SetThreadBackground();
+
 }  // namespace sluice

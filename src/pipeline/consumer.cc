@@ -47,6 +47,7 @@ Status LogConsumer::Start() {
   committed_ = position_;
   thread_ = std::thread([this] {
     SetThreadName("exp-" + options_.name);
+    SetThreadBackground();
     Run();
   });
   return Status::Ok();

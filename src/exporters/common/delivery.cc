@@ -119,11 +119,13 @@ Status DeliveryLoop::Start() {
     Worker* w = workers_[i].get();
     w->thread = std::thread([this, w, s = seed + i, i] {
       SetThreadName("send-" + std::to_string(i) + "-" + options_.name);
+      SetThreadBackground();
       WorkerLoop(*w, s);
     });
   }
   reader_ = std::thread([this] {
     SetThreadName("read-" + options_.name);
+    SetThreadBackground();
     ReadLoop();
   });
   return Status::Ok();
