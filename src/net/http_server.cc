@@ -18,6 +18,13 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
+// Each connection's handlers run on a strand of the io_context, named by its
+// concrete type: the type-erased any_io_executor of beast::tcp_stream costs
+// an allocation and reference counting on every operation.
+using Strand = asio::strand<asio::io_context::executor_type>;
+using Socket = tcp::socket::rebind_executor<Strand>::other;
+using PlainStream = beast::basic_stream<tcp, Strand>;
+using TlsStream = beast::ssl_stream<PlainStream>;
 
 std::string_view HttpRequest::Header(std::string_view lower_name) const {
   for (const auto& [k, v] : headers) {
@@ -90,7 +97,7 @@ class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
   void StopAccepting();
   void CloseAll();
   // Starts a session for the socket unless max_connections are open.
-  bool Register(tcp::socket& socket);
+  bool Register(Socket& socket);
   void Unregister(SessionBase* s);
   // Loads the certificate and key when options_.tls is set.
   Status LoadTls();
@@ -115,18 +122,16 @@ class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
   std::set<std::shared_ptr<SessionBase>> sessions_;
 };
 
-using TlsStream = beast::ssl_stream<beast::tcp_stream>;
-
-// One connection over a plain (beast::tcp_stream) or TLS (TlsStream) stream.
+// One connection over a plain (PlainStream) or TLS (TlsStream) stream.
 // All of its handlers run on its strand.
 template <class Stream>
 class Session final : public SessionBase, public std::enable_shared_from_this<Session<Stream>> {
   static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
 
  public:
-  Session(tcp::socket socket, std::shared_ptr<HttpServer::Impl> server) requires(!kTls)
+  Session(Socket socket, std::shared_ptr<HttpServer::Impl> server) requires(!kTls)
       : stream_(std::move(socket)), server_(std::move(server)) {}
-  Session(tcp::socket socket, std::shared_ptr<HttpServer::Impl> server) requires(kTls)
+  Session(Socket socket, std::shared_ptr<HttpServer::Impl> server) requires(kTls)
       : stream_(std::move(socket), *server->ssl_), server_(std::move(server)) {}
 
   void Run() override {
@@ -157,7 +162,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   }
 
  private:
-  beast::tcp_stream& Lowest() { return beast::get_lowest_layer(stream_); }
+  PlainStream& Lowest() { return beast::get_lowest_layer(stream_); }
 
   void Read() {
     if (server_->stopping_) return Shutdown();
@@ -369,24 +374,25 @@ Status HttpServer::Impl::Listen() {
 }
 
 void HttpServer::Impl::Accept() {
-  acceptor_.async_accept(asio::make_strand(io_), [self = shared_from_this()](beast::error_code ec,
-                                                                             tcp::socket socket) {
-    if (ec) {
-      if (ec == asio::error::operation_aborted || self->stopping_) return;
-      logging::Warn("http", "accept failed",
-                    {{"server", self->options_.name}, {"error", ec.message()}});
-    } else if (!self->stopping_) {
-      if (!self->Register(socket)) {
-        self->metrics_.refused_connections.With({self->options_.name}).Inc();
-        beast::error_code ignored;
-        socket.close(ignored);
-      }
-    }
-    if (!self->stopping_) self->Accept();
-  });
+  acceptor_.async_accept(asio::make_strand(io_.get_executor()),
+                         [self = shared_from_this()](beast::error_code ec, Socket socket) {
+                           if (ec) {
+                             if (ec == asio::error::operation_aborted || self->stopping_) return;
+                             logging::Warn(
+                                 "http", "accept failed",
+                                 {{"server", self->options_.name}, {"error", ec.message()}});
+                           } else if (!self->stopping_) {
+                             if (!self->Register(socket)) {
+                               self->metrics_.refused_connections.With({self->options_.name}).Inc();
+                               beast::error_code ignored;
+                               socket.close(ignored);
+                             }
+                           }
+                           if (!self->stopping_) self->Accept();
+                         });
 }
 
-bool HttpServer::Impl::Register(tcp::socket& socket) {
+bool HttpServer::Impl::Register(Socket& socket) {
   std::shared_ptr<SessionBase> session;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -394,7 +400,7 @@ bool HttpServer::Impl::Register(tcp::socket& socket) {
     if (ssl_) {
       session = std::make_shared<Session<TlsStream>>(std::move(socket), shared_from_this());
     } else {
-      session = std::make_shared<Session<beast::tcp_stream>>(std::move(socket), shared_from_this());
+      session = std::make_shared<Session<PlainStream>>(std::move(socket), shared_from_this());
     }
     sessions_.insert(session);
     connections_.Set(static_cast<double>(sessions_.size()));
