@@ -69,15 +69,36 @@ Status SplitEndpoint(const std::string& endpoint, std::string* host, uint16_t* p
 }
 
 // What the server needs of a connection, whatever its stream.
+//
+// Timeouts are deadlines that the server's sweep (every kSweepInterval)
+// enforces by closing the connection, rather than a timer per operation:
+// re-arming a timer per read and write costs a timerfd system call each.
 class SessionBase {
  public:
   virtual ~SessionBase() = default;
+  // Closes the connection if its deadline has passed.
+  void CloseIfExpired(int64_t now_mono) {
+    int64_t d = deadline_.load(std::memory_order_relaxed);
+    if (d != 0 && now_mono >= d) ForceClose();
+  }
   virtual void Run() = 0;
   // Closes the connection if it is waiting for a request; a connection with
   // a request in flight closes after answering it.
   virtual void CloseIfIdle() = 0;
   virtual void ForceClose() = 0;
+
+ protected:
+  // The operation now under way must finish within `d`; Clear for none.
+  void SetDeadline(std::chrono::nanoseconds d) {
+    deadline_.store(Clock::Real().MonotonicNanos() + d.count(), std::memory_order_relaxed);
+  }
+  void ClearDeadline() { deadline_.store(0, std::memory_order_relaxed); }
+
+ private:
+  std::atomic<int64_t> deadline_{0};  // steady nanoseconds; 0: none
 };
+
+constexpr std::chrono::milliseconds kSweepInterval{100};
 
 class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
  public:
@@ -90,10 +111,14 @@ class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
         metrics_(registry),
         connections_(metrics_.connections.With({options_.name})),
         in_flight_gauge_(metrics_.requests_in_flight.With({options_.name})),
-        duration_(metrics_.duration.With({options_.name})) {}
+        duration_(metrics_.duration.With({options_.name})),
+        sweep_timer_(asio::make_strand(io)) {}
 
   Status Listen();
   void Accept();
+  // Closes connections past their deadline, every kSweepInterval until
+  // sweeping_ is cleared.
+  void Sweep();
   void StopAccepting();
   void CloseAll();
   // Starts a session for the socket unless max_connections are open.
@@ -116,6 +141,8 @@ class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
   telemetry::Histogram& duration_;
   std::atomic<int64_t> in_flight_{0};
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> sweeping_{true};
+  asio::steady_timer sweep_timer_;  // on a strand of its own
   std::string bound_;
   std::unique_ptr<asio::ssl::context> ssl_;  // set for HTTPS
   std::mutex mu_;
@@ -137,7 +164,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   void Run() override {
     asio::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
       if constexpr (kTls) {
-        self->Lowest().expires_after(self->server_->options_.header_read_timeout);
+        self->SetDeadline(self->server_->options_.header_read_timeout);
         self->stream_.async_handshake(asio::ssl::stream_base::server, [self](beast::error_code ec) {
           if (ec) {
             self->server_->metrics_.tls_handshake_failures.With({self->server_->options_.name})
@@ -169,8 +196,8 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     parser_.emplace();
     parser_->body_limit(server_->options_.max_body_bytes);
     parser_->header_limit(64 * 1024);
-    Lowest().expires_after(first_request_ ? server_->options_.header_read_timeout
-                                          : server_->options_.idle_timeout);
+    SetDeadline(first_request_ ? server_->options_.header_read_timeout
+                               : server_->options_.idle_timeout);
     first_request_ = false;
     http::async_read_header(
         stream_, buffer_, *parser_,
@@ -182,7 +209,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     busy_ = true;
     // From here the request is in flight: a graceful shutdown waits for it.
     BeginRequest();
-    Lowest().expires_after(server_->options_.body_read_timeout);
+    SetDeadline(server_->options_.body_read_timeout);
     http::async_read(
         stream_, buffer_, *parser_,
         [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnBody(ec); });
@@ -209,7 +236,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
 
   void OnBody(beast::error_code ec) {
     if (ec) return OnReadError(ec);
-    Lowest().expires_never();
+    ClearDeadline();
     auto msg = parser_->release();
     keep_alive_ = msg.keep_alive();
     version_ = msg.version();
@@ -265,7 +292,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     res->keep_alive(keep);
     res->body() = std::move(resp.body);
     res->prepare_payload();
-    Lowest().expires_after(server_->options_.body_read_timeout);
+    SetDeadline(server_->options_.body_read_timeout);
     http::async_write(stream_, *res,
                       [self = this->shared_from_this(), res, keep](beast::error_code ec, size_t) {
                         self->busy_ = false;
@@ -285,7 +312,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     beast::error_code ec;
     Lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
     if (ec) return Shutdown();
-    Lowest().expires_after(std::chrono::seconds(2));
+    SetDeadline(std::chrono::seconds(2));
     Discard();
   }
 
@@ -373,6 +400,19 @@ Status HttpServer::Impl::Listen() {
   return Status::Ok();
 }
 
+void HttpServer::Impl::Sweep() {
+  if (!sweeping_.load()) return;
+  {
+    int64_t now = Clock::Real().MonotonicNanos();
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& s : sessions_) s->CloseIfExpired(now);
+  }
+  sweep_timer_.expires_after(kSweepInterval);
+  sweep_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (!ec) self->Sweep();
+  });
+}
+
 void HttpServer::Impl::Accept() {
   acceptor_.async_accept(asio::make_strand(io_.get_executor()),
                          [self = shared_from_this()](beast::error_code ec, Socket socket) {
@@ -446,6 +486,8 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Create(asio::io_context& io,
 }
 
 HttpServer::~HttpServer() {
+  impl_->sweeping_.store(false);
+  asio::post(impl_->sweep_timer_.get_executor(), [impl = impl_] { impl->sweep_timer_.cancel(); });
   impl_->StopAccepting();
   impl_->CloseAll();
   // Sessions hold the Impl and the Impl holds them; if the I/O threads are
@@ -457,6 +499,7 @@ HttpServer::~HttpServer() {
 
 void HttpServer::Start() {
   asio::post(impl_->acceptor_.get_executor(), [impl = impl_] { impl->Accept(); });
+  asio::post(impl_->sweep_timer_.get_executor(), [impl = impl_] { impl->Sweep(); });
 }
 
 std::string HttpServer::BoundAddress() const {
