@@ -331,9 +331,9 @@ void Log::AppendAsync(AppendRequest request, AppendCallback done) {
     if (options_.when_full == WhenFull::kReject &&
         total_bytes_ + queued_bytes_ + bytes > options_.retention.max_bytes) {
       metrics_.refused_full.Inc();
-      std::string who = blocked_by_.empty()
-                            ? ""
-                            : "; exporter " + blocked_by_ + " has not read the oldest segment";
+      std::string holder = blocked_by_.empty() ? OldestSegmentHolderLocked() : blocked_by_;
+      std::string who =
+          holder.empty() ? "" : "; exporter " + holder + " has not read the oldest segment";
       retention_wake_ = true;
       lock.unlock();
       retention_cv_.notify_one();
@@ -730,6 +730,16 @@ void Log::RetentionLoop() {
     RunRetention();
     lock.lock();
   }
+}
+
+std::string Log::OldestSegmentHolderLocked() const {
+  if (segments_.size() < 2) return "";
+  uint64_t next_base = std::next(segments_.begin())->first;
+  Position next{next_base, kSegmentHeaderSize, next_base};
+  for (const auto& [name, c] : consumers_) {
+    if (Before(c.position, next)) return name;
+  }
+  return "";
 }
 
 void Log::RunRetention() {

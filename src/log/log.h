@@ -159,6 +159,9 @@ class Log {
   StateFile& state() { return *state_; }
 
  private:
+  // The consumer whose cursor still needs the oldest segment ("" if none);
+  // mu_ held.
+  std::string OldestSegmentHolderLocked() const;
   struct Pending {
     AppendRequest request;
     AppendCallback done;
