@@ -70,6 +70,11 @@ service:
     EXPECT_EQ(r.Header("X-Prometheus-Remote-Write-Exemplars-Written"), exemplars);
   }
 
+  uint64_t Counter(const std::string& name, std::vector<std::string> labels,
+                   std::vector<std::string> names) {
+    return registry_.AddCounter(name, "", std::move(names)).With(labels).Value();
+  }
+
   // Stops the service and returns the stored batches' (encoding, items, payload).
   std::vector<std::tuple<log::Encoding, uint32_t, std::string>> Stored() {
     service_->Shutdown();
@@ -151,6 +156,9 @@ TEST_F(RemoteWriteReceiverTest, RemoteWrite2IsStoredInThe1_0FormWithWrittenCount
   auto r = WriteV2(ToRemoteWriteV2(v1).SerializeAsString());
   ASSERT_EQ(r.status, 204) << r.body;
   ExpectWritten(r, "50", "1", "1");
+  EXPECT_EQ(Counter("sluice_receiver_accepted_metric_points_total", {"prometheus_remote_write"},
+                    {"receiver"}),
+            51u);
   auto stored = Stored();
   ASSERT_EQ(stored.size(), 1u);
   EXPECT_EQ(std::get<0>(stored[0]), log::Encoding::kPromRemoteWriteProto);
@@ -168,6 +176,9 @@ TEST_F(RemoteWriteReceiverTest, RemoteWrite2BadSeriesGet400NamingTheSeriesAfterT
   EXPECT_NE(r.body.find("series 1: symbol reference 1000 is out of range"), std::string::npos)
       << r.body;
   ExpectWritten(r, "9", "0", "0");
+  EXPECT_EQ(Counter("sluice_receiver_refused_metric_points_total",
+                    {"prometheus_remote_write", "invalid"}, {"receiver", "reason"}),
+            3u);
 
   v1.mutable_timeseries(0)->mutable_labels()->SwapElements(1, 2);
   r = WriteV2(ToRemoteWriteV2(v1).SerializeAsString());
