@@ -45,6 +45,28 @@ int main(int argc, char** argv) {
   Write(dir, "remote_write_fuzz", "plain", write);
   Write(dir, "remote_write_fuzz", "snappy",
         sluice::wire::Compress(sluice::wire::Compression::kSnappyBlock, write));
+  auto v1 = MakeWriteRequest(3, 2, 1);
+  auto* ex = v1.mutable_timeseries(0)->add_exemplars();
+  auto* label = ex->add_labels();
+  label->set_name("trace_id");
+  label->set_value("4bf92f3577b34da6a3ce929d0e0e4736");
+  ex->set_value(1);
+  auto* histogram = v1.mutable_timeseries(2);
+  histogram->clear_samples();
+  auto* h = histogram->add_histograms();
+  h->set_count_int(3);
+  h->set_schema(2);
+  h->add_positive_spans()->set_length(2);
+  h->add_positive_deltas(1);
+  h->add_positive_deltas(1);
+  h->set_timestamp(1'700'000'001'000);
+  auto v2 = ToRemoteWriteV2(v1);
+  v2.mutable_timeseries(1)->mutable_metadata()->set_type(
+      ::io::prometheus::write::v2::Metadata::METRIC_TYPE_COUNTER);
+  std::string write_v2 = v2.SerializeAsString();
+  Write(dir, "remote_write_v2_fuzz", "plain", write_v2);
+  Write(dir, "remote_write_v2_fuzz", "snappy",
+        sluice::wire::Compress(sluice::wire::Compression::kSnappyBlock, write_v2));
   for (auto [name, c] : {std::pair{"gzip", sluice::wire::Compression::kGzip},
                          std::pair{"zstd", sluice::wire::Compression::kZstd},
                          std::pair{"snappy", sluice::wire::Compression::kSnappyBlock}}) {

@@ -2,6 +2,8 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include <map>
+
 #include "wire/otlp/common.h"
 
 namespace sluice::testing {
@@ -181,6 +183,43 @@ prometheus::WriteRequest MakeWriteRequest(int series, int samples, uint64_t seed
     }
   }
   return req;
+}
+
+::io::prometheus::write::v2::Request ToRemoteWriteV2(const prometheus::WriteRequest& v1) {
+  ::io::prometheus::write::v2::Request out;
+  std::map<std::string, uint32_t> index;
+  auto ref = [&](const std::string& s) {
+    auto [it, added] = index.emplace(s, static_cast<uint32_t>(out.symbols_size()));
+    if (added) out.add_symbols(s);
+    return it->second;
+  };
+  ref("");
+  for (const auto& ts : v1.timeseries()) {
+    auto* series = out.add_timeseries();
+    for (const auto& l : ts.labels()) {
+      series->add_labels_refs(ref(l.name()));
+      series->add_labels_refs(ref(l.value()));
+    }
+    for (const auto& s : ts.samples()) {
+      auto* sample = series->add_samples();
+      sample->set_value(s.value());
+      sample->set_timestamp(s.timestamp());
+    }
+    for (const auto& e : ts.exemplars()) {
+      auto* exemplar = series->add_exemplars();
+      for (const auto& l : e.labels()) {
+        exemplar->add_labels_refs(ref(l.name()));
+        exemplar->add_labels_refs(ref(l.value()));
+      }
+      exemplar->set_value(e.value());
+      exemplar->set_timestamp(e.timestamp());
+    }
+    // The two Histogram messages number their fields alike.
+    for (const auto& h : ts.histograms()) {
+      series->add_histograms()->ParseFromString(h.SerializeAsString());
+    }
+  }
+  return out;
 }
 
 }  // namespace sluice::testing

@@ -10,6 +10,7 @@
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
 #include "prometheus/remote.pb.h"
+#include "prometheus/remote_v2.pb.h"
 
 namespace sluice::testing {
 
@@ -33,6 +34,11 @@ otlp_pb::collector::metrics::v1::ExportMetricsServiceRequest MakeMetricsRequest(
 // `series` series of `samples` samples each, labels sorted as the remote
 // write specification requires.
 prometheus::WriteRequest MakeWriteRequest(int series, int samples, uint64_t seed);
+
+// The remote write 2.0 form of a 1.0 request: strings interned into symbols
+// (symbols[0] = ""), labels as labels_refs, samples, exemplars and histograms
+// carried over. 1.0 metadata is not carried over.
+::io::prometheus::write::v2::Request ToRemoteWriteV2(const prometheus::WriteRequest& v1);
 
 // Lower-case hex of bytes.
 std::string Hex(const std::string& bytes);

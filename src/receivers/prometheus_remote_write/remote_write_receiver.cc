@@ -1,20 +1,38 @@
 #include "receivers/prometheus_remote_write/remote_write_receiver.h"
 
 #include <memory>
+#include <optional>
+#include <string_view>
 
 #include "net/http_server.h"
 #include "receivers/common/http_options.h"
 #include "receivers/common/ingest.h"
 #include "wire/compression.h"
 #include "wire/prom/remote_write.h"
+#include "wire/prom/remote_write_v2.h"
 
 namespace sluice::receivers::prometheus_remote_write {
 namespace {
 
-// Remote write 1.0: a snappy-compressed prometheus.WriteRequest. Answers
-// follow the specification: 204 when stored; 400 for data that must not be
-// retried (the valid series of a partly bad request are stored first); 413,
-// 415; 503 with Retry-After when sluice cannot take it now.
+// The Content-Type `proto` parameters of the two versions (remote write 2.0
+// specification, "Content-Type"); 1.0 may also be sent without one.
+constexpr std::string_view kProtoV1 = "prometheus.WriteRequest";
+constexpr std::string_view kProtoV2 = "io.prometheus.write.v2.Request";
+
+// What a 2.0 answer reports in its X-Prometheus-Remote-Write-*-Written headers.
+struct Written {
+  uint64_t samples = 0;
+  uint64_t histograms = 0;
+  uint64_t exemplars = 0;
+};
+
+// Remote write 1.0 (a snappy-compressed prometheus.WriteRequest) and 2.0 (a
+// snappy-compressed io.prometheus.write.v2.Request, converted to the 1.0
+// encoding before it is stored), told apart by Content-Type. Answers follow
+// the specifications: 204 when stored; 400 for data that must not be retried
+// (the valid series of a partly bad request are stored first); 413, 415; 503
+// with Retry-After when sluice cannot take it now. Every 2.0 answer to a
+// decoded body carries the written counts, zero when nothing was stored.
 class RemoteWriteHandler final : public net::HttpHandler {
  public:
   RemoteWriteHandler(const std::string& id, const RemoteWriteOptions& options,
@@ -41,14 +59,21 @@ class RemoteWriteHandler final : public net::HttpHandler {
       return respond(std::move(r));
     }
     std::string_view content_type = req.Header("content-type");
-    std::string proto = MediaTypeParameter(content_type, "proto");
-    if (MediaType(content_type) != "application/x-protobuf" ||
-        (!proto.empty() && proto != "prometheus.WriteRequest")) {
+    if (MediaType(content_type) != "application/x-protobuf") {
       counters_.Refused("unsupported", 0);
-      return respond(
-          net::HttpResponse::Text(415, "unsupported Content-Type \"" + std::string(content_type) +
-                                           "\"; send remote write 1.0: application/x-protobuf "
-                                           "(proto=prometheus.WriteRequest)"));
+      return respond(net::HttpResponse::Text(
+          415, "unsupported Content-Type \"" + std::string(content_type) +
+                   "\"; send application/x-protobuf with proto=" + std::string(kProtoV2) +
+                   " (remote write 2.0) or proto=" + std::string(kProtoV1) + " (1.0)"));
+    }
+    std::string proto = MediaTypeParameter(content_type, "proto");
+    const bool v2 = proto == kProtoV2;
+    if (!v2 && !proto.empty() && proto != kProtoV1) {
+      counters_.Refused("unsupported", 0);
+      return respond(net::HttpResponse::Text(
+          415, "unsupported proto \"" + proto + "\"; this receiver accepts " +
+                   std::string(kProtoV2) + " (remote write 2.0) and " + std::string(kProtoV1) +
+                   " (1.0)"));
     }
     wire::Compression compression;
     if (!wire::ParseContentEncoding(req.Header("content-encoding"), &compression) ||
@@ -71,8 +96,14 @@ class RemoteWriteHandler final : public net::HttpHandler {
       return respond(net::HttpResponse::Text(too_large ? 413 : 400, st.message()));
     }
     req.body = std::string();
+    if (v2) return HandleV2(std::move(body), tenant, std::move(respond));
+    HandleV1(std::move(body), tenant, std::move(respond));
+  }
+
+ private:
+  void HandleV1(std::string body, std::string_view tenant, net::Responder respond) {
     wire::prom::WriteInspection ins;
-    st = wire::prom::InspectWriteRequest(body, &ins);
+    Status st = wire::prom::InspectWriteRequest(body, &ins);
     if (!st.ok()) {
       counters_.Refused("invalid", ins.items);
       return respond(net::HttpResponse::Text(400, st.message()));
@@ -88,35 +119,97 @@ class RemoteWriteHandler final : public net::HttpHandler {
       }
       body = wire::prom::FilterWriteRequest(body, ins.series_ok);
     }
+    Batch batch = MakeBatch(tenant, ins.items - ins.rejected_items, ins.min_timestamp_ms,
+                            ins.max_timestamp_ms, std::move(body));
+    if (batch.items == 0 && rejected.empty()) return respond(NoContent(std::nullopt));
+    StoreAndAnswer(std::move(batch), std::move(rejected), std::nullopt, std::move(respond));
+  }
+
+  void HandleV2(std::string body, std::string_view tenant, net::Responder respond) {
+    wire::prom::V2Conversion conv;
+    Status st = wire::prom::ConvertRequestV2(body, &conv);
+    body = std::string();
+    if (!st.ok()) {
+      counters_.Refused("invalid", 0);
+      return respond(WithWritten(net::HttpResponse::Text(400, st.message()), Written{}));
+    }
+    if (conv.invalid_items > 0) counters_.Refused("invalid", conv.invalid_items);
+    if (conv.unsupported_items > 0) counters_.Refused("unsupported", conv.unsupported_items);
+    std::string rejected;
+    if (conv.rejected_series() > 0) {
+      rejected = "rejected " + std::to_string(conv.rejected_series()) + " of " +
+                 std::to_string(conv.series) + " series (" +
+                 std::to_string(conv.invalid_items + conv.unsupported_items) +
+                 " samples and histograms; " + std::to_string(conv.invalid_series) + " invalid, " +
+                 std::to_string(conv.unsupported_series) +
+                 " unsupported); first: " + conv.first_error;
+    }
+    const Written written{conv.samples, conv.histograms, conv.exemplars};
+    Batch batch = MakeBatch(tenant, conv.samples + conv.histograms, conv.min_timestamp_ms,
+                            conv.max_timestamp_ms, std::move(conv.write_request));
+    if (batch.payload.empty()) {  // no series kept, so nothing to store
+      if (!rejected.empty()) {
+        return respond(WithWritten(net::HttpResponse::Text(400, rejected), Written{}));
+      }
+      return respond(NoContent(Written{}));
+    }
+    StoreAndAnswer(std::move(batch), std::move(rejected), written, std::move(respond));
+  }
+
+  static Batch MakeBatch(std::string_view tenant, uint64_t items, int64_t min_ms, int64_t max_ms,
+                         std::string payload) {
     Batch batch;
     batch.signal = log::Signal::kMetrics;
     batch.encoding = log::Encoding::kPromRemoteWriteProto;
     batch.tenant = std::string(tenant);
-    batch.items = ins.items - ins.rejected_items;
-    batch.min_time_unix_nano = ins.min_timestamp_ms * 1'000'000;
-    batch.max_time_unix_nano = ins.max_timestamp_ms * 1'000'000;
-    batch.payload = std::move(body);
-    auto reply = std::make_shared<net::Responder>(std::move(respond));
-    if (batch.items == 0 && rejected.empty()) return (*reply)(NoContent());
-    bool queued =
-        Store(rt_, pipelines_, counters_, std::move(batch),
-              [reply, rejected = std::move(rejected)](Status stored) {
-                if (!stored.ok()) {
-                  (*reply)(RetryLaterText("cannot store the request now: " + stored.message()));
-                } else if (!rejected.empty()) {
-                  (*reply)(net::HttpResponse::Text(400, rejected));
-                } else {
-                  (*reply)(NoContent());
-                }
-              });
-    if (!queued) (*reply)(RetryLaterText("too many request bytes in flight; retry later"));
+    batch.items = items;
+    batch.min_time_unix_nano = min_ms * 1'000'000;
+    batch.max_time_unix_nano = max_ms * 1'000'000;
+    batch.payload = std::move(payload);
+    return batch;
   }
 
- private:
-  static net::HttpResponse NoContent() {
+  // Stores `batch`, then answers 204, or 400 with `rejected` when some
+  // series were left out. `written` (2.0 only) goes into the headers of
+  // those answers; the 503s report nothing written.
+  void StoreAndAnswer(Batch batch, std::string rejected, std::optional<Written> written,
+                      net::Responder respond) {
+    auto reply = std::make_shared<net::Responder>(std::move(respond));
+    std::optional<Written> none;
+    if (written) none = Written{};
+    bool queued =
+        Store(rt_, pipelines_, counters_, std::move(batch),
+              [reply, rejected = std::move(rejected), written, none](Status stored) {
+                if (!stored.ok()) {
+                  (*reply)(WithWritten(
+                      RetryLaterText("cannot store the request now: " + stored.message()), none));
+                } else if (!rejected.empty()) {
+                  (*reply)(WithWritten(net::HttpResponse::Text(400, rejected), written));
+                } else {
+                  (*reply)(NoContent(written));
+                }
+              });
+    if (!queued) {
+      (*reply)(WithWritten(RetryLaterText("too many request bytes in flight; retry later"), none));
+    }
+  }
+
+  static net::HttpResponse WithWritten(net::HttpResponse r, std::optional<Written> written) {
+    if (written) {
+      r.headers.emplace_back("X-Prometheus-Remote-Write-Samples-Written",
+                             std::to_string(written->samples));
+      r.headers.emplace_back("X-Prometheus-Remote-Write-Histograms-Written",
+                             std::to_string(written->histograms));
+      r.headers.emplace_back("X-Prometheus-Remote-Write-Exemplars-Written",
+                             std::to_string(written->exemplars));
+    }
+    return r;
+  }
+
+  static net::HttpResponse NoContent(std::optional<Written> written) {
     net::HttpResponse r;
     r.status = 204;
-    return r;
+    return WithWritten(std::move(r), written);
   }
 
   const RemoteWriteOptions options_;
@@ -172,7 +265,8 @@ const config::Schema<RemoteWriteOptions>& RemoteWriteOptionsSchema() {
 pipeline::ComponentType RemoteWriteReceiverType() {
   return pipeline::MakeReceiverType(
       "prometheus_remote_write",
-      "Receives Prometheus remote write 1.0 (snappy-compressed prometheus.WriteRequest).",
+      "Receives Prometheus remote write 2.0 (io.prometheus.write.v2.Request) and 1.0 "
+      "(prometheus.WriteRequest), snappy-compressed.",
       {log::Signal::kMetrics}, RemoteWriteOptionsSchema(),
       [](const pipeline::ComponentSettings& s, const RemoteWriteOptions& o,
          pipeline::Runtime& rt) -> Result<std::unique_ptr<pipeline::Receiver>> {

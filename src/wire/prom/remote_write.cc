@@ -6,14 +6,11 @@
 #include <array>
 #include <cstring>
 
+#include "wire/prom/labels.h"
+#include "wire/prom/remote_write_v2.h"
 #include "wire/proto_reader.h"
 
 namespace sluice::wire::prom {
-namespace {
-
-Status Invalid(std::string why) {
-  return Status::InvalidArgument(std::move(why));
-}
 
 // [a-zA-Z_][a-zA-Z0-9_]*, by table: locale-aware isalnum costs a call per byte.
 bool ValidLabelName(std::string_view n) {
@@ -39,19 +36,6 @@ std::string Quote(std::string_view s) {
   return out;
 }
 
-struct SeriesResult {
-  uint64_t items = 0;
-  int64_t min_ts = 0;
-  int64_t max_ts = 0;
-  bool any_ts = false;
-};
-
-void NoteTimestamp(int64_t ts, SeriesResult* r) {
-  if (!r->any_ts || ts < r->min_ts) r->min_ts = ts;
-  if (!r->any_ts || ts > r->max_ts) r->max_ts = ts;
-  r->any_ts = true;
-}
-
 // UTF-8 check with a fast path for the common all-ASCII value (label values
 // are short, where the general validator's setup cost dominates).
 bool ValidUtf8(std::string_view v) {
@@ -65,6 +49,25 @@ bool ValidUtf8(std::string_view v) {
   for (; i < v.size(); ++i) high |= static_cast<uint8_t>(v[i]);
   if ((high & 0x8080808080808080ULL) == 0) return true;
   return simdjson::validate_utf8(v.data(), v.size());
+}
+
+namespace {
+
+Status Invalid(std::string why) {
+  return Status::InvalidArgument(std::move(why));
+}
+
+struct SeriesResult {
+  uint64_t items = 0;
+  int64_t min_ts = 0;
+  int64_t max_ts = 0;
+  bool any_ts = false;
+};
+
+void NoteTimestamp(int64_t ts, SeriesResult* r) {
+  if (!r->any_ts || ts < r->min_ts) r->min_ts = ts;
+  if (!r->any_ts || ts > r->max_ts) r->max_ts = ts;
+  r->any_ts = true;
 }
 
 // The "series N" prefix of error messages, built only when there is one.
@@ -162,6 +165,13 @@ Status InspectWriteRequest(std::string_view request, WriteInspection* out) {
   *out = WriteInspection{};
   ProtoReader r(request);
   while (r.Next()) {
+    // 1.0 never uses these numbers; a sender mislabelling a 2.0 body would
+    // otherwise get a 204 for an empty request.
+    if (r.field() == field_v2::kRequestSymbols || r.field() == field_v2::kRequestTimeseries) {
+      return Invalid(
+          "the body has remote write 2.0 fields; send an io.prometheus.write.v2.Request with "
+          "Content-Type application/x-protobuf;proto=io.prometheus.write.v2.Request");
+    }
     if (r.field() != field::kWriteTimeseries) continue;
     if (!r.Is(WireType::kLengthDelimited)) return Invalid("timeseries has the wrong wire type");
     SeriesResult res;

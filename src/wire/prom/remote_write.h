@@ -23,6 +23,13 @@ inline constexpr uint32_t kLabelValue = 2;
 inline constexpr uint32_t kSampleValue = 1;
 inline constexpr uint32_t kSampleTimestamp = 2;
 inline constexpr uint32_t kHistogramTimestamp = 15;
+inline constexpr uint32_t kExemplarLabels = 1;
+inline constexpr uint32_t kExemplarValue = 2;
+inline constexpr uint32_t kExemplarTimestamp = 3;
+inline constexpr uint32_t kMetadataType = 1;
+inline constexpr uint32_t kMetadataFamilyName = 2;
+inline constexpr uint32_t kMetadataHelp = 4;
+inline constexpr uint32_t kMetadataUnit = 5;
 }  // namespace field
 
 struct WriteInspection {
@@ -39,7 +46,8 @@ struct WriteInspection {
 // Walks a decompressed WriteRequest. Each series must have labels whose
 // names match [a-zA-Z_][a-zA-Z0-9_]*, sorted by name with no repeats, a
 // non-empty __name__, and UTF-8 values. A series breaking a rule is marked
-// (not fatal); a request whose structure is malformed is InvalidArgument.
+// (not fatal); a request whose structure is malformed, or that has the 2.0
+// Request's fields (symbols, timeseries = 4, 5), is InvalidArgument.
 Status InspectWriteRequest(std::string_view request, WriteInspection* out);
 
 // Re-encodes the request keeping only the series marked ok (and metadata).

@@ -15,6 +15,9 @@ namespace {
 
 using sluice::testing::HttpRequest;
 using sluice::testing::MakeWriteRequest;
+using sluice::testing::ToRemoteWriteV2;
+
+constexpr char kV2ContentType[] = "application/x-protobuf;proto=io.prometheus.write.v2.Request";
 
 class RemoteWriteReceiverTest : public ::testing::Test {
  protected:
@@ -49,6 +52,27 @@ service:
                        {{"Content-Type", type},
                         {"Content-Encoding", encoding},
                         {"X-Prometheus-Remote-Write-Version", "0.1.0"}});
+  }
+
+  testing::HttpResult WriteV2(const std::string& proto_bytes,
+                              const std::string& type = kV2ContentType) {
+    return HttpRequest("POST", endpoint_, "/api/v1/write",
+                       wire::Compress(wire::Compression::kSnappyBlock, proto_bytes),
+                       {{"Content-Type", type},
+                        {"Content-Encoding", "snappy"},
+                        {"X-Prometheus-Remote-Write-Version", "2.0.0"}});
+  }
+
+  static void ExpectWritten(const testing::HttpResult& r, const std::string& samples,
+                            const std::string& histograms, const std::string& exemplars) {
+    EXPECT_EQ(r.Header("X-Prometheus-Remote-Write-Samples-Written"), samples);
+    EXPECT_EQ(r.Header("X-Prometheus-Remote-Write-Histograms-Written"), histograms);
+    EXPECT_EQ(r.Header("X-Prometheus-Remote-Write-Exemplars-Written"), exemplars);
+  }
+
+  uint64_t Counter(const std::string& name, std::vector<std::string> labels,
+                   std::vector<std::string> names) {
+    return registry_.AddCounter(name, "", std::move(names)).With(labels).Value();
   }
 
   // Stops the service and returns the stored batches' (encoding, items, payload).
@@ -97,14 +121,107 @@ TEST_F(RemoteWriteReceiverTest, InvalidSeriesGet400WhileTheValidOnesAreStored) {
   EXPECT_EQ(std::get<1>(stored[0]), 4u);
 }
 
-TEST_F(RemoteWriteReceiverTest, RemoteWrite2AndUnknownEncodingsGet415) {
+TEST_F(RemoteWriteReceiverTest, UnknownContentTypesAndEncodingsGet415) {
   std::string body = MakeWriteRequest(1, 1, 1).SerializeAsString();
-  auto v2 = Write(body, "application/x-protobuf;proto=io.prometheus.write.v2.Request");
-  EXPECT_EQ(v2.status, 415);
-  EXPECT_NE(v2.body.find("remote write 1.0"), std::string::npos);
   EXPECT_EQ(Write(body, "application/x-protobuf;proto=prometheus.WriteRequest").status, 204);
   EXPECT_EQ(Write(body, "application/json").status, 415);
   EXPECT_EQ(Write(body, "application/x-protobuf", "gzip").status, 415);
+  auto unknown = Write(body, "application/x-protobuf;proto=io.prometheus.write.v3.Request");
+  EXPECT_EQ(unknown.status, 415);
+  EXPECT_NE(unknown.body.find("unsupported proto \"io.prometheus.write.v3.Request\""),
+            std::string::npos)
+      << unknown.body;
+}
+
+TEST_F(RemoteWriteReceiverTest, RemoteWrite2IsStoredInThe1_0FormWithWrittenCounts) {
+  auto v1 = MakeWriteRequest(10, 5, 1);
+  auto* ex = v1.mutable_timeseries(4)->add_exemplars();
+  auto* l = ex->add_labels();
+  l->set_name("trace_id");
+  l->set_value("4bf92f3577b34da6a3ce929d0e0e4736");
+  ex->set_value(4002);
+  ex->set_timestamp(1'700'000'001'002);
+  auto* hs = v1.add_timeseries();
+  auto* name = hs->add_labels();
+  name->set_name("__name__");
+  name->set_value("request_seconds");
+  auto* h = hs->add_histograms();
+  h->set_count_int(2);
+  h->set_sum(0.5);
+  h->set_schema(0);
+  auto* span = h->add_positive_spans();
+  span->set_length(1);
+  h->add_positive_deltas(2);
+  h->set_timestamp(1'700'000'001'010);
+  auto r = WriteV2(ToRemoteWriteV2(v1).SerializeAsString());
+  ASSERT_EQ(r.status, 204) << r.body;
+  ExpectWritten(r, "50", "1", "1");
+  EXPECT_EQ(Counter("sluice_receiver_accepted_metric_points_total", {"prometheus_remote_write"},
+                    {"receiver"}),
+            51u);
+  auto stored = Stored();
+  ASSERT_EQ(stored.size(), 1u);
+  EXPECT_EQ(std::get<0>(stored[0]), log::Encoding::kPromRemoteWriteProto);
+  EXPECT_EQ(std::get<1>(stored[0]), 51u);
+  EXPECT_EQ(std::get<2>(stored[0]), v1.SerializeAsString());
+}
+
+TEST_F(RemoteWriteReceiverTest, RemoteWrite2BadSeriesGet400NamingTheSeriesAfterTheRestIsStored) {
+  auto v1 = MakeWriteRequest(4, 3, 1);
+  auto req = ToRemoteWriteV2(v1);
+  req.mutable_timeseries(1)->set_labels_refs(5, 1000);  // out of range
+  auto r = WriteV2(req.SerializeAsString());
+  ASSERT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("rejected 1 of 4 series"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("series 1: symbol reference 1000 is out of range"), std::string::npos)
+      << r.body;
+  ExpectWritten(r, "9", "0", "0");
+  EXPECT_EQ(Counter("sluice_receiver_refused_metric_points_total",
+                    {"prometheus_remote_write", "invalid"}, {"receiver", "reason"}),
+            3u);
+
+  v1.mutable_timeseries(0)->mutable_labels()->SwapElements(1, 2);
+  r = WriteV2(ToRemoteWriteV2(v1).SerializeAsString());
+  ASSERT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("series 0: labels must be sorted"), std::string::npos) << r.body;
+  ExpectWritten(r, "9", "0", "0");
+
+  auto nameless = MakeWriteRequest(1, 2, 1);
+  nameless.mutable_timeseries(0)->mutable_labels()->DeleteSubrange(0, 1);
+  r = WriteV2(ToRemoteWriteV2(nameless).SerializeAsString());
+  ASSERT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("series 0: no __name__ label"), std::string::npos) << r.body;
+  ExpectWritten(r, "0", "0", "0");
+
+  auto stored = Stored();
+  ASSERT_EQ(stored.size(), 2u);
+  prometheus::WriteRequest kept;
+  ASSERT_TRUE(kept.ParseFromString(std::get<2>(stored[0])));
+  ASSERT_EQ(kept.timeseries_size(), 3);
+  EXPECT_EQ(kept.timeseries(1).labels(3).value(), "/p/2");
+  EXPECT_EQ(std::get<1>(stored[1]), 9u);
+}
+
+TEST_F(RemoteWriteReceiverTest, BodiesLabelledWithTheOtherVersionGet400) {
+  auto v1 = MakeWriteRequest(2, 1, 1);
+  auto as_v2 = WriteV2(v1.SerializeAsString());
+  EXPECT_EQ(as_v2.status, 400);
+  EXPECT_NE(as_v2.body.find("remote write 1.0 fields"), std::string::npos) << as_v2.body;
+  ExpectWritten(as_v2, "0", "0", "0");
+  auto as_v1 = Write(ToRemoteWriteV2(v1).SerializeAsString());
+  EXPECT_EQ(as_v1.status, 400);
+  EXPECT_NE(as_v1.body.find("remote write 2.0 fields"), std::string::npos) << as_v1.body;
+  EXPECT_TRUE(Stored().empty());
+}
+
+TEST_F(RemoteWriteReceiverTest, RemoteWrite2WithAnotherMediaTypeGets415) {
+  std::string body = ToRemoteWriteV2(MakeWriteRequest(1, 1, 1)).SerializeAsString();
+  auto r = WriteV2(body, "application/json;proto=io.prometheus.write.v2.Request");
+  EXPECT_EQ(r.status, 415);
+  EXPECT_NE(r.body.find("proto=io.prometheus.write.v2.Request (remote write 2.0)"),
+            std::string::npos)
+      << r.body;
+  EXPECT_EQ(WriteV2(body).status, 204);
 }
 
 TEST_F(RemoteWriteReceiverTest, SnappyBombGets413AndGarbageGets400) {
