@@ -76,22 +76,26 @@ uint64_t FrameSizeFromPrefix(std::string_view prefix) {
   return kFrameCrcSize + kFrameLengthSize + uint64_t{length};
 }
 
-DecodeResult DecodeFrame(std::string_view data, DecodedFrame* out) {
-  if (data.size() < kFrameHeaderSize) return DecodeResult::kNeedMore;
-  uint64_t size = FrameSizeFromPrefix(data);
+uint64_t FrameHeadSize(std::string_view prefix) {
+  if (prefix.size() < kFrameHeaderSize) return 0;
+  const char* p = prefix.data() + kFrameCrcSize + kFrameLengthSize + kFrameTypeSize;
+  return kFrameHeaderSize + Get<uint16_t>(p + 14);
+}
+
+DecodeResult DecodeFrameHead(std::string_view head, DecodedFrame* out) {
+  if (head.size() < kFrameHeaderSize) return DecodeResult::kNeedMore;
+  uint64_t size = FrameSizeFromPrefix(head);
   if (size == 0) return DecodeResult::kCorrupt;
-  if (data.size() < size) return DecodeResult::kNeedMore;
-  const char* p = data.data() + kFrameCrcSize + kFrameLengthSize;
+  const char* p = head.data() + kFrameCrcSize + kFrameLengthSize;
   if (static_cast<FrameType>(Get<uint8_t>(p)) != FrameType::kBatch) return DecodeResult::kCorrupt;
   p += kFrameTypeSize;
   uint16_t tenant_len = Get<uint16_t>(p + 14);
   uint32_t payload_len = Get<uint32_t>(p + 40);
   if (kFrameHeaderSize + uint64_t{tenant_len} + payload_len != size) return DecodeResult::kCorrupt;
-  size_t head = kFrameHeaderSize + tenant_len;
-  if (io::Crc32c(data.data() + kFrameCrcSize, head - kFrameCrcSize) != Get<uint32_t>(data.data())) {
-    return DecodeResult::kCorrupt;
-  }
-  if (io::Crc32c(data.data() + head, payload_len) != Get<uint32_t>(p + 48)) {
+  size_t head_size = kFrameHeaderSize + tenant_len;
+  if (head.size() < head_size) return DecodeResult::kNeedMore;
+  if (io::Crc32c(head.data() + kFrameCrcSize, head_size - kFrameCrcSize) !=
+      Get<uint32_t>(head.data())) {
     return DecodeResult::kCorrupt;
   }
   BatchHeader& h = out->header;
@@ -103,9 +107,25 @@ DecodeResult DecodeFrame(std::string_view data, DecodedFrame* out) {
   h.max_event_unix_nanos = Get<int64_t>(p + 24);
   h.append_unix_nanos = Get<int64_t>(p + 32);
   h.pipeline_id = Get<uint32_t>(p + 44);
-  p += kBatchHeaderSize;
-  out->tenant = std::string_view(p, tenant_len);
-  out->payload = std::string_view(p + tenant_len, payload_len);
+  out->tenant = std::string_view(p + kBatchHeaderSize, tenant_len);
+  out->payload = std::string_view();
+  return DecodeResult::kOk;
+}
+
+DecodeResult DecodeFrame(std::string_view data, DecodedFrame* out) {
+  if (data.size() < kFrameHeaderSize) return DecodeResult::kNeedMore;
+  uint64_t size = FrameSizeFromPrefix(data);
+  if (size == 0) return DecodeResult::kCorrupt;
+  if (data.size() < size) return DecodeResult::kNeedMore;
+  DecodeResult head = DecodeFrameHead(data, out);
+  if (head != DecodeResult::kOk) return head;
+  const char* p = data.data() + kFrameCrcSize + kFrameLengthSize + kFrameTypeSize;
+  uint32_t payload_len = Get<uint32_t>(p + 40);
+  size_t payload_at = static_cast<size_t>(size) - payload_len;
+  if (io::Crc32c(data.data() + payload_at, payload_len) != Get<uint32_t>(p + 48)) {
+    return DecodeResult::kCorrupt;
+  }
+  out->payload = std::string_view(data.data() + payload_at, payload_len);
   return DecodeResult::kOk;
 }
 

@@ -122,6 +122,14 @@ struct DecodedFrame {
 // Decodes and verifies the frame that starts at data[0] and spans exactly
 // `data` (data.size() == FrameSizeFromPrefix(data)).
 DecodeResult DecodeFrame(std::string_view data, DecodedFrame* out);
+// The bytes of a frame's head (everything the frame CRC covers, up to the
+// payload) given its first kFrameHeaderSize bytes; 0 when impossible.
+uint64_t FrameHeadSize(std::string_view prefix);
+// Decodes and verifies only the head of a frame: `head` holds its first
+// FrameHeadSize() bytes. Fills header and tenant (not payload). A reader that
+// will not use the payload can step over the frame on this alone: the head
+// CRC covers the length.
+DecodeResult DecodeFrameHead(std::string_view head, DecodedFrame* out);
 
 std::string EncodeSegmentHeader(uint64_t base_offset, int64_t created_unix_nanos);
 // True when data holds a valid segment header; fills base offset.

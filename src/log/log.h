@@ -265,6 +265,10 @@ class LogReader {
   // Reads the batch at the current position and advances. EndOfStream when
   // it has caught up with the log's end; IoError if the disk fails.
   Result<Batch> Next();
+  // Only batches for which `wanted` is true are returned; the others are
+  // stepped over on their head alone (its CRC covers the length), without
+  // reading or checking their payload. position() moves past them.
+  void SetFilter(std::function<bool(const BatchHeader&)> wanted) { wanted_ = std::move(wanted); }
   const Position& position() const { return pos_; }
   // Moves to another position (dropping the open file).
   void Seek(const Position& pos) {
@@ -281,8 +285,10 @@ class LogReader {
   Status OpenSegment(uint64_t base);
   // Reads [offset, offset + max(need, kReadAhead)) clipped to limit into window_.
   Status Fill(uint64_t offset, uint64_t need, uint64_t limit);
-  // Decodes the frame at pos_ from the read-ahead window.
-  Result<FrameStatus> ReadFrame(uint64_t limit, DecodedFrame* frame, uint64_t* frame_size);
+  // Decodes the frame at pos_ from the read-ahead window. *skipped is set
+  // when the filter refused it (frame holds its head only).
+  Result<FrameStatus> ReadFrame(uint64_t limit, DecodedFrame* frame, uint64_t* frame_size,
+                                bool* skipped);
   // Moves to the first segment after the current one; false if none.
   bool NextSegment();
 
@@ -295,6 +301,7 @@ class LogReader {
   std::string window_;
   uint64_t window_offset_ = 0;
   uint64_t window_segment_ = UINT64_MAX;
+  std::function<bool(const BatchHeader&)> wanted_;
 };
 
 }  // namespace sluice::log

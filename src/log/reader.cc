@@ -32,24 +32,38 @@ Status LogReader::Fill(uint64_t offset, uint64_t need, uint64_t limit) {
   return Status::Ok();
 }
 
-Result<FrameStatus> LogReader::ReadFrame(uint64_t limit, DecodedFrame* frame,
-                                         uint64_t* frame_size) {
+Result<FrameStatus> LogReader::ReadFrame(uint64_t limit, DecodedFrame* frame, uint64_t* frame_size,
+                                         bool* skipped) {
+  *skipped = false;
   const uint64_t pos = pos_.byte_offset;
   if (limit - pos < kFrameHeaderSize) return FrameStatus::kTorn;
   auto held = [&](uint64_t n) {
     return window_segment_ == pos_.segment && pos >= window_offset_ &&
            pos + n <= window_offset_ + window_.size();
   };
+  auto at = [&](uint64_t n) {
+    return std::string_view(window_.data() + (pos - window_offset_), static_cast<size_t>(n));
+  };
   if (!held(kFrameHeaderSize)) SLUICE_RETURN_IF_ERROR(Fill(pos, kFrameHeaderSize, limit));
   if (!held(kFrameHeaderSize)) return FrameStatus::kTorn;
-  std::string_view at(window_.data() + (pos - window_offset_), kFrameHeaderSize);
-  uint64_t size = FrameSizeFromPrefix(at);
+  uint64_t size = FrameSizeFromPrefix(at(kFrameHeaderSize));
   if (size == 0) return FrameStatus::kCorrupt;
   if (pos + size > limit) return FrameStatus::kTorn;
+  if (wanted_) {
+    uint64_t head = FrameHeadSize(at(kFrameHeaderSize));
+    if (head == 0 || head > size) return FrameStatus::kCorrupt;
+    if (!held(head)) SLUICE_RETURN_IF_ERROR(Fill(pos, head, limit));
+    if (!held(head)) return FrameStatus::kTorn;
+    if (DecodeFrameHead(at(head), frame) != DecodeResult::kOk) return FrameStatus::kCorrupt;
+    if (!wanted_(frame->header)) {
+      *skipped = true;
+      *frame_size = size;
+      return FrameStatus::kOk;
+    }
+  }
   if (!held(size)) SLUICE_RETURN_IF_ERROR(Fill(pos, size, limit));
   if (!held(size)) return FrameStatus::kTorn;
-  std::string_view data(window_.data() + (pos - window_offset_), static_cast<size_t>(size));
-  if (DecodeFrame(data, frame) != DecodeResult::kOk) return FrameStatus::kCorrupt;
+  if (DecodeFrame(at(size), frame) != DecodeResult::kOk) return FrameStatus::kCorrupt;
   *frame_size = size;
   // A window grown for one large frame is not kept beyond its use.
   if (window_.capacity() > 4 * kReadAhead && size <= kReadAhead) window_.shrink_to_fit();
@@ -85,7 +99,13 @@ Result<LogReader::Batch> LogReader::Next() {
     }
     DecodedFrame frame;
     uint64_t frame_size = 0;
-    SLUICE_ASSIGN_OR_RETURN(FrameStatus st, ReadFrame(limit, &frame, &frame_size));
+    bool skipped = false;
+    SLUICE_ASSIGN_OR_RETURN(FrameStatus st, ReadFrame(limit, &frame, &frame_size, &skipped));
+    if (st == FrameStatus::kOk && skipped) {
+      pos_ = Position{pos_.segment, pos_.byte_offset + frame_size,
+                      frame.header.base_offset + frame.header.item_count};
+      continue;
+    }
     if (st != FrameStatus::kOk) {
       // Damaged (or cut short inside a closed segment): step over to the next
       // frame that passes its checks, or to the end of the segment.

@@ -102,6 +102,8 @@ void LogConsumer::UpdateLag(int64_t oldest_unread_append) {
 
 void LogConsumer::Run() {
   log::LogReader reader(rt_.log, position_);
+  // Other pipelines' batches are stepped over without reading their payload.
+  reader.SetFilter([this](const log::BatchHeader& h) { return Wanted(h); });
   auto backoff = std::chrono::milliseconds(100);
   auto last_commit = std::chrono::steady_clock::now();
   auto past_drain = [&] {
@@ -119,6 +121,7 @@ void LogConsumer::Run() {
     Result<log::LogReader::Batch> batch = reader.Next();
     if (!batch.ok()) {
       if (batch.status().code() == StatusCode::kEndOfStream) {
+        position_ = reader.position();  // past batches of other pipelines
         UpdateLag(0);
         if (stop_.load()) break;  // drained
         if (std::chrono::steady_clock::now() - last_commit >= options_.commit_interval) {

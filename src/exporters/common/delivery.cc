@@ -359,6 +359,8 @@ void DeliveryLoop::UpdateLag() {
 
 void DeliveryLoop::ReadLoop() {
   log::LogReader reader(rt_.log, position_);
+  // Other pipelines' batches are stepped over without reading their payload.
+  reader.SetFilter([this](const log::BatchHeader& h) { return Wanted(h); });
   auto backoff = std::chrono::milliseconds(100);
   auto last_commit = Clock::now();
   EmitFn emit = [this](OutboundRequest&& r) { Dispatch(std::move(r)); };
@@ -374,6 +376,11 @@ void DeliveryLoop::ReadLoop() {
     Result<log::LogReader::Batch> batch = reader.Next();
     if (!batch.ok()) {
       if (batch.status().code() == StatusCode::kEndOfStream) {
+        {
+          // Past any batches of other pipelines the reader stepped over.
+          std::lock_guard<std::mutex> lock(positions_mu_);
+          position_ = reader.position();
+        }
         // Caught up: send what is open rather than wait for more.
         encoder_->Flush(emit);
         maybe_commit();
