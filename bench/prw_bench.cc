@@ -20,7 +20,7 @@ using sluice::exporters::prw::WriteRequestBuilder;
 
 class ShardSink : public SeriesSink {
  public:
-  void Series(uint64_t hash, std::string_view ts) override {
+  void Series(uint64_t hash, std::string_view ts, uint64_t) override {
     WriteRequestBuilder& b = shards_[hash % kShards];
     if (b.series() >= 2000) b.Clear();
     b.Add(ts);

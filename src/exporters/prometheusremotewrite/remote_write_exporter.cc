@@ -10,19 +10,6 @@ namespace {
 
 constexpr const char* kRoute = "remote_write";
 
-// Samples and native histograms in one encoded TimeSeries.
-uint64_t CountSamples(std::string_view timeseries) {
-  uint64_t n = 0;
-  wire::ProtoReader r(timeseries);
-  while (r.Next()) {
-    if (r.field() == wire::prom::field::kSeriesSamples ||
-        r.field() == wire::prom::field::kSeriesHistograms) {
-      ++n;
-    }
-  }
-  return n;
-}
-
 TranslateOptions TranslationOf(const RemoteWriteOptions& o) {
   TranslateOptions t;
   t.add_metric_suffixes = o.add_metric_suffixes;
@@ -91,12 +78,13 @@ void RemoteWriteEncoder::EmitShard(size_t i) {
   (*emit_)(std::move(out));
 }
 
-void RemoteWriteEncoder::Series(uint64_t label_hash, std::string_view timeseries) {
+void RemoteWriteEncoder::Series(uint64_t label_hash, std::string_view timeseries,
+                                uint64_t samples) {
   size_t i = static_cast<size_t>(label_hash % shards_.size());
   Shard& s = shards_[i];
   if (s.builder.series() == 0) s.first_record = record_;
   s.builder.Add(timeseries);
-  s.samples += CountSamples(timeseries);
+  s.samples += samples;
   if (s.builder.series() >= max_series_) EmitShard(i);
 }
 

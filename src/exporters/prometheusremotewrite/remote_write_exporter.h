@@ -53,7 +53,7 @@ class RemoteWriteEncoder final : public RequestEncoder, private SeriesSink {
     uint64_t samples = 0;
     uint64_t first_record = 0;
   };
-  void Series(uint64_t label_hash, std::string_view timeseries) override;
+  void Series(uint64_t label_hash, std::string_view timeseries, uint64_t samples) override;
   void EmitShard(size_t i);
 
   std::unique_ptr<Translator> translator_;

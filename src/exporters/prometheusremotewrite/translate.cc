@@ -761,7 +761,7 @@ uint64_t Translator::Impl::Encode(std::string_view metric, std::string_view extr
 void Translator::Impl::Emit(std::string_view metric, std::string_view extra, double value,
                             int64_t ts_ms) {
   uint64_t hash = Encode(metric, extra, value, ts_ms);
-  sink->Series(hash, series);
+  sink->Series(hash, series, 1);
   ++stats->series;
   ++stats->samples;
   resource_has_points = true;
@@ -894,7 +894,7 @@ void Translator::Impl::EmitTargetInfo() {
     return;  // an identical resource already had its target_info in this request
   }
   target_info_hashes.push_back(hash);
-  sink->Series(hash, series);
+  sink->Series(hash, series, 1);
   ++stats->series;
   ++stats->samples;
   ++stats->target_info_series;
@@ -1396,7 +1396,7 @@ Status Translator::Impl::SplitSeries(std::string_view bytes, uint64_t index) {
   stats->samples += items;
   if (!merge) {
     uint64_t hash = direct ? Hash(bytes.substr(0, direct_end)) : Hash(canonical);
-    sink->Series(hash, bytes);
+    sink->Series(hash, bytes, items);
     return Status::Ok();
   }
   for (; next_external < external.size(); ++next_external) {
@@ -1408,7 +1408,7 @@ Status Translator::Impl::SplitSeries(std::string_view bytes, uint64_t index) {
   while (rest.Next()) {
     if (rest.field() != prom::kSeriesLabels) canonical.append(rest.raw_field());
   }
-  sink->Series(hash, canonical);
+  sink->Series(hash, canonical, items);
   return Status::Ok();
 }
 

@@ -61,7 +61,8 @@ struct TranslateStats {
 class SeriesSink {
  public:
   virtual ~SeriesSink() = default;
-  virtual void Series(uint64_t label_hash, std::string_view timeseries) = 0;
+  // `samples`: the samples and native histograms in it.
+  virtual void Series(uint64_t label_hash, std::string_view timeseries, uint64_t samples) = 0;
 };
 
 // The hash passed to SeriesSink: XXH3-64 of the label set's canonical

@@ -33,9 +33,11 @@ struct Collected {
 
 class CollectingSink : public SeriesSink {
  public:
-  void Series(uint64_t hash, std::string_view timeseries) override {
+  void Series(uint64_t hash, std::string_view timeseries, uint64_t samples) override {
     Collected c{hash, std::string(timeseries), {}};
     EXPECT_TRUE(c.ts.ParseFromString(c.bytes));
+    // The count handed with a series is what it holds.
+    EXPECT_EQ(samples, static_cast<uint64_t>(c.ts.samples_size() + c.ts.histograms_size()));
     views.push_back(timeseries);
     series.push_back(std::move(c));
   }
@@ -894,7 +896,7 @@ TEST(MalformedTest, CorruptedBytesNeverCrashOrEscapeInvalidArgument) {
   // receiver's validation), so the series are only counted here.
   class CountingSink : public SeriesSink {
    public:
-    void Series(uint64_t, std::string_view ts) override { bytes += ts.size(); }
+    void Series(uint64_t, std::string_view ts, uint64_t) override { bytes += ts.size(); }
     size_t bytes = 0;
   } sink;
   for (int i = 0; i < 3000; ++i) {
@@ -943,7 +945,7 @@ TEST(WriteRequestBuilderTest, BodyParsesAsAWriteRequestAndClearEmptiesIt) {
 
 class BuilderSink : public SeriesSink {
  public:
-  void Series(uint64_t, std::string_view ts) override { builder.Add(ts); }
+  void Series(uint64_t, std::string_view ts, uint64_t) override { builder.Add(ts); }
   WriteRequestBuilder builder;
 };
 
