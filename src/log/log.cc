@@ -122,12 +122,12 @@ Result<std::unique_ptr<Log>> Log::Open(const LogOptions& options, io::FileSystem
   log->last_sync_mono_ = clock.MonotonicNanos();
   log->writer_ = std::thread([l = log.get()] {
     SetThreadName("log-writer");
-    SetThreadBackground();
+    if (l->options_.background_threads) SetThreadBackground();
     l->WriterLoop();
   });
   log->retention_ = std::thread([l = log.get()] {
     SetThreadName("log-retention");
-    SetThreadBackground();
+    if (l->options_.background_threads) SetThreadBackground();
     l->RetentionLoop();
   });
   log->UpdateHealth();

@@ -39,6 +39,12 @@ struct LogOptions {
   uint64_t segment_bytes = 64ull << 20;
   // Write segments with O_DIRECT (where the file system supports it).
   bool direct_io = true;
+  // Run the writer and retention threads as background work (SCHED_BATCH):
+  // set by the service, whose request threads hand appends over one at a
+  // time and should not be preempted by every wake-up. Left off for callers
+  // whose appending threads are themselves always busy, where it would
+  // starve the writer. Not a configuration key.
+  bool background_threads = false;
   std::chrono::nanoseconds segment_max_age = std::chrono::hours(1);
   // Bytes of appends waiting for the writer before new appends are refused
   // with ResourceExhausted.

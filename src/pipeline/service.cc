@@ -24,6 +24,7 @@ Service::~Service() {
 
 Status Service::Start() {
   log::LogOptions storage = config_.storage;
+  storage.background_threads = true;
   Result<std::unique_ptr<log::Log>> log = log::Log::Open(storage, fs_, clock_, registry_, &health_);
   if (!log.ok()) {
     health_.Set("log", false, log.status().ToString());
