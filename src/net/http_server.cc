@@ -226,8 +226,9 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
       keep_alive_ = false;
       return Write(HttpResponse::Text(431, "request headers too large"));
     }
+    // A deadline passed by the sweep closes the socket: operation_aborted.
     if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted ||
-        ec == beast::error::timeout || ec == asio::error::connection_reset || !busy_) {
+        ec == asio::error::connection_reset || !busy_) {
       return Shutdown();
     }
     keep_alive_ = false;

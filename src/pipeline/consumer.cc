@@ -61,8 +61,7 @@ void LogConsumer::Stop(Deadline deadline) {
 }
 
 bool LogConsumer::Wanted(const log::BatchHeader& h) const {
-  return std::find(options_.pipeline_ids.begin(), options_.pipeline_ids.end(), h.pipeline_id) !=
-         options_.pipeline_ids.end();
+  return InPipelines(options_.pipeline_ids, h);
 }
 
 Status LogConsumer::Commit(const log::Position& pos) {
@@ -87,17 +86,26 @@ bool LogConsumer::CommitOrRewind(log::LogReader& reader) {
   return false;
 }
 
-void LogConsumer::UpdateLag(int64_t oldest_unread_append) {
-  log::Position end = rt_.log.End();
-  metrics_.lag_records.Set(end.record_offset > position_.record_offset
-                               ? static_cast<double>(end.record_offset - position_.record_offset)
-                               : 0);
-  metrics_.lag_bytes.Set(static_cast<double>(rt_.log.BytesBetween(position_, end)));
+void ExporterMetrics::SetLag(const log::Log& log, const log::Position& from,
+                             int64_t oldest_unread_append, Clock& clock) {
+  log::Position end = log.End();
+  lag_records.Set(end.record_offset > from.record_offset
+                      ? static_cast<double>(end.record_offset - from.record_offset)
+                      : 0);
+  lag_bytes.Set(static_cast<double>(log.BytesBetween(from, end)));
   double seconds = 0;
   if (oldest_unread_append > 0) {
-    seconds = static_cast<double>(rt_.clock.NowUnixNanos() - oldest_unread_append) / 1e9;
+    seconds = static_cast<double>(clock.NowUnixNanos() - oldest_unread_append) / 1e9;
   }
-  metrics_.lag_seconds.Set(std::max(0.0, seconds));
+  lag_seconds.Set(std::max(0.0, seconds));
+}
+
+bool InPipelines(const std::vector<uint32_t>& pipeline_ids, const log::BatchHeader& h) {
+  return std::find(pipeline_ids.begin(), pipeline_ids.end(), h.pipeline_id) != pipeline_ids.end();
+}
+
+void LogConsumer::UpdateLag(int64_t oldest_unread_append) {
+  metrics_.SetLag(rt_.log, position_, oldest_unread_append, rt_.clock);
 }
 
 void LogConsumer::Run() {

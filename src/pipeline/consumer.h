@@ -21,7 +21,16 @@ struct ExporterMetrics {
   telemetry::Gauge& lag_records;
   telemetry::Gauge& lag_bytes;
   telemetry::Gauge& lag_seconds;
+
+  // Sets the lag gauges for an exporter whose undelivered data starts at
+  // `from`; `oldest_unread_append` is the append time of the first batch not
+  // yet delivered (0 when caught up).
+  void SetLag(const log::Log& log, const log::Position& from, int64_t oldest_unread_append,
+              Clock& clock);
 };
+
+// Whether a batch belongs to one of `pipeline_ids`.
+bool InPipelines(const std::vector<uint32_t>& pipeline_ids, const log::BatchHeader& h);
 
 // One exporter's read loop, on its own thread: it resumes from the exporter's
 // committed cursor, hands every batch of the exporter's pipelines to

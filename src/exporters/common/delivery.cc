@@ -157,8 +157,7 @@ bool DeliveryLoop::PastDrain() const {
 }
 
 bool DeliveryLoop::Wanted(const log::BatchHeader& h) const {
-  return std::find(options_.pipeline_ids.begin(), options_.pipeline_ids.end(), h.pipeline_id) !=
-         options_.pipeline_ids.end();
+  return pipeline::InPipelines(options_.pipeline_ids, h);
 }
 
 void DeliveryLoop::Dispatch(OutboundRequest&& request) {
@@ -339,22 +338,12 @@ void DeliveryLoop::Commit() {
 }
 
 void DeliveryLoop::UpdateLag() {
-  log::Position end = rt_.log.End();
-  log::Position from = committed_;
   int64_t oldest_append = 0;
   {
     std::lock_guard<std::mutex> lock(positions_mu_);
     if (!starts_.empty()) oldest_append = starts_.begin()->second.append_unix_nanos;
   }
-  metrics_.lag_records.Set(end.record_offset > from.record_offset
-                               ? static_cast<double>(end.record_offset - from.record_offset)
-                               : 0);
-  metrics_.lag_bytes.Set(static_cast<double>(rt_.log.BytesBetween(from, end)));
-  double seconds = 0;
-  if (oldest_append > 0) {
-    seconds = static_cast<double>(rt_.clock.NowUnixNanos() - oldest_append) / 1e9;
-  }
-  metrics_.lag_seconds.Set(std::max(0.0, seconds));
+  metrics_.SetLag(rt_.log, committed_, oldest_append, rt_.clock);
 }
 
 void DeliveryLoop::ReadLoop() {

@@ -6,6 +6,7 @@
 #include "base/strings.h"
 #include "wire/compression.h"
 #include "wire/otlp/common.h"
+#include "wire/prom/labels.h"
 #include "wire/proto_reader.h"
 
 namespace sluice::exporters::loki {
@@ -47,17 +48,6 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
-bool ValidLabelName(std::string_view n) {
-  if (n.empty()) return false;
-  for (size_t i = 0; i < n.size(); ++i) {
-    char c = n[i];
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-              (i > 0 && c >= '0' && c <= '9');
-    if (!ok) return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 const config::Schema<LokiOptions>& LokiOptionsSchema() {
@@ -94,7 +84,7 @@ const config::Schema<LokiOptions>& LokiOptionsSchema() {
           if (!e.ok()) return e.status().message();
           for (const auto* list : {&o.resource_labels, &o.attribute_labels}) {
             for (const auto& [key, label] : *list) {
-              if (!ValidLabelName(label)) {
+              if (!wire::prom::ValidLabelName(label)) {
                 return "\"" + label + "\" (for " + key + ") is not a valid Loki label name";
               }
             }

@@ -1,7 +1,5 @@
 #include "exporters/prometheusremotewrite/translate.h"
 
-#include <simdjson.h>
-
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -10,6 +8,7 @@
 
 #include "base/strings.h"
 #include "wire/otlp/common.h"
+#include "wire/prom/labels.h"
 #include "wire/prom/remote_write.h"
 #include "wire/proto_reader.h"
 
@@ -484,10 +483,6 @@ Status AppendJsonValue(std::string& out, const AnyValue& v, int depth) {
   return Status::Ok();
 }
 
-bool ValidUtf8(std::string_view s) {
-  return simdjson::validate_utf8(s.data(), s.size());
-}
-
 // ---------------------------------------------------------------------------
 
 // Bump allocator for label text: strings never move, so views into it stay
@@ -665,7 +660,7 @@ Status Translator::Impl::AddAttribute(std::string_view kv, Arena& arena,
     SLUICE_RETURN_IF_ERROR(AppendJsonValue(render, v, 0));
     value = arena.Copy(render);
   }
-  if (!ValidUtf8(value)) {
+  if (!wire::prom::ValidUtf8(value)) {
     *bad_utf8 = true;
     return Status::Ok();
   }
@@ -869,7 +864,7 @@ Status Translator::Impl::ParseScope(std::string_view scope) {
   while (r.Next()) {
     if (r.field() != common::kScopeName && r.field() != common::kScopeVersion) continue;
     if (!r.Is(WireType::kLengthDelimited)) return Invalid("scope name has the wrong wire type");
-    std::string_view v = ValidUtf8(r.bytes()) ? r.bytes() : std::string_view();
+    std::string_view v = wire::prom::ValidUtf8(r.bytes()) ? r.bytes() : std::string_view();
     (r.field() == common::kScopeName ? scope_name : scope_version) = v;
   }
   if (!r.ok()) return Invalid(std::string("malformed scope: ") + r.error());
@@ -1422,13 +1417,12 @@ Result<std::unique_ptr<Translator>> Translator::Create(TranslateOptions options)
   impl->options = std::move(options);
   for (const Label& l : impl->options.external_labels) {
     const std::string& n = l.name;
-    bool valid = !n.empty() && !IsDigit(n[0]) && !n.starts_with("__") &&
-                 std::all_of(n.begin(), n.end(), IsLabelChar);
+    bool valid = wire::prom::ValidLabelName(n) && !n.starts_with("__");
     if (!valid) {
       return Invalid("external label name \"" + n +
                      "\" must match [a-zA-Z_][a-zA-Z0-9_]* and not start with __");
     }
-    if (!ValidUtf8(l.value))
+    if (!wire::prom::ValidUtf8(l.value))
       return Invalid("external label " + n + " has a value that is not UTF-8");
     if (!l.value.empty()) impl->external.push_back(LabelRef{l.name, l.value});
   }

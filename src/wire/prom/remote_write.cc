@@ -70,16 +70,11 @@ void NoteTimestamp(int64_t ts, SeriesResult* r) {
   r->any_ts = true;
 }
 
-// The "series N" prefix of error messages, built only when there is one.
-struct SeriesRef {
-  uint64_t index;
-};
-std::string operator+(SeriesRef ref, const char* rest) {
-  return "series " + std::to_string(ref.index) + rest;
-}
-
 Status InspectSeries(std::string_view series, uint64_t index, SeriesResult* r) {
-  const SeriesRef ref{index};
+  // "series N: ...", built only when there is an error to report.
+  auto bad = [index](const std::string& what) {
+    return Invalid("series " + std::to_string(index) + ": " + what);
+  };
   // Count first, so a rejected series reports how many samples it held.
   ProtoReader count(series);
   while (count.Next()) {
@@ -94,25 +89,23 @@ Status InspectSeries(std::string_view series, uint64_t index, SeriesResult* r) {
   while (s.Next()) {
     switch (s.field()) {
       case field::kSeriesLabels: {
-        if (!s.Is(WireType::kLengthDelimited))
-          return Invalid(ref + ": label has the wrong wire type");
+        if (!s.Is(WireType::kLengthDelimited)) return bad("label has the wrong wire type");
         std::string_view name;
         std::string_view value;
         ProtoReader l(s.bytes());
         while (l.Next()) {
-          if (!l.Is(WireType::kLengthDelimited))
-            return Invalid(ref + ": label has the wrong wire type");
+          if (!l.Is(WireType::kLengthDelimited)) return bad("label has the wrong wire type");
           if (l.field() == field::kLabelName) name = l.bytes();
           if (l.field() == field::kLabelValue) value = l.bytes();
         }
-        if (!l.ok()) return Invalid(ref + ": malformed label: " + l.error());
-        if (!ValidLabelName(name)) return Invalid(ref + ": invalid label name " + Quote(name));
+        if (!l.ok()) return bad(std::string("malformed label: ") + l.error());
+        if (!ValidLabelName(name)) return bad(std::string("invalid label name ") + Quote(name));
         if (!ValidUtf8(value)) {
-          return Invalid(ref + ": label " + std::string(name) + " has a value that is not UTF-8");
+          return bad(std::string("label ") + std::string(name) + " has a value that is not UTF-8");
         }
         if (have_previous && name <= previous) {
-          return Invalid(ref + ": labels must be sorted by name without repeats (" +
-                         Quote(previous) + " then " + Quote(name) + ")");
+          return bad(std::string("labels must be sorted by name without repeats (") +
+                     Quote(previous) + " then " + Quote(name) + ")");
         }
         if (name == "__name__") {
           have_name = !value.empty();
@@ -122,40 +115,37 @@ Status InspectSeries(std::string_view series, uint64_t index, SeriesResult* r) {
         break;
       }
       case field::kSeriesSamples: {
-        if (!s.Is(WireType::kLengthDelimited))
-          return Invalid(ref + ": sample has the wrong wire type");
+        if (!s.Is(WireType::kLengthDelimited)) return bad("sample has the wrong wire type");
         ProtoReader p(s.bytes());
         while (p.Next()) {
           if (p.field() == field::kSampleValue && !p.Is(WireType::kFixed64)) {
-            return Invalid(ref + ": sample value has the wrong wire type");
+            return bad("sample value has the wrong wire type");
           }
           if (p.field() == field::kSampleTimestamp) {
-            if (!p.Is(WireType::kVarint))
-              return Invalid(ref + ": timestamp has the wrong wire type");
+            if (!p.Is(WireType::kVarint)) return bad("timestamp has the wrong wire type");
             NoteTimestamp(p.as_int64(), r);
           }
         }
-        if (!p.ok()) return Invalid(ref + ": malformed sample: " + p.error());
+        if (!p.ok()) return bad(std::string("malformed sample: ") + p.error());
         break;
       }
       case field::kSeriesHistograms: {
-        if (!s.Is(WireType::kLengthDelimited))
-          return Invalid(ref + ": histogram has the wrong wire type");
+        if (!s.Is(WireType::kLengthDelimited)) return bad("histogram has the wrong wire type");
         ProtoReader h(s.bytes());
         while (h.Next()) {
           if (h.field() == field::kHistogramTimestamp && h.Is(WireType::kVarint)) {
             NoteTimestamp(h.as_int64(), r);
           }
         }
-        if (!h.ok()) return Invalid(ref + ": malformed histogram: " + h.error());
+        if (!h.ok()) return bad(std::string("malformed histogram: ") + h.error());
         break;
       }
       default:
         break;
     }
   }
-  if (!s.ok()) return Invalid(ref + ": " + s.error());
-  if (!have_name) return Invalid(ref + ": no __name__ label");
+  if (!s.ok()) return bad(s.error());
+  if (!have_name) return bad("no __name__ label");
   return Status::Ok();
 }
 
