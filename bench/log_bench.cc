@@ -7,8 +7,10 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 
+#include "io/crc32c.h"
 #include "log/log.h"
 
 namespace {
@@ -38,6 +40,26 @@ void BM_RawWrite(benchmark::State& state) {
   std::filesystem::remove_all(dir);
 }
 BENCHMARK(BM_RawWrite)->Arg(1024)->Arg(64 * 1024)->UseRealTime();
+
+// The checksum every append computes on the appending thread, beside memcpy
+// of the same bytes (the reference).
+void BM_Crc32c(benchmark::State& state) {
+  std::string data(static_cast<size_t>(state.range(0)), 'c');
+  for (auto _ : state) benchmark::DoNotOptimize(sluice::io::Crc32c(data));
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * data.size()));
+}
+BENCHMARK(BM_Crc32c)->Arg(1024)->Arg(64 * 1024);
+
+void BM_Memcpy(benchmark::State& state) {
+  std::string from(static_cast<size_t>(state.range(0)), 'c');
+  std::string to(from.size(), '\0');
+  for (auto _ : state) {
+    std::memcpy(to.data(), from.data(), from.size());
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * from.size()));
+}
+BENCHMARK(BM_Memcpy)->Arg(1024)->Arg(64 * 1024);
 
 void BM_LogAppend(benchmark::State& state) {
   std::string dir = BenchDir("log");

@@ -1,7 +1,9 @@
 // The log against the disk it runs on, measured in one run:
-//   raw     sequential O_DIRECT writes of 1 MiB blocks (the reference)
-//   append  1 KiB and 64 KiB batches under each fsync policy, 64 appends in
-//           flight (as concurrent receivers keep it), as MB/s and % of raw
+//   raw     sequential O_DIRECT writes of 1 MiB blocks (the reference),
+//           measured before and after every append run
+//   append  1 KiB and 64 KiB batches under each fsync policy, 64 to 16384
+//           appends in flight (as concurrent receivers keep them; the log
+//           queues up to 64 MiB), as MB/s and % of the raw write around it
 //   recover time to reopen the log (tail scan) per GiB held
 //   replay  LogReader over the whole log from the page cache, GiB/s
 //   rss     peak resident memory of this process (writer + reader) while
@@ -87,7 +89,9 @@ double AppendMBps(sluice::log::Log& log, size_t batch, uint64_t bytes, int in_fl
   std::string payload(batch, 'p');
   const int low = in_flight / 2;
   auto done = [&f, low](sluice::Result<sluice::log::AppendResult> res) {
-    if (!res.ok()) f.failed++;
+    if (!res.ok() && f.failed++ == 0) {
+      std::printf("  first failed append: %s\n", res.status().ToString().c_str());
+    }
     if (f.n.fetch_sub(1) - 1 <= low && f.waiting.load()) {
       std::lock_guard<std::mutex> lock(f.mu);
       f.cv.notify_one();
@@ -138,15 +142,14 @@ int main(int argc, char** argv) {
   auto& fs = sluice::io::FileSystem::Posix();
   auto& clock = sluice::Clock::Real();
 
-  // The disk's own speed varies from run to run; take the median of three.
-  double raws[3];
-  for (double& r : raws) r = RawWriteMBps(dir, 512ull << 20);
-  std::sort(raws, raws + 3);
-  double raw = raws[1];
-  std::printf(
-      "raw O_DIRECT sequential write, 1 MiB blocks: %.0f MB/s (median of %.0f, %.0f, %.0f; "
-      "the reference)\n\n",
-      raw, raws[0], raws[1], raws[2]);
+  // The disk's speed drifts from second to second, so each append case is
+  // run three times, each run between two raw measurements, and compared
+  // with the mean of the two around it; the median of the three ratios is
+  // printed.
+  const uint64_t raw_bytes = 256ull << 20;
+  double raw = RawWriteMBps(dir, raw_bytes);
+  std::printf("raw O_DIRECT sequential write, 1 MiB blocks: %.0f MB/s at start (the reference)\n\n",
+              raw);
 
   struct Case {
     const char* name;
@@ -158,26 +161,43 @@ int main(int argc, char** argv) {
   const uint64_t gib1 = 1ull << 30;
   const Case cases[] = {
       {"never   ", sluice::log::FsyncPolicy::kNever, 1024, gib1 / 4, 64},
-      {"never   ", sluice::log::FsyncPolicy::kNever, 1024, gib1 / 4, 1024},
-      {"never   ", sluice::log::FsyncPolicy::kNever, 64 * 1024, gib1, 64},
+      {"never   ", sluice::log::FsyncPolicy::kNever, 1024, gib1 / 2, 16384},
+      {"never   ", sluice::log::FsyncPolicy::kNever, 64 * 1024, gib1 / 2, 64},
       {"interval", sluice::log::FsyncPolicy::kInterval, 1024, gib1 / 4, 64},
       {"interval", sluice::log::FsyncPolicy::kInterval, 1024, gib1 / 4, 1024},
-      {"interval", sluice::log::FsyncPolicy::kInterval, 1024, gib1 / 4, 4096},
-      {"interval", sluice::log::FsyncPolicy::kInterval, 64 * 1024, gib1, 64},
+      {"interval", sluice::log::FsyncPolicy::kInterval, 1024, gib1 / 2, 16384},
+      {"interval", sluice::log::FsyncPolicy::kInterval, 64 * 1024, gib1 / 2, 64},
       {"always  ", sluice::log::FsyncPolicy::kAlways, 1024, 64ull << 20, 64},
-      {"always  ", sluice::log::FsyncPolicy::kAlways, 1024, 64ull << 20, 1024},
+      {"always  ", sluice::log::FsyncPolicy::kAlways, 1024, gib1 / 4, 16384},
       {"always  ", sluice::log::FsyncPolicy::kAlways, 64 * 1024, gib1 / 4, 64},
   };
-  std::printf("append                 batch  in flight     MB/s   %% of raw   batches/s\n");
+  std::printf(
+      "append                 batch  in flight     MB/s   %% of raw   batches/s   (raw around "
+      "the median run)\n");
   for (const Case& c : cases) {
-    std::string d = dir + "/append";
-    std::filesystem::remove_all(d);
-    auto log = sluice::log::Log::Open(Options(d, c.policy), fs, clock, registry);
-    if (!log.ok()) return 1;
-    double mbps = AppendMBps(**log, c.batch, c.bytes, c.in_flight);
-    (*log)->Close().IgnoreError();
-    std::printf("fsync %s   %6zu KiB  %9d  %7.0f   %6.0f%%   %9.0f\n", c.name, c.batch / 1024,
-                c.in_flight, mbps, 100 * mbps / raw, mbps * kMiB / c.batch);
+    struct Run {
+      double mbps;
+      double ratio;
+      double raw;
+    } runs[3];
+    for (Run& run : runs) {
+      std::string d = dir + "/append";
+      std::filesystem::remove_all(d);
+      auto log = sluice::log::Log::Open(Options(d, c.policy), fs, clock, registry);
+      if (!log.ok()) return 1;
+      double before = raw;
+      run.mbps = AppendMBps(**log, c.batch, c.bytes, c.in_flight);
+      (*log)->Close().IgnoreError();
+      std::filesystem::remove_all(d);
+      raw = RawWriteMBps(dir, raw_bytes);
+      run.raw = (before + raw) / 2;
+      run.ratio = run.mbps / run.raw;
+    }
+    std::sort(runs, runs + 3, [](const Run& a, const Run& b) { return a.ratio < b.ratio; });
+    const Run& m = runs[1];
+    std::printf("fsync %s   %6zu KiB  %9d  %7.0f   %6.0f%%   %9.0f   (%.0f MB/s)\n", c.name,
+                c.batch / 1024, c.in_flight, m.mbps, 100 * m.ratio, m.mbps * kMiB / c.batch,
+                m.raw);
   }
 
   // A large log for recovery, replay and memory.

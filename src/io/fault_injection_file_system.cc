@@ -36,6 +36,8 @@ class FaultWritableFile final : public WritableFile {
   }
   Status Close() override { return base_->Close(); }
   uint64_t Size() const override { return base_->Size(); }
+  uint64_t Written() const override { return base_->Written(); }
+  Status Flush() override { return base_->Flush(); }
 
  private:
   FaultInjectionFileSystem& fs_;

@@ -40,6 +40,17 @@ class WritableFile {
   virtual Status Close() = 0;
   // Bytes in the file, including what was there when opened.
   virtual uint64_t Size() const = 0;
+
+  // Write-behind. A file may return from Append before its bytes reach the
+  // OS and write them in the background, in order (the direct-I/O file does,
+  // so its caller can prepare the next write while the disk takes this one).
+  // Written() is how many of Size() bytes have reached the OS; Flush() waits
+  // until all have. A background write's failure is returned by the next
+  // Append, Flush or Sync, and Written() stays at the last byte before it.
+  // Sync() includes Flush(). Files without write-behind have Written() ==
+  // Size() at all times.
+  virtual uint64_t Written() const { return Size(); }
+  virtual Status Flush() { return Status::Ok(); }
 };
 
 // A file read by offset. Thread-safe: Read may be called concurrently.
@@ -60,10 +71,9 @@ class FileSystem {
   virtual Result<std::unique_ptr<WritableFile>> OpenWritable(const std::string& path,
                                                              OpenMode mode) = 0;
   // A file written around the page cache (O_DIRECT) where the file system
-  // allows it, with the same contract as OpenWritable: every Append reaches
-  // the OS before it returns. The file may carry zero padding past Size()
-  // until Close() trims it. Falls back to OpenWritable where direct I/O is
-  // not supported.
+  // allows it, with write-behind (see WritableFile::Written). The file may
+  // carry zero padding past Size() until Close() trims it. Falls back to
+  // OpenWritable where direct I/O is not supported.
   virtual Result<std::unique_ptr<WritableFile>> OpenDirectWritable(const std::string& path,
                                                                    OpenMode mode) {
     return OpenWritable(path, mode);

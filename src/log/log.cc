@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <deque>
 #include <future>
 
 #include "base/logging.h"
@@ -359,7 +360,8 @@ void Log::WriterLoop() {
   std::unique_lock<std::mutex> lock(mu_);
   std::vector<Pending> group;
   while (true) {
-    if (queue_.empty() && !closing_ && sync_requested_ == sync_completed_) {
+    if (queue_.empty() && unwritten_.empty() && !closing_ &&
+        sync_requested_ == sync_completed_) {
       if (options_.fsync == FsyncPolicy::kInterval && dirty_) {
         int64_t wait = last_sync_mono_ + options_.fsync_interval.count() - clock_.MonotonicNanos();
         if (wait > 0) writer_cv_.wait_for(lock, std::chrono::nanoseconds(wait));
@@ -371,6 +373,13 @@ void Log::WriterLoop() {
     // stream of appends cannot postpone them.
     MaybeSync(lock);
     if (queue_.empty()) {
+      if (!unwritten_.empty()) {
+        // Nothing more to hand over: wait for the disk and complete.
+        lock.unlock();
+        DrainWrites();
+        lock.lock();
+        continue;
+      }
       if (closing_) break;
       continue;
     }
@@ -381,6 +390,7 @@ void Log::WriterLoop() {
     lock.lock();
   }
   lock.unlock();
+  DrainWrites();
   Status last = dirty_ ? SyncActive() : Status::Ok();
   lock.lock();
   last_sync_status_ = last;
@@ -415,38 +425,53 @@ void Log::Fail(const Status& why) {
   if (health_ != nullptr) health_->Set("log", false, "cannot write: " + why.message());
 }
 
+void Log::ReleaseQueued(uint64_t bytes) {
+  std::lock_guard<std::mutex> lock(mu_);
+  queued_bytes_ -= std::min(queued_bytes_, bytes);
+  metrics_.pending_bytes.Set(static_cast<double>(queued_bytes_));
+}
+
+void Log::FailRest(std::vector<Pending>& group, size_t from, const Status& why) {
+  uint64_t bytes = 0;
+  for (size_t k = from; k < group.size(); ++k) {
+    bytes += FrameBytes(group[k].request);
+    group[k].done(why);
+  }
+  ReleaseQueued(bytes);
+}
+
 void Log::WriteGroup(std::vector<Pending>& group) {
-  uint64_t group_bytes = 0;
-  for (const auto& p : group) group_bytes += FrameBytes(p.request);
   std::vector<uint64_t> offsets;
   offsets.reserve(group.size());
   size_t i = 0;
   while (i < group.size()) {
     if (!active_) {
-      for (; i < group.size(); ++i) group[i].done(Status::Unavailable("log has failed"));
-      break;
+      FailRest(group, i, Status::Unavailable("log has failed"));
+      return;
     }
     // Roll before a batch that would overflow the segment, or an old segment.
     bool has_data = active_->Size() > kSegmentHeaderSize;
     bool too_old =
         clock_.MonotonicNanos() - active_created_mono_ >= options_.segment_max_age.count();
     if (has_data && (active_->Size() >= options_.segment_bytes || too_old)) {
+      DrainWrites();
+      if (!active_) continue;
       Status st = OpenNewSegment(next_offset_);
       if (!st.ok()) {
         logging::Error("log", "cannot start a new segment", {{"error", st.ToString()}});
         metrics_.append_errors.Inc();
-        for (; i < group.size(); ++i) group[i].done(st);
-        break;
+        FailRest(group, i, st);
+        return;
       }
     }
     // Take batches while they fit in this segment (at least one). Frame
-    // heads go to write_buffer_; payloads are written from the requests.
+    // heads go to write_buffer_; payloads are written from the requests,
+    // which wait in unwritten_ until their bytes have reached the OS.
     write_buffer_.clear();
     offsets.clear();
     head_ends_.clear();
     size_t first = i;
     uint64_t offset = next_offset_;
-    uint64_t records = 0;
     uint64_t chunk = 0;
     int64_t now = clock_.NowUnixNanos();
     while (i < group.size()) {
@@ -468,15 +493,23 @@ void Log::WriteGroup(std::vector<Pending>& group) {
       head_ends_.push_back(write_buffer_.size());
       offsets.push_back(offset);
       offset += r.item_count;
-      records += r.item_count;
       chunk += FrameBytes(r);
       ++i;
     }
+    // Moved before the pieces point at them: a short payload lives inside
+    // its string, and moving the string moves it.
+    size_t u0 = unwritten_.size();
+    uint64_t pos = active_->Size();
+    for (size_t k = first; k < i; ++k) {
+      uint64_t bytes = FrameBytes(group[k].request);
+      unwritten_.push_back(Unwritten{std::move(group[k]), offsets[k - first], pos, pos + bytes, now});
+      pos += bytes;
+    }
     pieces_.clear();
     size_t head_start = 0;
-    for (size_t k = first; k < i; ++k) {
-      const std::string& payload = group[k].request.payload;
-      size_t head_end = head_ends_[k - first];
+    for (size_t k = 0; k < i - first; ++k) {
+      const std::string& payload = unwritten_[u0 + k].pending.request.payload;
+      size_t head_end = head_ends_[k];
       pieces_.emplace_back(reinterpret_cast<const uint8_t*>(write_buffer_.data()) + head_start,
                            head_end - head_start);
       if (!payload.empty()) {
@@ -484,7 +517,7 @@ void Log::WriteGroup(std::vector<Pending>& group) {
       }
       head_start = head_end;
     }
-    uint64_t size_before = active_->Size();
+    next_offset_ = offset;
     bool sync_failed = false;
     Status st = active_->AppendV(pieces_);
     if (st.ok() && options_.fsync == FsyncPolicy::kAlways) {
@@ -498,17 +531,7 @@ void Log::WriteGroup(std::vector<Pending>& group) {
       }
     }
     if (!st.ok()) {
-      metrics_.append_errors.Inc();
-      logging::Error("log", "append failed", {{"error", st.ToString()}});
-      bool disk_full = st.message().find("No space") != std::string::npos;
-      Status reported = disk_full ? Status::ResourceExhausted("disk full: " + st.message()) : st;
-      Repair(size_before, sync_failed);
-      for (size_t k = first; k < i; ++k) group[k].done(reported);
-      if (disk_full) {
-        std::lock_guard<std::mutex> lock(mu_);
-        retention_wake_ = true;
-        retention_cv_.notify_one();
-      }
+      WriteFailed(st, sync_failed);
       continue;
     }
     if (options_.fsync != FsyncPolicy::kAlways &&
@@ -516,26 +539,80 @@ void Log::WriteGroup(std::vector<Pending>& group) {
       active_->StartWriteback(writeback_from_, active_->Size() - writeback_from_);
       writeback_from_ = active_->Size();
     }
-    next_offset_ = offset;
     dirty_ = options_.fsync != FsyncPolicy::kAlways;
-    metrics_.appended_batches.Inc(i - first);
-    metrics_.appended_bytes.Inc(chunk);
-    metrics_.appended_records.Inc(records);
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      SegmentInfo& info = segments_[end_.segment];
-      info.bytes = active_->Size();
-      info.newest_unix_nanos = now;
-      total_bytes_ += chunk;
-      end_ = Position{end_.segment, active_->Size(), next_offset_};
-      metrics_.size_bytes.Set(static_cast<double>(total_bytes_));
-    }
-    append_cv_.notify_all();
-    for (size_t k = first; k < i; ++k) group[k].done(AppendResult{offsets[k - first]});
+    CompleteWritten(options_.fsync == FsyncPolicy::kAlways ? active_->Size()
+                                                           : active_->Written());
   }
-  std::lock_guard<std::mutex> lock(mu_);
-  queued_bytes_ -= std::min(queued_bytes_, group_bytes);
-  metrics_.pending_bytes.Set(static_cast<double>(queued_bytes_));
+}
+
+void Log::CompleteWritten(uint64_t written) {
+  size_t n = 0;
+  uint64_t bytes = 0;
+  uint64_t records = 0;
+  while (n < unwritten_.size() && unwritten_[n].end <= written) {
+    bytes += unwritten_[n].end - unwritten_[n].start;
+    records += unwritten_[n].pending.request.item_count;
+    ++n;
+  }
+  if (n == 0) return;
+  const Unwritten& last = unwritten_[n - 1];
+  metrics_.appended_batches.Inc(n);
+  metrics_.appended_bytes.Inc(bytes);
+  metrics_.appended_records.Inc(records);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    SegmentInfo& info = segments_[end_.segment];
+    info.bytes = last.end;
+    info.newest_unix_nanos = last.append_unix_nanos;
+    total_bytes_ += bytes;
+    queued_bytes_ -= std::min(queued_bytes_, bytes);
+    metrics_.pending_bytes.Set(static_cast<double>(queued_bytes_));
+    end_ = Position{end_.segment, last.end, last.base_offset + last.pending.request.item_count};
+    metrics_.size_bytes.Set(static_cast<double>(total_bytes_));
+  }
+  append_cv_.notify_all();
+  for (size_t k = 0; k < n; ++k) {
+    unwritten_.front().pending.done(AppendResult{unwritten_.front().base_offset});
+    unwritten_.pop_front();
+  }
+}
+
+void Log::DrainWrites() {
+  if (unwritten_.empty() || !active_) return;
+  Status st = active_->Flush();
+  if (!st.ok()) {
+    WriteFailed(st, false);
+    return;
+  }
+  CompleteWritten(active_->Written());
+}
+
+void Log::WriteFailed(const Status& st, bool sync_failed) {
+  metrics_.append_errors.Inc();
+  logging::Error("log", "append failed", {{"error", st.ToString()}});
+  bool disk_full = st.message().find("No space") != std::string::npos;
+  Status reported = disk_full ? Status::ResourceExhausted("disk full: " + st.message()) : st;
+  // What reached the OS before the failure stands (unless the sync that was
+  // to make it durable failed); everything after it is cut off and refused.
+  if (!sync_failed) CompleteWritten(active_->Written());
+  uint64_t cut = active_->Size();
+  if (!unwritten_.empty()) {
+    cut = unwritten_.front().start;
+    next_offset_ = unwritten_.front().base_offset;
+  }
+  uint64_t bytes = 0;
+  for (Unwritten& u : unwritten_) {
+    bytes += u.end - u.start;
+    u.pending.done(reported);
+  }
+  unwritten_.clear();
+  ReleaseQueued(bytes);
+  Repair(cut, sync_failed);
+  if (disk_full) {
+    std::lock_guard<std::mutex> lock(mu_);
+    retention_wake_ = true;
+    retention_cv_.notify_one();
+  }
 }
 
 bool Log::Repair(uint64_t size_before, bool sync_failed) {
@@ -572,6 +649,7 @@ bool Log::Repair(uint64_t size_before, bool sync_failed) {
 }
 
 Status Log::SyncActive() {
+  DrainWrites();
   if (!active_) return Status::Ok();
   int64_t t0 = clock_.MonotonicNanos();
   Status st = active_->Sync();

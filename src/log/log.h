@@ -3,6 +3,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -179,13 +180,27 @@ class Log {
       telemetry::Health* health);
   Status Recover();
   Status RecoverLastSegment(uint64_t base);
+  // Precondition: unwritten_ is empty.
   Status OpenNewSegment(uint64_t base_offset);
   Result<std::unique_ptr<io::WritableFile>> OpenSegmentFile(const std::string& path,
                                                             io::OpenMode mode);
   void WriterLoop();
+  // Hands the group to the active segment in chunks (syncing each under
+  // `always`); batches wait in unwritten_ until their bytes reach the OS.
   void WriteGroup(std::vector<Pending>& group);
-  // Writes write_buffer_ to the active segment, syncing under `always`.
-  Status FlushBuffer();
+  // Completes, in order, the unwritten batches that end at or before
+  // `written` (a byte position in the active segment).
+  void CompleteWritten(uint64_t written);
+  // Waits for the active segment's background writes and completes what
+  // they carried.
+  void DrainWrites();
+  // After a failed write or sync: completes what reached the OS, refuses
+  // the rest, and repairs the segment.
+  void WriteFailed(const Status& st, bool sync_failed);
+  // Refuses group[from, end) with `why`.
+  void FailRest(std::vector<Pending>& group, size_t from, const Status& why);
+  // The writer is done with `bytes` of queued batches.
+  void ReleaseQueued(uint64_t bytes);
   // After a failed write: cut the segment back to `size_before`; after a
   // failed sync, also move to a new segment. False if no segment is usable.
   bool Repair(uint64_t size_before, bool sync_failed);
@@ -238,6 +253,16 @@ class Log {
   bool dirty_ = false;
   int64_t last_sync_mono_ = 0;
   uint64_t writeback_from_ = 0;
+  // A batch handed to the active segment whose bytes may still be on their
+  // way to the OS (write-behind).
+  struct Unwritten {
+    Pending pending;
+    uint64_t base_offset;
+    uint64_t start;  // its frame's byte range in the active segment
+    uint64_t end;
+    int64_t append_unix_nanos;
+  };
+  std::deque<Unwritten> unwritten_;
   std::string write_buffer_;  // frame heads of the chunk being written
   std::vector<size_t> head_ends_;
   std::vector<std::span<const uint8_t>> pieces_;

@@ -22,10 +22,13 @@ TEST(Crc32cTest, MatchesPublishedCheckValues) {
 
 TEST(Crc32cTest, HardwareAndPortableAgreeOnEveryLengthAndAlignment) {
   std::mt19937 rng(7);
-  std::string data(4096 + 16, '\0');
+  std::string data(16384 + 16, '\0');
   for (auto& c : data) c = static_cast<char>(rng());
   for (size_t offset = 0; offset < 8; ++offset) {
-    for (size_t len : {0, 1, 7, 8, 9, 63, 64, 65, 1000, 4096}) {
+    // Around each way the hardware path splits its input: three streams of
+    // 1024 or 128 bytes, then words, then bytes.
+    for (size_t len : {0, 1, 7, 8, 9, 63, 64, 65, 383, 384, 385, 767, 768, 1000, 1024, 3071, 3072,
+                       3073, 3456, 4096, 16384}) {
       EXPECT_EQ(Crc32c(data.data() + offset, len),
                 internal::Crc32cExtendPortable(0, data.data() + offset, len))
           << "offset " << offset << " len " << len;
@@ -37,6 +40,14 @@ TEST(Crc32cTest, ExtendEqualsWholeBuffer) {
   std::string a = "hello, ";
   std::string b = "world";
   EXPECT_EQ(Crc32cExtend(Crc32c(a), b.data(), b.size()), Crc32c(a + b));
+  // Long enough that both halves take the three-stream path.
+  std::string big(20000, '\0');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 31 + 7);
+  for (size_t cut : {1, 385, 3073, 9999}) {
+    EXPECT_EQ(Crc32cExtend(Crc32c(big.data(), cut), big.data() + cut, big.size() - cut),
+              internal::Crc32cExtendPortable(0, big.data(), big.size()))
+        << "cut " << cut;
+  }
 }
 
 }  // namespace

@@ -3,11 +3,15 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
 #include <filesystem>
 #include <set>
 #include <thread>
 
 #include "log/log_fixture.h"
+#include "support/file_size_limit.h"
 #include "support/temp_dir.h"
 
 namespace sluice::log {
@@ -120,6 +124,59 @@ TEST_F(LogTest, ConcurrentAppendersGetDistinctDenseOffsets) {
   uint64_t fsyncs = CounterValue("sluice_log_fsyncs_total");
   EXPECT_GT(fsyncs, 0u);
   EXPECT_LE(fsyncs, static_cast<uint64_t>(kThreads * kPerThread) + 1);
+}
+
+// Segments are written behind the appender (write-behind), and a batch is
+// acknowledged only once its bytes reached the OS. When a background write
+// fails, what it did not write is refused, what went before stays
+// acknowledged and readable, and the log writes on afterwards.
+TEST_F(LogTest, FailedBackgroundWriteRefusesOnlyTheBatchesItDidNotWrite) {
+  auto log = OpenLog(Options());
+  ASSERT_NE(log, nullptr);
+  constexpr int kBatches = 96;
+  std::mutex mu;
+  std::condition_variable cv;
+  int answered = 0;
+  std::map<uint64_t, std::string> acknowledged;  // base offset -> payload
+  int refused = 0;
+  {
+    testing::FileSizeLimit limit(2 << 20);
+    for (int i = 0; i < kBatches; ++i) {
+      std::string payload(64 << 10, static_cast<char>('a' + i % 26));
+      payload += std::to_string(i);
+      log->AppendAsync(Batch(payload), [&, payload](Result<AppendResult> r) {
+        std::lock_guard<std::mutex> lock(mu);
+        if (r.ok()) {
+          acknowledged[r->base_offset] = payload;
+        } else {
+          ++refused;
+        }
+        ++answered;
+        cv.notify_all();
+      });
+    }
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return answered == kBatches; });
+  }
+  EXPECT_GT(refused, 0);
+  EXPECT_GT(acknowledged.size(), 0u);
+  EXPECT_GT(CounterValue("sluice_log_append_errors_total"), 0u);
+  // Offsets stay dense over what was acknowledged, and the log goes on.
+  auto after = log->Append(Batch("after the failure"));
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  acknowledged[after->base_offset] = "after the failure";
+  std::vector<std::string> expected;
+  uint64_t next = 0;
+  for (const auto& [offset, payload] : acknowledged) {
+    EXPECT_EQ(offset, next);
+    next = offset + 1;
+    expected.push_back(payload);
+  }
+  EXPECT_EQ(ReadAll(*log, log->Begin()), expected);
+  // And the same after a restart.
+  log.reset();
+  log = OpenLog(Options());
+  EXPECT_EQ(ReadAll(*log, log->Begin()), expected);
 }
 
 TEST_F(LogTest, AppendAfterCloseIsUnavailable) {
