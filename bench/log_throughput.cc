@@ -196,8 +196,7 @@ int main(int argc, char** argv) {
     std::sort(runs, runs + 3, [](const Run& a, const Run& b) { return a.ratio < b.ratio; });
     const Run& m = runs[1];
     std::printf("fsync %s   %6zu KiB  %9d  %7.0f   %6.0f%%   %9.0f   (%.0f MB/s)\n", c.name,
-                c.batch / 1024, c.in_flight, m.mbps, 100 * m.ratio, m.mbps * kMiB / c.batch,
-                m.raw);
+                c.batch / 1024, c.in_flight, m.mbps, 100 * m.ratio, m.mbps * kMiB / c.batch, m.raw);
   }
 
   // A large log for recovery, replay and memory.

@@ -76,7 +76,7 @@ const ShiftTables& Tables() {
 
 template <size_t kStream>
 __attribute__((target("sse4.2"))) inline uint32_t ThreeStreams(uint32_t c, const ShiftTable& shift,
-                                                             const uint8_t*& p, size_t& n) {
+                                                               const uint8_t*& p, size_t& n) {
   while (n >= 3 * kStream) {
     uint64_t c0 = c;
     uint64_t c1 = 0;

@@ -231,8 +231,8 @@ class DirectWritableFile final : public WritableFile {
   Status Write(const Job& job) {
     size_t done = 0;
     while (done < job.length) {
-      ssize_t n = ::pwrite(fd_, job.data + done, job.length - done,
-                           static_cast<off_t>(job.offset + done));
+      ssize_t n =
+          ::pwrite(fd_, job.data + done, job.length - done, static_cast<off_t>(job.offset + done));
       if (n < 0) {
         if (errno == EINTR) continue;
         return Status::FromErrno("write " + path_, errno);
@@ -311,7 +311,8 @@ Result<std::unique_ptr<WritableFile>> OpenDirect(const std::string& path, OpenMo
       return Status::FromErrno("read tail of " + path, n < 0 ? err : EIO);
     }
   }
-  return std::unique_ptr<WritableFile>(new DirectWritableFile(path, fd, size, static_cast<uint8_t*>(buffers)));
+  return std::unique_ptr<WritableFile>(
+      new DirectWritableFile(path, fd, size, static_cast<uint8_t*>(buffers)));
 }
 
 }  // namespace sluice::io

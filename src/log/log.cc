@@ -360,8 +360,7 @@ void Log::WriterLoop() {
   std::unique_lock<std::mutex> lock(mu_);
   std::vector<Pending> group;
   while (true) {
-    if (queue_.empty() && unwritten_.empty() && !closing_ &&
-        sync_requested_ == sync_completed_) {
+    if (queue_.empty() && unwritten_.empty() && !closing_ && sync_requested_ == sync_completed_) {
       if (options_.fsync == FsyncPolicy::kInterval && dirty_) {
         int64_t wait = last_sync_mono_ + options_.fsync_interval.count() - clock_.MonotonicNanos();
         if (wait > 0) writer_cv_.wait_for(lock, std::chrono::nanoseconds(wait));
@@ -502,7 +501,8 @@ void Log::WriteGroup(std::vector<Pending>& group) {
     uint64_t pos = active_->Size();
     for (size_t k = first; k < i; ++k) {
       uint64_t bytes = FrameBytes(group[k].request);
-      unwritten_.push_back(Unwritten{std::move(group[k]), offsets[k - first], pos, pos + bytes, now});
+      unwritten_.push_back(
+          Unwritten{std::move(group[k]), offsets[k - first], pos, pos + bytes, now});
       pos += bytes;
     }
     pieces_.clear();
@@ -540,8 +540,7 @@ void Log::WriteGroup(std::vector<Pending>& group) {
       writeback_from_ = active_->Size();
     }
     dirty_ = options_.fsync != FsyncPolicy::kAlways;
-    CompleteWritten(options_.fsync == FsyncPolicy::kAlways ? active_->Size()
-                                                           : active_->Written());
+    CompleteWritten(options_.fsync == FsyncPolicy::kAlways ? active_->Size() : active_->Written());
   }
 }
 

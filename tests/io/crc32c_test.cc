@@ -27,8 +27,8 @@ TEST(Crc32cTest, HardwareAndPortableAgreeOnEveryLengthAndAlignment) {
   for (size_t offset = 0; offset < 8; ++offset) {
     // Around each way the hardware path splits its input: three streams of
     // 1024 or 128 bytes, then words, then bytes.
-    for (size_t len : {0, 1, 7, 8, 9, 63, 64, 65, 383, 384, 385, 767, 768, 1000, 1024, 3071, 3072,
-                       3073, 3456, 4096, 16384}) {
+    for (size_t len : {0,   1,   7,    8,    9,    63,   64,   65,   383,  384,  385,
+                       767, 768, 1000, 1024, 3071, 3072, 3073, 3456, 4096, 16384}) {
       EXPECT_EQ(Crc32c(data.data() + offset, len),
                 internal::Crc32cExtendPortable(0, data.data() + offset, len))
           << "offset " << offset << " len " << len;

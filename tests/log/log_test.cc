@@ -4,9 +4,9 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <filesystem>
 #include <map>
 #include <mutex>
-#include <filesystem>
 #include <set>
 #include <thread>
 
