@@ -112,6 +112,19 @@ class DirectWritableFile final : public WritableFile {
     return Status::Ok();
   }
 
+  Status WaitForWrite() override {
+    if (broken_) return BrokenStatus();
+    if (unsubmitted_) SLUICE_RETURN_IF_ERROR(Submit());
+    std::unique_lock<std::mutex> lock(mu_);
+    uint64_t done = completed_;
+    cv_.wait(lock, [&] { return queued_ == 0 || completed_ != done; });
+    if (!error_.ok()) {
+      broken_ = true;
+      return error_;
+    }
+    return Status::Ok();
+  }
+
   Status Sync() override {
     SLUICE_RETURN_IF_ERROR(Flush());
     if (::fdatasync(fd_) != 0) return Status::FromErrno("fdatasync " + path_, errno);
@@ -224,6 +237,7 @@ class DirectWritableFile final : public WritableFile {
       // hole may reach the file.
       first_ = (first_ + 1) % kBuffers;
       --queued_;
+      ++completed_;
       cv_.notify_all();
     }
   }
@@ -269,6 +283,7 @@ class DirectWritableFile final : public WritableFile {
   Job jobs_[kBuffers];
   size_t first_ = 0;   // the oldest queued job
   size_t queued_ = 0;  // jobs queued or being written
+  uint64_t completed_ = 0;
   bool stop_ = false;
   uint64_t written_;
   Status error_;

@@ -38,6 +38,7 @@ class FaultWritableFile final : public WritableFile {
   uint64_t Size() const override { return base_->Size(); }
   uint64_t Written() const override { return base_->Written(); }
   Status Flush() override { return base_->Flush(); }
+  Status WaitForWrite() override { return base_->WaitForWrite(); }
 
  private:
   FaultInjectionFileSystem& fs_;

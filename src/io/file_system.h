@@ -51,6 +51,10 @@ class WritableFile {
   // Size() at all times.
   virtual uint64_t Written() const { return Size(); }
   virtual Status Flush() { return Status::Ok(); }
+  // Hands any buffered bytes to the OS and waits until at least one more
+  // write has finished (or none is left): lets a caller act on each write
+  // as it lands rather than on the last.
+  virtual Status WaitForWrite() { return Flush(); }
 };
 
 // A file read by offset. Thread-safe: Read may be called concurrently.

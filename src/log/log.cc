@@ -373,9 +373,10 @@ void Log::WriterLoop() {
     MaybeSync(lock);
     if (queue_.empty()) {
       if (!unwritten_.empty()) {
-        // Nothing more to hand over: wait for the disk and complete.
+        // Nothing more to hand over: complete what the disk takes, write
+        // by write, looking for new appends in between.
         lock.unlock();
-        DrainWrites();
+        AwaitWrite();
         lock.lock();
         continue;
       }
@@ -579,6 +580,16 @@ void Log::CompleteWritten(uint64_t written) {
 void Log::DrainWrites() {
   if (unwritten_.empty() || !active_) return;
   Status st = active_->Flush();
+  if (!st.ok()) {
+    WriteFailed(st, false);
+    return;
+  }
+  CompleteWritten(active_->Written());
+}
+
+void Log::AwaitWrite() {
+  if (unwritten_.empty() || !active_) return;
+  Status st = active_->WaitForWrite();
   if (!st.ok()) {
     WriteFailed(st, false);
     return;

@@ -194,6 +194,8 @@ class Log {
   // Waits for the active segment's background writes and completes what
   // they carried.
   void DrainWrites();
+  // The same for the next background write only.
+  void AwaitWrite();
   // After a failed write or sync: completes what reached the OS, refuses
   // the rest, and repairs the segment.
   void WriteFailed(const Status& st, bool sync_failed);
