@@ -578,18 +578,16 @@ void Log::CompleteWritten(uint64_t written) {
 }
 
 void Log::DrainWrites() {
-  if (unwritten_.empty() || !active_) return;
-  Status st = active_->Flush();
-  if (!st.ok()) {
-    WriteFailed(st, false);
-    return;
-  }
-  CompleteWritten(active_->Written());
+  WaitAndComplete(/*all=*/true);
 }
 
 void Log::AwaitWrite() {
+  WaitAndComplete(/*all=*/false);
+}
+
+void Log::WaitAndComplete(bool all) {
   if (unwritten_.empty() || !active_) return;
-  Status st = active_->WaitForWrite();
+  Status st = all ? active_->Flush() : active_->WaitForWrite();
   if (!st.ok()) {
     WriteFailed(st, false);
     return;

@@ -196,6 +196,7 @@ class Log {
   void DrainWrites();
   // The same for the next background write only.
   void AwaitWrite();
+  void WaitAndComplete(bool all);
   // After a failed write or sync: completes what reached the OS, refuses
   // the rest, and repairs the segment.
   void WriteFailed(const Status& st, bool sync_failed);
