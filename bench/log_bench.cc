@@ -12,6 +12,7 @@
 
 #include "io/crc32c.h"
 #include "log/log.h"
+#include "memcpy_reference.h"
 
 namespace {
 
@@ -51,13 +52,7 @@ void BM_Crc32c(benchmark::State& state) {
 BENCHMARK(BM_Crc32c)->Arg(1024)->Arg(64 * 1024);
 
 void BM_Memcpy(benchmark::State& state) {
-  std::string from(static_cast<size_t>(state.range(0)), 'c');
-  std::string to(from.size(), '\0');
-  for (auto _ : state) {
-    std::memcpy(to.data(), from.data(), from.size());
-    benchmark::ClobberMemory();
-  }
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * from.size()));
+  sluice::bench::MemcpyReference(state, std::string(static_cast<size_t>(state.range(0)), 'c'));
 }
 BENCHMARK(BM_Memcpy)->Arg(1024)->Arg(64 * 1024);
 

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "exporters/prometheusremotewrite/translate.h"
+#include "memcpy_reference.h"
 #include "support/otlp_builders.h"
 
 namespace {
@@ -39,14 +40,7 @@ const std::string& WriteRequestBytes() {
 }
 
 void BM_MemcpyWriteRequest(benchmark::State& state) {
-  const std::string& in = WriteRequestBytes();
-  std::string out(in.size(), '\0');
-  for (auto _ : state) {
-    std::memcpy(out.data(), in.data(), in.size());
-    benchmark::DoNotOptimize(out.data());
-    benchmark::ClobberMemory();
-  }
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * in.size()));
+  sluice::bench::MemcpyReference(state, WriteRequestBytes());
   state.counters["samples/s"] = benchmark::Counter(static_cast<double>(state.iterations() * 2000),
                                                    benchmark::Counter::kIsRate);
 }

@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "memcpy_reference.h"
 #include "support/otlp_builders.h"
 #include "wire/otlp/traces.h"
 
@@ -17,14 +18,7 @@ const std::string& Request() {
 }
 
 void BM_Memcpy(benchmark::State& state) {
-  const std::string& in = Request();
-  std::string out(in.size(), '\0');
-  for (auto _ : state) {
-    std::memcpy(out.data(), in.data(), in.size());
-    benchmark::DoNotOptimize(out.data());
-    benchmark::ClobberMemory();
-  }
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * in.size()));
+  sluice::bench::MemcpyReference(state, Request());
 }
 BENCHMARK(BM_Memcpy);
 

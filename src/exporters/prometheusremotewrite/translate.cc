@@ -619,6 +619,10 @@ struct Translator::Impl {
   Status AddAttribute(std::string_view kv, Arena& arena, std::vector<Candidate>& out,
                       bool* bad_utf8);
   void AddTranslationLabels(std::string_view extra_label);
+  // Labels for the point whose attributes are in `attributes`, plus the
+  // translation's own (reserving `extra_label`), built into the label set.
+  // False when the point was dropped (an attribute is not UTF-8).
+  Result<bool> PointLabels(std::string_view extra_label);
   void BuildLabels();
   uint64_t Encode(std::string_view name, std::string_view extra, double value, int64_t ts_ms);
   void Emit(std::string_view name, std::string_view extra, double value, int64_t ts_ms);
@@ -1082,6 +1086,22 @@ namespace {
 constexpr std::string_view kNonUtf8 = "an attribute value is not UTF-8";
 }  // namespace
 
+Result<bool> Translator::Impl::PointLabels(std::string_view extra_label) {
+  point_arena.Reset();
+  candidates.clear();
+  bool bad_utf8 = false;
+  for (std::string_view kv : attributes) {
+    SLUICE_RETURN_IF_ERROR(AddAttribute(kv, point_arena, candidates, &bad_utf8));
+  }
+  if (bad_utf8) {
+    Drop(&TranslateStats::dropped_invalid_point, 1, kNonUtf8);
+    return false;
+  }
+  AddTranslationLabels(extra_label);
+  BuildLabels();
+  return true;
+}
+
 Status Translator::Impl::TranslateNumberPoint(std::string_view point) {
   attributes.clear();
   uint64_t time = 0;
@@ -1127,18 +1147,8 @@ Status Translator::Impl::TranslateNumberPoint(std::string_view point) {
     Drop(&TranslateStats::dropped_invalid_point, 1, "a data point has no value");
     return Status::Ok();
   }
-  point_arena.Reset();
-  candidates.clear();
-  bool bad_utf8 = false;
-  for (std::string_view kv : attributes) {
-    SLUICE_RETURN_IF_ERROR(AddAttribute(kv, point_arena, candidates, &bad_utf8));
-  }
-  if (bad_utf8) {
-    Drop(&TranslateStats::dropped_invalid_point, 1, kNonUtf8);
-    return Status::Ok();
-  }
-  AddTranslationLabels({});
-  BuildLabels();
+  SLUICE_ASSIGN_OR_RETURN(bool labelled, PointLabels({}));
+  if (!labelled) return Status::Ok();
   Emit(name, {}, stale ? StaleNaN() : value, ToMillis(time));
   return Status::Ok();
 }
@@ -1202,18 +1212,8 @@ Status Translator::Impl::TranslateHistogramPoint(std::string_view point) {
       return Status::Ok();
     }
   }
-  point_arena.Reset();
-  candidates.clear();
-  bool bad_utf8 = false;
-  for (std::string_view kv : attributes) {
-    SLUICE_RETURN_IF_ERROR(AddAttribute(kv, point_arena, candidates, &bad_utf8));
-  }
-  if (bad_utf8) {
-    Drop(&TranslateStats::dropped_invalid_point, 1, kNonUtf8);
-    return Status::Ok();
-  }
-  AddTranslationLabels("le");
-  BuildLabels();
+  SLUICE_ASSIGN_OR_RETURN(bool labelled, PointLabels("le"));
+  if (!labelled) return Status::Ok();
   int64_t ts = ToMillis(time);
   double nan = StaleNaN();
   char buf[400];
@@ -1263,18 +1263,8 @@ Status Translator::Impl::TranslateSummaryPoint(std::string_view point) {
     }
   }
   if (!r.ok()) return Invalid(r.error());
-  point_arena.Reset();
-  candidates.clear();
-  bool bad_utf8 = false;
-  for (std::string_view kv : attributes) {
-    SLUICE_RETURN_IF_ERROR(AddAttribute(kv, point_arena, candidates, &bad_utf8));
-  }
-  if (bad_utf8) {
-    Drop(&TranslateStats::dropped_invalid_point, 1, kNonUtf8);
-    return Status::Ok();
-  }
-  AddTranslationLabels("quantile");
-  BuildLabels();
+  SLUICE_ASSIGN_OR_RETURN(bool labelled, PointLabels("quantile"));
+  if (!labelled) return Status::Ok();
   int64_t ts = ToMillis(time);
   bool stale = (flags & kFlagNoRecordedValue) != 0;
   double nan = StaleNaN();
