@@ -253,6 +253,16 @@ TEST_F(OtlpHttpExporterTest, BackendOutageUnderLoadLosesNothing) {
   StartSluice();
   std::vector<std::string> ids = Send(20, 10, 100);
   ASSERT_TRUE(WaitForSpans(200));
+  // The backend counts a request before it answers: stop it only once
+  // sluice has the answers too, or a request cut off mid-answer is sent
+  // again and counted twice (at-least-once delivery allows that).
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] {
+        return registry_.AddCounter("sluice_exporter_sent_items_total", "", {"exporter"})
+                   .With({"otlphttp"})
+                   .Value() >= 200;
+      },
+      std::chrono::seconds(60)));
   backend_.Stop();
   std::vector<std::string> during = Send(50, 10, 200);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
