@@ -49,7 +49,7 @@ int List(const pipeline::ServiceConfig& cfg, const std::string& only, std::ostre
     for (const auto& entry : *entries) {
       out << e.id << "\t" << entry.id << "\t" << FormatTime(entry.unix_nanos) << "\t"
           << log::SignalName(entry.signal) << "\t" << entry.items << "\t" << entry.bytes << "\t"
-          << entry.reason << "\n";
+          << (entry.tenant.empty() ? "-" : entry.tenant) << "\t" << entry.reason << "\n";
     }
   }
   return rc;

@@ -21,6 +21,9 @@ struct OutboundRequest {
   // The encoded request, uncompressed; the sender compresses it on the wire.
   std::string body;
   uint64_t items = 0;  // spans, points or log records in body
+  // The tenant of every batch in body ("" for none); HTTP and gRPC senders
+  // pass it on in their tenant header.
+  std::string tenant;
   // Dispatch bookkeeping (not part of the dead letter): the shard whose
   // order it must keep (-1 for any) and the record offset of the first log
   // batch with data in it.

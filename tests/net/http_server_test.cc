@@ -15,6 +15,7 @@
 
 #include "support/http_client.h"
 #include "support/temp_dir.h"
+#include "support/tls_certificate.h"
 
 namespace sluice::net {
 namespace {
@@ -151,15 +152,10 @@ TEST_F(HttpServerTest, ConnectionsBeyondTheLimitAreClosedAndCounted) {
             1u);
 }
 
-// A self-signed certificate for localhost, made with the openssl command.
 TlsFiles MakeCertificate(const testing::TempDir& dir) {
-  TlsFiles f{dir.Sub("cert.pem"), dir.Sub("key.pem")};
-  std::string cmd =
-      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
-      "-addext subjectAltName=IP:127.0.0.1 -keyout " +
-      f.key_file + " -out " + f.cert_file + " > " + dir.Sub("openssl.log") + " 2>&1";
-  EXPECT_EQ(std::system(cmd.c_str()), 0);
-  return f;
+  testing::CertificateFiles f;
+  EXPECT_TRUE(testing::MakeSelfSignedCertificate(dir, "server", "localhost", &f));
+  return TlsFiles{f.cert_file, f.key_file};
 }
 
 // One HTTPS request that verifies the server against `ca_file`; the status,

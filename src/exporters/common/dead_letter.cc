@@ -9,10 +9,17 @@
 namespace sluice::exporters {
 namespace {
 
-constexpr char kMagic[8] = {'S', 'L', 'D', 'L', 'Q', '0', '0', '1'};
+// Version 1 entries (no tenant) are still read.
+constexpr char kMagicV1[8] = {'S', 'L', 'D', 'L', 'Q', '0', '0', '1'};
+constexpr char kMagic[8] = {'S', 'L', 'D', 'L', 'Q', '0', '0', '2'};
 constexpr size_t kCrcOffset = 8;
 // magic, crc, unix_nanos, signal, items, route_len, reason_len, body_len
-constexpr size_t kHeaderSize = 8 + 4 + 8 + 1 + 8 + 4 + 4 + 8;
+constexpr size_t kHeaderSizeV1 = 8 + 4 + 8 + 1 + 8 + 4 + 4 + 8;
+// ... tenant_len
+constexpr size_t kHeaderSize = kHeaderSizeV1 + 4;
+// What List reads of an entry: the header and its strings (the reason is
+// cut at 4 KiB; routes and tenants are header-sized).
+constexpr uint64_t kListReadBytes = kHeaderSize + (64u << 10);
 constexpr std::string_view kSuffix = ".dlq";
 constexpr size_t kIdDigits = 20;
 
@@ -45,7 +52,9 @@ struct Parsed {
 };
 
 Result<Parsed> ParseHeader(std::string_view data, bool need_body) {
-  if (data.size() < kHeaderSize || std::memcmp(data.data(), kMagic, sizeof kMagic) != 0) {
+  bool v1 = data.size() >= kHeaderSizeV1 && std::memcmp(data.data(), kMagicV1, 8) == 0;
+  size_t header = v1 ? kHeaderSizeV1 : kHeaderSize;
+  if (!v1 && (data.size() < kHeaderSize || std::memcmp(data.data(), kMagic, 8) != 0)) {
     return Status::Corruption("not a dead-letter entry");
   }
   const char* p = data.data();
@@ -56,19 +65,21 @@ Result<Parsed> ParseHeader(std::string_view data, bool need_body) {
   uint64_t route_len = GetLE(p + 29, 4);
   uint64_t reason_len = GetLE(p + 33, 4);
   uint64_t body_len = GetLE(p + 37, 8);
-  uint64_t strings = route_len + reason_len;
-  if (data.size() < kHeaderSize + strings) return Status::Corruption("dead-letter entry truncated");
-  out.entry.route = std::string(data.substr(kHeaderSize, route_len));
-  out.entry.reason = std::string(data.substr(kHeaderSize + route_len, reason_len));
+  uint64_t tenant_len = v1 ? 0 : GetLE(p + 45, 4);
+  uint64_t strings = route_len + reason_len + tenant_len;
+  if (data.size() < header + strings) return Status::Corruption("dead-letter entry truncated");
+  out.entry.route = std::string(data.substr(header, route_len));
+  out.entry.reason = std::string(data.substr(header + route_len, reason_len));
+  out.entry.tenant = std::string(data.substr(header + route_len + reason_len, tenant_len));
   if (need_body) {
-    if (data.size() != kHeaderSize + strings + body_len) {
+    if (data.size() != header + strings + body_len) {
       return Status::Corruption("dead-letter entry has the wrong length");
     }
     uint32_t crc = static_cast<uint32_t>(GetLE(p + kCrcOffset, 4));
     if (io::Crc32c(data.data() + kCrcOffset + 4, data.size() - kCrcOffset - 4) != crc) {
       return Status::Corruption("dead-letter entry checksum mismatch");
     }
-    out.body = data.substr(kHeaderSize + strings);
+    out.body = data.substr(header + strings);
   }
   return out;
 }
@@ -159,8 +170,9 @@ Status DeadLetterQueue::Scan() {
     Result<uint64_t> size = fs_.FileSize(io::JoinPath(dir_, name));
     if (!size.ok()) continue;
     uint64_t items = 0;
-    Result<std::string> head = ReadWhole(fs_, io::JoinPath(dir_, name), kHeaderSize);
-    if (head.ok() && head->size() == kHeaderSize) items = GetLE(head->data() + 21, 8);
+    // Both versions keep the item count at the same place.
+    Result<std::string> head = ReadWhole(fs_, io::JoinPath(dir_, name), kHeaderSizeV1);
+    if (head.ok() && head->size() == kHeaderSizeV1) items = GetLE(head->data() + 21, 8);
     held.push_back({id, *size, items});
   }
   std::sort(held.begin(), held.end(), [](const Held& a, const Held& b) { return a.id < b.id; });
@@ -182,7 +194,7 @@ Status DeadLetterQueue::Put(const pipeline::OutboundRequest& request, std::strin
                             int64_t unix_nanos) {
   std::string_view why = reason.substr(0, 4096);
   std::string head;
-  head.reserve(kHeaderSize + request.route.size() + why.size());
+  head.reserve(kHeaderSize + request.route.size() + why.size() + request.tenant.size());
   head.append(kMagic, sizeof kMagic);
   PutU32(head, 0);  // crc, filled below
   PutU64(head, static_cast<uint64_t>(unix_nanos));
@@ -191,8 +203,10 @@ Status DeadLetterQueue::Put(const pipeline::OutboundRequest& request, std::strin
   PutU32(head, static_cast<uint32_t>(request.route.size()));
   PutU32(head, static_cast<uint32_t>(why.size()));
   PutU64(head, request.body.size());
+  PutU32(head, static_cast<uint32_t>(request.tenant.size()));
   head += request.route;
   head += why;
+  head += request.tenant;
   uint32_t crc = io::Crc32c(head.data() + kCrcOffset + 4, head.size() - kCrcOffset - 4);
   crc = io::Crc32cExtend(crc, request.body.data(), request.body.size());
   for (int i = 0; i < 4; ++i) head[kCrcOffset + i] = static_cast<char>(crc >> (8 * i));
@@ -252,7 +266,7 @@ Result<std::vector<DeadLetterQueue::Entry>> DeadLetterQueue::List() {
   }
   std::vector<Entry> out;
   for (const auto& h : held) {
-    Result<std::string> head = ReadWhole(fs_, PathOf(h.id), kHeaderSize + 4096 + 4096);
+    Result<std::string> head = ReadWhole(fs_, PathOf(h.id), kListReadBytes);
     if (!head.ok()) continue;  // removed meanwhile
     Result<Parsed> parsed = ParseHeader(*head, false);
     Entry e;
@@ -274,6 +288,7 @@ Result<pipeline::OutboundRequest> DeadLetterQueue::Read(uint64_t id) {
   pipeline::OutboundRequest r;
   r.signal = parsed.entry.signal;
   r.route = std::move(parsed.entry.route);
+  r.tenant = std::move(parsed.entry.tenant);
   r.items = parsed.entry.items;
   r.body = std::string(parsed.body);
   return r;

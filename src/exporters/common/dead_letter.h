@@ -23,9 +23,11 @@ namespace sluice::exporters {
 // so a crash leaves either the whole entry or none. File layout (integers
 // little-endian):
 //
-//   magic "SLDLQ001" | crc32c u32 (of everything after it) | unix_nanos u64
+//   magic "SLDLQ002" | crc32c u32 (of everything after it) | unix_nanos u64
 //   | signal u8 | items u64 | route_len u32 | reason_len u32 | body_len u64
-//   | route | reason | body
+//   | tenant_len u32 | route | reason | tenant | body
+//
+// Entries of version 1 ("SLDLQ001": no tenant_len, no tenant) are read too.
 //
 // The queue is bounded by max_bytes: the oldest entries are deleted to make
 // room, counted in sluice_dlq_evicted_{records,bytes}_total{exporter}.
@@ -38,6 +40,7 @@ class DeadLetterQueue {
     log::Signal signal = log::Signal::kTraces;
     std::string route;
     std::string reason;
+    std::string tenant;
     uint64_t items = 0;
     uint64_t bytes = 0;  // file size
   };

@@ -4,6 +4,7 @@
 
 #include "base/logging.h"
 #include "base/thread.h"
+#include "exporters/common/tenant_encoder.h"
 
 namespace sluice::exporters {
 
@@ -445,8 +446,11 @@ Status RequestExporter::Start() {
                                       "encoding or could not decode them.",
                                       {"exporter"})
                           .With({settings_.id});
-  loop_ = std::make_unique<DeliveryLoop>(rt_, o, make_encoder_(unsupported), make_sender_,
-                                         std::move(dlq));
+  // Requests never mix tenants; a few tenants may fill requests at once.
+  constexpr size_t kMaxOpenTenants = 8;
+  auto encoder = std::make_unique<TenantSplitEncoder>(
+      [this, &unsupported] { return make_encoder_(unsupported); }, kMaxOpenTenants);
+  loop_ = std::make_unique<DeliveryLoop>(rt_, o, std::move(encoder), make_sender_, std::move(dlq));
   return loop_->Start();
 }
 

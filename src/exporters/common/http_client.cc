@@ -1,11 +1,17 @@
 #include "exporters/common/http_client.h"
 
+#include <openssl/ssl.h>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <ctime>
 #include <optional>
 
@@ -14,22 +20,59 @@ namespace sluice::exporters {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
+
+const config::Schema<TlsClientOptions>& TlsClientOptionsSchema() {
+  static const config::Schema<TlsClientOptions> schema = [] {
+    config::Schema<TlsClientOptions> s("tls");
+    s.String("ca_file", &TlsClientOptions::ca_file,
+             "PEM file of the certificate authorities to trust (default: the system's).")
+        .String("cert_file", &TlsClientOptions::cert_file,
+                "Client certificate chain (PEM) for mutual TLS; needs key_file.")
+        .String("key_file", &TlsClientOptions::key_file, "Key of cert_file (PEM).")
+        .String("server_name_override", &TlsClientOptions::server_name_override,
+                "Name to expect in the server's certificate and send as SNI (default: the "
+                "endpoint's host).")
+        .Bool("insecure_skip_verify", &TlsClientOptions::insecure_skip_verify,
+              "Accept any server certificate (for tests only).")
+        .Check([](const TlsClientOptions& o) -> std::string {
+          if (o.cert_file.empty() != o.key_file.empty()) {
+            return "cert_file and key_file go together";
+          }
+          return "";
+        });
+    return s;
+  }();
+  return schema;
+}
+
+void AddTenantHeader(const std::string& header, const Headers& configured,
+                     const std::string& tenant, Headers* extra) {
+  if (tenant.empty() || header.empty()) return;
+  for (const auto& [k, v] : configured) {
+    if (beast::iequals(k, header)) return;
+  }
+  extra->emplace_back(header, tenant);
+}
 
 Result<Endpoint> Endpoint::Parse(std::string_view url) {
   constexpr std::string_view kHttp = "http://";
-  if (url.rfind("https://", 0) == 0) {
-    return Status::InvalidArgument("https endpoints are not supported: \"" + std::string(url) +
-                                   "\"");
+  constexpr std::string_view kHttps = "https://";
+  Endpoint e;
+  std::string_view rest;
+  if (url.rfind(kHttps, 0) == 0) {
+    e.tls = true;
+    rest = url.substr(kHttps.size());
+  } else if (url.rfind(kHttp, 0) == 0) {
+    rest = url.substr(kHttp.size());
+  } else {
+    return Status::InvalidArgument("endpoint must start with http:// or https://: \"" +
+                                   std::string(url) + "\"");
   }
-  if (url.rfind(kHttp, 0) != 0) {
-    return Status::InvalidArgument("endpoint must start with http://: \"" + std::string(url) +
-                                   "\"");
-  }
-  std::string_view rest = url.substr(kHttp.size());
+  const char* default_port = e.tls ? "443" : "80";
   size_t slash = rest.find('/');
   std::string_view authority = rest.substr(0, slash);
-  Endpoint e;
   if (slash != std::string_view::npos) {
     e.path = std::string(rest.substr(slash));
     while (!e.path.empty() && e.path.back() == '/') e.path.pop_back();
@@ -41,11 +84,12 @@ Result<Endpoint> Endpoint::Parse(std::string_view url) {
     }
     e.host = std::string(authority.substr(1, close - 1));
     std::string_view after = authority.substr(close + 1);
-    e.port = after.size() > 1 && after[0] == ':' ? std::string(after.substr(1)) : "80";
+    e.port = after.size() > 1 && after[0] == ':' ? std::string(after.substr(1)) : default_port;
   } else {
     size_t colon = authority.rfind(':');
     e.host = std::string(authority.substr(0, colon));
-    e.port = colon == std::string_view::npos ? "80" : std::string(authority.substr(colon + 1));
+    e.port =
+        colon == std::string_view::npos ? default_port : std::string(authority.substr(colon + 1));
   }
   if (e.host.empty()) {
     return Status::InvalidArgument("endpoint has no host: \"" + std::string(url) + "\"");
@@ -58,6 +102,48 @@ Result<Endpoint> Endpoint::Parse(std::string_view url) {
   return e;
 }
 
+namespace {
+
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// A client TLS context per `o`; the error names the file it could not load.
+Result<std::unique_ptr<ssl::context>> MakeTlsContext(const TlsClientOptions& o) {
+  auto ctx = std::make_unique<ssl::context>(ssl::context::tls_client);
+  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                   ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+  beast::error_code ec;
+  if (o.insecure_skip_verify) {
+    ctx->set_verify_mode(ssl::verify_none);
+  } else {
+    ctx->set_verify_mode(ssl::verify_peer);
+    if (o.ca_file.empty()) {
+      ctx->set_default_verify_paths(ec);
+      if (ec) return Status::InvalidArgument("tls: cannot load the system's CAs: " + ec.message());
+    } else {
+      ctx->load_verify_file(o.ca_file, ec);
+      if (ec) {
+        return Status::InvalidArgument("tls: cannot load ca_file \"" + o.ca_file +
+                                       "\": " + ec.message());
+      }
+    }
+  }
+  if (!o.cert_file.empty()) {
+    ctx->use_certificate_chain_file(o.cert_file, ec);
+    if (ec) {
+      return Status::InvalidArgument("tls: cannot load cert_file \"" + o.cert_file +
+                                     "\": " + ec.message());
+    }
+    ctx->use_private_key_file(o.key_file, ssl::context::pem, ec);
+    if (ec) {
+      return Status::InvalidArgument("tls: cannot load key_file \"" + o.key_file +
+                                     "\": " + ec.message());
+    }
+  }
+  return ctx;
+}
+
+}  // namespace
+
 struct HttpClient::Impl {
   Impl(Endpoint ep, std::chrono::nanoseconds t, Headers h)
       : endpoint(std::move(ep)), timeout(t), headers(std::move(h)) {}
@@ -65,19 +151,30 @@ struct HttpClient::Impl {
   Endpoint endpoint;
   std::chrono::nanoseconds timeout;
   Headers headers;
+  std::unique_ptr<ssl::context> tls;  // set for https://
+  std::string server_name;            // checked in the certificate, sent as SNI
+  bool verify = true;
   asio::io_context io;
-  std::optional<beast::tcp_stream> stream;
+  // One of the two is set while connected.
+  std::optional<beast::tcp_stream> plain;
+  std::optional<TlsStream> secure;
   beast::flat_buffer buffer;
   // The body is sent from the caller's buffer, not copied.
   http::request<http::span_body<const char>> request;
 
+  bool connected() const { return plain.has_value() || secure.has_value(); }
+
+  beast::tcp_stream& Lowest() { return secure ? beast::get_lowest_layer(*secure) : *plain; }
+
   void Close() {
-    if (stream) {
-      beast::error_code ignored;
-      stream->socket().shutdown(tcp::socket::shutdown_both, ignored);
-      stream->close();
-      stream.reset();
-    }
+    if (!connected()) return;
+    // No TLS close_notify: the connection is dropped either way, and waiting
+    // for the peer's answer could block.
+    beast::error_code ignored;
+    Lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
+    Lowest().close();
+    plain.reset();
+    secure.reset();
     buffer.clear();
   }
 
@@ -92,39 +189,53 @@ struct HttpClient::Impl {
     beast::error_code ec;
     auto results = resolver.resolve(endpoint.host, endpoint.port, ec);
     if (ec) return Status::Unavailable("cannot resolve " + endpoint.host + ": " + ec.message());
-    stream.emplace(io);
-    stream->expires_after(timeout);
-    stream->async_connect(results, [&ec](beast::error_code e, const tcp::endpoint&) { ec = e; });
+    plain.emplace(io);
+    plain->expires_after(timeout);
+    plain->async_connect(results, [&ec](beast::error_code e, const tcp::endpoint&) { ec = e; });
     RunOnce();
     if (ec) {
-      stream.reset();
+      plain.reset();
       return Status::Unavailable("cannot connect to " + endpoint.HostPort() + ": " + ec.message());
     }
-    stream->socket().set_option(tcp::no_delay(true), ec);
+    plain->socket().set_option(tcp::no_delay(true), ec);
+    if (tls) return Handshake();
     return Status::Ok();
   }
 
-  Result<HttpReply> Exchange(std::string_view route, std::string_view body, const Headers& extra) {
-    request = {};
-    request.method(http::verb::post);
-    request.target(endpoint.path + std::string(route));
-    request.version(11);
-    request.set(http::field::host, endpoint.HostPort());
-    request.set(http::field::user_agent, "sluice");
-    for (const auto& [k, v] : headers) request.set(k, v);
-    for (const auto& [k, v] : extra) request.set(k, v);
-    request.body() = beast::span<const char>(body.data(), body.size());
-    request.prepare_payload();
-
+  Status Handshake() {
+    secure.emplace(std::move(*plain), *tls);
+    plain.reset();
+    // SNI carries names only, never addresses.
     beast::error_code ec;
-    stream->expires_after(timeout);
-    http::async_write(*stream, request, [&ec](beast::error_code e, size_t) { ec = e; });
+    asio::ip::make_address(server_name, ec);
+    if (ec && !SSL_set_tlsext_host_name(secure->native_handle(), server_name.c_str())) {
+      Close();
+      return Status::Unavailable("cannot set the TLS server name " + server_name);
+    }
+    if (verify) secure->set_verify_callback(ssl::host_name_verification(server_name));
+    beast::get_lowest_layer(*secure).expires_after(timeout);
+    ec = {};
+    secure->async_handshake(ssl::stream_base::client, [&ec](beast::error_code e) { ec = e; });
+    RunOnce();
+    if (ec) {
+      Close();
+      return Status::Unavailable("TLS handshake with " + endpoint.HostPort() +
+                                 " failed: " + ec.message());
+    }
+    return Status::Ok();
+  }
+
+  template <typename Stream>
+  Result<HttpReply> ExchangeOn(Stream& stream) {
+    beast::error_code ec;
+    Lowest().expires_after(timeout);
+    http::async_write(stream, request, [&ec](beast::error_code e, size_t) { ec = e; });
     RunOnce();
     if (ec) return Status::Unavailable("sending to " + endpoint.HostPort() + ": " + ec.message());
 
     http::response_parser<http::string_body> parser;
     parser.body_limit(16u << 20);
-    http::async_read(*stream, buffer, parser, [&ec](beast::error_code e, size_t) { ec = e; });
+    http::async_read(stream, buffer, parser, [&ec](beast::error_code e, size_t) { ec = e; });
     RunOnce();
     if (ec) {
       return Status::Unavailable("reading the reply from " + endpoint.HostPort() + ": " +
@@ -139,18 +250,57 @@ struct HttpClient::Impl {
     if (!res.keep_alive()) Close();
     return reply;
   }
+
+  Result<HttpReply> Exchange(std::string_view route, std::string_view body, const Headers& extra) {
+    request = {};
+    request.method(http::verb::post);
+    request.target(endpoint.path + std::string(route));
+    request.version(11);
+    request.set(http::field::host, endpoint.HostPort());
+    request.set(http::field::user_agent, "sluice");
+    for (const auto& [k, v] : headers) request.set(k, v);
+    for (const auto& [k, v] : extra) request.set(k, v);
+    request.body() = beast::span<const char>(body.data(), body.size());
+    request.prepare_payload();
+    return secure ? ExchangeOn(*secure) : ExchangeOn(*plain);
+  }
 };
 
-HttpClient::HttpClient(Endpoint endpoint, std::chrono::nanoseconds timeout, Headers headers)
-    : impl_(std::make_unique<Impl>(std::move(endpoint), timeout, std::move(headers))) {}
+HttpClient::HttpClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Result<std::unique_ptr<HttpClient>> HttpClient::Create(Endpoint endpoint,
+                                                       std::chrono::nanoseconds timeout,
+                                                       Headers headers,
+                                                       const TlsClientOptions& tls) {
+  bool secure = endpoint.tls;
+  auto impl = std::make_unique<Impl>(std::move(endpoint), timeout, std::move(headers));
+  if (secure) {
+    SLUICE_ASSIGN_OR_RETURN(impl->tls, MakeTlsContext(tls));
+    impl->server_name =
+        tls.server_name_override.empty() ? impl->endpoint.host : tls.server_name_override;
+    impl->verify = !tls.insecure_skip_verify;
+  }
+  return std::unique_ptr<HttpClient>(new HttpClient(std::move(impl)));
+}
 
 Result<std::unique_ptr<HttpClient>> HttpClient::ForUrl(std::string_view url,
                                                        std::chrono::nanoseconds timeout,
-                                                       Headers headers, std::string* path) {
+                                                       Headers headers, std::string* path,
+                                                       const TlsClientOptions& tls) {
   SLUICE_ASSIGN_OR_RETURN(Endpoint ep, Endpoint::Parse(url));
   *path = ep.path.empty() ? "/" : ep.path;
   ep.path.clear();
-  return std::make_unique<HttpClient>(std::move(ep), timeout, std::move(headers));
+  return Create(std::move(ep), timeout, std::move(headers), tls);
+}
+
+std::string CheckClientConfig(std::string_view url, const TlsClientOptions& tls) {
+  Result<Endpoint> e = Endpoint::Parse(url);
+  if (!e.ok()) return e.status().message();
+  if (e->tls) {
+    Result<std::unique_ptr<ssl::context>> ctx = MakeTlsContext(tls);
+    if (!ctx.ok()) return ctx.status().message();
+  }
+  return "";
 }
 
 HttpClient::~HttpClient() {
@@ -161,9 +311,9 @@ Result<HttpReply> HttpClient::Post(std::string_view route, std::string_view body
                                    const Headers& extra) {
   // A kept-alive connection the server has since closed fails on first use;
   // that one attempt is repeated on a fresh connection.
-  bool fresh = !impl_->stream;
+  bool fresh = !impl_->connected();
   for (int attempt = 0; attempt < 2; ++attempt) {
-    if (!impl_->stream) {
+    if (!impl_->connected()) {
       SLUICE_RETURN_IF_ERROR(impl_->Connect());
       fresh = true;
     }

@@ -57,7 +57,11 @@ const config::Schema<LokiOptions>& LokiOptionsSchema() {
              "Push API URL, e.g. http://loki:3100/loki/api/v1/push.")
         .Required()
         .StringMap("headers", &LokiOptions::headers,
-                   "Headers added to every request (e.g. X-Scope-OrgID for a tenant).")
+                   "Headers added to every request (X-Scope-OrgID here sends every entry to "
+                   "one tenant).")
+        .String("tenant_header", &LokiOptions::tenant_header, kTenantHeaderHelp)
+        .Object("tls", &LokiOptions::tls, TlsClientOptionsSchema(),
+                "Checks of the server's certificate for an https:// endpoint.")
         .StringMap("resource_labels", &LokiOptions::resource_labels,
                    "Resource attribute → stream label. Default: service.name → service_name.")
         .StringMap("attribute_labels", &LokiOptions::attribute_labels,
@@ -80,8 +84,8 @@ const config::Schema<LokiOptions>& LokiOptionsSchema() {
                 "one, so its entries are sent in order.")
         .Object("dead_letter", &LokiOptions::dead_letter, DeadLetterOptionsSchema(), "")
         .Check([](const LokiOptions& o) -> std::string {
-          Result<Endpoint> e = Endpoint::Parse(o.endpoint);
-          if (!e.ok()) return e.status().message();
+          std::string bad = CheckClientConfig(o.endpoint, o.tls);
+          if (!bad.empty()) return bad;
           for (const auto* list : {&o.resource_labels, &o.attribute_labels}) {
             for (const auto& [key, label] : *list) {
               if (!wire::prom::ValidLabelName(label)) {
@@ -338,11 +342,14 @@ class LokiSender final : public pipeline::Sender {
 
   pipeline::SendResult Send(const pipeline::OutboundRequest& request) override {
     if (!client_) {
-      auto c = HttpClient::ForUrl(options_.endpoint, options_.timeout, options_.headers, &path_);
-      if (!c.ok()) return pipeline::SendResult::Permanent(c.status().message());
+      auto c = HttpClient::ForUrl(options_.endpoint, options_.timeout, options_.headers, &path_,
+                                  options_.tls);
+      // The configuration was checked at load; a TLS file gone since may come back.
+      if (!c.ok()) return pipeline::SendResult::Retryable(c.status().message());
       client_ = std::move(c).value();
     }
     Headers extra = {{"Content-Type", "application/json"}};
+    AddTenantHeader(options_.tenant_header, options_.headers, request.tenant, &extra);
     std::string_view body = request.body;
     if (options_.gzip) {
       compressed_ = wire::Compress(wire::Compression::kGzip, request.body);

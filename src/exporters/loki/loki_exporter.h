@@ -19,6 +19,8 @@ enum class LineFormat { kJson, kRaw };
 struct LokiOptions {
   std::string endpoint;  // http://loki:3100/loki/api/v1/push
   std::vector<std::pair<std::string, std::string>> headers;
+  std::string tenant_header = kDefaultTenantHeader;
+  TlsClientOptions tls;  // for an https:// endpoint
   // Attribute key → Loki label name, from the resource and from each record.
   std::vector<std::pair<std::string, std::string>> resource_labels = {
       {"service.name", "service_name"}};

@@ -4,6 +4,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "exporters/common/otlp_requests.h"
+#include "io/file_system.h"
 #include "wire/proto_reader.h"
 
 namespace sluice::exporters::otlp {
@@ -41,6 +42,32 @@ std::chrono::milliseconds RetryDelay(std::string_view status) {
   return std::chrono::milliseconds(-1);
 }
 
+constexpr std::string_view kHttps = "https://";
+constexpr std::string_view kHttp = "http://";
+
+// The endpoint without its scheme, as gRPC's target.
+std::string Target(const std::string& endpoint) {
+  if (endpoint.rfind(kHttps, 0) == 0) return endpoint.substr(kHttps.size());
+  if (endpoint.rfind(kHttp, 0) == 0) return endpoint.substr(kHttp.size());
+  return endpoint;
+}
+
+// Plaintext, or TLS with the configured files for an https:// endpoint; the
+// error names the file that could not be read.
+Result<std::shared_ptr<grpc::ChannelCredentials>> Credentials(const OtlpGrpcOptions& o) {
+  if (o.endpoint.rfind(kHttps, 0) != 0) return grpc::InsecureChannelCredentials();
+  grpc::SslCredentialsOptions ssl;
+  for (auto [path, out] : {std::pair{&o.tls.ca_file, &ssl.pem_root_certs},
+                           std::pair{&o.tls.cert_file, &ssl.pem_cert_chain},
+                           std::pair{&o.tls.key_file, &ssl.pem_private_key}}) {
+    if (path->empty()) continue;
+    Result<std::string> pem = io::ReadSmallFile(io::FileSystem::Posix(), *path);
+    if (!pem.ok()) return Status::InvalidArgument("tls: cannot read \"" + *path + "\"");
+    *out = std::move(pem).value();
+  }
+  return grpc::SslCredentials(ssl);
+}
+
 }  // namespace
 
 struct OtlpGrpcSender::Stub {
@@ -52,11 +79,15 @@ const config::Schema<OtlpGrpcOptions>& OtlpGrpcOptionsSchema() {
   static const config::Schema<OtlpGrpcOptions> schema = [] {
     config::Schema<OtlpGrpcOptions> s("otlp");
     s.String("endpoint", &OtlpGrpcOptions::endpoint,
-             "host:port of an OTLP/gRPC receiver (plaintext HTTP/2).")
+             "host:port (or http://host:port) of an OTLP/gRPC receiver; https://host:port "
+             "for TLS.")
         .Required()
         .Bool("gzip", &OtlpGrpcOptions::gzip, "Compress messages with gzip.")
         .StringMap("headers", &OtlpGrpcOptions::headers,
                    "Metadata sent with every call (names are lower-cased).")
+        .String("tenant_header", &OtlpGrpcOptions::tenant_header, kTenantHeaderHelp)
+        .Object("tls", &OtlpGrpcOptions::tls, TlsClientOptionsSchema(),
+                "Checks of the server's certificate for an https:// endpoint.")
         .Duration("timeout", &OtlpGrpcOptions::timeout, "Deadline of one Export call.",
                   {1e6L, 600e9L})
         .Bytes("max_request_bytes", &OtlpGrpcOptions::max_request_bytes,
@@ -66,12 +97,20 @@ const config::Schema<OtlpGrpcOptions>& OtlpGrpcOptionsSchema() {
         .Object("sending_queue", &OtlpGrpcOptions::sending_queue, QueueOptionsSchema(), "")
         .Object("dead_letter", &OtlpGrpcOptions::dead_letter, DeadLetterOptionsSchema(), "")
         .Check([](const OtlpGrpcOptions& o) -> std::string {
-          if (o.endpoint.find("://") != std::string::npos) {
-            return "endpoint is host:port, without a scheme: \"" + o.endpoint + "\"";
+          std::string target = Target(o.endpoint);
+          if (target.find("://") != std::string::npos) {
+            return "endpoint is host:port, http://host:port or https://host:port: \"" + o.endpoint +
+                   "\"";
           }
-          if (o.endpoint.rfind(':') == std::string::npos) {
+          if (target.rfind(':') == std::string::npos) {
             return "endpoint needs a port: \"" + o.endpoint + "\"";
           }
+          if (o.tls.insecure_skip_verify) {
+            return "tls.insecure_skip_verify is not supported by the otlp exporter; give the "
+                   "server's CA as tls.ca_file";
+          }
+          Result<std::shared_ptr<grpc::ChannelCredentials>> c = Credentials(o);
+          if (!c.ok()) return c.status().message();
           return "";
         });
     return s;
@@ -115,13 +154,27 @@ pipeline::SendResult ClassifyGrpc(int code, const std::string& message,
 
 OtlpGrpcSender::OtlpGrpcSender(const OtlpGrpcOptions& options)
     : options_(options), cq_(std::make_unique<grpc::CompletionQueue>()) {
+  for (const auto& [k, v] : options_.headers) {
+    std::string key = k;
+    for (auto& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    metadata_.emplace_back(std::move(key), v);
+  }
+}
+
+Status OtlpGrpcSender::Connect() {
+  SLUICE_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ChannelCredentials> credentials,
+                          Credentials(options_));
   grpc::ChannelArguments args;
   // Each sender gets a connection of its own, so consumers send in parallel.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   args.SetMaxReceiveMessageSize(16 << 20);
   args.SetMaxSendMessageSize(-1);
-  channel_ = grpc::CreateCustomChannel(options_.endpoint, grpc::InsecureChannelCredentials(), args);
+  if (!options_.tls.server_name_override.empty()) {
+    args.SetSslTargetNameOverride(options_.tls.server_name_override);
+  }
+  channel_ = grpc::CreateCustomChannel(Target(options_.endpoint), credentials, args);
   stub_ = std::make_unique<Stub>(channel_);
+  return Status::Ok();
 }
 
 OtlpGrpcSender::~OtlpGrpcSender() {
@@ -134,14 +187,21 @@ OtlpGrpcSender::~OtlpGrpcSender() {
 }
 
 pipeline::SendResult OtlpGrpcSender::Send(const pipeline::OutboundRequest& request) {
+  if (!stub_) {
+    // The configuration was checked at load; a TLS file gone since may come back.
+    Status st = Connect();
+    if (!st.ok()) return pipeline::SendResult::Retryable(st.message());
+  }
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + options_.timeout);
   ctx.set_wait_for_ready(false);
   if (options_.gzip) ctx.set_compression_algorithm(GRPC_COMPRESS_GZIP);
-  for (const auto& [k, v] : options_.headers) {
-    std::string key = k;
-    for (auto& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    ctx.AddMetadata(key, v);
+  for (const auto& [k, v] : metadata_) ctx.AddMetadata(k, v);
+  Headers tenant;
+  AddTenantHeader(options_.tenant_header, options_.headers, request.tenant, &tenant);
+  for (auto& [k, v] : tenant) {
+    for (auto& c : k) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    ctx.AddMetadata(k, v);
   }
   grpc::Slice slice(request.body.data(), request.body.size());
   grpc::ByteBuffer payload(&slice, 1);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "exporters/common/delivery.h"
+#include "exporters/common/http_client.h"
 #include "pipeline/component.h"
 
 namespace grpc {
@@ -18,9 +19,12 @@ class CompletionQueue;
 namespace sluice::exporters::otlp {
 
 struct OtlpGrpcOptions {
-  std::string endpoint;  // host:port, plaintext
+  // host:port or http://host:port for plaintext, https://host:port for TLS.
+  std::string endpoint;
   bool gzip = true;
   std::vector<std::pair<std::string, std::string>> headers;  // sent as metadata
+  std::string tenant_header = kDefaultTenantHeader;          // sent lower-cased
+  TlsClientOptions tls;  // for https:// (insecure_skip_verify is refused)
   std::chrono::nanoseconds timeout = std::chrono::seconds(30);
   uint64_t max_request_bytes = 1ull << 20;
   RetryOptions retry_on_failure;
@@ -40,7 +44,8 @@ const char* ExportMethod(log::Signal signal);
 // google.rpc.Status of the error, whose RetryInfo sets the wait.
 pipeline::SendResult ClassifyGrpc(int code, const std::string& message, const std::string& details);
 
-// Sends over one plaintext HTTP/2 channel of its own.
+// Sends over one HTTP/2 channel of its own, made on first use (TLS for an
+// https:// endpoint).
 class OtlpGrpcSender final : public pipeline::Sender {
  public:
   explicit OtlpGrpcSender(const OtlpGrpcOptions& options);
@@ -48,7 +53,10 @@ class OtlpGrpcSender final : public pipeline::Sender {
   pipeline::SendResult Send(const pipeline::OutboundRequest& request) override;
 
  private:
+  Status Connect();
+
   const OtlpGrpcOptions& options_;
+  std::vector<std::pair<std::string, std::string>> metadata_;  // names lower-cased
   struct Stub;  // the generic stub, kept out of this header
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<Stub> stub_;

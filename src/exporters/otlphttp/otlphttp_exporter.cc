@@ -40,6 +40,9 @@ const config::Schema<OtlpHttpOptions>& OtlpHttpOptionsSchema() {
                                  "Content-Encoding of request bodies.")
         .StringMap("headers", &OtlpHttpOptions::headers,
                    "Headers added to every request (e.g. Authorization).")
+        .String("tenant_header", &OtlpHttpOptions::tenant_header, kTenantHeaderHelp)
+        .Object("tls", &OtlpHttpOptions::tls, TlsClientOptionsSchema(),
+                "Checks of the server's certificate for https:// endpoints.")
         .Duration("timeout", &OtlpHttpOptions::timeout,
                   "Limit on one attempt: connect, send and the answer.", {1e6L, 600e9L})
         .Bytes("max_request_bytes", &OtlpHttpOptions::max_request_bytes,
@@ -55,8 +58,8 @@ const config::Schema<OtlpHttpOptions>& OtlpHttpOptionsSchema() {
             if (url.empty()) {
               return "endpoint (or " + std::string(log::SignalName(sig)) + "_endpoint) is required";
             }
-            Result<Endpoint> e = Endpoint::Parse(url);
-            if (!e.ok()) return e.status().message();
+            std::string bad = CheckClientConfig(url, o.tls);
+            if (!bad.empty()) return bad;
           }
           return "";
         });
@@ -91,11 +94,13 @@ pipeline::SendResult OtlpHttpSender::Send(const pipeline::OutboundRequest& reque
   size_t i = OtlpSignalIndex(request.signal);
   if (!clients_[i]) {
     auto c = HttpClient::ForUrl(SignalUrl(options_, request.signal), options_.timeout,
-                                options_.headers, &paths_[i]);
-    if (!c.ok()) return pipeline::SendResult::Permanent(c.status().message());
+                                options_.headers, &paths_[i], options_.tls);
+    // The configuration was checked at load; a TLS file gone since may come back.
+    if (!c.ok()) return pipeline::SendResult::Retryable(c.status().message());
     clients_[i] = std::move(c).value();
   }
   Headers extra = {{"Content-Type", "application/x-protobuf"}};
+  AddTenantHeader(options_.tenant_header, options_.headers, request.tenant, &extra);
   std::string_view body = request.body;
   if (options_.compression != wire::Compression::kNone) {
     compressed_ = wire::Compress(options_.compression, request.body);

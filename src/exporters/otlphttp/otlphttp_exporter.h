@@ -23,6 +23,8 @@ struct OtlpHttpOptions {
   std::string logs_endpoint;
   wire::Compression compression = wire::Compression::kGzip;
   std::vector<std::pair<std::string, std::string>> headers;
+  std::string tenant_header = kDefaultTenantHeader;
+  TlsClientOptions tls;  // for https:// endpoints
   std::chrono::nanoseconds timeout = std::chrono::seconds(30);
   uint64_t max_request_bytes = 1ull << 20;
   RetryOptions retry_on_failure;

@@ -28,6 +28,9 @@ const config::Schema<RemoteWriteOptions>& RemoteWriteOptionsSchema() {
              "remote write URL, e.g. http://prometheus:9090/api/v1/write.")
         .Required()
         .StringMap("headers", &RemoteWriteOptions::headers, "Headers added to every request.")
+        .String("tenant_header", &RemoteWriteOptions::tenant_header, kTenantHeaderHelp)
+        .Object("tls", &RemoteWriteOptions::tls, TlsClientOptionsSchema(),
+                "Checks of the server's certificate for an https:// endpoint.")
         .StringMap("external_labels", &RemoteWriteOptions::external_labels,
                    "Labels added to every series that does not have them already.")
         .Duration("timeout", &RemoteWriteOptions::timeout,
@@ -46,8 +49,8 @@ const config::Schema<RemoteWriteOptions>& RemoteWriteOptionsSchema() {
                 "hash, and each shard sends its requests one at a time, in order.")
         .Object("dead_letter", &RemoteWriteOptions::dead_letter, DeadLetterOptionsSchema(), "")
         .Check([](const RemoteWriteOptions& o) -> std::string {
-          Result<Endpoint> e = Endpoint::Parse(o.endpoint);
-          if (!e.ok()) return e.status().message();
+          std::string bad = CheckClientConfig(o.endpoint, o.tls);
+          if (!bad.empty()) return bad;
           Result<std::unique_ptr<Translator>> t = Translator::Create(TranslationOf(o));
           if (!t.ok()) return "external_labels: " + t.status().message();
           return "";
@@ -137,15 +140,18 @@ RemoteWriteSender::RemoteWriteSender(const RemoteWriteOptions& options) : option
 
 pipeline::SendResult RemoteWriteSender::Send(const pipeline::OutboundRequest& request) {
   if (!client_) {
-    auto c = HttpClient::ForUrl(options_.endpoint, options_.timeout, options_.headers, &path_);
-    if (!c.ok()) return pipeline::SendResult::Permanent(c.status().message());
+    auto c = HttpClient::ForUrl(options_.endpoint, options_.timeout, options_.headers, &path_,
+                                options_.tls);
+    // The configuration was checked at load; a TLS file gone since may come back.
+    if (!c.ok()) return pipeline::SendResult::Retryable(c.status().message());
     client_ = std::move(c).value();
   }
   compressed_ = wire::Compress(wire::Compression::kSnappyBlock, request.body);
-  static const Headers kHeaders = {{"Content-Type", "application/x-protobuf"},
-                                   {"Content-Encoding", "snappy"},
-                                   {"X-Prometheus-Remote-Write-Version", "0.1.0"}};
-  return ClassifyHttp(client_->Post(path_, compressed_, kHeaders), "remote write destination");
+  Headers headers = {{"Content-Type", "application/x-protobuf"},
+                     {"Content-Encoding", "snappy"},
+                     {"X-Prometheus-Remote-Write-Version", "0.1.0"}};
+  AddTenantHeader(options_.tenant_header, options_.headers, request.tenant, &headers);
+  return ClassifyHttp(client_->Post(path_, compressed_, headers), "remote write destination");
 }
 
 pipeline::ComponentType RemoteWriteExporterType() {

@@ -17,6 +17,8 @@ namespace sluice::exporters::prw {
 struct RemoteWriteOptions {
   std::string endpoint;  // http://host:port/api/v1/write
   std::vector<std::pair<std::string, std::string>> headers;
+  std::string tenant_header = kDefaultTenantHeader;
+  TlsClientOptions tls;  // for https:// endpoints
   std::vector<std::pair<std::string, std::string>> external_labels;
   std::chrono::nanoseconds timeout = std::chrono::seconds(30);
   int64_t max_series_per_request = 500;

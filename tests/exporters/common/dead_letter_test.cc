@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "io/crc32c.h"
 #include "support/temp_dir.h"
 #include "support/wait.h"
 
@@ -52,6 +53,63 @@ TEST(DeadLetterQueueTest, EntriesSurviveReopenWithTheirRequestIntact) {
   auto after = (*q)->List();
   ASSERT_EQ(after->size(), 3u);
   EXPECT_GT((*after)[2].id, (*after)[1].id);
+}
+
+TEST(DeadLetterQueueTest, ReplayedEntryKeepsItsTenant) {
+  testing::TempDir dir;
+  auto q = DeadLetterQueue::Open(io::FileSystem::Posix(), dir.Sub("dlq/e"), "e", 1 << 20, nullptr);
+  ASSERT_TRUE(q.ok());
+  pipeline::OutboundRequest with = Request(50, 2, 't');
+  with.tenant = "acme";
+  ASSERT_TRUE((*q)->Put(with, "answered 400", 1).ok());
+  ASSERT_TRUE((*q)->Put(Request(60, 1), "answered 400", 2).ok());
+  auto entries = (*q)->List();
+  ASSERT_TRUE(entries.ok());
+  ASSERT_EQ(entries->size(), 2u);
+  EXPECT_EQ((*entries)[0].tenant, "acme");
+  EXPECT_EQ((*entries)[0].reason, "answered 400");
+  EXPECT_EQ((*entries)[1].tenant, "");
+  auto r = (*q)->Read((*entries)[0].id);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->tenant, "acme");
+  EXPECT_EQ(r->body, std::string(50, 't'));
+}
+
+// An entry written before entries carried a tenant (format version 1).
+TEST(DeadLetterQueueTest, EntryOfTheFirstFormatIsStillReplayed) {
+  testing::TempDir dir;
+  std::filesystem::create_directories(dir.Sub("dlq/e"));
+  std::string route = "/v1/logs";
+  std::string reason = "old";
+  std::string body = "payload";
+  auto le = [](std::string& out, uint64_t v, int n) {
+    for (int i = 0; i < n; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
+  };
+  std::string rest;  // everything after the checksum
+  le(rest, 7, 8);    // unix_nanos
+  rest.push_back(static_cast<char>(log::Signal::kLogs));
+  le(rest, 5, 8);  // items
+  le(rest, route.size(), 4);
+  le(rest, reason.size(), 4);
+  le(rest, body.size(), 8);
+  rest += route + reason + body;
+  std::string file = "SLDLQ001";
+  le(file, io::Crc32c(rest.data(), rest.size()), 4);
+  file += rest;
+  std::ofstream(dir.Sub("dlq/e/00000000000000000001.dlq"), std::ios::binary) << file;
+
+  auto q = DeadLetterQueue::Open(io::FileSystem::Posix(), dir.Sub("dlq/e"), "e", 1 << 20, nullptr);
+  ASSERT_TRUE(q.ok());
+  auto entries = (*q)->List();
+  ASSERT_TRUE(entries.ok());
+  ASSERT_EQ(entries->size(), 1u);
+  EXPECT_EQ((*entries)[0].reason, "old");
+  EXPECT_EQ((*entries)[0].items, 5u);
+  auto r = (*q)->Read(1);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->route, route);
+  EXPECT_EQ(r->body, body);
+  EXPECT_EQ(r->tenant, "");
 }
 
 TEST(DeadLetterQueueTest, OldestEntriesAreEvictedAndCountedBeyondMaxBytes) {

@@ -4,8 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <fstream>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "google/rpc/error_details.pb.h"
@@ -16,6 +18,7 @@
 #include "support/otlp_builders.h"
 #include "support/service_harness.h"
 #include "support/temp_dir.h"
+#include "support/tls_certificate.h"
 #include "support/wait.h"
 
 namespace sluice::exporters::otlp {
@@ -57,10 +60,16 @@ class Backend final : public trace_pb::TraceService::Service, public logs_pb::Lo
   grpc::Status Export(grpc::ServerContext* ctx, const trace_pb::ExportTraceServiceRequest* req,
                       trace_pb::ExportTraceServiceResponse*) override {
     if (auto st = Fail(ctx); !st.ok()) return st;
+    std::string tenant;
+    auto it = ctx->client_metadata().find("x-scope-orgid");
+    if (it != ctx->client_metadata().end()) tenant.assign(it->second.data(), it->second.size());
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& rs : req->resource_spans()) {
       for (const auto& ss : rs.scope_spans()) {
-        for (const auto& s : ss.spans()) ++spans_[s.span_id()];
+        for (const auto& s : ss.spans()) {
+          ++spans_[s.span_id()];
+          tenants_[s.span_id()].insert(tenant);
+        }
       }
     }
     return grpc::Status::OK;
@@ -92,6 +101,12 @@ class Backend final : public trace_pb::TraceService::Service, public logs_pb::Lo
     std::lock_guard<std::mutex> lock(mu_);
     return logs_;
   }
+  // Every tenant a span arrived under ("" for none).
+  std::set<std::string> TenantsOf(const std::string& span_id) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = tenants_.find(span_id);
+    return it == tenants_.end() ? std::set<std::string>{} : it->second;
+  }
 
  private:
   grpc::Status Fail(grpc::ServerContext* ctx) {
@@ -109,14 +124,31 @@ class Backend final : public trace_pb::TraceService::Service, public logs_pb::Lo
 
   mutable std::mutex mu_;
   std::map<std::string, int> spans_;
+  std::map<std::string, std::set<std::string>> tenants_;
   size_t logs_ = 0;
 };
 
 class OtlpGrpcExporterTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+    std::string scheme;
+    std::string tls;
+    if (tls_) {
+      testing::CertificateFiles cert;
+      ASSERT_TRUE(testing::MakeSelfSignedCertificate(dir_, "server", "localhost", &cert));
+      auto pem = [](const std::string& path) {
+        std::ifstream in(path);
+        return std::string(std::istreambuf_iterator<char>(in), {});
+      };
+      grpc::SslServerCredentialsOptions ssl;
+      ssl.pem_key_cert_pairs.push_back({pem(cert.key_file), pem(cert.cert_file)});
+      credentials = grpc::SslServerCredentials(ssl);
+      scheme = "https://";
+      tls = "    tls: {ca_file: " + cert.cert_file + "}\n";
+    }
     grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
+    builder.AddListeningPort("127.0.0.1:0", credentials, &port_);
     builder.RegisterService(static_cast<trace_pb::TraceService::Service*>(&backend_));
     builder.RegisterService(static_cast<logs_pb::LogsService::Service*>(&backend_));
     server_ = builder.BuildAndStart();
@@ -129,9 +161,8 @@ receivers:
         endpoint: 127.0.0.1:0
 exporters:
   otlp:
-    endpoint: 127.0.0.1:)" +
-                       std::to_string(port_) +
-                       R"(
+    endpoint: )" + scheme +
+                       "127.0.0.1:" + std::to_string(port_) + "\n" + tls + R"(
     headers: {X-Tenant: acme}
     timeout: 2s
     retry_on_failure:
@@ -161,9 +192,11 @@ service:
     if (server_) server_->Shutdown();
   }
 
-  void Post(const std::string& path, const std::string& body) {
-    auto r = testing::HttpRequest("POST", receiver_, path, body,
-                                  {{"Content-Type", "application/x-protobuf"}});
+  void Post(const std::string& path, const std::string& body, const std::string& tenant = "") {
+    std::vector<std::pair<std::string, std::string>> headers = {
+        {"Content-Type", "application/x-protobuf"}};
+    if (!tenant.empty()) headers.emplace_back("X-Scope-OrgID", tenant);
+    auto r = testing::HttpRequest("POST", receiver_, path, body, headers);
     ASSERT_EQ(r.status, 200) << r.body;
   }
   template <class F>
@@ -174,6 +207,7 @@ service:
     return testing::SeriesValue(registry_, name + "{exporter=\"otlp\"}");
   }
 
+  bool tls_ = false;  // serve over TLS, and export to https://
   testing::TempDir dir_;
   Backend backend_;
   int port_ = 0;
@@ -208,6 +242,33 @@ TEST_F(OtlpGrpcExporterTest, PartialSuccessCountsTheRejectedItems) {
   Post("/v1/logs", testing::MakeLogsRequest(10, 1).SerializeAsString());
   EXPECT_TRUE(WaitFor([&] { return Counter("sluice_exporter_rejected_items_total") == 1; }));
   EXPECT_TRUE(WaitFor([&] { return Counter("sluice_exporter_sent_items_total") == 9; }));
+}
+
+class OtlpGrpcTlsExporterTest : public OtlpGrpcExporterTest {
+ protected:
+  OtlpGrpcTlsExporterTest() { tls_ = true; }
+};
+
+// Requests never mix tenants, and each carries its tenant as the
+// destination's tenant header, so a multi-tenant backend files every span
+// under the tenant it was received for.
+TEST_F(OtlpGrpcTlsExporterTest, SpansArriveOverTlsUnderTheTenantTheyWereReceivedWith) {
+  const std::string tenants[] = {"acme", "umbrella", ""};
+  std::map<std::string, std::string> tenant_of;
+  for (int i = 0; i < 30; ++i) {
+    auto req = testing::MakeTraceRequest(1, 5, 500 + i);
+    const std::string& tenant = tenants[i % 3];
+    for (const auto& s : req.resource_spans(0).scope_spans(0).spans()) {
+      tenant_of[s.span_id()] = tenant;
+    }
+    Post("/v1/traces", req.SerializeAsString(), tenant);
+  }
+  ASSERT_TRUE(WaitFor([&] { return backend_.spans() == tenant_of.size(); }))
+      << backend_.spans() << " of " << tenant_of.size();
+  for (const auto& [span, tenant] : tenant_of) {
+    EXPECT_EQ(backend_.TenantsOf(span), std::set<std::string>{tenant}) << tenant;
+  }
+  EXPECT_EQ(Counter("sluice_exporter_dead_lettered_items_total"), 0u);
 }
 
 }  // namespace

@@ -340,7 +340,9 @@ TEST(OtlpHttpOptionsTest, SignalUrlsFollowTheEndpointOrTheirOverride) {
 }
 
 TEST(OtlpHttpOptionsTest, MissingOrBadEndpointIsAConfigError) {
-  for (const char* yaml : {"timeout: 1s", "endpoint: collector:4318", "endpoint: https://x:1"}) {
+  for (const char* yaml : {"timeout: 1s", "endpoint: collector:4318",
+                           "{endpoint: 'https://x:1', tls: {ca_file: /absent/ca.pem}}",
+                           "{endpoint: 'https://x:1', tls: {cert_file: /c.pem}}"}) {
     config::Context ctx("test.yaml");
     auto node = config::LoadString(yaml, ctx);
     ASSERT_TRUE(node);
