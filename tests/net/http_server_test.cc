@@ -11,7 +11,9 @@
 #include <boost/beast/ssl.hpp>
 #include <cstdlib>
 #include <fstream>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include "support/http_client.h"
 #include "support/temp_dir.h"
@@ -25,6 +27,10 @@ namespace {
 class EchoHandler final : public HttpHandler {
  public:
   void Handle(HttpRequest&& req, Responder respond) override {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      bodies.push_back(req.body);
+    }
     std::thread([req = std::move(req), respond = std::move(respond), this]() mutable {
       if (delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
       HttpResponse r = HttpResponse::Text(200, req.method + " " + req.path + " " +
@@ -34,6 +40,8 @@ class EchoHandler final : public HttpHandler {
     }).detach();
   }
   int delay_ms = 0;
+  std::mutex mu;
+  std::vector<std::string> bodies;  // every request's, in arrival order
 };
 
 class HttpServerTest : public ::testing::Test {
@@ -108,6 +116,53 @@ TEST_F(HttpServerTest, InFlightRequestFinishesAfterStopAccepting) {
   EXPECT_EQ(slow.status, 200);
   // New connections are refused once the listener is closed.
   EXPECT_EQ(testing::HttpRequest("GET", addr, "/").status, 0);
+}
+
+// Bodies of known length are read past the parser: one arriving in pieces,
+// one pipelined behind it in the same write, and a chunked one must each
+// reach the handler exactly, and each be answered.
+TEST_F(HttpServerTest, PiecemealPipelinedAndChunkedBodiesArriveExactly) {
+  std::string addr = StartServer(1 << 20);
+  std::string first(20000, '\0');
+  std::string second(30000, '\0');
+  for (size_t i = 0; i < first.size(); ++i) first[i] = static_cast<char>('a' + i * 7 % 26);
+  for (size_t i = 0; i < second.size(); ++i) second[i] = static_cast<char>('A' + i * 11 % 26);
+  auto head = [](const std::string& body) {
+    return "POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
+           "\r\n\r\n";
+  };
+  namespace asio = boost::asio;
+  asio::io_context io;
+  asio::ip::tcp::socket s(io);
+  size_t colon = addr.rfind(':');
+  s.connect({asio::ip::make_address(addr.substr(0, colon)),
+             static_cast<uint16_t>(std::stoi(addr.substr(colon + 1)))});
+  asio::write(s, asio::buffer(head(first) + first.substr(0, 7000)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  asio::write(s, asio::buffer(first.substr(7000) + head(second) + second +
+                              "POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                              "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"));
+  std::string answers;
+  char buf[4096];
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  size_t seen = 0;
+  while (seen < 3 && std::chrono::steady_clock::now() < until) {
+    boost::system::error_code ec;
+    size_t n = s.read_some(asio::buffer(buf), ec);
+    if (ec) break;
+    answers.append(buf, n);
+    seen = 0;
+    for (size_t at = answers.find("HTTP/1.1 200"); at != std::string::npos;
+         at = answers.find("HTTP/1.1 200", at + 1)) {
+      ++seen;
+    }
+  }
+  EXPECT_EQ(seen, 3u) << answers;
+  std::lock_guard<std::mutex> lock(handler_.mu);
+  ASSERT_EQ(handler_.bodies.size(), 3u);
+  EXPECT_TRUE(handler_.bodies[0] == first);
+  EXPECT_TRUE(handler_.bodies[1] == second);
+  EXPECT_EQ(handler_.bodies[2], "hello world");
 }
 
 TEST(SplitEndpointTest, AcceptsHostPortAndBracketedV6) {
