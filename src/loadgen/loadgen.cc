@@ -3,14 +3,17 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
+#include <array>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cmath>
-#include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <deque>
-#include <mutex>
+#include <functional>
+#include <optional>
+#include <queue>
 #include <random>
 #include <thread>
 #include <vector>
@@ -166,9 +169,13 @@ class Service {
     return body;
   }
 
+  // n random bytes (8 or 16), eight per draw.
   std::string Id(size_t n) {
     std::string id(n, '\0');
-    for (auto& c : id) c = static_cast<char>(rng_());
+    for (size_t at = 0; at < n; at += 8) {
+      uint64_t v = rng_();
+      std::memcpy(id.data() + at, &v, std::min<size_t>(8, n - at));
+    }
     id[0] |= 1;  // never all zero
     return id;
   }
@@ -234,38 +241,88 @@ uint64_t RejectedIn(std::string_view response) {
   return 0;
 }
 
-// A bounded queue: the scheduler waits when senders fall behind, so the
-// generator itself never accumulates.
-class Queue {
+// When each service is due, and what it sends then: every service is due
+// once per flush_interval, starting at its place in the ramp. Requests are
+// made only when a connection is free to send them, so the generator never
+// runs ahead of the senders.
+class Schedule {
  public:
-  explicit Queue(size_t cap) : cap_(cap) {}
-  void Push(Request r) {
-    std::unique_lock<std::mutex> lock(mu_);
-    not_full_.wait(lock, [&] { return q_.size() < cap_; });
-    q_.push_back(std::move(r));
-    not_empty_.notify_one();
+  Schedule(const Options& o, SteadyClock::time_point start, const std::atomic<bool>& stop)
+      : o_(o),
+        stop_(stop),
+        end_(start + std::chrono::duration_cast<SteadyClock::duration>(o.duration)),
+        interval_s_(std::chrono::duration<double>(o.flush_interval).count()) {
+    services_.reserve(static_cast<size_t>(o.services));
+    for (int i = 0; i < o.services; ++i) {
+      services_.emplace_back(i, o.seed);
+      due_.push({start + std::chrono::duration_cast<SteadyClock::duration>(o.ramp) * i / o.services,
+                 static_cast<size_t>(i)});
+      carry_.push_back({0, 0, 0});
+    }
   }
-  bool Pop(Request* r) {
-    std::unique_lock<std::mutex> lock(mu_);
-    not_empty_.wait(lock, [&] { return !q_.empty() || closed_; });
-    if (q_.empty()) return false;
-    *r = std::move(q_.front());
-    q_.pop_front();
-    not_full_.notify_one();
+
+  // Past the duration, or stopped: nothing more is made.
+  bool Over(SteadyClock::time_point now) const { return stop_.load() || now >= end_; }
+
+  // The next request due by `now`. When there is none, false, and *wake is
+  // when the next one is due (the end if that comes first).
+  bool Next(SteadyClock::time_point now, Request* out, SteadyClock::time_point* wake) {
+    while (ready_.empty()) {
+      if (Over(now)) {
+        *wake = end_;
+        return false;
+      }
+      Due next = due_.top();
+      if (next.at > now) {
+        *wake = std::min(next.at, end_);
+        return false;
+      }
+      due_.pop();
+      Make(next.service);
+      next.at += std::chrono::duration_cast<SteadyClock::duration>(o_.flush_interval);
+      due_.push(next);
+    }
+    *out = std::move(ready_.front());
+    ready_.pop_front();
     return true;
-  }
-  void Close() {
-    std::lock_guard<std::mutex> lock(mu_);
-    closed_ = true;
-    not_empty_.notify_all();
   }
 
  private:
-  const size_t cap_;
-  std::mutex mu_;
-  std::condition_variable not_full_, not_empty_;
-  std::deque<Request> q_;
-  bool closed_ = false;
+  void Make(size_t i) {
+    int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    auto take = [&](double rate, double& carry) {
+      carry += rate * interval_s_;
+      auto n = static_cast<uint64_t>(carry);
+      carry -= static_cast<double>(n);
+      return n;
+    };
+    auto& c = carry_[i];
+    if (uint64_t n = take(o_.spans_per_second, c[0]); n > 0) {
+      ready_.push_back(services_[i].Traces(n, now_ns));
+    }
+    if (uint64_t n = take(o_.logs_per_second, c[1]); n > 0) {
+      ready_.push_back(services_[i].Logs(n, now_ns));
+    }
+    if (uint64_t n = take(o_.metrics_per_second, c[2]); n > 0) {
+      ready_.push_back(services_[i].Metrics(n, now_ns));
+    }
+  }
+
+  const Options& o_;
+  const std::atomic<bool>& stop_;
+  const SteadyClock::time_point end_;
+  const double interval_s_;
+  struct Due {
+    SteadyClock::time_point at;
+    size_t service;
+    bool operator>(const Due& o) const { return at > o.at; }
+  };
+  std::vector<Service> services_;
+  std::priority_queue<Due, std::vector<Due>, std::greater<Due>> due_;  // soonest first
+  std::vector<std::array<double, 3>> carry_;  // fractional items owed: spans, logs, points
+  std::deque<Request> ready_;                 // made, not yet taken (at most three)
 };
 
 // Result of one attempt: accepted (with rejected count), retry later, or refused.
@@ -275,77 +332,336 @@ struct Attempt {
   std::chrono::milliseconds retry_after{0};
 };
 
-class HttpSender {
- public:
-  HttpSender(std::string host, std::string port) : host_(std::move(host)), port_(std::move(port)) {}
-  Attempt Send(const Request& r) {
-    try {
-      if (!stream_) Connect();
-      http::request<http::string_body> req(http::verb::post, HttpPath(r.kind), 11);
-      req.set(http::field::host, host_);
-      req.set(http::field::content_type, "application/x-protobuf");
-      req.keep_alive(true);
-      req.body() = r.body;
-      req.prepare_payload();
-      stream_->expires_after(std::chrono::seconds(30));
-      http::write(*stream_, req);
-      http::response<http::string_body> res;
-      http::read(*stream_, buffer_, res);
-      if (!res.keep_alive()) stream_.reset();
-      int status = res.result_int();
-      if (status == 200) return {Attempt::kAccepted, RejectedIn(res.body())};
-      if (status == 429 || status == 502 || status == 503 || status == 504) {
-        int after = 0;
-        auto it = res.find(http::field::retry_after);
-        if (it != res.end()) after = std::atoi(std::string(it->value()).c_str());
-        return {Attempt::kRetry, 0, std::chrono::milliseconds(after * 1000)};
-      }
-      return {Attempt::kRefused};
-    } catch (const std::exception&) {
-      stream_.reset();
-      return {Attempt::kTransportError};
+// One request on its way: its attempts so far and the backoff.
+struct InFlight {
+  Request request;
+  int attempt = 0;
+  std::chrono::milliseconds backoff{100};
+  SteadyClock::time_point sent;
+};
+
+// Counts an attempt's outcome. Returns the wait before the next attempt, or
+// nullopt when the request is settled.
+std::optional<std::chrono::milliseconds> Settle(InFlight& f, const Attempt& a, Stats& stats,
+                                                int max_retries) {
+  stats.latency.Observe(
+      std::chrono::duration<double, std::milli>(SteadyClock::now() - f.sent).count());
+  uint64_t items = f.request.items;
+  if (a.outcome == Attempt::kAccepted) {
+    stats.accepted.fetch_add(items - std::min(items, a.rejected), std::memory_order_relaxed);
+    stats.refused.fetch_add(std::min(items, a.rejected), std::memory_order_relaxed);
+    return std::nullopt;
+  }
+  if (a.outcome == Attempt::kRefused) {
+    stats.refused.fetch_add(items, std::memory_order_relaxed);
+    return std::nullopt;
+  }
+  if (f.attempt >= max_retries) {
+    if (a.outcome == Attempt::kRetry) {
+      stats.refused.fetch_add(items, std::memory_order_relaxed);
+    } else {
+      stats.failed.fetch_add(1, std::memory_order_relaxed);
     }
+    return std::nullopt;
+  }
+  ++f.attempt;
+  stats.retried.fetch_add(1, std::memory_order_relaxed);
+  auto wait = a.retry_after.count() > 0 ? a.retry_after : f.backoff;
+  f.backoff = std::min(f.backoff * 2, std::chrono::milliseconds(5000));
+  return std::min(wait, std::chrono::milliseconds(5000));
+}
+
+void CountNew(const Request& r, Stats& stats) {
+  stats.requests.fetch_add(1, std::memory_order_relaxed);
+  stats.sent.fetch_add(r.items, std::memory_order_relaxed);
+}
+
+// The longest a parked sender sleeps before looking at the stop flag again.
+constexpr auto kStopCheck = std::chrono::milliseconds(100);
+
+// Sends over `connections` keep-alive HTTP/1.1 connections from one thread:
+// each connection takes the next due request when its previous one is
+// settled, so nothing waits in a queue and no thread hands work to another.
+class HttpDriver {
+ public:
+  HttpDriver(const Options& o, Schedule& schedule, Stats& stats, std::string host, std::string port)
+      : o_(o),
+        schedule_(schedule),
+        stats_(stats),
+        host_(std::move(host)),
+        port_(std::move(port)),
+        wake_(io_) {}
+
+  Status Run() {
+    asio::ip::tcp::resolver resolver(io_);
+    beast::error_code ec;
+    targets_ = resolver.resolve(host_, port_, ec);
+    if (ec) return Status::Unavailable("cannot resolve " + host_ + ": " + ec.message());
+    for (int i = 0; i < o_.connections; ++i) {
+      conns_.push_back(std::make_unique<Conn>(io_));
+      Pump(*conns_.back());
+    }
+    io_.run();
+    return Status::Ok();
   }
 
  private:
-  void Connect() {
-    asio::ip::tcp::resolver resolver(io_);
-    stream_ = std::make_unique<beast::tcp_stream>(io_);
-    stream_->expires_after(std::chrono::seconds(10));
-    stream_->connect(resolver.resolve(host_, port_));
+  struct Conn {
+    explicit Conn(asio::io_context& io) : stream(io), timer(io) {}
+    beast::tcp_stream stream;
+    bool connected = false;
+    beast::flat_buffer buffer;
+    // The body goes out from the in-flight request, not a copy.
+    http::request<http::span_body<const char>> req;
+    http::response<http::string_body> res;
+    asio::steady_timer timer;  // retry backoff
+    std::optional<InFlight> current;
+    bool parked = false;  // waiting for a request to fall due
+  };
+
+  // Sends the connection's next request, or parks it until one is due.
+  void Pump(Conn& c) {
+    if (!c.current) {
+      Request r;
+      SteadyClock::time_point wake;
+      if (!schedule_.Next(SteadyClock::now(), &r, &wake)) {
+        if (schedule_.Over(SteadyClock::now())) return Close(c);
+        c.parked = true;
+        Arm(wake);
+        return;
+      }
+      CountNew(r, stats_);
+      c.current.emplace();
+      c.current->request = std::move(r);
+    }
+    if (!c.connected) return Connect(c);
+    Send(c);
   }
+
+  // Wakes parked connections at `when` (or sooner, to see a stop).
+  void Arm(SteadyClock::time_point when) {
+    when = std::min(when, SteadyClock::now() + kStopCheck);
+    if (armed_ && wake_.expiry() <= when) return;
+    armed_ = true;
+    wake_.expires_at(when);
+    wake_.async_wait([this](beast::error_code ec) {
+      armed_ = false;
+      if (ec) return;
+      for (auto& c : conns_) {
+        if (c->parked) {
+          c->parked = false;
+          Pump(*c);
+        }
+      }
+    });
+  }
+
+  void Connect(Conn& c) {
+    c.stream.expires_after(std::chrono::seconds(10));
+    c.stream.async_connect(targets_, [this, &c](beast::error_code ec, const auto&) {
+      if (ec) return Failed(c);
+      c.connected = true;
+      beast::error_code ignored;
+      c.stream.socket().set_option(asio::ip::tcp::no_delay(true), ignored);
+      Send(c);
+    });
+  }
+
+  void Send(Conn& c) {
+    const Request& r = c.current->request;
+    c.req = {};
+    c.req.method(http::verb::post);
+    c.req.target(HttpPath(r.kind));
+    c.req.version(11);
+    c.req.set(http::field::host, host_);
+    c.req.set(http::field::content_type, "application/x-protobuf");
+    c.req.keep_alive(true);
+    c.req.body() = beast::span<const char>(r.body.data(), r.body.size());
+    c.req.prepare_payload();
+    c.current->sent = SteadyClock::now();
+    c.stream.expires_after(std::chrono::seconds(30));
+    http::async_write(c.stream, c.req, [this, &c](beast::error_code ec, size_t) {
+      if (ec) return Failed(c);
+      c.res = {};
+      http::async_read(c.stream, c.buffer, c.res, [this, &c](beast::error_code ec, size_t) {
+        if (ec) return Failed(c);
+        if (!c.res.keep_alive()) Disconnect(c);
+        Done(c, Classify(c.res));
+      });
+    });
+  }
+
+  static Attempt Classify(const http::response<http::string_body>& res) {
+    int status = res.result_int();
+    if (status == 200) return {Attempt::kAccepted, RejectedIn(res.body())};
+    if (status == 429 || status == 502 || status == 503 || status == 504) {
+      int after = 0;
+      auto it = res.find(http::field::retry_after);
+      if (it != res.end()) after = std::atoi(std::string(it->value()).c_str());
+      return {Attempt::kRetry, 0, std::chrono::milliseconds(after * 1000)};
+    }
+    return {Attempt::kRefused};
+  }
+
+  void Failed(Conn& c) {
+    Disconnect(c);
+    Done(c, {Attempt::kTransportError});
+  }
+
+  void Done(Conn& c, const Attempt& a) {
+    std::optional<std::chrono::milliseconds> wait = Settle(*c.current, a, stats_, o_.max_retries);
+    if (!wait) {
+      c.current.reset();
+      return Pump(c);
+    }
+    c.timer.expires_after(*wait);
+    c.timer.async_wait([this, &c](beast::error_code) { Pump(c); });
+  }
+
+  void Disconnect(Conn& c) {
+    beast::error_code ignored;
+    c.stream.socket().close(ignored);
+    c.connected = false;
+    c.buffer.clear();
+  }
+
+  void Close(Conn& c) {
+    Disconnect(c);
+    c.parked = false;
+    // The last connection to finish stops the wake-up timer, so run() returns.
+    for (auto& other : conns_) {
+      if (other->current || other->connected || other->parked) return;
+    }
+    wake_.cancel();
+  }
+
+  const Options& o_;
+  Schedule& schedule_;
+  Stats& stats_;
   std::string host_, port_;
   asio::io_context io_;
-  std::unique_ptr<beast::tcp_stream> stream_;
-  beast::flat_buffer buffer_;
+  asio::ip::tcp::resolver::results_type targets_;
+  asio::steady_timer wake_;
+  bool armed_ = false;
+  std::vector<std::unique_ptr<Conn>> conns_;
 };
 
-class GrpcSender {
+// The same over gRPC: `connections` channels, each a connection of its own,
+// driven through one completion queue from one thread.
+class GrpcDriver {
  public:
-  explicit GrpcSender(std::shared_ptr<grpc::Channel> channel) : stub_(std::move(channel)) {}
-  Attempt Send(const Request& r) {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-    grpc::Slice slice(r.body);
-    grpc::ByteBuffer request(&slice, 1);
-    grpc::ByteBuffer response;
-    grpc::Status status;
-    auto call = stub_.PrepareUnaryCall(&ctx, GrpcMethod(r.kind), request, &cq_);
-    call->StartCall();
-    call->Finish(&response, &status, this);
+  GrpcDriver(const Options& o, Schedule& schedule, Stats& stats, const std::string& endpoint)
+      : o_(o), schedule_(schedule), stats_(stats) {
+    for (int i = 0; i < o.connections; ++i) {
+      grpc::ChannelArguments args;
+      // A channel of its own per connection, not one shared subchannel.
+      args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+      args.SetMaxReceiveMessageSize(16 << 20);
+      auto conn = std::make_unique<Conn>();
+      conn->stub = std::make_unique<grpc::GenericStub>(
+          grpc::CreateCustomChannel(endpoint, grpc::InsecureChannelCredentials(), args));
+      conns_.push_back(std::move(conn));
+    }
+  }
+  ~GrpcDriver() {
+    cq_.Shutdown();
     void* tag;
     bool ok;
-    cq_.Next(&tag, &ok);
-    if (status.ok()) {
+    while (cq_.Next(&tag, &ok)) {
+    }
+  }
+
+  Status Run() {
+    for (auto& c : conns_) Pump(*c);
+    for (;;) {
+      auto now = SteadyClock::now();
+      bool active = false;
+      SteadyClock::time_point wake = now + kStopCheck;
+      for (auto& c : conns_) {
+        if (c->state == State::kInFlight) active = true;
+        if (c->state == State::kWaiting) {
+          if (c->resume <= now) {
+            Pump(*c);
+          } else {
+            wake = std::min(wake, c->resume);
+          }
+          active = active || c->state != State::kClosed;
+        }
+      }
+      if (!active) break;
+      void* tag = nullptr;
+      bool ok = false;
+      auto got = cq_.AsyncNext(&tag, &ok, std::chrono::system_clock::now() + (wake - now));
+      if (got == grpc::CompletionQueue::SHUTDOWN) break;
+      if (got == grpc::CompletionQueue::GOT_EVENT) Finished(*static_cast<Conn*>(tag));
+    }
+    return Status::Ok();
+  }
+
+ private:
+  enum class State { kWaiting, kInFlight, kClosed };
+  struct Conn {
+    std::unique_ptr<grpc::GenericStub> stub;
+    std::unique_ptr<grpc::ClientContext> ctx;
+    std::unique_ptr<grpc::GenericClientAsyncResponseReader> call;
+    grpc::ByteBuffer response;
+    grpc::Status status;
+    std::optional<InFlight> current;
+    State state = State::kWaiting;
+    SteadyClock::time_point resume;  // when kWaiting: look again then
+  };
+
+  void Pump(Conn& c) {
+    auto now = SteadyClock::now();
+    if (!c.current) {
+      Request r;
+      SteadyClock::time_point wake;
+      if (!schedule_.Next(now, &r, &wake)) {
+        c.state = schedule_.Over(now) ? State::kClosed : State::kWaiting;
+        c.resume = wake;
+        return;
+      }
+      CountNew(r, stats_);
+      c.current.emplace();
+      c.current->request = std::move(r);
+    }
+    const Request& r = c.current->request;
+    c.ctx = std::make_unique<grpc::ClientContext>();
+    c.ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    grpc::Slice slice(r.body);
+    grpc::ByteBuffer request(&slice, 1);
+    c.current->sent = now;
+    c.call = c.stub->PrepareUnaryCall(c.ctx.get(), GrpcMethod(r.kind), request, &cq_);
+    c.call->StartCall();
+    c.call->Finish(&c.response, &c.status, &c);
+    c.state = State::kInFlight;
+  }
+
+  void Finished(Conn& c) {
+    Attempt a = Classify(c);
+    c.call.reset();
+    c.ctx.reset();
+    std::optional<std::chrono::milliseconds> wait = Settle(*c.current, a, stats_, o_.max_retries);
+    if (!wait) {
+      c.current.reset();
+      return Pump(c);
+    }
+    c.state = State::kWaiting;
+    c.resume = SteadyClock::now() + *wait;
+  }
+
+  static Attempt Classify(Conn& c) {
+    if (c.status.ok()) {
       std::vector<grpc::Slice> slices;
       std::string body;
-      if (response.Dump(&slices).ok()) {
-        for (const auto& s : slices)
+      if (c.response.Dump(&slices).ok()) {
+        for (const auto& s : slices) {
           body.append(reinterpret_cast<const char*>(s.begin()), s.size());
+        }
       }
       return {Attempt::kAccepted, RejectedIn(body)};
     }
-    switch (status.error_code()) {
+    switch (c.status.error_code()) {
       case grpc::StatusCode::UNAVAILABLE:
       case grpc::StatusCode::RESOURCE_EXHAUSTED:
       case grpc::StatusCode::ABORTED:
@@ -359,54 +675,13 @@ class GrpcSender {
         return {Attempt::kTransportError};
     }
   }
-  ~GrpcSender() {
-    cq_.Shutdown();
-    void* tag;
-    bool ok;
-    while (cq_.Next(&tag, &ok)) {
-    }
-  }
 
- private:
-  grpc::GenericStub stub_;
+  const Options& o_;
+  Schedule& schedule_;
+  Stats& stats_;
   grpc::CompletionQueue cq_;
+  std::vector<std::unique_ptr<Conn>> conns_;
 };
-
-template <class Sender>
-void SendAll(Sender& sender, Queue& queue, Stats& stats, int max_retries) {
-  Request r;
-  while (queue.Pop(&r)) {
-    stats.requests.fetch_add(1, std::memory_order_relaxed);
-    stats.sent.fetch_add(r.items, std::memory_order_relaxed);
-    auto backoff = std::chrono::milliseconds(100);
-    for (int attempt = 0;; ++attempt) {
-      auto t0 = SteadyClock::now();
-      Attempt a = sender.Send(r);
-      stats.latency.Observe(
-          std::chrono::duration<double, std::milli>(SteadyClock::now() - t0).count());
-      if (a.outcome == Attempt::kAccepted) {
-        stats.accepted.fetch_add(r.items - std::min(r.items, a.rejected));
-        stats.refused.fetch_add(std::min(r.items, a.rejected));
-        break;
-      }
-      if (a.outcome == Attempt::kRefused) {
-        stats.refused.fetch_add(r.items);
-        break;
-      }
-      if (attempt >= max_retries) {
-        if (a.outcome == Attempt::kRetry)
-          stats.refused.fetch_add(r.items);
-        else
-          stats.failed.fetch_add(1);
-        break;
-      }
-      stats.retried.fetch_add(1);
-      auto wait = a.retry_after.count() > 0 ? a.retry_after : backoff;
-      std::this_thread::sleep_for(std::min(wait, std::chrono::milliseconds(5000)));
-      backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
-    }
-  }
-}
 
 }  // namespace
 
@@ -421,39 +696,8 @@ Result<Summary> Run(const Options& o, const std::atomic<bool>& stop) {
     return Status::InvalidArgument("services and connections must be at least 1");
   }
   Stats stats;
-  Queue queue(static_cast<size_t>(o.connections) * 2);
-  std::shared_ptr<grpc::Channel> channel;
-  if (o.protocol == Protocol::kGrpc) {
-    channel = grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials());
-  }
-  std::vector<std::thread> senders;
-  for (int i = 0; i < o.connections; ++i) {
-    senders.emplace_back([&] {
-      if (o.protocol == Protocol::kHttp) {
-        HttpSender s(host, std::to_string(port));
-        SendAll(s, queue, stats, o.max_retries);
-      } else {
-        GrpcSender s(channel);
-        SendAll(s, queue, stats, o.max_retries);
-      }
-    });
-  }
-
-  // One scheduling loop for every service: each is due once per
-  // flush_interval, starting at its place in the ramp.
-  std::vector<Service> services;
-  services.reserve(static_cast<size_t>(o.services));
-  std::vector<SteadyClock::time_point> due;
-  std::vector<double> carry_spans(static_cast<size_t>(o.services)),
-      carry_logs(static_cast<size_t>(o.services)), carry_points(static_cast<size_t>(o.services));
   auto start = SteadyClock::now();
-  for (int i = 0; i < o.services; ++i) {
-    services.emplace_back(i, o.seed);
-    due.push_back(start +
-                  std::chrono::duration_cast<SteadyClock::duration>(o.ramp) * i / o.services);
-  }
-  const double interval_s = std::chrono::duration<double>(o.flush_interval).count();
-  auto end = start + std::chrono::duration_cast<SteadyClock::duration>(o.duration);
+  Schedule schedule(o, start, stop);
   std::thread progress;
   std::atomic<bool> done{false};
   if (o.progress) {
@@ -471,41 +715,21 @@ Result<Summary> Run(const Options& o, const std::atomic<bool>& stop) {
       }
     });
   }
-  while (!stop.load() && SteadyClock::now() < end) {
-    auto next = std::min_element(due.begin(), due.end());
-    size_t i = static_cast<size_t>(next - due.begin());
-    if (*next > SteadyClock::now()) {
-      std::this_thread::sleep_until(std::min(*next, end));
-      continue;
-    }
-    int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count();
-    auto take = [&](double rate, double& carry) {
-      carry += rate * interval_s;
-      auto n = static_cast<uint64_t>(carry);
-      carry -= static_cast<double>(n);
-      return n;
-    };
-    if (uint64_t n = take(o.spans_per_second, carry_spans[i]); n > 0) {
-      queue.Push(services[i].Traces(n, now_ns));
-    }
-    if (uint64_t n = take(o.logs_per_second, carry_logs[i]); n > 0) {
-      queue.Push(services[i].Logs(n, now_ns));
-    }
-    if (uint64_t n = take(o.metrics_per_second, carry_points[i]); n > 0) {
-      queue.Push(services[i].Metrics(n, now_ns));
-    }
-    *next += std::chrono::duration_cast<SteadyClock::duration>(o.flush_interval);
+  // Once generation stops, what was made is still sent (with its retries).
+  Status st;
+  if (o.protocol == Protocol::kHttp) {
+    HttpDriver driver(o, schedule, stats, host, std::to_string(port));
+    st = driver.Run();
+  } else {
+    GrpcDriver driver(o, schedule, stats, endpoint);
+    st = driver.Run();
   }
-  // Stop generating; what is queued is still sent.
-  queue.Close();
-  for (auto& t : senders) t.join();
   done = true;
   if (progress.joinable()) {
     progress.join();
     std::fprintf(stderr, "\n");
   }
+  SLUICE_RETURN_IF_ERROR(st);
   Summary s;
   s.requests = stats.requests;
   s.sent_items = stats.sent;

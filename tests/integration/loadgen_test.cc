@@ -7,6 +7,7 @@
 #include <regex>
 
 #include "integration/harness.h"
+#include "support/wait.h"
 
 namespace sluice::testing {
 namespace {
@@ -79,6 +80,57 @@ service:
                                 R"(sluice_receiver_accepted_log_records_total{receiver="otlp"})");
   EXPECT_GT(logs, 0u);
   EXPECT_EQ(spans + logs, accepted_items);
+  sluice.process().Signal(SIGTERM);
+  EXPECT_EQ(sluice.process().Wait(std::chrono::seconds(30)), 0);
+}
+
+// SIGINT in the middle of a long run: loadgen stops making requests, settles
+// those it had started, and reports totals the server agrees with.
+TEST(LoadgenTest, InterruptedRunStopsPromptlyAndCountsWhatItSent) {
+  TempDir dir;
+  SluiceProcess sluice(dir, R"(
+receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:0
+storage:
+  directory: )" + dir.Sub("data") +
+                                R"(
+service:
+  telemetry:
+    metrics:
+      address: 127.0.0.1:0
+  pipelines:
+    traces:
+      receivers: [otlp]
+)");
+  ASSERT_TRUE(sluice.WaitStarted()) << sluice.process().Output();
+  {
+    Process loadgen(
+        SLUICE_BINARY,
+        {"loadgen", "--endpoint", sluice.otlp(), "--services", "50", "--rate", "200", "--duration",
+         "10m", "--ramp", "200ms", "--interval", "100ms", "--no-progress"},
+        dir.Sub("loadgen.log"), dir.path());
+    ASSERT_TRUE(loadgen.started());
+    // Running: the server has taken some spans.
+    ASSERT_TRUE(WaitUntil(
+        [&] {
+          return ServerCounter(sluice.admin(),
+                               R"(sluice_receiver_accepted_spans_total{receiver="otlp"})") > 0;
+        },
+        std::chrono::seconds(20)));
+    auto interrupted = std::chrono::steady_clock::now();
+    loadgen.Signal(SIGINT);
+    ASSERT_EQ(loadgen.Wait(std::chrono::seconds(20)), 0) << loadgen.Output();
+    EXPECT_LT(std::chrono::steady_clock::now() - interrupted, std::chrono::seconds(5));
+    std::string out = loadgen.Output();
+    EXPECT_GT(Field(out, "sent"), 0u) << out;
+    EXPECT_EQ(Field(out, "accepted"), Field(out, "sent")) << out;
+    EXPECT_EQ(
+        Field(out, "accepted"),
+        ServerCounter(sluice.admin(), R"(sluice_receiver_accepted_spans_total{receiver="otlp"})"));
+  }
   sluice.process().Signal(SIGTERM);
   EXPECT_EQ(sluice.process().Wait(std::chrono::seconds(30)), 0);
 }
