@@ -86,6 +86,11 @@ class ProtoReader {
 };
 
 inline bool ProtoReader::ReadVarint(uint64_t* out) {
+  // Keys and most lengths fit in one byte.
+  if (p_ < end_ && *p_ < 0x80) {
+    *out = *p_++;
+    return true;
+  }
   uint64_t v = 0;
   for (int shift = 0; shift < 64; shift += 7) {
     if (p_ >= end_) {

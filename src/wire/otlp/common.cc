@@ -57,8 +57,6 @@ Status ValidateAnyValue(std::string_view v, int depth) {
   return Status::Ok();
 }
 
-namespace {
-
 Status ValidateKeyValue(std::string_view kv, int depth) {
   ProtoReader r(kv);
   while (r.Next()) {
@@ -72,6 +70,8 @@ Status ValidateKeyValue(std::string_view kv, int depth) {
   if (!r.ok()) return Invalid(std::string("malformed attribute: ") + r.error());
   return Status::Ok();
 }
+
+namespace {
 
 // The key and value (an AnyValue) of one KeyValue message.
 void ReadKeyValue(std::string_view kv, std::string_view* key, std::string_view* value) {

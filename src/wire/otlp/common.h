@@ -36,6 +36,9 @@ inline constexpr int kMaxValueDepth = 32;
 
 // Validates one AnyValue (nesting at most kMaxValueDepth deep).
 Status ValidateAnyValue(std::string_view value, int depth = 0);
+// Validates one KeyValue message (its value nested at most kMaxValueDepth
+// deep, counting from `depth`).
+Status ValidateKeyValue(std::string_view kv, int depth = 0);
 // Validates every KeyValue found at `field_number` of `message`.
 Status ValidateKeyValues(std::string_view message, uint32_t field_number, int depth = 0);
 // Validates a Resource or an InstrumentationScope message.

@@ -124,8 +124,10 @@ Status SpanLeaf(std::string_view leaf, uint64_t index, LeafResult* r) {
   return Status::Ok();
 }
 
+// One pass over the record's fields; the reference for errors is made only
+// when there is one.
 Status LogLeaf(std::string_view leaf, uint64_t index, LeafResult* r) {
-  std::string ref = "log record " + std::to_string(index);
+  auto ref = [index] { return "log record " + std::to_string(index); };
   ProtoReader p(leaf);
   uint64_t time = 0;
   uint64_t observed = 0;
@@ -149,28 +151,34 @@ Status LogLeaf(std::string_view leaf, uint64_t index, LeafResult* r) {
         break;
       case logs::kSeverityText:
       case logs::kEventName:
+        ok = p.Is(WireType::kLengthDelimited);
+        break;
       case logs::kAttributes:
         ok = p.Is(WireType::kLengthDelimited);
+        if (ok) {
+          Status st = ValidateKeyValue(p.bytes());
+          if (!st.ok()) return Invalid(ref() + ": " + st.message());
+        }
         break;
       case logs::kBody: {
         ok = p.Is(WireType::kLengthDelimited);
         if (ok) {
           Status st = ValidateAnyValue(p.bytes());
-          if (!st.ok()) return Invalid(ref + ": body: " + st.message());
+          if (!st.ok()) return Invalid(ref() + ": body: " + st.message());
         }
         break;
       }
       case logs::kTraceId:
         ok = p.Is(WireType::kLengthDelimited);
         if (ok && !p.bytes().empty() && p.bytes().size() != kTraceIdSize) {
-          return Invalid(ref + ": trace_id must be empty or 16 bytes (got " +
+          return Invalid(ref() + ": trace_id must be empty or 16 bytes (got " +
                          std::to_string(p.bytes().size()) + ")");
         }
         break;
       case logs::kSpanId:
         ok = p.Is(WireType::kLengthDelimited);
         if (ok && !p.bytes().empty() && p.bytes().size() != kSpanIdSize) {
-          return Invalid(ref + ": span_id must be empty or 8 bytes (got " +
+          return Invalid(ref() + ": span_id must be empty or 8 bytes (got " +
                          std::to_string(p.bytes().size()) + ")");
         }
         break;
@@ -178,11 +186,9 @@ Status LogLeaf(std::string_view leaf, uint64_t index, LeafResult* r) {
         break;
     }
     if (!ok)
-      return Invalid(ref + ": field " + std::to_string(p.field()) + " has the wrong wire type");
+      return Invalid(ref() + ": field " + std::to_string(p.field()) + " has the wrong wire type");
   }
-  if (!p.ok()) return Invalid(ref + ": " + p.error());
-  Status st = ValidateKeyValues(leaf, logs::kAttributes);
-  if (!st.ok()) return Invalid(ref + ": " + st.message());
+  if (!p.ok()) return Invalid(ref() + ": " + p.error());
   NoteTime(static_cast<int64_t>(time != 0 ? time : observed), r);
   return Status::Ok();
 }
@@ -201,7 +207,8 @@ bool CountFixed64(const ProtoReader& p, uint64_t* n) {
 }
 
 Status MetricLeaf(std::string_view leaf, uint64_t index, LeafResult* r) {
-  std::string ref = "metric " + std::to_string(index);
+  // References for errors are made only when there is one.
+  auto by_index = [index] { return "metric " + std::to_string(index); };
   ProtoReader m(leaf);
   std::string_view name;
   std::string_view data;
@@ -213,7 +220,7 @@ Status MetricLeaf(std::string_view leaf, uint64_t index, LeafResult* r) {
       case metrics::kDescription:
       case metrics::kUnit:
       case metrics::kMetadata:
-        if (!m.Is(WireType::kLengthDelimited)) return Invalid(ref + ": wrong wire type");
+        if (!m.Is(WireType::kLengthDelimited)) return Invalid(by_index() + ": wrong wire type");
         if (m.field() == metrics::kName) name = m.bytes();
         break;
       case metrics::kGauge:
@@ -221,7 +228,7 @@ Status MetricLeaf(std::string_view leaf, uint64_t index, LeafResult* r) {
       case metrics::kHistogram:
       case metrics::kExponentialHistogram:
       case metrics::kSummary:
-        if (!m.Is(WireType::kLengthDelimited)) return Invalid(ref + ": wrong wire type");
+        if (!m.Is(WireType::kLengthDelimited)) return Invalid(by_index() + ": wrong wire type");
         data = m.bytes();
         data_field = m.field();
         ++data_types;
@@ -230,16 +237,16 @@ Status MetricLeaf(std::string_view leaf, uint64_t index, LeafResult* r) {
         break;
     }
   }
-  if (!m.ok()) return Invalid(ref + ": " + m.error());
-  if (!name.empty()) ref = "metric \"" + std::string(name) + "\"";
+  if (!m.ok()) return Invalid(by_index() + ": " + m.error());
+  auto ref = [&] { return name.empty() ? by_index() : "metric \"" + std::string(name) + "\""; };
   // Count the points first, so a rejected metric reports how many it held.
   r->items = 0;
   ProtoReader count(data);
   while (count.Next()) r->items += count.field() == metrics::kDataPoints ? 1 : 0;
-  if (name.empty()) return Invalid(ref + ": name must not be empty");
+  if (name.empty()) return Invalid(ref() + ": name must not be empty");
   if (data_types != 1) {
-    return Invalid(ref + (data_types == 0 ? ": has no data (gauge, sum, histogram, ...)"
-                                          : ": has more than one data type"));
+    return Invalid(ref() + (data_types == 0 ? ": has no data (gauge, sum, histogram, ...)"
+                                            : ": has more than one data type"));
   }
   uint32_t attributes_field = data_field == metrics::kHistogram ? metrics::kHistogramAttributes
                               : data_field == metrics::kExponentialHistogram
@@ -249,36 +256,42 @@ Status MetricLeaf(std::string_view leaf, uint64_t index, LeafResult* r) {
   uint64_t point = 0;
   while (d.Next()) {
     if (d.field() != metrics::kDataPoints) continue;
-    if (!d.Is(WireType::kLengthDelimited)) return Invalid(ref + ": data point has wrong wire type");
-    std::string pref = ref + " point " + std::to_string(point++);
+    if (!d.Is(WireType::kLengthDelimited))
+      return Invalid(ref() + ": data point has wrong wire type");
+    auto pref = [&, at = point++] { return ref() + " point " + std::to_string(at); };
     ProtoReader p(d.bytes());
     uint64_t buckets = 0;
     uint64_t bounds = 0;
     while (p.Next()) {
       // Every data point type has start_time = 2 and time = 3 (fixed64).
       if (p.field() == metrics::kPointTime || p.field() == metrics::kPointStartTime) {
-        if (!p.Is(WireType::kFixed64)) return Invalid(pref + ": time has the wrong wire type");
+        if (!p.Is(WireType::kFixed64)) return Invalid(pref() + ": time has the wrong wire type");
         if (p.field() == metrics::kPointTime) NoteTime(static_cast<int64_t>(p.fixed64()), r);
+      }
+      if (p.field() == attributes_field) {
+        if (!p.Is(WireType::kLengthDelimited)) {
+          return Invalid(pref() + ": attributes have wrong wire type");
+        }
+        Status st = ValidateKeyValue(p.bytes());
+        if (!st.ok()) return Invalid(pref() + ": " + st.message());
       }
       if (data_field == metrics::kHistogram) {
         if (p.field() == metrics::kHistogramBucketCounts && !CountFixed64(p, &buckets)) {
-          return Invalid(pref + ": malformed bucket_counts");
+          return Invalid(pref() + ": malformed bucket_counts");
         }
         if (p.field() == metrics::kHistogramExplicitBounds && !CountFixed64(p, &bounds)) {
-          return Invalid(pref + ": malformed explicit_bounds");
+          return Invalid(pref() + ": malformed explicit_bounds");
         }
       }
     }
-    if (!p.ok()) return Invalid(pref + ": " + p.error());
+    if (!p.ok()) return Invalid(pref() + ": " + p.error());
     if (buckets != 0 && buckets != bounds + 1) {
-      return Invalid(pref + ": " + std::to_string(buckets) + " bucket_counts need " +
+      return Invalid(pref() + ": " + std::to_string(buckets) + " bucket_counts need " +
                      std::to_string(buckets - 1) + " explicit_bounds, got " +
                      std::to_string(bounds));
     }
-    Status st = ValidateKeyValues(d.bytes(), attributes_field);
-    if (!st.ok()) return Invalid(pref + ": " + st.message());
   }
-  if (!d.ok()) return Invalid(ref + ": " + d.error());
+  if (!d.ok()) return Invalid(ref() + ": " + d.error());
   return Status::Ok();
 }
 

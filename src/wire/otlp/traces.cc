@@ -23,12 +23,15 @@ std::string SpanRef(uint64_t index) {
 
 }  // namespace
 
+// One pass over the span's fields: its attributes, events and links are
+// checked where they are met.
 Status ValidateSpan(std::string_view raw, uint64_t index, SpanView* s) {
   *s = SpanView{};
   s->raw = raw;
   ProtoReader r(raw);
   while (r.Next()) {
     bool ok = true;
+    Status nested;
     switch (r.field()) {
       case field::kSpanTraceId:
         ok = r.Is(WireType::kLengthDelimited);
@@ -83,9 +86,16 @@ Status ValidateSpan(std::string_view raw, uint64_t index, SpanView* s) {
         s->dropped_links_count = static_cast<uint32_t>(r.varint());
         break;
       case field::kSpanAttributes:
+        ok = r.Is(WireType::kLengthDelimited);
+        if (ok) nested = ValidateKeyValue(r.bytes());
+        break;
       case field::kSpanEvents:
+        ok = r.Is(WireType::kLengthDelimited);
+        if (ok) nested = ValidateKeyValues(r.bytes(), field::kEventAttributes);
+        break;
       case field::kSpanLinks:
         ok = r.Is(WireType::kLengthDelimited);
+        if (ok) nested = ValidateKeyValues(r.bytes(), field::kLinkAttributes);
         break;
       default:
         break;
@@ -93,6 +103,7 @@ Status ValidateSpan(std::string_view raw, uint64_t index, SpanView* s) {
     if (!ok)
       return Invalid(SpanRef(index) + ": field " + std::to_string(r.field()) +
                      " has the wrong wire type");
+    if (!nested.ok()) return Invalid(SpanRef(index) + ": " + nested.message());
   }
   if (!r.ok()) return Invalid(SpanRef(index) + ": " + r.error());
   if (s->trace_id.size() != kTraceIdSize || AllZero(s->trace_id)) {
@@ -106,15 +117,6 @@ Status ValidateSpan(std::string_view raw, uint64_t index, SpanView* s) {
   if (!s->parent_span_id.empty() && s->parent_span_id.size() != kSpanIdSize) {
     return Invalid(SpanRef(index) + ": parent_span_id must be empty or 8 bytes (got " +
                    std::to_string(s->parent_span_id.size()) + " bytes)");
-  }
-  Status st = ValidateKeyValues(raw, field::kSpanAttributes);
-  if (!st.ok()) return Invalid(SpanRef(index) + ": " + st.message());
-  ProtoReader nested(raw);
-  while (nested.Next()) {
-    uint32_t f = nested.field();
-    if (f == field::kSpanEvents) st = ValidateKeyValues(nested.bytes(), field::kEventAttributes);
-    if (f == field::kSpanLinks) st = ValidateKeyValues(nested.bytes(), field::kLinkAttributes);
-    if (!st.ok()) return Invalid(SpanRef(index) + ": " + st.message());
   }
   return Status::Ok();
 }
