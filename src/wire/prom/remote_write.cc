@@ -70,18 +70,24 @@ void NoteTimestamp(int64_t ts, SeriesResult* r) {
   r->any_ts = true;
 }
 
-Status InspectSeries(std::string_view series, uint64_t index, SeriesResult* r) {
-  // "series N: ...", built only when there is an error to report.
-  auto bad = [index](const std::string& what) {
-    return Invalid("series " + std::to_string(index) + ": " + what);
-  };
-  // Count first, so a rejected series reports how many samples it held.
+// Samples and histograms in a series.
+uint64_t CountItems(std::string_view series) {
+  uint64_t n = 0;
   ProtoReader count(series);
   while (count.Next()) {
-    if (count.field() == field::kSeriesSamples || count.field() == field::kSeriesHistograms) {
-      ++r->items;
-    }
+    n += count.field() == field::kSeriesSamples || count.field() == field::kSeriesHistograms;
   }
+  return n;
+}
+
+// One pass, counting the items as it goes; a rejected series is counted
+// whole, so it reports how many samples it held.
+Status InspectSeries(std::string_view series, uint64_t index, SeriesResult* r) {
+  // "series N: ...", built only when there is an error to report.
+  auto bad = [index, series, r](const std::string& what) {
+    r->items = CountItems(series);
+    return Invalid("series " + std::to_string(index) + ": " + what);
+  };
   ProtoReader s(series);
   std::string_view previous;
   bool have_previous = false;
@@ -115,6 +121,7 @@ Status InspectSeries(std::string_view series, uint64_t index, SeriesResult* r) {
         break;
       }
       case field::kSeriesSamples: {
+        ++r->items;
         if (!s.Is(WireType::kLengthDelimited)) return bad("sample has the wrong wire type");
         ProtoReader p(s.bytes());
         while (p.Next()) {
@@ -130,6 +137,7 @@ Status InspectSeries(std::string_view series, uint64_t index, SeriesResult* r) {
         break;
       }
       case field::kSeriesHistograms: {
+        ++r->items;
         if (!s.Is(WireType::kLengthDelimited)) return bad("histogram has the wrong wire type");
         ProtoReader h(s.bytes());
         while (h.Next()) {
