@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <condition_variable>
 #include <cstdlib>
@@ -190,6 +191,30 @@ class DirectWritableFile final : public WritableFile {
     return written_;
   }
 
+  bool ReadRecent(uint64_t offset, std::span<uint8_t> out) const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    uint64_t end = offset + out.size();
+    if (end > written_) return false;
+    // The range may run across consecutive buffers.
+    uint64_t at = offset;
+    while (at < end) {
+      const Held* from = nullptr;
+      size_t index = 0;
+      for (size_t i = 0; i < kBuffers; ++i) {
+        if (held_[i].start <= at && at < held_[i].end) {
+          from = &held_[i];
+          index = i;
+          break;
+        }
+      }
+      if (from == nullptr) return false;
+      uint64_t n = std::min(end, from->end) - at;
+      std::memcpy(out.data() + (at - offset), Buffer(index) + (at - from->start), n);
+      at += n;
+    }
+    return true;
+  }
+
  private:
   struct Job {
     const uint8_t* data = nullptr;
@@ -199,6 +224,13 @@ class DirectWritableFile final : public WritableFile {
   };
 
   uint8_t* Buffer(size_t i) const { return buffers_ + i * kStaging; }
+
+  // The file bytes [start, end) a buffer holds for ReadRecent: set when it
+  // is handed to the writer thread, cleared before it is filled again.
+  struct Held {
+    uint64_t start = 0;
+    uint64_t end = 0;
+  };
 
   Status BrokenStatus() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -223,6 +255,7 @@ class DirectWritableFile final : public WritableFile {
       }
       jobs_[(first_ + queued_) % kBuffers] =
           Job{Buffer(fill_), padded, block_offset_, logical_size_};
+      held_[fill_] = Held{block_offset_, logical_size_};
       ++queued_;
       cv_.notify_all();
       // The next buffer is free once fewer than all of them are queued.
@@ -231,6 +264,7 @@ class DirectWritableFile final : public WritableFile {
         broken_ = true;
         return error_;
       }
+      held_[(fill_ + 1) % kBuffers] = Held{};  // about to be overwritten
     }
     // The partial last block starts the next buffer; the writer thread only
     // reads the one it was given.
@@ -312,6 +346,7 @@ class DirectWritableFile final : public WritableFile {
   size_t first_ = 0;   // the oldest queued job
   size_t queued_ = 0;  // jobs queued or being written
   uint64_t completed_ = 0;
+  Held held_[kBuffers];
   bool stop_ = false;
   uint64_t written_;
   Status error_;

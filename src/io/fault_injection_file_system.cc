@@ -39,6 +39,9 @@ class FaultWritableFile final : public WritableFile {
   uint64_t Written() const override { return base_->Written(); }
   Status Flush() override { return base_->Flush(); }
   Status WaitForWrite() override { return base_->WaitForWrite(); }
+  bool ReadRecent(uint64_t offset, std::span<uint8_t> out) const override {
+    return base_->ReadRecent(offset, out);
+  }
 
  private:
   FaultInjectionFileSystem& fs_;

@@ -55,6 +55,18 @@ class WritableFile {
   // write has finished (or none is left): lets a caller act on each write
   // as it lands rather than on the last.
   virtual Status WaitForWrite() { return Flush(); }
+
+  // Copies bytes [offset, offset + out.size()) that have reached the OS
+  // (below Written()) from the file's own memory, if it still holds all of
+  // them; false otherwise (read the file instead). A file written around
+  // the page cache keeps its last few write buffers this way, so that
+  // readers close behind the writer need not go to the disk. Thread-safe:
+  // may be called from any thread while the file is open.
+  virtual bool ReadRecent(uint64_t offset, std::span<uint8_t> out) const {
+    (void)offset;
+    (void)out;
+    return false;
+  }
 };
 
 // A file read by offset. Thread-safe: Read may be called concurrently.

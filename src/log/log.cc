@@ -231,7 +231,10 @@ Status Log::RecoverLastSegment(uint64_t base) {
     metrics_.truncated_bytes.Inc(size - pos);
     SLUICE_RETURN_IF_ERROR(fs_.Truncate(path, pos));
   }
-  SLUICE_ASSIGN_OR_RETURN(active_, OpenSegmentFile(path, io::OpenMode::kAppend));
+  {
+    SLUICE_ASSIGN_OR_RETURN(auto reopened, OpenSegmentFile(path, io::OpenMode::kAppend));
+    SetActive(std::move(reopened), base);
+  }
   active_created_mono_ = clock_.MonotonicNanos();
   writeback_from_ = active_->Size();
   next_offset_ = next_offset;
@@ -249,19 +252,37 @@ Result<std::unique_ptr<io::WritableFile>> Log::OpenSegmentFile(const std::string
   return options_.direct_io ? fs_.OpenDirectWritable(path, mode) : fs_.OpenWritable(path, mode);
 }
 
+void Log::SetActive(std::unique_ptr<io::WritableFile> file, uint64_t segment) {
+  std::unique_ptr<io::WritableFile> old;
+  {
+    std::lock_guard<std::mutex> lock(recent_mu_);
+    old = std::exchange(active_, std::move(file));
+    recent_segment_ = active_ ? segment : UINT64_MAX;
+  }
+  // No reader is inside the old file any more: ReadRecent holds recent_mu_.
+}
+
+bool Log::ReadRecent(uint64_t segment, uint64_t offset, std::span<uint8_t> out) const {
+  std::lock_guard<std::mutex> lock(recent_mu_);
+  if (!active_ || segment != recent_segment_) return false;
+  return active_->ReadRecent(offset, out);
+}
+
 Status Log::OpenNewSegment(uint64_t base_offset) {
   // Invariant: a closed segment is durable and trimmed to its last frame
   // before the next one exists, so only the last segment can end torn.
   std::string previous;
+  uint64_t previous_base = 0;
   if (active_) {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      previous = SegmentPath(end_.segment);
+      previous_base = end_.segment;
+      previous = SegmentPath(previous_base);
     }
     Status st = active_->Sync();
     if (!st.ok()) metrics_.fsync_errors.Inc();
     if (st.ok()) st = active_->Close();
-    active_.reset();
+    SetActive(nullptr, 0);
     dirty_ = false;
     if (!st.ok()) {
       Fail(st);
@@ -283,11 +304,11 @@ Status Log::OpenNewSegment(uint64_t base_offset) {
     fs_.Remove(path).IgnoreError();
     if (!previous.empty()) {
       auto reopened = OpenSegmentFile(previous, io::OpenMode::kAppend);
-      if (reopened.ok()) active_ = std::move(reopened).value();
+      if (reopened.ok()) SetActive(std::move(reopened).value(), previous_base);
     }
     return st;
   }
-  active_ = std::move(file).value();
+  SetActive(std::move(file).value(), base_offset);
   active_created_mono_ = clock_.MonotonicNanos();
   writeback_from_ = active_->Size();
   next_offset_ = base_offset;
@@ -631,13 +652,13 @@ bool Log::Repair(uint64_t size_before, bool sync_failed) {
   }
   std::string path = SegmentPath(base);
   active_->Close().IgnoreError();
-  active_.reset();
+  SetActive(nullptr, 0);
   // Cut the partial write so the segment ends on a whole batch again.
   Status st = fs_.Truncate(path, size_before);
   if (st.ok()) {
     auto reopened = OpenSegmentFile(path, io::OpenMode::kAppend);
     if (reopened.ok()) {
-      active_ = std::move(reopened).value();
+      SetActive(std::move(reopened).value(), base);
       writeback_from_ = active_->Size();
     } else {
       st = reopened.status();
@@ -649,7 +670,7 @@ bool Log::Repair(uint64_t size_before, bool sync_failed) {
     st = OpenNewSegment(next_offset_);
   }
   if (!st.ok()) {
-    active_.reset();
+    SetActive(nullptr, 0);
     Fail(st);
     return false;
   }
@@ -699,7 +720,7 @@ Status Log::Close() {
     st = active_->Sync();
     Status c = active_->Close();
     if (st.ok()) st = c;
-    active_.reset();
+    SetActive(nullptr, 0);
   }
   return st;
 }

@@ -155,6 +155,12 @@ class Log {
   std::vector<uint64_t> Segments() const;
   uint64_t size_bytes() const;
   io::FileSystem& fs() const { return fs_; }
+  // Copies bytes [offset, offset + out.size()) of `segment` from the
+  // memory of the active segment's file, if it is that segment and still
+  // holds them (io::WritableFile::ReadRecent); false otherwise. Lets readers
+  // close behind the writer skip the disk under direct I/O. Thread-safe.
+  bool ReadRecent(uint64_t segment, uint64_t offset, std::span<uint8_t> out) const;
+
   // The storage directory the log lives in.
   const std::string& directory() const { return options_.directory; }
   StateFile& state() { return *state_; }
@@ -182,6 +188,8 @@ class Log {
   Status RecoverLastSegment(uint64_t base);
   // Precondition: unwritten_ is empty.
   Status OpenNewSegment(uint64_t base_offset);
+  // Makes `file` (null for none) the active segment's file.
+  void SetActive(std::unique_ptr<io::WritableFile> file, uint64_t segment);
   Result<std::unique_ptr<io::WritableFile>> OpenSegmentFile(const std::string& path,
                                                             io::OpenMode mode);
   void WriterLoop();
@@ -249,7 +257,10 @@ class Log {
   std::mutex retention_mu_;          // one retention pass at a time
   std::mutex cursor_mu_;             // orders cursor writes to the state file
 
-  // Writer-thread state.
+  // Writer-thread state. active_ is replaced only through SetActive, under
+  // recent_mu_, so ReadRecent can use it from other threads.
+  mutable std::mutex recent_mu_;
+  uint64_t recent_segment_ = UINT64_MAX;  // active_'s segment
   std::unique_ptr<io::WritableFile> active_;
   int64_t active_created_mono_ = 0;
   uint64_t next_offset_ = 0;

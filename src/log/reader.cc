@@ -24,8 +24,12 @@ Status LogReader::Fill(uint64_t offset, uint64_t need, uint64_t limit) {
   // batches costs one read rather than two per batch.
   uint64_t want = std::min<uint64_t>(std::max<uint64_t>(need, kReadAhead), limit - offset);
   window_.resize(static_cast<size_t>(want));
-  SLUICE_ASSIGN_OR_RETURN(
-      size_t n, file_->Read(offset, {reinterpret_cast<uint8_t*>(window_.data()), window_.size()}));
+  std::span<uint8_t> into(reinterpret_cast<uint8_t*>(window_.data()), window_.size());
+  // Close behind the writer the bytes may still be in its memory.
+  size_t n = window_.size();
+  if (!log_.ReadRecent(file_segment_, offset, into)) {
+    SLUICE_ASSIGN_OR_RETURN(n, file_->Read(offset, into));
+  }
   window_.resize(n);
   window_offset_ = offset;
   window_segment_ = file_segment_;

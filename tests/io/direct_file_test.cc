@@ -42,6 +42,51 @@ TEST(DirectFileTest, OddSizedAppendsAcrossBuffersAndReopensReadBackExactly) {
   }
 }
 
+// Readers close behind the writer are served from its buffers: what they get
+// must be exactly the file's bytes, and anything not held (not yet written,
+// or in a buffer since reused) must be refused, never served stale.
+TEST(DirectFileTest, RecentBytesAreServedExactlyOrNotAtAll) {
+  testing::TempDir dir;
+  std::string path = dir.Sub("seg");
+  auto f = OpenDirect(path, OpenMode::kTruncate);
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  std::mt19937 rng(5);
+  std::string expected;
+  uint64_t served = 0;
+  uint64_t refused_old = 0;
+  for (int i = 0; i < 300; ++i) {
+    // Large appends fill whole buffers, as a busy writer does.
+    std::string piece(rng() % (1500 << 10) + 1, '\0');
+    for (auto& c : piece) c = static_cast<char>(rng());
+    ASSERT_TRUE((*f)->Append(Bytes(piece)).ok());
+    expected += piece;
+    if (i % 9 == 0) {
+      ASSERT_TRUE((*f)->Flush().ok());
+    }
+    for (int probe = 0; probe < 10; ++probe) {
+      uint64_t written = (*f)->Written();
+      // A range ending at or before Written(), starting up to 5 MiB back.
+      uint64_t len = std::min<uint64_t>(written, rng() % 300000 + 1);
+      uint64_t back = std::min<uint64_t>(written - len, rng() % (5 << 20));
+      uint64_t offset = written - len - back;
+      std::string out(len, '\0');
+      if ((*f)->ReadRecent(offset, {reinterpret_cast<uint8_t*>(out.data()), out.size()})) {
+        ASSERT_TRUE(out == expected.substr(offset, len)) << "at " << offset << " len " << len;
+        ++served;
+      } else if (written - offset > (4u << 20)) {
+        ++refused_old;  // older than the four buffers can hold
+      }
+    }
+    // Past the end: never.
+    std::string beyond(16, '\0');
+    EXPECT_FALSE((*f)->ReadRecent((*f)->Size() - 8,
+                                  {reinterpret_cast<uint8_t*>(beyond.data()), beyond.size()}));
+  }
+  EXPECT_GT(served, 300u);
+  EXPECT_GT(refused_old, 0u);
+  ASSERT_TRUE((*f)->Close().ok());
+}
+
 TEST(DirectFileTest, FailedBackgroundWriteIsReportedAndNothingAfterItIsWritten) {
   testing::TempDir dir;
   std::string path = dir.Sub("seg");
