@@ -26,9 +26,9 @@ uint64_t ServerCounter(const std::string& admin, const std::string& series) {
   return std::stoull(m[1].str());
 }
 
-TEST(LoadgenTest, EverySpanItReportsAcceptedIsCountedByTheServer) {
-  TempDir dir;
-  SluiceProcess sluice(dir, R"(
+// OTLP over gRPC and HTTP into the log, traces and logs, nothing exported.
+std::string OtlpOnlyConfig(const TempDir& dir) {
+  return R"(
 receivers:
   otlp:
     protocols:
@@ -37,8 +37,8 @@ receivers:
       http:
         endpoint: 127.0.0.1:0
 storage:
-  directory: )" + dir.Sub("data") +
-                                R"(
+  directory: )" +
+         dir.Sub("data") + R"(
 service:
   telemetry:
     metrics:
@@ -48,7 +48,12 @@ service:
       receivers: [otlp]
     logs:
       receivers: [otlp]
-)");
+)";
+}
+
+TEST(LoadgenTest, EverySpanItReportsAcceptedIsCountedByTheServer) {
+  TempDir dir;
+  SluiceProcess sluice(dir, OtlpOnlyConfig(dir));
   ASSERT_TRUE(sluice.WaitStarted()) << sluice.process().Output();
   auto grpc = sluice.process().WaitForOutput(R"re(receiver=otlp address="grpc ([0-9.]+:[0-9]+)")re",
                                              std::chrono::seconds(10));
@@ -88,23 +93,7 @@ service:
 // those it had started, and reports totals the server agrees with.
 TEST(LoadgenTest, InterruptedRunStopsPromptlyAndCountsWhatItSent) {
   TempDir dir;
-  SluiceProcess sluice(dir, R"(
-receivers:
-  otlp:
-    protocols:
-      http:
-        endpoint: 127.0.0.1:0
-storage:
-  directory: )" + dir.Sub("data") +
-                                R"(
-service:
-  telemetry:
-    metrics:
-      address: 127.0.0.1:0
-  pipelines:
-    traces:
-      receivers: [otlp]
-)");
+  SluiceProcess sluice(dir, OtlpOnlyConfig(dir));
   ASSERT_TRUE(sluice.WaitStarted()) << sluice.process().Output();
   {
     Process loadgen(
