@@ -1,5 +1,6 @@
 // sluice: receives, holds and forwards telemetry.
 
+#include <absl/synchronization/mutex.h>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -117,6 +118,11 @@ int Loadgen(const loadgen::Options& options) {
 }  // namespace sluice
 
 int main(int argc, char** argv) {
+  // gRPC locks absl mutexes, and Debian builds absl with its debug default:
+  // every acquisition is recorded in a lock-order graph to detect deadlock
+  // cycles, a few per cent of the gRPC receiver's time. Release builds of
+  // absl leave the check off; so does sluice.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   CLI::App app{
       "sluice: receives OTLP and Prometheus telemetry, holds it in a crash-safe log, and "
       "forwards it to the backends you run."};
