@@ -12,7 +12,7 @@ CONFIG ?=
 DEB_PACKAGES := build-essential cmake ninja-build ccache pkg-config \
   libboost-dev libboost-system-dev libyaml-cpp-dev libcli11-dev libsimdjson-dev \
   libspdlog-dev libfmt-dev libsnappy-dev libzstd-dev zlib1g-dev libxxhash-dev \
-  protobuf-compiler libprotobuf-dev libgrpc++-dev protobuf-compiler-grpc \
+  protobuf-compiler libprotobuf-dev libgrpc++-dev protobuf-compiler-grpc libabsl-dev \
   libgtest-dev libgmock-dev libbenchmark-dev clang-format clang libclang-rt-14-dev openssl \
   librdkafka-dev libssl-dev prometheus victoria-metrics curl bc
 # node and npm for the OpenTelemetry JS interop tests (tests/interop/js): from
