@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# Ingest throughput: sluice pinned to core 0, `sluice loadgen` on core 1,
-# log at `fsync: interval`. Reports accepted items/s, latency and sluice's RSS
-# for OTLP traces over HTTP and gRPC and OTLP logs over HTTP, each beside the
-# references measured in the same run (memcpy of the same request bytes via
-# wire_bench, raw O_DIRECT write via log_throughput).
+# Ingest throughput: sluice pinned to core 0, the client on core 1 (`sluice
+# loadgen` for OTLP, `forward_peer remote-write` for remote write), log at
+# `fsync: interval`. Reports accepted items/s, latency and sluice's RSS for
+# OTLP traces over HTTP and gRPC, OTLP logs over HTTP and remote write, each
+# beside the references measured in the same run (memcpy of the same request
+# bytes via wire_bench, raw O_DIRECT write via log_throughput).
 #
 # Usage: bench/ingest.sh [build-dir] [seconds]
 set -euo pipefail
 build=${1:-build/release}
 seconds=${2:-20}
 bin="$build/src/app/sluice"
+peer="$build/bench/forward_peer"
 work=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 
@@ -21,6 +23,8 @@ receivers:
         endpoint: 127.0.0.1:0
       http:
         endpoint: 127.0.0.1:0
+  prometheus_remote_write:
+    endpoint: 127.0.0.1:0
 storage:
   directory: $work/data
   fsync: interval
@@ -34,13 +38,17 @@ service:
       receivers: [otlp]
     logs:
       receivers: [otlp]
+    metrics:
+      receivers: [prometheus_remote_write]
 YAML
 
 taskset -c 0 "$bin" run --config "$work/sluice.yaml" > "$work/sluice.log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do grep -q 'admin=' "$work/sluice.log" && break; sleep 0.1; done
-http=$(grep -o 'address="http [0-9.:]*' "$work/sluice.log" | grep -o '[0-9.]*:[0-9]*$')
+http=$(grep -o 'receiver=otlp address="http [0-9.:]*' "$work/sluice.log" | grep -o '[0-9.]*:[0-9]*$')
 grpc=$(grep -o 'address="grpc [0-9.:]*' "$work/sluice.log" | grep -o '[0-9.]*:[0-9]*$')
+rw=$(grep -o 'receiver=prometheus_remote_write address="http [0-9.:]*' "$work/sluice.log" |
+     grep -o '[0-9.]*:[0-9]*$')
 
 run() {  # name, loadgen args...
   local name=$1; shift
@@ -55,6 +63,8 @@ run() {  # name, loadgen args...
 echo "== references (same run) =="
 "$build/bench/wire_bench" --benchmark_filter='Memcpy|WalkTraces' --benchmark_min_time=0.5 2>/dev/null \
   | grep -E '^BM_'
+"$build/bench/prw_bench" --benchmark_filter='Memcpy' --benchmark_min_time=0.5 2>/dev/null \
+  | grep -E '^BM_'
 "$build/bench/log_throughput" --gib 0.5 2>/dev/null | grep -E '^raw'
 echo
 echo "== ingest, sluice on core 0, loadgen on core 1, 200 services, 100 spans per request =="
@@ -62,5 +72,9 @@ echo "== ingest, sluice on core 0, loadgen on core 1, 200 services, 100 spans pe
 run "traces otlp/http"  --endpoint "$http" --rate 10000 --interval 10ms
 run "traces otlp/grpc"  --protocol grpc --endpoint "$grpc" --rate 10000 --interval 10ms
 run "logs otlp/http"    --endpoint "$http" --rate 0 --logs-rate 10000 --interval 10ms
-# Latency at about half of the traces/http throughput measured above.
-run "traces otlp/http, 400k/s" --endpoint "$http" --rate 2000 --interval 50ms
+# Latency at half the 1M spans/s target: 200 services x 2500 spans/s.
+run "traces otlp/http, 500k/s" --endpoint "$http" --rate 2500 --interval 40ms
+out=$(taskset -c 1 "$peer" remote-write --endpoint "$rw" --series 500 --seconds "$seconds" \
+      --connections 16)
+printf '%-26s %s sluice_rss_kib=%s\n' "remote_write, 500 series" "$out" \
+  "$(awk '/VmRSS/ {print $2}' /proc/$pid/status)"

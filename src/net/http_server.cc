@@ -443,6 +443,9 @@ void HttpServer::Impl::Accept() {
                                  "http", "accept failed",
                                  {{"server", self->options_.name}, {"error", ec.message()}});
                            } else if (!self->stopping_) {
+                             // Answers go out as soon as they are written.
+                             beast::error_code ignored;
+                             socket.set_option(tcp::no_delay(true), ignored);
                              if (!self->Register(socket)) {
                                self->metrics_.refused_connections.With({self->options_.name}).Inc();
                                beast::error_code ignored;
