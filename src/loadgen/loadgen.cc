@@ -434,6 +434,8 @@ class HttpDriver {
       c.current.emplace();
       c.current->request = std::move(r);
     }
+    // An attempt's latency includes connecting for it.
+    c.current->sent = SteadyClock::now();
     if (!c.connected) return Connect(c);
     Send(c);
   }
@@ -445,6 +447,7 @@ class HttpDriver {
     armed_ = true;
     wake_.expires_at(when);
     wake_.async_wait([this](beast::error_code ec) {
+      if (ec == asio::error::operation_aborted) return;  // re-armed meanwhile
       armed_ = false;
       if (ec) return;
       for (auto& c : conns_) {
@@ -478,7 +481,6 @@ class HttpDriver {
     c.req.keep_alive(true);
     c.req.body() = beast::span<const char>(r.body.data(), r.body.size());
     c.req.prepare_payload();
-    c.current->sent = SteadyClock::now();
     c.stream.expires_after(std::chrono::seconds(30));
     http::async_write(c.stream, c.req, [this, &c](beast::error_code ec, size_t) {
       if (ec) return Failed(c);
@@ -580,11 +582,8 @@ class GrpcDriver {
       for (auto& c : conns_) {
         if (c->state == State::kInFlight) active = true;
         if (c->state == State::kWaiting) {
-          if (c->resume <= now) {
-            Pump(*c);
-          } else {
-            wake = std::min(wake, c->resume);
-          }
+          if (c->resume <= now) Pump(*c);
+          if (c->state == State::kWaiting) wake = std::min(wake, c->resume);
           active = active || c->state != State::kClosed;
         }
       }
@@ -618,7 +617,8 @@ class GrpcDriver {
       SteadyClock::time_point wake;
       if (!schedule_.Next(now, &r, &wake)) {
         c.state = schedule_.Over(now) ? State::kClosed : State::kWaiting;
-        c.resume = wake;
+        // Look again when the next request is due, or sooner to see a stop.
+        c.resume = std::min(wake, now + kStopCheck);
         return;
       }
       CountNew(r, stats_);

@@ -216,20 +216,33 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     // header's size: a 28 KB body took some 40 small reads, plus a copy.
     auto length = parser_->content_length();
     if (length && !parser_->chunked() && *length <= server_->options_.max_body_bytes) {
-      body_.resize(static_cast<size_t>(*length));
-      size_t have = std::min<size_t>(buffer_.size(), body_.size());
+      body_length_ = static_cast<size_t>(*length);
+      size_t have = std::min<size_t>(buffer_.size(), body_length_);
+      body_.resize(have);
       asio::buffer_copy(asio::buffer(body_.data(), have), buffer_.data());
       buffer_.consume(have);
-      asio::async_read(stream_, asio::buffer(body_.data() + have, body_.size() - have),
-                       [self = this->shared_from_this()](beast::error_code ec, size_t) {
-                         self->OnBody(ec, /*direct=*/true);
-                       });
-      return;
+      return ReadBody(have);
     }
     http::async_read(stream_, buffer_, *parser_,
                      [self = this->shared_from_this()](beast::error_code ec, size_t) {
                        self->OnBody(ec, /*direct=*/false);
                      });
+  }
+
+  // Reads the rest of a body of body_length_ bytes, `have` of which are in
+  // body_. The string grows with what arrives (at most doubling), so an
+  // announced length commits no memory before its bytes come.
+  void ReadBody(size_t have) {
+    if (have == body_length_) return OnBody({}, /*direct=*/true);
+    if (have == body_.size()) {
+      body_.resize(std::min(body_length_, std::max(2 * have, have + kBodyStep)));
+    }
+    stream_.async_read_some(
+        asio::buffer(body_.data() + have, body_.size() - have),
+        [self = this->shared_from_this(), have](beast::error_code ec, size_t n) {
+          if (ec) return self->OnBody(ec, /*direct=*/true);
+          self->ReadBody(have + n);
+        });
   }
 
   void OnReadError(beast::error_code ec) {
@@ -358,7 +371,10 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
-  std::string body_;  // a body of known length, read past the parser
+  // A body of known length, read past the parser.
+  static constexpr size_t kBodyStep = 64 << 10;
+  std::string body_;
+  size_t body_length_ = 0;
   std::shared_ptr<HttpServer::Impl> server_;
   bool keep_alive_ = true;
   bool busy_ = false;

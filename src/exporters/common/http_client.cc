@@ -150,6 +150,8 @@ struct HttpClient::Impl {
 
   Endpoint endpoint;
   std::chrono::nanoseconds timeout;
+  // Of the Post under way: its connect, handshake, write and read together.
+  std::chrono::steady_clock::time_point deadline;
   Headers headers;
   std::unique_ptr<ssl::context> tls;  // set for https://
   std::string server_name;            // checked in the certificate, sent as SNI
@@ -185,12 +187,13 @@ struct HttpClient::Impl {
   }
 
   Status Connect() {
+    // Name resolution is synchronous (getaddrinfo) and outside the deadline.
     tcp::resolver resolver(io);
     beast::error_code ec;
     auto results = resolver.resolve(endpoint.host, endpoint.port, ec);
     if (ec) return Status::Unavailable("cannot resolve " + endpoint.host + ": " + ec.message());
     plain.emplace(io);
-    plain->expires_after(timeout);
+    plain->expires_at(deadline);
     plain->async_connect(results, [&ec](beast::error_code e, const tcp::endpoint&) { ec = e; });
     RunOnce();
     if (ec) {
@@ -213,7 +216,7 @@ struct HttpClient::Impl {
       return Status::Unavailable("cannot set the TLS server name " + server_name);
     }
     if (verify) secure->set_verify_callback(ssl::host_name_verification(server_name));
-    beast::get_lowest_layer(*secure).expires_after(timeout);
+    beast::get_lowest_layer(*secure).expires_at(deadline);
     ec = {};
     secure->async_handshake(ssl::stream_base::client, [&ec](beast::error_code e) { ec = e; });
     RunOnce();
@@ -228,7 +231,7 @@ struct HttpClient::Impl {
   template <typename Stream>
   Result<HttpReply> ExchangeOn(Stream& stream) {
     beast::error_code ec;
-    Lowest().expires_after(timeout);
+    Lowest().expires_at(deadline);
     http::async_write(stream, request, [&ec](beast::error_code e, size_t) { ec = e; });
     RunOnce();
     if (ec) return Status::Unavailable("sending to " + endpoint.HostPort() + ": " + ec.message());
@@ -312,6 +315,8 @@ Result<HttpReply> HttpClient::Post(std::string_view route, std::string_view body
   // A kept-alive connection the server has since closed fails on first use;
   // that one attempt is repeated on a fresh connection.
   bool fresh = !impl_->connected();
+  impl_->deadline = std::chrono::steady_clock::now() +
+                    std::chrono::duration_cast<std::chrono::steady_clock::duration>(impl_->timeout);
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (!impl_->connected()) {
       SLUICE_RETURN_IF_ERROR(impl_->Connect());

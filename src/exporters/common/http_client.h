@@ -70,9 +70,9 @@ struct HttpReply {
 // A keep-alive HTTP/1.1 client for one host, used from a single thread,
 // over TLS for https:// endpoints (TLS 1.2 or later, the server's
 // certificate checked against `tls` and the host name). Every call is
-// bounded by `timeout` (connect, handshake, write and read together); a
-// failed or timed-out exchange closes the connection and the next call
-// reconnects.
+// bounded by `timeout` (connect, handshake, write and read together; name
+// resolution aside); a failed or timed-out exchange closes the connection
+// and the next call reconnects.
 class HttpClient {
  public:
   // Loads the TLS files (for https:// endpoints); the error names the file.
