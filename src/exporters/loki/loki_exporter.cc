@@ -8,6 +8,7 @@
 #include "wire/otlp/common.h"
 #include "wire/prom/labels.h"
 #include "wire/proto_reader.h"
+#include "wire/proto_writer.h"
 
 namespace sluice::exporters::loki {
 namespace {
@@ -42,6 +43,51 @@ const char* SeverityWord(uint64_t number) {
   return kWords[(number - 1) / 4];
 }
 
+// A label value as a double-quoted LogQL string (Go escapes).
+void AppendSelectorString(std::string& out, std::string_view v) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += '"';
+  for (char c : v) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          out += "\\x";
+          out += kHex[(c >> 4) & 0xF];
+          out += kHex[c & 0xF];
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += '"';
+}
+
+// Field numbers of Loki's push API (package logproto, push.proto).
+namespace push {
+inline constexpr uint32_t kRequestStreams = 1;
+inline constexpr uint32_t kStreamLabels = 1;
+inline constexpr uint32_t kStreamEntries = 2;
+inline constexpr uint32_t kEntryTimestamp = 1;  // google.protobuf.Timestamp
+inline constexpr uint32_t kEntryLine = 2;
+inline constexpr uint32_t kTimestampSeconds = 1;
+inline constexpr uint32_t kTimestampNanos = 2;
+}  // namespace push
+
 std::string Lower(std::string_view s) {
   std::string out(s);
   for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -72,6 +118,10 @@ const config::Schema<LokiOptions>& LokiOptionsSchema() {
                           {{"json", LineFormat::kJson}, {"raw", LineFormat::kRaw}},
                           "Log line: a JSON object with body, severity, attributes, resource "
                           "and trace context; or the body alone.")
+        .Enum<PushEncoding>("encoding", &LokiOptions::encoding,
+                            {{"json", PushEncoding::kJson}, {"protobuf", PushEncoding::kProtobuf}},
+                            "Push request encoding: JSON (gzip per `gzip`), or Loki's protobuf "
+                            "PushRequest compressed with snappy.")
         .Bool("gzip", &LokiOptions::gzip, "Compress request bodies with gzip.")
         .Duration("timeout", &LokiOptions::timeout,
                   "Limit on one attempt: connect, send and the answer.", {1e6L, 600e9L})
@@ -135,14 +185,22 @@ void LokiEncoder::StreamKey(std::string_view resource, std::string_view record, 
   if (labels_.empty()) labels_.emplace_back("exporter", "sluice");
   std::stable_sort(labels_.begin(), labels_.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
+  const bool selector = options_.encoding == PushEncoding::kProtobuf;
   out->clear();
   out->push_back('{');
   for (size_t i = 0; i < labels_.size(); ++i) {
     if (i > 0 && labels_[i].first == labels_[i - 1].first) continue;  // first mapping wins
-    if (out->size() > 1) out->push_back(',');
-    AppendJsonString(*out, labels_[i].first);
-    out->push_back(':');
-    AppendJsonString(*out, labels_[i].second);
+    if (selector) {
+      if (out->size() > 1) *out += ", ";
+      *out += labels_[i].first;  // a valid label name: checked at config load
+      *out += '=';
+      AppendSelectorString(*out, labels_[i].second);
+    } else {
+      if (out->size() > 1) out->push_back(',');
+      AppendJsonString(*out, labels_[i].first);
+      out->push_back(':');
+      AppendJsonString(*out, labels_[i].second);
+    }
   }
   out->push_back('}');
 }
@@ -295,31 +353,67 @@ void LokiEncoder::EmitShard(size_t i, const EmitFn& emit) {
   out.shard = static_cast<int>(i);
   out.first_record = shard.first_record;
   out.body.reserve(shard.bytes + 64);
-  out.body += "{\"streams\":[";
-  bool first_stream = true;
   for (auto& [labels, entries] : shard.streams) {
     std::stable_sort(entries.begin(), entries.end(),
                      [](const Entry& a, const Entry& b) { return a.unix_nanos < b.unix_nanos; });
-    if (!first_stream) out.body += ',';
-    first_stream = false;
-    out.body += "{\"stream\":";
-    out.body += labels;
-    out.body += ",\"values\":[";
-    for (size_t e = 0; e < entries.size(); ++e) {
-      if (e > 0) out.body += ',';
-      out.body += "[\"";
-      out.body += std::to_string(entries[e].unix_nanos);
-      out.body += "\",";
-      AppendJsonString(out.body, entries[e].line);
-      out.body += ']';
-    }
-    out.body += "]}";
   }
-  out.body += "]}";
+  if (options_.encoding == PushEncoding::kProtobuf) {
+    RenderProtobuf(shard, &out.body);
+  } else {
+    RenderJson(shard, &out.body);
+  }
   shard.streams.clear();
   shard.bytes = 0;
   shard.items = 0;
   emit(std::move(out));
+}
+
+void LokiEncoder::RenderProtobuf(Shard& shard, std::string* body) {
+  wire::ProtoWriter w(body);
+  for (const auto& [labels, entries] : shard.streams) {
+    size_t stream = w.BeginMessage(push::kRequestStreams);
+    w.Bytes(push::kStreamLabels, labels);
+    for (const Entry& e : entries) {
+      size_t entry = w.BeginMessage(push::kStreamEntries);
+      size_t ts = w.BeginMessage(push::kEntryTimestamp);
+      // Timestamp: seconds and non-negative nanos (floor division).
+      int64_t seconds = e.unix_nanos / 1'000'000'000;
+      int64_t nanos = e.unix_nanos % 1'000'000'000;
+      if (nanos < 0) {
+        nanos += 1'000'000'000;
+        --seconds;
+      }
+      if (seconds != 0) w.Varint(push::kTimestampSeconds, static_cast<uint64_t>(seconds));
+      if (nanos != 0) w.Varint(push::kTimestampNanos, static_cast<uint64_t>(nanos));
+      w.EndMessage(ts);
+      w.Bytes(push::kEntryLine, e.line);
+      w.EndMessage(entry);
+    }
+    w.EndMessage(stream);
+  }
+}
+
+void LokiEncoder::RenderJson(Shard& shard, std::string* body) {
+  std::string& out = *body;
+  out += "{\"streams\":[";
+  bool first_stream = true;
+  for (auto& [labels, entries] : shard.streams) {
+    if (!first_stream) out += ',';
+    first_stream = false;
+    out += "{\"stream\":";
+    out += labels;
+    out += ",\"values\":[";
+    for (size_t e = 0; e < entries.size(); ++e) {
+      if (e > 0) out += ',';
+      out += "[\"";
+      out += std::to_string(entries[e].unix_nanos);
+      out += "\",";
+      AppendJsonString(out, entries[e].line);
+      out += ']';
+    }
+    out += "]}";
+  }
+  out += "]}";
 }
 
 void LokiEncoder::Flush(const EmitFn& emit) {
@@ -348,10 +442,18 @@ class LokiSender final : public pipeline::Sender {
       if (!c.ok()) return pipeline::SendResult::Retryable(c.status().message());
       client_ = std::move(c).value();
     }
-    Headers extra = {{"Content-Type", "application/json"}};
+    // The body says how it was encoded (a dead letter may predate a change
+    // of `encoding`): a JSON push is an object, a PushRequest starts with
+    // its streams field.
+    const bool json = !request.body.empty() && request.body.front() == '{';
+    Headers extra = {{"Content-Type", json ? "application/json" : "application/x-protobuf"}};
     AddTenantHeader(options_.tenant_header, options_.headers, request.tenant, &extra);
     std::string_view body = request.body;
-    if (options_.gzip) {
+    if (!json) {
+      // Loki reads protobuf pushes as snappy blocks, without Content-Encoding.
+      compressed_ = wire::Compress(wire::Compression::kSnappyBlock, request.body);
+      body = compressed_;
+    } else if (options_.gzip) {
       compressed_ = wire::Compress(wire::Compression::kGzip, request.body);
       body = compressed_;
       extra.emplace_back("Content-Encoding", "gzip");

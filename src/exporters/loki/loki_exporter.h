@@ -15,6 +15,9 @@
 namespace sluice::exporters::loki {
 
 enum class LineFormat { kJson, kRaw };
+// How push requests are encoded: Loki's JSON, or its protobuf PushRequest
+// compressed with snappy (what Loki's own clients send).
+enum class PushEncoding { kJson, kProtobuf };
 
 struct LokiOptions {
   std::string endpoint;  // http://loki:3100/loki/api/v1/push
@@ -28,6 +31,7 @@ struct LokiOptions {
   // Adds `level` from the record's severity text (or number) when set.
   bool severity_label = false;
   LineFormat format = LineFormat::kJson;
+  PushEncoding encoding = PushEncoding::kJson;
   bool gzip = true;
   std::chrono::nanoseconds timeout = std::chrono::seconds(30);
   uint64_t max_request_bytes = 1ull << 20;
@@ -39,7 +43,7 @@ struct LokiOptions {
 const config::Schema<LokiOptions>& LokiOptionsSchema();
 
 // Groups OTLP log records into Loki streams by their labels and renders push
-// requests (Loki's JSON push format) with each stream's entries in
+// requests (JSON, or a protobuf PushRequest) with each stream's entries in
 // timestamp order. A stream always goes to the same shard, so one worker
 // sends its entries in order.
 class LokiEncoder final : public RequestEncoder {
@@ -55,13 +59,17 @@ class LokiEncoder final : public RequestEncoder {
     std::string line;
   };
   struct Shard {
-    std::map<std::string, std::vector<Entry>> streams;  // label set JSON → entries
+    // Label set (a JSON object, or a LogQL selector for protobuf) → entries.
+    std::map<std::string, std::vector<Entry>> streams;
     uint64_t bytes = 0;
     uint64_t items = 0;
     uint64_t first_record = 0;
   };
   void EmitShard(size_t i, const EmitFn& emit);
-  // Renders the label set of one record as a JSON object (sorted keys).
+  static void RenderJson(Shard& shard, std::string* body);
+  static void RenderProtobuf(Shard& shard, std::string* body);
+  // Renders the label set of one record (sorted keys) as a JSON object, or
+  // for protobuf as a LogQL selector: {a="x", b="y"}.
   void StreamKey(std::string_view resource, std::string_view record, std::string* out);
   void Line(std::string_view resource, std::string_view scope, std::string_view record,
             std::string* out);

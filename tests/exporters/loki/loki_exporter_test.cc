@@ -7,12 +7,14 @@
 #include <mutex>
 #include <thread>
 
+#include "loki/push.pb.h"
 #include "support/fault_backend.h"
 #include "support/http_client.h"
 #include "support/otlp_builders.h"
 #include "support/service_harness.h"
 #include "support/temp_dir.h"
 #include "support/wait.h"
+#include "wire/compression.h"
 
 namespace sluice::exporters::loki {
 namespace {
@@ -25,6 +27,7 @@ using LogsRequest = testing::otlp_pb::collector::logs::v1::ExportLogsServiceRequ
 class FakeLoki {
  public:
   void Push(const testing::BackendRequest& r) {
+    if (r.Header("content-type") == "application/x-protobuf") return PushProtobuf(r);
     simdjson::dom::parser parser;
     simdjson::dom::element doc;
     std::lock_guard<std::mutex> lock(mu_);
@@ -46,6 +49,55 @@ class FakeLoki {
       }
     }
   }
+  // A snappy-compressed logproto.PushRequest, as Loki's clients send it.
+  void PushProtobuf(const testing::BackendRequest& r) {
+    std::string raw;
+    logproto::PushRequest req;
+    std::lock_guard<std::mutex> lock(mu_);
+    if (r.path != "/loki/api/v1/push" || !r.Header("content-encoding").empty() ||
+        !wire::Decompress(wire::Compression::kSnappyBlock, r.body, 64 << 20, &raw).ok() ||
+        !req.ParseFromString(raw)) {
+      ++bad_;
+      return;
+    }
+    for (const auto& stream : req.streams()) {
+      std::string key;
+      if (!SelectorKey(stream.labels(), &key)) {
+        ++bad_;
+        continue;
+      }
+      for (const auto& e : stream.entries()) {
+        streams_[key].emplace_back(e.timestamp().seconds() * 1'000'000'000 + e.timestamp().nanos(),
+                                   e.line());
+      }
+    }
+  }
+
+  // {a="x", b="y\"z"} → a=x,b=y"z (the JSON path's key form).
+  static bool SelectorKey(const std::string& s, std::string* key) {
+    if (s.size() < 2 || s.front() != '{' || s.back() != '}') return false;
+    size_t i = 1;
+    while (i < s.size() - 1) {
+      size_t eq = s.find('=', i);
+      if (eq == std::string::npos || eq + 1 >= s.size() || s[eq + 1] != '"') return false;
+      if (!key->empty()) *key += ",";
+      *key += s.substr(i, eq - i) + "=";
+      size_t j = eq + 2;
+      for (; j < s.size() && s[j] != '"'; ++j) {
+        if (s[j] != '\\') {
+          *key += s[j];
+          continue;
+        }
+        char c = s[++j];
+        *key += c == 'n' ? '\n' : c == 't' ? '\t' : c;
+      }
+      if (j >= s.size()) return false;
+      i = j + 1;
+      if (s.compare(i, 2, ", ") == 0) i += 2;
+    }
+    return true;
+  }
+
   std::map<std::string, std::vector<std::pair<int64_t, std::string>>> streams() const {
     std::lock_guard<std::mutex> lock(mu_);
     return streams_;
@@ -123,10 +175,15 @@ service:
   std::string receiver_;
 };
 
-TEST_F(LokiExporterTest, StreamsAreLabelledFromResourceAndAttributesWithEntriesInTimeOrder) {
-  StartSluice(R"(    attribute_labels: {env: environment}
+// The same streams and entries whichever push encoding carries them.
+class LokiEncodingTest : public LokiExporterTest,
+                         public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(LokiEncodingTest, StreamsAreLabelledFromResourceAndAttributesWithEntriesInTimeOrder) {
+  StartSluice(std::string(R"(    attribute_labels: {env: environment}
     severity_label: true
-)");
+    encoding: )") +
+              GetParam() + "\n");
   LogsRequest req = testing::MakeLogsRequest(6, 3);
   auto* records = req.mutable_resource_logs(0)->mutable_scope_logs(0)->mutable_log_records();
   // Out of order on the wire; two environments.
@@ -161,6 +218,23 @@ TEST_F(LokiExporterTest, StreamsAreLabelledFromResourceAndAttributesWithEntriesI
   EXPECT_EQ(int64_t(line["attributes"]["line"].get_int64().value()), 3004);
   EXPECT_EQ(std::string(line["resources"]["service.name"].get_string().value()), "logs-3");
   EXPECT_EQ(std::string(line["traceid"].get_string().value()).size(), 32u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Encodings, LokiEncodingTest, ::testing::Values("json", "protobuf"));
+
+TEST_F(LokiExporterTest, ProtobufSelectorQuotesLabelValues) {
+  StartSluice("    attribute_labels: {env: environment}\n    encoding: protobuf\n");
+  LogsRequest req = testing::MakeLogsRequest(1, 4);
+  auto* a =
+      req.mutable_resource_logs(0)->mutable_scope_logs(0)->mutable_log_records(0)->add_attributes();
+  a->set_key("env");
+  a->mutable_value()->set_string_value("say \"hi\"\\\n");
+  Post(req);
+  ASSERT_TRUE(WaitForEntries(1));
+  EXPECT_EQ(loki_.bad(), 0);
+  auto streams = loki_.streams();
+  ASSERT_EQ(streams.size(), 1u);
+  EXPECT_EQ(streams.begin()->first, "environment=say \"hi\"\\\n,service_name=logs-4");
 }
 
 TEST_F(LokiExporterTest, RawFormatSendsTheBodyAlone) {
