@@ -15,6 +15,7 @@ backlog_gib=${BACKLOG_GIB:-1}
 bin="$build/src/app/sluice"
 peer="$build/bench/forward_peer"
 work=$(mktemp -d)
+source "$(dirname "$0")/lib.sh"
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
 
@@ -63,13 +64,10 @@ YAML
 
 start_sluice() {  # destination
   config "$1" > "$work/sluice.yaml"
-  taskset -c 0 "$bin" run --config "$work/sluice.yaml" > "$work/sluice.log" 2>&1 &
-  pid=$!
+  start_pinned_sluice
   pids+=($pid)
-  for _ in $(seq 100); do grep -q 'admin=' "$work/sluice.log" && break; sleep 0.1; done
-  otlp=$(grep -o 'receiver=otlp address="http [0-9.:]*' "$work/sluice.log" | grep -o '[0-9.]*:[0-9]*$')
-  rw=$(grep -o 'receiver=prometheus_remote_write address="http [0-9.:]*' "$work/sluice.log" |
-       grep -o '[0-9.]*:[0-9]*$')
+  otlp=$(listen_address otlp http)
+  rw=$(listen_address prometheus_remote_write http)
 }
 
 count() {  # field: 1 spans, 2 logs, 3 samples

@@ -13,6 +13,7 @@ seconds=${2:-20}
 bin="$build/src/app/sluice"
 peer="$build/bench/forward_peer"
 work=$(mktemp -d)
+source "$(dirname "$0")/lib.sh"
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 cat > "$work/sluice.yaml" <<YAML
@@ -42,13 +43,10 @@ service:
       receivers: [prometheus_remote_write]
 YAML
 
-taskset -c 0 "$bin" run --config "$work/sluice.yaml" > "$work/sluice.log" 2>&1 &
-pid=$!
-for _ in $(seq 100); do grep -q 'admin=' "$work/sluice.log" && break; sleep 0.1; done
-http=$(grep -o 'receiver=otlp address="http [0-9.:]*' "$work/sluice.log" | grep -o '[0-9.]*:[0-9]*$')
-grpc=$(grep -o 'address="grpc [0-9.:]*' "$work/sluice.log" | grep -o '[0-9.]*:[0-9]*$')
-rw=$(grep -o 'receiver=prometheus_remote_write address="http [0-9.:]*' "$work/sluice.log" |
-     grep -o '[0-9.]*:[0-9]*$')
+start_pinned_sluice
+http=$(listen_address otlp http)
+grpc=$(listen_address otlp grpc)
+rw=$(listen_address prometheus_remote_write http)
 
 run() {  # name, loadgen args...
   local name=$1; shift

@@ -12,6 +12,7 @@ build=${1:-build/release}
 duration=${2:-10m}
 bin="$build/src/app/sluice"
 work=$(mktemp -d)
+source "$(dirname "$0")/lib.sh"
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 cat > "$work/sluice.yaml" <<YAML
@@ -33,10 +34,8 @@ service:
       receivers: [otlp]
 YAML
 
-taskset -c 0 "$bin" run --config "$work/sluice.yaml" > "$work/sluice.log" 2>&1 &
-pid=$!
-for _ in $(seq 100); do grep -q 'admin=' "$work/sluice.log" && break; sleep 0.1; done
-http=$(grep -o 'receiver=otlp address="http [0-9.:]*' "$work/sluice.log" | grep -o '[0-9.]*:[0-9]*$')
+start_pinned_sluice
+http=$(listen_address otlp http)
 
 taskset -c 1 "$bin" loadgen --no-progress --duration "$duration" --ramp 10s --services 200 \
   --rate 50 --connections 16 --endpoint "$http" > "$work/loadgen.out" &

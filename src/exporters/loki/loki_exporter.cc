@@ -43,40 +43,6 @@ const char* SeverityWord(uint64_t number) {
   return kWords[(number - 1) / 4];
 }
 
-// A label value as a double-quoted LogQL string (Go escapes).
-void AppendSelectorString(std::string& out, std::string_view v) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out += '"';
-  for (char c : v) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += "\\x";
-          out += kHex[(c >> 4) & 0xF];
-          out += kHex[c & 0xF];
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
-}
-
 // Field numbers of Loki's push API (package logproto, push.proto).
 namespace push {
 inline constexpr uint32_t kRequestStreams = 1;
@@ -194,7 +160,8 @@ void LokiEncoder::StreamKey(std::string_view resource, std::string_view record, 
       if (out->size() > 1) *out += ", ";
       *out += labels_[i].first;  // a valid label name: checked at config load
       *out += '=';
-      AppendSelectorString(*out, labels_[i].second);
+      // JSON's escapes are all valid in a LogQL (Go) string literal.
+      AppendJsonString(*out, labels_[i].second);
     } else {
       if (out->size() > 1) out->push_back(',');
       AppendJsonString(*out, labels_[i].first);

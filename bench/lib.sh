@@ -1,0 +1,16 @@
+# Shared by the end-to-end benchmark scripts, which set $bin (the sluice
+# binary) and $work (a scratch directory holding sluice.yaml).
+
+# Starts sluice with $work/sluice.yaml pinned to core 0, logging to
+# $work/sluice.log, and waits until it serves; sets pid.
+start_pinned_sluice() {
+  taskset -c 0 "$bin" run --config "$work/sluice.yaml" > "$work/sluice.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 100); do grep -q 'admin=' "$work/sluice.log" && break; sleep 0.1; done
+}
+
+# listen_address RECEIVER PROTOCOL: the host:port a receiver of the running
+# sluice listens on, e.g. `listen_address otlp grpc`.
+listen_address() {
+  grep -o "receiver=$1 address=\"$2 [0-9.:]*" "$work/sluice.log" | grep -o '[0-9.]*:[0-9]*$'
+}
