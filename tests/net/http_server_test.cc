@@ -36,6 +36,8 @@ class EchoHandler final : public HttpHandler {
       HttpResponse r = HttpResponse::Text(200, req.method + " " + req.path + " " +
                                                    std::string(req.Header("x-tenant")) + " " +
                                                    std::to_string(req.body.size()));
+      // A header value as a careless handler might pass one on.
+      if (req.path == "/inject") r.headers.emplace_back("X-Echo", "a\r\nInjected: yes");
       respond(std::move(r));
     }).detach();
   }
@@ -164,6 +166,44 @@ TEST_F(HttpServerTest, PiecemealPipelinedAndChunkedBodiesArriveExactly) {
   EXPECT_TRUE(handler_.bodies[0] == first);
   EXPECT_TRUE(handler_.bodies[1] == second);
   EXPECT_EQ(handler_.bodies[2], "hello world");
+}
+
+// The response head is written by the server itself: an answer to HEAD
+// announces the body's length without sending it, HTTP/1.0 keep-alive is
+// confirmed, and a header value holding CR LF cannot add a header.
+TEST_F(HttpServerTest, ResponseHeadsStayWellFormed) {
+  std::string addr = StartServer();
+  namespace asio = boost::asio;
+  asio::io_context io;
+  asio::ip::tcp::socket s(io);
+  size_t colon = addr.rfind(':');
+  s.connect({asio::ip::make_address(addr.substr(0, colon)),
+             static_cast<uint16_t>(std::stoi(addr.substr(colon + 1)))});
+  boost::beast::flat_buffer buffer;
+  namespace http = boost::beast::http;
+
+  asio::write(s, asio::buffer(std::string("HEAD /h HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")));
+  http::response_parser<http::string_body> head;
+  head.skip(true);  // a response to HEAD has no body, whatever its Content-Length
+  http::read(s, buffer, head);
+  const auto& h = head.get();
+  EXPECT_EQ(h.result_int(), 200);
+  EXPECT_EQ(h.version(), 10);
+  EXPECT_EQ(h[http::field::connection], "keep-alive");
+  EXPECT_EQ(h[http::field::content_length], "11");  // "HEAD /h  0\n"
+  EXPECT_EQ(h[http::field::server], "sluice");
+
+  // The same connection serves the next request: nothing of a body was left
+  // in the stream.
+  asio::write(s, asio::buffer(std::string("GET /inject HTTP/1.1\r\nHost: x\r\n\r\n")));
+  http::response_parser<http::string_body> next;
+  http::read(s, buffer, next);
+  const auto& r = next.get();
+  EXPECT_EQ(r.result_int(), 200);
+  EXPECT_EQ(r.body(), "GET /inject  0\n");
+  EXPECT_EQ(r["X-Echo"], "aInjected: yes");
+  EXPECT_EQ(r.count("Injected"), 0u);
+  EXPECT_EQ(r.count(http::field::connection), 0u);  // HTTP/1.1 keeps alive by default
 }
 
 TEST(SplitEndpointTest, AcceptsHostPortAndBracketedV6) {
