@@ -32,6 +32,11 @@ std::string_view StatusCodeName(StatusCode code) {
   return "unknown";
 }
 
+const std::string& Status::EmptyMessage() {
+  static const std::string empty;
+  return empty;
+}
+
 Status Status::FromErrno(std::string_view context, int err) {
   std::string m(context);
   m += ": ";
@@ -41,9 +46,9 @@ Status Status::FromErrno(std::string_view context, int err) {
 
 std::string Status::ToString() const {
   if (ok()) return "ok";
-  std::string s(StatusCodeName(code_));
+  std::string s(StatusCodeName(state_->code));
   s += ": ";
-  s += message_;
+  s += state_->message;
   return s;
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -24,11 +25,21 @@ enum class StatusCode : int {
 
 std::string_view StatusCodeName(StatusCode code);
 
-// A success or an error code with a message. Cheap to return when ok.
+// A success or an error code with a message. Cheap to return when ok: an ok
+// status is one null pointer, so the validators on the ingest path, which
+// return one per field, pay nothing for the message an error would carry.
 class [[nodiscard]] Status {
  public:
   Status() = default;
-  Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
+  Status(StatusCode code, std::string message)
+      : state_(code == StatusCode::kOk ? nullptr : new State{code, std::move(message)}) {}
+  Status(const Status& other) : state_(other.state_ ? new State(*other.state_) : nullptr) {}
+  Status& operator=(const Status& other) {
+    if (this != &other) state_.reset(other.state_ ? new State(*other.state_) : nullptr);
+    return *this;
+  }
+  Status(Status&&) noexcept = default;
+  Status& operator=(Status&&) noexcept = default;
 
   static Status Ok() { return Status(); }
   static Status InvalidArgument(std::string m) {
@@ -49,17 +60,23 @@ class [[nodiscard]] Status {
   // An IoError carrying strerror(err) after `context`.
   static Status FromErrno(std::string_view context, int err);
 
-  bool ok() const { return code_ == StatusCode::kOk; }
-  StatusCode code() const { return code_; }
-  const std::string& message() const { return message_; }
+  bool ok() const { return state_ == nullptr; }
+  StatusCode code() const { return state_ ? state_->code : StatusCode::kOk; }
+  // Empty when ok.
+  const std::string& message() const { return state_ ? state_->message : EmptyMessage(); }
   std::string ToString() const;
 
   // Marks a status as deliberately ignored.
   void IgnoreError() const {}
 
  private:
-  StatusCode code_ = StatusCode::kOk;
-  std::string message_;
+  struct State {
+    StatusCode code;
+    std::string message;
+  };
+  static const std::string& EmptyMessage();
+
+  std::unique_ptr<State> state_;  // null when ok
 };
 
 }  // namespace sluice

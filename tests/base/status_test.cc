@@ -23,6 +23,24 @@ TEST(StatusTest, ErrorKeepsCodeAndMessage) {
   EXPECT_EQ(st.ToString(), "corruption: bad crc");
 }
 
+// A copy is independent of its source: an error handed to several
+// callbacks must not lose its message when one of them is done with it.
+TEST(StatusTest, CopiesAreIndependentAndOkHasNoMessage) {
+  Status original = Status::Unavailable("log is closed");
+  Status copy = original;
+  Status assigned;
+  assigned = copy;
+  copy = Status::Ok();
+  EXPECT_TRUE(copy.ok());
+  EXPECT_EQ(copy.code(), StatusCode::kOk);
+  EXPECT_EQ(copy.message(), "");
+  EXPECT_EQ(original.ToString(), "unavailable: log is closed");
+  EXPECT_EQ(assigned.ToString(), "unavailable: log is closed");
+  assigned = assigned;  // self-assignment keeps the error
+  EXPECT_EQ(assigned.message(), "log is closed");
+  EXPECT_EQ(Status::Ok().ToString(), "ok");
+}
+
 TEST(StatusTest, FromErrnoNamesTheCause) {
   Status st = Status::FromErrno("open /x", ENOENT);
   EXPECT_EQ(st.code(), StatusCode::kIoError);
