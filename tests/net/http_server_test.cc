@@ -46,6 +46,16 @@ class EchoHandler final : public HttpHandler {
   std::vector<std::string> bodies;  // every request's, in arrival order
 };
 
+// A raw connection to "host:port", for requests written byte by byte.
+boost::asio::ip::tcp::socket Connect(boost::asio::io_context& io, const std::string& addr) {
+  namespace asio = boost::asio;
+  asio::ip::tcp::socket s(io);
+  size_t colon = addr.rfind(':');
+  s.connect({asio::ip::make_address(addr.substr(0, colon)),
+             static_cast<uint16_t>(std::stoi(addr.substr(colon + 1)))});
+  return s;
+}
+
 class HttpServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -136,10 +146,7 @@ TEST_F(HttpServerTest, PiecemealPipelinedAndChunkedBodiesArriveExactly) {
   };
   namespace asio = boost::asio;
   asio::io_context io;
-  asio::ip::tcp::socket s(io);
-  size_t colon = addr.rfind(':');
-  s.connect({asio::ip::make_address(addr.substr(0, colon)),
-             static_cast<uint16_t>(std::stoi(addr.substr(colon + 1)))});
+  asio::ip::tcp::socket s = Connect(io, addr);
   asio::write(s, asio::buffer(head(first) + first.substr(0, 7000)));
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   asio::write(s, asio::buffer(first.substr(7000) + head(second) + second +
@@ -175,10 +182,7 @@ TEST_F(HttpServerTest, ResponseHeadsStayWellFormed) {
   std::string addr = StartServer();
   namespace asio = boost::asio;
   asio::io_context io;
-  asio::ip::tcp::socket s(io);
-  size_t colon = addr.rfind(':');
-  s.connect({asio::ip::make_address(addr.substr(0, colon)),
-             static_cast<uint16_t>(std::stoi(addr.substr(colon + 1)))});
+  asio::ip::tcp::socket s = Connect(io, addr);
   boost::beast::flat_buffer buffer;
   namespace http = boost::beast::http;
 
