@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "support/otlp_builders.h"
+#include "wire/prom/labels.h"
+#include "wire/proto_writer.h"
 
 namespace sluice::wire::prom {
 namespace {
@@ -34,6 +36,69 @@ TEST(RemoteWriteTest, UnsortedDuplicateAndBadlyNamedLabelsRejectTheirSeriesOnly)
   ASSERT_TRUE(kept.ParseFromString(FilterWriteRequest(bytes, ins.series_ok)));
   ASSERT_EQ(kept.timeseries_size(), 1);
   EXPECT_EQ(kept.timeseries(0).labels(3).value(), "/p/3");
+}
+
+// Every byte value at every place of names from 1 to 20 bytes gets the
+// answer of the plain rule [a-zA-Z_][a-zA-Z0-9_]*.
+TEST(RemoteWriteTest, LabelNameCheckAgreesWithThePlainRuleForEveryByte) {
+  auto plain = [](std::string_view n) {
+    if (n.empty()) return false;
+    for (size_t i = 0; i < n.size(); ++i) {
+      unsigned char c = static_cast<unsigned char>(n[i]);
+      bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+      bool digit = c >= '0' && c <= '9';
+      if (!(letter || (i > 0 && digit))) return false;
+    }
+    return true;
+  };
+  EXPECT_FALSE(ValidLabelName(""));
+  for (size_t len = 1; len <= 20; ++len) {
+    for (size_t at = 0; at < len; ++at) {
+      for (int b = 0; b < 256; ++b) {
+        std::string name(len, 'a');
+        name[at] = static_cast<char>(b);
+        ASSERT_EQ(ValidLabelName(name), plain(name))
+            << "length " << len << ", byte " << b << " at " << at;
+      }
+    }
+  }
+}
+
+// Labels are read by hand when written as most senders write them (name,
+// then value, each under 128 bytes); any other valid encoding must be read
+// the same way through the general reader.
+TEST(RemoteWriteTest, LabelsInAnyValidEncodingAreReadAlike) {
+  auto request = [](std::string_view second_name) {
+    std::string series;
+    ProtoWriter s(&series);
+    size_t l = s.BeginMessage(field::kSeriesLabels);  // value written before name
+    s.Bytes(field::kLabelValue, "up");
+    s.Bytes(field::kLabelName, "__name__");
+    s.EndMessage(l);
+    l = s.BeginMessage(field::kSeriesLabels);  // a name of 130 bytes: two-byte length
+    s.Bytes(field::kLabelName, second_name);
+    s.Bytes(field::kLabelValue, "v");
+    s.EndMessage(l);
+    size_t sample = s.BeginMessage(field::kSeriesSamples);
+    s.Double(field::kSampleValue, 1);
+    s.Varint(field::kSampleTimestamp, 1'700'000'000'000);
+    s.EndMessage(sample);
+    std::string out;
+    ProtoWriter(&out).Bytes(field::kWriteTimeseries, series);
+    return out;
+  };
+  WriteInspection ok;
+  ASSERT_TRUE(InspectWriteRequest(request(std::string(130, 'a')), &ok).ok());
+  EXPECT_EQ(ok.series, 1u);
+  EXPECT_EQ(ok.items, 1u);
+  EXPECT_EQ(ok.rejected_series, 0u);
+  // Read through the general reader, the names are still checked and
+  // compared: "_" sorts before "__name__", and "9" may not start a name.
+  for (std::string bad : {std::string(130, '_'), "9" + std::string(129, 'a')}) {
+    WriteInspection ins;
+    ASSERT_TRUE(InspectWriteRequest(request(bad), &ins).ok());
+    EXPECT_EQ(ins.rejected_series, 1u) << bad;
+  }
 }
 
 TEST(RemoteWriteTest, SeriesWithoutAMetricNameIsRejected) {
