@@ -1315,28 +1315,31 @@ Status Translator::Impl::SplitSeries(std::string_view bytes, uint64_t index) {
     if (!Expect(s, WireType::kLengthDelimited)) break;
     std::string_view name;
     std::string_view value;
-    uint32_t inner_fields = 0;
+    uint32_t inner_fields = 2;
     bool in_order = true;
-    ProtoReader l(s.bytes());
-    while (l.Next()) {
-      if (l.field() != prom::kLabelName && l.field() != prom::kLabelValue) {
+    if (!wire::prom::SplitCanonicalLabel(s.bytes(), &name, &value)) {
+      inner_fields = 0;
+      ProtoReader l(s.bytes());
+      while (l.Next()) {
+        if (l.field() != prom::kLabelName && l.field() != prom::kLabelValue) {
+          ++inner_fields;
+          in_order = false;
+          continue;
+        }
+        if (!Expect(l, WireType::kLengthDelimited)) break;
+        if (l.field() == prom::kLabelName) {
+          in_order = in_order && inner_fields == 0;
+          name = l.bytes();
+        } else {
+          value = l.bytes();
+        }
         ++inner_fields;
-        in_order = false;
-        continue;
       }
-      if (!Expect(l, WireType::kLengthDelimited)) break;
-      if (l.field() == prom::kLabelName) {
-        in_order = in_order && inner_fields == 0;
-        name = l.bytes();
-      } else {
-        value = l.bytes();
+      if (!l.ok()) {
+        return Invalid("series " + std::to_string(index) + ": malformed label: " + l.error());
       }
-      ++inner_fields;
     }
-    if (!l.ok()) {
-      return Invalid("series " + std::to_string(index) + ": malformed label: " + l.error());
-    }
-    if (have_previous && name <= previous) {
+    if (have_previous && !wire::prom::NameLess(previous, name)) {
       return Invalid("series " + std::to_string(index) +
                      ": labels must be sorted by name without repeats");
     }

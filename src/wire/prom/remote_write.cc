@@ -64,32 +64,6 @@ struct SeriesResult {
   bool any_ts = false;
 };
 
-// A label as senders write it: name (field 1) then value (field 2), each
-// shorter than 128 bytes, nothing else. Most labels are; the rest go
-// through ProtoReader. Read by hand because the reader's general loop is
-// most of the cost of a four-label series.
-bool SplitCanonicalLabel(std::string_view label, std::string_view* name, std::string_view* value) {
-  const auto* p = reinterpret_cast<const uint8_t*>(label.data());
-  size_t n = label.size();
-  if (n < 4 || p[0] != 0x0a || p[1] >= 0x80) return false;
-  size_t name_end = 2 + size_t{p[1]};
-  if (name_end + 2 > n || p[name_end] != 0x12 || p[name_end + 1] >= 0x80) return false;
-  if (name_end + 2 + size_t{p[name_end + 1]} != n) return false;
-  *name = std::string_view(label.data() + 2, p[1]);
-  *value = std::string_view(label.data() + name_end + 2, n - name_end - 2);
-  return true;
-}
-
-// a < b, bytewise; label names are short, and an inline loop that usually
-// stops at the first byte beats a call to memcmp.
-bool ShortLess(std::string_view a, std::string_view b) {
-  size_t n = std::min(a.size(), b.size());
-  for (size_t i = 0; i < n; ++i) {
-    if (a[i] != b[i]) return static_cast<uint8_t>(a[i]) < static_cast<uint8_t>(b[i]);
-  }
-  return a.size() < b.size();
-}
-
 void NoteTimestamp(int64_t ts, SeriesResult* r) {
   if (!r->any_ts || ts < r->min_ts) r->min_ts = ts;
   if (!r->any_ts || ts > r->max_ts) r->max_ts = ts;
@@ -137,7 +111,7 @@ Status InspectSeries(std::string_view series, uint64_t index, SeriesResult* r) {
         if (!ValidUtf8(value)) {
           return bad(std::string("label ") + std::string(name) + " has a value that is not UTF-8");
         }
-        if (have_previous && !ShortLess(previous, name)) {
+        if (have_previous && !NameLess(previous, name)) {
           return bad(std::string("labels must be sorted by name without repeats (") +
                      Quote(previous) + " then " + Quote(name) + ")");
         }
