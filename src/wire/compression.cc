@@ -162,4 +162,13 @@ std::string Compress(Compression c, std::string_view in) {
   return out;
 }
 
+std::string_view SnappyCompressInto(std::string_view in, std::string* scratch) {
+  size_t max = snappy::MaxCompressedLength(in.size());
+  // Grown only, so its bytes are zero-filled once, not per call.
+  if (scratch->size() < max) scratch->resize(max);
+  size_t length = 0;
+  snappy::RawCompress(in.data(), in.size(), scratch->data(), &length);
+  return std::string_view(scratch->data(), length);
+}
+
 }  // namespace sluice::wire

@@ -23,4 +23,10 @@ Status Decompress(Compression c, std::string_view in, uint64_t max_out, std::str
 // Compresses (for tests, fuzz seeds and exporters).
 std::string Compress(Compression c, std::string_view in);
 
+// Snappy block compression into `scratch`, which keeps its memory from one
+// call to the next: a sender compressing every request reuses one buffer
+// instead of allocating and zero-filling a new one each time. Returns the
+// compressed bytes, a view into scratch valid until its next use.
+std::string_view SnappyCompressInto(std::string_view in, std::string* scratch);
+
 }  // namespace sluice::wire

@@ -24,6 +24,21 @@ TEST(CompressionTest, EveryFormatRoundTrips) {
   }
 }
 
+// The scratch buffer is reused: a shorter input after a longer one must not
+// carry bytes of the first into the second's output.
+TEST(CompressionTest, ReusedSnappyScratchGivesEachInputItsOwnBytes) {
+  std::string scratch;
+  std::string big = Sample();
+  std::string small = "a short request body";
+  for (const std::string& in : {big, small, big.substr(500, 7000)}) {
+    std::string_view packed = SnappyCompressInto(in, &scratch);
+    EXPECT_EQ(packed, Compress(Compression::kSnappyBlock, in));
+    std::string back;
+    ASSERT_TRUE(Decompress(Compression::kSnappyBlock, packed, 1 << 20, &back).ok());
+    EXPECT_TRUE(back == in);
+  }
+}
+
 TEST(CompressionTest, CompressionBombStopsAtTheLimit) {
   std::string zeros(64 << 20, '\0');  // 64 MiB of zeros compresses to almost nothing
   for (Compression c : {Compression::kGzip, Compression::kZstd, Compression::kSnappyBlock}) {

@@ -146,12 +146,12 @@ pipeline::SendResult RemoteWriteSender::Send(const pipeline::OutboundRequest& re
     if (!c.ok()) return pipeline::SendResult::Retryable(c.status().message());
     client_ = std::move(c).value();
   }
-  compressed_ = wire::Compress(wire::Compression::kSnappyBlock, request.body);
+  std::string_view body = wire::SnappyCompressInto(request.body, &compressed_);
   Headers headers = {{"Content-Type", "application/x-protobuf"},
                      {"Content-Encoding", "snappy"},
                      {"X-Prometheus-Remote-Write-Version", "0.1.0"}};
   AddTenantHeader(options_.tenant_header, options_.headers, request.tenant, &headers);
-  return ClassifyHttp(client_->Post(path_, compressed_, headers), "remote write destination");
+  return ClassifyHttp(client_->Post(path_, body, headers), "remote write destination");
 }
 
 pipeline::ComponentType RemoteWriteExporterType() {
