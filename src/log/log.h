@@ -320,10 +320,14 @@ class LogReader {
  private:
   // Bytes read at once past the current position (bounded by the log's end).
   static constexpr uint64_t kReadAhead = 1 << 20;
+  // Read at once for the head of a frame after one the filter refused: a
+  // reader stepping over another pipeline's batches reads their heads, not
+  // megabytes of payload it will not use.
+  static constexpr uint64_t kSkipReadAhead = 4 << 10;
 
   Status OpenSegment(uint64_t base);
-  // Reads [offset, offset + max(need, kReadAhead)) clipped to limit into window_.
-  Status Fill(uint64_t offset, uint64_t need, uint64_t limit);
+  // Reads [offset, offset + max(need, read_ahead)) clipped to limit into window_.
+  Status Fill(uint64_t offset, uint64_t need, uint64_t limit, uint64_t read_ahead = kReadAhead);
   // Decodes the frame at pos_ from the read-ahead window. *skipped is set
   // when the filter refused it (frame holds its head only).
   Result<FrameStatus> ReadFrame(uint64_t limit, DecodedFrame* frame, uint64_t* frame_size,
@@ -335,12 +339,15 @@ class LogReader {
   Position pos_;
   std::unique_ptr<io::RandomAccessFile> file_;
   uint64_t file_segment_ = UINT64_MAX;
-  // File bytes [window_offset_, window_offset_ + window_.size()) of segment
-  // window_segment_; batches returned by Next() point into it.
+  // File bytes [window_offset_, window_offset_ + window_length_) of segment
+  // window_segment_, at the start of window_; batches returned by Next()
+  // point into it.
   std::string window_;
+  size_t window_length_ = 0;
   uint64_t window_offset_ = 0;
   uint64_t window_segment_ = UINT64_MAX;
   std::function<bool(const BatchHeader&)> wanted_;
+  bool skipping_ = false;  // the filter refused the last frame
 };
 
 }  // namespace sluice::log

@@ -19,18 +19,24 @@ bool LogReader::NextSegment() {
   return true;
 }
 
-Status LogReader::Fill(uint64_t offset, uint64_t need, uint64_t limit) {
+Status LogReader::Fill(uint64_t offset, uint64_t need, uint64_t limit, uint64_t read_ahead) {
   // Read ahead a whole window where the log allows, so that a run of small
   // batches costs one read rather than two per batch.
-  uint64_t want = std::min<uint64_t>(std::max<uint64_t>(need, kReadAhead), limit - offset);
-  window_.resize(static_cast<size_t>(want));
-  std::span<uint8_t> into(reinterpret_cast<uint8_t*>(window_.data()), window_.size());
+  uint64_t want = std::min<uint64_t>(std::max<uint64_t>(need, read_ahead), limit - offset);
+  // A window grown for one large frame is not kept beyond its use. Let go
+  // here, where its bytes are being replaced anyway: batches returned by
+  // Next() point into it until the next call.
+  if (window_.size() > 4 * kReadAhead && want <= kReadAhead) std::string().swap(window_);
+  // Grown, never cut to what a read returned: growing a string zero-fills
+  // the new part, which a reader at the log's end would pay on every read.
+  if (window_.size() < want) window_.resize(static_cast<size_t>(want));
+  std::span<uint8_t> into(reinterpret_cast<uint8_t*>(window_.data()), static_cast<size_t>(want));
   // Close behind the writer the bytes may still be in its memory.
-  size_t n = window_.size();
+  size_t n = into.size();
   if (!log_.ReadRecent(file_segment_, offset, into)) {
     SLUICE_ASSIGN_OR_RETURN(n, file_->Read(offset, into));
   }
-  window_.resize(n);
+  window_length_ = n;
   window_offset_ = offset;
   window_segment_ = file_segment_;
   return Status::Ok();
@@ -43,12 +49,15 @@ Result<FrameStatus> LogReader::ReadFrame(uint64_t limit, DecodedFrame* frame, ui
   if (limit - pos < kFrameHeaderSize) return FrameStatus::kTorn;
   auto held = [&](uint64_t n) {
     return window_segment_ == pos_.segment && pos >= window_offset_ &&
-           pos + n <= window_offset_ + window_.size();
+           pos + n <= window_offset_ + window_length_;
   };
   auto at = [&](uint64_t n) {
     return std::string_view(window_.data() + (pos - window_offset_), static_cast<size_t>(n));
   };
-  if (!held(kFrameHeaderSize)) SLUICE_RETURN_IF_ERROR(Fill(pos, kFrameHeaderSize, limit));
+  const uint64_t read_ahead = skipping_ ? kSkipReadAhead : kReadAhead;
+  if (!held(kFrameHeaderSize)) {
+    SLUICE_RETURN_IF_ERROR(Fill(pos, kFrameHeaderSize, limit, read_ahead));
+  }
   if (!held(kFrameHeaderSize)) return FrameStatus::kTorn;
   uint64_t size = FrameSizeFromPrefix(at(kFrameHeaderSize));
   if (size == 0) return FrameStatus::kCorrupt;
@@ -56,10 +65,11 @@ Result<FrameStatus> LogReader::ReadFrame(uint64_t limit, DecodedFrame* frame, ui
   if (wanted_) {
     uint64_t head = FrameHeadSize(at(kFrameHeaderSize));
     if (head == 0 || head > size) return FrameStatus::kCorrupt;
-    if (!held(head)) SLUICE_RETURN_IF_ERROR(Fill(pos, head, limit));
+    if (!held(head)) SLUICE_RETURN_IF_ERROR(Fill(pos, head, limit, read_ahead));
     if (!held(head)) return FrameStatus::kTorn;
     if (DecodeFrameHead(at(head), frame) != DecodeResult::kOk) return FrameStatus::kCorrupt;
-    if (!wanted_(frame->header)) {
+    skipping_ = !wanted_(frame->header);
+    if (skipping_) {
       *skipped = true;
       *frame_size = size;
       return FrameStatus::kOk;
@@ -69,8 +79,6 @@ Result<FrameStatus> LogReader::ReadFrame(uint64_t limit, DecodedFrame* frame, ui
   if (!held(size)) return FrameStatus::kTorn;
   if (DecodeFrame(at(size), frame) != DecodeResult::kOk) return FrameStatus::kCorrupt;
   *frame_size = size;
-  // A window grown for one large frame is not kept beyond its use.
-  if (window_.capacity() > 4 * kReadAhead && size <= kReadAhead) window_.shrink_to_fit();
   return FrameStatus::kOk;
 }
 
