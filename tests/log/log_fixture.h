@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -39,8 +40,13 @@ class LogFixture : public ::testing::Test {
     return r;
   }
 
-  static std::vector<std::string> ReadAll(Log& log, Position from) {
+  // The payloads from `from` to the end, of the batches `filter` wants (all
+  // without one); *end is set to where the reader stopped.
+  static std::vector<std::string> ReadAll(Log& log, Position from,
+                                          std::function<bool(const BatchHeader&)> filter = {},
+                                          Position* end = nullptr) {
     LogReader reader(log, from);
+    if (filter) reader.SetFilter(std::move(filter));
     std::vector<std::string> out;
     while (true) {
       auto b = reader.Next();
@@ -50,6 +56,7 @@ class LogFixture : public ::testing::Test {
       }
       out.emplace_back(b->payload);
     }
+    if (end != nullptr) *end = reader.position();
     return out;
   }
 

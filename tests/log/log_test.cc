@@ -127,19 +127,11 @@ TEST_F(LogTest, FilteredReaderReturnsExactlyItsPipelinesBatches) {
       }
     }
   }
-  LogReader reader(*log, log->Begin());
-  reader.SetFilter([](const BatchHeader& h) { return h.pipeline_id == 1; });
-  std::vector<std::string> got;
-  while (true) {
-    auto b = reader.Next();
-    if (!b.ok()) {
-      EXPECT_EQ(b.status().code(), StatusCode::kEndOfStream) << b.status().ToString();
-      break;
-    }
-    got.emplace_back(b->payload);
-  }
+  Position end;
+  std::vector<std::string> got = ReadAll(
+      *log, log->Begin(), [](const BatchHeader& h) { return h.pipeline_id == 1; }, &end);
   EXPECT_TRUE(got == mine) << got.size() << " batches read, " << mine.size() << " expected";
-  EXPECT_EQ(reader.position(), log->End());
+  EXPECT_EQ(end, log->End());
 }
 
 TEST_F(LogTest, ConcurrentAppendersGetDistinctDenseOffsets) {
