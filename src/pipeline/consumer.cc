@@ -139,8 +139,11 @@ void LogConsumer::Run() {
           }
           last_commit = std::chrono::steady_clock::now();
         }
-        rt_.log.WaitForAppend(rt_.log.End(), std::chrono::milliseconds(50));
-        // Reads are cheap; re-check the end rather than trust the wake-up.
+        log::Position end = rt_.log.End();
+        rt_.log.WaitForAppend(end, std::chrono::milliseconds(50));
+        // Re-check the end rather than trust the wake-up; and when appends
+        // did land, let a few more follow before reading on.
+        if (!(rt_.log.End() == end)) std::this_thread::sleep_for(options_.linger);
         continue;
       }
       metrics_.read_errors.Inc();

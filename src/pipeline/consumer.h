@@ -48,6 +48,9 @@ class LogConsumer {
     std::string name;  // the exporter id; also the cursor's name
     std::vector<uint32_t> pipeline_ids;
     std::chrono::milliseconds commit_interval{200};
+    // After catching up, how long to let appends gather once one lands:
+    // a wake-up then carries many batches instead of one per append.
+    std::chrono::milliseconds linger{2};
   };
   using DeliverFn = std::function<Status(const log::LogReader::Batch&)>;
   using FlushFn = std::function<Status()>;
