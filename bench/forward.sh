@@ -39,17 +39,10 @@ exporters:
     compression: none
   prometheusremotewrite:
     endpoint: http://$1/api/v1/write
-storage:
-  directory: $work/data
-  fsync: interval
-  retention:
-    max_bytes: 64GiB
-service:
-  io_threads: 1
-  telemetry:
-    metrics:
-      address: 127.0.0.1:0
-  pipelines:
+YAML
+  storage_and_service "  retention:
+    max_bytes: 64GiB"
+  cat <<YAML
     traces:
       receivers: [otlp]
       exporters: [otlphttp]

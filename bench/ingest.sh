@@ -16,7 +16,8 @@ work=$(mktemp -d)
 source "$(dirname "$0")/lib.sh"
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 
-cat > "$work/sluice.yaml" <<YAML
+{
+cat <<YAML
 receivers:
   otlp:
     protocols:
@@ -26,15 +27,9 @@ receivers:
         endpoint: 127.0.0.1:0
   prometheus_remote_write:
     endpoint: 127.0.0.1:0
-storage:
-  directory: $work/data
-  fsync: interval
-service:
-  io_threads: 1
-  telemetry:
-    metrics:
-      address: 127.0.0.1:0
-  pipelines:
+YAML
+storage_and_service
+cat <<YAML
     traces:
       receivers: [otlp]
     logs:
@@ -42,6 +37,7 @@ service:
     metrics:
       receivers: [prometheus_remote_write]
 YAML
+} > "$work/sluice.yaml"
 
 start_pinned_sluice
 http=$(listen_address otlp http)

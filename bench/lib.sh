@@ -14,3 +14,20 @@ start_pinned_sluice() {
 listen_address() {
   grep -o "receiver=$1 address=\"$2 [0-9.:]*" "$work/sluice.log" | grep -o '[0-9.]*:[0-9]*$'
 }
+
+# storage_and_service [STORAGE-LINES]: the storage and service sections the
+# scripts share (log in $work/data at `fsync: interval`, one I/O thread,
+# metrics on a free port), up to the `pipelines:` key, which the caller
+# fills in. STORAGE-LINES are further lines under `storage:`.
+storage_and_service() {
+  printf 'storage:\n  directory: %s/data\n  fsync: interval\n' "$work"
+  [ -z "${1:-}" ] || printf '%s\n' "$1"
+  cat <<YAML
+service:
+  io_threads: 1
+  telemetry:
+    metrics:
+      address: 127.0.0.1:0
+  pipelines:
+YAML
+}

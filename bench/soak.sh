@@ -15,24 +15,20 @@ work=$(mktemp -d)
 source "$(dirname "$0")/lib.sh"
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 
-cat > "$work/sluice.yaml" <<YAML
+{
+cat <<YAML
 receivers:
   otlp:
     protocols:
       http:
         endpoint: 127.0.0.1:0
-storage:
-  directory: $work/data
-  fsync: interval
-service:
-  io_threads: 1
-  telemetry:
-    metrics:
-      address: 127.0.0.1:0
-  pipelines:
+YAML
+storage_and_service
+cat <<YAML
     traces:
       receivers: [otlp]
 YAML
+} > "$work/sluice.yaml"
 
 start_pinned_sluice
 http=$(listen_address otlp http)

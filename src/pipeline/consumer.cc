@@ -104,6 +104,13 @@ bool InPipelines(const std::vector<uint32_t>& pipeline_ids, const log::BatchHead
   return std::find(pipeline_ids.begin(), pipeline_ids.end(), h.pipeline_id) != pipeline_ids.end();
 }
 
+void AwaitAppends(const log::Log& log, std::chrono::milliseconds linger) {
+  log::Position end = log.End();
+  log.WaitForAppend(end, std::chrono::milliseconds(50));
+  // The end is checked again rather than the wake-up trusted.
+  if (!(log.End() == end)) std::this_thread::sleep_for(linger);
+}
+
 void LogConsumer::UpdateLag(int64_t oldest_unread_append) {
   metrics_.SetLag(rt_.log, position_, oldest_unread_append, rt_.clock);
 }
@@ -139,11 +146,7 @@ void LogConsumer::Run() {
           }
           last_commit = std::chrono::steady_clock::now();
         }
-        log::Position end = rt_.log.End();
-        rt_.log.WaitForAppend(end, std::chrono::milliseconds(50));
-        // Re-check the end rather than trust the wake-up; and when appends
-        // did land, let a few more follow before reading on.
-        if (!(rt_.log.End() == end)) std::this_thread::sleep_for(options_.linger);
+        AwaitAppends(rt_.log, options_.linger);
         continue;
       }
       metrics_.read_errors.Inc();

@@ -32,6 +32,11 @@ struct ExporterMetrics {
 // Whether a batch belongs to one of `pipeline_ids`.
 bool InPipelines(const std::vector<uint32_t>& pipeline_ids, const log::BatchHeader& h);
 
+// For a reader that has caught up: waits (at most 50 ms) for the log to grow,
+// and once it has, `linger` more, so that one wake-up reads many batches
+// instead of one per append.
+void AwaitAppends(const log::Log& log, std::chrono::milliseconds linger);
+
 // One exporter's read loop, on its own thread: it resumes from the exporter's
 // committed cursor, hands every batch of the exporter's pipelines to
 // `deliver`, and after delivered batches calls `flush` and commits the cursor

@@ -375,11 +375,7 @@ void DeliveryLoop::ReadLoop() {
         encoder_->Flush(emit);
         maybe_commit();
         if (stop_.load()) break;
-        log::Position end = rt_.log.End();
-        rt_.log.WaitForAppend(end, std::chrono::milliseconds(50));
-        // Let a few more appends land before reading on: one wake-up then
-        // carries many batches instead of one per append.
-        if (!(rt_.log.End() == end)) std::this_thread::sleep_for(options_.linger);
+        pipeline::AwaitAppends(rt_.log, options_.linger);
         continue;
       }
       metrics_.read_errors.Inc();
