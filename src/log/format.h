@@ -76,6 +76,9 @@ std::string_view SignalName(Signal s);
 enum class Encoding : uint8_t {
   kOtlpProto = 1,             // ExportTrace/Metrics/LogsServiceRequest protobuf
   kPromRemoteWriteProto = 2,  // prometheus.WriteRequest protobuf, uncompressed
+  // prometheus.WriteRequest protobuf in the snappy block format, the bytes a
+  // remote write 1.0 sender sent.
+  kPromRemoteWriteSnappy = 3,
 };
 
 struct BatchHeader {

@@ -82,18 +82,10 @@ Status Unzstd(std::string_view in, uint64_t max_out, std::string* out) {
 }
 
 Status Unsnappy(std::string_view in, uint64_t max_out, std::string* out) {
-  size_t length = 0;
-  if (!snappy::GetUncompressedLength(in.data(), in.size(), &length)) {
-    return Status::InvalidArgument("invalid snappy body: bad length header");
-  }
-  // The block format states its length up front: refuse before allocating.
-  if (length > max_out) return TooLarge(max_out);
-  out->resize(length);
-  if (!snappy::RawUncompress(in.data(), in.size(), out->data())) {
-    out->clear();
-    return Status::InvalidArgument("invalid snappy body");
-  }
-  return Status::Ok();
+  std::string_view bytes;
+  Status st = SnappyDecompressInto(in, max_out, out, &bytes);
+  out->resize(bytes.size());
+  return st;
 }
 
 }  // namespace
@@ -169,6 +161,23 @@ std::string_view SnappyCompressInto(std::string_view in, std::string* scratch) {
   size_t length = 0;
   snappy::RawCompress(in.data(), in.size(), scratch->data(), &length);
   return std::string_view(scratch->data(), length);
+}
+
+Status SnappyDecompressInto(std::string_view in, uint64_t max_out, std::string* scratch,
+                            std::string_view* out) {
+  *out = {};
+  size_t length = 0;
+  if (!snappy::GetUncompressedLength(in.data(), in.size(), &length)) {
+    return Status::InvalidArgument("invalid snappy body: bad length header");
+  }
+  // The block format states its length up front: refuse before allocating.
+  if (length > max_out) return TooLarge(max_out);
+  if (scratch->size() < length) scratch->resize(length);
+  if (!snappy::RawUncompress(in.data(), in.size(), scratch->data())) {
+    return Status::InvalidArgument("invalid snappy body");
+  }
+  *out = std::string_view(scratch->data(), length);
+  return Status::Ok();
 }
 
 }  // namespace sluice::wire

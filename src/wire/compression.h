@@ -29,4 +29,11 @@ std::string Compress(Compression c, std::string_view in);
 // compressed bytes, a view into scratch valid until its next use.
 std::string_view SnappyCompressInto(std::string_view in, std::string* scratch);
 
+// Snappy block decompression into `scratch`, kept from call to call the same
+// way. *out receives the bytes, a view into scratch valid until its next use.
+// Errors as Decompress: ResourceExhausted past `max_out`, InvalidArgument for
+// bytes that are not a snappy block.
+Status SnappyDecompressInto(std::string_view in, uint64_t max_out, std::string* scratch,
+                            std::string_view* out);
+
 }  // namespace sluice::wire

@@ -39,6 +39,27 @@ TEST(CompressionTest, ReusedSnappyScratchGivesEachInputItsOwnBytes) {
   }
 }
 
+TEST(CompressionTest, ReusedSnappyDecompressScratchGivesEachInputItsOwnBytes) {
+  std::string scratch;
+  std::string big = Sample();
+  for (const std::string& in : {big, std::string("a short request body"), big.substr(9, 700)}) {
+    std::string_view out;
+    ASSERT_TRUE(
+        SnappyDecompressInto(Compress(Compression::kSnappyBlock, in), 1 << 20, &scratch, &out)
+            .ok());
+    EXPECT_TRUE(out == in);
+  }
+  std::string_view out = "stale";
+  std::string packed = Compress(Compression::kSnappyBlock, big);
+  EXPECT_EQ(SnappyDecompressInto(packed, big.size() - 1, &scratch, &out).code(),
+            StatusCode::kResourceExhausted);
+  EXPECT_TRUE(out.empty());
+  EXPECT_EQ(
+      SnappyDecompressInto(packed.substr(0, packed.size() / 2), 1 << 20, &scratch, &out).code(),
+      StatusCode::kInvalidArgument);
+  EXPECT_TRUE(out.empty());
+}
+
 TEST(CompressionTest, CompressionBombStopsAtTheLimit) {
   std::string zeros(64 << 20, '\0');  // 64 MiB of zeros compresses to almost nothing
   for (Compression c : {Compression::kGzip, Compression::kZstd, Compression::kSnappyBlock}) {

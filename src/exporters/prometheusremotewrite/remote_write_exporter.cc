@@ -97,16 +97,30 @@ void RemoteWriteEncoder::Add(const log::LogReader::Batch& batch, uint64_t record
     counters_.unsupported_items->Inc(batch.header.item_count);
     return;
   }
+  std::string_view payload = batch.payload;
+  const log::Encoding encoding = batch.header.encoding;
+  if (encoding == log::Encoding::kPromRemoteWriteSnappy) {
+    Status d =
+        wire::SnappyDecompressInto(batch.payload, log::kMaxPayloadSize, &decompressed_, &payload);
+    if (!d.ok()) {
+      counters_.unsupported_items->Inc(batch.header.item_count);
+      logging::Warn("exporter", "cannot decompress a metrics batch", {{"error", d.ToString()}});
+      return;
+    }
+  }
   emit_ = &emit;
   record_ = record;
   TranslateStats stats;
   Status st;
-  if (batch.header.encoding == log::Encoding::kPromRemoteWriteProto) {
-    st = translator_->SplitWriteRequest(batch.payload, *this, &stats);
+  if (encoding == log::Encoding::kPromRemoteWriteProto ||
+      encoding == log::Encoding::kPromRemoteWriteSnappy) {
+    st = translator_->SplitWriteRequest(payload, *this, &stats);
   } else {
-    st = translator_->TranslateOtlpMetrics(batch.payload, *this, &stats);
+    st = translator_->TranslateOtlpMetrics(payload, *this, &stats);
   }
   emit_ = nullptr;
+  // The builders copied what they kept.
+  if (decompressed_.size() > kKeptDecompressBytes) decompressed_ = std::string();
   if (stats.dropped_points > 0) {
     counters_.dropped_points->Inc(stats.dropped_points);
     logging::Debug(

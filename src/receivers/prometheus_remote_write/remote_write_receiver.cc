@@ -95,13 +95,19 @@ class RemoteWriteHandler final : public net::HttpHandler {
       counters_.Refused(too_large ? "too_large" : "invalid", 0);
       return respond(net::HttpResponse::Text(too_large ? 413 : 400, st.message()));
     }
-    req.body = std::string();
-    if (v2) return HandleV2(std::move(body), tenant, std::move(respond));
-    HandleV1(std::move(body), tenant, std::move(respond));
+    if (v2) {
+      req.body = std::string();
+      return HandleV2(std::move(body), tenant, std::move(respond));
+    }
+    HandleV1(std::move(req.body), std::move(body), tenant, std::move(respond));
   }
 
  private:
-  void HandleV1(std::string body, std::string_view tenant, net::Responder respond) {
+  // `compressed` is the body as sent, `body` its decompressed bytes. A
+  // request whose series are all valid is stored as sent: a quarter or less
+  // of the bytes for the log to write and the exporters to read back.
+  void HandleV1(std::string compressed, std::string body, std::string_view tenant,
+                net::Responder respond) {
     wire::prom::WriteInspection ins;
     Status st = wire::prom::InspectWriteRequest(body, &ins);
     if (!st.ok()) {
@@ -119,8 +125,11 @@ class RemoteWriteHandler final : public net::HttpHandler {
       }
       body = wire::prom::FilterWriteRequest(body, ins.series_ok);
     }
-    Batch batch = MakeBatch(tenant, ins.items - ins.rejected_items, ins.min_timestamp_ms,
-                            ins.max_timestamp_ms, std::move(body));
+    const bool as_sent = ins.rejected_series == 0;
+    Batch batch =
+        MakeBatch(tenant, ins.items - ins.rejected_items, ins.min_timestamp_ms,
+                  ins.max_timestamp_ms, as_sent ? std::move(compressed) : std::move(body));
+    if (as_sent) batch.encoding = log::Encoding::kPromRemoteWriteSnappy;
     if (batch.items == 0 && rejected.empty()) return respond(NoContent(std::nullopt));
     StoreAndAnswer(std::move(batch), std::move(rejected), std::nullopt, std::move(respond));
   }

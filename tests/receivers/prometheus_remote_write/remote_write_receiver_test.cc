@@ -105,9 +105,11 @@ TEST_F(RemoteWriteReceiverTest, WriteRequestIsStoredAsSentAndAnswered204) {
   ASSERT_EQ(r.status, 204) << r.body;
   auto stored = Stored();
   ASSERT_EQ(stored.size(), 1u);
-  EXPECT_EQ(std::get<0>(stored[0]), log::Encoding::kPromRemoteWriteProto);
+  // Passes through unchanged: the body as sent, still compressed.
+  EXPECT_EQ(std::get<0>(stored[0]), log::Encoding::kPromRemoteWriteSnappy);
   EXPECT_EQ(std::get<1>(stored[0]), 50u);
-  EXPECT_EQ(std::get<2>(stored[0]), req.SerializeAsString());  // passes through unchanged
+  EXPECT_EQ(std::get<2>(stored[0]),
+            wire::Compress(wire::Compression::kSnappyBlock, req.SerializeAsString()));
 }
 
 TEST_F(RemoteWriteReceiverTest, InvalidSeriesGet400WhileTheValidOnesAreStored) {
@@ -119,6 +121,10 @@ TEST_F(RemoteWriteReceiverTest, InvalidSeriesGet400WhileTheValidOnesAreStored) {
   auto stored = Stored();
   ASSERT_EQ(stored.size(), 1u);
   EXPECT_EQ(std::get<1>(stored[0]), 4u);
+  // Stored without the bad series, uncompressed.
+  EXPECT_EQ(std::get<0>(stored[0]), log::Encoding::kPromRemoteWriteProto);
+  req.mutable_timeseries()->DeleteSubrange(1, 1);
+  EXPECT_EQ(std::get<2>(stored[0]), req.SerializeAsString());
 }
 
 TEST_F(RemoteWriteReceiverTest, UnknownContentTypesAndEncodingsGet415) {
