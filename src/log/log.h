@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <span>
 #include <string>
@@ -314,6 +315,7 @@ class LogReader {
     pos_ = pos;
     file_.reset();
     file_segment_ = UINT64_MAX;
+    closed_size_.reset();
     window_segment_ = UINT64_MAX;
   }
 
@@ -339,6 +341,9 @@ class LogReader {
   Position pos_;
   std::unique_ptr<io::RandomAccessFile> file_;
   uint64_t file_segment_ = UINT64_MAX;
+  // The size of file_ once its segment is closed (closed segments do not
+  // grow), so that a reader behind the writer does not ask for it per batch.
+  std::optional<uint64_t> closed_size_;
   // File bytes [window_offset_, window_offset_ + window_length_) of segment
   // window_segment_, at the start of window_; batches returned by Next()
   // point into it.

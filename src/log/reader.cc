@@ -8,6 +8,7 @@ namespace sluice::log {
 Status LogReader::OpenSegment(uint64_t base) {
   SLUICE_ASSIGN_OR_RETURN(file_, log_.fs().OpenReadable(log_.SegmentPath(base)));
   file_segment_ = base;
+  closed_size_.reset();
   return Status::Ok();
 }
 
@@ -103,7 +104,11 @@ Result<LogReader::Batch> LogReader::Next() {
     // to the file's end in a closed one.
     uint64_t limit = end.byte_offset;
     if (pos_.segment != end.segment) {
-      SLUICE_ASSIGN_OR_RETURN(limit, file_->Size());
+      if (!closed_size_) {
+        SLUICE_ASSIGN_OR_RETURN(uint64_t size, file_->Size());
+        closed_size_ = size;
+      }
+      limit = *closed_size_;
       if (pos_.byte_offset >= limit) {
         if (!NextSegment()) return Status::EndOfStream();
         continue;

@@ -145,6 +145,7 @@ void DeliveryLoop::Stop(pipeline::Deadline deadline) {
     std::lock_guard<std::mutex> lock(mu_);
     abort_.store(true);
     work_cv_.notify_all();
+    for (auto& w : workers_) w->cv.notify_all();
     space_cv_.notify_all();
   }
   for (auto& w : workers_) {
@@ -192,7 +193,7 @@ void DeliveryLoop::Dispatch(OutboundRequest&& request) {
     ++next_worker_;
   }
   target->queue.push_back(std::move(request));
-  work_cv_.notify_all();
+  target->cv.notify_one();
 }
 
 void DeliveryLoop::Done(const OutboundRequest& request) {
@@ -213,7 +214,7 @@ void DeliveryLoop::WorkerLoop(Worker& w, uint64_t seed) {
     OutboundRequest request;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      work_cv_.wait(lock, [&] { return abort_.load() || !w.queue.empty(); });
+      w.cv.wait(lock, [&] { return abort_.load() || !w.queue.empty(); });
       if (abort_.load()) return;  // what is queued stays outstanding
       request = std::move(w.queue.front());
       w.queue.pop_front();

@@ -123,6 +123,9 @@ class DeliveryLoop {
   struct Worker {
     std::unique_ptr<pipeline::Sender> sender;
     std::deque<pipeline::OutboundRequest> queue;
+    // Signalled when the queue gains a request (or at abort): only the
+    // worker that has work wakes.
+    std::condition_variable cv;
     bool busy = false;
     std::thread thread;
   };
@@ -164,7 +167,7 @@ class DeliveryLoop {
 
   std::mutex mu_;
   std::condition_variable space_cv_;     // reader waits for queue room / drain
-  std::condition_variable work_cv_;      // workers wait for requests
+  std::condition_variable work_cv_;      // retry sleeps wait for abort
   std::multiset<uint64_t> outstanding_;  // first_record of queued and sending requests
   size_t next_worker_ = 0;
   std::vector<std::unique_ptr<Worker>> workers_;

@@ -82,7 +82,9 @@ uint64_t CountItems(std::string_view series) {
 
 // One pass, counting the items as it goes; a rejected series is counted
 // whole, so it reports how many samples it held.
-Status InspectSeries(std::string_view series, uint64_t index, SeriesResult* r) {
+// `readable_end` is the end of the request the series is in.
+Status InspectSeries(std::string_view series, const char* readable_end, uint64_t index,
+                     SeriesResult* r) {
   // "series N: ...", built only when there is an error to report.
   auto bad = [index, series, r](const std::string& what) {
     r->items = CountItems(series);
@@ -107,8 +109,10 @@ Status InspectSeries(std::string_view series, uint64_t index, SeriesResult* r) {
           }
           if (!l.ok()) return bad(std::string("malformed label: ") + l.error());
         }
-        if (!ValidLabelName(name)) return bad(std::string("invalid label name ") + Quote(name));
-        if (!ValidUtf8(value)) {
+        if (!ValidLabelNameIn(name, readable_end)) {
+          return bad(std::string("invalid label name ") + Quote(name));
+        }
+        if (!ValidUtf8In(value, readable_end)) {
           return bad(std::string("label ") + std::string(name) + " has a value that is not UTF-8");
         }
         if (have_previous && !NameLess(previous, name)) {
@@ -175,7 +179,7 @@ Status InspectWriteRequest(std::string_view request, WriteInspection* out) {
     if (r.field() != field::kWriteTimeseries) continue;
     if (!r.Is(WireType::kLengthDelimited)) return Invalid("timeseries has the wrong wire type");
     SeriesResult res;
-    Status st = InspectSeries(r.bytes(), out->series, &res);
+    Status st = InspectSeries(r.bytes(), request.data() + request.size(), out->series, &res);
     ++out->series;
     out->items += res.items;
     out->series_ok.push_back(st.ok());

@@ -52,16 +52,46 @@ TEST(RemoteWriteTest, LabelNameCheckAgreesWithThePlainRuleForEveryByte) {
     return true;
   };
   EXPECT_FALSE(ValidLabelName(""));
+  EXPECT_FALSE(ValidLabelNameIn(std::string_view("x", 0), "x" + 1));
   for (size_t len = 1; len <= 20; ++len) {
     for (size_t at = 0; at < len; ++at) {
       for (int b = 0; b < 256; ++b) {
-        std::string name(len, 'a');
-        name[at] = static_cast<char>(b);
+        // The name at the start of a buffer with bytes to spare (the
+        // 16-byte step, up to 16 bytes), then ending the buffer (one byte
+        // at a time); the spare bytes are valid name bytes, which must not
+        // count.
+        std::string buffer(len + 32, 'a');
+        buffer[at] = static_cast<char>(b);
+        std::string_view name(buffer.data(), len);
         ASSERT_EQ(ValidLabelName(name), plain(name))
+            << "length " << len << ", byte " << b << " at " << at;
+        ASSERT_EQ(ValidLabelNameIn(name, buffer.data() + buffer.size()), plain(name))
+            << "length " << len << ", byte " << b << " at " << at;
+        ASSERT_EQ(ValidLabelNameIn(name, name.data() + name.size()), plain(name))
             << "length " << len << ", byte " << b << " at " << at;
       }
     }
   }
+}
+
+// The same for values: any byte at any place of values from 0 to 20 bytes,
+// followed by bytes that are not UTF-8, gets ValidUtf8's answer.
+TEST(RemoteWriteTest, ValueUtf8CheckInABufferLooksAtTheValueAlone) {
+  for (size_t len = 0; len <= 20; ++len) {
+    for (size_t at = 0; at <= len; ++at) {
+      for (int b = 0; b < 256; ++b) {
+        std::string buffer(len, 'v');
+        buffer += std::string(32, '\xff');
+        if (at < len) buffer[at] = static_cast<char>(b);
+        std::string_view value(buffer.data(), len);
+        ASSERT_EQ(ValidUtf8In(value, buffer.data() + buffer.size()), ValidUtf8(value))
+            << "length " << len << ", byte " << b << " at " << at;
+      }
+    }
+  }
+  std::string two = "caf\xc3\xa9 and more";
+  EXPECT_TRUE(ValidUtf8In(two, two.data() + two.size()));
+  EXPECT_FALSE(ValidUtf8In(std::string_view(two.data(), 4), two.data() + two.size()));
 }
 
 // Labels are read by hand when written as most senders write them (name,
