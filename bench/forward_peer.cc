@@ -205,15 +205,19 @@ int RunRemoteWrite(const std::string& endpoint, int series, int seconds, int con
       }
       beast::flat_buffer buffer;
       // The schedule, when paced: one request every `interval` per connection,
-      // the connections staggered across it. A request that cannot leave on
-      // time leaves at once; the schedule is not caught up in a burst later.
+      // the connections staggered across it. Requests late for their slot
+      // (an answer slower than the interval) leave at once until the
+      // schedule is kept again; more than a second behind, the missed part
+      // is given up rather than sent in a burst.
       const auto interval = std::chrono::nanoseconds(
           rate > 0 ? static_cast<int64_t>(1e9 * series * connections / rate) : 0);
       auto next = std::chrono::steady_clock::now() + interval * c / connections;
       for (size_t n = 0; std::chrono::steady_clock::now() < until; ++n) {
         if (rate > 0) {
           std::this_thread::sleep_until(next);
-          next = std::max(next + interval, std::chrono::steady_clock::now());
+          next += interval;
+          auto now = std::chrono::steady_clock::now();
+          if (now - next > std::chrono::seconds(1)) next = now;
         }
         http::request<http::string_body> req(http::verb::post, "/api/v1/write", 11);
         req.set(http::field::host, host);

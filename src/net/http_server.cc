@@ -325,9 +325,12 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     }
     req.body = direct ? std::move(body_) : std::move(msg.body());
     body_.clear();
-    beast::error_code ignored;
-    auto ep = Lowest().socket().remote_endpoint(ignored);
-    if (!ignored) req.remote_ip = ep.address().to_string();
+    if (!remote_ip_) {  // a connection's peer does not change: asked once
+      beast::error_code ec;
+      auto ep = Lowest().socket().remote_endpoint(ec);
+      remote_ip_ = ec ? std::string() : ep.address().to_string();
+    }
+    req.remote_ip = *remote_ip_;
     started_mono_ = Clock::Real().MonotonicNanos();
     auto self = this->shared_from_this();
     server_->handler_.Handle(std::move(req), [self](HttpResponse resp) {
@@ -415,6 +418,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   size_t body_length_ = 0;
   std::string out_;  // the response being written
   bool head_request_ = false;
+  std::optional<std::string> remote_ip_;  // "" when it could not be had
   std::shared_ptr<HttpServer::Impl> server_;
   bool keep_alive_ = true;
   bool busy_ = false;

@@ -88,8 +88,13 @@ class RemoteWriteHandler final : public net::HttpHandler {
       counters_.Refused("invalid", 0);
       return respond(net::HttpResponse::Text(400, "tenant header longer than 256 bytes"));
     }
-    std::string body;
-    Status st = wire::Decompress(compression, req.body, options_.max_request_body_size, &body);
+    // Decompressed into memory this I/O thread keeps: nothing below holds
+    // on to the decompressed bytes past this call (what is stored is the
+    // body as sent, or a copy).
+    thread_local std::string scratch;
+    std::string_view body;
+    Status st =
+        wire::SnappyDecompressInto(req.body, options_.max_request_body_size, &scratch, &body);
     if (!st.ok()) {
       bool too_large = st.code() == StatusCode::kResourceExhausted;
       counters_.Refused(too_large ? "too_large" : "invalid", 0);
@@ -97,16 +102,18 @@ class RemoteWriteHandler final : public net::HttpHandler {
     }
     if (v2) {
       req.body = std::string();
-      return HandleV2(std::move(body), tenant, std::move(respond));
+      HandleV2(body, tenant, std::move(respond));
+    } else {
+      HandleV1(std::move(req.body), body, tenant, std::move(respond));
     }
-    HandleV1(std::move(req.body), std::move(body), tenant, std::move(respond));
+    if (scratch.size() > kKeptScratchBytes) std::string().swap(scratch);
   }
 
  private:
   // `compressed` is the body as sent, `body` its decompressed bytes. A
   // request whose series are all valid is stored as sent: a quarter or less
   // of the bytes for the log to write and the exporters to read back.
-  void HandleV1(std::string compressed, std::string body, std::string_view tenant,
+  void HandleV1(std::string compressed, std::string_view body, std::string_view tenant,
                 net::Responder respond) {
     wire::prom::WriteInspection ins;
     Status st = wire::prom::InspectWriteRequest(body, &ins);
@@ -115,6 +122,7 @@ class RemoteWriteHandler final : public net::HttpHandler {
       return respond(net::HttpResponse::Text(400, st.message()));
     }
     std::string rejected;
+    std::string filtered;
     if (ins.rejected_series > 0) {
       counters_.Refused("invalid", ins.rejected_items);
       rejected = "rejected " + std::to_string(ins.rejected_series) + " of " +
@@ -123,21 +131,20 @@ class RemoteWriteHandler final : public net::HttpHandler {
       if (ins.rejected_series == ins.series) {
         return respond(net::HttpResponse::Text(400, rejected));
       }
-      body = wire::prom::FilterWriteRequest(body, ins.series_ok);
+      filtered = wire::prom::FilterWriteRequest(body, ins.series_ok);
     }
     const bool as_sent = ins.rejected_series == 0;
     Batch batch =
         MakeBatch(tenant, ins.items - ins.rejected_items, ins.min_timestamp_ms,
-                  ins.max_timestamp_ms, as_sent ? std::move(compressed) : std::move(body));
+                  ins.max_timestamp_ms, as_sent ? std::move(compressed) : std::move(filtered));
     if (as_sent) batch.encoding = log::Encoding::kPromRemoteWriteSnappy;
     if (batch.items == 0 && rejected.empty()) return respond(NoContent(std::nullopt));
     StoreAndAnswer(std::move(batch), std::move(rejected), std::nullopt, std::move(respond));
   }
 
-  void HandleV2(std::string body, std::string_view tenant, net::Responder respond) {
+  void HandleV2(std::string_view body, std::string_view tenant, net::Responder respond) {
     wire::prom::V2Conversion conv;
     Status st = wire::prom::ConvertRequestV2(body, &conv);
-    body = std::string();
     if (!st.ok()) {
       counters_.Refused("invalid", 0);
       return respond(WithWritten(net::HttpResponse::Text(400, st.message()), Written{}));
@@ -164,6 +171,10 @@ class RemoteWriteHandler final : public net::HttpHandler {
     }
     StoreAndAnswer(std::move(batch), std::move(rejected), written, std::move(respond));
   }
+
+  // The decompression buffer an I/O thread keeps between requests; one
+  // grown past this by a larger request is released after it.
+  static constexpr size_t kKeptScratchBytes = 4u << 20;
 
   static Batch MakeBatch(std::string_view tenant, uint64_t items, int64_t min_ms, int64_t max_ms,
                          std::string payload) {

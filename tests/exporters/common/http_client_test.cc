@@ -8,6 +8,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <mutex>
 #include <thread>
 
 #include "support/fault_backend.h"
@@ -120,6 +121,50 @@ TEST(HttpClientTest, ReconnectsAfterTheServerClosedAKeptAliveConnection) {
   ASSERT_TRUE(second.ok()) << second.status().ToString();
   EXPECT_EQ(second->status, 200);
   EXPECT_EQ(backend.requests(), 3u);
+}
+
+TEST(HttpClientTest, HeadersReplaceByNameAndCannotBreakTheRequestHead) {
+  std::mutex mu;
+  std::vector<testing::BackendRequest> seen;
+  testing::FaultBackend backend(
+      [&](const testing::BackendRequest& r) {
+        std::lock_guard<std::mutex> lock(mu);
+        seen.push_back(r);
+        testing::Fault f;
+        f.reply = "answer";
+        return f;
+      },
+      nullptr);
+  ASSERT_TRUE(backend.Start());
+  std::string path;
+  auto client = HttpClient::ForUrl(
+      backend.url() + "/base", std::chrono::seconds(5),
+      {{"X-A", "configured"}, {"User-Agent", "custom"}, {"content-length", "999"}}, &path);
+  ASSERT_TRUE(client.ok());
+  std::string body(100000, 'b');
+  auto r = (*client)->Post(path + "/v1/x", body, {{"x-a", "extra"}, {"X-B", "v\r\nInjected: yes"}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "answer");
+  // A second exchange over the same connection reads its own answer.
+  auto again = (*client)->Post(path + "/v1/y", "two", {});
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_EQ(seen.size(), 2u);
+  const auto& got = seen[0];
+  EXPECT_EQ(got.path, "/base/v1/x");
+  EXPECT_EQ(got.body, body);
+  EXPECT_EQ(got.Header("x-a"), "extra");
+  EXPECT_EQ(got.Header("user-agent"), "custom");
+  EXPECT_EQ(got.Header("x-b"), "vInjected: yes");
+  EXPECT_EQ(got.Header("injected"), "");
+  EXPECT_EQ(got.Header("host"), backend.url().substr(std::string("http://").size()));
+  size_t x_a = 0;
+  for (const auto& [k, v] : got.headers) x_a += k == "x-a";
+  EXPECT_EQ(x_a, 1u);
+  EXPECT_EQ(seen[1].path, "/base/v1/y");
+  EXPECT_EQ(seen[1].body, "two");
+  EXPECT_EQ(backend.requests(), 2u);
 }
 
 TEST(HttpClientTest, UnansweredRequestTimesOut) {
