@@ -631,6 +631,7 @@ struct Translator::Impl {
   void Drop(uint64_t TranslateStats::*reason, uint64_t n, std::string_view why, bool points = true);
 
   Status SplitSeries(std::string_view series_bytes, uint64_t index);
+  bool SplitCanonicalSeries(std::string_view series_bytes);
 };
 
 void Translator::Impl::Drop(uint64_t TranslateStats::*reason, uint64_t n, std::string_view why,
@@ -1292,7 +1293,46 @@ Status Translator::Impl::TranslateSummaryPoint(std::string_view point) {
 // ---------------------------------------------------------------------------
 // Pass-through.
 
+// The series as most senders write it, read by hand: labels first, each a
+// non-empty name then a non-empty value of under 128 bytes, in name order,
+// then samples or histograms. Then the labels are already in canonical form
+// and hashed where they lie. False, having reported nothing, for any other
+// series, which SplitSeries then reads in full.
+bool Translator::Impl::SplitCanonicalSeries(std::string_view bytes) {
+  const auto* p = reinterpret_cast<const uint8_t*>(bytes.data());
+  const auto* end = p + bytes.size();
+  std::string_view previous;
+  while (end - p >= 2 && p[0] == 0x0a && p[1] < 0x80) {  // labels (1), one-byte length
+    size_t length = p[1];
+    if (length > static_cast<size_t>(end - p - 2)) return false;
+    std::string_view name;
+    std::string_view value;
+    if (!wire::prom::SplitCanonicalLabel(
+            std::string_view(reinterpret_cast<const char*>(p) + 2, length), &name, &value) ||
+        value.empty() ||
+        (p != reinterpret_cast<const uint8_t*>(bytes.data()) &&
+         !wire::prom::NameLess(previous, name))) {
+      return false;
+    }
+    previous = name;
+    p += 2 + length;
+  }
+  const size_t labels_end = static_cast<size_t>(p - reinterpret_cast<const uint8_t*>(bytes.data()));
+  uint64_t items = 0;
+  ProtoReader rest(bytes.substr(labels_end));
+  while (rest.Next()) {
+    if (rest.field() == prom::kSeriesLabels) return false;
+    if (rest.field() == prom::kSeriesSamples || rest.field() == prom::kSeriesHistograms) ++items;
+  }
+  if (!rest.ok()) return false;
+  ++stats->series;
+  stats->samples += items;
+  sink->Series(Hash(bytes.substr(0, labels_end)), bytes, items);
+  return true;
+}
+
 Status Translator::Impl::SplitSeries(std::string_view bytes, uint64_t index) {
+  if (external.empty() && SplitCanonicalSeries(bytes)) return Status::Ok();
   // The hash covers the canonical form of the labels. Series written by
   // Prometheus-compatible senders usually start with their labels in that
   // form already, so the hash is taken over the input and nothing is copied.

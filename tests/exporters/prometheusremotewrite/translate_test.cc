@@ -831,6 +831,47 @@ TEST(HashTest, NonCanonicalLabelEncodingHashesLikeTheCanonicalOne) {
   EXPECT_EQ(out->sink.series[0].hash, LabelSetHash({{"__name__", "m"}, {"a", "b"}}));
 }
 
+// Series as senders usually write them are read by a faster path; every
+// departure from that form must still hash as its label set and count its
+// samples.
+TEST(HashTest, EveryLayoutOfOneLabelSetHashesAlike) {
+  auto label = [](std::string_view n, std::string_view v) {
+    std::string l;
+    wire::ProtoWriter(&l).Bytes(1, n);
+    wire::ProtoWriter(&l).Bytes(2, v);
+    return l;
+  };
+  std::string sample;
+  wire::ProtoWriter(&sample).Double(1, 1.5);
+  wire::ProtoWriter(&sample).Varint(2, 1000);
+  const std::string name = label("__name__", "m");
+  const std::string a = label("a", "b");
+  const std::string empty(
+      "\x0a\x01"
+      "e"
+      "\x12\x00",
+      5);  // name, then an empty value
+  std::vector<std::vector<std::pair<uint32_t, std::string>>> layouts = {
+      {{1, name}, {1, a}, {2, sample}},                  // the usual form
+      {{1, name}, {2, sample}, {1, a}},                  // a label after the samples
+      {{1, name}, {1, a}, {1, empty}, {2, sample}},      // an empty value
+      {{1, name}, {1, a}, {2, sample}, {2, sample}},     // two samples
+      {{1, name}, {1, a}, {9, "unknown"}, {2, sample}},  // an unknown field
+  };
+  for (size_t i = 0; i < layouts.size(); ++i) {
+    std::string series;
+    for (const auto& [field, bytes] : layouts[i]) wire::ProtoWriter(&series).Bytes(field, bytes);
+    std::string request;
+    wire::ProtoWriter(&request).Bytes(1, series);
+    auto out = SplitBytes(request);
+    ASSERT_TRUE(out->status.ok()) << i << ": " << out->status.ToString();
+    ASSERT_EQ(out->sink.series.size(), 1u) << i;
+    EXPECT_EQ(out->sink.series[0].bytes, series) << i;
+    EXPECT_EQ(out->sink.series[0].hash, LabelSetHash({{"__name__", "m"}, {"a", "b"}})) << i;
+    EXPECT_EQ(out->stats.samples, i == 3 ? 2u : 1u) << i;
+  }
+}
+
 TEST(HashTest, DifferentLabelSetsHashDifferently) {
   auto req = testing::MakeWriteRequest(2000, 1, 1);
   auto out = SplitBytes(req.SerializeAsString());
