@@ -93,13 +93,13 @@ start_sluice "$sink"
 [ -n "${SKIP_RATES:-}" ] || measure "logs otlp/http -> otlphttp" 2 taskset -c 1 "$bin" loadgen --no-progress \
   --duration "${seconds}s" --ramp 1s --services 200 --connections 16 --endpoint "$otlp" \
   --rate 0 --logs-rate 10000 --interval 10ms
-# Remote write twice: offered at RW_RATE samples/s (default 3M), the rate to
-# be kept up with, over 64 connections so that the offer does not wait on
+# Remote write twice: offered at RW_RATE samples/s (default 3.5M, above the 3M
+# to be kept up with), over 64 connections so that the offer does not wait on
 # answers; then as fast as sluice accepts over 16, where ingest outruns
 # delivery and the difference waits in the log.
-[ -n "${SKIP_RATES:-}" ] || measure "remote_write -> remote_write @${RW_RATE:-3000000}/s" 3 \
+[ -n "${SKIP_RATES:-}" ] || measure "remote_write -> remote_write @${RW_RATE:-3500000}/s" 3 \
   taskset -c 1 "$peer" remote-write --endpoint "$rw" --series 500 --seconds "$seconds" \
-  --connections 64 --rate "${RW_RATE:-3000000}"
+  --connections 64 --rate "${RW_RATE:-3500000}"
 [ -n "${SKIP_RATES:-}" ] || measure "remote_write -> remote_write, unpaced" 3 taskset -c 1 "$peer" \
   remote-write --endpoint "$rw" --series 500 --seconds "$seconds" --connections 16
 echo "sluice peak RSS (VmHWM) over the runs: $(hwm) KiB"
