@@ -169,7 +169,10 @@ struct HttpClient::Impl {
   beast::flat_buffer buffer;
   // Over TLS, the body is sent from the caller's buffer, not copied.
   http::request<http::span_body<const char>> request;
-  std::string head;  // of plain requests, kept between them
+  // Of plain requests, kept between them: the head and its header lines.
+  std::string head;
+  std::vector<std::pair<std::string_view, std::string_view>> fields;
+  const std::string host_port = endpoint.HostPort();
 
   bool connected() const { return plain.has_value() || secure.has_value(); }
 
@@ -284,24 +287,22 @@ struct HttpClient::Impl {
         if (c != '\r' && c != '\n') head.push_back(c);
       }
     };
-    const std::string host = endpoint.HostPort();
-    std::pair<std::string_view, std::string_view> fields[64];
-    size_t n = 0;
+    fields.clear();
     auto same = [](std::string_view a, std::string_view b) {
       return beast::iequals(beast::string_view(a.data(), a.size()),
                             beast::string_view(b.data(), b.size()));
     };
     auto add = [&](std::string_view k, std::string_view v) {
       if (same(k, "content-length") || same(k, "transfer-encoding")) return;
-      for (size_t i = 0; i < n; ++i) {
-        if (same(fields[i].first, k)) {
-          fields[i].second = v;
+      for (auto& f : fields) {
+        if (same(f.first, k)) {
+          f.second = v;
           return;
         }
       }
-      if (n < std::size(fields)) fields[n++] = {k, v};
+      fields.emplace_back(k, v);
     };
-    add("Host", host);
+    add("Host", host_port);
     add("User-Agent", "sluice");
     for (const auto& [k, v] : headers) add(k, v);
     for (const auto& [k, v] : extra) add(k, v);
@@ -310,10 +311,10 @@ struct HttpClient::Impl {
     clean(endpoint.path);
     clean(route);
     head += " HTTP/1.1\r\n";
-    for (size_t i = 0; i < n; ++i) {
-      clean(fields[i].first);
+    for (const auto& [k, v] : fields) {
+      clean(k);
       head += ": ";
-      clean(fields[i].second);
+      clean(v);
       head += "\r\n";
     }
     head += "Content-Length: ";
