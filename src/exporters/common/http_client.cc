@@ -16,7 +16,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <cerrno>
-#include <climits>
+#include <cstdint>
 #include <cstring>
 #include <ctime>
 #include <optional>
