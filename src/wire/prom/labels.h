@@ -72,6 +72,8 @@ inline bool ValidLabelNameIn(std::string_view n, const char* readable_end) {
 }
 
 inline bool ValidUtf8In(std::string_view v, const char* readable_end) {
+  // An empty value may point nowhere (a label with no value field).
+  if (v.empty()) return true;
   if (v.size() > 16 || readable_end - v.data() < 16) return ValidUtf8(v);
   __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(v.data()));
   unsigned high = static_cast<unsigned>(_mm_movemask_epi8(c)) & ((1u << v.size()) - 1);

@@ -933,6 +933,9 @@ TEST(MalformedTest, CorruptedBytesNeverCrashOrEscapeInvalidArgument) {
   std::mt19937 rng(7);
   auto t = Translator::Create(WithExternal({{"cluster", "c"}}));
   ASSERT_TRUE(t.ok());
+  // Without external labels, series in the usual form take the hand-read path.
+  auto plain = Translator::Create({});
+  ASSERT_TRUE(plain.ok());
   // Corrupted pass-through input need not decode (the splitter trusts the
   // receiver's validation), so the series are only counted here.
   class CountingSink : public SeriesSink {
@@ -950,6 +953,8 @@ TEST(MalformedTest, CorruptedBytesNeverCrashOrEscapeInvalidArgument) {
     Status st = (*t)->TranslateOtlpMetrics(a, sink, nullptr);
     EXPECT_TRUE(st.ok() || st.code() == StatusCode::kInvalidArgument) << st.ToString();
     st = (*t)->SplitWriteRequest(b, sink, nullptr);
+    EXPECT_TRUE(st.ok() || st.code() == StatusCode::kInvalidArgument) << st.ToString();
+    st = (*plain)->SplitWriteRequest(b, sink, nullptr);
     EXPECT_TRUE(st.ok() || st.code() == StatusCode::kInvalidArgument) << st.ToString();
   }
 }

@@ -74,6 +74,33 @@ TEST(RemoteWriteTest, LabelNameCheckAgreesWithThePlainRuleForEveryByte) {
   }
 }
 
+// A label written without its value field (an empty value, as protobuf
+// encoders leave it out) or without its name: read, not dereferenced.
+TEST(RemoteWriteTest, LabelWithoutValueOrNameFieldIsReadSafely) {
+  auto series_with = [](std::string_view label_bytes) {
+    std::string series;
+    ProtoWriter s(&series);
+    size_t l = s.BeginMessage(field::kSeriesLabels);
+    s.Bytes(field::kLabelName, "__name__");
+    s.Bytes(field::kLabelValue, "up");
+    s.EndMessage(l);
+    s.Bytes(field::kSeriesLabels, label_bytes);
+    std::string request;
+    ProtoWriter(&request).Bytes(field::kWriteTimeseries, series);
+    return request;
+  };
+  std::string name_only;
+  ProtoWriter(&name_only).Bytes(field::kLabelName, "zone");
+  WriteInspection ins;
+  ASSERT_TRUE(InspectWriteRequest(series_with(name_only), &ins).ok());
+  EXPECT_EQ(ins.rejected_series, 0u);
+  std::string value_only;
+  ProtoWriter(&value_only).Bytes(field::kLabelValue, "v");
+  ASSERT_TRUE(InspectWriteRequest(series_with(value_only), &ins).ok());
+  EXPECT_EQ(ins.rejected_series, 1u);
+  EXPECT_NE(ins.first_error.find("invalid label name"), std::string::npos) << ins.first_error;
+}
+
 // The same for values: any byte at any place of values from 0 to 20 bytes,
 // followed by bytes that are not UTF-8, gets ValidUtf8's answer.
 TEST(RemoteWriteTest, ValueUtf8CheckInABufferLooksAtTheValueAlone) {
