@@ -20,7 +20,6 @@
 #include <utility>
 // clang-format on
 
-#include <algorithm>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>

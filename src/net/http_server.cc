@@ -11,6 +11,7 @@
 
 #include "base/clock.h"
 #include "base/logging.h"
+#include "net/http_fields.h"
 
 namespace sluice::net {
 
@@ -151,17 +152,6 @@ class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
 
 namespace {
 
-// Appends a header line; CR and LF in a value are dropped so that no value
-// can start another header.
-void AppendField(std::string_view name, std::string_view value, std::string* out) {
-  out->append(name);
-  out->append(": ");
-  for (char c : value) {
-    if (c != '\r' && c != '\n') out->push_back(c);
-  }
-  out->append("\r\n");
-}
-
 // The status line and header fields of `resp`, ending with the empty line.
 // Content-Length is the body's size (also when answering HEAD).
 void AppendResponseHead(const HttpResponse& resp, unsigned version, bool keep_alive,
@@ -176,12 +166,12 @@ void AppendResponseHead(const HttpResponse& resp, unsigned version, bool keep_al
     out->append(reason.data(), reason.size());
   }
   out->append("\r\n");
-  AppendField("Server", "sluice", out);
-  AppendField("Content-Type", resp.content_type, out);
-  for (const auto& [name, value] : resp.headers) AppendField(name, value, out);
-  if (version == 10 && keep_alive) AppendField("Connection", "keep-alive", out);
-  if (version != 10 && !keep_alive) AppendField("Connection", "close", out);
-  AppendField("Content-Length", std::to_string(resp.body.size()), out);
+  AppendHeaderField("Server", "sluice", out);
+  AppendHeaderField("Content-Type", resp.content_type, out);
+  for (const auto& [name, value] : resp.headers) AppendHeaderField(name, value, out);
+  if (version == 10 && keep_alive) AppendHeaderField("Connection", "keep-alive", out);
+  if (version != 10 && !keep_alive) AppendHeaderField("Connection", "close", out);
+  AppendHeaderField("Content-Length", std::to_string(resp.body.size()), out);
   out->append("\r\n");
 }
 
@@ -195,9 +185,13 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
 
  public:
   Session(Socket socket, std::shared_ptr<HttpServer::Impl> server) requires(!kTls)
-      : stream_(std::move(socket)), server_(std::move(server)) {}
+      : stream_(std::move(socket)), server_(std::move(server)) {
+    NotePeer();
+  }
   Session(Socket socket, std::shared_ptr<HttpServer::Impl> server) requires(kTls)
-      : stream_(std::move(socket), *server->ssl_), server_(std::move(server)) {}
+      : stream_(std::move(socket), *server->ssl_), server_(std::move(server)) {
+    NotePeer();
+  }
 
   void Run() override {
     asio::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
@@ -228,6 +222,13 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
 
  private:
   PlainStream& Lowest() { return beast::get_lowest_layer(stream_); }
+
+  // A connection's peer does not change: asked once, not per request.
+  void NotePeer() {
+    beast::error_code ec;
+    auto ep = Lowest().socket().remote_endpoint(ec);
+    if (!ec) remote_ip_ = ep.address().to_string();
+  }
 
   void Read() {
     if (server_->stopping_) return Shutdown();
@@ -325,12 +326,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     }
     req.body = direct ? std::move(body_) : std::move(msg.body());
     body_.clear();
-    if (!remote_ip_) {  // a connection's peer does not change: asked once
-      beast::error_code ec;
-      auto ep = Lowest().socket().remote_endpoint(ec);
-      remote_ip_ = ec ? std::string() : ep.address().to_string();
-    }
-    req.remote_ip = *remote_ip_;
+    req.remote_ip = remote_ip_;
     started_mono_ = Clock::Real().MonotonicNanos();
     auto self = this->shared_from_this();
     server_->handler_.Handle(std::move(req), [self](HttpResponse resp) {
@@ -418,7 +414,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   size_t body_length_ = 0;
   std::string out_;  // the response being written
   bool head_request_ = false;
-  std::optional<std::string> remote_ip_;  // "" when it could not be had
+  std::string remote_ip_;  // the peer's address, "" when it could not be had
   std::shared_ptr<HttpServer::Impl> server_;
   bool keep_alive_ = true;
   bool busy_ = false;

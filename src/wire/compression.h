@@ -36,4 +36,11 @@ std::string_view SnappyCompressInto(std::string_view in, std::string* scratch);
 Status SnappyDecompressInto(std::string_view in, uint64_t max_out, std::string* scratch,
                             std::string_view* out);
 
+// Lets go of a scratch buffer one outsized input grew past 4 MiB, so that a
+// kept buffer costs what typical inputs need. Call once nothing points into
+// it any more.
+inline void ReleaseLargeScratch(std::string* scratch) {
+  if (scratch->size() > (4u << 20)) std::string().swap(*scratch);
+}
+
 }  // namespace sluice::wire

@@ -21,6 +21,8 @@
 #include <ctime>
 #include <optional>
 
+#include "net/http_fields.h"
+
 namespace sluice::exporters {
 
 namespace asio = boost::asio;
@@ -208,7 +210,7 @@ struct HttpClient::Impl {
     RunOnce();
     if (ec) {
       plain.reset();
-      return Status::Unavailable("cannot connect to " + endpoint.HostPort() + ": " + ec.message());
+      return Status::Unavailable("cannot connect to " + host_port + ": " + ec.message());
     }
     plain->socket().set_option(tcp::no_delay(true), ec);
     // Plain exchanges poll the socket themselves (ExchangePlain).
@@ -234,8 +236,7 @@ struct HttpClient::Impl {
     RunOnce();
     if (ec) {
       Close();
-      return Status::Unavailable("TLS handshake with " + endpoint.HostPort() +
-                                 " failed: " + ec.message());
+      return Status::Unavailable("TLS handshake with " + host_port + " failed: " + ec.message());
     }
     return Status::Ok();
   }
@@ -246,15 +247,14 @@ struct HttpClient::Impl {
     Lowest().expires_at(deadline);
     http::async_write(stream, request, [&ec](beast::error_code e, size_t) { ec = e; });
     RunOnce();
-    if (ec) return Status::Unavailable("sending to " + endpoint.HostPort() + ": " + ec.message());
+    if (ec) return Status::Unavailable("sending to " + host_port + ": " + ec.message());
 
     http::response_parser<http::string_body> parser;
     parser.body_limit(16u << 20);
     http::async_read(stream, buffer, parser, [&ec](beast::error_code e, size_t) { ec = e; });
     RunOnce();
     if (ec) {
-      return Status::Unavailable("reading the reply from " + endpoint.HostPort() + ": " +
-                                 ec.message());
+      return Status::Unavailable("reading the reply from " + host_port + ": " + ec.message());
     }
     return Reply(parser.get());
   }
@@ -265,14 +265,13 @@ struct HttpClient::Impl {
       auto left =
           std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0) {
-        return Status::Unavailable(std::string(doing) + endpoint.HostPort() + ": timed out");
+        return Status::Unavailable(std::string(doing) + host_port + ": timed out");
       }
       pollfd p{fd, events, 0};
       int n = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), INT32_MAX)));
       if (n > 0) return Status::Ok();  // errors and hang-ups surface in the call that follows
       if (n < 0 && errno != EINTR) {
-        return Status::Unavailable(std::string(doing) + endpoint.HostPort() + ": " +
-                                   std::strerror(errno));
+        return Status::Unavailable(std::string(doing) + host_port + ": " + std::strerror(errno));
       }
     }
   }
@@ -282,11 +281,6 @@ struct HttpClient::Impl {
   // value replacing an earlier one of the same name (any case). CR and LF
   // cannot end up inside a line.
   void FormatHead(std::string_view route, size_t body_size, const Headers& extra) {
-    auto clean = [this](std::string_view v) {
-      for (char c : v) {
-        if (c != '\r' && c != '\n') head.push_back(c);
-      }
-    };
     fields.clear();
     auto same = [](std::string_view a, std::string_view b) {
       return beast::iequals(beast::string_view(a.data(), a.size()),
@@ -308,18 +302,15 @@ struct HttpClient::Impl {
     for (const auto& [k, v] : extra) add(k, v);
     head.clear();
     head += "POST ";
-    clean(endpoint.path);
-    clean(route);
-    head += " HTTP/1.1\r\n";
-    for (const auto& [k, v] : fields) {
-      clean(k);
-      head += ": ";
-      clean(v);
-      head += "\r\n";
+    for (std::string_view part : {std::string_view(endpoint.path), route}) {
+      for (char c : part) {
+        if (c != '\r' && c != '\n') head.push_back(c);
+      }
     }
-    head += "Content-Length: ";
-    head += std::to_string(body_size);
-    head += "\r\n\r\n";
+    head += " HTTP/1.1\r\n";
+    for (const auto& [k, v] : fields) net::AppendHeaderField(k, v, &head);
+    net::AppendHeaderField("Content-Length", std::to_string(body_size), &head);
+    head += "\r\n";
   }
 
   // Plain HTTP, on the socket directly: one sendmsg for head and body, then
@@ -343,8 +334,7 @@ struct HttpClient::Impl {
           SLUICE_RETURN_IF_ERROR(Wait(fd, POLLOUT, "sending to "));
           continue;
         }
-        return Status::Unavailable("sending to " + endpoint.HostPort() + ": " +
-                                   std::strerror(errno));
+        return Status::Unavailable("sending to " + host_port + ": " + std::strerror(errno));
       }
       auto sent = static_cast<size_t>(n);
       while (first < 2 && sent >= iov[first].iov_len) {
@@ -360,7 +350,7 @@ struct HttpClient::Impl {
     http::response_parser<http::string_body> parser;
     parser.body_limit(16u << 20);
     auto failed = [this](const std::string& why) {
-      return Status::Unavailable("reading the reply from " + endpoint.HostPort() + ": " + why);
+      return Status::Unavailable("reading the reply from " + host_port + ": " + why);
     };
     for (;;) {
       beast::error_code ec;
@@ -406,7 +396,7 @@ struct HttpClient::Impl {
     request.method(http::verb::post);
     request.target(endpoint.path + std::string(route));
     request.version(11);
-    request.set(http::field::host, endpoint.HostPort());
+    request.set(http::field::host, host_port);
     request.set(http::field::user_agent, "sluice");
     for (const auto& [k, v] : headers) request.set(k, v);
     for (const auto& [k, v] : extra) request.set(k, v);

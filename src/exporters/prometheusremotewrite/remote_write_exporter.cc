@@ -119,8 +119,7 @@ void RemoteWriteEncoder::Add(const log::LogReader::Batch& batch, uint64_t record
     st = translator_->TranslateOtlpMetrics(payload, *this, &stats);
   }
   emit_ = nullptr;
-  // The builders copied what they kept.
-  if (decompressed_.size() > kKeptDecompressBytes) decompressed_ = std::string();
+  wire::ReleaseLargeScratch(&decompressed_);  // the builders copied what they kept
   if (stats.dropped_points > 0) {
     counters_.dropped_points->Inc(stats.dropped_points);
     logging::Debug(

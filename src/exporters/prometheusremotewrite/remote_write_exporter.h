@@ -63,9 +63,8 @@ class RemoteWriteEncoder final : public RequestEncoder, private SeriesSink {
   RemoteWriteCounters counters_;
   std::vector<Shard> shards_;
   // Batches stored as sent (snappy) are decompressed here; kept between
-  // batches, released after one larger than kKeptDecompressBytes.
+  // batches (wire::ReleaseLargeScratch).
   std::string decompressed_;
-  static constexpr size_t kKeptDecompressBytes = 4u << 20;
   // Set for the duration of Add/Flush.
   const EmitFn* emit_ = nullptr;
   uint64_t record_ = 0;

@@ -106,7 +106,7 @@ class RemoteWriteHandler final : public net::HttpHandler {
     } else {
       HandleV1(std::move(req.body), body, tenant, std::move(respond));
     }
-    if (scratch.size() > kKeptScratchBytes) std::string().swap(scratch);
+    wire::ReleaseLargeScratch(&scratch);
   }
 
  private:
@@ -171,10 +171,6 @@ class RemoteWriteHandler final : public net::HttpHandler {
     }
     StoreAndAnswer(std::move(batch), std::move(rejected), written, std::move(respond));
   }
-
-  // The decompression buffer an I/O thread keeps between requests; one
-  // grown past this by a larger request is released after it.
-  static constexpr size_t kKeptScratchBytes = 4u << 20;
 
   static Batch MakeBatch(std::string_view tenant, uint64_t items, int64_t min_ms, int64_t max_ms,
                          std::string payload) {
