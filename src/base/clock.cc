@@ -1,5 +1,7 @@
 #include "base/clock.h"
 
+#include <thread>
+
 namespace sluice {
 namespace {
 
@@ -15,6 +17,7 @@ class RealClock final : public Clock {
                std::chrono::steady_clock::now().time_since_epoch())
         .count();
   }
+  void SleepFor(std::chrono::nanoseconds d) override { std::this_thread::sleep_for(d); }
 };
 
 }  // namespace

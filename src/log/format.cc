@@ -48,8 +48,8 @@ void EncodeFrame(const BatchHeader& h, std::string_view tenant, std::string_view
 void EncodeFrameHead(const BatchHeader& h, std::string_view tenant, size_t payload_size,
                      uint32_t payload_crc, std::string* out) {
   size_t start = out->size();
-  uint32_t length =
-      static_cast<uint32_t>(kFrameTypeSize + kBatchHeaderSize + tenant.size() + payload_size);
+  uint32_t length = static_cast<uint32_t>(FrameSize(h.pipelines, tenant.size(), payload_size) -
+                                          kFrameCrcSize - kFrameLengthSize);
   Put<uint32_t>(out, 0);  // crc, patched below
   Put<uint32_t>(out, length);
   Put<uint8_t>(out, static_cast<uint8_t>(FrameType::kBatch));
@@ -62,8 +62,9 @@ void EncodeFrameHead(const BatchHeader& h, std::string_view tenant, size_t paylo
   Put<int64_t>(out, h.max_event_unix_nanos);
   Put<int64_t>(out, h.append_unix_nanos);
   Put<uint32_t>(out, static_cast<uint32_t>(payload_size));
-  Put<uint32_t>(out, h.pipeline_id);
+  Put<uint32_t>(out, static_cast<uint32_t>(h.pipelines.size()));
   Put<uint32_t>(out, payload_crc);
+  for (uint32_t id : h.pipelines) Put<uint32_t>(out, id);
   out->append(tenant);
   uint32_t crc =
       io::Crc32c(out->data() + start + kFrameCrcSize, out->size() - start - kFrameCrcSize);
@@ -76,38 +77,77 @@ uint64_t FrameSizeFromPrefix(std::string_view prefix) {
   return kFrameCrcSize + kFrameLengthSize + uint64_t{length};
 }
 
+namespace {
+
+// The ids that follow the batch header: 0 for a type 1 frame, the count for
+// type 2; UINT32_MAX when the type or count is impossible.
+uint32_t ListedPipelines(const char* type_and_header) {
+  const char* p = type_and_header + kFrameTypeSize;
+  switch (static_cast<FrameType>(Get<uint8_t>(type_and_header))) {
+    case FrameType::kBatchV1:
+      return 0;
+    case FrameType::kBatch: {
+      uint32_t n = Get<uint32_t>(p + kHdrPipelines);
+      return n <= kMaxPipelinesPerFrame ? n : UINT32_MAX;
+    }
+  }
+  return UINT32_MAX;
+}
+
+}  // namespace
+
 uint64_t FrameHeadSize(std::string_view prefix) {
   if (prefix.size() < kFrameHeaderSize) return 0;
+  const char* t = prefix.data() + kFrameCrcSize + kFrameLengthSize;
+  uint32_t listed = ListedPipelines(t);
+  if (listed == UINT32_MAX) return 0;
+  return kFrameHeaderSize + uint64_t{kPipelineIdSize} * listed +
+         Get<uint16_t>(t + kFrameTypeSize + kHdrTenantLen);
+}
+
+bool PlausibleFrameHeader(std::string_view prefix, uint64_t* frame_size) {
+  uint64_t size = FrameSizeFromPrefix(prefix);
+  uint64_t head = FrameHeadSize(prefix);
+  if (size == 0 || head == 0) return false;
   const char* p = prefix.data() + kFrameCrcSize + kFrameLengthSize + kFrameTypeSize;
-  return kFrameHeaderSize + Get<uint16_t>(p + 14);
+  uint16_t tenant_len = Get<uint16_t>(p + kHdrTenantLen);
+  uint32_t payload_len = Get<uint32_t>(p + kHdrPayloadLen);
+  if (tenant_len > kMaxTenantSize || head + payload_len != size) return false;
+  *frame_size = size;
+  return true;
 }
 
 DecodeResult DecodeFrameHead(std::string_view head, DecodedFrame* out) {
   if (head.size() < kFrameHeaderSize) return DecodeResult::kNeedMore;
-  uint64_t size = FrameSizeFromPrefix(head);
-  if (size == 0) return DecodeResult::kCorrupt;
-  const char* p = head.data() + kFrameCrcSize + kFrameLengthSize;
-  if (static_cast<FrameType>(Get<uint8_t>(p)) != FrameType::kBatch) return DecodeResult::kCorrupt;
-  p += kFrameTypeSize;
-  uint16_t tenant_len = Get<uint16_t>(p + 14);
-  uint32_t payload_len = Get<uint32_t>(p + 40);
-  if (kFrameHeaderSize + uint64_t{tenant_len} + payload_len != size) return DecodeResult::kCorrupt;
-  size_t head_size = kFrameHeaderSize + tenant_len;
+  uint64_t size = 0;
+  if (!PlausibleFrameHeader(head, &size)) return DecodeResult::kCorrupt;
+  uint64_t head_size = FrameHeadSize(head);
   if (head.size() < head_size) return DecodeResult::kNeedMore;
   if (io::Crc32c(head.data() + kFrameCrcSize, head_size - kFrameCrcSize) !=
       Get<uint32_t>(head.data())) {
     return DecodeResult::kCorrupt;
   }
+  const char* t = head.data() + kFrameCrcSize + kFrameLengthSize;
+  const char* p = t + kFrameTypeSize;
+  uint32_t listed = ListedPipelines(t);
   BatchHeader& h = out->header;
-  h.base_offset = Get<uint64_t>(p);
-  h.item_count = Get<uint32_t>(p + 8);
-  h.signal = static_cast<Signal>(Get<uint8_t>(p + 12));
-  h.encoding = static_cast<Encoding>(Get<uint8_t>(p + 13));
-  h.min_event_unix_nanos = Get<int64_t>(p + 16);
-  h.max_event_unix_nanos = Get<int64_t>(p + 24);
-  h.append_unix_nanos = Get<int64_t>(p + 32);
-  h.pipeline_id = Get<uint32_t>(p + 44);
-  out->tenant = std::string_view(p + kBatchHeaderSize, tenant_len);
+  h.base_offset = Get<uint64_t>(p + kHdrBaseOffset);
+  h.item_count = Get<uint32_t>(p + kHdrItemCount);
+  h.signal = static_cast<Signal>(Get<uint8_t>(p + kHdrSignal));
+  h.encoding = static_cast<Encoding>(Get<uint8_t>(p + kHdrEncoding));
+  h.min_event_unix_nanos = Get<int64_t>(p + kHdrMinEvent);
+  h.max_event_unix_nanos = Get<int64_t>(p + kHdrMaxEvent);
+  h.append_unix_nanos = Get<int64_t>(p + kHdrAppend);
+  h.pipelines = PipelineSet();
+  if (static_cast<FrameType>(Get<uint8_t>(t)) == FrameType::kBatchV1) {
+    h.pipelines.Add(Get<uint32_t>(p + kHdrPipelines));
+  } else {
+    for (uint32_t i = 0; i < listed; ++i) {
+      h.pipelines.Add(Get<uint32_t>(p + kBatchHeaderSize + kPipelineIdSize * i));
+    }
+  }
+  size_t tenant_at = kBatchHeaderSize + kPipelineIdSize * listed;
+  out->tenant = std::string_view(p + tenant_at, Get<uint16_t>(p + kHdrTenantLen));
   out->payload = std::string_view();
   return DecodeResult::kOk;
 }
@@ -120,9 +160,9 @@ DecodeResult DecodeFrame(std::string_view data, DecodedFrame* out) {
   DecodeResult head = DecodeFrameHead(data, out);
   if (head != DecodeResult::kOk) return head;
   const char* p = data.data() + kFrameCrcSize + kFrameLengthSize + kFrameTypeSize;
-  uint32_t payload_len = Get<uint32_t>(p + 40);
+  uint32_t payload_len = Get<uint32_t>(p + kHdrPayloadLen);
   size_t payload_at = static_cast<size_t>(size) - payload_len;
-  if (io::Crc32c(data.data() + payload_at, payload_len) != Get<uint32_t>(p + 48)) {
+  if (io::Crc32c(data.data() + payload_at, payload_len) != Get<uint32_t>(p + kHdrPayloadCrc)) {
     return DecodeResult::kCorrupt;
   }
   out->payload = std::string_view(data.data() + payload_at, payload_len);
@@ -139,10 +179,12 @@ std::string EncodeSegmentHeader(uint64_t base_offset, int64_t created_unix_nanos
   return out;
 }
 
-bool DecodeSegmentHeader(std::string_view data, uint64_t* base_offset) {
+bool DecodeSegmentHeader(std::string_view data, uint64_t* base_offset, uint16_t* version) {
   if (data.size() < kSegmentHeaderSize) return false;
   if (std::memcmp(data.data(), kSegmentMagic, sizeof kSegmentMagic) != 0) return false;
-  if (Get<uint16_t>(data.data() + 8) != kFormatVersion) return false;
+  uint16_t v = Get<uint16_t>(data.data() + 8);
+  if (v < kOldestReadableVersion || v > kFormatVersion) return false;
+  if (version != nullptr) *version = v;
   if (Get<uint16_t>(data.data() + 10) != kSegmentHeaderSize) return false;
   *base_offset = Get<uint64_t>(data.data() + 16);
   return true;

@@ -41,7 +41,7 @@ bool Before(const Position& a, const Position& b) {
 }
 
 uint64_t FrameBytes(const AppendRequest& r) {
-  return r.payload.size() + r.tenant.size() + kFrameHeaderSize;
+  return FrameSize(r.pipelines, r.tenant.size(), r.payload.size());
 }
 
 }  // namespace
@@ -143,6 +143,10 @@ std::string Log::SegmentPath(uint64_t base) const {
   return io::JoinPath(segment_dir_, SegmentFileName(base));
 }
 
+std::string Log::IndexPath(uint64_t base) const {
+  return io::JoinPath(segment_dir_, IndexFileName(base));
+}
+
 std::vector<uint64_t> Log::Segments() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<uint64_t> out;
@@ -163,11 +167,21 @@ Status Log::Recover() {
   SLUICE_RETURN_IF_ERROR(fs_.CreateDirs(segment_dir_));
   SLUICE_ASSIGN_OR_RETURN(std::vector<std::string> names, fs_.ListDir(segment_dir_));
   std::vector<uint64_t> bases;
+  std::vector<uint64_t> indexes;
   for (const auto& name : names) {
     uint64_t base;
     if (ParseSegmentFileName(name, &base)) bases.push_back(base);
+    if (ParseIndexFileName(name, &base)) indexes.push_back(base);
   }
   std::sort(bases.begin(), bases.end());
+  // An index whose segment is gone (deleted between the two removals), or
+  // of the segment that becomes active again, is stale.
+  for (uint64_t base : indexes) {
+    if (bases.empty() || base == bases.back() ||
+        !std::binary_search(bases.begin(), bases.end(), base)) {
+      fs_.Remove(IndexPath(base)).IgnoreError();
+    }
+  }
   if (bases.empty()) return OpenNewSegment(0);
   // Closed segments were synced before their successor was created; only the
   // last one can have a torn tail.
@@ -190,7 +204,19 @@ Status Log::RecoverLastSegment(uint64_t base) {
   SLUICE_ASSIGN_OR_RETURN(
       size_t got, file->Read(0, {reinterpret_cast<uint8_t*>(header.data()), header.size()}));
   uint64_t header_base;
-  if (got < kSegmentHeaderSize || !DecodeSegmentHeader(header, &header_base) ||
+  uint16_t version = 0;
+  if (got == kSegmentHeaderSize && std::memcmp(header.data(), kSegmentMagic, 8) == 0) {
+    std::memcpy(&version, header.data() + 8, sizeof version);
+    if (version > kFormatVersion) {
+      return Status::FailedPrecondition(
+          "segment " + path + " has log format version " + std::to_string(version) +
+          ", written by a newer sluice; this build reads versions " +
+          std::to_string(kOldestReadableVersion) + " to " + std::to_string(kFormatVersion) +
+          ": run the newer sluice on this storage.directory, or move the directory away to "
+          "start an empty log");
+    }
+  }
+  if (got < kSegmentHeaderSize || !DecodeSegmentHeader(header, &header_base, &version) ||
       header_base != base) {
     // Written as one 4 KiB block under direct I/O: a file no larger than
     // that with a bad header was torn while being created.
@@ -214,6 +240,7 @@ Status Log::RecoverLastSegment(uint64_t base) {
                             ReadFrameAt(*file, pos, size, scratch, &frame, &frame_size));
     if (st == FrameStatus::kOk) {
       next_offset = frame.header.base_offset + frame.header.item_count;
+      active_index_.Add(FrameExtent{pos, frame_size}, frame.header.pipelines);
       pos += frame_size;
       continue;
     }
@@ -238,12 +265,17 @@ Status Log::RecoverLastSegment(uint64_t base) {
   active_created_mono_ = clock_.MonotonicNanos();
   writeback_from_ = active_->Size();
   next_offset_ = next_offset;
-  std::lock_guard<std::mutex> lock(mu_);
-  segments_[base] = SegmentInfo{pos, newest};
-  total_bytes_ += pos;
-  end_ = Position{base, pos, next_offset};
-  metrics_.size_bytes.Set(static_cast<double>(total_bytes_));
-  metrics_.segments.Set(static_cast<double>(segments_.size()));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    segments_[base] = SegmentInfo{pos, newest};
+    total_bytes_ += pos;
+    end_ = Position{base, pos, next_offset};
+    metrics_.size_bytes.Set(static_cast<double>(total_bytes_));
+    metrics_.segments.Set(static_cast<double>(segments_.size()));
+  }
+  // An older version's segment is read as it is, never written on: new
+  // batches go into a segment of the current version.
+  if (version < kFormatVersion && pos > kSegmentHeaderSize) return OpenNewSegment(next_offset);
   return Status::Ok();
 }
 
@@ -288,6 +320,9 @@ Status Log::OpenNewSegment(uint64_t base_offset) {
       Fail(st);
       return st;
     }
+    // Before readers can see the segment as closed (end_ moves on below),
+    // so that they find its index rather than rebuild it.
+    WriteIndex(previous_base);
   }
   std::string path = SegmentPath(base_offset);
   std::string header = EncodeSegmentHeader(base_offset, clock_.NowUnixNanos());
@@ -317,12 +352,41 @@ Status Log::OpenNewSegment(uint64_t base_offset) {
     segments_[base_offset] = SegmentInfo{kSegmentHeaderSize, clock_.NowUnixNanos()};
     total_bytes_ += kSegmentHeaderSize;
     end_ = Position{base_offset, kSegmentHeaderSize, base_offset};
+    active_index_.Clear();
     metrics_.segments.Set(static_cast<double>(segments_.size()));
     metrics_.size_bytes.Set(static_cast<double>(total_bytes_));
     retention_wake_ = true;
   }
   retention_cv_.notify_one();
   return Status::Ok();
+}
+
+void Log::WriteIndex(uint64_t base) {
+  uint64_t bytes;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = segments_.find(base);
+    if (it == segments_.end()) return;
+    bytes = it->second.bytes;
+  }
+  // The writer thread is the index's only mutator: it reads it unlocked.
+  std::string data = active_index_.Encode(base, bytes);
+  std::string path = IndexPath(base);
+  std::string tmp = path + ".tmp";
+  Status st;
+  {
+    Result<std::unique_ptr<io::WritableFile>> file = fs_.OpenWritable(tmp, io::OpenMode::kTruncate);
+    st = file.status();
+    if (st.ok()) st = (*file)->Append({reinterpret_cast<const uint8_t*>(data.data()), data.size()});
+    if (st.ok()) st = (*file)->Close();
+  }
+  if (st.ok()) st = fs_.Rename(tmp, path);
+  if (!st.ok()) {
+    // Readers rebuild a missing index from the segment.
+    fs_.Remove(tmp).IgnoreError();
+    logging::Warn("log", "cannot write a segment index; readers will rebuild it",
+                  {{"segment", SegmentFileName(base)}, {"error", st.ToString()}});
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -506,7 +570,7 @@ void Log::WriteGroup(std::vector<Pending>& group) {
       h.item_count = r.item_count;
       h.signal = r.signal;
       h.encoding = r.encoding;
-      h.pipeline_id = r.pipeline_id;
+      h.pipelines = r.pipelines;
       h.min_event_unix_nanos = r.min_event_unix_nanos;
       h.max_event_unix_nanos = r.max_event_unix_nanos;
       h.append_unix_nanos = now;
@@ -580,8 +644,18 @@ void Log::CompleteWritten(uint64_t written) {
   metrics_.appended_batches.Inc(n);
   metrics_.appended_bytes.Inc(bytes);
   metrics_.appended_records.Inc(records);
+  // The pipelines that received batches, to wake only their readers.
+  PipelineSet appended;
+  bool many = false;
+  for (size_t k = 0; k < n && !many; ++k) {
+    for (uint32_t id : unwritten_[k].pending.request.pipelines) many = many || !appended.Add(id);
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
+    for (size_t k = 0; k < n; ++k) {
+      active_index_.Add(FrameExtent{unwritten_[k].start, unwritten_[k].end - unwritten_[k].start},
+                        unwritten_[k].pending.request.pipelines);
+    }
     SegmentInfo& info = segments_[end_.segment];
     info.bytes = last.end;
     info.newest_unix_nanos = last.append_unix_nanos;
@@ -590,8 +664,12 @@ void Log::CompleteWritten(uint64_t written) {
     metrics_.pending_bytes.Set(static_cast<double>(queued_bytes_));
     end_ = Position{end_.segment, last.end, last.base_offset + last.pending.request.item_count};
     metrics_.size_bytes.Set(static_cast<double>(total_bytes_));
+    for (AppendWaiter* w : waiters_) {
+      if (w->pipelines != nullptr && !many && !w->pipelines->Intersects(appended)) continue;
+      w->woken = true;
+      w->cv.notify_one();
+    }
   }
-  append_cv_.notify_all();
   for (size_t k = 0; k < n; ++k) {
     unwritten_.front().pending.done(AppendResult{unwritten_.front().base_offset});
     unwritten_.pop_front();
@@ -711,7 +789,10 @@ Status Log::Close() {
     closed_ = true;
   }
   writer_cv_.notify_all();
-  append_cv_.notify_all();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (AppendWaiter* w : waiters_) w->cv.notify_one();
+  }
   retention_cv_.notify_all();
   if (writer_.joinable()) writer_.join();
   if (retention_.joinable()) retention_.join();
@@ -736,16 +817,37 @@ Position Log::Begin() const {
   return Position{first, kSegmentHeaderSize, first};
 }
 
-void Log::WaitForAppend(const Position& after, std::chrono::milliseconds timeout) const {
+void Log::WaitForAppend(const Position& after, std::chrono::milliseconds timeout,
+                        const PipelineSet* pipelines) const {
   std::unique_lock<std::mutex> lock(mu_);
-  append_cv_.wait_for(lock, timeout, [&] { return !(end_ == after) || closing_; });
+  auto appended = [&] {
+    if (closing_) return true;
+    if (end_ == after) return false;
+    if (pipelines == nullptr || end_.segment != after.segment) return true;
+    return active_index_.Any(*pipelines, after.byte_offset, end_.byte_offset);
+  };
+  if (appended()) return;
+  AppendWaiter waiter;
+  waiter.pipelines = pipelines;
+  waiters_.push_back(&waiter);
+  waiter.cv.wait_for(lock, timeout, [&] { return waiter.woken || closing_; });
+  waiters_.erase(std::find(waiters_.begin(), waiters_.end(), &waiter));
+}
+
+bool Log::NextFrameInActive(uint64_t segment, const PipelineSet& pipelines, uint64_t from,
+                            uint64_t max_bytes, FrameExtent* next, Position* end) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (segment != end_.segment) return false;
+  *end = end_;
+  *next = active_index_.Next(pipelines, from, end_.byte_offset, max_bytes);
+  return true;
 }
 
 // ---------------------------------------------------------------------------
 // Cursors
 
-Result<Position> Log::OpenCursor(const std::string& consumer) {
-  Position pos = Begin();
+Result<Position> Log::OpenCursor(const std::string& consumer, StartAt start) {
+  Position pos = start == StartAt::kNewest ? End() : Begin();
   std::optional<std::string> stored = state_->Get(kCursorPrefix + consumer);
   if (stored && !DecodePosition(*stored, &pos)) {
     return Status::Corruption("cursor of " + consumer + " in the state file is damaged");
@@ -925,6 +1027,8 @@ void Log::RunRetention() {
     }
     Status st = fs_.Remove(SegmentPath(base));
     if (!st.ok()) logging::Error("log", "cannot delete segment", {{"error", st.ToString()}});
+    // Missing when it was never written (an older segment not yet read).
+    fs_.Remove(IndexPath(base)).IgnoreError();
     metrics_.deleted_segments.Inc();
   }
   {

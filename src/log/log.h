@@ -19,6 +19,7 @@
 #include "base/result.h"
 #include "io/file_system.h"
 #include "log/format.h"
+#include "log/index.h"
 #include "log/options.h"
 #include "log/state_file.h"
 #include "telemetry/health.h"
@@ -59,7 +60,8 @@ struct LogMetrics {
 struct AppendRequest {
   Signal signal = Signal::kTraces;
   Encoding encoding = Encoding::kOtlpProto;
-  uint32_t pipeline_id = 0;
+  // Every pipeline the batch goes to: it is written once, naming them all.
+  PipelineSet pipelines;
   std::string tenant;
   uint32_t item_count = 0;
   int64_t min_event_unix_nanos = 0;
@@ -68,6 +70,9 @@ struct AppendRequest {
   // Crc32c(payload); filled in by AppendAsync on the calling thread.
   uint32_t payload_crc = 0;
 };
+
+// Where a consumer without a committed cursor starts reading.
+enum class StartAt { kOldest, kNewest };
 
 struct AppendResult {
   uint64_t base_offset = 0;  // record offset given to the batch's first item
@@ -126,13 +131,28 @@ class Log {
   Position End() const;
   // Position of the first batch still on disk.
   Position Begin() const;
-  // Blocks until End() moves past `after`, the deadline passes, or Close().
-  void WaitForAppend(const Position& after, std::chrono::milliseconds timeout) const;
+  // Blocks until a batch is appended past `after` (one of `pipelines`' when
+  // given), the timeout passes, or Close(). Only a waiter whose pipelines
+  // received a batch is woken: a reader beside a busy pipeline of others
+  // sleeps through its appends.
+  void WaitForAppend(const Position& after, std::chrono::milliseconds timeout,
+                     const PipelineSet* pipelines = nullptr) const;
 
-  // The committed cursor of `consumer`; for a new one, Begin(), committed at
-  // once so that it holds retention across restarts too. Registers the
-  // consumer so that retention holds what it has not read.
-  Result<Position> OpenCursor(const std::string& consumer);
+  // For a reader of `pipelines` in the active segment: the first of their
+  // frames in [from, end) of `segment` with the run of theirs that follows it
+  // back to back (SegmentIndex::Next; offset == end.byte_offset when none),
+  // and in *end the log's end. False when `segment` is no longer the active
+  // one (read its index file instead).
+  bool NextFrameInActive(uint64_t segment, const PipelineSet& pipelines, uint64_t from,
+                         uint64_t max_bytes, FrameExtent* next, Position* end) const;
+  // Where the index file of a segment lives.
+  std::string IndexPath(uint64_t base) const;
+
+  // The committed cursor of `consumer`; for a new one, Begin() (kOldest) or
+  // End() (kNewest), committed at once so that it holds retention across
+  // restarts too. Registers the consumer so that retention holds what it has
+  // not read.
+  Result<Position> OpenCursor(const std::string& consumer, StartAt start = StartAt::kOldest);
   // Forgets the cursors of consumers not in `keep` (exporters removed from
   // the configuration), so they no longer hold back retention.
   Status DropCursorsExcept(const std::vector<std::string>& keep);
@@ -189,6 +209,9 @@ class Log {
   Status RecoverLastSegment(uint64_t base);
   // Precondition: unwritten_ is empty.
   Status OpenNewSegment(uint64_t base_offset);
+  // Writes active_index_ as the index file of the segment `base` (closed);
+  // a failure is logged, and readers rebuild the index.
+  void WriteIndex(uint64_t base);
   // Makes `file` (null for none) the active segment's file.
   void SetActive(std::unique_ptr<io::WritableFile> file, uint64_t segment);
   Result<std::unique_ptr<io::WritableFile>> OpenSegmentFile(const std::string& path,
@@ -236,7 +259,16 @@ class Log {
 
   mutable std::mutex mu_;
   mutable std::condition_variable writer_cv_;
-  mutable std::condition_variable append_cv_;
+  // A reader waiting for appends (WaitForAppend); woken only for its pipelines.
+  struct AppendWaiter {
+    const PipelineSet* pipelines = nullptr;  // null: any append
+    std::condition_variable cv;
+    bool woken = false;
+  };
+  mutable std::vector<AppendWaiter*> waiters_;
+  // Frames of the active segment per pipeline; mutated by the writer thread
+  // only, under mu_.
+  SegmentIndex active_index_;
   std::condition_variable retention_cv_;
   std::vector<Pending> queue_;
   uint64_t queued_bytes_ = 0;
@@ -289,6 +321,12 @@ class Log {
 // bounded by the largest batch; never reads a whole segment into memory.
 // Steps over damaged frames (reporting them to the log) and over missing
 // segment files. Not thread-safe: one reader per consumer.
+//
+// A reader of some pipelines (SetPipelines) reads only their frames: in a
+// closed segment it looks them up in the segment's index file (rebuilding
+// it when missing or damaged), in the active one in the log's memory, and
+// seeks to each; other pipelines' batches are never read, not even their
+// heads.
 enum class FrameStatus;  // scan.h
 
 class LogReader {
@@ -302,13 +340,17 @@ class LogReader {
     Position next;             // position just after this batch
   };
 
-  // Reads the batch at the current position and advances. EndOfStream when
-  // it has caught up with the log's end; IoError if the disk fails.
+  // Reads the next batch (of the reader's pipelines, if set) and advances.
+  // EndOfStream when it has caught up with the log's end (position() is then
+  // the end, past any other pipelines' batches); IoError if the disk fails.
   Result<Batch> Next();
-  // Only batches for which `wanted` is true are returned; the others are
-  // stepped over on their head alone (its CRC covers the length), without
-  // reading or checking their payload. position() moves past them.
-  void SetFilter(std::function<bool(const BatchHeader&)> wanted) { wanted_ = std::move(wanted); }
+  // Only batches that belong to one of `pipelines` are returned.
+  void SetPipelines(const PipelineSet& pipelines) {
+    pipelines_ = pipelines;
+    filtered_ = true;
+    frames_segment_ = UINT64_MAX;
+  }
+  const PipelineSet* pipelines() const { return filtered_ ? &pipelines_ : nullptr; }
   const Position& position() const { return pos_; }
   // Moves to another position (dropping the open file).
   void Seek(const Position& pos) {
@@ -322,20 +364,22 @@ class LogReader {
  private:
   // Bytes read at once past the current position (bounded by the log's end).
   static constexpr uint64_t kReadAhead = 1 << 20;
-  // Read at once for the head of a frame after one the filter refused: a
-  // reader stepping over another pipeline's batches reads their heads, not
-  // megabytes of payload it will not use.
-  static constexpr uint64_t kSkipReadAhead = 4 << 10;
 
   Status OpenSegment(uint64_t base);
   // Reads [offset, offset + max(need, read_ahead)) clipped to limit into window_.
-  Status Fill(uint64_t offset, uint64_t need, uint64_t limit, uint64_t read_ahead = kReadAhead);
-  // Decodes the frame at pos_ from the read-ahead window. *skipped is set
-  // when the filter refused it (frame holds its head only).
-  Result<FrameStatus> ReadFrame(uint64_t limit, DecodedFrame* frame, uint64_t* frame_size,
-                                bool* skipped);
+  Status Fill(uint64_t offset, uint64_t need, uint64_t limit, uint64_t read_ahead);
+  // Decodes the frame at pos_ from the read-ahead window.
+  Result<FrameStatus> ReadFrame(uint64_t limit, uint64_t read_ahead, DecodedFrame* frame,
+                                uint64_t* frame_size);
   // Moves to the first segment after the current one; false if none.
   bool NextSegment();
+  // Filtered readers: moves pos_ to the next frame of the reader's pipelines
+  // in the closed current segment of `limit` bytes, and sets *run to the
+  // bytes of the run of its frames that starts there. False (pos_
+  // unchanged) when the segment holds no more of them.
+  Result<bool> SeekOwnFrame(uint64_t limit, uint64_t* run);
+  // Loads frames_ for the closed segment pos_.segment of `size` bytes.
+  Status LoadFrames(uint64_t size);
 
   Log& log_;
   Position pos_;
@@ -351,8 +395,11 @@ class LogReader {
   size_t window_length_ = 0;
   uint64_t window_offset_ = 0;
   uint64_t window_segment_ = UINT64_MAX;
-  std::function<bool(const BatchHeader&)> wanted_;
-  bool skipping_ = false;  // the filter refused the last frame
+  PipelineSet pipelines_;
+  bool filtered_ = false;
+  // The frames of the reader's pipelines in closed segment frames_segment_.
+  std::vector<FrameExtent> frames_;
+  uint64_t frames_segment_ = UINT64_MAX;
 };
 
 }  // namespace sluice::log

@@ -43,9 +43,8 @@ Status LogReader::Fill(uint64_t offset, uint64_t need, uint64_t limit, uint64_t 
   return Status::Ok();
 }
 
-Result<FrameStatus> LogReader::ReadFrame(uint64_t limit, DecodedFrame* frame, uint64_t* frame_size,
-                                         bool* skipped) {
-  *skipped = false;
+Result<FrameStatus> LogReader::ReadFrame(uint64_t limit, uint64_t read_ahead, DecodedFrame* frame,
+                                         uint64_t* frame_size) {
   const uint64_t pos = pos_.byte_offset;
   if (limit - pos < kFrameHeaderSize) return FrameStatus::kTorn;
   auto held = [&](uint64_t n) {
@@ -55,7 +54,6 @@ Result<FrameStatus> LogReader::ReadFrame(uint64_t limit, DecodedFrame* frame, ui
   auto at = [&](uint64_t n) {
     return std::string_view(window_.data() + (pos - window_offset_), static_cast<size_t>(n));
   };
-  const uint64_t read_ahead = skipping_ ? kSkipReadAhead : kReadAhead;
   if (!held(kFrameHeaderSize)) {
     SLUICE_RETURN_IF_ERROR(Fill(pos, kFrameHeaderSize, limit, read_ahead));
   }
@@ -63,24 +61,63 @@ Result<FrameStatus> LogReader::ReadFrame(uint64_t limit, DecodedFrame* frame, ui
   uint64_t size = FrameSizeFromPrefix(at(kFrameHeaderSize));
   if (size == 0) return FrameStatus::kCorrupt;
   if (pos + size > limit) return FrameStatus::kTorn;
-  if (wanted_) {
-    uint64_t head = FrameHeadSize(at(kFrameHeaderSize));
-    if (head == 0 || head > size) return FrameStatus::kCorrupt;
-    if (!held(head)) SLUICE_RETURN_IF_ERROR(Fill(pos, head, limit, read_ahead));
-    if (!held(head)) return FrameStatus::kTorn;
-    if (DecodeFrameHead(at(head), frame) != DecodeResult::kOk) return FrameStatus::kCorrupt;
-    skipping_ = !wanted_(frame->header);
-    if (skipping_) {
-      *skipped = true;
-      *frame_size = size;
-      return FrameStatus::kOk;
-    }
-  }
-  if (!held(size)) SLUICE_RETURN_IF_ERROR(Fill(pos, size, limit));
+  if (!held(size)) SLUICE_RETURN_IF_ERROR(Fill(pos, size, limit, read_ahead));
   if (!held(size)) return FrameStatus::kTorn;
   if (DecodeFrame(at(size), frame) != DecodeResult::kOk) return FrameStatus::kCorrupt;
   *frame_size = size;
   return FrameStatus::kOk;
+}
+
+Status LogReader::LoadFrames(uint64_t size) {
+  frames_.clear();
+  frames_segment_ = UINT64_MAX;
+  const uint64_t segment = pos_.segment;
+  Result<std::unique_ptr<io::RandomAccessFile>> idx =
+      log_.fs().OpenReadable(log_.IndexPath(segment));
+  if (idx.ok()) {
+    Result<std::vector<FrameExtent>> frames = ReadIndexFor(**idx, segment, size, pipelines_);
+    if (frames.ok()) {
+      frames_ = std::move(frames).value();
+      frames_segment_ = segment;
+      return Status::Ok();
+    }
+    if (frames.status().code() != StatusCode::kCorruption) return frames.status();
+  } else if (idx.status().code() != StatusCode::kNotFound) {
+    return idx.status();
+  }
+  // Missing (a segment of format version 1, or one closed by a crash) or
+  // damaged: rebuild it from the segment's frame heads, once, for every
+  // reader to come.
+  std::vector<DamagedRange> damaged;
+  SLUICE_ASSIGN_OR_RETURN(SegmentIndex index, BuildIndex(*file_, size, &damaged));
+  for (const DamagedRange& d : damaged) log_.ReportCorruption(segment, d.offset, d.bytes);
+  frames_ = index.FramesOf(pipelines_);
+  frames_segment_ = segment;
+  std::string data = index.Encode(segment, size);
+  std::string path = log_.IndexPath(segment);
+  // Readers of other pipelines may rebuild the same index at once: each
+  // writes its own temporary file, and the last rename wins with equal bytes.
+  std::string tmp = path + ".tmp." + std::to_string(reinterpret_cast<uintptr_t>(this));
+  Status st;
+  {
+    Result<std::unique_ptr<io::WritableFile>> out =
+        log_.fs().OpenWritable(tmp, io::OpenMode::kTruncate);
+    st = out.status();
+    if (st.ok()) st = (*out)->Append({reinterpret_cast<const uint8_t*>(data.data()), data.size()});
+    if (st.ok()) st = (*out)->Close();
+  }
+  if (st.ok()) st = log_.fs().Rename(tmp, path);
+  if (!st.ok()) log_.fs().Remove(tmp).IgnoreError();
+  return Status::Ok();
+}
+
+Result<bool> LogReader::SeekOwnFrame(uint64_t limit, uint64_t* run) {
+  if (frames_segment_ != pos_.segment) SLUICE_RETURN_IF_ERROR(LoadFrames(limit));
+  FrameExtent next = NextRun(frames_, pos_.byte_offset, limit, kReadAhead);
+  if (next.offset >= limit) return false;
+  pos_.byte_offset = next.offset;
+  *run = next.size;
+  return true;
 }
 
 Result<LogReader::Batch> LogReader::Next() {
@@ -100,29 +137,44 @@ Result<LogReader::Batch> LogReader::Next() {
       }
       SLUICE_RETURN_IF_ERROR(st);
     }
-    // Read no further than the log's committed end in the active segment, and
-    // to the file's end in a closed one.
+    uint64_t read_ahead = kReadAhead;
     uint64_t limit = end.byte_offset;
-    if (pos_.segment != end.segment) {
+    if (filtered_ && pos_.segment == end.segment) {
+      // The active segment: its frames are listed in the log's memory.
+      FrameExtent next;
+      Position active_end;
+      if (!log_.NextFrameInActive(pos_.segment, pipelines_, pos_.byte_offset, kReadAhead, &next,
+                                  &active_end)) {
+        continue;  // closed meanwhile: read it as a closed segment
+      }
+      if (next.offset >= active_end.byte_offset) {
+        // Nothing of ours before the end: pass over the rest.
+        pos_ = active_end;
+        return Status::EndOfStream();
+      }
+      // Read the run of our frames there, and nothing around it.
+      pos_.byte_offset = next.offset;
+      read_ahead = next.size;
+      limit = active_end.byte_offset;
+    } else if (pos_.segment != end.segment) {
+      // Read no further than the file's end in a closed segment.
       if (!closed_size_) {
         SLUICE_ASSIGN_OR_RETURN(uint64_t size, file_->Size());
         closed_size_ = size;
       }
       limit = *closed_size_;
-      if (pos_.byte_offset >= limit) {
+      bool more = pos_.byte_offset < limit;
+      if (more && filtered_) {
+        SLUICE_ASSIGN_OR_RETURN(more, SeekOwnFrame(limit, &read_ahead));
+      }
+      if (!more) {
         if (!NextSegment()) return Status::EndOfStream();
         continue;
       }
     }
     DecodedFrame frame;
     uint64_t frame_size = 0;
-    bool skipped = false;
-    SLUICE_ASSIGN_OR_RETURN(FrameStatus st, ReadFrame(limit, &frame, &frame_size, &skipped));
-    if (st == FrameStatus::kOk && skipped) {
-      pos_ = Position{pos_.segment, pos_.byte_offset + frame_size,
-                      frame.header.base_offset + frame.header.item_count};
-      continue;
-    }
+    SLUICE_ASSIGN_OR_RETURN(FrameStatus st, ReadFrame(limit, read_ahead, &frame, &frame_size));
     if (st != FrameStatus::kOk) {
       // Damaged (or cut short inside a closed segment): step over to the next
       // frame that passes its checks, or to the end of the segment.
@@ -133,12 +185,15 @@ Result<LogReader::Batch> LogReader::Next() {
       pos_.byte_offset = next;
       continue;
     }
+    pos_ = Position{pos_.segment, pos_.byte_offset + frame_size,
+                    frame.header.base_offset + frame.header.item_count};
+    // An index built over a damaged range cannot list a frame of another
+    // pipeline here, but a frame found by stepping over damage may be one.
+    if (filtered_ && !frame.header.pipelines.Intersects(pipelines_)) continue;
     Batch batch;
     batch.header = frame.header;
     batch.tenant = frame.tenant;
     batch.payload = frame.payload;
-    pos_ = Position{pos_.segment, pos_.byte_offset + frame_size,
-                    frame.header.base_offset + frame.header.item_count};
     batch.next = pos_;
     return batch;
   }

@@ -6,19 +6,9 @@
 namespace sluice::log {
 namespace {
 
-// Cheap checks on a frame header before its CRCs are computed: the length,
-// the type byte, and the tenant and payload lengths must agree.
 bool PlausibleHeader(const char* p, uint64_t pos, uint64_t limit) {
-  uint64_t size = FrameSizeFromPrefix(std::string_view(p, kFrameHeaderSize));
-  if (size == 0 || pos + size > limit) return false;
-  const char* h = p + kFrameCrcSize + kFrameLengthSize;
-  if (static_cast<uint8_t>(h[0]) != static_cast<uint8_t>(FrameType::kBatch)) return false;
-  uint16_t tenant_len;
-  uint32_t payload_len;
-  std::memcpy(&tenant_len, h + kFrameTypeSize + 14, 2);
-  std::memcpy(&payload_len, h + kFrameTypeSize + 40, 4);
-  return tenant_len <= kMaxTenantSize &&
-         kFrameHeaderSize + uint64_t{tenant_len} + payload_len == size;
+  uint64_t size = 0;
+  return PlausibleFrameHeader(std::string_view(p, kFrameHeaderSize), &size) && pos + size <= limit;
 }
 
 }  // namespace

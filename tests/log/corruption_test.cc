@@ -190,33 +190,33 @@ TEST_F(CorruptionTest, FilteredReaderReturnsOnlyItsPipelinesThroughDamageInOther
   {
     auto log = OpenLog(Options());
     AppendRequest mine = Batch("mine-1");
-    mine.pipeline_id = 1;
+    mine.pipelines = {1};
     ASSERT_TRUE(log->Append(std::move(mine)).ok());
     other_at = log->End().byte_offset;
     AppendRequest other = Batch(std::string(300, 'o'));
-    other.pipeline_id = 2;
+    other.pipelines = {2};
     ASSERT_TRUE(log->Append(std::move(other)).ok());
     AppendRequest again = Batch("mine-2");
-    again.pipeline_id = 1;
+    again.pipelines = {1};
     ASSERT_TRUE(log->Append(std::move(again)).ok());
     segment = log->SegmentPath(0);
   }
   // Damage the payload of the other pipeline's batch: a reader of pipeline 1
-  // steps over it on its head and loses nothing of its own.
+  // never reads it and loses nothing of its own.
   FlipByte(segment, other_at + kFrameHeaderSize + 100);
   auto log = OpenLog(Options());
   LogReader reader(*log, log->Begin());
-  reader.SetFilter([](const BatchHeader& h) { return h.pipeline_id == 1; });
+  reader.SetPipelines({1});
   std::vector<std::string> got;
   for (auto b = reader.Next(); b.ok(); b = reader.Next()) got.emplace_back(b->payload);
   EXPECT_EQ(got, (std::vector<std::string>{"mine-1", "mine-2"}));
   EXPECT_EQ(reader.position(), log->End());
-  // A damaged head is caught, since it holds the length the step relies on,
-  // and the reader resynchronises on the next whole batch.
+  // A damaged head is found when the segment is scanned (on recovery, or to
+  // rebuild an index), and the scan resynchronises on the next whole batch.
   FlipByte(segment, other_at + 10);
   auto reopened = OpenLog(Options());
   LogReader second(*reopened, reopened->Begin());
-  second.SetFilter([](const BatchHeader& h) { return h.pipeline_id == 1; });
+  second.SetPipelines({1});
   got.clear();
   for (auto b = second.Next(); b.ok(); b = second.Next()) got.emplace_back(b->payload);
   EXPECT_EQ(got, (std::vector<std::string>{"mine-1", "mine-2"}));

@@ -14,10 +14,10 @@ TEST(FormatTest, FrameRoundTripsEveryHeaderField) {
   h.min_event_unix_nanos = -5;
   h.max_event_unix_nanos = 99;
   h.append_unix_nanos = 1234;
-  h.pipeline_id = PipelineId("logs/b");
+  h.pipelines = {PipelineId("logs/b"), PipelineId("logs")};
   std::string frame;
   EncodeFrame(h, "tenant-a", "payload bytes", &frame);
-  ASSERT_EQ(frame.size(), kFrameHeaderSize + 8 + 13);
+  ASSERT_EQ(frame.size(), kFrameHeaderSize + 2 * 4 + 8 + 13);
   ASSERT_EQ(kFrameHeaderSize, 61u);
   ASSERT_EQ(FrameSizeFromPrefix(frame), frame.size());
   DecodedFrame d;
@@ -28,7 +28,7 @@ TEST(FormatTest, FrameRoundTripsEveryHeaderField) {
   EXPECT_EQ(d.header.min_event_unix_nanos, -5);
   EXPECT_EQ(d.header.max_event_unix_nanos, 99);
   EXPECT_EQ(d.header.append_unix_nanos, 1234);
-  EXPECT_EQ(d.header.pipeline_id, PipelineId("logs/b"));
+  EXPECT_EQ(d.header.pipelines, (PipelineSet{PipelineId("logs/b"), PipelineId("logs")}));
   EXPECT_EQ(d.tenant, "tenant-a");
   EXPECT_EQ(d.payload, "payload bytes");
 }

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,13 +41,13 @@ class LogFixture : public ::testing::Test {
     return r;
   }
 
-  // The payloads from `from` to the end, of the batches `filter` wants (all
-  // without one); *end is set to where the reader stopped.
+  // The payloads from `from` to the end, of the batches of `pipelines` (all
+  // without them); *end is set to where the reader stopped.
   static std::vector<std::string> ReadAll(Log& log, Position from,
-                                          std::function<bool(const BatchHeader&)> filter = {},
+                                          std::optional<PipelineSet> pipelines = std::nullopt,
                                           Position* end = nullptr) {
     LogReader reader(log, from);
-    if (filter) reader.SetFilter(std::move(filter));
+    if (pipelines) reader.SetPipelines(*pipelines);
     std::vector<std::string> out;
     while (true) {
       auto b = reader.Next();

@@ -109,9 +109,9 @@ TEST_F(LogTest, SmallBatchesAfterAHugeOneReadBackIntact) {
   EXPECT_EQ(ReadAll(*log, log->Begin()), written);
 }
 
-// A filtered reader steps over other pipelines' batches reading little more
-// than their heads; batches of every size, mine and others' in runs and
-// alternating, heads falling across its small reads, must come back exactly.
+// A filtered reader goes from one of its batches to the next through the
+// segment's index; batches of every size, mine and others' in runs and
+// alternating, must come back exactly.
 TEST_F(LogTest, FilteredReaderReturnsExactlyItsPipelinesBatches) {
   auto log = OpenLog(Options());
   std::vector<std::string> mine;
@@ -121,15 +121,14 @@ TEST_F(LogTest, FilteredReaderReturnsExactlyItsPipelinesBatches) {
     for (size_t size : sizes) {
       for (uint32_t pipeline : {1u, 2u, 2u, 1u, 2u}) {
         AppendRequest r = Batch(std::to_string(n++) + ":" + std::string(size, 'x'));
-        r.pipeline_id = pipeline;
+        r.pipelines = {pipeline};
         if (pipeline == 1) mine.push_back(r.payload);
         ASSERT_TRUE(log->Append(std::move(r)).ok());
       }
     }
   }
   Position end;
-  std::vector<std::string> got = ReadAll(
-      *log, log->Begin(), [](const BatchHeader& h) { return h.pipeline_id == 1; }, &end);
+  std::vector<std::string> got = ReadAll(*log, log->Begin(), PipelineSet{1}, &end);
   EXPECT_TRUE(got == mine) << got.size() << " batches read, " << mine.size() << " expected";
   EXPECT_EQ(end, log->End());
 }

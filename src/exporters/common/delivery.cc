@@ -64,6 +64,12 @@ const config::Schema<DeadLetterOptions>& DeadLetterOptionsSchema() {
   return schema;
 }
 
+const std::vector<std::pair<std::string, log::StartAt>>& StartAtChoices() {
+  static const std::vector<std::pair<std::string, log::StartAt>> choices = {
+      {"oldest", log::StartAt::kOldest}, {"newest", log::StartAt::kNewest}};
+  return choices;
+}
+
 DeliveryMetrics::DeliveryMetrics(telemetry::Registry& r, const std::string& exporter)
     : requests(r.AddCounter("sluice_exporter_requests_total",
                             "Requests an exporter's destination accepted.", {"exporter"})
@@ -100,16 +106,16 @@ DeliveryLoop::DeliveryLoop(pipeline::Runtime& rt, Options options,
       encoder_(std::move(encoder)),
       make_sender_(std::move(make_sender)),
       dlq_(std::move(dlq)),
-      metrics_(rt.metrics, options_.name),
-      delivery_metrics_(rt.metrics, options_.name) {}
+      metrics_(rt.metrics, options_.read.name),
+      delivery_metrics_(rt.metrics, options_.read.name),
+      emit_([this](OutboundRequest&& r) { Dispatch(std::move(r)); }),
+      read_loop_(rt, options_.read, *this, metrics_) {}
 
 DeliveryLoop::~DeliveryLoop() {
   Stop(Clock::now());
 }
 
 Status DeliveryLoop::Start() {
-  SLUICE_ASSIGN_OR_RETURN(position_, rt_.log.OpenCursor(options_.name));
-  committed_ = position_;
   for (int64_t i = 0; i < options_.queue.num_consumers; ++i) {
     auto w = std::make_unique<Worker>();
     w->sender = make_sender_();
@@ -119,28 +125,21 @@ Status DeliveryLoop::Start() {
   for (size_t i = 0; i < workers_.size(); ++i) {
     Worker* w = workers_[i].get();
     w->thread = std::thread([this, w, s = seed + i, i] {
-      SetThreadName("send-" + std::to_string(i) + "-" + options_.name);
+      SetThreadName("send-" + std::to_string(i) + "-" + options_.read.name);
       SetThreadBackground();
       WorkerLoop(*w, s);
     });
   }
-  reader_ = std::thread([this] {
-    SetThreadName("read-" + options_.name);
-    SetThreadBackground();
-    ReadLoop();
-  });
-  return Status::Ok();
+  return read_loop_.Start();
 }
 
 void DeliveryLoop::Stop(pipeline::Deadline deadline) {
-  if (!reader_.joinable()) return;
-  drain_until_.store(deadline.time_since_epoch().count());
-  stop_.store(true);
+  if (workers_.empty()) return;
   {
     std::lock_guard<std::mutex> lock(mu_);
     space_cv_.notify_all();
   }
-  reader_.join();
+  read_loop_.Stop(deadline);
   {
     std::lock_guard<std::mutex> lock(mu_);
     abort_.store(true);
@@ -151,15 +150,9 @@ void DeliveryLoop::Stop(pipeline::Deadline deadline) {
   for (auto& w : workers_) {
     if (w->thread.joinable()) w->thread.join();
   }
-  Commit();
-}
-
-bool DeliveryLoop::PastDrain() const {
-  return stop_.load() && Clock::now().time_since_epoch().count() >= drain_until_.load();
-}
-
-bool DeliveryLoop::Wanted(const log::BatchHeader& h) const {
-  return pipeline::InPipelines(options_.pipeline_ids, h);
+  workers_.clear();
+  // Requests the workers finished after the read loop's last commit.
+  read_loop_.CommitAfterStop();
 }
 
 void DeliveryLoop::Dispatch(OutboundRequest&& request) {
@@ -233,7 +226,7 @@ void DeliveryLoop::WorkerLoop(Worker& w, uint64_t seed) {
 bool DeliveryLoop::DeadLetter(const OutboundRequest& request, const std::string& reason) {
   delivery_metrics_.dead_lettered_items.Inc(request.items);
   logging::Error("exporter", "request dead-lettered",
-                 {{"exporter", options_.name},
+                 {{"exporter", options_.read.name},
                   {"items", static_cast<int64_t>(request.items)},
                   {"reason", reason}});
   if (!dlq_) return true;
@@ -244,7 +237,7 @@ bool DeliveryLoop::DeadLetter(const OutboundRequest& request, const std::string&
     if (st.ok()) return true;
     delivery_metrics_.dead_letter_errors.Inc();
     logging::Error("exporter", "cannot write the dead-letter queue; retrying",
-                   {{"exporter", options_.name}, {"error", st.ToString()}});
+                   {{"exporter", options_.read.name}, {"error", st.ToString()}});
     if (!SleepUnlessAborted(wait)) return false;
     wait = std::min(wait * 2, std::chrono::milliseconds(10'000));
   }
@@ -267,7 +260,7 @@ bool DeliveryLoop::Deliver(Worker& w, OutboundRequest& request, std::mt19937_64&
       if (result.rejected_items > 0) {
         delivery_metrics_.rejected_items.Inc(result.rejected_items);
         logging::Warn("exporter", "destination rejected part of a request",
-                      {{"exporter", options_.name},
+                      {{"exporter", options_.read.name},
                        {"rejected", static_cast<int64_t>(result.rejected_items)},
                        {"reason", result.reason}});
       }
@@ -299,7 +292,7 @@ bool DeliveryLoop::Deliver(Worker& w, OutboundRequest& request, std::mt19937_64&
     if (now_ns - last >= 1'000'000'000 &&
         last_retry_log_ns_.compare_exchange_strong(last, now_ns)) {
       logging::Warn("exporter", "send failed; retrying",
-                    {{"exporter", options_.name},
+                    {{"exporter", options_.read.name},
                      {"error", result.reason},
                      {"attempt", static_cast<int64_t>(attempt + 1)},
                      {"retry_in_ms", static_cast<int64_t>(wait.count() / 1'000'000)}});
@@ -308,7 +301,21 @@ bool DeliveryLoop::Deliver(Worker& w, OutboundRequest& request, std::mt19937_64&
   }
 }
 
-log::Position DeliveryLoop::Committable() {
+Status DeliveryLoop::Take(const log::LogReader::Batch& batch, const log::Position& start) {
+  {
+    std::lock_guard<std::mutex> lock(positions_mu_);
+    starts_.try_emplace(start.record_offset, BatchStart{start, batch.header.append_unix_nanos});
+  }
+  encoder_->Add(batch, start.record_offset, emit_);
+  return Status::Ok();
+}
+
+void DeliveryLoop::CaughtUp() {
+  // Send what is open rather than wait for more.
+  encoder_->Flush(emit_);
+}
+
+Result<log::Position> DeliveryLoop::Committable(const log::Position& read) {
   std::optional<uint64_t> oldest;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -319,92 +326,20 @@ log::Position DeliveryLoop::Committable() {
   std::lock_guard<std::mutex> lock(positions_mu_);
   if (!oldest) {
     starts_.clear();
-    return position_;
+    return read;
   }
   starts_.erase(starts_.begin(), starts_.lower_bound(*oldest));
   auto it = starts_.find(*oldest);
   // Invariant: every outstanding record was registered before it was encoded.
-  return it != starts_.end() ? it->second.position : committed_;
+  return it != starts_.end() ? it->second.position : read_loop_.committed();
 }
 
-void DeliveryLoop::Commit() {
-  log::Position pos = Committable();
-  if (pos == committed_) return;
-  Status st = rt_.log.CommitCursor(options_.name, pos);
-  if (!st.ok()) {
-    logging::Error("exporter", "cannot commit cursor",
-                   {{"exporter", options_.name}, {"error", st.ToString()}});
-    return;
-  }
-  committed_ = pos;
+int64_t DeliveryLoop::OldestPendingAppend() {
+  std::lock_guard<std::mutex> lock(positions_mu_);
+  return starts_.empty() ? 0 : starts_.begin()->second.append_unix_nanos;
 }
 
-void DeliveryLoop::UpdateLag() {
-  int64_t oldest_append = 0;
-  {
-    std::lock_guard<std::mutex> lock(positions_mu_);
-    if (!starts_.empty()) oldest_append = starts_.begin()->second.append_unix_nanos;
-  }
-  metrics_.SetLag(rt_.log, committed_, oldest_append, rt_.clock);
-}
-
-void DeliveryLoop::ReadLoop() {
-  log::LogReader reader(rt_.log, position_);
-  // Other pipelines' batches are stepped over without reading their payload.
-  reader.SetFilter([this](const log::BatchHeader& h) { return Wanted(h); });
-  auto backoff = std::chrono::milliseconds(100);
-  auto last_commit = Clock::now();
-  EmitFn emit = [this](OutboundRequest&& r) { Dispatch(std::move(r)); };
-  auto maybe_commit = [&] {
-    if (Clock::now() - last_commit >= options_.commit_interval) {
-      Commit();
-      UpdateLag();
-      last_commit = Clock::now();
-    }
-  };
-  while (!PastDrain()) {
-    log::Position start = reader.position();
-    Result<log::LogReader::Batch> batch = reader.Next();
-    if (!batch.ok()) {
-      if (batch.status().code() == StatusCode::kEndOfStream) {
-        {
-          // Past any batches of other pipelines the reader stepped over.
-          std::lock_guard<std::mutex> lock(positions_mu_);
-          position_ = reader.position();
-        }
-        // Caught up: send what is open rather than wait for more.
-        encoder_->Flush(emit);
-        maybe_commit();
-        if (stop_.load()) break;
-        pipeline::AwaitAppends(rt_.log, options_.linger);
-        continue;
-      }
-      metrics_.read_errors.Inc();
-      logging::Error("exporter", "cannot read the log",
-                     {{"exporter", options_.name}, {"error", batch.status().ToString()}});
-      auto until = Clock::now() + backoff;
-      while (!PastDrain() && Clock::now() < until) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      }
-      backoff = std::min(backoff * 2, std::chrono::milliseconds(30'000));
-      reader.Seek(position_);
-      continue;
-    }
-    backoff = std::chrono::milliseconds(100);
-    if (Wanted(batch->header)) {
-      {
-        std::lock_guard<std::mutex> lock(positions_mu_);
-        starts_.try_emplace(start.record_offset,
-                            BatchStart{start, batch->header.append_unix_nanos});
-      }
-      encoder_->Add(*batch, start.record_offset, emit);
-    }
-    {
-      std::lock_guard<std::mutex> lock(positions_mu_);
-      position_ = batch->next;
-    }
-    maybe_commit();
-  }
+void DeliveryLoop::Drain() {
   // Stopping: wait (until the deadline) for the workers to finish.
   std::unique_lock<std::mutex> lock(mu_);
   while (!outstanding_.empty() && !PastDrain()) {
@@ -413,11 +348,12 @@ void DeliveryLoop::ReadLoop() {
 }
 
 RequestExporter::RequestExporter(const pipeline::ComponentSettings& settings, pipeline::Runtime& rt,
-                                 RetryOptions retry, QueueOptions queue,
+                                 log::StartAt start_at, RetryOptions retry, QueueOptions queue,
                                  DeadLetterOptions dead_letter, EncoderFactory make_encoder,
                                  DeliveryLoop::SenderFactory make_sender)
     : settings_(settings),
       rt_(rt),
+      start_at_(start_at),
       retry_(retry),
       queue_(queue),
       dead_letter_(dead_letter),
@@ -433,8 +369,9 @@ Status RequestExporter::Start() {
                                    settings_.id, dead_letter_.max_bytes, &rt_.metrics));
   }
   DeliveryLoop::Options o;
-  o.name = settings_.id;
-  for (const auto& p : settings_.pipelines) o.pipeline_ids.push_back(p.id);
+  o.read.name = settings_.id;
+  o.read.start_at = start_at_;
+  for (const auto& p : settings_.pipelines) o.read.pipeline_ids.push_back(p.id);
   o.retry = retry_;
   o.queue = queue_;
   auto& unsupported = rt_.metrics

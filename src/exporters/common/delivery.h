@@ -20,7 +20,7 @@
 #include "exporters/common/dead_letter.h"
 #include "log/log.h"
 #include "pipeline/component.h"
-#include "pipeline/consumer.h"
+#include "pipeline/read_loop.h"
 #include "pipeline/sender.h"
 
 namespace sluice::exporters {
@@ -51,6 +51,14 @@ struct DeadLetterOptions {
 };
 const config::Schema<DeadLetterOptions>& DeadLetterOptionsSchema();
 
+// `start_at`: where an exporter added to a log that already holds data
+// begins (only when it has no cursor yet).
+const std::vector<std::pair<std::string, log::StartAt>>& StartAtChoices();
+inline constexpr const char* kStartAtHelp =
+    "Where a newly added exporter begins reading a log that already holds data: oldest re-sends "
+    "everything retained, newest sends only what arrives from now on. An exporter that has run "
+    "before resumes at its cursor either way.";
+
 using EmitFn = std::function<void(pipeline::OutboundRequest&&)>;
 
 // Turns log batches into requests. Called from the delivery loop's reader
@@ -80,8 +88,9 @@ struct DeliveryMetrics {
   telemetry::Histogram& duration;
 };
 
-// An exporter's delivery loop. One reader thread reads the log from the
-// exporter's committed cursor and encodes batches into requests; a pool of
+// An exporter's delivery loop. The exporter's ReadLoop (pipeline/read_loop.h)
+// reads the log from its committed cursor on its own thread, and this sink
+// encodes the batches into requests there; a pool of
 // `num_consumers` workers, each with its own Sender, sends them. A request
 // with a shard (>= 0) always goes to the same worker, so requests of one
 // shard are sent one at a time in order; others go to the least busy worker.
@@ -93,24 +102,21 @@ struct DeliveryMetrics {
 // failures and requests that ran out of retries go to the dead-letter queue
 // and count as done. Memory is bounded by queue_size requests plus what the
 // encoder holds open.
-class DeliveryLoop {
+class DeliveryLoop final : private pipeline::LogSink {
  public:
   struct Options {
-    std::string name;  // exporter id, also the cursor's name
-    std::vector<uint32_t> pipeline_ids;
+    // name (exporter id and cursor), pipelines, start_at, commit interval,
+    // linger: the read loop's.
+    pipeline::ReadLoop::Options read;
     RetryOptions retry;
     QueueOptions queue;
-    std::chrono::milliseconds commit_interval{200};
-    // After catching up, how long to wait for more appends before reading
-    // on (fewer wake-ups, fuller requests; adds at most this to latency).
-    std::chrono::milliseconds linger{2};
   };
   using SenderFactory = std::function<std::unique_ptr<pipeline::Sender>()>;
 
   // `dlq` may be null: dead letters are then dropped and counted.
   DeliveryLoop(pipeline::Runtime& rt, Options options, std::unique_ptr<RequestEncoder> encoder,
                SenderFactory make_sender, std::unique_ptr<DeadLetterQueue> dlq);
-  ~DeliveryLoop();
+  ~DeliveryLoop() override;
   DeliveryLoop(const DeliveryLoop&) = delete;
   DeliveryLoop& operator=(const DeliveryLoop&) = delete;
 
@@ -130,7 +136,13 @@ class DeliveryLoop {
     std::thread thread;
   };
 
-  void ReadLoop();
+  // LogSink, on the read loop's thread.
+  Status Take(const log::LogReader::Batch& batch, const log::Position& start) override;
+  void CaughtUp() override;
+  Result<log::Position> Committable(const log::Position& read) override;
+  int64_t OldestPendingAppend() override;
+  void Drain() override;
+
   void WorkerLoop(Worker& w, uint64_t seed);
   void Dispatch(pipeline::OutboundRequest&& request);
   // Sends with retries; false if abandoned at stop (the request stays
@@ -140,12 +152,7 @@ class DeliveryLoop {
   void Done(const pipeline::OutboundRequest& request);
   // Waits up to d; false if the loop is aborting.
   bool SleepUnlessAborted(std::chrono::nanoseconds d);
-  // The position the cursor may move to now.
-  log::Position Committable();
-  void Commit();
-  void UpdateLag();
-  bool Wanted(const log::BatchHeader& h) const;
-  bool PastDrain() const;
+  bool PastDrain() const { return read_loop_.PastDrain(); }
 
   pipeline::Runtime& rt_;
   const Options options_;
@@ -154,10 +161,8 @@ class DeliveryLoop {
   std::unique_ptr<DeadLetterQueue> dlq_;
   pipeline::ExporterMetrics metrics_;
   DeliveryMetrics delivery_metrics_;
+  EmitFn emit_;
 
-  // Reader-thread state.
-  log::Position position_;  // next batch to read
-  log::Position committed_;
   struct BatchStart {
     log::Position position;
     int64_t append_unix_nanos;
@@ -172,11 +177,9 @@ class DeliveryLoop {
   size_t next_worker_ = 0;
   std::vector<std::unique_ptr<Worker>> workers_;
 
-  std::atomic<bool> stop_{false};
   std::atomic<bool> abort_{false};
   std::atomic<int64_t> last_retry_log_ns_{0};
-  std::atomic<int64_t> drain_until_{0};
-  std::thread reader_;
+  pipeline::ReadLoop read_loop_;
 };
 
 // The exporter component every request-sending exporter is: it opens the
@@ -189,14 +192,16 @@ class RequestExporter final : public pipeline::Exporter {
       std::function<std::unique_ptr<RequestEncoder>(telemetry::Counter& unsupported_items)>;
 
   RequestExporter(const pipeline::ComponentSettings& settings, pipeline::Runtime& rt,
-                  RetryOptions retry, QueueOptions queue, DeadLetterOptions dead_letter,
-                  EncoderFactory make_encoder, DeliveryLoop::SenderFactory make_sender);
+                  log::StartAt start_at, RetryOptions retry, QueueOptions queue,
+                  DeadLetterOptions dead_letter, EncoderFactory make_encoder,
+                  DeliveryLoop::SenderFactory make_sender);
   Status Start() override;
   void Stop(pipeline::Deadline deadline) override;
 
  private:
   const pipeline::ComponentSettings settings_;
   pipeline::Runtime& rt_;
+  const log::StartAt start_at_;
   const RetryOptions retry_;
   const QueueOptions queue_;
   const DeadLetterOptions dead_letter_;

@@ -4,7 +4,8 @@
 #include <ctime>
 
 #include "base/logging.h"
-#include "pipeline/consumer.h"
+#include "exporters/common/delivery.h"
+#include "pipeline/read_loop.h"
 #include "wire/otlp/json.h"
 #include "wire/otlp/traces.h"
 
@@ -75,6 +76,7 @@ class FileExporter final : public pipeline::Exporter {
                pipeline::Runtime& rt)
       : settings_(settings),
         compression_(options.compression),
+        start_at_(options.start_at),
         file_(rt.log.fs(), rt.clock, options.path,
               static_cast<uint64_t>(options.rotation.max_megabytes) << 20,
               options.rotation.max_backups),
@@ -91,6 +93,7 @@ class FileExporter final : public pipeline::Exporter {
     pipeline::LogConsumer::Options o;
     o.name = settings_.id;
     for (const auto& p : settings_.pipelines) o.pipeline_ids.push_back(p.id);
+    o.start_at = start_at_;
     consumer_ = std::make_unique<pipeline::LogConsumer>(
         rt_, o, [this](const log::LogReader::Batch& b) { return Deliver(b); },
         [this] { return file_.Sync(); });
@@ -129,6 +132,7 @@ class FileExporter final : public pipeline::Exporter {
 
   const pipeline::ComponentSettings settings_;
   const wire::Compression compression_;
+  const log::StartAt start_at_;
   RotatingFile file_;
   pipeline::Runtime& rt_;
   telemetry::Counter& unsupported_items_;
@@ -238,7 +242,8 @@ const config::Schema<FileOptions>& FileOptionsSchema() {
             {{"none", wire::Compression::kNone}, {"zstd", wire::Compression::kZstd}},
             "zstd writes each batch as one complete zstd frame, so the file "
             "is a valid zstd stream (`zstd -d`) after every write.")
-        .Object("rotation", &FileOptions::rotation, rotation, "");
+        .Object("rotation", &FileOptions::rotation, rotation, "")
+        .Enum("start_at", &FileOptions::start_at, StartAtChoices(), kStartAtHelp);
     return s;
   }();
   return schema;

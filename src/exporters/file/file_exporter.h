@@ -21,6 +21,7 @@ struct FileOptions {
   // kNone or kZstd: each write becomes one complete zstd frame.
   wire::Compression compression = wire::Compression::kNone;
   RotationOptions rotation;
+  log::StartAt start_at = log::StartAt::kOldest;
 };
 
 const config::Schema<FileOptions>& FileOptionsSchema();

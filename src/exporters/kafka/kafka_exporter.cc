@@ -8,7 +8,7 @@
 #include <unordered_map>
 
 #include "base/logging.h"
-#include "pipeline/consumer.h"
+#include "pipeline/read_loop.h"
 #include "wire/otlp/common.h"
 #include "wire/otlp/inspect.h"
 #include "wire/otlp/traces.h"
@@ -247,6 +247,7 @@ class KafkaExporter final : public pipeline::Exporter {
     pipeline::LogConsumer::Options o;
     o.name = settings_.id;
     for (const auto& p : settings_.pipelines) o.pipeline_ids.push_back(p.id);
+    o.start_at = options_.start_at;
     consumer_ = std::make_unique<pipeline::LogConsumer>(
         rt_, o, [this](const log::LogReader::Batch& b) { return Deliver(b); },
         [this] { return Flush(); });
@@ -793,6 +794,7 @@ const config::Schema<KafkaOptions>& KafkaOptionsSchema() {
                   "The producer and its connections are replaced after this long, once every "
                   "message it holds is acknowledged.",
                   {1e9L, 30 * 86400e9L})
+        .Enum("start_at", &KafkaOptions::start_at, StartAtChoices(), kStartAtHelp)
         .Object("dead_letter", &KafkaOptions::dead_letter, DeadLetterOptionsSchema(),
                 "Messages that can never be delivered are kept here (the topic is their "
                 "route); `sluice dlq replay` produces them again.")

@@ -65,6 +65,7 @@ struct KafkaOptions {
   uint64_t max_message_bytes = 1'000'000;
   std::chrono::nanoseconds connection_max_lifetime = std::chrono::minutes(30);
   DeadLetterOptions dead_letter;
+  log::StartAt start_at = log::StartAt::kOldest;
 };
 
 const config::Schema<KafkaOptions>& KafkaOptionsSchema();

@@ -98,6 +98,7 @@ const config::Schema<LokiOptions>& LokiOptionsSchema() {
         .Object("sending_queue", &LokiOptions::sending_queue, QueueOptionsSchema(),
                 "num_consumers is the number of shards: each stream always goes to the same "
                 "one, so its entries are sent in order.")
+        .Enum("start_at", &LokiOptions::start_at, StartAtChoices(), kStartAtHelp)
         .Object("dead_letter", &LokiOptions::dead_letter, DeadLetterOptionsSchema(), "")
         .Check([](const LokiOptions& o) -> std::string {
           std::string bad = CheckClientConfig(o.endpoint, o.tls);
@@ -444,7 +445,7 @@ pipeline::ComponentType LokiExporterType() {
       [](const pipeline::ComponentSettings& s, const LokiOptions& o,
          pipeline::Runtime& rt) -> Result<std::unique_ptr<pipeline::Exporter>> {
         return std::unique_ptr<pipeline::Exporter>(new RequestExporter(
-            s, rt, o.retry_on_failure, o.sending_queue, o.dead_letter,
+            s, rt, o.start_at, o.retry_on_failure, o.sending_queue, o.dead_letter,
             [o](telemetry::Counter& unsupported) {
               return std::make_unique<LokiEncoder>(
                   o, static_cast<size_t>(o.sending_queue.num_consumers), unsupported);

@@ -38,6 +38,7 @@ struct LokiOptions {
   RetryOptions retry_on_failure;
   QueueOptions sending_queue;  // num_consumers is the number of shards
   DeadLetterOptions dead_letter;
+  log::StartAt start_at = log::StartAt::kOldest;
 };
 
 const config::Schema<LokiOptions>& LokiOptionsSchema();

@@ -95,6 +95,7 @@ const config::Schema<OtlpGrpcOptions>& OtlpGrpcOptionsSchema() {
                {1024, 64.0L * 1024 * 1024})
         .Object("retry_on_failure", &OtlpGrpcOptions::retry_on_failure, RetryOptionsSchema(), "")
         .Object("sending_queue", &OtlpGrpcOptions::sending_queue, QueueOptionsSchema(), "")
+        .Enum("start_at", &OtlpGrpcOptions::start_at, StartAtChoices(), kStartAtHelp)
         .Object("dead_letter", &OtlpGrpcOptions::dead_letter, DeadLetterOptionsSchema(), "")
         .Check([](const OtlpGrpcOptions& o) -> std::string {
           std::string target = Target(o.endpoint);
@@ -238,7 +239,7 @@ pipeline::ComponentType OtlpGrpcExporterType() {
       [](const pipeline::ComponentSettings& s, const OtlpGrpcOptions& o,
          pipeline::Runtime& rt) -> Result<std::unique_ptr<pipeline::Exporter>> {
         return std::unique_ptr<pipeline::Exporter>(new RequestExporter(
-            s, rt, o.retry_on_failure, o.sending_queue, o.dead_letter,
+            s, rt, o.start_at, o.retry_on_failure, o.sending_queue, o.dead_letter,
             [max = o.max_request_bytes](telemetry::Counter& unsupported) {
               return std::make_unique<OtlpConcatEncoder>(max, unsupported);
             },

@@ -30,6 +30,7 @@ struct OtlpGrpcOptions {
   RetryOptions retry_on_failure;
   QueueOptions sending_queue;
   DeadLetterOptions dead_letter;
+  log::StartAt start_at = log::StartAt::kOldest;
 };
 
 const config::Schema<OtlpGrpcOptions>& OtlpGrpcOptionsSchema();

@@ -50,6 +50,7 @@ const config::Schema<OtlpHttpOptions>& OtlpHttpOptionsSchema() {
                {1024, 64.0L * 1024 * 1024})
         .Object("retry_on_failure", &OtlpHttpOptions::retry_on_failure, RetryOptionsSchema(), "")
         .Object("sending_queue", &OtlpHttpOptions::sending_queue, QueueOptionsSchema(), "")
+        .Enum("start_at", &OtlpHttpOptions::start_at, StartAtChoices(), kStartAtHelp)
         .Object("dead_letter", &OtlpHttpOptions::dead_letter, DeadLetterOptionsSchema(), "")
         .Check([](const OtlpHttpOptions& o) -> std::string {
           for (log::Signal sig :
@@ -122,7 +123,7 @@ pipeline::ComponentType OtlpHttpExporterType() {
       [](const pipeline::ComponentSettings& s, const OtlpHttpOptions& o,
          pipeline::Runtime& rt) -> Result<std::unique_ptr<pipeline::Exporter>> {
         return std::unique_ptr<pipeline::Exporter>(new RequestExporter(
-            s, rt, o.retry_on_failure, o.sending_queue, o.dead_letter,
+            s, rt, o.start_at, o.retry_on_failure, o.sending_queue, o.dead_letter,
             [max = o.max_request_bytes](telemetry::Counter& unsupported) {
               return std::make_unique<OtlpConcatEncoder>(max, unsupported);
             },

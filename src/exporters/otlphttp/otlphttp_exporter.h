@@ -30,6 +30,7 @@ struct OtlpHttpOptions {
   RetryOptions retry_on_failure;
   QueueOptions sending_queue;
   DeadLetterOptions dead_letter;
+  log::StartAt start_at = log::StartAt::kOldest;
 };
 
 const config::Schema<OtlpHttpOptions>& OtlpHttpOptionsSchema();

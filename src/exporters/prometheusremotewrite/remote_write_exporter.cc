@@ -47,6 +47,7 @@ const config::Schema<RemoteWriteOptions>& RemoteWriteOptionsSchema() {
         .Object("sending_queue", &RemoteWriteOptions::sending_queue, QueueOptionsSchema(),
                 "num_consumers is the number of shards: series are spread over them by label "
                 "hash, and each shard sends its requests one at a time, in order.")
+        .Enum("start_at", &RemoteWriteOptions::start_at, StartAtChoices(), kStartAtHelp)
         .Object("dead_letter", &RemoteWriteOptions::dead_letter, DeadLetterOptionsSchema(), "")
         .Check([](const RemoteWriteOptions& o) -> std::string {
           std::string bad = CheckClientConfig(o.endpoint, o.tls);
@@ -184,7 +185,7 @@ pipeline::ComponentType RemoteWriteExporterType() {
                                         {"exporter"})
                             .With({s.id});
         return std::unique_ptr<pipeline::Exporter>(new RequestExporter(
-            s, rt, o.retry_on_failure, o.sending_queue, o.dead_letter,
+            s, rt, o.start_at, o.retry_on_failure, o.sending_queue, o.dead_letter,
             [o, &dropped](telemetry::Counter& unsupported) {
               return std::make_unique<RemoteWriteEncoder>(
                   std::move(*Translator::Create(TranslationOf(o))),

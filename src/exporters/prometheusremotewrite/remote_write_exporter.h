@@ -28,6 +28,7 @@ struct RemoteWriteOptions {
   RetryOptions retry_on_failure;
   QueueOptions sending_queue;  // num_consumers is the number of shards
   DeadLetterOptions dead_letter;
+  log::StartAt start_at = log::StartAt::kOldest;
 };
 
 const config::Schema<RemoteWriteOptions>& RemoteWriteOptionsSchema();

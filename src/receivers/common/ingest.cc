@@ -4,6 +4,8 @@
 #include <atomic>
 #include <mutex>
 
+#include "base/check.h"
+
 namespace sluice::receivers {
 
 std::string Lower(std::string_view s) {
@@ -77,7 +79,18 @@ IngestCounters::IngestCounters(telemetry::Registry& r, const std::string& receiv
 
 bool Store(pipeline::Runtime& rt, const std::vector<pipeline::PipelineRef>& pipelines,
            IngestCounters& counters, Batch batch, std::function<void(Status)> done) {
-  uint64_t held = batch.payload.size() * pipelines.size();
+  SLUICE_CHECK(!pipelines.empty());
+  // Nothing differs between the pipelines' copies of a batch, so it is
+  // written once, naming them all; only past kMaxPipelinesPerFrame of them
+  // is it written again for the rest.
+  std::vector<log::PipelineSet> frames(1);
+  for (const pipeline::PipelineRef& p : pipelines) {
+    if (!frames.back().Add(p.id)) {
+      frames.emplace_back();
+      frames.back().Add(p.id);
+    }
+  }
+  uint64_t held = batch.payload.size() * frames.size();
   if (!rt.limiter.TryAcquire(held)) {
     counters.Failed("overload", batch.items);
     return false;
@@ -89,19 +102,19 @@ bool Store(pipeline::Runtime& rt, const std::vector<pipeline::PipelineRef>& pipe
     std::function<void(Status)> done;
   };
   auto pending = std::make_shared<Pending>();
-  pending->left = pipelines.size();
+  pending->left = frames.size();
   pending->done = std::move(done);
   uint64_t items = batch.items;
-  for (size_t i = 0; i < pipelines.size(); ++i) {
+  for (size_t i = 0; i < frames.size(); ++i) {
     log::AppendRequest a;
     a.signal = batch.signal;
     a.encoding = batch.encoding;
-    a.pipeline_id = pipelines[i].id;
+    a.pipelines = frames[i];
     a.tenant = batch.tenant;
     a.item_count = static_cast<uint32_t>(items);
     a.min_event_unix_nanos = batch.min_time_unix_nano;
     a.max_event_unix_nanos = batch.max_time_unix_nano;
-    a.payload = i + 1 == pipelines.size() ? std::move(batch.payload) : batch.payload;
+    a.payload = i + 1 == frames.size() ? std::move(batch.payload) : batch.payload;
     rt.log.AppendAsync(std::move(a),
                        [&rt, &counters, pending, items, held](Result<log::AppendResult> r) {
                          if (!r.ok()) {

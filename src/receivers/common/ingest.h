@@ -48,11 +48,12 @@ struct Batch {
   std::string payload;
 };
 
-// Appends `batch` once per pipeline, holding its bytes against the memory
-// limiter until every append has completed, then calls `done` once (on the
-// log's writer thread) with the first error or Ok. Counts accepted or failed
-// items. Returns false without calling `done` when the limiter refuses (the
-// caller answers 503); nothing is appended then.
+// Appends `batch` to the log once, naming every pipeline it goes to, holding
+// its bytes against the memory limiter until the append has completed, then
+// calls `done` once (on the log's writer thread) with the first error or Ok.
+// Counts accepted or failed items. Returns false without calling `done` when
+// the limiter refuses (the caller answers 503); nothing is appended then.
+// Precondition (checked): `pipelines` is not empty.
 bool Store(pipeline::Runtime& rt, const std::vector<pipeline::PipelineRef>& pipelines,
            IngestCounters& counters, Batch batch, std::function<void(Status)> done);
 

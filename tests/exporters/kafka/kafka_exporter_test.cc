@@ -38,6 +38,7 @@ class SteppingClock final : public Clock {
   int64_t MonotonicNanos() const override {
     return now_.fetch_add(std::chrono::nanoseconds(1min).count());
   }
+  void SleepFor(std::chrono::nanoseconds d) override { Clock::Real().SleepFor(d); }
 
  private:
   mutable std::atomic<int64_t> now_{0};
@@ -173,7 +174,7 @@ class KafkaExporterTest : public ::testing::Test {
     log::AppendRequest r;
     r.signal = signal;
     r.encoding = encoding;
-    r.pipeline_id = log::PipelineId(log::SignalName(signal));
+    r.pipelines = {log::PipelineId(log::SignalName(signal))};
     r.tenant = tenant;
     r.item_count = items;
     r.payload = payload;

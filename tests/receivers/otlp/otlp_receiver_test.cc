@@ -58,8 +58,8 @@ service:
     return HttpRequest("POST", endpoint_, "/v1/traces", body, extra);
   }
 
-  // Stops the service and returns (pipeline id, tenant, item count) of every stored batch.
-  std::vector<std::tuple<uint32_t, std::string, uint32_t>> StoredBatches() {
+  // Stops the service and returns (pipelines, tenant, item count) of every stored batch.
+  std::vector<std::tuple<log::PipelineSet, std::string, uint32_t>> StoredBatches() {
     service_->Shutdown();
     telemetry::Registry r;
     log::LogOptions o;
@@ -67,11 +67,11 @@ service:
     auto log = log::Log::Open(o, io::FileSystem::Posix(), Clock::Real(), r);
     EXPECT_TRUE(log.ok());
     log::LogReader reader(**log, (*log)->Begin());
-    std::vector<std::tuple<uint32_t, std::string, uint32_t>> out;
+    std::vector<std::tuple<log::PipelineSet, std::string, uint32_t>> out;
     while (true) {
       auto b = reader.Next();
       if (!b.ok()) break;
-      out.emplace_back(b->header.pipeline_id, std::string(b->tenant), b->header.item_count);
+      out.emplace_back(b->header.pipelines, std::string(b->tenant), b->header.item_count);
     }
     return out;
   }
@@ -87,17 +87,18 @@ service:
   std::string endpoint_;
 };
 
-TEST_F(OtlpReceiverTest, AcceptedRequestIsStoredOncePerPipelineWithItsTenant) {
+TEST_F(OtlpReceiverTest, AcceptedRequestIsStoredOnceForAllItsPipelinesWithItsTenant) {
   auto req = sluice::testing::MakeTraceRequest(2, 5, 1);
   auto r = Post(req.SerializeAsString(), "application/x-protobuf", {{"X-Scope-OrgID", "team-a"}});
   ASSERT_EQ(r.status, 200) << r.body << r.error;
   EXPECT_EQ(r.Header("Content-Type"), "application/x-protobuf");
   // Counted once per request, whatever the number of pipelines it feeds.
   EXPECT_EQ(Counter("sluice_receiver_accepted_spans_total", {"otlp"}, {"receiver"}), 10u);
+  // Written once, naming both pipelines that take it.
   auto batches = StoredBatches();
-  ASSERT_EQ(batches.size(), 2u);
-  EXPECT_EQ(std::get<0>(batches[0]), log::PipelineId("traces"));
-  EXPECT_EQ(std::get<0>(batches[1]), log::PipelineId("traces/copy"));
+  ASSERT_EQ(batches.size(), 1u);
+  EXPECT_EQ(std::get<0>(batches[0]),
+            (log::PipelineSet{log::PipelineId("traces"), log::PipelineId("traces/copy")}));
   EXPECT_EQ(std::get<1>(batches[0]), "team-a");
   EXPECT_EQ(std::get<2>(batches[0]), 10u);
 }
@@ -111,7 +112,7 @@ TEST_F(OtlpReceiverTest, MalformedBodyGets400WithARpcStatusAndIsNotStored) {
   EXPECT_NE(st.message().find("invalid ExportTraceServiceRequest"), std::string::npos);
   // A good request right after is unaffected.
   EXPECT_EQ(Post(sluice::testing::MakeTraceRequest(1, 1, 2).SerializeAsString()).status, 200);
-  EXPECT_EQ(StoredBatches().size(), 2u);
+  EXPECT_EQ(StoredBatches().size(), 1u);
 }
 
 TEST_F(OtlpReceiverTest, PartlyInvalidRequestKeepsTheGoodSpansAndReportsPartialSuccess) {
@@ -129,7 +130,7 @@ TEST_F(OtlpReceiverTest, PartlyInvalidRequestKeepsTheGoodSpansAndReportsPartialS
       Counter("sluice_receiver_refused_spans_total", {"otlp", "invalid"}, {"receiver", "reason"}),
       1u);
   auto batches = StoredBatches();
-  ASSERT_EQ(batches.size(), 2u);
+  ASSERT_EQ(batches.size(), 1u);
   EXPECT_EQ(std::get<2>(batches[0]), 2u);
 }
 
@@ -167,9 +168,9 @@ TEST_F(OtlpReceiverTest, JsonRequestsAreStoredAndAnsweredInJson) {
   EXPECT_EQ(bad.Header("Content-Type"), "application/json");
   EXPECT_NE(bad.body.find(R"("code":3)"), std::string::npos) << bad.body;
   auto batches = StoredBatches();
-  ASSERT_EQ(batches.size(), 4u);  // two requests × two pipelines
+  ASSERT_EQ(batches.size(), 2u);  // one per request, for both pipelines
   EXPECT_EQ(std::get<2>(batches[0]), 2u);
-  EXPECT_EQ(std::get<2>(batches[2]), 1u);
+  EXPECT_EQ(std::get<2>(batches[1]), 1u);
 }
 
 TEST_F(OtlpReceiverTest, UnsupportedContentTypeGets415) {
@@ -252,9 +253,9 @@ TEST_F(OtlpAllSignalsTest, LogsAndMetricsAreStoredWithTheirItemCounts) {
   EXPECT_EQ(Counter("sluice_receiver_accepted_metric_points_total", {"otlp"}, {"receiver"}), 7u);
   auto batches = StoredBatches();
   ASSERT_EQ(batches.size(), 2u);
-  EXPECT_EQ(std::get<0>(batches[0]), log::PipelineId("logs"));
+  EXPECT_EQ(std::get<0>(batches[0]), log::PipelineSet{log::PipelineId("logs")});
   EXPECT_EQ(std::get<2>(batches[0]), 7u);
-  EXPECT_EQ(std::get<0>(batches[1]), log::PipelineId("metrics"));
+  EXPECT_EQ(std::get<0>(batches[1]), log::PipelineSet{log::PipelineId("metrics")});
 }
 
 TEST_F(OtlpAllSignalsTest, MissingOrWrongBearerTokenGets401AndNothingIsStored) {

@@ -1,0 +1,282 @@
+#include "log/index.h"
+
+#include <atomic>
+#include <cstring>
+#include <fstream>
+#include <thread>
+
+#include "io/crc32c.h"
+#include "log/log_fixture.h"
+
+namespace sluice::log {
+namespace {
+
+// Counts the bytes read from segment files (not index files).
+class CountingFileSystem final : public io::FileSystem {
+ public:
+  Result<std::unique_ptr<io::WritableFile>> OpenWritable(const std::string& path,
+                                                         io::OpenMode mode) override {
+    return base_.OpenWritable(path, mode);
+  }
+  Result<std::unique_ptr<io::RandomAccessFile>> OpenReadable(const std::string& path) override {
+    SLUICE_ASSIGN_OR_RETURN(auto file, base_.OpenReadable(path));
+    bool segment = path.size() > 4 && path.substr(path.size() - 4) == ".seg";
+    return std::unique_ptr<io::RandomAccessFile>(
+        new Counting(std::move(file), segment ? &segment_bytes_read : &other_bytes_read));
+  }
+  Status CreateDirs(const std::string& path) override { return base_.CreateDirs(path); }
+  Result<std::vector<std::string>> ListDir(const std::string& path) override {
+    return base_.ListDir(path);
+  }
+  Status Remove(const std::string& path) override { return base_.Remove(path); }
+  Status Rename(const std::string& from, const std::string& to) override {
+    return base_.Rename(from, to);
+  }
+  Status Truncate(const std::string& path, uint64_t size) override {
+    return base_.Truncate(path, size);
+  }
+  Status SyncDir(const std::string& path) override { return base_.SyncDir(path); }
+  Result<uint64_t> FileSize(const std::string& path) override { return base_.FileSize(path); }
+  Result<int64_t> ModifiedUnixNanos(const std::string& path) override {
+    return base_.ModifiedUnixNanos(path);
+  }
+  bool Exists(const std::string& path) override { return base_.Exists(path); }
+
+  std::atomic<uint64_t> segment_bytes_read{0};
+  std::atomic<uint64_t> other_bytes_read{0};
+
+ private:
+  class Counting final : public io::RandomAccessFile {
+   public:
+    Counting(std::unique_ptr<io::RandomAccessFile> f, std::atomic<uint64_t>* n)
+        : f_(std::move(f)), n_(n) {}
+    Result<size_t> Read(uint64_t offset, std::span<uint8_t> out) const override {
+      SLUICE_ASSIGN_OR_RETURN(size_t got, f_->Read(offset, out));
+      *n_ += got;
+      return got;
+    }
+    Result<uint64_t> Size() const override { return f_->Size(); }
+
+   private:
+    std::unique_ptr<io::RandomAccessFile> f_;
+    std::atomic<uint64_t>* n_;
+  };
+  io::FileSystem& base_ = io::FileSystem::Posix();
+};
+
+class IndexTest : public LogFixture {
+ protected:
+  // Small segments, written through the page cache (no O_DIRECT staging
+  // buffers for readers to copy from), so reads reach the file system.
+  LogOptions Small() {
+    LogOptions o = Options();
+    o.segment_bytes = 256 << 10;
+    o.direct_io = false;
+    return o;
+  }
+  static AppendRequest For(std::string payload, PipelineSet pipelines) {
+    AppendRequest r = Batch(std::move(payload));
+    r.pipelines = pipelines;
+    return r;
+  }
+};
+
+TEST_F(IndexTest, ReaderOfOnePipelineReadsNoneOfAnotherPipelinesBytes) {
+  CountingFileSystem fs;
+  auto log = OpenLog(Small(), fs);
+  std::vector<std::string> mine;
+  uint64_t my_frame_bytes = 0;
+  for (int i = 0; i < 400; ++i) {
+    ASSERT_TRUE(log->Append(For(std::string(16 << 10, 'L'), {2})).ok());
+    if (i % 40 == 0) {
+      AppendRequest r = For("metric-" + std::to_string(i), {1});
+      my_frame_bytes += FrameSize(r.pipelines, r.tenant.size(), r.payload.size());
+      mine.push_back(r.payload);
+      ASSERT_TRUE(log->Append(std::move(r)).ok());
+    }
+  }
+  ASSERT_GT(log->Segments().size(), 10u);
+  fs.segment_bytes_read = 0;
+  Position end;
+  EXPECT_EQ(ReadAll(*log, log->Begin(), PipelineSet{1}, &end), mine);
+  EXPECT_EQ(end, log->End());
+  // Exactly its own frames: not a head of the 6.4 MB of the other pipeline.
+  EXPECT_EQ(fs.segment_bytes_read.load(), my_frame_bytes);
+}
+
+TEST_F(IndexTest, BatchOfTwoPipelinesIsWrittenOnceAndReadByEach) {
+  auto log = OpenLog(Small());
+  ASSERT_TRUE(log->Append(For("shared", {1, 2})).ok());
+  ASSERT_TRUE(log->Append(For("only-2", {2})).ok());
+  EXPECT_EQ(CounterValue("sluice_log_appended_batches_total"), 2u);
+  EXPECT_EQ(ReadAll(*log, log->Begin(), PipelineSet{1}), std::vector<std::string>{"shared"});
+  EXPECT_EQ(ReadAll(*log, log->Begin(), PipelineSet{2}),
+            (std::vector<std::string>{"shared", "only-2"}));
+  EXPECT_EQ(ReadAll(*log, log->Begin(), PipelineSet{1, 2}),
+            (std::vector<std::string>{"shared", "only-2"}));
+}
+
+TEST_F(IndexTest, ClosedSegmentHasAnIndexDeletedWithIt) {
+  LogOptions o = Small();
+  o.retention.max_bytes = 1 << 20;
+  // Appends never wait for the retention thread to catch up.
+  o.when_full = WhenFull::kDropOldest;
+  auto log = OpenLog(o);
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(log->Append(For(std::string(20 << 10, 'x'), {1})).ok());
+  log->RunRetention();
+  std::vector<uint64_t> segments = log->Segments();
+  ASSERT_GE(segments.size(), 3u);
+  ASSERT_GT(segments.front(), 0u);  // retention deleted the first ones
+  for (size_t i = 0; i + 1 < segments.size(); ++i) {
+    EXPECT_TRUE(io::FileSystem::Posix().Exists(log->IndexPath(segments[i]))) << i;
+  }
+  // The active segment's index is in memory only, and no index outlives its
+  // segment.
+  auto names = io::FileSystem::Posix().ListDir(dir_.path() + "/log");
+  ASSERT_TRUE(names.ok());
+  size_t indexes = 0;
+  for (const std::string& name : *names) {
+    uint64_t base;
+    if (!ParseIndexFileName(name, &base)) continue;
+    ++indexes;
+    EXPECT_NE(std::find(segments.begin(), segments.end(), base), segments.end()) << name;
+  }
+  EXPECT_EQ(indexes, segments.size() - 1);
+}
+
+TEST_F(IndexTest, MissingOrDamagedIndexIsRebuiltAndReadersLoseNothing) {
+  std::vector<std::string> mine;
+  std::vector<uint64_t> segments;
+  {
+    auto log = OpenLog(Small());
+    for (int i = 0; i < 60; ++i) {
+      std::string p = std::to_string(i) + std::string(10 << 10, 'x');
+      if (i % 3 == 0) mine.push_back(p);
+      ASSERT_TRUE(log->Append(For(p, {i % 3 == 0 ? 1u : 2u})).ok());
+    }
+    segments = log->Segments();
+  }
+  ASSERT_GT(segments.size(), 2u);
+  auto& fs = io::FileSystem::Posix();
+  std::string missing = dir_.path() + "/log/" + IndexFileName(segments[0]);
+  std::string damaged = dir_.path() + "/log/" + IndexFileName(segments[1]);
+  ASSERT_TRUE(fs.Remove(missing).ok());
+  {
+    std::fstream f(damaged, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(kIndexHeaderSize + 2);
+    f.put('\x7f');
+  }
+  auto log = OpenLog(Small());
+  EXPECT_EQ(ReadAll(*log, log->Begin(), PipelineSet{1}), mine);
+  // Both were written again, and now read as they are.
+  EXPECT_TRUE(fs.Exists(missing));
+  auto file = fs.OpenReadable(damaged);
+  ASSERT_TRUE(file.ok());
+  auto size = fs.FileSize(log->SegmentPath(segments[1]));
+  ASSERT_TRUE(size.ok());
+  EXPECT_TRUE(ReadIndexFor(**file, segments[1], *size, PipelineSet{1}).ok());
+}
+
+TEST_F(IndexTest, IndexOfAnotherSizeIsNotTrusted) {
+  SegmentIndex index;
+  index.Add(FrameExtent{kSegmentHeaderSize, 100}, {7});
+  std::string data = index.Encode(0, 132);
+  std::string path = dir_.path() + "/x.idx";
+  {
+    std::ofstream f(path, std::ios::binary);
+    f << data;
+  }
+  auto file = io::FileSystem::Posix().OpenReadable(path);
+  ASSERT_TRUE(file.ok());
+  auto ok = ReadIndexFor(**file, 0, 132, PipelineSet{7});
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(*ok, (std::vector<FrameExtent>{{kSegmentHeaderSize, 100}}));
+  EXPECT_EQ(ReadIndexFor(**file, 0, 4096, PipelineSet{7}).status().code(), StatusCode::kCorruption);
+  EXPECT_EQ(ReadIndexFor(**file, 132, 132, PipelineSet{7}).status().code(),
+            StatusCode::kCorruption);
+}
+
+TEST_F(IndexTest, ReaderWaitingForItsPipelineSleepsThroughAnotherPipelinesAppends) {
+  auto log = OpenLog(Small());
+  ASSERT_TRUE(log->Append(For("first", {1})).ok());
+  LogReader reader(*log, log->Begin());
+  reader.SetPipelines({1});
+  ASSERT_TRUE(reader.Next().ok());
+  ASSERT_EQ(reader.Next().status().code(), StatusCode::kEndOfStream);
+  std::atomic<bool> woke{false};
+  const Position at = reader.position();
+  std::thread waiter([&] {
+    log->WaitForAppend(at, std::chrono::seconds(30), reader.pipelines());
+    woke = true;
+  });
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(log->Append(For("other", {2})).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_FALSE(woke.load());
+  ASSERT_TRUE(log->Append(For("second", {1})).ok());
+  waiter.join();
+  EXPECT_TRUE(woke.load());
+  auto b = reader.Next();
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->payload, "second");
+}
+
+// A version 1 frame, as sluice wrote before frames listed their pipelines:
+// type 1, the one pipeline id in the header.
+std::string EncodeV1Frame(uint64_t base_offset, uint32_t pipeline, std::string_view payload) {
+  BatchHeader h;
+  h.base_offset = base_offset;
+  h.item_count = 1;
+  h.pipelines = {pipeline};
+  std::string frame;
+  EncodeFrame(h, "", payload, &frame);
+  // Drop the id list and turn the count into the id, then re-checksum.
+  std::string v1 = frame.substr(0, kFrameHeaderSize) + frame.substr(kFrameHeaderSize + 4);
+  uint32_t length = static_cast<uint32_t>(v1.size() - 8);
+  std::memcpy(v1.data() + 4, &length, 4);
+  v1[8] = static_cast<char>(FrameType::kBatchV1);
+  std::memcpy(v1.data() + 9 + kHdrPipelines, &pipeline, 4);
+  uint32_t crc = io::Crc32c(v1.data() + 4, kFrameHeaderSize - 4);
+  std::memcpy(v1.data(), &crc, 4);
+  return v1;
+}
+
+TEST_F(IndexTest, Version1LogIsReadAndWrittenOnInANewSegment) {
+  auto& fs = io::FileSystem::Posix();
+  ASSERT_TRUE(fs.CreateDirs(dir_.path() + "/log").ok());
+  std::string header = EncodeSegmentHeader(0, 1);
+  header[8] = 1;  // version 1
+  std::string seg = header + EncodeV1Frame(0, 1, "old-1") + EncodeV1Frame(1, 2, "old-other") +
+                    EncodeV1Frame(2, 1, "old-2");
+  {
+    std::ofstream f(dir_.path() + "/log/" + SegmentFileName(0), std::ios::binary);
+    f << seg;
+  }
+  auto log = OpenLog(Small());
+  ASSERT_NE(log, nullptr);
+  ASSERT_TRUE(log->Append(For("new", {1})).ok());
+  EXPECT_EQ(ReadAll(*log, log->Begin(), PipelineSet{1}),
+            (std::vector<std::string>{"old-1", "old-2", "new"}));
+  EXPECT_EQ(ReadAll(*log, log->Begin(), PipelineSet{2}), std::vector<std::string>{"old-other"});
+  // The old segment is left as it was; the new batch went into a new one.
+  EXPECT_EQ(log->Segments(), (std::vector<uint64_t>{0, 3}));
+  EXPECT_EQ(*fs.FileSize(log->SegmentPath(0)), seg.size());
+}
+
+TEST_F(IndexTest, LogOfANewerFormatIsRefusedSayingWhatToDo) {
+  auto& fs = io::FileSystem::Posix();
+  ASSERT_TRUE(fs.CreateDirs(dir_.path() + "/log").ok());
+  std::string header = EncodeSegmentHeader(0, 1);
+  header[8] = static_cast<char>(kFormatVersion + 1);
+  {
+    std::ofstream f(dir_.path() + "/log/" + SegmentFileName(0), std::ios::binary);
+    f << header;
+  }
+  telemetry::Registry registry;
+  auto log = Log::Open(Small(), fs, Clock::Real(), registry);
+  ASSERT_FALSE(log.ok());
+  EXPECT_EQ(log.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(log.status().message().find("newer sluice"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sluice::log
