@@ -644,6 +644,7 @@ void Log::CompleteWritten(uint64_t written) {
   metrics_.appended_batches.Inc(n);
   metrics_.appended_bytes.Inc(bytes);
   metrics_.appended_records.Inc(records);
+  bool recovered = false;  // from a full disk
   // The pipelines that received batches, to wake only their readers.
   PipelineSet appended;
   bool many = false;
@@ -669,7 +670,10 @@ void Log::CompleteWritten(uint64_t written) {
       w->woken = true;
       w->cv.notify_one();
     }
+    recovered = !disk_full_.empty();
+    disk_full_.clear();
   }
+  if (recovered) UpdateHealth();
   for (size_t k = 0; k < n; ++k) {
     unwritten_.front().pending.done(AppendResult{unwritten_.front().base_offset});
     unwritten_.pop_front();
@@ -699,6 +703,16 @@ void Log::WriteFailed(const Status& st, bool sync_failed) {
   logging::Error("log", "append failed", {{"error", st.ToString()}});
   bool disk_full = st.message().find("No space") != std::string::npos;
   Status reported = disk_full ? Status::ResourceExhausted("disk full: " + st.message()) : st;
+  if (disk_full) {
+    // Not ready before the refused appends are answered.
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      disk_full_ = st.message();
+      retention_wake_ = true;
+      retention_cv_.notify_one();
+    }
+    UpdateHealth();
+  }
   // What reached the OS before the failure stands (unless the sync that was
   // to make it durable failed); everything after it is cut off and refused.
   if (!sync_failed) CompleteWritten(active_->Written());
@@ -715,11 +729,6 @@ void Log::WriteFailed(const Status& st, bool sync_failed) {
   unwritten_.clear();
   ReleaseQueued(bytes);
   Repair(cut, sync_failed);
-  if (disk_full) {
-    std::lock_guard<std::mutex> lock(mu_);
-    retention_wake_ = true;
-    retention_cv_.notify_one();
-  }
 }
 
 bool Log::Repair(uint64_t size_before, bool sync_failed) {
@@ -993,8 +1002,10 @@ void Log::RunRetention() {
     std::lock_guard<std::mutex> ordered(cursor_mu_);
     for (const auto& [name, pos] : advance) {
       {
+        // Looked up, never inserted: a cursor dropped meanwhile stays dropped.
         std::lock_guard<std::mutex> lock(mu_);
-        if (!Before(consumers_[name].position, pos)) continue;  // moved on meanwhile
+        auto it = consumers_.find(name);
+        if (it == consumers_.end() || !Before(it->second.position, pos)) continue;
       }
       Status st = state_->Put(kCursorPrefix + name, EncodePosition(pos), StateFile::Sync::kYes);
       if (!st.ok()) {
@@ -1009,7 +1020,9 @@ void Log::RunRetention() {
     {
       std::lock_guard<std::mutex> lock(mu_);
       for (size_t k = 0; k < advance.size(); ++k) {
-        Consumer& c = consumers_[advance[k].first];
+        auto it = consumers_.find(advance[k].first);
+        if (it == consumers_.end()) continue;  // dropped meanwhile
+        Consumer& c = it->second;
         if (!Before(c.position, advance[k].second)) continue;  // it read the segment meanwhile
         c.position = advance[k].second;
         if (c.evicted != nullptr) c.evicted->Inc(evicted[k]);
@@ -1045,7 +1058,13 @@ void Log::RunRetention() {
 void Log::ReportCorruption(uint64_t segment, uint64_t offset, uint64_t bytes) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!corrupt_ranges_.emplace(segment, offset).second) return;
+    const std::pair<uint64_t, uint64_t> range{segment, offset};
+    if (std::find(corrupt_ranges_.begin(), corrupt_ranges_.end(), range) != corrupt_ranges_.end()) {
+      return;
+    }
+    corrupt_ranges_.push_back(range);
+    if (corrupt_ranges_.size() > kMaxCorruptRanges) corrupt_ranges_.pop_front();
+    ++corrupt_places_;
     corrupt_total_ += bytes;
   }
   metrics_.corrupt_bytes.Inc(bytes);
@@ -1054,16 +1073,27 @@ void Log::ReportCorruption(uint64_t segment, uint64_t offset, uint64_t bytes) {
   UpdateHealth();
 }
 
+size_t Log::corrupt_ranges_kept() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return corrupt_ranges_.size();
+}
+
 void Log::UpdateHealth() {
   if (health_ == nullptr) return;
   std::string detail;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (!disk_full_.empty()) {
+      // Not ready: a load balancer sends the traffic to another instance
+      // until appends succeed again.
+      health_->Set("log", false, "disk full, appends refused: " + disk_full_);
+      return;
+    }
     if (corrupt_total_ > 0) {
       detail = "skipped " + std::to_string(corrupt_total_) + " corrupt bytes in " +
-               std::to_string(corrupt_ranges_.size()) + " place(s), latest in segment " +
-               SegmentFileName(corrupt_ranges_.rbegin()->first) + " at byte " +
-               std::to_string(corrupt_ranges_.rbegin()->second);
+               std::to_string(corrupt_places_) + " place(s), latest in segment " +
+               SegmentFileName(corrupt_ranges_.back().first) + " at byte " +
+               std::to_string(corrupt_ranges_.back().second);
     }
     if (!blocked_by_.empty() &&
         total_bytes_ + options_.segment_bytes > options_.retention.max_bytes) {

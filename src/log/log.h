@@ -170,6 +170,8 @@ class Log {
 
   // A reader found a damaged frame: count it once and report it.
   void ReportCorruption(uint64_t segment, uint64_t offset, uint64_t bytes);
+  // Damaged ranges remembered (bounded) and found in all.
+  size_t corrupt_ranges_kept() const;
 
   std::string SegmentPath(uint64_t base) const;
   // Base offsets of segments on disk, ascending.
@@ -283,8 +285,16 @@ class Log {
   std::map<uint64_t, SegmentInfo> segments_;
   uint64_t total_bytes_ = 0;
   std::map<std::string, Consumer> consumers_;
-  std::set<std::pair<uint64_t, uint64_t>> corrupt_ranges_;
+  // The newest damaged ranges found, (segment, offset) in the order found;
+  // at most kMaxCorruptRanges, the oldest forgotten (a forgotten range found
+  // again is counted again). corrupt_places_ counts every range.
+  static constexpr size_t kMaxCorruptRanges = 256;
+  std::deque<std::pair<uint64_t, uint64_t>> corrupt_ranges_;
+  uint64_t corrupt_places_ = 0;
   uint64_t corrupt_total_ = 0;
+  // Appends are being refused because the disk is full; /readyz says so
+  // until an append succeeds again.
+  std::string disk_full_;
   std::string blocked_by_;           // consumer holding retention back, if any
   std::atomic<bool> failed_{false};  // no segment can be written any more
   std::mutex retention_mu_;          // one retention pass at a time

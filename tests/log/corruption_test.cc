@@ -169,6 +169,21 @@ TEST_F(FaultTest, DiskFullAnswersResourceExhaustedUntilSpaceReturns) {
   EXPECT_EQ(ReadAll(*log, log->Begin()), (std::vector<std::string>{"y"}));
 }
 
+// A load balancer must send traffic elsewhere while the disk is full, and
+// back once appends succeed: /readyz follows the log's appends.
+TEST_F(FaultTest, FullDiskMakesTheLogNotReadyUntilAnAppendSucceeds) {
+  auto log = OpenLog(Options(FsyncPolicy::kAlways), fs_);
+  ASSERT_TRUE(health_.Check().ready);
+  fs_.FillDisk();
+  ASSERT_FALSE(log->Append(Batch("x")).ok());
+  telemetry::Health::Readiness r = health_.Check();
+  EXPECT_FALSE(r.ready);
+  EXPECT_NE(r.json.find("disk full"), std::string::npos) << r.json;
+  fs_.Heal();
+  ASSERT_TRUE(log->Append(Batch("y")).ok());
+  EXPECT_TRUE(health_.Check().ready) << health_.Check().json;
+}
+
 TEST_F(FaultTest, CursorCommitSurvivesAFailedStateWrite) {
   auto log = OpenLog(Options(), fs_);
   ASSERT_TRUE(log->Append(Batch("a")).ok());
@@ -220,6 +235,24 @@ TEST_F(CorruptionTest, FilteredReaderReturnsOnlyItsPipelinesThroughDamageInOther
   got.clear();
   for (auto b = second.Next(); b.ok(); b = second.Next()) got.emplace_back(b->payload);
   EXPECT_EQ(got, (std::vector<std::string>{"mine-1", "mine-2"}));
+}
+
+// A disk that keeps failing must not grow the log's memory of damage, and
+// the health text names the range found last, not the one at the highest
+// offset.
+TEST_F(CorruptionTest, DamagedRangesAreRememberedBoundedAndHealthNamesTheNewest) {
+  auto log = OpenLog(Options());
+  for (uint64_t i = 0; i < 1000; ++i) log->ReportCorruption(0, 100'000 - i, 1);
+  log->ReportCorruption(0, 100'000, 1);  // forgotten long ago: counted again
+  log->ReportCorruption(0, 7, 1);
+  EXPECT_LE(log->corrupt_ranges_kept(), 256u);
+  EXPECT_EQ(CounterValue("sluice_log_corrupt_bytes_total"), 1002u);
+  std::string json = health_.Check().json;
+  EXPECT_NE(json.find("1002 place(s), latest in segment 00000000000000000000.seg at byte 7"),
+            std::string::npos)
+      << json;
+  log->ReportCorruption(0, 99'100, 1);  // still remembered: not counted twice
+  EXPECT_EQ(CounterValue("sluice_log_corrupt_bytes_total"), 1002u);
 }
 
 }  // namespace

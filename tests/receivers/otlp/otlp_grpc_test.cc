@@ -12,6 +12,7 @@
 #include "google/rpc/status.pb.h"
 #include "opentelemetry/proto/collector/logs/v1/logs_service.grpc.pb.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.grpc.pb.h"
+#include "receivers/common/ingest.h"
 #include "receivers/otlp/otlp_receiver.h"
 #include "support/otlp_builders.h"
 #include "support/temp_dir.h"
@@ -172,6 +173,18 @@ TEST_F(OtlpGrpcTest, FullLogAnswersUnavailableWithRetryInfo) {
   ASSERT_TRUE(details.details(0).UnpackTo(&retry));
   EXPECT_EQ(retry.retry_delay().seconds(), 1);
   EXPECT_EQ(Stored(), accepted);
+}
+
+// Storing for no pipeline would never call `done` (no append would complete
+// it), leaving a client waiting: the caller's precondition is checked.
+TEST_F(OtlpGrpcTest, StoringForNoPipelineIsACheckedPreconditionNotAHang) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  Start();
+  IngestCounters counters(registry_, "otlp", "spans");
+  Batch batch;
+  batch.items = 1;
+  batch.payload = "x";
+  EXPECT_DEATH(Store(*rt_, {}, counters, batch, [](Status) {}), "pipelines.empty");
 }
 
 }  // namespace
