@@ -13,32 +13,11 @@
 namespace sluice::log {
 namespace {
 
-constexpr const char* kCursorPrefix = "cursor/";
 // A group is written in chunks of at most this many bytes.
 constexpr uint64_t kMaxWriteChunk = 4 << 20;
 // Under interval/never, writeback of written data is started every this many
 // bytes so dirty pages stay few and writes are not throttled.
 constexpr uint64_t kWritebackStep = 8 << 20;
-
-std::string EncodePosition(const Position& p) {
-  std::string s(24, '\0');
-  std::memcpy(s.data(), &p.segment, 8);
-  std::memcpy(s.data() + 8, &p.byte_offset, 8);
-  std::memcpy(s.data() + 16, &p.record_offset, 8);
-  return s;
-}
-
-bool DecodePosition(std::string_view s, Position* p) {
-  if (s.size() != 24) return false;
-  std::memcpy(&p->segment, s.data(), 8);
-  std::memcpy(&p->byte_offset, s.data() + 8, 8);
-  std::memcpy(&p->record_offset, s.data() + 16, 8);
-  return true;
-}
-
-bool Before(const Position& a, const Position& b) {
-  return a.segment < b.segment || (a.segment == b.segment && a.byte_offset < b.byte_offset);
-}
 
 uint64_t FrameBytes(const AppendRequest& r) {
   return FrameSize(r.pipelines, r.tenant.size(), r.payload.size());
@@ -112,14 +91,8 @@ Result<std::unique_ptr<Log>> Log::Open(const LogOptions& options, io::FileSystem
   SLUICE_RETURN_IF_ERROR(log->Recover());
   // Every committed cursor holds back retention from the start, before the
   // exporter that owns it has started.
-  for (const auto& [key, value] : log->state_->Scan(kCursorPrefix)) {
-    Position pos;
-    if (!DecodePosition(value, &pos)) continue;
-    std::string name = key.substr(std::string_view(kCursorPrefix).size());
-    Consumer& c = log->consumers_[name];
-    c.position = pos;
-    c.evicted = &log->metrics_.evicted_records.With({name});
-  }
+  log->cursors_ = std::make_unique<CursorTable>(*log->state_, log->metrics_.evicted_records);
+  log->cursors_->Load();
   log->last_sync_mono_ = clock.MonotonicNanos();
   log->writer_ = std::thread([l = log.get()] {
     SetThreadName("log-writer");
@@ -856,44 +829,13 @@ bool Log::NextFrameInActive(uint64_t segment, const PipelineSet& pipelines, uint
 // Cursors
 
 Result<Position> Log::OpenCursor(const std::string& consumer, StartAt start) {
-  Position pos = start == StartAt::kNewest ? End() : Begin();
-  std::optional<std::string> stored = state_->Get(kCursorPrefix + consumer);
-  if (stored && !DecodePosition(*stored, &pos)) {
-    return Status::Corruption("cursor of " + consumer + " in the state file is damaged");
-  }
-  if (!stored) {
-    std::lock_guard<std::mutex> ordered(cursor_mu_);
-    SLUICE_RETURN_IF_ERROR(
-        state_->Put(kCursorPrefix + consumer, EncodePosition(pos), StateFile::Sync::kYes));
-  }
-  std::lock_guard<std::mutex> lock(mu_);
-  if (Before(end_, pos)) {
-    // The cursor was committed before the bytes it passed were synced, and
-    // they were lost: resume at the end instead of mid-frame.
-    logging::Warn("log", "cursor is past the end of the log; resuming at the end",
-                  {{"exporter", consumer}, {"segment", pos.segment}, {"at", pos.byte_offset}});
-    pos = end_;
-  }
-  Consumer& c = consumers_[consumer];
-  c.position = pos;
-  c.evicted = &metrics_.evicted_records.With({consumer});
-  return pos;
+  return cursors_->Open(consumer, start == StartAt::kNewest ? End() : Begin(), End());
 }
 
 Status Log::CommitCursor(const std::string& consumer, const Position& pos) {
-  std::lock_guard<std::mutex> ordered(cursor_mu_);
+  SLUICE_RETURN_IF_ERROR(cursors_->Commit(consumer, pos));
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = consumers_.find(consumer);
-    if (it != consumers_.end() && !Before(it->second.position, pos)) return Status::Ok();
-  }
-  SLUICE_RETURN_IF_ERROR(
-      state_->Put(kCursorPrefix + consumer, EncodePosition(pos), StateFile::Sync::kYes));
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    Consumer& c = consumers_[consumer];
-    if (c.evicted == nullptr) c.evicted = &metrics_.evicted_records.With({consumer});
-    if (Before(c.position, pos)) c.position = pos;
     if (!blocked_by_.empty()) retention_wake_ = true;
   }
   retention_cv_.notify_one();
@@ -901,24 +843,13 @@ Status Log::CommitCursor(const std::string& consumer, const Position& pos) {
 }
 
 Status Log::DropCursorsExcept(const std::vector<std::string>& keep) {
-  std::lock_guard<std::mutex> ordered(cursor_mu_);
-  for (const auto& [key, value] : state_->Scan(kCursorPrefix)) {
-    std::string name = key.substr(std::string_view(kCursorPrefix).size());
-    if (std::find(keep.begin(), keep.end(), name) != keep.end()) continue;
-    logging::Warn("log", "dropping the cursor of an exporter that is no longer configured",
-                  {{"exporter", name}});
-    SLUICE_RETURN_IF_ERROR(state_->Delete(key, StateFile::Sync::kYes));
-    std::lock_guard<std::mutex> lock(mu_);
-    consumers_.erase(name);
-  }
+  SLUICE_RETURN_IF_ERROR(cursors_->DropExcept(keep));
   retention_cv_.notify_one();
   return Status::Ok();
 }
 
 Position Log::CursorOf(const std::string& consumer) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = consumers_.find(consumer);
-  return it == consumers_.end() ? Position{} : it->second.position;
+  return cursors_->PositionOf(consumer);
 }
 
 uint64_t Log::BytesBetween(const Position& from, const Position& to) const {
@@ -953,11 +884,7 @@ void Log::RetentionLoop() {
 std::string Log::OldestSegmentHolderLocked() const {
   if (segments_.size() < 2) return "";
   uint64_t next_base = std::next(segments_.begin())->first;
-  Position next{next_base, kSegmentHeaderSize, next_base};
-  for (const auto& [name, c] : consumers_) {
-    if (Before(c.position, next)) return name;
-  }
-  return "";
+  return cursors_->FirstBefore(Position{next_base, kSegmentHeaderSize, next_base});
 }
 
 void Log::RunRetention() {
@@ -969,8 +896,7 @@ void Log::RunRetention() {
     // Plan the deletion of the oldest segment under the lock...
     uint64_t base;
     uint64_t bytes;
-    std::vector<std::pair<std::string, Position>> advance;  // consumers drop_oldest moves
-    std::vector<uint64_t> evicted;
+    std::vector<CursorTable::Eviction> evictions;  // cursors drop_oldest moves
     {
       std::lock_guard<std::mutex> lock(mu_);
       blocked_by_.clear();
@@ -983,34 +909,19 @@ void Log::RunRetention() {
       bool expired = clock_.NowUnixNanos() - it->second.newest_unix_nanos >=
                      options_.retention.max_age.count();
       if (!over && !expired) break;
-      Position next{next_base, kSegmentHeaderSize, next_base};
-      for (const auto& [name, c] : consumers_) {
-        if (!Before(c.position, next)) continue;  // already past this segment
-        if (options_.when_full == WhenFull::kReject) {
-          blocked_by_ = name;
-          break;
-        }
-        advance.emplace_back(name, next);
-        evicted.push_back(next_base > std::max(c.position.record_offset, base)
-                              ? next_base - std::max(c.position.record_offset, base)
-                              : 0);
+      evictions = cursors_->Behind(base, Position{next_base, kSegmentHeaderSize, next_base});
+      if (!evictions.empty() && options_.when_full == WhenFull::kReject) {
+        blocked_by_ = evictions.front().consumer;
+        break;
       }
-      if (!blocked_by_.empty()) break;
     }
     // ...commit every cursor it moves before the segment goes...
     bool committed = true;
-    std::lock_guard<std::mutex> ordered(cursor_mu_);
-    for (const auto& [name, pos] : advance) {
-      {
-        // Looked up, never inserted: a cursor dropped meanwhile stays dropped.
-        std::lock_guard<std::mutex> lock(mu_);
-        auto it = consumers_.find(name);
-        if (it == consumers_.end() || !Before(it->second.position, pos)) continue;
-      }
-      Status st = state_->Put(kCursorPrefix + name, EncodePosition(pos), StateFile::Sync::kYes);
+    for (const CursorTable::Eviction& e : evictions) {
+      Status st = cursors_->Evict(e);
       if (!st.ok()) {
         logging::Error("log", "cannot commit an evicted cursor; keeping the segment",
-                       {{"exporter", name}, {"error", st.ToString()}});
+                       {{"exporter", e.consumer}, {"error", st.ToString()}});
         committed = false;
         break;
       }
@@ -1019,20 +930,6 @@ void Log::RunRetention() {
     // ...then delete it.
     {
       std::lock_guard<std::mutex> lock(mu_);
-      for (size_t k = 0; k < advance.size(); ++k) {
-        auto it = consumers_.find(advance[k].first);
-        if (it == consumers_.end()) continue;  // dropped meanwhile
-        Consumer& c = it->second;
-        if (!Before(c.position, advance[k].second)) continue;  // it read the segment meanwhile
-        c.position = advance[k].second;
-        if (c.evicted != nullptr) c.evicted->Inc(evicted[k]);
-        if (evicted[k] > 0) {
-          logging::Warn("log", "retention deleted records an exporter had not read",
-                        {{"exporter", advance[k].first},
-                         {"records", evicted[k]},
-                         {"segment", SegmentFileName(base)}});
-        }
-      }
       segments_.erase(base);
       total_bytes_ -= std::min(total_bytes_, bytes);
       metrics_.segments.Set(static_cast<double>(segments_.size()));

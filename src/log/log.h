@@ -18,6 +18,7 @@
 #include "base/clock.h"
 #include "base/result.h"
 #include "io/file_system.h"
+#include "log/cursors.h"
 #include "log/format.h"
 #include "log/index.h"
 #include "log/options.h"
@@ -26,15 +27,6 @@
 #include "telemetry/metrics.h"
 
 namespace sluice::log {
-
-// A place in the log: the segment (named by its base offset), the byte
-// position in that segment file, and the record offset found there.
-struct Position {
-  uint64_t segment = 0;
-  uint64_t byte_offset = kSegmentHeaderSize;
-  uint64_t record_offset = 0;
-  bool operator==(const Position&) const = default;
-};
 
 struct LogMetrics {
   explicit LogMetrics(telemetry::Registry& r);
@@ -200,10 +192,6 @@ class Log {
     uint64_t bytes = 0;
     int64_t newest_unix_nanos = 0;  // last append (or file mtime for old segments)
   };
-  struct Consumer {
-    Position position;
-    telemetry::Counter* evicted = nullptr;
-  };
 
   Log(const LogOptions& options, io::FileSystem& fs, Clock& clock, telemetry::Registry& registry,
       telemetry::Health* health);
@@ -258,6 +246,7 @@ class Log {
   telemetry::Health* health_;
   const std::string segment_dir_;
   std::unique_ptr<StateFile> state_;
+  std::unique_ptr<CursorTable> cursors_;
 
   mutable std::mutex mu_;
   mutable std::condition_variable writer_cv_;
@@ -284,7 +273,6 @@ class Log {
   Position end_;
   std::map<uint64_t, SegmentInfo> segments_;
   uint64_t total_bytes_ = 0;
-  std::map<std::string, Consumer> consumers_;
   // The newest damaged ranges found, (segment, offset) in the order found;
   // at most kMaxCorruptRanges, the oldest forgotten (a forgotten range found
   // again is counted again). corrupt_places_ counts every range.
@@ -298,7 +286,6 @@ class Log {
   std::string blocked_by_;           // consumer holding retention back, if any
   std::atomic<bool> failed_{false};  // no segment can be written any more
   std::mutex retention_mu_;          // one retention pass at a time
-  std::mutex cursor_mu_;             // orders cursor writes to the state file
 
   // Writer-thread state. active_ is replaced only through SetActive, under
   // recent_mu_, so ReadRecent can use it from other threads.
