@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "base/logging.h"
+#include "log/coding.h"
 
 namespace sluice::log {
 namespace {
@@ -17,18 +18,18 @@ std::string Key(std::string_view consumer) {
 }  // namespace
 
 std::string EncodePosition(const Position& p) {
-  std::string s(24, '\0');
-  std::memcpy(s.data(), &p.segment, 8);
-  std::memcpy(s.data() + 8, &p.byte_offset, 8);
-  std::memcpy(s.data() + 16, &p.record_offset, 8);
+  std::string s;
+  PutFixed<uint64_t>(&s, p.segment);
+  PutFixed<uint64_t>(&s, p.byte_offset);
+  PutFixed<uint64_t>(&s, p.record_offset);
   return s;
 }
 
 bool DecodePosition(std::string_view s, Position* p) {
   if (s.size() != 24) return false;
-  std::memcpy(&p->segment, s.data(), 8);
-  std::memcpy(&p->byte_offset, s.data() + 8, 8);
-  std::memcpy(&p->record_offset, s.data() + 16, 8);
+  p->segment = GetFixed<uint64_t>(s.data());
+  p->byte_offset = GetFixed<uint64_t>(s.data() + 8);
+  p->record_offset = GetFixed<uint64_t>(s.data() + 16);
   return true;
 }
 

@@ -3,25 +3,9 @@
 #include <cstring>
 
 #include "io/crc32c.h"
+#include "log/coding.h"
 
 namespace sluice::log {
-namespace {
-
-template <class T>
-void Put(std::string* out, T v) {
-  char b[sizeof(T)];
-  std::memcpy(b, &v, sizeof(T));  // little-endian hosts only
-  out->append(b, sizeof(T));
-}
-
-template <class T>
-T Get(const char* p) {
-  T v;
-  std::memcpy(&v, p, sizeof(T));
-  return v;
-}
-
-}  // namespace
 
 std::string_view SignalName(Signal s) {
   switch (s) {
@@ -50,21 +34,21 @@ void EncodeFrameHead(const BatchHeader& h, std::string_view tenant, size_t paylo
   size_t start = out->size();
   uint32_t length = static_cast<uint32_t>(FrameSize(h.pipelines, tenant.size(), payload_size) -
                                           kFrameCrcSize - kFrameLengthSize);
-  Put<uint32_t>(out, 0);  // crc, patched below
-  Put<uint32_t>(out, length);
-  Put<uint8_t>(out, static_cast<uint8_t>(FrameType::kBatch));
-  Put<uint64_t>(out, h.base_offset);
-  Put<uint32_t>(out, h.item_count);
-  Put<uint8_t>(out, static_cast<uint8_t>(h.signal));
-  Put<uint8_t>(out, static_cast<uint8_t>(h.encoding));
-  Put<uint16_t>(out, static_cast<uint16_t>(tenant.size()));
-  Put<int64_t>(out, h.min_event_unix_nanos);
-  Put<int64_t>(out, h.max_event_unix_nanos);
-  Put<int64_t>(out, h.append_unix_nanos);
-  Put<uint32_t>(out, static_cast<uint32_t>(payload_size));
-  Put<uint32_t>(out, static_cast<uint32_t>(h.pipelines.size()));
-  Put<uint32_t>(out, payload_crc);
-  for (uint32_t id : h.pipelines) Put<uint32_t>(out, id);
+  PutFixed<uint32_t>(out, 0);  // crc, patched below
+  PutFixed<uint32_t>(out, length);
+  PutFixed<uint8_t>(out, static_cast<uint8_t>(FrameType::kBatch));
+  PutFixed<uint64_t>(out, h.base_offset);
+  PutFixed<uint32_t>(out, h.item_count);
+  PutFixed<uint8_t>(out, static_cast<uint8_t>(h.signal));
+  PutFixed<uint8_t>(out, static_cast<uint8_t>(h.encoding));
+  PutFixed<uint16_t>(out, static_cast<uint16_t>(tenant.size()));
+  PutFixed<int64_t>(out, h.min_event_unix_nanos);
+  PutFixed<int64_t>(out, h.max_event_unix_nanos);
+  PutFixed<int64_t>(out, h.append_unix_nanos);
+  PutFixed<uint32_t>(out, static_cast<uint32_t>(payload_size));
+  PutFixed<uint32_t>(out, static_cast<uint32_t>(h.pipelines.size()));
+  PutFixed<uint32_t>(out, payload_crc);
+  for (uint32_t id : h.pipelines) PutFixed<uint32_t>(out, id);
   out->append(tenant);
   uint32_t crc =
       io::Crc32c(out->data() + start + kFrameCrcSize, out->size() - start - kFrameCrcSize);
@@ -72,7 +56,7 @@ void EncodeFrameHead(const BatchHeader& h, std::string_view tenant, size_t paylo
 }
 
 uint64_t FrameSizeFromPrefix(std::string_view prefix) {
-  uint32_t length = Get<uint32_t>(prefix.data() + kFrameCrcSize);
+  uint32_t length = GetFixed<uint32_t>(prefix.data() + kFrameCrcSize);
   if (length < kFrameTypeSize + kBatchHeaderSize || length > kMaxFrameLength) return 0;
   return kFrameCrcSize + kFrameLengthSize + uint64_t{length};
 }
@@ -83,11 +67,11 @@ namespace {
 // type 2; UINT32_MAX when the type or count is impossible.
 uint32_t ListedPipelines(const char* type_and_header) {
   const char* p = type_and_header + kFrameTypeSize;
-  switch (static_cast<FrameType>(Get<uint8_t>(type_and_header))) {
+  switch (static_cast<FrameType>(GetFixed<uint8_t>(type_and_header))) {
     case FrameType::kBatchV1:
       return 0;
     case FrameType::kBatch: {
-      uint32_t n = Get<uint32_t>(p + kHdrPipelines);
+      uint32_t n = GetFixed<uint32_t>(p + kHdrPipelines);
       return n <= kMaxPipelinesPerFrame ? n : UINT32_MAX;
     }
   }
@@ -102,7 +86,7 @@ uint64_t FrameHeadSize(std::string_view prefix) {
   uint32_t listed = ListedPipelines(t);
   if (listed == UINT32_MAX) return 0;
   return kFrameHeaderSize + uint64_t{kPipelineIdSize} * listed +
-         Get<uint16_t>(t + kFrameTypeSize + kHdrTenantLen);
+         GetFixed<uint16_t>(t + kFrameTypeSize + kHdrTenantLen);
 }
 
 bool PlausibleFrameHeader(std::string_view prefix, uint64_t* frame_size) {
@@ -110,8 +94,8 @@ bool PlausibleFrameHeader(std::string_view prefix, uint64_t* frame_size) {
   uint64_t head = FrameHeadSize(prefix);
   if (size == 0 || head == 0) return false;
   const char* p = prefix.data() + kFrameCrcSize + kFrameLengthSize + kFrameTypeSize;
-  uint16_t tenant_len = Get<uint16_t>(p + kHdrTenantLen);
-  uint32_t payload_len = Get<uint32_t>(p + kHdrPayloadLen);
+  uint16_t tenant_len = GetFixed<uint16_t>(p + kHdrTenantLen);
+  uint32_t payload_len = GetFixed<uint32_t>(p + kHdrPayloadLen);
   if (tenant_len > kMaxTenantSize || head + payload_len != size) return false;
   *frame_size = size;
   return true;
@@ -124,30 +108,30 @@ DecodeResult DecodeFrameHead(std::string_view head, DecodedFrame* out) {
   uint64_t head_size = FrameHeadSize(head);
   if (head.size() < head_size) return DecodeResult::kNeedMore;
   if (io::Crc32c(head.data() + kFrameCrcSize, head_size - kFrameCrcSize) !=
-      Get<uint32_t>(head.data())) {
+      GetFixed<uint32_t>(head.data())) {
     return DecodeResult::kCorrupt;
   }
   const char* t = head.data() + kFrameCrcSize + kFrameLengthSize;
   const char* p = t + kFrameTypeSize;
   uint32_t listed = ListedPipelines(t);
   BatchHeader& h = out->header;
-  h.base_offset = Get<uint64_t>(p + kHdrBaseOffset);
-  h.item_count = Get<uint32_t>(p + kHdrItemCount);
-  h.signal = static_cast<Signal>(Get<uint8_t>(p + kHdrSignal));
-  h.encoding = static_cast<Encoding>(Get<uint8_t>(p + kHdrEncoding));
-  h.min_event_unix_nanos = Get<int64_t>(p + kHdrMinEvent);
-  h.max_event_unix_nanos = Get<int64_t>(p + kHdrMaxEvent);
-  h.append_unix_nanos = Get<int64_t>(p + kHdrAppend);
+  h.base_offset = GetFixed<uint64_t>(p + kHdrBaseOffset);
+  h.item_count = GetFixed<uint32_t>(p + kHdrItemCount);
+  h.signal = static_cast<Signal>(GetFixed<uint8_t>(p + kHdrSignal));
+  h.encoding = static_cast<Encoding>(GetFixed<uint8_t>(p + kHdrEncoding));
+  h.min_event_unix_nanos = GetFixed<int64_t>(p + kHdrMinEvent);
+  h.max_event_unix_nanos = GetFixed<int64_t>(p + kHdrMaxEvent);
+  h.append_unix_nanos = GetFixed<int64_t>(p + kHdrAppend);
   h.pipelines = PipelineSet();
-  if (static_cast<FrameType>(Get<uint8_t>(t)) == FrameType::kBatchV1) {
-    h.pipelines.Add(Get<uint32_t>(p + kHdrPipelines));
+  if (static_cast<FrameType>(GetFixed<uint8_t>(t)) == FrameType::kBatchV1) {
+    h.pipelines.Add(GetFixed<uint32_t>(p + kHdrPipelines));
   } else {
     for (uint32_t i = 0; i < listed; ++i) {
-      h.pipelines.Add(Get<uint32_t>(p + kBatchHeaderSize + kPipelineIdSize * i));
+      h.pipelines.Add(GetFixed<uint32_t>(p + kBatchHeaderSize + kPipelineIdSize * i));
     }
   }
   size_t tenant_at = kBatchHeaderSize + kPipelineIdSize * listed;
-  out->tenant = std::string_view(p + tenant_at, Get<uint16_t>(p + kHdrTenantLen));
+  out->tenant = std::string_view(p + tenant_at, GetFixed<uint16_t>(p + kHdrTenantLen));
   out->payload = std::string_view();
   return DecodeResult::kOk;
 }
@@ -160,9 +144,9 @@ DecodeResult DecodeFrame(std::string_view data, DecodedFrame* out) {
   DecodeResult head = DecodeFrameHead(data, out);
   if (head != DecodeResult::kOk) return head;
   const char* p = data.data() + kFrameCrcSize + kFrameLengthSize + kFrameTypeSize;
-  uint32_t payload_len = Get<uint32_t>(p + kHdrPayloadLen);
+  uint32_t payload_len = GetFixed<uint32_t>(p + kHdrPayloadLen);
   size_t payload_at = static_cast<size_t>(size) - payload_len;
-  if (io::Crc32c(data.data() + payload_at, payload_len) != Get<uint32_t>(p + kHdrPayloadCrc)) {
+  if (io::Crc32c(data.data() + payload_at, payload_len) != GetFixed<uint32_t>(p + kHdrPayloadCrc)) {
     return DecodeResult::kCorrupt;
   }
   out->payload = std::string_view(data.data() + payload_at, payload_len);
@@ -171,22 +155,22 @@ DecodeResult DecodeFrame(std::string_view data, DecodedFrame* out) {
 
 std::string EncodeSegmentHeader(uint64_t base_offset, int64_t created_unix_nanos) {
   std::string out(kSegmentMagic, sizeof kSegmentMagic);
-  Put<uint16_t>(&out, kFormatVersion);
-  Put<uint16_t>(&out, static_cast<uint16_t>(kSegmentHeaderSize));
-  Put<uint32_t>(&out, 0);
-  Put<uint64_t>(&out, base_offset);
-  Put<int64_t>(&out, created_unix_nanos);
+  PutFixed<uint16_t>(&out, kFormatVersion);
+  PutFixed<uint16_t>(&out, static_cast<uint16_t>(kSegmentHeaderSize));
+  PutFixed<uint32_t>(&out, 0);
+  PutFixed<uint64_t>(&out, base_offset);
+  PutFixed<int64_t>(&out, created_unix_nanos);
   return out;
 }
 
 bool DecodeSegmentHeader(std::string_view data, uint64_t* base_offset, uint16_t* version) {
   if (data.size() < kSegmentHeaderSize) return false;
   if (std::memcmp(data.data(), kSegmentMagic, sizeof kSegmentMagic) != 0) return false;
-  uint16_t v = Get<uint16_t>(data.data() + 8);
+  uint16_t v = GetFixed<uint16_t>(data.data() + 8);
   if (v < kOldestReadableVersion || v > kFormatVersion) return false;
   if (version != nullptr) *version = v;
-  if (Get<uint16_t>(data.data() + 10) != kSegmentHeaderSize) return false;
-  *base_offset = Get<uint64_t>(data.data() + 16);
+  if (GetFixed<uint16_t>(data.data() + 10) != kSegmentHeaderSize) return false;
+  *base_offset = GetFixed<uint64_t>(data.data() + 16);
   return true;
 }
 

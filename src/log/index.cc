@@ -4,24 +4,11 @@
 #include <cstring>
 
 #include "io/crc32c.h"
+#include "log/coding.h"
 #include "log/scan.h"
 
 namespace sluice::log {
 namespace {
-
-template <class T>
-void Put(std::string* out, T v) {
-  char b[sizeof(T)];
-  std::memcpy(b, &v, sizeof(T));
-  out->append(b, sizeof(T));
-}
-
-template <class T>
-T Get(const char* p) {
-  T v;
-  std::memcpy(&v, p, sizeof(T));
-  return v;
-}
 
 // Header field offsets.
 constexpr size_t kVersionAt = 8;
@@ -134,18 +121,18 @@ void SegmentIndex::Clear() {
 
 std::string SegmentIndex::Encode(uint64_t segment_base, uint64_t segment_bytes) const {
   std::string out(kIndexMagic, sizeof kIndexMagic);
-  Put<uint16_t>(&out, kIndexVersion);
-  Put<uint16_t>(&out, 0);
-  Put<uint32_t>(&out, static_cast<uint32_t>(frames_.size()));
-  Put<uint64_t>(&out, segment_base);
-  Put<uint64_t>(&out, segment_bytes);
-  Put<uint32_t>(&out, 0);  // directory crc, patched below
-  Put<uint32_t>(&out, 0);
+  PutFixed<uint16_t>(&out, kIndexVersion);
+  PutFixed<uint16_t>(&out, 0);
+  PutFixed<uint32_t>(&out, static_cast<uint32_t>(frames_.size()));
+  PutFixed<uint64_t>(&out, segment_base);
+  PutFixed<uint64_t>(&out, segment_bytes);
+  PutFixed<uint32_t>(&out, 0);  // directory crc, patched below
+  PutFixed<uint32_t>(&out, 0);
   uint64_t section = kIndexHeaderSize + kIndexDirectoryEntrySize * frames_.size();
   for (const auto& [id, frames] : frames_) {
-    Put<uint32_t>(&out, id);
-    Put<uint32_t>(&out, static_cast<uint32_t>(frames.size()));
-    Put<uint64_t>(&out, section);
+    PutFixed<uint32_t>(&out, id);
+    PutFixed<uint32_t>(&out, static_cast<uint32_t>(frames.size()));
+    PutFixed<uint64_t>(&out, section);
     section += kIndexEntrySize * frames.size() + 4;
   }
   uint32_t crc = io::Crc32c(out.data(), out.size());
@@ -153,10 +140,10 @@ std::string SegmentIndex::Encode(uint64_t segment_base, uint64_t segment_bytes) 
   for (const auto& [id, frames] : frames_) {
     size_t start = out.size();
     for (const FrameExtent& f : frames) {
-      Put<uint64_t>(&out, f.offset);
-      Put<uint32_t>(&out, static_cast<uint32_t>(f.size));
+      PutFixed<uint64_t>(&out, f.offset);
+      PutFixed<uint32_t>(&out, static_cast<uint32_t>(f.size));
     }
-    Put<uint32_t>(&out, io::Crc32c(out.data() + start, out.size() - start));
+    PutFixed<uint32_t>(&out, io::Crc32c(out.data() + start, out.size() - start));
   }
   return out;
 }
@@ -181,19 +168,19 @@ Result<std::vector<FrameExtent>> ReadIndexFor(const io::RandomAccessFile& file,
   if (std::memcmp(head.data(), kIndexMagic, sizeof kIndexMagic) != 0) {
     return Damaged("has no magic");
   }
-  if (Get<uint16_t>(head.data() + kVersionAt) != kIndexVersion) {
+  if (GetFixed<uint16_t>(head.data() + kVersionAt) != kIndexVersion) {
     return Damaged("has an unknown version");
   }
-  uint32_t count = Get<uint32_t>(head.data() + kCountAt);
+  uint32_t count = GetFixed<uint32_t>(head.data() + kCountAt);
   if (count > kMaxIndexPipelines) return Damaged("lists too many pipelines");
-  if (Get<uint64_t>(head.data() + kBaseAt) != segment_base ||
-      Get<uint64_t>(head.data() + kBytesAt) != segment_bytes) {
+  if (GetFixed<uint64_t>(head.data() + kBaseAt) != segment_base ||
+      GetFixed<uint64_t>(head.data() + kBytesAt) != segment_bytes) {
     return Damaged("describes another segment or size");
   }
   std::string dir;
   SLUICE_RETURN_IF_ERROR(
       ReadExactly(file, kIndexHeaderSize, dir, kIndexDirectoryEntrySize * count));
-  uint32_t stored = Get<uint32_t>(head.data() + kCrcAt);
+  uint32_t stored = GetFixed<uint32_t>(head.data() + kCrcAt);
   std::memset(head.data() + kCrcAt, 0, 4);
   uint32_t crc = io::Crc32c(head.data(), head.size());
   crc = io::Crc32cExtend(crc, dir.data(), dir.size());
@@ -202,18 +189,18 @@ Result<std::vector<FrameExtent>> ReadIndexFor(const io::RandomAccessFile& file,
   std::string section;
   for (uint32_t i = 0; i < count; ++i) {
     const char* e = dir.data() + kIndexDirectoryEntrySize * i;
-    if (!pipelines.Contains(Get<uint32_t>(e))) continue;
-    uint64_t frames = Get<uint32_t>(e + 4);
+    if (!pipelines.Contains(GetFixed<uint32_t>(e))) continue;
+    uint64_t frames = GetFixed<uint32_t>(e + 4);
     // A segment holds at most one frame per kFrameHeaderSize bytes.
     if (frames > segment_bytes / kFrameHeaderSize + 1) return Damaged("lists too many frames");
     const uint64_t bytes = kIndexEntrySize * frames;
-    SLUICE_RETURN_IF_ERROR(ReadExactly(file, Get<uint64_t>(e + 8), section, bytes + 4));
-    if (io::Crc32c(section.data(), bytes) != Get<uint32_t>(section.data() + bytes)) {
+    SLUICE_RETURN_IF_ERROR(ReadExactly(file, GetFixed<uint64_t>(e + 8), section, bytes + 4));
+    if (io::Crc32c(section.data(), bytes) != GetFixed<uint32_t>(section.data() + bytes)) {
       return Damaged("section fails its checksum");
     }
     for (uint64_t k = 0; k < frames; ++k) {
       const char* f = section.data() + kIndexEntrySize * k;
-      FrameExtent frame{Get<uint64_t>(f), Get<uint32_t>(f + 8)};
+      FrameExtent frame{GetFixed<uint64_t>(f), GetFixed<uint32_t>(f + 8)};
       if (frame.offset < kSegmentHeaderSize || frame.size < kFrameHeaderSize ||
           frame.end() > segment_bytes) {
         return Damaged("lists a frame outside its segment");

@@ -3,11 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <thread>
 
 #include "support/temp_dir.h"
+#include "support/wait.h"
 
 namespace sluice::pipeline {
 namespace {
@@ -34,8 +36,11 @@ class ReadLoopTest : public ::testing::Test {
     ASSERT_TRUE(log_->Append(std::move(r)).ok());
   }
 
-  // Delivers into `got` until it holds `n` payloads.
-  std::vector<std::string> Consume(size_t n, int fail_first = 0) {
+  // Delivers into `got` until it holds `n` payloads. `adjust` changes the
+  // options; `after_start` runs once the consumer has started.
+  std::vector<std::string> Consume(size_t n, int fail_first = 0,
+                                   const std::function<void(LogConsumer::Options&)>& adjust = {},
+                                   const std::function<void()>& after_start = {}) {
     std::mutex mu;
     std::vector<std::string> got;
     int failures = fail_first;
@@ -43,6 +48,7 @@ class ReadLoopTest : public ::testing::Test {
     o.name = "exp";
     o.pipeline_ids = {log::PipelineId("traces")};
     o.commit_interval = std::chrono::milliseconds(10);
+    if (adjust) adjust(o);
     LogConsumer c(
         *rt_, o,
         [&](const log::LogReader::Batch& b) {
@@ -56,14 +62,11 @@ class ReadLoopTest : public ::testing::Test {
         },
         [] { return Status::Ok(); });
     EXPECT_TRUE(c.Start().ok());
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (std::chrono::steady_clock::now() < deadline) {
-      {
-        std::lock_guard<std::mutex> lock(mu);
-        if (got.size() >= n) break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
+    if (after_start) after_start();
+    sluice::testing::WaitUntil([&] {
+      std::lock_guard<std::mutex> lock(mu);
+      return got.size() >= n;
+    });
     c.Stop(std::chrono::steady_clock::now());
     return got;
   }
@@ -141,14 +144,10 @@ TEST_F(ReadLoopTest, FailedFlushDeliversAgainFromTheLastCommitInsteadOfSkipping)
         return Status::Ok();
       });
   ASSERT_TRUE(c.Start().ok());
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (std::chrono::steady_clock::now() < deadline) {
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      if (arrived.size() >= 5) break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  sluice::testing::WaitUntil([&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return arrived.size() >= 5;
+  });
   c.Stop(std::chrono::steady_clock::now());
   std::set<std::string> distinct(arrived.begin(), arrived.end());
   EXPECT_EQ(distinct.size(), 5u);
@@ -202,10 +201,7 @@ TEST_F(ReadLoopTest, RetryBackoffDoublesOnTheInjectedClockWithoutSleeping) {
   ReadLoop loop(*rt_, o, sink, metrics);
   auto started = std::chrono::steady_clock::now();
   ASSERT_TRUE(loop.Start().ok());
-  while (sink.taken() < 1 &&
-         std::chrono::steady_clock::now() - started < std::chrono::seconds(20)) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  sluice::testing::WaitUntil([&] { return sink.taken() >= 1; });
   loop.Stop(std::chrono::steady_clock::now());
   std::vector<int64_t> at = sink.offered_at();
   ASSERT_EQ(at.size(), 6u);
@@ -219,32 +215,8 @@ TEST_F(ReadLoopTest, RetryBackoffDoublesOnTheInjectedClockWithoutSleeping) {
 TEST_F(ReadLoopTest, NewConsumerStartingAtNewestSkipsWhatTheLogAlreadyHolds) {
   uint32_t traces = log::PipelineId("traces");
   Append("old", traces);
-  std::mutex mu;
-  std::vector<std::string> got;
-  LogConsumer::Options o;
-  o.name = "late";
-  o.pipeline_ids = {traces};
-  o.start_at = log::StartAt::kNewest;
-  LogConsumer c(
-      *rt_, o,
-      [&](const log::LogReader::Batch& b) {
-        std::lock_guard<std::mutex> lock(mu);
-        got.emplace_back(b.payload);
-        return Status::Ok();
-      },
-      [] { return Status::Ok(); });
-  ASSERT_TRUE(c.Start().ok());
-  Append("new", traces);
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (std::chrono::steady_clock::now() < deadline) {
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      if (!got.empty()) break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  c.Stop(std::chrono::steady_clock::now());
-  EXPECT_EQ(got, std::vector<std::string>{"new"});
+  auto newest = [](LogConsumer::Options& o) { o.start_at = log::StartAt::kNewest; };
+  EXPECT_EQ(Consume(1, 0, newest, [&] { Append("new", traces); }), std::vector<std::string>{"new"});
 }
 
 TEST_F(ReadLoopTest, StartAtNewestDoesNotMoveACursorAlreadyCommitted) {
@@ -252,31 +224,8 @@ TEST_F(ReadLoopTest, StartAtNewestDoesNotMoveACursorAlreadyCommitted) {
   Append("a", traces);
   ASSERT_TRUE(log_->OpenCursor("exp").ok());  // committed at the oldest batch
   Append("b", traces);
-  LogConsumer::Options o;
-  o.name = "exp";
-  o.pipeline_ids = {traces};
-  o.start_at = log::StartAt::kNewest;
-  std::vector<std::string> got;
-  std::mutex mu;
-  LogConsumer c(
-      *rt_, o,
-      [&](const log::LogReader::Batch& b) {
-        std::lock_guard<std::mutex> lock(mu);
-        got.emplace_back(b.payload);
-        return Status::Ok();
-      },
-      [] { return Status::Ok(); });
-  ASSERT_TRUE(c.Start().ok());
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (std::chrono::steady_clock::now() < deadline) {
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      if (got.size() >= 2) break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  c.Stop(std::chrono::steady_clock::now());
-  EXPECT_EQ(got, (std::vector<std::string>{"a", "b"}));
+  auto newest = [](LogConsumer::Options& o) { o.start_at = log::StartAt::kNewest; };
+  EXPECT_EQ(Consume(2, 0, newest), (std::vector<std::string>{"a", "b"}));
 }
 
 }  // namespace
