@@ -247,6 +247,31 @@ TEST_F(OtlpHttpExporterTest, RetriesPastMaxElapsedTimeAreDeadLettered) {
   service_->Shutdown();
 }
 
+// A server's Retry-After is obeyed up to retry_on_failure.max_interval
+// (50ms here): an hour-long one neither stalls the request for an hour nor
+// outlasts max_elapsed_time (5m) at once and sends it to the dead letters.
+TEST_F(OtlpHttpExporterTest, RetryAfterBeyondMaxIntervalIsCutToMaxInterval) {
+  ASSERT_TRUE(backend_.Start());
+  std::atomic<int> answered{0};
+  decide_ = [&](const testing::BackendRequest&) {
+    Fault f;
+    if (answered.fetch_add(1) == 0) {
+      f.kind = Fault::Kind::kStatus;
+      f.status = 503;
+      f.retry_after = "3600";
+    }
+    return f;
+  };
+  StartSluice();
+  std::vector<std::string> ids = Send(1, 5, 1);
+  ASSERT_TRUE(testing::WaitUntil([&] { return tally_.distinct() >= 5; }, std::chrono::seconds(10)))
+      << "the request waits out the whole Retry-After, or was dead-lettered";
+  for (const auto& id : ids) EXPECT_TRUE(tally_.Has(id));
+  EXPECT_EQ(answered.load(), 2);
+  EXPECT_EQ(Counter("sluice_exporter_dead_lettered_items_total"), 0u);
+  service_->Shutdown();
+}
+
 TEST_F(OtlpHttpExporterTest, BackendOutageUnderLoadLosesNothing) {
   ASSERT_TRUE(backend_.Start());
   int port = backend_.port();
