@@ -927,7 +927,10 @@ class KafkaReplaySender final : public pipeline::Sender {
   }
 
  private:
-  const KafkaOptions& options_;
+  // A copy: a sender may outlive the options it was made from (a factory's
+  // captured copy, a parsed configuration), whatever order owners declare
+  // them in.
+  const KafkaOptions options_;
   rd_kafka_t* rk_ = nullptr;
   rd_kafka_resp_err_t last_ = RD_KAFKA_RESP_ERR_NO_ERROR;
 };

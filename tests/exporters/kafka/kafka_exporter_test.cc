@@ -16,6 +16,7 @@
 #include "io/fault_injection_file_system.h"
 #include "log/log.h"
 #include "support/otlp_builders.h"
+#include "support/sender_options.h"
 #include "support/temp_dir.h"
 #include "support/wait.h"
 
@@ -634,6 +635,18 @@ TEST_F(KafkaExporterTest, MessageTheBrokerRejectsAsTooLargeIsDeadLettered) {
   auto ids = SpanIds(got);
   for (const auto& id : want) EXPECT_EQ(ids[id], 1) << id;
   EXPECT_TRUE(CursorReachesEnd());
+}
+
+// What `sluice dlq replay` sends with: the topic is the dead letter's route.
+TEST_F(KafkaExporterTest, ReplaySenderStillSendsWhereItWasToldAfterItsOptionsAreGone) {
+  auto orphan = testing::SenderOutlivingItsOptions(
+      KafkaExporterType(), BrokersYaml() + "timeout: 5s", "brokers: [127.0.0.1:1]\ntimeout: 200ms");
+  auto req = testing::MakeTraceRequest(1, 2, 1);
+  pipeline::SendResult result = orphan.sender->Send(
+      testing::RequestOf(log::Signal::kTraces, req.SerializeAsString(), 2, "otlp_spans"));
+  EXPECT_TRUE(result.ok()) << result.reason;
+  auto got = ConsumeSpans(SpanIdsOf(req));
+  EXPECT_EQ(SpanIds(got).size(), 2u);
 }
 
 // Splitting, without a broker.

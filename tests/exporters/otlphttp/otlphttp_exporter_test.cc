@@ -12,6 +12,7 @@
 #include "support/fault_backend.h"
 #include "support/http_client.h"
 #include "support/otlp_builders.h"
+#include "support/sender_options.h"
 #include "support/service_harness.h"
 #include "support/temp_dir.h"
 #include "support/wait.h"
@@ -270,6 +271,16 @@ TEST_F(OtlpHttpExporterTest, RetryAfterBeyondMaxIntervalIsCutToMaxInterval) {
   EXPECT_EQ(answered.load(), 2);
   EXPECT_EQ(Counter("sluice_exporter_dead_lettered_items_total"), 0u);
   service_->Shutdown();
+}
+
+TEST_F(OtlpHttpExporterTest, SenderStillSendsWhereItWasToldAfterItsOptionsAreGone) {
+  ASSERT_TRUE(backend_.Start());
+  auto orphan = testing::SenderOutlivingItsOptions(
+      OtlpHttpExporterType(), "endpoint: " + backend_.url(), "endpoint: http://127.0.0.1:1");
+  pipeline::SendResult result = orphan.sender->Send(testing::RequestOf(
+      log::Signal::kTraces, testing::MakeTraceRequest(1, 5, 1).SerializeAsString(), 5));
+  EXPECT_TRUE(result.ok()) << result.reason;
+  EXPECT_EQ(tally_.distinct(), 5u);
 }
 
 TEST_F(OtlpHttpExporterTest, BackendOutageUnderLoadLosesNothing) {
