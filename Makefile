@@ -75,7 +75,8 @@ test-release: build js-deps
 test-asan: build-asan js-deps
 	cd $(ASAN_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 900
 
-# Each decoder's libFuzzer target for a fixed number of inputs (tests/fuzz).
+# Each libFuzzer target for its time budget, after replaying its seeds and
+# regressions (tests/fuzz/README.md).
 test-fuzz: build-fuzz
 	cd $(FUZZ_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600
 

@@ -41,7 +41,9 @@ Status Status::FromErrno(std::string_view context, int err) {
   std::string m(context);
   m += ": ";
   m += std::strerror(err);
-  return Status(StatusCode::kIoError, std::move(m));
+  Status st(StatusCode::kIoError, std::move(m));
+  st.state_->os_error = err;
+  return st;
 }
 
 std::string Status::ToString() const {

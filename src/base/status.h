@@ -57,13 +57,19 @@ class [[nodiscard]] Status {
     return {StatusCode::kFailedPrecondition, std::move(m)};
   }
   static Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
-  // An IoError carrying strerror(err) after `context`.
+  // An IoError carrying strerror(err) after `context`, and err itself (see
+  // os_error).
   static Status FromErrno(std::string_view context, int err);
 
   bool ok() const { return state_ == nullptr; }
   StatusCode code() const { return state_ ? state_->code : StatusCode::kOk; }
   // Empty when ok.
   const std::string& message() const { return state_ ? state_->message : EmptyMessage(); }
+  // The errno of the system call that failed, for a status made by
+  // FromErrno (kept through copies); 0 for every other status. Callers that
+  // must tell one condition from another (a full disk from a failing one)
+  // ask this, not the message, whose wording belongs to the C library.
+  int os_error() const { return state_ ? state_->os_error : 0; }
   std::string ToString() const;
 
   // Marks a status as deliberately ignored.
@@ -73,6 +79,7 @@ class [[nodiscard]] Status {
   struct State {
     StatusCode code;
     std::string message;
+    int os_error = 0;
   };
   static const std::string& EmptyMessage();
 

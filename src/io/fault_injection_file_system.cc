@@ -17,6 +17,8 @@ class FaultWritableFile final : public WritableFile {
         return base_->Append(data);
       case FaultInjectionFileSystem::Decision::kEnospc:
         return Status::FromErrno("write " + path_, ENOSPC);
+      case FaultInjectionFileSystem::Decision::kEdquot:
+        return Status::FromErrno("write " + path_, EDQUOT);
       case FaultInjectionFileSystem::Decision::kEio:
         return Status::FromErrno("write " + path_, EIO);
       case FaultInjectionFileSystem::Decision::kShortWrite: {
@@ -89,6 +91,8 @@ FaultInjectionFileSystem::Decision FaultInjectionFileSystem::OnWrite(const std::
   switch (write_fault_) {
     case WriteFault::kEnospc:
       return Decision::kEnospc;
+    case WriteFault::kEdquot:
+      return Decision::kEdquot;
     case WriteFault::kEio:
       return Decision::kEio;
     case WriteFault::kShortWriteThenEio:

@@ -9,7 +9,7 @@
 namespace sluice::io {
 
 // A FileSystem that forwards to another and injects the failures disks
-// produce: ENOSPC, EIO, a short write followed by an error, and a failed
+// produce: ENOSPC, EDQUOT, EIO, a short write followed by an error, and a failed
 // fdatasync. Faults are armed for a number of operations on paths containing
 // a substring, so a test can fail exactly the segment write it means to.
 // Thread-safe.
@@ -17,6 +17,7 @@ class FaultInjectionFileSystem final : public FileSystem {
  public:
   enum class WriteFault {
     kEnospc,             // nothing written, ENOSPC
+    kEdquot,             // nothing written, EDQUOT (the user's quota is used up)
     kEio,                // nothing written, EIO
     kShortWriteThenEio,  // the first half written, then EIO
   };
@@ -36,7 +37,7 @@ class FaultInjectionFileSystem final : public FileSystem {
   uint64_t injected() const { return injected_.load(); }
 
   // Consulted by files opened through this file system.
-  enum class Decision { kPass, kEnospc, kEio, kShortWrite };
+  enum class Decision { kPass, kEnospc, kEdquot, kEio, kShortWrite };
   Decision OnWrite(const std::string& path);
   bool OnSync(const std::string& path);  // true: fail this sync
 

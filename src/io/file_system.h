@@ -112,6 +112,12 @@ class FileSystem {
   static FileSystem& Posix();
 };
 
+// Whether an error from this layer means the disk (or the user's quota) is
+// full: ENOSPC or EDQUOT, read from the errno the failing call recorded
+// (Status::os_error), never from the message text. Such a failure is
+// expected to clear once space is freed, unlike EIO.
+bool IsDiskFull(const Status& status);
+
 // Replaces `path` with `data` so that a crash leaves either the old or the new
 // content: write path.tmp, fsync it, rename over path, fsync the directory.
 Status WriteFileAtomically(FileSystem& fs, const std::string& path, std::string_view data);

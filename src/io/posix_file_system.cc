@@ -252,6 +252,10 @@ FileSystem& FileSystem::Posix() {
   return fs;
 }
 
+bool IsDiskFull(const Status& status) {
+  return status.os_error() == ENOSPC || status.os_error() == EDQUOT;
+}
+
 std::string JoinPath(std::string_view dir, std::string_view name) {
   std::string p(dir);
   if (!p.empty() && p.back() != '/') p += '/';

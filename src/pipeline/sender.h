@@ -57,7 +57,9 @@ struct SendResult {
 
 // Sends requests over one connection (or stream). Not thread-safe: each
 // delivery worker owns one Sender. Send blocks until the destination
-// answers, the attempt times out, or the connection fails.
+// answers, the attempt times out, or the connection fails. A Sender keeps
+// its own copy of the options it was made from: it may outlive them (a
+// delivery loop's factory, `sluice dlq replay`'s parsed configuration).
 class Sender {
  public:
   virtual ~Sender() = default;

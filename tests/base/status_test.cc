@@ -47,6 +47,22 @@ TEST(StatusTest, FromErrnoNamesTheCause) {
   EXPECT_NE(st.message().find("No such file"), std::string::npos);
 }
 
+// The errno is what tells a full disk from a failing one; a status handed
+// on by copy or move must not lose it.
+TEST(StatusTest, FromErrnoKeepsTheErrnoThroughCopiesAndMoves) {
+  Status st = Status::FromErrno("write /x", ENOSPC);
+  EXPECT_EQ(st.os_error(), ENOSPC);
+  Status copy = st;
+  EXPECT_EQ(copy.os_error(), ENOSPC);
+  Status moved = std::move(copy);
+  EXPECT_EQ(moved.os_error(), ENOSPC);
+  Status assigned = Status::Internal("x");
+  assigned = moved;
+  EXPECT_EQ(assigned.os_error(), ENOSPC);
+  EXPECT_EQ(Status::IoError("write /x: No space left on device").os_error(), 0);
+  EXPECT_EQ(Status::Ok().os_error(), 0);
+}
+
 TEST(ResultTest, AssignOrReturnPropagatesTheFirstError) {
   int out = 0;
   EXPECT_TRUE(Quarter(8, &out).ok());

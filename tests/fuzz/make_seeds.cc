@@ -1,11 +1,18 @@
 // Writes the seed inputs in tests/fuzz/seeds/: valid requests of every kind,
-// built with the protobuf library, so fuzzing starts from inputs that reach
-// deep into each decoder. Usage: fuzz_make_seeds <tests/fuzz/seeds>
+// built with the protobuf library, and files as the log and the dead-letter
+// queue write them, so fuzzing starts from inputs that reach deep into each
+// decoder. Usage: fuzz_make_seeds <tests/fuzz/seeds>
 #include <filesystem>
 #include <fstream>
 #include <string>
 
+#include "base/clock.h"
+#include "exporters/common/dead_letter.h"
+#include "io/memory_file_system.h"
+#include "log/format.h"
+#include "log/state_file.h"
 #include "support/otlp_builders.h"
+#include "telemetry/metrics.h"
 #include "wire/compression.h"
 
 namespace {
@@ -13,6 +20,89 @@ void Write(const std::string& dir, const std::string& target, const std::string&
            const std::string& bytes) {
   std::filesystem::create_directories(dir + "/" + target);
   std::ofstream(dir + "/" + target + "/" + name, std::ios::binary) << bytes;
+}
+
+// The file targets read one byte of flags before the file; 0 takes the file
+// as it is.
+std::string AsIs(const std::string& file) {
+  return std::string(1, '\0') + file;
+}
+
+// A segment of three batches, the second with a tenant.
+std::string Segment() {
+  using namespace sluice::log;
+  std::string seg = EncodeSegmentHeader(100, 1'700'000'000'000'000'000);
+  BatchHeader h;
+  h.base_offset = 100;
+  h.item_count = 2;
+  h.min_event_unix_nanos = 1;
+  h.max_event_unix_nanos = 2;
+  h.append_unix_nanos = 3;
+  h.pipeline_id = PipelineId("traces");
+  EncodeFrame(h, "", "first payload", &seg);
+  h.base_offset = 102;
+  h.signal = Signal::kMetrics;
+  h.encoding = Encoding::kPromRemoteWriteProto;
+  EncodeFrame(h, "tenant-a", std::string(300, 'p'), &seg);
+  h.base_offset = 104;
+  h.signal = Signal::kLogs;
+  EncodeFrame(h, "", "third", &seg);
+  return seg;
+}
+
+// A state file with cursors, a deleted key and one that expired.
+std::string StateFileBytes() {
+  sluice::io::MemoryFileSystem fs;
+  sluice::ManualClock clock;
+  sluice::telemetry::Registry registry;
+  sluice::log::StateFile::Options o;
+  o.path = "/state";
+  auto f = sluice::log::StateFile::Open(o, fs, clock, registry);
+  if (!f.ok()) return "";
+  using Sync = sluice::log::StateFile::Sync;
+  (void)(*f)->Put("cursor/otlphttp", std::string(24, '\x01'), Sync::kNo);
+  (void)(*f)->Put("cursor/kafka", std::string(24, '\x02'), Sync::kNo);
+  (void)(*f)->Put("gone", "soon", Sync::kNo);
+  (void)(*f)->Delete("gone", Sync::kNo);
+  (void)(*f)->Put("expired", "x", Sync::kNo, clock.NowUnixNanos() - 1);
+  f->reset();
+  return *fs.Contents("/state");
+}
+
+// A dead-letter entry as Put writes it (version 2).
+std::string DeadLetterBytes() {
+  sluice::io::MemoryFileSystem fs;
+  auto q = sluice::exporters::DeadLetterQueue::Open(fs, "/dlq", "e", 1 << 20, nullptr);
+  if (!q.ok()) return "";
+  sluice::pipeline::OutboundRequest r;
+  r.signal = sluice::log::Signal::kTraces;
+  r.route = "/v1/traces";
+  r.tenant = "tenant-a";
+  r.body = sluice::testing::MakeTraceRequest(1, 2, 1).SerializeAsString();
+  r.items = 2;
+  if (!(*q)->Put(r, "HTTP 400: bad span", 1'700'000'000'000'000'000).ok()) return "";
+  return *fs.Contents("/dlq/00000000000000000001.dlq");
+}
+
+// The same entry in version 1, which had no tenant: the v2 header without
+// tenant_len, magic "SLDLQ001", checksum left to the fuzzer's flag.
+std::string DeadLetterV1Bytes(const std::string& v2) {
+  constexpr size_t kHeaderV1 = 8 + 4 + 8 + 1 + 8 + 4 + 4 + 8;
+  if (v2.size() < kHeaderV1 + 4) return "";
+  uint32_t tenant_len = 0;
+  for (int i = 0; i < 4; ++i)
+    tenant_len |= static_cast<uint32_t>(uint8_t(v2[kHeaderV1 + i])) << (8 * i);
+  std::string v1 = "SLDLQ001" + v2.substr(8, kHeaderV1 - 8);
+  uint32_t route_len = 0;
+  uint32_t reason_len = 0;
+  for (int i = 0; i < 4; ++i) {
+    route_len |= static_cast<uint32_t>(uint8_t(v2[29 + i])) << (8 * i);
+    reason_len |= static_cast<uint32_t>(uint8_t(v2[33 + i])) << (8 * i);
+  }
+  size_t strings = kHeaderV1 + 4;
+  v1 += v2.substr(strings, route_len + reason_len);
+  v1 += v2.substr(strings + route_len + reason_len + tenant_len);
+  return v1;
 }
 }  // namespace
 
@@ -72,5 +162,22 @@ int main(int argc, char** argv) {
                          std::pair{"snappy", sluice::wire::Compression::kSnappyBlock}}) {
     Write(dir, "decompress_fuzz", name, sluice::wire::Compress(c, traces.SerializeAsString()));
   }
+
+  std::string segment = Segment();
+  Write(dir, "log_scan_fuzz", "segment", AsIs(segment));
+  std::string damaged = segment;
+  damaged[sluice::log::kSegmentHeaderSize + sluice::log::kFrameHeaderSize + 2] ^= 0x40;
+  Write(dir, "log_scan_fuzz", "damaged_first_batch", AsIs(damaged));
+  Write(dir, "log_scan_fuzz", "torn_tail", AsIs(segment.substr(0, segment.size() - 3)));
+  // Flag bit 0: the fuzz target mends the checksums the damage broke.
+  Write(dir, "log_scan_fuzz", "checksums_mended", std::string(1, '\x01') + damaged);
+  std::string state = StateFileBytes();
+  Write(dir, "state_file_fuzz", "state", AsIs(state));
+  Write(dir, "state_file_fuzz", "torn_record", AsIs(state.substr(0, state.size() - 5)));
+  Write(dir, "state_file_fuzz", "compacted", std::string(1, '\x02') + state);
+  std::string entry = DeadLetterBytes();
+  Write(dir, "dead_letter_fuzz", "entry", AsIs(entry));
+  Write(dir, "dead_letter_fuzz", "entry_v1", std::string(1, '\x01') + DeadLetterV1Bytes(entry));
+  Write(dir, "dead_letter_fuzz", "two_entries_tmp_and_bound", std::string(1, '\x0e') + entry);
   return 0;
 }

@@ -185,6 +185,14 @@ prometheus::WriteRequest MakeWriteRequest(int series, int samples, uint64_t seed
   return req;
 }
 
+prometheus::WriteRequest MakeWriteRequestAt(const std::vector<int64_t>& timestamps) {
+  auto req = MakeWriteRequest(static_cast<int>(timestamps.size()), 1, 1);
+  for (size_t i = 0; i < timestamps.size(); ++i) {
+    req.mutable_timeseries(static_cast<int>(i))->mutable_samples(0)->set_timestamp(timestamps[i]);
+  }
+  return req;
+}
+
 ::io::prometheus::write::v2::Request ToRemoteWriteV2(const prometheus::WriteRequest& v1) {
   ::io::prometheus::write::v2::Request out;
   std::map<std::string, uint32_t> index;

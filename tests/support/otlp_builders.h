@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "opentelemetry/proto/collector/logs/v1/logs_service.pb.h"
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb.h"
@@ -34,6 +35,8 @@ otlp_pb::collector::metrics::v1::ExportMetricsServiceRequest MakeMetricsRequest(
 // `series` series of `samples` samples each, labels sorted as the remote
 // write specification requires.
 prometheus::WriteRequest MakeWriteRequest(int series, int samples, uint64_t seed);
+// As MakeWriteRequest, one series per timestamp, each with one sample at it.
+prometheus::WriteRequest MakeWriteRequestAt(const std::vector<int64_t>& timestamps);
 
 // The remote write 2.0 form of a 1.0 request: strings interned into symbols
 // (symbols[0] = ""), labels as labels_refs, samples, exemplars and histograms

@@ -20,7 +20,9 @@ const config::Schema<RetryOptions>& RetryOptionsSchema() {
            "dead-letter queue.")
         .Duration("initial_interval", &RetryOptions::initial_interval,
                   "Cap of the first backoff; each later cap doubles.", {1e6L, 3600e9L})
-        .Duration("max_interval", &RetryOptions::max_interval, "Largest backoff cap.",
+        .Duration("max_interval", &RetryOptions::max_interval,
+                  "Largest backoff cap; also the longest a server's Retry-After or RetryInfo is "
+                  "obeyed for.",
                   {1e6L, 3600e9L})
         .Duration("max_elapsed_time", &RetryOptions::max_elapsed_time,
                   "Time since the first attempt after which a request is dead-lettered (0: never).",
@@ -272,7 +274,10 @@ bool DeliveryLoop::Deliver(Worker& w, OutboundRequest& request, std::mt19937_64&
 
     std::chrono::nanoseconds wait;
     if (result.retry_after.count() >= 0) {
-      wait = result.retry_after;
+      // Bounded like our own backoff: a server's hour-long (or mistaken)
+      // Retry-After must not idle the request past max_interval, nor spend
+      // max_elapsed_time in one wait and dead-letter it.
+      wait = std::min<std::chrono::nanoseconds>(result.retry_after, retry.max_interval);
     } else {
       auto cap = retry.initial_interval;
       for (int i = 0; i < attempt && cap < retry.max_interval; ++i) cap *= 2;

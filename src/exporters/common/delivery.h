@@ -27,7 +27,8 @@ namespace sluice::exporters {
 
 // `retry_on_failure`: exponential backoff with full jitter. Attempt n waits
 // a uniformly random time in [0, min(max_interval, initial_interval * 2^n)],
-// or exactly what the destination asked for with Retry-After / RetryInfo.
+// or what the destination asked for with Retry-After / RetryInfo, up to
+// max_interval.
 struct RetryOptions {
   bool enabled = true;
   std::chrono::nanoseconds initial_interval = std::chrono::seconds(5);

@@ -3,8 +3,10 @@
 #include <librdkafka/rdkafka.h>
 
 #include <algorithm>
+#include <atomic>
 #include <deque>
 #include <memory>
+#include <thread>
 #include <unordered_map>
 
 #include "base/logging.h"
@@ -37,6 +39,9 @@ constexpr const char* kTenantHeader = "x-scope-orgid";
 constexpr std::chrono::milliseconds kFlushMargin{1000};
 constexpr std::chrono::milliseconds kFirstResendBackoff{100};
 constexpr std::chrono::milliseconds kMaxResendBackoff{30'000};
+// Between attempts to write a dead letter, as the request exporters wait.
+constexpr std::chrono::milliseconds kFirstDeadLetterBackoff{100};
+constexpr std::chrono::milliseconds kMaxDeadLetterBackoff{10'000};
 constexpr std::chrono::seconds kUnsupportedWarningInterval{60};
 constexpr uint64_t kMaxQueuedBytes = 64u << 20;
 
@@ -185,10 +190,13 @@ struct KafkaMetrics {
                                        {"exporter"})
                               .With({exporter})),
         dead_lettered_items(r.AddCounter("sluice_exporter_dead_lettered_items_total",
-                                         "Items whose delivery failed permanently and that were "
-                                         "given up on.",
+                                         "Items given up on and written to the dead-letter queue.",
                                          {"exporter"})
-                                .With({exporter})) {}
+                                .With({exporter})),
+        dead_letter_errors(r.AddCounter("sluice_exporter_dead_letter_errors_total",
+                                        "Failed writes to the dead-letter queue (retried).",
+                                        {"exporter"})
+                               .With({exporter})) {}
   telemetry::Counter& produced_messages;
   telemetry::Counter& produced_bytes;
   telemetry::Counter& delivery_failures;
@@ -197,6 +205,7 @@ struct KafkaMetrics {
   telemetry::Counter& producers_recycled;
   telemetry::Counter& unsupported_items;
   telemetry::Counter& dead_lettered_items;
+  telemetry::Counter& dead_letter_errors;
 };
 
 // One message on its way. Owned by librdkafka (as the message opaque) from a
@@ -217,11 +226,14 @@ struct Outbound {
 //                          ▼        │
 //                         retry_ ───┘
 //                          │
-//   failed, permanent ─────┴──▶ OnUndeliverable (counted, freed)
+//   failed, permanent ─────┴──▶ OnUndeliverable ──▶ dead-letter queue (counted, freed)
+//                                     │  write failed: retried with backoff
+//                                     ▼  until written, or a stop's deadline
+//                               abandoned_dead_letters_
 //
-// Flush succeeds only when the producer holds nothing and retry_ is empty,
-// so the cursor the LogConsumer commits after it covers only acknowledged or
-// dead-lettered messages.
+// Flush succeeds only when the producer holds nothing, retry_ is empty and
+// no dead letter was abandoned, so the cursor the LogConsumer commits after
+// it covers only acknowledged or dead-lettered messages.
 //
 // Threads: Deliver, Flush and the delivery reports (served inside
 // rd_kafka_poll/rd_kafka_flush) run on the LogConsumer's thread; Start and
@@ -255,6 +267,8 @@ class KafkaExporter final : public pipeline::Exporter {
   }
 
   void Stop(pipeline::Deadline deadline) override {
+    // First, so that a dead letter being retried gives up at the deadline.
+    stop_deadline_ns_.store(deadline.time_since_epoch().count());
     if (consumer_) consumer_->Stop(deadline);
     consumer_.reset();
     Close();
@@ -435,25 +449,67 @@ class KafkaExporter final : public pipeline::Exporter {
         break;
     }
     uint64_t items = st.ok() ? inspection.items : 0;
-    metrics_.dead_lettered_items.Inc(items);
-    if (dlq_) {
-      pipeline::OutboundRequest r;
-      r.signal = m.signal;
-      r.route = TopicOf(m.signal);
-      r.body = m.value;
-      r.items = items;
-      Status put = dlq_->Put(r, reason, rt_.clock.NowUnixNanos());
-      if (!put.ok()) {
-        logging::Error("exporter", "cannot write the dead-letter queue; message dropped",
-                       {{"exporter", settings_.id}, {"error", put.ToString()}});
-      }
-    }
     logging::Error("exporter", "kafka message cannot be delivered; given up (dead-lettered)",
                    {{"exporter", settings_.id},
                     {"topic", TopicOf(m.signal)},
                     {"bytes", m.value.size()},
                     {"items", items},
                     {"error", reason}});
+    if (!dlq_) {  // dead_letter.max_bytes: 0 keeps none
+      metrics_.dead_lettered_items.Inc(items);
+      return;
+    }
+    pipeline::OutboundRequest r;
+    r.signal = m.signal;
+    r.route = TopicOf(m.signal);
+    r.body = m.value;
+    r.items = items;
+    PutDeadLetter(r, reason);
+  }
+
+  // Writes a dead letter, retrying a failed write with backoff (each failure
+  // counted in sluice_exporter_dead_letter_errors_total) until it is written,
+  // as the request exporters do: the message was given up on, so the queue
+  // is its only place. The consumer thread waits meanwhile, so nothing new
+  // is read. Only a stop past its deadline ends the retries: the message is
+  // then counted in abandoned_dead_letters_, which fails every later Flush,
+  // so the cursor stays before it and a restart produces it again.
+  void PutDeadLetter(const pipeline::OutboundRequest& r, std::string_view reason) {
+    std::chrono::milliseconds wait = kFirstDeadLetterBackoff;
+    for (;;) {
+      Status st = dlq_->Put(r, reason, rt_.clock.NowUnixNanos());
+      if (st.ok()) {
+        metrics_.dead_lettered_items.Inc(r.items);
+        return;
+      }
+      metrics_.dead_letter_errors.Inc();
+      logging::Error("exporter", "cannot write the dead-letter queue; retrying",
+                     {{"exporter", settings_.id},
+                      {"error", st.ToString()},
+                      {"retry_in_ms", static_cast<int64_t>(wait.count())}});
+      if (!SleepUnlessStopped(wait)) {
+        ++abandoned_dead_letters_;
+        logging::Warn("exporter",
+                      "dead letter not written at stop; the cursor is not past its message, so "
+                      "it is produced again after a restart",
+                      {{"exporter", settings_.id}});
+        return;
+      }
+      wait = std::min(wait * 2, kMaxDeadLetterBackoff);
+    }
+  }
+
+  // Sleeps for `d` in short steps; false, at once, when a stop's deadline
+  // has passed.
+  bool SleepUnlessStopped(std::chrono::milliseconds d) {
+    const auto until = std::chrono::steady_clock::now() + d;
+    for (;;) {
+      const auto now = std::chrono::steady_clock::now();
+      if (now.time_since_epoch().count() >= stop_deadline_ns_.load()) return false;
+      if (now >= until) return true;
+      std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+          until - now, std::chrono::milliseconds(20)));
+    }
   }
 
   void OnDelivery(const rd_kafka_message_t& report) {
@@ -471,6 +527,10 @@ class KafkaExporter final : public pipeline::Exporter {
   // messages are sent again first, at most once per backoff interval: the
   // LogConsumer calls this again at once after a failure.
   Status Flush() {
+    if (abandoned_dead_letters_ > 0) {
+      return Status::Unavailable(std::to_string(abandoned_dead_letters_) +
+                                 " undeliverable kafka messages are not in the dead-letter queue");
+    }
     if (!retry_.empty() && std::chrono::steady_clock::now() < next_resend_) {
       return Status::Unavailable(std::to_string(retry_.size()) +
                                  " kafka messages wait to be sent again after: " + last_failure_);
@@ -604,6 +664,11 @@ class KafkaExporter final : public pipeline::Exporter {
   std::chrono::milliseconds resend_backoff_ = kFirstResendBackoff;
   bool warned_unsupported_ = false;
   std::chrono::steady_clock::time_point last_unsupported_warning_{};
+  // Dead letters given up at stop before they were written (PutDeadLetter).
+  uint64_t abandoned_dead_letters_ = 0;
+  // steady_clock nanoseconds of the stop's deadline; the far future until
+  // Stop is called. Set on the service's thread, read on the consumer's.
+  std::atomic<int64_t> stop_deadline_ns_{INT64_MAX};
   std::unique_ptr<pipeline::LogConsumer> consumer_;
 };
 
@@ -864,7 +929,10 @@ class KafkaReplaySender final : public pipeline::Sender {
   }
 
  private:
-  const KafkaOptions& options_;
+  // A copy: a sender may outlive the options it was made from (a factory's
+  // captured copy, a parsed configuration), whatever order owners declare
+  // them in.
+  const KafkaOptions options_;
   rd_kafka_t* rk_ = nullptr;
   rd_kafka_resp_err_t last_ = RD_KAFKA_RESP_ERR_NO_ERROR;
 };

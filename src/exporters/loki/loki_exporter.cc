@@ -430,7 +430,10 @@ class LokiSender final : public pipeline::Sender {
   }
 
  private:
-  const LokiOptions& options_;
+  // A copy: a sender may outlive the options it was made from (a factory's
+  // captured copy, a parsed configuration), whatever order owners declare
+  // them in.
+  const LokiOptions options_;
   std::unique_ptr<HttpClient> client_;
   std::string path_;
   std::string compressed_;

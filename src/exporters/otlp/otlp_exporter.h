@@ -56,7 +56,10 @@ class OtlpGrpcSender final : public pipeline::Sender {
  private:
   Status Connect();
 
-  const OtlpGrpcOptions& options_;
+  // A copy: a sender may outlive the options it was made from (a factory's
+  // captured copy, a parsed configuration), whatever order owners declare
+  // them in.
+  const OtlpGrpcOptions options_;
   std::vector<std::pair<std::string, std::string>> metadata_;  // names lower-cased
   struct Stub;  // the generic stub, kept out of this header
   std::shared_ptr<grpc::Channel> channel_;

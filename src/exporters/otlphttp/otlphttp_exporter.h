@@ -47,7 +47,10 @@ class OtlpHttpSender final : public pipeline::Sender {
   pipeline::SendResult Send(const pipeline::OutboundRequest& request) override;
 
  private:
-  const OtlpHttpOptions& options_;
+  // A copy: a sender may outlive the options it was made from (a factory's
+  // captured copy, a parsed configuration), whatever order owners declare
+  // them in.
+  const OtlpHttpOptions options_;
   std::unique_ptr<HttpClient> clients_[3];  // per signal, made on first use
   std::string paths_[3];
   std::string compressed_;

@@ -78,7 +78,10 @@ class RemoteWriteSender final : public pipeline::Sender {
   pipeline::SendResult Send(const pipeline::OutboundRequest& request) override;
 
  private:
-  const RemoteWriteOptions& options_;
+  // A copy: a sender may outlive the options it was made from (a factory's
+  // captured copy, a parsed configuration), whatever order owners declare
+  // them in.
+  const RemoteWriteOptions options_;
   std::unique_ptr<HttpClient> client_;
   std::string path_;
   std::string compressed_;

@@ -4,6 +4,7 @@
 #include <optional>
 #include <string_view>
 
+#include "base/check.h"
 #include "net/http_server.h"
 #include "receivers/common/http_options.h"
 #include "receivers/common/ingest.h"
@@ -179,8 +180,11 @@ class RemoteWriteHandler final : public net::HttpHandler {
     batch.encoding = log::Encoding::kPromRemoteWriteProto;
     batch.tenant = std::string(tenant);
     batch.items = items;
-    batch.min_time_unix_nano = min_ms * 1'000'000;
-    batch.max_time_unix_nano = max_ms * 1'000'000;
+    // Invariant: both decoders reject a series whose timestamps would not
+    // fit in nanoseconds, so neither product overflows.
+    SLUICE_DCHECK(wire::prom::TimestampInRange(min_ms) && wire::prom::TimestampInRange(max_ms));
+    batch.min_time_unix_nano = min_ms * wire::prom::kNanosPerMilli;
+    batch.max_time_unix_nano = max_ms * wire::prom::kNanosPerMilli;
     batch.payload = std::move(payload);
     return batch;
   }

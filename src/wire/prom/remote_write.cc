@@ -51,6 +51,12 @@ bool ValidUtf8(std::string_view v) {
   return simdjson::validate_utf8(v.data(), v.size());
 }
 
+std::string TimestampOutOfRange(std::string_view what, int64_t ms) {
+  return std::string(what) + " timestamp " + std::to_string(ms) +
+         " ms is outside the range sluice stores (1677-09-21 to 2262-04-11 UTC, " +
+         std::to_string(kMinTimestampMs) + " to " + std::to_string(kMaxTimestampMs) + " ms)";
+}
+
 namespace {
 
 Status Invalid(std::string why) {
@@ -130,28 +136,34 @@ Status InspectSeries(std::string_view series, const char* readable_end, uint64_t
         ++r->items;
         if (!s.Is(WireType::kLengthDelimited)) return bad("sample has the wrong wire type");
         ProtoReader p(s.bytes());
+        int64_t ts = 0;  // proto3 leaves a timestamp of 0, the epoch, out
         while (p.Next()) {
           if (p.field() == field::kSampleValue && !p.Is(WireType::kFixed64)) {
             return bad("sample value has the wrong wire type");
           }
           if (p.field() == field::kSampleTimestamp) {
             if (!p.Is(WireType::kVarint)) return bad("timestamp has the wrong wire type");
-            NoteTimestamp(p.as_int64(), r);
+            ts = p.as_int64();
           }
         }
         if (!p.ok()) return bad(std::string("malformed sample: ") + p.error());
+        if (!TimestampInRange(ts)) return bad(TimestampOutOfRange("sample", ts));
+        NoteTimestamp(ts, r);
         break;
       }
       case field::kSeriesHistograms: {
         ++r->items;
         if (!s.Is(WireType::kLengthDelimited)) return bad("histogram has the wrong wire type");
         ProtoReader h(s.bytes());
+        int64_t ts = 0;  // left out when 0, as for samples
         while (h.Next()) {
           if (h.field() == field::kHistogramTimestamp && h.Is(WireType::kVarint)) {
-            NoteTimestamp(h.as_int64(), r);
+            ts = h.as_int64();
           }
         }
         if (!h.ok()) return bad(std::string("malformed histogram: ") + h.error());
+        if (!TimestampInRange(ts)) return bad(TimestampOutOfRange("histogram", ts));
+        NoteTimestamp(ts, r);
         break;
       }
       default:
@@ -190,10 +202,13 @@ Status InspectWriteRequest(std::string_view request, WriteInspection* out) {
       continue;
     }
     if (res.any_ts) {
-      if (out->min_timestamp_ms == 0 || res.min_ts < out->min_timestamp_ms) {
+      if (!out->any_timestamp || res.min_ts < out->min_timestamp_ms) {
         out->min_timestamp_ms = res.min_ts;
       }
-      out->max_timestamp_ms = std::max(out->max_timestamp_ms, res.max_ts);
+      if (!out->any_timestamp || res.max_ts > out->max_timestamp_ms) {
+        out->max_timestamp_ms = res.max_ts;
+      }
+      out->any_timestamp = true;
     }
   }
   if (!r.ok()) return Invalid(std::string("malformed WriteRequest: ") + r.error());

@@ -178,6 +178,7 @@ Outcome Converter::ConvertSeries(std::string_view series, uint64_t index, Series
       case field_v2::kSeriesSamples: {
         if (!s.Is(WireType::kLengthDelimited)) return invalid("sample has the wrong wire type");
         ProtoReader p(s.bytes());
+        int64_t ts = 0;  // proto3 leaves a timestamp of 0, the epoch, out
         while (p.Next()) {
           if (p.field() == field_v2::kSampleValue && !p.Is(WireType::kFixed64)) {
             return invalid("sample value has the wrong wire type");
@@ -185,10 +186,12 @@ Outcome Converter::ConvertSeries(std::string_view series, uint64_t index, Series
           if (p.field() == field_v2::kSampleTimestamp) {
             if (!p.Is(WireType::kVarint))
               return invalid("sample timestamp has the wrong wire type");
-            counts->Note(p.as_int64());
+            ts = p.as_int64();
           }
         }
         if (!p.ok()) return invalid(std::string("malformed sample: ") + p.error());
+        if (!TimestampInRange(ts)) return invalid(TimestampOutOfRange("sample", ts));
+        counts->Note(ts);
         break;
       }
       case field_v2::kSeriesHistograms: {
@@ -196,6 +199,7 @@ Outcome Converter::ConvertSeries(std::string_view series, uint64_t index, Series
         ProtoReader h(s.bytes());
         int32_t schema = 0;
         bool custom_values = false;
+        int64_t ts = 0;  // left out when 0, as for samples
         while (h.Next()) {
           if (h.field() == field_v2::kHistogramSchema) {
             if (!h.Is(WireType::kVarint))
@@ -205,12 +209,14 @@ Outcome Converter::ConvertSeries(std::string_view series, uint64_t index, Series
             if (!h.Is(WireType::kVarint)) {
               return invalid("histogram timestamp has the wrong wire type");
             }
-            counts->Note(h.as_int64());
+            ts = h.as_int64();
           } else if (h.field() == field_v2::kHistogramCustomValues) {
             custom_values = true;
           }
         }
         if (!h.ok()) return invalid(std::string("malformed histogram: ") + h.error());
+        if (!TimestampInRange(ts)) return invalid(TimestampOutOfRange("histogram", ts));
+        counts->Note(ts);
         if (schema < kMinExponentialSchema || schema > kMaxExponentialSchema || custom_values) {
           if (!unsupported) unsupported_schema = schema;
           unsupported = true;
@@ -386,12 +392,13 @@ Status Converter::Run(std::string_view request, V2Conversion* out) {
     out->histograms += counts.histograms;
     out->exemplars += counts.exemplars;
     if (counts.any_ts) {
-      if (out->min_timestamp_ms == 0 || counts.min_ts < out->min_timestamp_ms) {
+      if (!out->any_timestamp || counts.min_ts < out->min_timestamp_ms) {
         out->min_timestamp_ms = counts.min_ts;
       }
-      if (out->max_timestamp_ms == 0 || counts.max_ts > out->max_timestamp_ms) {
+      if (!out->any_timestamp || counts.max_ts > out->max_timestamp_ms) {
         out->max_timestamp_ms = counts.max_ts;
       }
+      out->any_timestamp = true;
     }
   }
   if (!t.ok()) return Status::InvalidArgument(std::string("malformed Request: ") + t.error());

@@ -51,7 +51,11 @@ struct V2Conversion {
   uint64_t exemplars = 0;
   uint64_t invalid_items = 0;  // samples and histograms of invalid series
   uint64_t unsupported_items = 0;
-  int64_t min_timestamp_ms = 0;  // over written samples and histograms; 0 when none
+  // Over the written samples and histograms (one without a timestamp field
+  // has timestamp 0, as proto3 leaves 0 out), when any_timestamp; both are 0
+  // otherwise (0 is also a real timestamp, so not "none").
+  bool any_timestamp = false;
+  int64_t min_timestamp_ms = 0;
   int64_t max_timestamp_ms = 0;
   std::string first_error;  // names the series, e.g. "series 3: ..."
   // A prometheus.WriteRequest (1.0) holding every accepted series.
@@ -73,8 +77,8 @@ struct V2Conversion {
 //
 // Each series must satisfy the same label rules as 1.0 (a non-empty
 // __name__, names matching [a-zA-Z_][a-zA-Z0-9_]*, sorted by name without
-// repeats, UTF-8 values), reference symbols in range in pairs, and not mix
-// samples with histograms. A series breaking a rule is counted as invalid,
+// repeats, UTF-8 values, timestamps in range), reference symbols in range in
+// pairs, and not mix samples with histograms. A series breaking a rule is counted as invalid,
 // one with a custom-bucket histogram as unsupported; neither is fatal. A
 // request that is malformed protobuf, whose symbols[0] is not "", or that
 // carries 1.0 fields is InvalidArgument.

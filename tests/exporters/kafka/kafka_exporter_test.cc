@@ -13,9 +13,12 @@
 #include <thread>
 
 #include "exporters/common/dead_letter.h"
+#include "io/fault_injection_file_system.h"
 #include "log/log.h"
 #include "support/otlp_builders.h"
+#include "support/sender_options.h"
 #include "support/temp_dir.h"
+#include "support/wait.h"
 
 namespace sluice::exporters::kafka {
 namespace {
@@ -123,7 +126,9 @@ class KafkaExporterTest : public ::testing::Test {
     }
     log::LogOptions o;
     o.directory = dir_.path();
-    auto l = log::Log::Open(o, io::FileSystem::Posix(), Clock::Real(), registry_);
+    // Faults are armed only by the tests that want them (the dead-letter
+    // queue's writes go through the log's file system).
+    auto l = log::Log::Open(o, fault_fs_, Clock::Real(), registry_);
     ASSERT_TRUE(l.ok()) << l.status().ToString();
     log_ = std::move(l).value();
     rt_ = std::make_unique<pipeline::Runtime>(
@@ -136,8 +141,8 @@ class KafkaExporterTest : public ::testing::Test {
     if (mock_handle_ != nullptr) rd_kafka_destroy(mock_handle_);
   }
 
-  // Options for the mock cluster plus `yaml` (more keys, one per line).
-  KafkaOptions Options(const std::string& yaml = "") {
+  // The mock cluster's brokers as the `brokers` option: "brokers: [a, b]".
+  std::string BrokersYaml() {
     std::string brokers = rd_kafka_mock_cluster_bootstraps(cluster_);
     std::string list;
     for (size_t start = 0; start <= brokers.size();) {
@@ -145,8 +150,13 @@ class KafkaExporterTest : public ::testing::Test {
       list += (list.empty() ? "" : ", ") + brokers.substr(start, comma - start);
       start = comma + 1;
     }
+    return "brokers: [" + list + "]\n";
+  }
+
+  // Options for the mock cluster plus `yaml` (more keys, one per line).
+  KafkaOptions Options(const std::string& yaml = "") {
     config::Context ctx("test");
-    KafkaOptions o = ParseOptions("brokers: [" + list + "]\n" + yaml, &ctx);
+    KafkaOptions o = ParseOptions(BrokersYaml() + yaml, &ctx);
     EXPECT_TRUE(ctx.ok()) << ctx.errors()[0].ToString();
     return o;
   }
@@ -273,6 +283,18 @@ class KafkaExporterTest : public ::testing::Test {
     return false;
   }
 
+  // The entries of the exporter's dead-letter queue.
+  std::vector<DeadLetterQueue::Entry> DeadLetters() {
+    auto dlq = DeadLetterQueue::Open(io::FileSystem::Posix(),
+                                     DeadLetterQueue::DirectoryFor(dir_.path(), "kafka"), "kafka",
+                                     1 << 30, nullptr);
+    EXPECT_TRUE(dlq.ok());
+    if (!dlq.ok()) return {};
+    auto entries = (*dlq)->List();
+    EXPECT_TRUE(entries.ok());
+    return entries.ok() ? *entries : std::vector<DeadLetterQueue::Entry>{};
+  }
+
   void SetBrokersDown(bool down) {
     for (int id = 1; id <= kBrokers; ++id) {
       if (down) {
@@ -284,6 +306,7 @@ class KafkaExporterTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
+  io::FaultInjectionFileSystem fault_fs_{io::FileSystem::Posix()};
   telemetry::Registry registry_;
   telemetry::Health health_;
   pipeline::InFlightLimiter limiter_{64 << 20, registry_};
@@ -559,6 +582,47 @@ TEST_F(KafkaExporterTest, MessageOverMaxMessageBytesIsDeadLetteredAndDoesNotBloc
   EXPECT_EQ(kept->body, big.SerializeAsString());
 }
 
+// The dead-letter queue is an undeliverable message's only place: a failed
+// write of it is retried (and counted) until it succeeds, never dropped.
+TEST_F(KafkaExporterTest, DeadLetterWhoseWriteFailsIsRetriedUntilWrittenNotDropped) {
+  fault_fs_.FailWrites(io::FaultInjectionFileSystem::WriteFault::kEio, 3, "/dlq/");
+  auto big = testing::MakeTraceRequest(3, 20, 1);
+  Append(log::Signal::kTraces, big.SerializeAsString(), 60);
+  auto small = testing::MakeTraceRequest(1, 1, 2);
+  Append(log::Signal::kTraces, small.SerializeAsString(), 1);
+  StartExporter(Options("max_message_bytes: 1000"));
+  auto got = ConsumeSpans(SpanIdsOf(small));
+  EXPECT_EQ(SpanIds(got).size(), 1u);
+  EXPECT_TRUE(CursorReachesEnd());
+  EXPECT_EQ(Counter("sluice_exporter_dead_letter_errors_total"), 3u);
+  EXPECT_EQ(Counter("sluice_exporter_dead_lettered_items_total"), 60u);
+  auto entries = DeadLetters();
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0].items, 60u);
+}
+
+// Stopped while the dead-letter queue cannot be written: the cursor stays
+// before the message, so the next run gives it up, and writes it, again.
+TEST_F(KafkaExporterTest, DeadLetterUnwrittenAtStopKeepsTheCursorBeforeItsMessage) {
+  fault_fs_.FailWrites(io::FaultInjectionFileSystem::WriteFault::kEnospc, 1 << 30, "/dlq/");
+  Append(log::Signal::kTraces, testing::MakeTraceRequest(3, 20, 1).SerializeAsString(), 60);
+  const log::Position begin = log_->CursorOf("kafka");
+  StartExporter(Options("max_message_bytes: 1000"));
+  ASSERT_TRUE(
+      testing::WaitUntil([&] { return Counter("sluice_exporter_dead_letter_errors_total") >= 2; }));
+  exporter_->Stop(std::chrono::steady_clock::now() + 100ms);
+  exporter_.reset();
+  EXPECT_EQ(log_->CursorOf("kafka"), begin);
+  EXPECT_EQ(Counter("sluice_exporter_dead_lettered_items_total"), 0u);
+  EXPECT_TRUE(DeadLetters().empty());
+
+  fault_fs_.Heal();
+  StartExporter(Options("max_message_bytes: 1000"));
+  EXPECT_TRUE(CursorReachesEnd());
+  EXPECT_EQ(Counter("sluice_exporter_dead_lettered_items_total"), 60u);
+  EXPECT_EQ(DeadLetters().size(), 1u);
+}
+
 TEST_F(KafkaExporterTest, MessageTheBrokerRejectsAsTooLargeIsDeadLettered) {
   rd_kafka_mock_push_request_errors(cluster_, kProduceApiKey, 1,
                                     RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
@@ -572,6 +636,18 @@ TEST_F(KafkaExporterTest, MessageTheBrokerRejectsAsTooLargeIsDeadLettered) {
   auto ids = SpanIds(got);
   for (const auto& id : want) EXPECT_EQ(ids[id], 1) << id;
   EXPECT_TRUE(CursorReachesEnd());
+}
+
+// What `sluice dlq replay` sends with: the topic is the dead letter's route.
+TEST_F(KafkaExporterTest, ReplaySenderStillSendsWhereItWasToldAfterItsOptionsAreGone) {
+  auto orphan = testing::SenderOutlivingItsOptions(
+      KafkaExporterType(), BrokersYaml() + "timeout: 5s", "brokers: [127.0.0.1:1]\ntimeout: 200ms");
+  auto req = testing::MakeTraceRequest(1, 2, 1);
+  pipeline::SendResult result = orphan.sender->Send(
+      testing::RequestOf(log::Signal::kTraces, req.SerializeAsString(), 2, "otlp_spans"));
+  EXPECT_TRUE(result.ok()) << result.reason;
+  auto got = ConsumeSpans(SpanIdsOf(req));
+  EXPECT_EQ(SpanIds(got).size(), 2u);
 }
 
 // Splitting, without a broker.

@@ -11,6 +11,7 @@
 #include "support/fault_backend.h"
 #include "support/http_client.h"
 #include "support/otlp_builders.h"
+#include "support/sender_options.h"
 #include "support/service_harness.h"
 #include "support/temp_dir.h"
 #include "support/wait.h"
@@ -268,6 +269,17 @@ TEST_F(LokiExporterTest, EveryEntryArrivesThroughRateLimitsAndServerErrors) {
   for (int i = 0; i < 20; ++i) Post(testing::MakeLogsRequest(10, 100 + i));
   ASSERT_TRUE(WaitForEntries(200)) << loki_.entries();
   EXPECT_EQ(loki_.entries(), 200u);
+}
+
+TEST_F(LokiExporterTest, SenderStillSendsWhereItWasToldAfterItsOptionsAreGone) {
+  ASSERT_TRUE(backend_.Start());
+  auto orphan = testing::SenderOutlivingItsOptions(
+      LokiExporterType(), "endpoint: " + backend_.url() + "/loki/api/v1/push",
+      "endpoint: http://127.0.0.1:1/loki/api/v1/push");
+  pipeline::SendResult result = orphan.sender->Send(testing::RequestOf(
+      log::Signal::kLogs, R"({"streams":[{"stream":{"job":"a"},"values":[["1","line"]]}]})", 1));
+  EXPECT_TRUE(result.ok()) << result.reason;
+  EXPECT_EQ(backend_.requests(), 1u);
 }
 
 TEST(LokiOptionsTest, InvalidLabelNameIsAConfigError) {

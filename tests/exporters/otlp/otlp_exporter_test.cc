@@ -16,6 +16,7 @@
 #include "opentelemetry/proto/collector/trace/v1/trace_service.grpc.pb.h"
 #include "support/http_client.h"
 #include "support/otlp_builders.h"
+#include "support/sender_options.h"
 #include "support/service_harness.h"
 #include "support/temp_dir.h"
 #include "support/tls_certificate.h"
@@ -242,6 +243,16 @@ TEST_F(OtlpGrpcExporterTest, PartialSuccessCountsTheRejectedItems) {
   Post("/v1/logs", testing::MakeLogsRequest(10, 1).SerializeAsString());
   EXPECT_TRUE(WaitFor([&] { return Counter("sluice_exporter_rejected_items_total") == 1; }));
   EXPECT_TRUE(WaitFor([&] { return Counter("sluice_exporter_sent_items_total") == 9; }));
+}
+
+TEST_F(OtlpGrpcExporterTest, SenderStillSendsWhereItWasToldAfterItsOptionsAreGone) {
+  auto orphan = testing::SenderOutlivingItsOptions(
+      OtlpGrpcExporterType(), "endpoint: 127.0.0.1:" + std::to_string(port_) + "\ntimeout: 5s",
+      "endpoint: 127.0.0.1:1\ntimeout: 5s");
+  pipeline::SendResult result = orphan.sender->Send(testing::RequestOf(
+      log::Signal::kTraces, testing::MakeTraceRequest(1, 5, 900).SerializeAsString(), 5));
+  EXPECT_TRUE(result.ok()) << result.reason;
+  EXPECT_EQ(backend_.spans(), 5u);
 }
 
 class OtlpGrpcTlsExporterTest : public OtlpGrpcExporterTest {

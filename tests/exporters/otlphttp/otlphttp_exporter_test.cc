@@ -12,6 +12,7 @@
 #include "support/fault_backend.h"
 #include "support/http_client.h"
 #include "support/otlp_builders.h"
+#include "support/sender_options.h"
 #include "support/service_harness.h"
 #include "support/temp_dir.h"
 #include "support/wait.h"
@@ -245,6 +246,41 @@ TEST_F(OtlpHttpExporterTest, RetriesPastMaxElapsedTimeAreDeadLettered) {
   EXPECT_EQ(Counter("sluice_exporter_dead_lettered_items_total"), 6u);
   EXPECT_GT(Counter("sluice_exporter_send_failed_total"), 2u);
   service_->Shutdown();
+}
+
+// A server's Retry-After is obeyed up to retry_on_failure.max_interval
+// (50ms here): an hour-long one neither stalls the request for an hour nor
+// outlasts max_elapsed_time (5m) at once and sends it to the dead letters.
+TEST_F(OtlpHttpExporterTest, RetryAfterBeyondMaxIntervalIsCutToMaxInterval) {
+  ASSERT_TRUE(backend_.Start());
+  std::atomic<int> answered{0};
+  decide_ = [&](const testing::BackendRequest&) {
+    Fault f;
+    if (answered.fetch_add(1) == 0) {
+      f.kind = Fault::Kind::kStatus;
+      f.status = 503;
+      f.retry_after = "3600";
+    }
+    return f;
+  };
+  StartSluice();
+  std::vector<std::string> ids = Send(1, 5, 1);
+  ASSERT_TRUE(testing::WaitUntil([&] { return tally_.distinct() >= 5; }, std::chrono::seconds(10)))
+      << "the request waits out the whole Retry-After, or was dead-lettered";
+  for (const auto& id : ids) EXPECT_TRUE(tally_.Has(id));
+  EXPECT_EQ(answered.load(), 2);
+  EXPECT_EQ(Counter("sluice_exporter_dead_lettered_items_total"), 0u);
+  service_->Shutdown();
+}
+
+TEST_F(OtlpHttpExporterTest, SenderStillSendsWhereItWasToldAfterItsOptionsAreGone) {
+  ASSERT_TRUE(backend_.Start());
+  auto orphan = testing::SenderOutlivingItsOptions(
+      OtlpHttpExporterType(), "endpoint: " + backend_.url(), "endpoint: http://127.0.0.1:1");
+  pipeline::SendResult result = orphan.sender->Send(testing::RequestOf(
+      log::Signal::kTraces, testing::MakeTraceRequest(1, 5, 1).SerializeAsString(), 5));
+  EXPECT_TRUE(result.ok()) << result.reason;
+  EXPECT_EQ(tally_.distinct(), 5u);
 }
 
 TEST_F(OtlpHttpExporterTest, BackendOutageUnderLoadLosesNothing) {

@@ -75,8 +75,9 @@ service:
     return registry_.AddCounter(name, "", std::move(names)).With(labels).Value();
   }
 
-  // Stops the service and returns the stored batches' (encoding, items, payload).
-  std::vector<std::tuple<log::Encoding, uint32_t, std::string>> Stored() {
+  // Stops the service and returns the stored batches' (encoding, items,
+  // payload, header).
+  std::vector<std::tuple<log::Encoding, uint32_t, std::string, log::BatchHeader>> Stored() {
     service_->Shutdown();
     telemetry::Registry r;
     log::LogOptions o;
@@ -84,11 +85,12 @@ service:
     auto log = log::Log::Open(o, io::FileSystem::Posix(), Clock::Real(), r);
     EXPECT_TRUE(log.ok());
     log::LogReader reader(**log, (*log)->Begin());
-    std::vector<std::tuple<log::Encoding, uint32_t, std::string>> out;
+    std::vector<std::tuple<log::Encoding, uint32_t, std::string, log::BatchHeader>> out;
     while (true) {
       auto b = reader.Next();
       if (!b.ok()) break;
-      out.emplace_back(b->header.encoding, b->header.item_count, std::string(b->payload));
+      out.emplace_back(b->header.encoding, b->header.item_count, std::string(b->payload),
+                       b->header);
     }
     return out;
   }
@@ -206,6 +208,35 @@ TEST_F(RemoteWriteReceiverTest, RemoteWrite2BadSeriesGet400NamingTheSeriesAfterT
   ASSERT_EQ(kept.timeseries_size(), 3);
   EXPECT_EQ(kept.timeseries(1).labels(3).value(), "/p/2");
   EXPECT_EQ(std::get<1>(stored[1]), 9u);
+}
+
+// Milliseconds past INT64_MAX / 10^6 have no nanosecond form: the series
+// is refused with the reason rather than its time range overflowing.
+TEST_F(RemoteWriteReceiverTest, SampleTimestampPastTheYear2262Gets400WithTheReason) {
+  auto far = testing::MakeWriteRequestAt({INT64_MAX / 1000});
+  auto r = Write(far.SerializeAsString());
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("sample timestamp 9223372036854775 ms is outside"), std::string::npos)
+      << r.body;
+  r = WriteV2(ToRemoteWriteV2(far).SerializeAsString());
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("sample timestamp 9223372036854775 ms is outside"), std::string::npos)
+      << r.body;
+  ExpectWritten(r, "0", "0", "0");
+  EXPECT_TRUE(Stored().empty());
+}
+
+// The epoch and times before it are real timestamps, not "none".
+TEST_F(RemoteWriteReceiverTest, BatchTimeRangeCountsTimestampZeroAndNegativeOnes) {
+  ASSERT_EQ(Write(testing::MakeWriteRequestAt({5, 0, 7}).SerializeAsString()).status, 204);
+  auto before_1970 = testing::MakeWriteRequestAt({-20, -10});
+  ASSERT_EQ(WriteV2(ToRemoteWriteV2(before_1970).SerializeAsString()).status, 204);
+  auto stored = Stored();
+  ASSERT_EQ(stored.size(), 2u);
+  EXPECT_EQ(std::get<3>(stored[0]).min_event_unix_nanos, 0);
+  EXPECT_EQ(std::get<3>(stored[0]).max_event_unix_nanos, 7'000'000);
+  EXPECT_EQ(std::get<3>(stored[1]).min_event_unix_nanos, -20'000'000);
+  EXPECT_EQ(std::get<3>(stored[1]).max_event_unix_nanos, -10'000'000);
 }
 
 TEST_F(RemoteWriteReceiverTest, BodiesLabelledWithTheOtherVersionGet400) {

@@ -10,6 +10,7 @@ namespace sluice::wire::prom {
 namespace {
 
 using sluice::testing::MakeWriteRequest;
+using sluice::testing::MakeWriteRequestAt;
 
 TEST(RemoteWriteTest, CountsSeriesSamplesAndTimestamps) {
   WriteInspection ins;
@@ -173,6 +174,46 @@ TEST(RemoteWriteTest, NonUtf8LabelValueIsRejected) {
   WriteInspection ins;
   ASSERT_TRUE(InspectWriteRequest(req.SerializeAsString(), &ins).ok());
   EXPECT_EQ(ins.rejected_series, 1u);
+}
+
+// 0 is a timestamp like any other (the epoch); before 1970 is negative.
+TEST(RemoteWriteTest, ZeroAndNegativeTimestampsSetTheTimeRange) {
+  WriteInspection ins;
+  ASSERT_TRUE(InspectWriteRequest(MakeWriteRequestAt({5, 0, 7}).SerializeAsString(), &ins).ok());
+  EXPECT_TRUE(ins.any_timestamp);
+  EXPECT_EQ(ins.min_timestamp_ms, 0);
+  EXPECT_EQ(ins.max_timestamp_ms, 7);
+  ASSERT_TRUE(InspectWriteRequest(MakeWriteRequestAt({-20, -10}).SerializeAsString(), &ins).ok());
+  EXPECT_EQ(ins.min_timestamp_ms, -20);
+  EXPECT_EQ(ins.max_timestamp_ms, -10);
+  ASSERT_TRUE(InspectWriteRequest(MakeWriteRequest(0, 0, 1).SerializeAsString(), &ins).ok());
+  EXPECT_FALSE(ins.any_timestamp);
+}
+
+// A timestamp whose nanoseconds do not fit in int64 rejects its series
+// (the receiver answers 400 with the reason) instead of overflowing.
+TEST(RemoteWriteTest, TimestampPastTheYear2262RejectsItsSeriesSayingWhy) {
+  auto req = MakeWriteRequestAt({kMaxTimestampMs, kMaxTimestampMs + 1, kMinTimestampMs, INT64_MIN});
+  auto* h = req.mutable_timeseries(2)->add_histograms();
+  h->set_timestamp(kMinTimestampMs - 1);
+  req.mutable_timeseries(2)->clear_samples();
+  WriteInspection ins;
+  ASSERT_TRUE(InspectWriteRequest(req.SerializeAsString(), &ins).ok());
+  EXPECT_EQ(ins.series_ok, (std::vector<bool>{true, false, false, false}));
+  EXPECT_NE(ins.first_error.find("series 1: sample timestamp 9223372036855 ms is outside"),
+            std::string::npos)
+      << ins.first_error;
+  EXPECT_EQ(ins.min_timestamp_ms, kMaxTimestampMs);
+  EXPECT_EQ(ins.max_timestamp_ms, kMaxTimestampMs);
+
+  auto histogram = MakeWriteRequestAt({0});
+  histogram.mutable_timeseries(0)->clear_samples();
+  histogram.mutable_timeseries(0)->add_histograms()->set_timestamp(kMinTimestampMs - 1);
+  ASSERT_TRUE(InspectWriteRequest(histogram.SerializeAsString(), &ins).ok());
+  EXPECT_EQ(ins.rejected_series, 1u);
+  EXPECT_NE(ins.first_error.find("histogram timestamp -9223372036855 ms is outside"),
+            std::string::npos)
+      << ins.first_error;
 }
 
 TEST(RemoteWriteTest, MalformedRequestIsAnError) {

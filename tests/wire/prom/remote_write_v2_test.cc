@@ -3,12 +3,14 @@
 #include <gtest/gtest.h>
 
 #include "support/otlp_builders.h"
+#include "wire/prom/remote_write.h"
 #include "wire/proto_writer.h"
 
 namespace sluice::wire::prom {
 namespace {
 
 using sluice::testing::MakeWriteRequest;
+using sluice::testing::MakeWriteRequestAt;
 using sluice::testing::ToRemoteWriteV2;
 namespace v2 = ::io::prometheus::write::v2;
 
@@ -59,6 +61,40 @@ TEST(RemoteWriteV2Test, ConvertsToThe1_0FormByteForByte) {
   EXPECT_EQ(c.min_timestamp_ms, 1'700'000'007'000);
   EXPECT_EQ(c.max_timestamp_ms, 1'700'000'007'500);
   EXPECT_EQ(c.write_request, v1.SerializeAsString());
+}
+
+// 0 is a timestamp like any other (the epoch); before 1970 is negative.
+TEST(RemoteWriteV2Test, ZeroAndNegativeTimestampsSetTheTimeRange) {
+  V2Conversion c = Convert(ToRemoteWriteV2(MakeWriteRequestAt({5, 0, 7})));
+  EXPECT_TRUE(c.any_timestamp);
+  EXPECT_EQ(c.min_timestamp_ms, 0);
+  EXPECT_EQ(c.max_timestamp_ms, 7);
+  c = Convert(ToRemoteWriteV2(MakeWriteRequestAt({-20, -10})));
+  EXPECT_EQ(c.min_timestamp_ms, -20);
+  EXPECT_EQ(c.max_timestamp_ms, -10);
+  EXPECT_FALSE(Convert(ToRemoteWriteV2(MakeWriteRequest(0, 0, 1))).any_timestamp);
+}
+
+// A timestamp whose nanoseconds do not fit in int64 rejects its series
+// (the receiver answers 400 with the reason) instead of overflowing.
+TEST(RemoteWriteV2Test, TimestampPastTheYear2262RejectsItsSeriesSayingWhy) {
+  V2Conversion c =
+      Convert(ToRemoteWriteV2(MakeWriteRequestAt({kMaxTimestampMs, kMaxTimestampMs + 1})));
+  EXPECT_EQ(c.invalid_series, 1u);
+  EXPECT_EQ(c.samples, 1u);
+  EXPECT_NE(c.first_error.find("series 1: sample timestamp 9223372036855 ms is outside"),
+            std::string::npos)
+      << c.first_error;
+  EXPECT_EQ(c.max_timestamp_ms, kMaxTimestampMs);
+
+  auto histogram = RequestWithExemplarsAndHistograms();
+  histogram.mutable_timeseries(3)->mutable_histograms(0)->set_timestamp(kMinTimestampMs - 1);
+  c = Convert(ToRemoteWriteV2(histogram));
+  EXPECT_EQ(c.invalid_series, 1u);
+  EXPECT_EQ(c.histograms, 0u);
+  EXPECT_NE(c.first_error.find("series 3: histogram timestamp -9223372036855 ms is outside"),
+            std::string::npos)
+      << c.first_error;
 }
 
 TEST(RemoteWriteV2Test, EmptyLabelValuesAreLeftOutAsProto3Does) {
