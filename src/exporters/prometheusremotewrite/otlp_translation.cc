@@ -118,6 +118,48 @@ int64_t ToMillis(uint64_t unix_nano) {
   return static_cast<int64_t>(unix_nano / 1'000'000);
 }
 
+// Where a kind of data point keeps the fields every kind has, each at its
+// own number.
+struct CommonPointFields {
+  uint32_t time;
+  uint32_t attributes;
+  uint32_t flags;
+  uint32_t exemplars;  // 0: summaries have none
+};
+constexpr CommonPointFields kNumberPointFields{field::kNumberTime, field::kNumberAttributes,
+                                               field::kNumberFlags, field::kNumberExemplars};
+constexpr CommonPointFields kHistogramPointFields{
+    field::kHistogramTime, field::kHistogramAttributes, field::kHistogramFlags,
+    field::kHistogramExemplars};
+constexpr CommonPointFields kSummaryPointFields{field::kSummaryTime, field::kSummaryAttributes,
+                                                field::kSummaryFlags, 0};
+
+struct CommonPoint {
+  uint64_t time = 0;  // unix nanoseconds
+  uint64_t flags = 0;
+  uint64_t exemplars = 0;
+  bool stale() const { return (flags & kFlagNoRecordedValue) != 0; }
+};
+
+// Reads the reader's current field into *point (its attributes into
+// *attributes) if it is one of `f`; false, reading nothing, if it is not.
+bool ReadCommonPointField(ProtoReader& r, const CommonPointFields& f, CommonPoint* point,
+                          std::vector<std::string_view>* attributes) {
+  const uint32_t n = r.field();
+  if (n == f.time) {
+    if (Expect(r, WireType::kFixed64)) point->time = r.fixed64();
+  } else if (n == f.attributes) {
+    if (Expect(r, WireType::kLengthDelimited)) attributes->push_back(r.bytes());
+  } else if (n == f.flags) {
+    if (Expect(r, WireType::kVarint)) point->flags = r.varint();
+  } else if (f.exemplars != 0 && n == f.exemplars) {
+    if (Expect(r, WireType::kLengthDelimited)) ++point->exemplars;
+  } else {
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 void OtlpTranslator::BuildPointLabels() {
@@ -468,17 +510,13 @@ Result<bool> OtlpTranslator::PointLabels(std::string_view extra_label) {
 
 Status OtlpTranslator::TranslateNumberPoint(std::string_view point) {
   attributes_.clear();
-  uint64_t time = 0;
-  uint64_t flags = 0;
-  uint64_t exemplars = 0;
+  CommonPoint common;
   double value = 0;
   bool has_value = false;
   ProtoReader r(point);
   while (r.Next()) {
+    if (ReadCommonPointField(r, kNumberPointFields, &common, &attributes_)) continue;
     switch (r.field()) {
-      case field::kNumberTime:
-        if (Expect(r, WireType::kFixed64)) time = r.fixed64();
-        break;
       case field::kNumberAsDouble:
         if (Expect(r, WireType::kFixed64)) {
           value = r.as_double();
@@ -491,29 +529,20 @@ Status OtlpTranslator::TranslateNumberPoint(std::string_view point) {
           has_value = true;
         }
         break;
-      case field::kNumberAttributes:
-        if (Expect(r, WireType::kLengthDelimited)) attributes_.push_back(r.bytes());
-        break;
-      case field::kNumberFlags:
-        if (Expect(r, WireType::kVarint)) flags = r.varint();
-        break;
-      case field::kNumberExemplars:
-        if (Expect(r, WireType::kLengthDelimited)) ++exemplars;
-        break;
       default:
         break;
     }
   }
   if (!r.ok()) return Invalid(r.error());
-  stats_->dropped_exemplars += exemplars;
-  bool stale = (flags & kFlagNoRecordedValue) != 0;
+  stats_->dropped_exemplars += common.exemplars;
+  const bool stale = common.stale();
   if (!has_value && !stale) {
     Drop(&TranslateStats::dropped_invalid_point, 1, "a data point has no value");
     return Status::Ok();
   }
   SLUICE_ASSIGN_OR_RETURN(bool labelled, PointLabels({}));
   if (!labelled) return Status::Ok();
-  Emit(name_, {}, stale ? StaleNaN() : value, ToMillis(time));
+  Emit(name_, {}, stale ? StaleNaN() : value, ToMillis(common.time));
   return Status::Ok();
 }
 
@@ -521,18 +550,14 @@ Status OtlpTranslator::TranslateHistogramPoint(std::string_view point) {
   attributes_.clear();
   bucket_counts_.clear();
   bounds_.clear();
-  uint64_t time = 0;
-  uint64_t flags = 0;
-  uint64_t exemplars = 0;
+  CommonPoint common;
   uint64_t count = 0;
   double sum = 0;
   bool has_sum = false;
   ProtoReader r(point);
   while (r.Next()) {
+    if (ReadCommonPointField(r, kHistogramPointFields, &common, &attributes_)) continue;
     switch (r.field()) {
-      case field::kHistogramTime:
-        if (Expect(r, WireType::kFixed64)) time = r.fixed64();
-        break;
       case field::kHistogramCount:
         if (Expect(r, WireType::kFixed64)) count = r.fixed64();
         break;
@@ -548,22 +573,13 @@ Status OtlpTranslator::TranslateHistogramPoint(std::string_view point) {
       case field::kHistogramExplicitBounds:
         ReadRepeated64(r, &bounds_);
         break;
-      case field::kHistogramAttributes:
-        if (Expect(r, WireType::kLengthDelimited)) attributes_.push_back(r.bytes());
-        break;
-      case field::kHistogramFlags:
-        if (Expect(r, WireType::kVarint)) flags = r.varint();
-        break;
-      case field::kHistogramExemplars:
-        if (Expect(r, WireType::kLengthDelimited)) ++exemplars;
-        break;
       default:
         break;
     }
   }
   if (!r.ok()) return Invalid(r.error());
-  stats_->dropped_exemplars += exemplars;
-  bool stale = (flags & kFlagNoRecordedValue) != 0;
+  stats_->dropped_exemplars += common.exemplars;
+  const bool stale = common.stale();
   if (!stale) {
     // OTLP: one more bucket than bounds, or neither; bounds strictly increasing.
     bool valid =
@@ -579,7 +595,7 @@ Status OtlpTranslator::TranslateHistogramPoint(std::string_view point) {
   }
   SLUICE_ASSIGN_OR_RETURN(bool labelled, PointLabels("le"));
   if (!labelled) return Status::Ok();
-  int64_t ts = ToMillis(time);
+  int64_t ts = ToMillis(common.time);
   double nan = StaleNaN();
   char buf[400];
   uint64_t cumulative = 0;
@@ -598,16 +614,13 @@ Status OtlpTranslator::TranslateHistogramPoint(std::string_view point) {
 Status OtlpTranslator::TranslateSummaryPoint(std::string_view point) {
   attributes_.clear();
   quantiles_.clear();
-  uint64_t time = 0;
-  uint64_t flags = 0;
+  CommonPoint common;
   uint64_t count = 0;
   double sum = 0;
   ProtoReader r(point);
   while (r.Next()) {
+    if (ReadCommonPointField(r, kSummaryPointFields, &common, &attributes_)) continue;
     switch (r.field()) {
-      case field::kSummaryTime:
-        if (Expect(r, WireType::kFixed64)) time = r.fixed64();
-        break;
       case field::kSummaryCount:
         if (Expect(r, WireType::kFixed64)) count = r.fixed64();
         break;
@@ -617,12 +630,6 @@ Status OtlpTranslator::TranslateSummaryPoint(std::string_view point) {
       case field::kSummaryQuantileValues:
         if (Expect(r, WireType::kLengthDelimited)) quantiles_.push_back(r.bytes());
         break;
-      case field::kSummaryAttributes:
-        if (Expect(r, WireType::kLengthDelimited)) attributes_.push_back(r.bytes());
-        break;
-      case field::kSummaryFlags:
-        if (Expect(r, WireType::kVarint)) flags = r.varint();
-        break;
       default:
         break;
     }
@@ -630,8 +637,8 @@ Status OtlpTranslator::TranslateSummaryPoint(std::string_view point) {
   if (!r.ok()) return Invalid(r.error());
   SLUICE_ASSIGN_OR_RETURN(bool labelled, PointLabels("quantile"));
   if (!labelled) return Status::Ok();
-  int64_t ts = ToMillis(time);
-  bool stale = (flags & kFlagNoRecordedValue) != 0;
+  int64_t ts = ToMillis(common.time);
+  const bool stale = common.stale();
   double nan = StaleNaN();
   char buf[400];
   for (std::string_view qv : quantiles_) {
