@@ -14,7 +14,7 @@ DEB_PACKAGES := build-essential cmake ninja-build ccache pkg-config \
   libspdlog-dev libfmt-dev libsnappy-dev libzstd-dev zlib1g-dev libxxhash-dev \
   protobuf-compiler libprotobuf-dev libgrpc++-dev protobuf-compiler-grpc libabsl-dev \
   libgtest-dev libgmock-dev libbenchmark-dev clang-format clang libclang-rt-14-dev openssl \
-  librdkafka-dev libssl-dev prometheus victoria-metrics curl bc
+  librdkafka-dev libssl-dev prometheus victoria-metrics curl bc python3
 # node and npm for the OpenTelemetry JS interop tests (tests/interop/js): from
 # Debian (node 18) unless some node and npm are already on PATH, e.g. a
 # NodeSource build, whose nodejs package conflicts with Debian's npm.
@@ -24,7 +24,7 @@ JS_DIR := tests/interop/js
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps js-deps build build-asan build-fuzz run test test-release test-asan test-fuzz bench format clean
+.PHONY: deps js-deps build build-asan build-fuzz run test test-release test-asan test-fuzz bench format lint clean
 
 # Idempotent and quiet: asks apt only for packages that are not installed yet.
 deps:
@@ -88,7 +88,13 @@ bench: deps
 	bench/run.sh $(BUILD_DIR)
 
 format:
-	find src tests bench -name '*.h' -o -name '*.cc' | xargs clang-format -i
+	tools/format.sh
+
+# The source checks the release ctest run also makes (tests/tools), without
+# building: formatting and the module boundaries of tools/module_deps.txt.
+lint:
+	tools/format.sh --check
+	python3 tools/check_module_deps.py
 
 clean:
 	rm -rf build

@@ -10,8 +10,8 @@
 
 #include "exporters/prometheusremotewrite/translate.h"
 #include "memcpy_reference.h"
-#include "wire/prom/remote_write.h"
 #include "support/otlp_builders.h"
+#include "wire/prom/remote_write.h"
 
 namespace {
 

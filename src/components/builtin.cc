@@ -6,7 +6,7 @@
 #include "exporters/otlp/otlp_exporter.h"
 #include "exporters/otlphttp/otlphttp_exporter.h"
 #include "exporters/prometheusremotewrite/remote_write_exporter.h"
-#include "log/options.h"
+#include "log/options_schema.h"
 #include "pipeline/service_config.h"
 #include "receivers/otlp/otlp_receiver.h"
 #include "receivers/prometheus_remote_write/remote_write_receiver.h"

@@ -18,7 +18,7 @@
 #include <thread>
 #include <vector>
 
-#include "net/http_server.h"
+#include "net/endpoint.h"
 #include "wire/proto_reader.h"
 #include "wire/proto_writer.h"
 
@@ -689,9 +689,8 @@ Result<Summary> Run(const Options& o, const std::atomic<bool>& stop) {
   std::string endpoint =
       !o.endpoint.empty() ? o.endpoint
                           : (o.protocol == Protocol::kHttp ? "127.0.0.1:4318" : "127.0.0.1:4317");
-  std::string host;
-  uint16_t port;
-  SLUICE_RETURN_IF_ERROR(net::SplitEndpoint(endpoint, &host, &port));
+  SLUICE_ASSIGN_OR_RETURN(net::Endpoint target,
+                          net::Endpoint::Parse(endpoint, net::EndpointForm::kHostPort));
   if (o.services < 1 || o.connections < 1) {
     return Status::InvalidArgument("services and connections must be at least 1");
   }
@@ -718,7 +717,7 @@ Result<Summary> Run(const Options& o, const std::atomic<bool>& stop) {
   // Once generation stops, what was made is still sent (with its retries).
   Status st;
   if (o.protocol == Protocol::kHttp) {
-    HttpDriver driver(o, schedule, stats, host, std::to_string(port));
+    HttpDriver driver(o, schedule, stats, target.host, std::to_string(target.port));
     st = driver.Run();
   } else {
     GrpcDriver driver(o, schedule, stats, endpoint);

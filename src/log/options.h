@@ -4,8 +4,6 @@
 #include <cstdint>
 #include <string>
 
-#include "config/schema.h"
-
 namespace sluice::log {
 
 enum class FsyncPolicy {
@@ -31,7 +29,9 @@ struct StateCompactionOptions {
   std::chrono::nanoseconds cooldown = std::chrono::minutes(1);
 };
 
-// The `storage:` section.
+// The `storage:` section. A plain struct, so that the log's users do not
+// compile the configuration machinery (yaml-cpp) with it; the YAML schema that
+// reads it is in options_schema.h.
 struct LogOptions {
   std::string directory = "./data";
   FsyncPolicy fsync = FsyncPolicy::kInterval;
@@ -55,7 +55,5 @@ struct LogOptions {
   // How often retention runs when nothing wakes it earlier.
   std::chrono::nanoseconds retention_interval = std::chrono::seconds(1);
 };
-
-const config::Schema<LogOptions>& LogOptionsSchema();
 
 }  // namespace sluice::log

@@ -11,6 +11,7 @@
 
 #include "base/clock.h"
 #include "base/logging.h"
+#include "net/endpoint.h"
 #include "net/http_fields.h"
 
 namespace sluice::net {
@@ -48,25 +49,6 @@ HttpResponse HttpResponse::Json(int status, std::string body) {
   r.content_type = "application/json";
   r.body = std::move(body);
   return r;
-}
-
-Status SplitEndpoint(const std::string& endpoint, std::string* host, uint16_t* port) {
-  size_t colon = endpoint.rfind(':');
-  if (colon == std::string::npos || colon + 1 == endpoint.size()) {
-    return Status::InvalidArgument("endpoint \"" + endpoint + "\" must be host:port");
-  }
-  *host = endpoint.substr(0, colon);
-  if (host->size() >= 2 && host->front() == '[' && host->back() == ']') {
-    *host = host->substr(1, host->size() - 2);
-  }
-  if (host->empty()) *host = "0.0.0.0";
-  char* end = nullptr;
-  long p = std::strtol(endpoint.c_str() + colon + 1, &end, 10);
-  if (*end != '\0' || p < 0 || p > 65535) {
-    return Status::InvalidArgument("endpoint \"" + endpoint + "\" has an invalid port");
-  }
-  *port = static_cast<uint16_t>(p);
-  return Status::Ok();
 }
 
 // What the server needs of a connection, whatever its stream.
@@ -448,21 +430,20 @@ Status HttpServer::Impl::LoadTls() {
 }
 
 Status HttpServer::Impl::Listen() {
-  std::string host;
-  uint16_t port;
-  SLUICE_RETURN_IF_ERROR(SplitEndpoint(options_.endpoint, &host, &port));
+  SLUICE_ASSIGN_OR_RETURN(Endpoint endpoint,
+                          Endpoint::Parse(options_.endpoint, EndpointForm::kHostPort));
   beast::error_code ec;
-  auto address = asio::ip::make_address(host, ec);
+  auto address = asio::ip::make_address(endpoint.host, ec);
   if (ec) {
     tcp::resolver resolver(io_);
-    auto results = resolver.resolve(host, std::to_string(port), ec);
+    auto results = resolver.resolve(endpoint.host, std::to_string(endpoint.port), ec);
     if (ec || results.empty()) {
-      return Status::InvalidArgument("cannot resolve \"" + host + "\" in endpoint " +
+      return Status::InvalidArgument("cannot resolve \"" + endpoint.host + "\" in endpoint " +
                                      options_.endpoint);
     }
     address = results.begin()->endpoint().address();
   }
-  tcp::endpoint ep(address, port);
+  tcp::endpoint ep(address, endpoint.port);
   acceptor_.open(ep.protocol(), ec);
   if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) acceptor_.bind(ep, ec);
@@ -471,9 +452,10 @@ Status HttpServer::Impl::Listen() {
     return Status::Unavailable("cannot listen on " + options_.endpoint + ": " + ec.message());
   }
   auto local = acceptor_.local_endpoint();
-  bound_ = (local.address().is_v6() ? "[" + local.address().to_string() + "]"
-                                    : local.address().to_string()) +
-           ":" + std::to_string(local.port());
+  Endpoint bound;
+  bound.host = local.address().to_string();
+  bound.port = local.port();
+  bound_ = bound.HostPort();
   return Status::Ok();
 }
 

@@ -61,7 +61,7 @@ struct TlsFiles {
 
 struct HttpServerOptions {
   std::string name;      // used in logs and the `server` metric label
-  std::string endpoint;  // host:port; port 0 picks a free port
+  std::string endpoint;  // EndpointForm::kHostPort; port 0 picks a free port
   uint64_t max_body_bytes = 16ull << 20;
   std::chrono::nanoseconds header_read_timeout = std::chrono::seconds(10);
   std::chrono::nanoseconds body_read_timeout = std::chrono::seconds(30);
@@ -100,9 +100,6 @@ struct HttpServerMetrics {
   telemetry::CounterFamily& refused_connections;
   telemetry::CounterFamily& tls_handshake_failures;
 };
-
-// Splits "host:port" (host may be [v6]); error names the endpoint.
-Status SplitEndpoint(const std::string& endpoint, std::string* host, uint16_t* port);
 
 // An HTTP/1.1 server on Boost.Beast, optionally over TLS. Create() loads the
 // certificate, binds and listens, so a bad certificate or a port in use is

@@ -2,6 +2,8 @@
 
 #include <set>
 
+#include "log/options_schema.h"
+
 namespace sluice::pipeline {
 
 const char* EmbeddedDefaultConfig() {

@@ -10,7 +10,10 @@ namespace sluice::wire {
 // Appends protobuf fields to a string. Nested messages are written with
 // BeginMessage/EndMessage, which reserve a fixed 5-byte length and patch it,
 // so no temporary buffer is needed (a 5-byte varint with continuation bits is
-// valid protobuf for any length below 2^35).
+// valid protobuf for any length below 2^35). A message whose size is known
+// up front can be written with MessageHeader instead, in the canonical form
+// (minimal varints) that encoders usually produce and that hashes of encoded
+// bytes need.
 class ProtoWriter {
  public:
   explicit ProtoWriter(std::string* out) : out_(out) {}
@@ -48,6 +51,12 @@ class ProtoWriter {
     out_->append(5, '\0');
     return mark;
   }
+  // Starts a nested message whose fields the caller then writes, exactly
+  // `size` bytes of them (see the *Size functions below).
+  void MessageHeader(uint32_t field, uint64_t size) {
+    Key(field, 2);
+    RawVarint(size);
+  }
   void EndMessage(size_t mark) {
     uint64_t len = out_->size() - mark - 5;
     for (int i = 0; i < 5; ++i) {
@@ -63,6 +72,27 @@ class ProtoWriter {
     }
     out_->push_back(static_cast<char>(v));
   }
+
+  // Encoded sizes, in the canonical form this writer uses.
+  static constexpr size_t VarintSize(uint64_t v) {
+    size_t n = 1;
+    while (v >= 0x80) {
+      v >>= 7;
+      ++n;
+    }
+    return n;
+  }
+  static constexpr size_t KeySize(uint32_t field) {
+    return VarintSize(static_cast<uint64_t>(field) << 3);
+  }
+  // Of a Bytes field, or a MessageHeader and its message, of `size` bytes.
+  static constexpr size_t LengthDelimitedSize(uint32_t field, uint64_t size) {
+    return KeySize(field) + VarintSize(size) + size;
+  }
+  static constexpr size_t VarintFieldSize(uint32_t field, uint64_t v) {
+    return KeySize(field) + VarintSize(v);
+  }
+  static constexpr size_t Fixed64FieldSize(uint32_t field) { return KeySize(field) + 8; }
 
  private:
   void Key(uint32_t field, uint32_t type) { RawVarint((static_cast<uint64_t>(field) << 3) | type); }

@@ -210,18 +210,6 @@ TEST_F(HttpServerTest, ResponseHeadsStayWellFormed) {
   EXPECT_EQ(r.count(http::field::connection), 0u);  // HTTP/1.1 keeps alive by default
 }
 
-TEST(SplitEndpointTest, AcceptsHostPortAndBracketedV6) {
-  std::string host;
-  uint16_t port;
-  ASSERT_TRUE(SplitEndpoint("127.0.0.1:4318", &host, &port).ok());
-  EXPECT_EQ(host, "127.0.0.1");
-  EXPECT_EQ(port, 4318);
-  ASSERT_TRUE(SplitEndpoint("[::1]:0", &host, &port).ok());
-  EXPECT_EQ(host, "::1");
-  EXPECT_FALSE(SplitEndpoint("localhost", &host, &port).ok());
-  EXPECT_FALSE(SplitEndpoint("h:99999", &host, &port).ok());
-}
-
 }  // namespace
 }  // namespace sluice::net
 

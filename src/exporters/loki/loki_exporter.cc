@@ -101,7 +101,7 @@ const config::Schema<LokiOptions>& LokiOptionsSchema() {
         .Enum("start_at", &LokiOptions::start_at, StartAtChoices(), kStartAtHelp)
         .Object("dead_letter", &LokiOptions::dead_letter, DeadLetterOptionsSchema(), "")
         .Check([](const LokiOptions& o) -> std::string {
-          std::string bad = CheckClientConfig(o.endpoint, o.tls);
+          std::string bad = net::CheckClientConfig(o.endpoint, o.tls);
           if (!bad.empty()) return bad;
           for (const auto* list : {&o.resource_labels, &o.attribute_labels}) {
             for (const auto& [key, label] : *list) {
@@ -404,8 +404,8 @@ class LokiSender final : public pipeline::Sender {
 
   pipeline::SendResult Send(const pipeline::OutboundRequest& request) override {
     if (!client_) {
-      auto c = HttpClient::ForUrl(options_.endpoint, options_.timeout, options_.headers, &path_,
-                                  options_.tls);
+      auto c = net::HttpClient::ForUrl(options_.endpoint, options_.timeout, options_.headers,
+                                       &path_, options_.tls);
       // The configuration was checked at load; a TLS file gone since may come back.
       if (!c.ok()) return pipeline::SendResult::Retryable(c.status().message());
       client_ = std::move(c).value();
@@ -414,7 +414,7 @@ class LokiSender final : public pipeline::Sender {
     // of `encoding`): a JSON push is an object, a PushRequest starts with
     // its streams field.
     const bool json = !request.body.empty() && request.body.front() == '{';
-    Headers extra = {{"Content-Type", json ? "application/json" : "application/x-protobuf"}};
+    net::Headers extra = {{"Content-Type", json ? "application/json" : "application/x-protobuf"}};
     AddTenantHeader(options_.tenant_header, options_.headers, request.tenant, &extra);
     std::string_view body = request.body;
     if (!json) {
@@ -434,7 +434,7 @@ class LokiSender final : public pipeline::Sender {
   // captured copy, a parsed configuration), whatever order owners declare
   // them in.
   const LokiOptions options_;
-  std::unique_ptr<HttpClient> client_;
+  std::unique_ptr<net::HttpClient> client_;
   std::string path_;
   std::string compressed_;
 };

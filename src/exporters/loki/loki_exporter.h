@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "exporters/common/delivery.h"
-#include "exporters/common/http_client.h"
+#include "exporters/common/destination.h"
 #include "pipeline/component.h"
 
 namespace sluice::exporters::loki {
@@ -23,7 +23,7 @@ struct LokiOptions {
   std::string endpoint;  // http://loki:3100/loki/api/v1/push
   std::vector<std::pair<std::string, std::string>> headers;
   std::string tenant_header = kDefaultTenantHeader;
-  TlsClientOptions tls;  // for an https:// endpoint
+  net::TlsClientOptions tls;  // for an https:// endpoint
   // Attribute key → Loki label name, from the resource and from each record.
   std::vector<std::pair<std::string, std::string>> resource_labels = {
       {"service.name", "service_name"}};

@@ -42,20 +42,11 @@ std::chrono::milliseconds RetryDelay(std::string_view status) {
   return std::chrono::milliseconds(-1);
 }
 
-constexpr std::string_view kHttps = "https://";
-constexpr std::string_view kHttp = "http://";
-
-// The endpoint without its scheme, as gRPC's target.
-std::string Target(const std::string& endpoint) {
-  if (endpoint.rfind(kHttps, 0) == 0) return endpoint.substr(kHttps.size());
-  if (endpoint.rfind(kHttp, 0) == 0) return endpoint.substr(kHttp.size());
-  return endpoint;
-}
-
 // Plaintext, or TLS with the configured files for an https:// endpoint; the
 // error names the file that could not be read.
-Result<std::shared_ptr<grpc::ChannelCredentials>> Credentials(const OtlpGrpcOptions& o) {
-  if (o.endpoint.rfind(kHttps, 0) != 0) return grpc::InsecureChannelCredentials();
+Result<std::shared_ptr<grpc::ChannelCredentials>> Credentials(const OtlpGrpcOptions& o,
+                                                              const net::Endpoint& endpoint) {
+  if (!endpoint.tls) return grpc::InsecureChannelCredentials();
   grpc::SslCredentialsOptions ssl;
   for (auto [path, out] : {std::pair{&o.tls.ca_file, &ssl.pem_root_certs},
                            std::pair{&o.tls.cert_file, &ssl.pem_cert_chain},
@@ -98,19 +89,14 @@ const config::Schema<OtlpGrpcOptions>& OtlpGrpcOptionsSchema() {
         .Enum("start_at", &OtlpGrpcOptions::start_at, StartAtChoices(), kStartAtHelp)
         .Object("dead_letter", &OtlpGrpcOptions::dead_letter, DeadLetterOptionsSchema(), "")
         .Check([](const OtlpGrpcOptions& o) -> std::string {
-          std::string target = Target(o.endpoint);
-          if (target.find("://") != std::string::npos) {
-            return "endpoint is host:port, http://host:port or https://host:port: \"" + o.endpoint +
-                   "\"";
-          }
-          if (target.rfind(':') == std::string::npos) {
-            return "endpoint needs a port: \"" + o.endpoint + "\"";
-          }
+          Result<net::Endpoint> endpoint =
+              net::Endpoint::Parse(o.endpoint, net::EndpointForm::kHostPortOrUrl);
+          if (!endpoint.ok()) return endpoint.status().message();
           if (o.tls.insecure_skip_verify) {
             return "tls.insecure_skip_verify is not supported by the otlp exporter; give the "
                    "server's CA as tls.ca_file";
           }
-          Result<std::shared_ptr<grpc::ChannelCredentials>> c = Credentials(o);
+          Result<std::shared_ptr<grpc::ChannelCredentials>> c = Credentials(o, *endpoint);
           if (!c.ok()) return c.status().message();
           return "";
         });
@@ -163,8 +149,11 @@ OtlpGrpcSender::OtlpGrpcSender(const OtlpGrpcOptions& options)
 }
 
 Status OtlpGrpcSender::Connect() {
+  SLUICE_ASSIGN_OR_RETURN(
+      net::Endpoint endpoint,
+      net::Endpoint::Parse(options_.endpoint, net::EndpointForm::kHostPortOrUrl));
   SLUICE_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ChannelCredentials> credentials,
-                          Credentials(options_));
+                          Credentials(options_, endpoint));
   grpc::ChannelArguments args;
   // Each sender gets a connection of its own, so consumers send in parallel.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
@@ -173,7 +162,7 @@ Status OtlpGrpcSender::Connect() {
   if (!options_.tls.server_name_override.empty()) {
     args.SetSslTargetNameOverride(options_.tls.server_name_override);
   }
-  channel_ = grpc::CreateCustomChannel(Target(options_.endpoint), credentials, args);
+  channel_ = grpc::CreateCustomChannel(endpoint.HostPort(), credentials, args);
   stub_ = std::make_unique<Stub>(channel_);
   return Status::Ok();
 }
@@ -198,7 +187,7 @@ pipeline::SendResult OtlpGrpcSender::Send(const pipeline::OutboundRequest& reque
   ctx.set_wait_for_ready(false);
   if (options_.gzip) ctx.set_compression_algorithm(GRPC_COMPRESS_GZIP);
   for (const auto& [k, v] : metadata_) ctx.AddMetadata(k, v);
-  Headers tenant;
+  net::Headers tenant;
   AddTenantHeader(options_.tenant_header, options_.headers, request.tenant, &tenant);
   for (auto& [k, v] : tenant) {
     for (auto& c : k) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

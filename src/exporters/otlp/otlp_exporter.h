@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "exporters/common/delivery.h"
-#include "exporters/common/http_client.h"
+#include "exporters/common/destination.h"
 #include "pipeline/component.h"
 
 namespace grpc {
@@ -24,7 +24,7 @@ struct OtlpGrpcOptions {
   bool gzip = true;
   std::vector<std::pair<std::string, std::string>> headers;  // sent as metadata
   std::string tenant_header = kDefaultTenantHeader;          // sent lower-cased
-  TlsClientOptions tls;  // for https:// (insecure_skip_verify is refused)
+  net::TlsClientOptions tls;  // for https:// (insecure_skip_verify is refused)
   std::chrono::nanoseconds timeout = std::chrono::seconds(30);
   uint64_t max_request_bytes = 1ull << 20;
   RetryOptions retry_on_failure;

@@ -1,7 +1,7 @@
 #include "exporters/otlphttp/otlphttp_exporter.h"
 
 #include "base/logging.h"
-#include "exporters/common/http_client.h"
+#include "exporters/common/destination.h"
 
 namespace sluice::exporters::otlphttp {
 namespace {
@@ -59,7 +59,7 @@ const config::Schema<OtlpHttpOptions>& OtlpHttpOptionsSchema() {
             if (url.empty()) {
               return "endpoint (or " + std::string(log::SignalName(sig)) + "_endpoint) is required";
             }
-            std::string bad = CheckClientConfig(url, o.tls);
+            std::string bad = net::CheckClientConfig(url, o.tls);
             if (!bad.empty()) return bad;
           }
           return "";
@@ -94,13 +94,13 @@ OtlpHttpSender::OtlpHttpSender(const OtlpHttpOptions& options) : options_(option
 pipeline::SendResult OtlpHttpSender::Send(const pipeline::OutboundRequest& request) {
   size_t i = OtlpSignalIndex(request.signal);
   if (!clients_[i]) {
-    auto c = HttpClient::ForUrl(SignalUrl(options_, request.signal), options_.timeout,
-                                options_.headers, &paths_[i], options_.tls);
+    auto c = net::HttpClient::ForUrl(SignalUrl(options_, request.signal), options_.timeout,
+                                     options_.headers, &paths_[i], options_.tls);
     // The configuration was checked at load; a TLS file gone since may come back.
     if (!c.ok()) return pipeline::SendResult::Retryable(c.status().message());
     clients_[i] = std::move(c).value();
   }
-  Headers extra = {{"Content-Type", "application/x-protobuf"}};
+  net::Headers extra = {{"Content-Type", "application/x-protobuf"}};
   AddTenantHeader(options_.tenant_header, options_.headers, request.tenant, &extra);
   std::string_view body = request.body;
   if (options_.compression != wire::Compression::kNone) {
@@ -108,7 +108,7 @@ pipeline::SendResult OtlpHttpSender::Send(const pipeline::OutboundRequest& reque
     body = compressed_;
     extra.emplace_back("Content-Encoding", EncodingName(options_.compression));
   }
-  Result<HttpReply> reply = clients_[i]->Post(paths_[i], body, extra);
+  Result<net::HttpReply> reply = clients_[i]->Post(paths_[i], body, extra);
   pipeline::SendResult result = ClassifyHttp(reply, "OTLP/HTTP destination");
   if (result.ok() && reply->content_type.find("protobuf") != std::string::npos) {
     ReadOtlpPartialSuccess(reply->body, &result.rejected_items, &result.reason);

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "exporters/common/delivery.h"
-#include "exporters/common/http_client.h"
+#include "exporters/common/destination.h"
 #include "exporters/common/otlp_requests.h"
 #include "pipeline/component.h"
 #include "wire/compression.h"
@@ -24,7 +24,7 @@ struct OtlpHttpOptions {
   wire::Compression compression = wire::Compression::kGzip;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string tenant_header = kDefaultTenantHeader;
-  TlsClientOptions tls;  // for https:// endpoints
+  net::TlsClientOptions tls;  // for https:// endpoints
   std::chrono::nanoseconds timeout = std::chrono::seconds(30);
   uint64_t max_request_bytes = 1ull << 20;
   RetryOptions retry_on_failure;
@@ -51,7 +51,7 @@ class OtlpHttpSender final : public pipeline::Sender {
   // captured copy, a parsed configuration), whatever order owners declare
   // them in.
   const OtlpHttpOptions options_;
-  std::unique_ptr<HttpClient> clients_[3];  // per signal, made on first use
+  std::unique_ptr<net::HttpClient> clients_[3];  // per signal, made on first use
   std::string paths_[3];
   std::string compressed_;
 };

@@ -50,7 +50,7 @@ const config::Schema<RemoteWriteOptions>& RemoteWriteOptionsSchema() {
         .Enum("start_at", &RemoteWriteOptions::start_at, StartAtChoices(), kStartAtHelp)
         .Object("dead_letter", &RemoteWriteOptions::dead_letter, DeadLetterOptionsSchema(), "")
         .Check([](const RemoteWriteOptions& o) -> std::string {
-          std::string bad = CheckClientConfig(o.endpoint, o.tls);
+          std::string bad = net::CheckClientConfig(o.endpoint, o.tls);
           if (!bad.empty()) return bad;
           Result<std::unique_ptr<Translator>> t = Translator::Create(TranslationOf(o));
           if (!t.ok()) return "external_labels: " + t.status().message();
@@ -154,16 +154,16 @@ RemoteWriteSender::RemoteWriteSender(const RemoteWriteOptions& options) : option
 
 pipeline::SendResult RemoteWriteSender::Send(const pipeline::OutboundRequest& request) {
   if (!client_) {
-    auto c = HttpClient::ForUrl(options_.endpoint, options_.timeout, options_.headers, &path_,
-                                options_.tls);
+    auto c = net::HttpClient::ForUrl(options_.endpoint, options_.timeout, options_.headers, &path_,
+                                     options_.tls);
     // The configuration was checked at load; a TLS file gone since may come back.
     if (!c.ok()) return pipeline::SendResult::Retryable(c.status().message());
     client_ = std::move(c).value();
   }
   std::string_view body = wire::SnappyCompressInto(request.body, &compressed_);
-  Headers headers = {{"Content-Type", "application/x-protobuf"},
-                     {"Content-Encoding", "snappy"},
-                     {"X-Prometheus-Remote-Write-Version", "0.1.0"}};
+  net::Headers headers = {{"Content-Type", "application/x-protobuf"},
+                          {"Content-Encoding", "snappy"},
+                          {"X-Prometheus-Remote-Write-Version", "0.1.0"}};
   AddTenantHeader(options_.tenant_header, options_.headers, request.tenant, &headers);
   return ClassifyHttp(client_->Post(path_, body, headers), "remote write destination");
 }

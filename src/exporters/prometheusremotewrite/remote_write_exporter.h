@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "exporters/common/delivery.h"
-#include "exporters/common/http_client.h"
+#include "exporters/common/destination.h"
 #include "exporters/prometheusremotewrite/translate.h"
 #include "pipeline/component.h"
 
@@ -18,7 +18,7 @@ struct RemoteWriteOptions {
   std::string endpoint;  // http://host:port/api/v1/write
   std::vector<std::pair<std::string, std::string>> headers;
   std::string tenant_header = kDefaultTenantHeader;
-  TlsClientOptions tls;  // for https:// endpoints
+  net::TlsClientOptions tls;  // for https:// endpoints
   std::vector<std::pair<std::string, std::string>> external_labels;
   std::chrono::nanoseconds timeout = std::chrono::seconds(30);
   int64_t max_series_per_request = 500;
@@ -82,7 +82,7 @@ class RemoteWriteSender final : public pipeline::Sender {
   // captured copy, a parsed configuration), whatever order owners declare
   // them in.
   const RemoteWriteOptions options_;
-  std::unique_ptr<HttpClient> client_;
+  std::unique_ptr<net::HttpClient> client_;
   std::string path_;
   std::string compressed_;
 };

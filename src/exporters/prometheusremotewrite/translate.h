@@ -9,13 +9,15 @@
 
 #include "base/result.h"
 #include "base/status.h"
+#include "exporters/prometheusremotewrite/naming.h"
 
 namespace sluice::exporters::prw {
 
 // Turns OTLP metrics and Prometheus remote write requests into encoded
 // prometheus.TimeSeries messages, one at a time, for the remote_write
 // exporter to route to shards by label hash and batch into WriteRequests.
-// The mapping rules are in docs/exporters/prometheusremotewrite_translation.md.
+// The mapping rules are in docs/exporters/prometheusremotewrite_translation.md;
+// the names they give are in naming.h.
 
 struct Label {
   std::string name;
@@ -75,20 +77,6 @@ uint64_t LabelSetHash(const std::vector<Label>& sorted_labels);
 
 // The Prometheus sample value that marks a series stale.
 inline constexpr uint64_t kStaleNaNBits = 0x7ff0000000000002ULL;
-
-// What a metric becomes in Prometheus, which decides its name suffixes.
-enum class PromType { kGauge, kCounter, kInfo, kHistogram, kSummary };
-
-// The Prometheus name for an OTLP metric name and unit (without the
-// `_bucket`/`_sum`/`_count` suffixes of histograms and summaries). Returns ""
-// if nothing valid is left.
-std::string PromMetricName(std::string_view otlp_name, std::string_view otlp_unit, PromType type,
-                           bool add_metric_suffixes);
-// The unit word appended to metric names ("" for none): `s` -> `seconds`,
-// `By/s` -> `bytes_per_second`, `{packet}` -> "", `1` -> `ratio` for gauges.
-std::string PromUnit(std::string_view otlp_unit, PromType type);
-// The label name for an attribute key ("" if the key has no usable characters).
-std::string PromLabelName(std::string_view attribute_key);
 
 // Reuses its buffers across calls, so the hot path allocates only while they
 // grow. Not thread-safe: one Translator per thread. The sink is called

@@ -6,7 +6,7 @@
 #include "base/logging.h"
 #include "base/thread.h"
 #include "io/file_system.h"
-#include "net/http_server.h"
+#include "net/endpoint.h"
 #include "wire/proto_writer.h"
 
 namespace sluice::receivers::otlp {
@@ -150,9 +150,8 @@ OtlpGrpcServer::OtlpGrpcServer(const GrpcOptions& options, OtlpIngest& ingest)
 
 Result<std::unique_ptr<OtlpGrpcServer>> OtlpGrpcServer::Start(const GrpcOptions& options,
                                                               OtlpIngest& ingest) {
-  std::string host;
-  uint16_t port_wanted;
-  SLUICE_RETURN_IF_ERROR(net::SplitEndpoint(options.endpoint, &host, &port_wanted));
+  SLUICE_ASSIGN_OR_RETURN(net::Endpoint endpoint,
+                          net::Endpoint::Parse(options.endpoint, net::EndpointForm::kHostPort));
   std::unique_ptr<OtlpGrpcServer> s(new OtlpGrpcServer(options, ingest));
   s->service_ = std::make_unique<grpc::AsyncGenericService>();
   auto ms = [](std::chrono::nanoseconds d) {
@@ -198,8 +197,8 @@ Result<std::unique_ptr<OtlpGrpcServer>> OtlpGrpcServer::Start(const GrpcOptions&
     return Status::Unavailable("cannot listen on " + options.endpoint +
                                " (gRPC): address in use or not available");
   }
-  s->bound_ =
-      (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  endpoint.port = static_cast<uint16_t>(port);
+  s->bound_ = endpoint.HostPort();
   new Call(*s);
   s->poller_ = std::thread([p = s.get()] {
     SetThreadName("grpc-poll");

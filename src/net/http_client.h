@@ -8,29 +8,20 @@
 #include <vector>
 
 #include "base/result.h"
-#include "config/schema.h"
-#include "pipeline/sender.h"
+#include "net/endpoint.h"
 
-namespace sluice::exporters {
+namespace sluice::net {
 
+// Request headers in the order they are sent.
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
-// An http:// or https:// URL split into what a connection needs. The path
-// keeps no trailing slash ("" for the root).
-struct Endpoint {
-  std::string host;
-  std::string port;
-  std::string path;
-  bool tls = false;  // https://
+// True if `headers` has one named `name`, in any case (HTTP header names are
+// case-insensitive).
+bool HasHeader(const Headers& headers, std::string_view name);
 
-  // Accepts "http[s]://host[:port][/path]"; the port defaults to 80 for
-  // http and 443 for https.
-  static Result<Endpoint> Parse(std::string_view url);
-  std::string HostPort() const { return host + ":" + port; }
-};
-
-// `tls`: how an exporter checks the server it connects to over https://
-// (and, with cert_file and key_file, proves who it is).
+// How a client checks the server it connects to over https:// (and, with
+// cert_file and key_file, proves who it is). A plain struct: the exporters
+// declare its YAML schema (`tls`).
 struct TlsClientOptions {
   // PEM file of the certificate authorities to trust; "" trusts the
   // system's (/etc/ssl/certs).
@@ -45,20 +36,6 @@ struct TlsClientOptions {
   // Accept any certificate. For tests only: it defeats what TLS is for.
   bool insecure_skip_verify = false;
 };
-const config::Schema<TlsClientOptions>& TlsClientOptionsSchema();
-
-// The header that carries a request's tenant: `tenant_header` (default
-// X-Scope-OrgID, "" for none) as each HTTP and gRPC exporter configures it.
-constexpr const char* kDefaultTenantHeader = "X-Scope-OrgID";
-constexpr const char* kTenantHeaderHelp =
-    "Header that carries each request's tenant, as received (\"\" sends none). A value for it "
-    "in headers wins.";
-
-// Appends `header: tenant` to *extra unless tenant or header is empty or
-// `configured` (the exporter's own headers) already names the header (any
-// case).
-void AddTenantHeader(const std::string& header, const Headers& configured,
-                     const std::string& tenant, Headers* extra);
 
 struct HttpReply {
   int status = 0;
@@ -76,6 +53,7 @@ struct HttpReply {
 class HttpClient {
  public:
   // Loads the TLS files (for https:// endpoints); the error names the file.
+  // `endpoint` is a URL's (EndpointForm::kUrl).
   static Result<std::unique_ptr<HttpClient>> Create(Endpoint endpoint,
                                                     std::chrono::nanoseconds timeout,
                                                     Headers headers,
@@ -109,9 +87,4 @@ std::string CheckClientConfig(std::string_view url, const TlsClientOptions& tls)
 std::chrono::milliseconds ParseRetryAfter(std::string_view value,
                                           std::chrono::system_clock::time_point now);
 
-// The HTTP status classes shared by every HTTP exporter: 2xx ok; 429 and 5xx
-// retryable (honouring Retry-After); everything else permanent. `what` names
-// the destination in the reason.
-pipeline::SendResult ClassifyHttp(const Result<HttpReply>& reply, std::string_view what);
-
-}  // namespace sluice::exporters
+}  // namespace sluice::net

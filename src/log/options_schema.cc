@@ -1,4 +1,4 @@
-#include "log/options.h"
+#include "log/options_schema.h"
 
 namespace sluice::log {
 

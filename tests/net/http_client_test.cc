@@ -1,4 +1,4 @@
-#include "exporters/common/http_client.h"
+#include "net/http_client.h"
 
 #include <gtest/gtest.h>
 
@@ -15,42 +15,13 @@
 #include "support/temp_dir.h"
 #include "support/tls_certificate.h"
 
-namespace sluice::exporters {
+namespace sluice::net {
 namespace {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace ssl = asio::ssl;
-
-TEST(EndpointTest, ParsesHostPortAndPath) {
-  auto e = Endpoint::Parse("http://127.0.0.1:9090/api/v1/write/");
-  ASSERT_TRUE(e.ok());
-  EXPECT_EQ(e->host, "127.0.0.1");
-  EXPECT_EQ(e->port, "9090");
-  EXPECT_EQ(e->path, "/api/v1/write");
-  auto v6 = Endpoint::Parse("http://[::1]:4318");
-  ASSERT_TRUE(v6.ok());
-  EXPECT_EQ(v6->host, "::1");
-  EXPECT_EQ(v6->port, "4318");
-  auto bare = Endpoint::Parse("http://loki");
-  ASSERT_TRUE(bare.ok());
-  EXPECT_EQ(bare->port, "80");
-  EXPECT_EQ(bare->path, "");
-  EXPECT_FALSE(bare->tls);
-  auto secure = Endpoint::Parse("https://mimir.example/api/v1/push");
-  ASSERT_TRUE(secure.ok());
-  EXPECT_TRUE(secure->tls);
-  EXPECT_EQ(secure->port, "443");
-  EXPECT_EQ(secure->path, "/api/v1/push");
-}
-
-TEST(EndpointTest, RejectsWhatItCannotConnectTo) {
-  EXPECT_FALSE(Endpoint::Parse("localhost:4318").ok());
-  EXPECT_FALSE(Endpoint::Parse("ftp://x:21").ok());
-  EXPECT_FALSE(Endpoint::Parse("http://:80").ok());
-  EXPECT_FALSE(Endpoint::Parse("http://x:8o").ok());
-}
 
 TEST(RetryAfterTest, SecondsAndHttpDatesBecomeWaits) {
   auto now = std::chrono::system_clock::from_time_t(784111777);  // Sun, 06 Nov 1994 08:49:37 GMT
@@ -60,41 +31,6 @@ TEST(RetryAfterTest, SecondsAndHttpDatesBecomeWaits) {
   EXPECT_EQ(ParseRetryAfter("Sun, 06 Nov 1994 08:40:00 GMT", now), std::chrono::seconds(0));
   EXPECT_LT(ParseRetryAfter("", now).count(), 0);
   EXPECT_LT(ParseRetryAfter("soon", now).count(), 0);
-}
-
-TEST(ClassifyHttpTest, RetryableAndPermanentFollowTheStatus) {
-  auto reply = [](int status, std::string retry_after = "") {
-    HttpReply r;
-    r.status = status;
-    r.retry_after = std::move(retry_after);
-    return Result<HttpReply>(r);
-  };
-  using Kind = pipeline::SendResult::Kind;
-  EXPECT_EQ(ClassifyHttp(reply(200), "x").kind, Kind::kOk);
-  EXPECT_EQ(ClassifyHttp(reply(204), "x").kind, Kind::kOk);
-  EXPECT_EQ(ClassifyHttp(reply(400), "x").kind, Kind::kPermanent);
-  EXPECT_EQ(ClassifyHttp(reply(401), "x").kind, Kind::kPermanent);
-  EXPECT_EQ(ClassifyHttp(reply(404), "x").kind, Kind::kPermanent);
-  EXPECT_EQ(ClassifyHttp(reply(413), "x").kind, Kind::kPermanent);
-  auto limited = ClassifyHttp(reply(429, "7"), "x");
-  EXPECT_EQ(limited.kind, Kind::kRetryable);
-  EXPECT_EQ(limited.retry_after, std::chrono::seconds(7));
-  EXPECT_EQ(ClassifyHttp(reply(500), "x").kind, Kind::kRetryable);
-  EXPECT_EQ(ClassifyHttp(reply(503), "x").kind, Kind::kRetryable);
-  EXPECT_EQ(ClassifyHttp(Result<HttpReply>(Status::Unavailable("refused")), "x").kind,
-            Kind::kRetryable);
-}
-
-TEST(TenantHeaderTest, SentOnlyWhenThereIsATenantAndNoConfiguredValue) {
-  Headers extra;
-  AddTenantHeader("X-Scope-OrgID", {}, "acme", &extra);
-  EXPECT_EQ(extra, (Headers{{"X-Scope-OrgID", "acme"}}));
-  extra.clear();
-  AddTenantHeader("X-Scope-OrgID", {}, "", &extra);  // no tenant
-  AddTenantHeader("", {}, "acme", &extra);           // forwarding off
-  // The exporter's own value wins, whatever its case.
-  AddTenantHeader("X-Scope-OrgID", {{"x-scope-orgid", "fixed"}}, "acme", &extra);
-  EXPECT_TRUE(extra.empty());
 }
 
 TEST(HttpClientTest, ReconnectsAfterTheServerClosedAKeptAliveConnection) {
@@ -109,7 +45,7 @@ TEST(HttpClientTest, ReconnectsAfterTheServerClosedAKeptAliveConnection) {
       },
       nullptr);
   ASSERT_TRUE(backend.Start());
-  auto ep = Endpoint::Parse(backend.url());
+  auto ep = Endpoint::Parse(backend.url(), EndpointForm::kUrl);
   ASSERT_TRUE(ep.ok());
   auto client = HttpClient::Create(*ep, std::chrono::seconds(5), {});
   ASSERT_TRUE(client.ok());
@@ -177,8 +113,8 @@ TEST(HttpClientTest, UnansweredRequestTimesOut) {
       },
       nullptr);
   ASSERT_TRUE(backend.Start());
-  auto client =
-      HttpClient::Create(*Endpoint::Parse(backend.url()), std::chrono::milliseconds(100), {});
+  auto client = HttpClient::Create(*Endpoint::Parse(backend.url(), EndpointForm::kUrl),
+                                   std::chrono::milliseconds(100), {});
   ASSERT_TRUE(client.ok());
   auto start = std::chrono::steady_clock::now();
   auto r = (*client)->Post("/a", "x", {});
@@ -340,4 +276,4 @@ TEST_F(HttpsClientTest, UnreadableTlsFileIsAConfigErrorNamingIt) {
 }
 
 }  // namespace
-}  // namespace sluice::exporters
+}  // namespace sluice::net

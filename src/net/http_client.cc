@@ -1,4 +1,4 @@
-#include "exporters/common/http_client.h"
+#include "net/http_client.h"
 
 #include <openssl/ssl.h>
 #include <poll.h>
@@ -23,7 +23,7 @@
 
 #include "net/http_fields.h"
 
-namespace sluice::exporters {
+namespace sluice::net {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -31,86 +31,13 @@ namespace http = beast::http;
 namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 
-const config::Schema<TlsClientOptions>& TlsClientOptionsSchema() {
-  static const config::Schema<TlsClientOptions> schema = [] {
-    config::Schema<TlsClientOptions> s("tls");
-    s.String("ca_file", &TlsClientOptions::ca_file,
-             "PEM file of the certificate authorities to trust (default: the system's).")
-        .String("cert_file", &TlsClientOptions::cert_file,
-                "Client certificate chain (PEM) for mutual TLS; needs key_file.")
-        .String("key_file", &TlsClientOptions::key_file, "Key of cert_file (PEM).")
-        .String("server_name_override", &TlsClientOptions::server_name_override,
-                "Name to expect in the server's certificate and send as SNI (default: the "
-                "endpoint's host).")
-        .Bool("insecure_skip_verify", &TlsClientOptions::insecure_skip_verify,
-              "Accept any server certificate (for tests only).")
-        .Check([](const TlsClientOptions& o) -> std::string {
-          if (o.cert_file.empty() != o.key_file.empty()) {
-            return "cert_file and key_file go together";
-          }
-          return "";
-        });
-    return s;
-  }();
-  return schema;
-}
-
-void AddTenantHeader(const std::string& header, const Headers& configured,
-                     const std::string& tenant, Headers* extra) {
-  if (tenant.empty() || header.empty()) return;
-  for (const auto& [k, v] : configured) {
-    if (beast::iequals(k, header)) return;
-  }
-  extra->emplace_back(header, tenant);
-}
-
-Result<Endpoint> Endpoint::Parse(std::string_view url) {
-  constexpr std::string_view kHttp = "http://";
-  constexpr std::string_view kHttps = "https://";
-  Endpoint e;
-  std::string_view rest;
-  if (url.rfind(kHttps, 0) == 0) {
-    e.tls = true;
-    rest = url.substr(kHttps.size());
-  } else if (url.rfind(kHttp, 0) == 0) {
-    rest = url.substr(kHttp.size());
-  } else {
-    return Status::InvalidArgument("endpoint must start with http:// or https://: \"" +
-                                   std::string(url) + "\"");
-  }
-  const char* default_port = e.tls ? "443" : "80";
-  size_t slash = rest.find('/');
-  std::string_view authority = rest.substr(0, slash);
-  if (slash != std::string_view::npos) {
-    e.path = std::string(rest.substr(slash));
-    while (!e.path.empty() && e.path.back() == '/') e.path.pop_back();
-  }
-  if (!authority.empty() && authority.front() == '[') {  // [v6]:port
-    size_t close = authority.find(']');
-    if (close == std::string_view::npos) {
-      return Status::InvalidArgument("endpoint has an unclosed '[': \"" + std::string(url) + "\"");
-    }
-    e.host = std::string(authority.substr(1, close - 1));
-    std::string_view after = authority.substr(close + 1);
-    e.port = after.size() > 1 && after[0] == ':' ? std::string(after.substr(1)) : default_port;
-  } else {
-    size_t colon = authority.rfind(':');
-    e.host = std::string(authority.substr(0, colon));
-    e.port =
-        colon == std::string_view::npos ? default_port : std::string(authority.substr(colon + 1));
-  }
-  if (e.host.empty()) {
-    return Status::InvalidArgument("endpoint has no host: \"" + std::string(url) + "\"");
-  }
-  for (char c : e.port) {
-    if (c < '0' || c > '9') {
-      return Status::InvalidArgument("endpoint has a bad port: \"" + std::string(url) + "\"");
-    }
-  }
-  return e;
-}
-
 namespace {
+
+// HTTP header names compare without case.
+bool SameName(std::string_view a, std::string_view b) {
+  return beast::iequals(beast::string_view(a.data(), a.size()),
+                        beast::string_view(b.data(), b.size()));
+}
 
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
@@ -151,6 +78,13 @@ Result<std::unique_ptr<ssl::context>> MakeTlsContext(const TlsClientOptions& o) 
 }
 
 }  // namespace
+
+bool HasHeader(const Headers& headers, std::string_view name) {
+  for (const auto& [k, v] : headers) {
+    if (SameName(k, name)) return true;
+  }
+  return false;
+}
 
 struct HttpClient::Impl {
   Impl(Endpoint ep, std::chrono::nanoseconds t, Headers h)
@@ -202,7 +136,7 @@ struct HttpClient::Impl {
     // Name resolution is synchronous (getaddrinfo) and outside the deadline.
     tcp::resolver resolver(io);
     beast::error_code ec;
-    auto results = resolver.resolve(endpoint.host, endpoint.port, ec);
+    auto results = resolver.resolve(endpoint.host, std::to_string(endpoint.port), ec);
     if (ec) return Status::Unavailable("cannot resolve " + endpoint.host + ": " + ec.message());
     plain.emplace(io);
     plain->expires_at(deadline);
@@ -282,14 +216,10 @@ struct HttpClient::Impl {
   // cannot end up inside a line.
   void FormatHead(std::string_view route, size_t body_size, const Headers& extra) {
     fields.clear();
-    auto same = [](std::string_view a, std::string_view b) {
-      return beast::iequals(beast::string_view(a.data(), a.size()),
-                            beast::string_view(b.data(), b.size()));
-    };
     auto add = [&](std::string_view k, std::string_view v) {
-      if (same(k, "content-length") || same(k, "transfer-encoding")) return;
+      if (SameName(k, "content-length") || SameName(k, "transfer-encoding")) return;
       for (auto& f : fields) {
-        if (same(f.first, k)) {
+        if (SameName(f.first, k)) {
           f.second = v;
           return;
         }
@@ -308,8 +238,8 @@ struct HttpClient::Impl {
       }
     }
     head += " HTTP/1.1\r\n";
-    for (const auto& [k, v] : fields) net::AppendHeaderField(k, v, &head);
-    net::AppendHeaderField("Content-Length", std::to_string(body_size), &head);
+    for (const auto& [k, v] : fields) AppendHeaderField(k, v, &head);
+    AppendHeaderField("Content-Length", std::to_string(body_size), &head);
     head += "\r\n";
   }
 
@@ -427,14 +357,14 @@ Result<std::unique_ptr<HttpClient>> HttpClient::ForUrl(std::string_view url,
                                                        std::chrono::nanoseconds timeout,
                                                        Headers headers, std::string* path,
                                                        const TlsClientOptions& tls) {
-  SLUICE_ASSIGN_OR_RETURN(Endpoint ep, Endpoint::Parse(url));
+  SLUICE_ASSIGN_OR_RETURN(Endpoint ep, Endpoint::Parse(url, EndpointForm::kUrl));
   *path = ep.path.empty() ? "/" : ep.path;
   ep.path.clear();
   return Create(std::move(ep), timeout, std::move(headers), tls);
 }
 
 std::string CheckClientConfig(std::string_view url, const TlsClientOptions& tls) {
-  Result<Endpoint> e = Endpoint::Parse(url);
+  Result<Endpoint> e = Endpoint::Parse(url, EndpointForm::kUrl);
   if (!e.ok()) return e.status().message();
   if (e->tls) {
     Result<std::unique_ptr<ssl::context>> ctx = MakeTlsContext(tls);
@@ -489,18 +419,4 @@ std::chrono::milliseconds ParseRetryAfter(std::string_view value,
   return wait.count() < 0 ? std::chrono::milliseconds(0) : wait;
 }
 
-pipeline::SendResult ClassifyHttp(const Result<HttpReply>& reply, std::string_view what) {
-  if (!reply.ok()) return pipeline::SendResult::Retryable(reply.status().message());
-  int code = reply->status;
-  if (code >= 200 && code < 300) return pipeline::SendResult::Ok();
-  std::string body = reply->body.substr(0, 256);
-  std::string reason =
-      std::string(what) + " answered " + std::to_string(code) + (body.empty() ? "" : ": " + body);
-  if (code == 429 || code >= 500) {
-    return pipeline::SendResult::Retryable(
-        std::move(reason), ParseRetryAfter(reply->retry_after, std::chrono::system_clock::now()));
-  }
-  return pipeline::SendResult::Permanent(std::move(reason));
-}
-
-}  // namespace sluice::exporters
+}  // namespace sluice::net
