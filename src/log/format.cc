@@ -129,6 +129,8 @@ DecodeResult DecodeFrameHead(std::string_view head, DecodedFrame* out) {
     for (uint32_t i = 0; i < listed; ++i) {
       h.pipelines.Add(GetFixed<uint32_t>(p + kBatchHeaderSize + kPipelineIdSize * i));
     }
+    // A writer lists each pipeline once.
+    if (h.pipelines.size() != listed) return DecodeResult::kCorrupt;
   }
   size_t tenant_at = kBatchHeaderSize + kPipelineIdSize * listed;
   out->tenant = std::string_view(p + tenant_at, GetFixed<uint16_t>(p + kHdrTenantLen));

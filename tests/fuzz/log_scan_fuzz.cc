@@ -37,7 +37,6 @@ void PutU32(std::string* s, size_t at, uint32_t v) {
 // Where the batch header keeps the payload length and checksum, from the
 // frame's start (docs/log_format.md).
 constexpr size_t kHeaderAt = log::kFrameCrcSize + log::kFrameLengthSize + log::kFrameTypeSize;
-constexpr size_t kTenantLenAt = kHeaderAt + 14;
 constexpr size_t kPayloadLenAt = kHeaderAt + 40;
 constexpr size_t kPayloadCrcAt = kHeaderAt + 48;
 
@@ -45,9 +44,8 @@ void FixChecksums(std::string* file) {
   for (size_t pos = log::kSegmentHeaderSize; pos + log::kFrameHeaderSize <= file->size();) {
     uint64_t size = log::FrameSizeFromPrefix(std::string_view(*file).substr(pos));
     if (size == 0 || pos + size > file->size()) return;
-    uint16_t tenant_len;
-    std::memcpy(&tenant_len, file->data() + pos + kTenantLenAt, 2);
-    uint64_t head = log::kFrameHeaderSize + tenant_len;
+    uint64_t head = log::FrameHeadSize(std::string_view(*file).substr(pos));
+    if (head == 0) return;
     uint32_t payload_len = GetU32(*file, pos + kPayloadLenAt);
     if (head + payload_len == size) {
       PutU32(file, pos + kPayloadCrcAt, io::Crc32c(file->data() + pos + head, payload_len));
@@ -83,9 +81,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Check(st.ok());  // reading memory does not fail
     if (*st == log::FrameStatus::kOk) {
       Check(frame_size >= log::kFrameHeaderSize && pos + frame_size <= limit);
-      again.clear();
-      log::EncodeFrame(frame.header, frame.tenant, frame.payload, &again);
-      Check(std::string_view(again) == std::string_view(file).substr(pos, frame_size));
+      // Frames of the current type encode back to the same bytes (type 1,
+      // of version 1 segments, is read but never written).
+      if (static_cast<uint8_t>(file[pos + kHeaderAt - 1]) ==
+          static_cast<uint8_t>(log::FrameType::kBatch)) {
+        again.clear();
+        log::EncodeFrame(frame.header, frame.tenant, frame.payload, &again);
+        Check(std::string_view(again) == std::string_view(file).substr(pos, frame_size));
+      }
       pos += frame_size;
       continue;
     }

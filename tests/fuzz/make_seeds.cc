@@ -38,7 +38,7 @@ std::string Segment() {
   h.min_event_unix_nanos = 1;
   h.max_event_unix_nanos = 2;
   h.append_unix_nanos = 3;
-  h.pipeline_id = PipelineId("traces");
+  h.pipelines = {PipelineId("traces")};
   EncodeFrame(h, "", "first payload", &seg);
   h.base_offset = 102;
   h.signal = Signal::kMetrics;
