@@ -30,10 +30,10 @@ Result<std::unique_ptr<Log>> Log::Open(const LogOptions& options, io::FileSystem
   so.compaction_cooldown = options.state_compaction.cooldown;
   SLUICE_ASSIGN_OR_RETURN(log->state_, StateFile::Open(so, fs, clock, registry));
   Log* l = log.get();
-  log->cursors_ = std::make_unique<CursorTable>(*log->state_, log->metrics_.evicted_records);
-  log->retention_ = std::make_unique<Retention>(l->options_, fs, clock, l->metrics_, l->table_,
-                                                *l->cursors_, [l] { l->UpdateHealth(); });
-  log->writer_ = std::make_unique<SegmentWriter>(
+  l->cursors_ = std::make_unique<CursorTable>(*l->state_, l->metrics_.evicted_records);
+  l->retention_ = std::make_unique<Retention>(l->options_, fs, clock, l->metrics_, l->table_,
+                                              *l->cursors_, [l] { l->UpdateHealth(); });
+  l->writer_ = std::make_unique<SegmentWriter>(
       l->options_, fs, clock, l->metrics_, l->table_, *l->retention_,
       SegmentWriter::Hooks{[l] { l->UpdateHealth(); }, [l](const Status& why) { l->Fail(why); }});
   SLUICE_RETURN_IF_ERROR(log->Recover());

@@ -28,13 +28,6 @@ SegmentWriter::SegmentWriter(const LogOptions& options, io::FileSystem& fs, Cloc
       retention_(retention),
       hooks_(std::move(hooks)) {}
 
-SegmentWriter::~SegmentWriter() {
-  if (thread_.joinable()) {
-    writer_cv_.NotifyAll();
-    thread_.join();
-  }
-}
-
 // ---------------------------------------------------------------------------
 // The active segment
 

@@ -47,7 +47,8 @@ class SegmentWriter {
   };
   SegmentWriter(const LogOptions& options, io::FileSystem& fs, Clock& clock, LogMetrics& metrics,
                 SegmentTable& table, Retention& retention, Hooks hooks);
-  ~SegmentWriter();
+  // Stop() first, once started.
+  ~SegmentWriter() = default;
   SegmentWriter(const SegmentWriter&) = delete;
   SegmentWriter& operator=(const SegmentWriter&) = delete;
 
