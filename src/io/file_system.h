@@ -118,9 +118,16 @@ class FileSystem {
 // expected to clear once space is freed, unlike EIO.
 bool IsDiskFull(const Status& status);
 
-// Replaces `path` with `data` so that a crash leaves either the old or the new
-// content: write path.tmp, fsync it, rename over path, fsync the directory.
-Status WriteFileAtomically(FileSystem& fs, const std::string& path, std::string_view data);
+// Whether WriteFileAtomically makes the new content durable before returning.
+enum class Durability {
+  kSynced,    // fsync the file and, after the rename, the directory
+  kUnsynced,  // for files rebuilt when lost or torn (a checksum tells)
+};
+// Replaces `path` with `data` so that readers see either the old or the new
+// content, never a partial one: write path.tmp, rename over path. kSynced
+// (the default) also fsyncs both, so that a crash leaves one or the other.
+Status WriteFileAtomically(FileSystem& fs, const std::string& path, std::string_view data,
+                           Durability durability = Durability::kSynced);
 // Reads a whole small file.
 Result<std::string> ReadSmallFile(FileSystem& fs, const std::string& path);
 

@@ -270,15 +270,23 @@ std::string DirName(std::string_view path) {
   return std::string(path.substr(0, slash));
 }
 
-Status WriteFileAtomically(FileSystem& fs, const std::string& path, std::string_view data) {
+Status WriteFileAtomically(FileSystem& fs, const std::string& path, std::string_view data,
+                           Durability durability) {
+  const bool synced = durability == Durability::kSynced;
   std::string tmp = path + ".tmp";
-  SLUICE_ASSIGN_OR_RETURN(auto file, fs.OpenWritable(tmp, OpenMode::kTruncate));
-  SLUICE_RETURN_IF_ERROR(
-      file->Append({reinterpret_cast<const uint8_t*>(data.data()), data.size()}));
-  SLUICE_RETURN_IF_ERROR(file->Sync());
-  SLUICE_RETURN_IF_ERROR(file->Close());
-  SLUICE_RETURN_IF_ERROR(fs.Rename(tmp, path));
-  return fs.SyncDir(DirName(path));
+  Status st;
+  {
+    SLUICE_ASSIGN_OR_RETURN(auto file, fs.OpenWritable(tmp, OpenMode::kTruncate));
+    st = file->Append({reinterpret_cast<const uint8_t*>(data.data()), data.size()});
+    if (st.ok() && synced) st = file->Sync();
+    if (st.ok()) st = file->Close();
+  }
+  if (st.ok()) st = fs.Rename(tmp, path);
+  if (!st.ok()) {
+    fs.Remove(tmp).IgnoreError();  // no half-written temporary left behind
+    return st;
+  }
+  return synced ? fs.SyncDir(DirName(path)) : Status::Ok();
 }
 
 Result<std::string> ReadSmallFile(FileSystem& fs, const std::string& path) {

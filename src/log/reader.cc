@@ -93,21 +93,12 @@ Status LogReader::LoadFrames(uint64_t size) {
   for (const DamagedRange& d : damaged) log_.ReportCorruption(segment, d.offset, d.bytes);
   frames_ = index.FramesOf(pipelines_);
   frames_segment_ = segment;
-  std::string data = index.Encode(segment, size);
-  std::string path = log_.IndexPath(segment);
-  // Readers of other pipelines may rebuild the same index at once: each
-  // writes its own temporary file, and the last rename wins with equal bytes.
-  std::string tmp = path + ".tmp." + std::to_string(reinterpret_cast<uintptr_t>(this));
-  Status st;
-  {
-    Result<std::unique_ptr<io::WritableFile>> out =
-        log_.fs().OpenWritable(tmp, io::OpenMode::kTruncate);
-    st = out.status();
-    if (st.ok()) st = (*out)->Append({reinterpret_cast<const uint8_t*>(data.data()), data.size()});
-    if (st.ok()) st = (*out)->Close();
-  }
-  if (st.ok()) st = log_.fs().Rename(tmp, path);
-  if (!st.ok()) log_.fs().Remove(tmp).IgnoreError();
+  // Not fatal if it fails: the next reader rebuilds it again. Readers of
+  // other pipelines rebuilding it at once write the same bytes; an index
+  // torn between them fails its checksums and is rebuilt.
+  io::WriteFileAtomically(log_.fs(), log_.IndexPath(segment), index.Encode(segment, size),
+                          io::Durability::kUnsynced)
+      .IgnoreError();
   return Status::Ok();
 }
 

@@ -127,19 +127,9 @@ void SegmentWriter::WriteIndex(uint64_t base) {
     bytes = it->second.bytes;
   }
   std::string data = table_.active_index_for_writer().Encode(base, bytes);
-  std::string path = table_.IndexPath(base);
-  std::string tmp = path + ".tmp";
-  Status st;
-  {
-    Result<std::unique_ptr<io::WritableFile>> file = fs_.OpenWritable(tmp, io::OpenMode::kTruncate);
-    st = file.status();
-    if (st.ok()) st = (*file)->Append({reinterpret_cast<const uint8_t*>(data.data()), data.size()});
-    if (st.ok()) st = (*file)->Close();
-  }
-  if (st.ok()) st = fs_.Rename(tmp, path);
+  Status st = io::WriteFileAtomically(fs_, table_.IndexPath(base), data, io::Durability::kUnsynced);
   if (!st.ok()) {
     // Readers rebuild a missing index from the segment.
-    fs_.Remove(tmp).IgnoreError();
     logging::Warn("log", "cannot write a segment index; readers will rebuild it",
                   {{"segment", SegmentFileName(base)}, {"error", st.ToString()}});
   }
