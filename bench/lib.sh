@@ -20,7 +20,7 @@ listen_address() {
 # metrics on a free port), up to the `pipelines:` key, which the caller
 # fills in. STORAGE-LINES are further lines under `storage:`.
 storage_and_service() {
-  printf 'storage:\n  directory: %s/data\n  fsync: interval\n' "$work"
+  printf "storage:\n  directory: %s/data\n  fsync: ${FSYNC:-interval}\n" "$work"
   [ -z "${1:-}" ] || printf '%s\n' "$1"
   cat <<YAML
 service:

@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
@@ -16,6 +17,7 @@
 
 #include "app/dlq_command.h"
 #include "base/logging.h"
+#include "base/memory.h"
 #include "base/units.h"
 #include "components/builtin.h"
 #include "io/file_system.h"
@@ -90,8 +92,15 @@ int Run(const std::string& path) {
     service.Shutdown();
     return 1;
   }
+  // The main thread has nothing else to do: it gives memory back while the
+  // service is idle.
+  IdleMemoryReturner returner;
   std::unique_lock<std::mutex> lock(mu);
-  cv.wait(lock, [&] { return received != 0; });
+  while (!cv.wait_for(lock, std::chrono::seconds(1), [&] { return received != 0; })) {
+    lock.unlock();
+    returner.Tick();
+    lock.lock();
+  }
   lock.unlock();
   logging::Info("main", "shutting down", {{"signal", received}});
   bool clean = service.Shutdown();
@@ -118,6 +127,7 @@ int Loadgen(const loadgen::Options& options) {
 }  // namespace sluice
 
 int main(int argc, char** argv) {
+  sluice::ConfigureAllocator();
   // gRPC locks absl mutexes, and Debian builds absl with its debug default:
   // every acquisition is recorded in a lock-order graph to detect deadlock
   // cycles, a few per cent of the gRPC receiver's time. Release builds of

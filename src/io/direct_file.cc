@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <condition_variable>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -36,9 +37,15 @@ uint64_t RoundUp(uint64_t v) {
 
 // The staging memory of the last closed file, kept for the next one: the
 // log closes a segment and opens the next one many times a second at full
-// speed, and a fresh 4 MiB allocation costs a page fault per 4 KiB.
+// speed, and fresh staging memory costs a page fault per page.
 std::mutex spare_mu;
 uint8_t* spare_buffers = nullptr;
+
+// Staging memory is mapped directly rather than taken from malloc, so that
+// freeing it gives it back to the OS at once (a heap keeps what it frees).
+void UnmapBuffers(uint8_t* buffers) {
+  if (buffers != nullptr) ::munmap(buffers, kBuffers * kStaging);
+}
 
 uint8_t* TakeBuffers() {
   {
@@ -48,14 +55,34 @@ uint8_t* TakeBuffers() {
   // On 2 MiB pages where the kernel allows (transparent huge pages in
   // `madvise` mode): an O_DIRECT write pins and maps its buffer page by
   // page, and 1 MiB in 4 KiB pages takes the device path a quarter longer
-  // than the same write from one huge page.
-  void* p = nullptr;
-  if (posix_memalign(&p, kHugePage, kBuffers * kStaging) != 0) return nullptr;
-  ::madvise(p, kBuffers * kStaging, MADV_HUGEPAGE);
-  return static_cast<uint8_t*>(p);
+  // than the same write from one huge page. A huge page needs an aligned
+  // range: map one page more and cut the ends.
+  size_t size = kBuffers * kStaging;
+  void* p =
+      ::mmap(nullptr, size + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return nullptr;
+  auto start = reinterpret_cast<uintptr_t>(p);
+  uintptr_t aligned = (start + kHugePage - 1) & ~uintptr_t{kHugePage - 1};
+  if (aligned > start) ::munmap(p, aligned - start);
+  if (uintptr_t end = start + size + kHugePage; end > aligned + size) {
+    ::munmap(reinterpret_cast<void*>(aligned + size), end - aligned - size);
+  }
+  ::madvise(reinterpret_cast<void*>(aligned), size, MADV_HUGEPAGE);
+  return reinterpret_cast<uint8_t*>(aligned);
+}
+
+// Frees the spare staging memory, if any.
+void FreeSpare() {
+  uint8_t* spare;
+  {
+    std::lock_guard<std::mutex> lock(spare_mu);
+    spare = std::exchange(spare_buffers, nullptr);
+  }
+  UnmapBuffers(spare);
 }
 
 void ReturnBuffers(uint8_t* buffers) {
+  if (buffers == nullptr) return;
   {
     std::lock_guard<std::mutex> lock(spare_mu);
     if (spare_buffers == nullptr) {
@@ -63,7 +90,7 @@ void ReturnBuffers(uint8_t* buffers) {
       return;
     }
   }
-  std::free(buffers);
+  UnmapBuffers(buffers);
 }
 
 // Appends through O_DIRECT with write-behind: Append copies into one staging
@@ -83,16 +110,20 @@ void ReturnBuffers(uint8_t* buffers) {
 // Buffers are used round robin and written in the order queued, so writes
 // reach the file in order; Submit waits while the next buffer is still
 // queued, so a buffer is never filled while it is being written.
+//
+// The buffers are allocated by the first append and freed by
+// ReleaseMemory, which keeps only the partial last block (in tail_).
 class DirectWritableFile final : public WritableFile {
  public:
-  DirectWritableFile(std::string path, int fd, uint64_t size, uint8_t* buffers)
+  // `tail`: the file's bytes from its last block boundary to its end.
+  DirectWritableFile(std::string path, int fd, uint64_t size, std::span<const uint8_t> tail)
       : path_(std::move(path)),
         fd_(fd),
         logical_size_(size),
         block_offset_(RoundDown(size)),
-        used_(static_cast<size_t>(size - RoundDown(size))),
-        buffers_(buffers),
+        used_(tail.size()),
         written_(size) {
+    std::memcpy(tail_, tail.data(), tail.size());
     thread_ = std::thread([this] { WriterLoop(); });
   }
   ~DirectWritableFile() override {
@@ -109,6 +140,7 @@ class DirectWritableFile final : public WritableFile {
 
   Status AppendV(std::span<const std::span<const uint8_t>> pieces) override {
     if (broken_) return BrokenStatus();
+    if (buffers_ == nullptr) SLUICE_RETURN_IF_ERROR(AllocateBuffers());
     for (size_t i = 0; i < pieces.size(); ++i) {
       const auto& piece = pieces[i];
       // The pieces are usually batches just written by other threads, so
@@ -161,8 +193,30 @@ class DirectWritableFile final : public WritableFile {
     return Status::Ok();
   }
 
+  Status ReleaseMemory() override {
+    SLUICE_RETURN_IF_ERROR(Flush());
+    FreeSpare();
+    if (buffers_ == nullptr) return Status::Ok();
+    // After Flush only the partial last block is left in the buffer.
+    std::memcpy(tail_, Buffer(fill_), used_);
+    uint8_t* buffers;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (Held& h : held_) h = Held{};  // ReadRecent no longer looks here
+      buffers = std::exchange(buffers_, nullptr);
+    }
+    UnmapBuffers(buffers);
+    return Status::Ok();
+  }
+
   Status Sync() override {
     SLUICE_RETURN_IF_ERROR(Flush());
+    if (::fdatasync(fd_) != 0) return Status::FromErrno("fdatasync " + path_, errno);
+    return Status::Ok();
+  }
+
+  // fdatasync covers every pwrite the writer thread has finished.
+  Status SyncWritten() override {
     if (::fdatasync(fd_) != 0) return Status::FromErrno("fdatasync " + path_, errno);
     return Status::Ok();
   }
@@ -231,6 +285,18 @@ class DirectWritableFile final : public WritableFile {
   };
 
   uint8_t* Buffer(size_t i) const { return buffers_ + i * kStaging; }
+
+  // Precondition: nothing is queued (the buffers were never taken, or
+  // ReleaseMemory freed them after a Flush).
+  Status AllocateBuffers() {
+    uint8_t* buffers = TakeBuffers();
+    if (buffers == nullptr) return Status::ResourceExhausted("cannot allocate direct I/O buffers");
+    std::memcpy(buffers, tail_, used_);
+    std::lock_guard<std::mutex> lock(mu_);
+    buffers_ = buffers;
+    fill_ = 0;
+    return Status::Ok();
+  }
 
   // The file bytes [start, end) a buffer holds for ReadRecent: set when it
   // is handed to the writer thread, cleared before it is filled again.
@@ -344,7 +410,11 @@ class DirectWritableFile final : public WritableFile {
   size_t fill_ = 0;
   bool unsubmitted_ = false;
   bool broken_ = false;
-  uint8_t* buffers_;  // kBuffers * kStaging
+  uint8_t tail_[kBlock];  // the partial last block while buffers_ is null
+
+  // kBuffers * kStaging, or null; changed by the caller's thread under mu_
+  // (ReadRecent reads it from others).
+  uint8_t* buffers_ = nullptr;
 
   // Shared with the writer thread.
   mutable std::mutex mu_;
@@ -377,26 +447,22 @@ Result<std::unique_ptr<WritableFile>> OpenDirect(const std::string& path, OpenMo
     return Status::FromErrno("stat " + path, err);
   }
   uint64_t size = static_cast<uint64_t>(st.st_size);
-  uint8_t* buffers = TakeBuffers();
-  if (buffers == nullptr) {
-    ::close(fd);
-    return Status::ResourceExhausted("cannot allocate direct I/O buffers");
-  }
   // Load the partial last block, which the next write rewrites.
+  uint8_t tail[kBlock];
   uint64_t tail_start = RoundDown(size);
-  if (size > tail_start) {
+  size_t tail_size = static_cast<size_t>(size - tail_start);
+  if (tail_size > 0) {
     int rfd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    ssize_t n =
-        rfd >= 0 ? ::pread(rfd, buffers, size - tail_start, static_cast<off_t>(tail_start)) : -1;
+    ssize_t n = rfd >= 0 ? ::pread(rfd, tail, tail_size, static_cast<off_t>(tail_start)) : -1;
     int err = errno;
     if (rfd >= 0) ::close(rfd);
-    if (n != static_cast<ssize_t>(size - tail_start)) {
+    if (n != static_cast<ssize_t>(tail_size)) {
       ::close(fd);
-      ReturnBuffers(buffers);
       return Status::FromErrno("read tail of " + path, n < 0 ? err : EIO);
     }
   }
-  return std::unique_ptr<WritableFile>(new DirectWritableFile(path, fd, size, buffers));
+  return std::unique_ptr<WritableFile>(
+      new DirectWritableFile(path, fd, size, std::span<const uint8_t>(tail, tail_size)));
 }
 
 }  // namespace sluice::io

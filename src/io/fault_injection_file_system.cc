@@ -33,6 +33,11 @@ class FaultWritableFile final : public WritableFile {
     if (fs_.OnSync(path_)) return Status::FromErrno("fdatasync " + path_, EIO);
     return base_->Sync();
   }
+  Status SyncWritten() override {
+    fs_.WaitWhileSyncsHeld();
+    if (fs_.OnSync(path_)) return Status::FromErrno("fdatasync " + path_, EIO);
+    return base_->SyncWritten();
+  }
   void StartWriteback(uint64_t offset, uint64_t length) override {
     base_->StartWriteback(offset, length);
   }
@@ -41,6 +46,7 @@ class FaultWritableFile final : public WritableFile {
   uint64_t Written() const override { return base_->Written(); }
   Status Flush() override { return base_->Flush(); }
   Status WaitForWrite() override { return base_->WaitForWrite(); }
+  Status ReleaseMemory() override { return base_->ReleaseMemory(); }
   bool ReadRecent(uint64_t offset, std::span<uint8_t> out) const override {
     return base_->ReadRecent(offset, out);
   }
@@ -76,6 +82,31 @@ void FaultInjectionFileSystem::Heal() {
   disk_full_ = false;
   write_failures_ = 0;
   sync_failures_ = 0;
+}
+
+void FaultInjectionFileSystem::HoldSyncs() {
+  std::lock_guard<std::mutex> lock(mu_);
+  syncs_held_ = true;
+}
+
+void FaultInjectionFileSystem::ReleaseSyncs() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    syncs_held_ = false;
+  }
+  syncs_released_.notify_all();
+}
+
+int FaultInjectionFileSystem::held_syncs() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return held_syncs_;
+}
+
+void FaultInjectionFileSystem::WaitWhileSyncsHeld() {
+  std::unique_lock<std::mutex> lock(mu_);
+  ++held_syncs_;
+  syncs_released_.wait(lock, [&] { return !syncs_held_; });
+  --held_syncs_;
 }
 
 FaultInjectionFileSystem::Decision FaultInjectionFileSystem::OnWrite(const std::string& path) {

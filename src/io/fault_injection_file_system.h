@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <mutex>
 #include <string>
 
@@ -31,6 +32,12 @@ class FaultInjectionFileSystem final : public FileSystem {
   // Every later append fails with ENOSPC until Heal().
   void FillDisk();
   void Heal();
+  // While held, a SyncWritten (the log's background sync) waits inside the
+  // file system, as on a disk slow to flush; ReleaseSyncs lets it finish.
+  void HoldSyncs();
+  void ReleaseSyncs();
+  // SyncWritten calls waiting in HoldSyncs.
+  int held_syncs() const;
 
   uint64_t writes() const { return writes_.load(); }
   uint64_t syncs() const { return syncs_.load(); }
@@ -40,6 +47,7 @@ class FaultInjectionFileSystem final : public FileSystem {
   enum class Decision { kPass, kEnospc, kEdquot, kEio, kShortWrite };
   Decision OnWrite(const std::string& path);
   bool OnSync(const std::string& path);  // true: fail this sync
+  void WaitWhileSyncsHeld();
 
   Result<std::unique_ptr<WritableFile>> OpenWritable(const std::string& path,
                                                      OpenMode mode) override;
@@ -68,7 +76,10 @@ class FaultInjectionFileSystem final : public FileSystem {
 
  private:
   FileSystem& base_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
+  std::condition_variable syncs_released_;
+  bool syncs_held_ = false;
+  int held_syncs_ = 0;
   WriteFault write_fault_ = WriteFault::kEio;
   int write_failures_ = 0;
   std::string write_path_;

@@ -29,6 +29,12 @@ class WritableFile {
     return Status::Ok();
   }
   virtual Status Sync() = 0;
+  // Makes durable the bytes that had reached the OS (below Written()) when
+  // it was called; bytes still held by write-behind are not waited for.
+  // Unlike the rest, may run on another thread while the owner goes on
+  // appending (not while it closes the file), so a periodic sync need not
+  // stop the appends.
+  virtual Status SyncWritten() = 0;
   // Asks the kernel to start writing [offset, offset + length) to disk now,
   // without waiting (a hint: keeps dirty pages few so writes are not
   // throttled, and leaves less for the next Sync). Durability still comes
@@ -55,6 +61,10 @@ class WritableFile {
   // write has finished (or none is left): lets a caller act on each write
   // as it lands rather than on the last.
   virtual Status WaitForWrite() { return Flush(); }
+  // The caller expects no appends for a while: the file writes out what it
+  // holds and frees its write-behind memory, allocating it again on the
+  // next append. An error is that of the write-out, as Flush.
+  virtual Status ReleaseMemory() { return Flush(); }
 
   // Copies bytes [offset, offset + out.size()) that have reached the OS
   // (below Written()) from the file's own memory, if it still holds all of

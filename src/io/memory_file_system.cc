@@ -46,6 +46,7 @@ class MemoryWritableFile final : public WritableFile {
     return Status::Ok();
   }
   Status Sync() override { return Status::Ok(); }
+  Status SyncWritten() override { return Status::Ok(); }
   Status Close() override {
     std::lock_guard<std::mutex> lock(files_->mu);
     closed_ = true;

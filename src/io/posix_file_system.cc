@@ -73,6 +73,8 @@ class PosixWritableFile final : public WritableFile {
     return Status::Ok();
   }
 
+  Status SyncWritten() override { return Sync(); }
+
   void StartWriteback(uint64_t offset, uint64_t length) override {
     ::sync_file_range(fd_, static_cast<off64_t>(offset), static_cast<off64_t>(length),
                       SYNC_FILE_RANGE_WRITE);

@@ -14,6 +14,9 @@ constexpr uint64_t kMaxWriteChunk = 4 << 20;
 // Under interval/never, writeback of written data is started every this many
 // bytes so dirty pages stay few and writes are not throttled.
 constexpr uint64_t kWritebackStep = 8 << 20;
+// After this long without a write the active file's write-behind memory is
+// freed (the next write allocates it again).
+constexpr int64_t kReleaseMemoryAfterNanos = 1'000'000'000;
 
 }  // namespace
 
@@ -68,6 +71,7 @@ Status SegmentWriter::OpenNewSegment(uint64_t base_offset) {
   std::string previous;
   uint64_t previous_base = 0;
   if (active_) {
+    WaitForBackgroundSync();
     {
       MutexLock lock(table_.mu);
       previous_base = table_.end().segment;
@@ -145,6 +149,13 @@ void SegmentWriter::Start() {
     if (options_.background_threads) SetThreadBackground();
     Loop();
   });
+  if (options_.fsync == FsyncPolicy::kInterval) {
+    syncer_ = std::thread([this] {
+      SetThreadName("log-sync");
+      if (options_.background_threads) SetThreadBackground();
+      SyncLoop();
+    });
+  }
 }
 
 void SegmentWriter::Append(AppendRequest request, AppendCallback done) {
@@ -185,18 +196,30 @@ void SegmentWriter::Loop() {
   std::vector<Pending> group;
   while (true) {
     if (queue_.empty() && unwritten_.empty() && !table_.closing() &&
-        sync_requested_ == sync_completed_) {
-      if (options_.fsync == FsyncPolicy::kInterval && dirty_) {
+        sync_requested_ == sync_completed_ && !background_done_) {
+      if (options_.fsync == FsyncPolicy::kInterval && dirty_ && !background_busy_) {
         int64_t wait = last_sync_mono_ + options_.fsync_interval.count() - clock_.MonotonicNanos();
         if (wait > 0) writer_cv_.WaitFor(lock, std::chrono::nanoseconds(wait));
       } else {
         writer_cv_.WaitFor(lock, std::chrono::milliseconds(100));
       }
     }
+    if (background_done_) {
+      lock.Unlock();
+      FinishBackgroundSync();
+      lock.Lock();
+    }
+    if (queue_.empty() && unwritten_.empty() && !memory_released_ &&
+        clock_.MonotonicNanos() - last_write_mono_ >= kReleaseMemoryAfterNanos) {
+      lock.Unlock();
+      ReleaseIdleMemory();
+      lock.Lock();
+    }
     // Syncs are due whether or not more appends are waiting, so a steady
     // stream of appends cannot postpone them.
-    if (SyncDue()) {
-      bool requested = sync_requested_ > sync_completed_;
+    if (sync_requested_ > sync_completed_) {
+      // Log::Sync waits for this one: it runs here, after every append
+      // queued before it.
       uint64_t target = sync_requested_;
       lock.Unlock();
       Status st = SyncActive();
@@ -205,11 +228,11 @@ void SegmentWriter::Loop() {
         OpenNewSegment(next_offset_).IgnoreError();
       }
       lock.Lock();
-      if (requested) {
-        last_sync_status_ = st;
-        sync_completed_ = target;
-        sync_cv_.NotifyAll();
-      }
+      last_sync_status_ = st;
+      sync_completed_ = target;
+      sync_cv_.NotifyAll();
+    } else if (SyncDue()) {
+      StartBackgroundSync();  // the periodic one, under `interval`
     }
     if (queue_.empty()) {
       if (!unwritten_.empty()) {
@@ -231,6 +254,8 @@ void SegmentWriter::Loop() {
   }
   lock.Unlock();
   WaitAndComplete(/*all=*/true);
+  WaitForBackgroundSync();
+  FinishBackgroundSync();
   Status last = dirty_ ? SyncActive() : Status::Ok();
   lock.Lock();
   last_sync_status_ = last;
@@ -240,8 +265,79 @@ void SegmentWriter::Loop() {
 
 bool SegmentWriter::SyncDue() const {
   return sync_requested_ > sync_completed_ ||
-         (options_.fsync == FsyncPolicy::kInterval && dirty_ &&
+         (options_.fsync == FsyncPolicy::kInterval && dirty_ && !background_busy_ &&
           clock_.MonotonicNanos() - last_sync_mono_ >= options_.fsync_interval.count());
+}
+
+void SegmentWriter::ReleaseIdleMemory() {
+  memory_released_ = true;
+  if (!active_) return;
+  Status st = active_->ReleaseMemory();
+  if (!st.ok()) WriteFailed(st, /*sync_failed=*/false);
+}
+
+void SegmentWriter::StartBackgroundSync() {
+  if (!active_) {
+    dirty_ = false;
+    return;
+  }
+  background_file_ = active_.get();
+  background_segment_ = table_.end().segment;
+  background_busy_ = true;
+  last_sync_mono_ = clock_.MonotonicNanos();
+  // The sync covers what has reached the OS by the time it begins, which
+  // is at least what has now. Bytes still in write-behind are not covered
+  // (their appends have not completed yet): they leave the file dirty.
+  dirty_ = active_->Written() < active_->Size();
+  syncer_cv_.NotifyOne();
+}
+
+void SegmentWriter::SyncLoop() {
+  MutexLock lock(table_.mu);
+  while (true) {
+    syncer_cv_.Wait(lock, [&]() SLUICE_REQUIRES(table_.mu) {
+      return background_file_ != nullptr || syncer_stop_;
+    });
+    if (background_file_ == nullptr) return;
+    io::WritableFile* file = background_file_;
+    lock.Unlock();
+    int64_t t0 = clock_.MonotonicNanos();
+    Status st = file->SyncWritten();
+    metrics_.fsyncs.Inc();
+    metrics_.fsync_seconds.Observe(static_cast<double>(clock_.MonotonicNanos() - t0) / 1e9);
+    if (!st.ok()) {
+      metrics_.fsync_errors.Inc();
+      logging::Error("log", "fdatasync failed", {{"error", st.ToString()}});
+    }
+    lock.Lock();
+    background_file_ = nullptr;
+    background_status_ = st;
+    background_done_ = true;
+    writer_cv_.NotifyOne();
+  }
+}
+
+void SegmentWriter::WaitForBackgroundSync() {
+  MutexLock lock(table_.mu);
+  writer_cv_.Wait(lock, [&]() SLUICE_REQUIRES(table_.mu) { return background_file_ == nullptr; });
+}
+
+void SegmentWriter::FinishBackgroundSync() {
+  Status st;
+  bool active_segment;
+  {
+    MutexLock lock(table_.mu);
+    if (!background_done_) return;
+    background_done_ = false;
+    background_busy_ = false;
+    st = std::move(background_status_);
+    active_segment = background_segment_ == table_.end().segment;
+  }
+  if (st.ok() || !active_ || !active_segment || active_->Size() <= kSegmentHeaderSize) return;
+  // What the failed fdatasync left on disk is unknown: go on in a new file
+  // (closing this one syncs it again).
+  WaitAndComplete(/*all=*/true);
+  if (active_) OpenNewSegment(next_offset_).IgnoreError();
 }
 
 std::string SegmentWriter::DiskFull() const {
@@ -348,6 +444,8 @@ void SegmentWriter::WriteGroup(std::vector<Pending>& group) {
     next_offset_ = offset;
     bool sync_failed = false;
     Status st = active_->AppendV(pieces_);
+    last_write_mono_ = clock_.MonotonicNanos();
+    memory_released_ = false;
     if (st.ok() && options_.fsync == FsyncPolicy::kAlways) {
       int64_t t0 = clock_.MonotonicNanos();
       st = active_->Sync();
@@ -462,6 +560,7 @@ bool SegmentWriter::Repair(uint64_t size_before, bool sync_failed) {
     base = table_.end().segment;
   }
   std::string path = table_.SegmentPath(base);
+  WaitForBackgroundSync();
   active_->Close().IgnoreError();
   SetActive(nullptr, 0);
   // Cut the partial write so the segment ends on a whole batch again.
@@ -517,6 +616,12 @@ Status SegmentWriter::Sync() {
 Status SegmentWriter::Stop() {
   writer_cv_.NotifyAll();
   if (thread_.joinable()) thread_.join();
+  {
+    MutexLock lock(table_.mu);
+    syncer_stop_ = true;
+  }
+  syncer_cv_.NotifyAll();
+  if (syncer_.joinable()) syncer_.join();
   Status st = Status::Ok();
   if (active_) {
     st = active_->Sync();

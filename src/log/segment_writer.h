@@ -28,9 +28,13 @@ namespace sluice::log {
 //
 // Durability: an append completes once its bytes have reached the OS
 // (`never`, `interval`: write() done) or, under `always`, after the
-// fdatasync that follows its chunk. Under `interval` the writer syncs every
-// fsync_interval. A failed write refuses the batches it carried and all
-// after them; what reached the OS before stays acknowledged.
+// fdatasync that follows its chunk. Under `interval` the active segment is
+// synced every fsync_interval by a thread of its own ("log-sync"), which
+// covers every append completed before the sync began, while the writer
+// goes on completing appends (an fdatasync takes milliseconds, and
+// receivers would wait on it). A failed write refuses the batches it
+// carried and all after them; what reached the OS before stays
+// acknowledged. A failed interval sync moves writing to a new segment.
 //
 // Threads: Append, Sync and ReadRecent may be called from any thread; the
 // rest runs on the writer thread ("log-writer"), or before Start / after
@@ -126,6 +130,19 @@ class SegmentWriter {
   Status SyncActive() SLUICE_EXCLUDES(table_.mu);
   // Unavailable after an unrecoverable error.
   void Fail(const Status& why);
+  // Under `interval`: hands the active segment to the sync thread, unless
+  // it is still syncing. Writer thread.
+  void StartBackgroundSync() SLUICE_REQUIRES(table_.mu);
+  // Acts on a finished background sync: a failure moves writing to a new
+  // segment. Writer thread.
+  void FinishBackgroundSync() SLUICE_EXCLUDES(table_.mu);
+  // Waits until the sync thread no longer uses the active file, before it
+  // is closed or replaced. Writer thread.
+  void WaitForBackgroundSync() SLUICE_EXCLUDES(table_.mu);
+  void SyncLoop() SLUICE_EXCLUDES(table_.mu);
+  // Frees the active file's write-behind memory once writing has paused.
+  // Writer thread.
+  void ReleaseIdleMemory() SLUICE_EXCLUDES(table_.mu);
 
   const LogOptions& options_;
   io::FileSystem& fs_;
@@ -144,6 +161,16 @@ class SegmentWriter {
   uint64_t sync_completed_ SLUICE_GUARDED_BY(table_.mu) = 0;
   Status last_sync_status_ SLUICE_GUARDED_BY(table_.mu);
   std::string disk_full_ SLUICE_GUARDED_BY(table_.mu);
+  // The background sync. A job is the file to sync (null: none), set by the
+  // writer and cleared by the sync thread when done; its outcome waits in
+  // background_done_ until the writer takes it.
+  CondVar syncer_cv_;
+  io::WritableFile* background_file_ SLUICE_GUARDED_BY(table_.mu) = nullptr;
+  uint64_t background_segment_ SLUICE_GUARDED_BY(table_.mu) = 0;
+  bool background_busy_ SLUICE_GUARDED_BY(table_.mu) = false;  // job set or outcome untaken
+  bool background_done_ SLUICE_GUARDED_BY(table_.mu) = false;
+  Status background_status_ SLUICE_GUARDED_BY(table_.mu);
+  bool syncer_stop_ SLUICE_GUARDED_BY(table_.mu) = false;
 
   // The active file, replaced only through SetActive (under recent_mu_) so
   // that ReadRecent can use it from other threads; the writer thread reads
@@ -158,11 +185,14 @@ class SegmentWriter {
   bool dirty_ = false;
   int64_t last_sync_mono_ = 0;
   uint64_t writeback_from_ = 0;
+  int64_t last_write_mono_ = 0;
+  bool memory_released_ = false;
   std::deque<Unwritten> unwritten_;
   std::string write_buffer_;  // frame heads of the chunk being written
   std::vector<size_t> head_ends_;
   std::vector<std::span<const uint8_t>> pieces_;
   std::thread thread_;
+  std::thread syncer_;
 };
 
 }  // namespace sluice::log

@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <string>
 
 #include "support/file_size_limit.h"
+#include "support/rss.h"
 #include "support/temp_dir.h"
 
 namespace sluice::io {
@@ -85,6 +87,40 @@ TEST(DirectFileTest, RecentBytesAreServedExactlyOrNotAtAll) {
   EXPECT_GT(served, 300u);
   EXPECT_GT(refused_old, 0u);
   ASSERT_TRUE((*f)->Close().ok());
+}
+
+// An idle log gives its write buffers back; the next append must find the
+// file exactly as it was, partial last block included.
+TEST(DirectFileTest, ReleasedMemoryIsGivenBackAndWritingResumesExactly) {
+  testing::TempDir dir;
+  std::string path = dir.Sub("seg");
+  auto f = OpenDirect(path, OpenMode::kTruncate);
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  ASSERT_TRUE((*f)->ReleaseMemory().ok());  // before any append
+  std::mt19937 rng(3);
+  std::string expected;
+  for (int round = 0; round < 6; ++round) {
+    for (int i = 0; i < 50; ++i) {
+      std::string piece(rng() % 200000 + 1, '\0');
+      for (auto& c : piece) c = static_cast<char>(rng());
+      ASSERT_TRUE((*f)->Append(Bytes(piece)).ok());
+      expected += piece;
+    }
+    ASSERT_TRUE((*f)->Flush().ok());
+    uint64_t before = testing::RssAnonKib();
+    ASSERT_TRUE((*f)->ReleaseMemory().ok());
+    // Four 1 MiB buffers, all filled by now.
+    EXPECT_GE(before - std::min(before, testing::RssAnonKib()), 3u << 10) << "round " << round;
+    EXPECT_EQ((*f)->Written(), expected.size());
+    std::string out(16, '\0');
+    EXPECT_FALSE((*f)->ReadRecent(expected.size() - 16,
+                                  {reinterpret_cast<uint8_t*>(out.data()), out.size()}));
+    if (round % 2 == 1) {
+      ASSERT_TRUE((*f)->ReleaseMemory().ok());  // twice in a row
+    }
+  }
+  ASSERT_TRUE((*f)->Close().ok());
+  EXPECT_TRUE(*ReadSmallFile(FileSystem::Posix(), path) == expected);
 }
 
 TEST(DirectFileTest, FailedBackgroundWriteIsReportedAndNothingAfterItIsWritten) {

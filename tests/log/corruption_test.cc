@@ -1,10 +1,13 @@
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <future>
 
 #include "io/fault_injection_file_system.h"
 #include "log/log_fixture.h"
+#include "support/wait.h"
 
 namespace sluice::log {
 namespace {
@@ -146,6 +149,52 @@ TEST_F(FaultTest, FsyncFailureFailsTheGroupAndWritingMovesToANewSegment) {
   fs_.FailSyncs(1, ".seg");
   auto failed = log->Append(Batch("unsynced"));
   ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(CounterValue("sluice_log_fsync_errors_total"), 1u);
+  ASSERT_TRUE(log->Append(Batch("b")).ok());
+  EXPECT_EQ(log->Segments().size(), 2u);
+  ASSERT_TRUE(log->Close().ok());
+  auto reopened = OpenLog(Options(), fs_);
+  EXPECT_EQ(ReadAll(*reopened, reopened->Begin()), (std::vector<std::string>{"a", "b"}));
+}
+
+// Under `interval` a receiver waits only for its batch to reach the OS: an
+// fdatasync the disk is slow to finish must not hold its answer back.
+TEST_F(FaultTest, SlowIntervalSyncDoesNotHoldUpAppends) {
+  LogOptions o = Options(FsyncPolicy::kInterval);
+  o.fsync_interval = std::chrono::milliseconds(1);
+  auto log = OpenLog(o, fs_);
+  fs_.HoldSyncs();
+  ASSERT_TRUE(log->Append(Batch("before")).ok());
+  ASSERT_TRUE(testing::WaitUntil([&] { return fs_.held_syncs() == 1; }));
+  std::vector<std::future<Result<AppendResult>>> answers;
+  for (int i = 0; i < 50; ++i) {
+    auto done = std::make_shared<std::promise<Result<AppendResult>>>();
+    answers.push_back(done->get_future());
+    log->AppendAsync(Batch("during " + std::to_string(i)),
+                     [done](Result<AppendResult> r) { done->set_value(std::move(r)); });
+  }
+  for (auto& a : answers) {
+    // Generous: the answers come at once, or never while the sync is held.
+    ASSERT_EQ(a.wait_for(std::chrono::seconds(20)), std::future_status::ready)
+        << "an append waited for the interval fdatasync";
+    EXPECT_TRUE(a.get().ok());
+  }
+  EXPECT_EQ(fs_.held_syncs(), 1);
+  EXPECT_EQ(CounterValue("sluice_log_fsyncs_total"), 0u);
+  fs_.ReleaseSyncs();
+  ASSERT_TRUE(testing::WaitUntil([&] { return CounterValue("sluice_log_fsyncs_total") >= 1; }));
+  ASSERT_TRUE(log->Close().ok());
+  auto reopened = OpenLog(Options(), fs_);
+  EXPECT_EQ(ReadAll(*reopened, reopened->Begin()).size(), 51u);
+}
+
+TEST_F(FaultTest, FailedIntervalSyncMovesWritingToANewSegment) {
+  LogOptions o = Options(FsyncPolicy::kInterval);
+  o.fsync_interval = std::chrono::milliseconds(1);
+  auto log = OpenLog(o, fs_);
+  fs_.FailSyncs(1, ".seg");
+  ASSERT_TRUE(log->Append(Batch("a")).ok());
+  ASSERT_TRUE(testing::WaitUntil([&] { return log->Segments().size() == 2; }));
   EXPECT_EQ(CounterValue("sluice_log_fsync_errors_total"), 1u);
   ASSERT_TRUE(log->Append(Batch("b")).ok());
   EXPECT_EQ(log->Segments().size(), 2u);
