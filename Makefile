@@ -14,7 +14,7 @@ DEB_PACKAGES := build-essential cmake ninja-build ccache pkg-config \
   libspdlog-dev libfmt-dev libsnappy-dev libzstd-dev zlib1g-dev libxxhash-dev \
   protobuf-compiler libprotobuf-dev libgrpc++-dev protobuf-compiler-grpc libabsl-dev \
   libgtest-dev libgmock-dev libbenchmark-dev clang-format clang libclang-rt-14-dev openssl \
-  librdkafka-dev libssl-dev prometheus victoria-metrics curl bc python3
+  librdkafka-dev libssl-dev libre2-dev prometheus victoria-metrics curl bc python3
 # node and npm for the OpenTelemetry JS interop tests (tests/interop/js): from
 # Debian (node 18) unless some node and npm are already on PATH, e.g. a
 # NodeSource build, whose nodejs package conflicts with Debian's npm.

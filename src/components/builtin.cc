@@ -8,6 +8,7 @@
 #include "exporters/prometheusremotewrite/remote_write_exporter.h"
 #include "log/options_schema.h"
 #include "pipeline/service_config.h"
+#include "processors/filter/filter_processor.h"
 #include "receivers/otlp/otlp_receiver.h"
 #include "receivers/prometheus_remote_write/remote_write_receiver.h"
 
@@ -18,6 +19,7 @@ const pipeline::Catalog& BuiltinCatalog() {
     pipeline::Catalog c;
     c.Add(receivers::otlp::OtlpReceiverType());
     c.Add(receivers::prometheus_remote_write::RemoteWriteReceiverType());
+    c.Add(processors::filter::FilterProcessorType());
     c.Add(exporters::file::FileExporterType());
     c.Add(exporters::kafka::KafkaExporterType());
     c.Add(exporters::loki::LokiExporterType());

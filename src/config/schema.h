@@ -217,6 +217,12 @@ class Schema {
   }
   const std::string& what() const { return what_; }
 
+  // A field with its own parser (which records its errors in the context).
+  Schema& Custom(const char* name, std::string type, std::string default_text, const char* doc,
+                 std::function<void(const YAML::Node&, T*, Context&)> parse) {
+    return Add(name, std::move(type), std::move(default_text), "", doc, std::move(parse));
+  }
+
  private:
   static std::string Quote(const std::string& s) { return "\"" + s + "\""; }
 

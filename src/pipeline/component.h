@@ -28,11 +28,36 @@ enum class Kind { kReceiver, kProcessor, kExporter };
 std::string_view KindName(Kind k);     // "receiver", ...
 std::string_view KindSection(Kind k);  // "receivers", ...
 
+// Changes a pipeline's batches before they are appended, so the log holds
+// what the pipeline forwards (filter, attributes, ...). Process runs on
+// receivers' threads, for many requests at once: a processor is immutable
+// once created, or guards its own state.
+class Processor {
+ public:
+  struct Input {
+    log::Signal signal;
+    log::Encoding encoding;
+    std::string_view payload;
+    uint64_t items;
+  };
+  struct Output {
+    bool changed = false;  // false: store the input as it is
+    std::string payload;   // when changed
+    uint64_t items = 0;    // when changed; 0: nothing left to store
+  };
+  virtual ~Processor() = default;
+  // An error (a condition that failed under error_mode: propagate) refuses
+  // the whole request: InvalidArgument, answered 400.
+  virtual Status Process(const Input& in, Output* out) const = 0;
+};
+
 // One pipeline a component takes part in.
 struct PipelineRef {
   std::string name;  // "traces" or "traces/b"
   log::Signal signal;
   uint32_t id;  // log::PipelineId(name)
+  // The pipeline's processors in their order (for receivers; empty elsewhere).
+  std::vector<std::shared_ptr<const Processor>> processors = {};
 };
 
 // Everything a component may use, owned by the Service and alive for as long
@@ -99,6 +124,9 @@ struct ComponentType {
   // For exporters that send requests: a Sender on its own, as `sluice dlq
   // replay` uses to resend dead letters. Unset for other types.
   std::function<std::unique_ptr<Sender>(const void* options)> create_sender;
+  std::function<Result<std::shared_ptr<const Processor>>(const ComponentSettings&,
+                                                         const void* options, Runtime&)>
+      create_processor;
 };
 
 // Adds a create_sender to an exporter type built by MakeExporterType.
@@ -129,6 +157,7 @@ ComponentType MakeReceiverType(std::string type, std::string doc, std::vector<lo
                   [&schema] { return schema.Document(); },
                   {},
                   {},
+                  {},
                   {}};
   t.create_receiver = [factory](const ComponentSettings& s, const void* o, Runtime& rt) {
     return factory(s, *static_cast<const Options*>(o), rt);
@@ -147,8 +176,28 @@ ComponentType MakeExporterType(std::string type, std::string doc, std::vector<lo
                   [&schema] { return schema.Document(); },
                   {},
                   {},
+                  {},
                   {}};
   t.create_exporter = [factory](const ComponentSettings& s, const void* o, Runtime& rt) {
+    return factory(s, *static_cast<const Options*>(o), rt);
+  };
+  return t;
+}
+
+template <class Options, class Factory>
+ComponentType MakeProcessorType(std::string type, std::string doc, std::vector<log::Signal> signals,
+                                const config::Schema<Options>& schema, Factory factory) {
+  ComponentType t{Kind::kProcessor,
+                  std::move(type),
+                  std::move(doc),
+                  std::move(signals),
+                  ParseWith(schema),
+                  [&schema] { return schema.Document(); },
+                  {},
+                  {},
+                  {},
+                  {}};
+  t.create_processor = [factory](const ComponentSettings& s, const void* o, Runtime& rt) {
     return factory(s, *static_cast<const Options*>(o), rt);
   };
   return t;

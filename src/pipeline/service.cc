@@ -1,6 +1,7 @@
 #include "pipeline/service.h"
 
 #include <algorithm>
+#include <map>
 
 #include "base/logging.h"
 #include "base/thread.h"
@@ -35,9 +36,29 @@ Status Service::Start() {
   limiter_ = std::make_unique<InFlightLimiter>(config_.service.max_in_flight_bytes, registry_);
   runtime_ = std::make_unique<Runtime>(Runtime{io_, *log_, registry_, health_, clock_, *limiter_});
 
-  // Only components that a pipeline uses are created.
+  // Only components that a pipeline uses are created. Processors first: a
+  // receiver runs its pipelines' processors before it appends.
+  std::map<std::string, std::shared_ptr<const Processor>> processors;
+  for (const ComponentConfig& c : config_.processors) {
+    ComponentSettings settings{c.id, config_.PipelinesOf(Kind::kProcessor, c.id)};
+    if (settings.pipelines.empty()) {
+      logging::Warn("service", "processor is not used by any pipeline", {{"processor", c.id}});
+      continue;
+    }
+    Result<std::shared_ptr<const Processor>> p =
+        c.type->create_processor(settings, c.options.get(), *runtime_);
+    if (!p.ok())
+      return Status(p.status().code(), "processor " + c.id + ": " + p.status().message());
+    processors[c.id] = std::move(p).value();
+  }
   for (const ComponentConfig& c : config_.receivers) {
     ComponentSettings settings{c.id, config_.PipelinesOf(Kind::kReceiver, c.id)};
+    for (PipelineRef& ref : settings.pipelines) {
+      for (const PipelineConfig& p : config_.pipelines) {
+        if (p.name != ref.name) continue;
+        for (const std::string& id : p.processors) ref.processors.push_back(processors.at(id));
+      }
+    }
     if (settings.pipelines.empty()) {
       logging::Warn("service", "receiver is not used by any pipeline", {{"receiver", c.id}});
       continue;

@@ -77,22 +77,107 @@ IngestCounters::IngestCounters(telemetry::Registry& r, const std::string& receiv
                           {"receiver", "reason"})),
       receiver(receiver_id) {}
 
+namespace {
+
+// One version of a batch and the pipelines it goes to.
+struct Version {
+  std::string payload;  // empty for the batch as received
+  uint64_t items = 0;
+  bool received = false;
+  std::vector<uint32_t> pipelines;
+};
+
+// Runs `chain` over the received batch. Sets *version to the index in
+// *versions of what the pipeline stores (0: the batch as received), or -1
+// when the processors left nothing.
+Status RunChain(const std::vector<std::shared_ptr<const pipeline::Processor>>& chain,
+                const Batch& batch, std::vector<Version>* versions, int* version) {
+  std::string owned;
+  std::string_view payload = batch.payload;
+  uint64_t items = batch.items;
+  bool changed = false;
+  for (const auto& processor : chain) {
+    pipeline::Processor::Output out;
+    SLUICE_RETURN_IF_ERROR(
+        processor->Process({batch.signal, batch.encoding, payload, items}, &out));
+    if (!out.changed) continue;
+    changed = true;
+    owned = std::move(out.payload);
+    payload = owned;
+    items = out.items;
+    if (items == 0) break;
+  }
+  if (!changed) {
+    *version = 0;
+  } else if (items == 0) {
+    *version = -1;
+  } else {
+    versions->push_back(Version{std::move(owned), items, false, {}});
+    *version = static_cast<int>(versions->size() - 1);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 bool Store(pipeline::Runtime& rt, const std::vector<pipeline::PipelineRef>& pipelines,
            IngestCounters& counters, Batch batch, std::function<void(Status)> done) {
   SLUICE_CHECK(!pipelines.empty());
-  // Nothing differs between the pipelines' copies of a batch, so it is
-  // written once, naming them all; only past kMaxPipelinesPerFrame of them
-  // is it written again for the rest.
-  std::vector<log::PipelineSet> frames(1);
+  // Pipelines without processors, or whose processors changed nothing,
+  // share the batch as received; each chain that changed it stores its own
+  // version. Pipelines with the same chain share its result.
+  std::vector<Version> versions(1);
+  versions[0].items = batch.items;
+  versions[0].received = true;
+  std::vector<std::pair<const pipeline::PipelineRef*, int>> chains_run;
   for (const pipeline::PipelineRef& p : pipelines) {
-    if (!frames.back().Add(p.id)) {
-      frames.emplace_back();
-      frames.back().Add(p.id);
+    int version = 0;
+    if (!p.processors.empty()) {
+      auto same = std::find_if(chains_run.begin(), chains_run.end(), [&](const auto& run) {
+        return run.first->processors == p.processors;
+      });
+      if (same != chains_run.end()) {
+        version = same->second;
+      } else {
+        Status st = RunChain(p.processors, batch, &versions, &version);
+        if (!st.ok()) {
+          counters.Refused("invalid", batch.items);
+          done(Status::InvalidArgument("pipeline " + p.name + ": " + st.message()));
+          return true;
+        }
+        chains_run.emplace_back(&p, version);
+      }
     }
+    if (version >= 0) versions[static_cast<size_t>(version)].pipelines.push_back(p.id);
   }
-  uint64_t held = batch.payload.size() * frames.size();
+  // A batch goes into the log once per version, naming all its pipelines;
+  // only past kMaxPipelinesPerFrame of them is it written again for the rest.
+  struct Frame {
+    size_t version;
+    log::PipelineSet pipelines;
+  };
+  std::vector<Frame> frames;
+  uint64_t held = 0;
+  for (size_t v = 0; v < versions.size(); ++v) {
+    size_t first = frames.size();
+    for (uint32_t id : versions[v].pipelines) {
+      if (frames.size() == first || !frames.back().pipelines.Add(id)) {
+        frames.push_back(Frame{v, {}});
+        frames.back().pipelines.Add(id);
+      }
+    }
+    uint64_t bytes = versions[v].received ? batch.payload.size() : versions[v].payload.size();
+    held += bytes * (frames.size() - first);
+  }
+  uint64_t items = batch.items;
+  if (frames.empty()) {
+    // The processors kept nothing: the request is answered as stored.
+    counters.accepted.Inc(items);
+    done(Status::Ok());
+    return true;
+  }
   if (!rt.limiter.TryAcquire(held)) {
-    counters.Failed("overload", batch.items);
+    counters.Failed("overload", items);
     return false;
   }
   struct Pending {
@@ -104,17 +189,21 @@ bool Store(pipeline::Runtime& rt, const std::vector<pipeline::PipelineRef>& pipe
   auto pending = std::make_shared<Pending>();
   pending->left = frames.size();
   pending->done = std::move(done);
-  uint64_t items = batch.items;
+  // The last frame of each version takes its payload; earlier ones copy it.
+  std::vector<size_t> last_frame(versions.size(), SIZE_MAX);
+  for (size_t i = 0; i < frames.size(); ++i) last_frame[frames[i].version] = i;
   for (size_t i = 0; i < frames.size(); ++i) {
+    Version& version = versions[frames[i].version];
+    std::string& payload = version.received ? batch.payload : version.payload;
     log::AppendRequest a;
     a.signal = batch.signal;
     a.encoding = batch.encoding;
-    a.pipelines = frames[i];
+    a.pipelines = frames[i].pipelines;
     a.tenant = batch.tenant;
-    a.item_count = static_cast<uint32_t>(items);
+    a.item_count = static_cast<uint32_t>(version.items);
     a.min_event_unix_nanos = batch.min_time_unix_nano;
     a.max_event_unix_nanos = batch.max_time_unix_nano;
-    a.payload = i + 1 == frames.size() ? std::move(batch.payload) : batch.payload;
+    a.payload = last_frame[frames[i].version] == i ? std::move(payload) : payload;
     rt.log.AppendAsync(std::move(a),
                        [&rt, &counters, pending, items, held](Result<log::AppendResult> r) {
                          if (!r.ok()) {

@@ -48,11 +48,14 @@ struct Batch {
   std::string payload;
 };
 
-// Appends `batch` to the log once, naming every pipeline it goes to, holding
-// its bytes against the memory limiter until the append has completed, then
-// calls `done` once (on the log's writer thread) with the first error or Ok.
+// Runs each pipeline's processors over `batch`, then appends each version of
+// it to the log once, naming every pipeline it goes to, holding its bytes
+// against the memory limiter until the append has completed, then calls
+// `done` once (on the log's writer thread) with the first error or Ok.
 // Counts accepted or failed items. Returns false without calling `done` when
 // the limiter refuses (the caller answers 503); nothing is appended then.
+// A processor's error is passed to `done` at once as InvalidArgument (the
+// caller answers 400), and nothing is appended.
 // Precondition (checked): `pipelines` is not empty.
 bool Store(pipeline::Runtime& rt, const std::vector<pipeline::PipelineRef>& pipelines,
            IngestCounters& counters, Batch batch, std::function<void(Status)> done);

@@ -91,7 +91,9 @@ void OtlpIngest::Ingest(log::Signal signal, std::string body, std::string tenant
   bool queued = Store(
       rt_, route.pipelines, m, std::move(batch),
       [reply, stored = std::move(stored)](Status st) mutable {
-        if (!st.ok()) {
+        if (st.code() == StatusCode::kInvalidArgument) {
+          (*reply)({Outcome::Kind::kInvalid, st.message(), "", 0});
+        } else if (!st.ok()) {
           (*reply)({Outcome::Kind::kRetry, "cannot store the request now: " + st.message(), "", 0});
         } else {
           (*reply)(std::move(stored));

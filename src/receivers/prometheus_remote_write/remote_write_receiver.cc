@@ -200,7 +200,9 @@ class RemoteWriteHandler final : public net::HttpHandler {
     bool queued =
         Store(rt_, pipelines_, counters_, std::move(batch),
               [reply, rejected = std::move(rejected), written, none](Status stored) {
-                if (!stored.ok()) {
+                if (stored.code() == StatusCode::kInvalidArgument) {
+                  (*reply)(WithWritten(net::HttpResponse::Text(400, stored.message()), none));
+                } else if (!stored.ok()) {
                   (*reply)(WithWritten(
                       RetryLaterText("cannot store the request now: " + stored.message()), none));
                 } else if (!rejected.empty()) {

@@ -10,21 +10,6 @@
 namespace sluice::wire::otlp {
 namespace {
 
-// Field numbers from opentelemetry/proto/logs/v1/logs.proto.
-namespace logs {
-constexpr uint32_t kTime = 1;
-constexpr uint32_t kSeverityNumber = 2;
-constexpr uint32_t kSeverityText = 3;
-constexpr uint32_t kBody = 5;
-constexpr uint32_t kAttributes = 6;
-constexpr uint32_t kDroppedAttributes = 7;
-constexpr uint32_t kFlags = 8;
-constexpr uint32_t kTraceId = 9;
-constexpr uint32_t kSpanId = 10;
-constexpr uint32_t kObservedTime = 11;
-constexpr uint32_t kEventName = 12;
-}  // namespace logs
-
 // Field numbers from opentelemetry/proto/metrics/v1/metrics.proto.
 namespace metrics {
 constexpr uint32_t kName = 1;

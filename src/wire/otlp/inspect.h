@@ -9,6 +9,21 @@
 
 namespace sluice::wire::otlp {
 
+// Field numbers from opentelemetry/proto/logs/v1/logs.proto.
+namespace logs {
+inline constexpr uint32_t kTime = 1;
+inline constexpr uint32_t kSeverityNumber = 2;
+inline constexpr uint32_t kSeverityText = 3;
+inline constexpr uint32_t kBody = 5;
+inline constexpr uint32_t kAttributes = 6;
+inline constexpr uint32_t kDroppedAttributes = 7;
+inline constexpr uint32_t kFlags = 8;
+inline constexpr uint32_t kTraceId = 9;
+inline constexpr uint32_t kSpanId = 10;
+inline constexpr uint32_t kObservedTime = 11;
+inline constexpr uint32_t kEventName = 12;
+}  // namespace logs
+
 // What a receiver learns from an OTLP export request before storing it.
 // All three signals nest the same way:
 //   request.1 → Resource{Spans,Metrics,Logs}
