@@ -28,27 +28,10 @@ source "$(dirname "$0")/lib.sh"
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
 
-taskset -c 1 "$peer" sink > "$work/sink.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 50); do grep -q 'sink=' "$work/sink.log" && break; sleep 0.1; done
-sink=$(sed -n 's/^sink=//p' "$work/sink.log")
+start_sink
 
 {
-  cat <<YAML
-receivers:
-  otlp:
-    protocols:
-      http:
-        endpoint: 127.0.0.1:0
-  prometheus_remote_write:
-    endpoint: 127.0.0.1:0
-exporters:
-  otlphttp:
-    endpoint: http://$sink
-    compression: none
-  prometheusremotewrite:
-    endpoint: http://$sink/api/v1/write
-YAML
+  relay_components "$sink"
   storage_and_service
   cat <<YAML
     logs:

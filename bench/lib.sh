@@ -9,6 +9,36 @@ start_pinned_sluice() {
   for _ in $(seq 100); do grep -q 'admin=' "$work/sluice.log" && break; sleep 0.1; done
 }
 
+# Starts a counting sink (`forward_peer sink`, $peer) on core 1 and waits
+# until it serves; sets sink (its host:port) and adds it to pids.
+start_sink() {
+  taskset -c 1 "$peer" sink > "$work/sink.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 50); do grep -q 'sink=' "$work/sink.log" && break; sleep 0.1; done
+  sink=$(sed -n 's/^sink=//p' "$work/sink.log")
+}
+
+# relay_components DESTINATION: the receivers (OTLP over HTTP, remote write)
+# and exporters (otlphttp, prometheusremotewrite) of the forwarding scripts,
+# sending to DESTINATION (host:port).
+relay_components() {
+  cat <<YAML
+receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:0
+  prometheus_remote_write:
+    endpoint: 127.0.0.1:0
+exporters:
+  otlphttp:
+    endpoint: http://$1
+    compression: none
+  prometheusremotewrite:
+    endpoint: http://$1/api/v1/write
+YAML
+}
+
 # listen_address RECEIVER PROTOCOL: the host:port a receiver of the running
 # sluice listens on, e.g. `listen_address otlp grpc`.
 listen_address() {

@@ -143,7 +143,7 @@ bool FaultInjectionFileSystem::OnSync(const std::string& path) {
 
 Result<std::unique_ptr<WritableFile>> FaultInjectionFileSystem::OpenWritable(
     const std::string& path, OpenMode mode) {
-  SLUICE_ASSIGN_OR_RETURN(auto base, base_.OpenWritable(path, mode));
+  SLUICE_ASSIGN_OR_RETURN(auto base, base().OpenWritable(path, mode));
   return std::unique_ptr<WritableFile>(new FaultWritableFile(*this, path, std::move(base)));
 }
 
@@ -153,7 +153,7 @@ namespace sluice::io {
 
 Result<std::unique_ptr<WritableFile>> FaultInjectionFileSystem::OpenDirectWritable(
     const std::string& path, OpenMode mode) {
-  SLUICE_ASSIGN_OR_RETURN(auto base, base_.OpenDirectWritable(path, mode));
+  SLUICE_ASSIGN_OR_RETURN(auto base, base().OpenDirectWritable(path, mode));
   return std::unique_ptr<WritableFile>(new FaultWritableFile(*this, path, std::move(base)));
 }
 

@@ -14,7 +14,7 @@ namespace sluice::io {
 // fdatasync. Faults are armed for a number of operations on paths containing
 // a substring, so a test can fail exactly the segment write it means to.
 // Thread-safe.
-class FaultInjectionFileSystem final : public FileSystem {
+class FaultInjectionFileSystem final : public ForwardingFileSystem {
  public:
   enum class WriteFault {
     kEnospc,             // nothing written, ENOSPC
@@ -23,7 +23,7 @@ class FaultInjectionFileSystem final : public FileSystem {
     kShortWriteThenEio,  // the first half written, then EIO
   };
 
-  explicit FaultInjectionFileSystem(FileSystem& base) : base_(base) {}
+  explicit FaultInjectionFileSystem(FileSystem& base) : ForwardingFileSystem(base) {}
 
   // The next `count` appends to files whose path contains `path_part` fail.
   void FailWrites(WriteFault fault, int count = 1, std::string path_part = "");
@@ -53,29 +53,8 @@ class FaultInjectionFileSystem final : public FileSystem {
                                                      OpenMode mode) override;
   Result<std::unique_ptr<WritableFile>> OpenDirectWritable(const std::string& path,
                                                            OpenMode mode) override;
-  Result<std::unique_ptr<RandomAccessFile>> OpenReadable(const std::string& path) override {
-    return base_.OpenReadable(path);
-  }
-  Status CreateDirs(const std::string& path) override { return base_.CreateDirs(path); }
-  Result<std::vector<std::string>> ListDir(const std::string& path) override {
-    return base_.ListDir(path);
-  }
-  Status Remove(const std::string& path) override { return base_.Remove(path); }
-  Status Rename(const std::string& from, const std::string& to) override {
-    return base_.Rename(from, to);
-  }
-  Status Truncate(const std::string& path, uint64_t size) override {
-    return base_.Truncate(path, size);
-  }
-  Status SyncDir(const std::string& path) override { return base_.SyncDir(path); }
-  Result<uint64_t> FileSize(const std::string& path) override { return base_.FileSize(path); }
-  Result<int64_t> ModifiedUnixNanos(const std::string& path) override {
-    return base_.ModifiedUnixNanos(path);
-  }
-  bool Exists(const std::string& path) override { return base_.Exists(path); }
 
  private:
-  FileSystem& base_;
   mutable std::mutex mu_;
   std::condition_variable syncs_released_;
   bool syncs_held_ = false;

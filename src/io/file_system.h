@@ -122,6 +122,48 @@ class FileSystem {
   static FileSystem& Posix();
 };
 
+// A FileSystem that hands every call to another: the base of file systems
+// that change a few operations (fault injection, counting in tests) and
+// pass the rest through.
+class ForwardingFileSystem : public FileSystem {
+ public:
+  explicit ForwardingFileSystem(FileSystem& base) : base_(base) {}
+  Result<std::unique_ptr<WritableFile>> OpenWritable(const std::string& path,
+                                                     OpenMode mode) override {
+    return base_.OpenWritable(path, mode);
+  }
+  Result<std::unique_ptr<WritableFile>> OpenDirectWritable(const std::string& path,
+                                                           OpenMode mode) override {
+    return base_.OpenDirectWritable(path, mode);
+  }
+  Result<std::unique_ptr<RandomAccessFile>> OpenReadable(const std::string& path) override {
+    return base_.OpenReadable(path);
+  }
+  Status CreateDirs(const std::string& path) override { return base_.CreateDirs(path); }
+  Result<std::vector<std::string>> ListDir(const std::string& path) override {
+    return base_.ListDir(path);
+  }
+  Status Remove(const std::string& path) override { return base_.Remove(path); }
+  Status Rename(const std::string& from, const std::string& to) override {
+    return base_.Rename(from, to);
+  }
+  Status Truncate(const std::string& path, uint64_t size) override {
+    return base_.Truncate(path, size);
+  }
+  Status SyncDir(const std::string& path) override { return base_.SyncDir(path); }
+  Result<uint64_t> FileSize(const std::string& path) override { return base_.FileSize(path); }
+  Result<int64_t> ModifiedUnixNanos(const std::string& path) override {
+    return base_.ModifiedUnixNanos(path);
+  }
+  bool Exists(const std::string& path) override { return base_.Exists(path); }
+
+ protected:
+  FileSystem& base() { return base_; }
+
+ private:
+  FileSystem& base_;
+};
+
 // Whether an error from this layer means the disk (or the user's quota) is
 // full: ENOSPC or EDQUOT, read from the errno the failing call recorded
 // (Status::os_error), never from the message text. Such a failure is

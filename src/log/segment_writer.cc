@@ -197,7 +197,7 @@ void SegmentWriter::Loop() {
   while (true) {
     if (queue_.empty() && unwritten_.empty() && !table_.closing() &&
         sync_requested_ == sync_completed_ && !background_done_) {
-      if (options_.fsync == FsyncPolicy::kInterval && dirty_ && !background_busy_) {
+      if (options_.fsync == FsyncPolicy::kInterval && dirty_ && !BackgroundSyncPending()) {
         int64_t wait = last_sync_mono_ + options_.fsync_interval.count() - clock_.MonotonicNanos();
         if (wait > 0) writer_cv_.WaitFor(lock, std::chrono::nanoseconds(wait));
       } else {
@@ -265,7 +265,7 @@ void SegmentWriter::Loop() {
 
 bool SegmentWriter::SyncDue() const {
   return sync_requested_ > sync_completed_ ||
-         (options_.fsync == FsyncPolicy::kInterval && dirty_ && !background_busy_ &&
+         (options_.fsync == FsyncPolicy::kInterval && dirty_ && !BackgroundSyncPending() &&
           clock_.MonotonicNanos() - last_sync_mono_ >= options_.fsync_interval.count());
 }
 
@@ -283,7 +283,6 @@ void SegmentWriter::StartBackgroundSync() {
   }
   background_file_ = active_.get();
   background_segment_ = table_.end().segment;
-  background_busy_ = true;
   last_sync_mono_ = clock_.MonotonicNanos();
   // The sync covers what has reached the OS by the time it begins, which
   // is at least what has now. Bytes still in write-behind are not covered
@@ -329,7 +328,6 @@ void SegmentWriter::FinishBackgroundSync() {
     MutexLock lock(table_.mu);
     if (!background_done_) return;
     background_done_ = false;
-    background_busy_ = false;
     st = std::move(background_status_);
     active_segment = background_segment_ == table_.end().segment;
   }

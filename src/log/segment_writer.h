@@ -130,8 +130,12 @@ class SegmentWriter {
   Status SyncActive() SLUICE_EXCLUDES(table_.mu);
   // Unavailable after an unrecoverable error.
   void Fail(const Status& why);
-  // Under `interval`: hands the active segment to the sync thread, unless
-  // it is still syncing. Writer thread.
+  // A background sync is running, or its outcome is not yet taken.
+  bool BackgroundSyncPending() const SLUICE_REQUIRES(table_.mu) {
+    return background_file_ != nullptr || background_done_;
+  }
+  // Under `interval`: hands the active segment to the sync thread.
+  // Precondition: !BackgroundSyncPending() (SyncDue holds). Writer thread.
   void StartBackgroundSync() SLUICE_REQUIRES(table_.mu);
   // Acts on a finished background sync: a failure moves writing to a new
   // segment. Writer thread.
@@ -167,7 +171,6 @@ class SegmentWriter {
   CondVar syncer_cv_;
   io::WritableFile* background_file_ SLUICE_GUARDED_BY(table_.mu) = nullptr;
   uint64_t background_segment_ SLUICE_GUARDED_BY(table_.mu) = 0;
-  bool background_busy_ SLUICE_GUARDED_BY(table_.mu) = false;  // job set or outcome untaken
   bool background_done_ SLUICE_GUARDED_BY(table_.mu) = false;
   Status background_status_ SLUICE_GUARDED_BY(table_.mu);
   bool syncer_stop_ SLUICE_GUARDED_BY(table_.mu) = false;

@@ -1,7 +1,7 @@
 #include "ottl/otlp_items.h"
 
 #include "wire/otlp/common.h"
-#include "wire/otlp/inspect.h"
+#include "wire/otlp/logs.h"
 #include "wire/proto_reader.h"
 
 namespace sluice::ottl {
@@ -91,7 +91,6 @@ Value SpanItem::Get(const Path& path) const {
 }
 
 Value LogItem::Get(const Path& path) const {
-  namespace l = wire::otlp::logs;
   auto scalar = [&](uint32_t number) {
     uint64_t v = 0;
     wire::ProtoReader r(record_);
@@ -102,13 +101,13 @@ Value LogItem::Get(const Path& path) const {
   };
   switch (path.field) {
     case Field::kAttributes:
-      return LookupAttribute(record_, l::kAttributes, path.keys);
+      return LookupAttribute(record_, f::kRecordAttributes, path.keys);
     case Field::kBody: {
       wire::ProtoReader r(record_);
       std::string_view body;
       bool present = false;
       while (r.Next()) {
-        if (r.field() == l::kBody && r.Is(wire::WireType::kLengthDelimited)) {
+        if (r.field() == f::kRecordBody && r.Is(wire::WireType::kLengthDelimited)) {
           body = r.bytes();
           present = true;
         }
@@ -120,19 +119,19 @@ Value LogItem::Get(const Path& path) const {
       return LookupAttribute(v.s, f::kKvlistValues, path.keys);
     }
     case Field::kSeverityNumber:
-      return Value::Int(static_cast<int32_t>(scalar(l::kSeverityNumber)));
+      return Value::Int(static_cast<int32_t>(scalar(f::kRecordSeverityNumber)));
     case Field::kSeverityText:
-      return StringField(record_, l::kSeverityText);
+      return StringField(record_, f::kRecordSeverityText);
     case Field::kTime:
-      return U64(scalar(l::kTime));
+      return U64(scalar(f::kRecordTime));
     case Field::kObservedTime:
-      return U64(scalar(l::kObservedTime));
+      return U64(scalar(f::kRecordObservedTime));
     case Field::kTraceIdString:
-      return Hex(StringField(record_, l::kTraceId).s);
+      return Hex(StringField(record_, f::kRecordTraceId).s);
     case Field::kSpanIdString:
-      return Hex(StringField(record_, l::kSpanId).s);
+      return Hex(StringField(record_, f::kRecordSpanId).s);
     case Field::kDroppedAttributesCount:
-      return Value::Int(static_cast<int64_t>(scalar(l::kDroppedAttributes)));
+      return Value::Int(static_cast<int64_t>(scalar(f::kRecordDroppedAttributes)));
     default:
       return GetParentField(parents_, path);
   }

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <map>
 #include <utility>
 
@@ -570,8 +571,15 @@ struct PathName {
   bool keyed;  // takes [..] keys
 };
 
-// The paths each context offers, by their OTTL names.
-const std::vector<PathName>& PathsOf(ContextKind kind) {
+// What each context offers: its own path prefix ("span.name"), how
+// messages name its item, and its paths by their OTTL names.
+struct ContextInfo {
+  const char* prefix;
+  const char* item;
+  std::vector<PathName> paths;
+};
+
+const ContextInfo& InfoOf(ContextKind kind) {
   static const std::vector<PathName> kCommon = {
       {"resource.attributes", Field::kResourceAttributes, true},
       {"instrumentation_scope.attributes", Field::kScopeAttributes, true},
@@ -582,118 +590,73 @@ const std::vector<PathName>& PathsOf(ContextKind kind) {
     own.insert(own.end(), kCommon.begin(), kCommon.end());
     return own;
   };
-  static const std::vector<PathName> kSpan = with_common({
-      {"attributes", Field::kAttributes, true},
-      {"name", Field::kName, false},
-      {"kind", Field::kKind, false},
-      {"status.code", Field::kStatusCode, false},
-      {"status.message", Field::kStatusMessage, false},
-      {"start_time_unix_nano", Field::kStartTime, false},
-      {"end_time_unix_nano", Field::kEndTime, false},
-      {"trace_id.string", Field::kTraceIdString, false},
-      {"span_id.string", Field::kSpanIdString, false},
-      {"parent_span_id.string", Field::kParentSpanIdString, false},
-      {"trace_state", Field::kTraceState, false},
-      {"dropped_attributes_count", Field::kDroppedAttributesCount, false},
-  });
-  static const std::vector<PathName> kSpanEvent = with_common({
-      {"attributes", Field::kAttributes, true},
-      {"name", Field::kName, false},
-      {"time_unix_nano", Field::kTime, false},
-      {"dropped_attributes_count", Field::kDroppedAttributesCount, false},
-  });
-  static const std::vector<PathName> kLog = with_common({
-      {"attributes", Field::kAttributes, true},
-      {"body", Field::kBody, true},
-      {"severity_number", Field::kSeverityNumber, false},
-      {"severity_text", Field::kSeverityText, false},
-      {"time_unix_nano", Field::kTime, false},
-      {"observed_time_unix_nano", Field::kObservedTime, false},
-      {"trace_id.string", Field::kTraceIdString, false},
-      {"span_id.string", Field::kSpanIdString, false},
-      {"dropped_attributes_count", Field::kDroppedAttributesCount, false},
-  });
-  static const std::vector<PathName> kMetric = with_common({
-      {"name", Field::kName, false},
-      {"type", Field::kMetricType, false},
-      {"unit", Field::kMetricUnit, false},
-      {"description", Field::kMetricDescription, false},
-  });
-  static const std::vector<PathName> kDataPoint = with_common({
-      {"attributes", Field::kAttributes, true},
-      {"time_unix_nano", Field::kTime, false},
-      {"start_time_unix_nano", Field::kStartTime, false},
-      {"metric.name", Field::kName, false},
-      {"metric.type", Field::kMetricType, false},
-      {"metric.unit", Field::kMetricUnit, false},
-  });
-  static const std::vector<PathName> kResource = {
-      {"attributes", Field::kResourceAttributes, true},
-      {"resource.attributes", Field::kResourceAttributes, true},
+  // In ContextKind's order.
+  static const ContextInfo kInfo[] = {
+      {"span", "a span",
+       with_common({
+           {"attributes", Field::kAttributes, true},
+           {"name", Field::kName, false},
+           {"kind", Field::kKind, false},
+           {"status.code", Field::kStatusCode, false},
+           {"status.message", Field::kStatusMessage, false},
+           {"start_time_unix_nano", Field::kStartTime, false},
+           {"end_time_unix_nano", Field::kEndTime, false},
+           {"trace_id.string", Field::kTraceIdString, false},
+           {"span_id.string", Field::kSpanIdString, false},
+           {"parent_span_id.string", Field::kParentSpanIdString, false},
+           {"trace_state", Field::kTraceState, false},
+           {"dropped_attributes_count", Field::kDroppedAttributesCount, false},
+       })},
+      {"spanevent", "a span event",
+       with_common({
+           {"attributes", Field::kAttributes, true},
+           {"name", Field::kName, false},
+           {"time_unix_nano", Field::kTime, false},
+           {"dropped_attributes_count", Field::kDroppedAttributesCount, false},
+       })},
+      {"log", "a log record",
+       with_common({
+           {"attributes", Field::kAttributes, true},
+           {"body", Field::kBody, true},
+           {"severity_number", Field::kSeverityNumber, false},
+           {"severity_text", Field::kSeverityText, false},
+           {"time_unix_nano", Field::kTime, false},
+           {"observed_time_unix_nano", Field::kObservedTime, false},
+           {"trace_id.string", Field::kTraceIdString, false},
+           {"span_id.string", Field::kSpanIdString, false},
+           {"dropped_attributes_count", Field::kDroppedAttributesCount, false},
+       })},
+      {"metric", "a metric",
+       with_common({
+           {"name", Field::kName, false},
+           {"type", Field::kMetricType, false},
+           {"unit", Field::kMetricUnit, false},
+           {"description", Field::kMetricDescription, false},
+       })},
+      {"datapoint", "a data point",
+       with_common({
+           {"attributes", Field::kAttributes, true},
+           {"time_unix_nano", Field::kTime, false},
+           {"start_time_unix_nano", Field::kStartTime, false},
+           {"metric.name", Field::kName, false},
+           {"metric.type", Field::kMetricType, false},
+           {"metric.unit", Field::kMetricUnit, false},
+       })},
+      {"resource",
+       "a resource",
+       {
+           {"attributes", Field::kResourceAttributes, true},
+           {"resource.attributes", Field::kResourceAttributes, true},
+       }},
+      {"scope", "a scope",
+       with_common({
+           {"name", Field::kScopeName, false},
+           {"version", Field::kScopeVersion, false},
+           {"attributes", Field::kScopeAttributes, true},
+       })},
   };
-  static const std::vector<PathName> kScope = with_common({
-      {"name", Field::kScopeName, false},
-      {"version", Field::kScopeVersion, false},
-      {"attributes", Field::kScopeAttributes, true},
-  });
-  switch (kind) {
-    case ContextKind::kSpan:
-      return kSpan;
-    case ContextKind::kSpanEvent:
-      return kSpanEvent;
-    case ContextKind::kLog:
-      return kLog;
-    case ContextKind::kMetric:
-      return kMetric;
-    case ContextKind::kDataPoint:
-      return kDataPoint;
-    case ContextKind::kResource:
-      return kResource;
-    case ContextKind::kScope:
-      return kScope;
-  }
-  return kSpan;
-}
-
-// The context's own prefix, which a path may start with ("span.name").
-const char* Prefix(ContextKind kind) {
-  switch (kind) {
-    case ContextKind::kSpan:
-      return "span";
-    case ContextKind::kSpanEvent:
-      return "spanevent";
-    case ContextKind::kLog:
-      return "log";
-    case ContextKind::kMetric:
-      return "metric";
-    case ContextKind::kDataPoint:
-      return "datapoint";
-    case ContextKind::kResource:
-      return "resource";
-    case ContextKind::kScope:
-      return "scope";
-  }
-  return "";
-}
-
-const char* ItemName(ContextKind kind) {
-  switch (kind) {
-    case ContextKind::kSpan:
-      return "a span";
-    case ContextKind::kSpanEvent:
-      return "a span event";
-    case ContextKind::kLog:
-      return "a log record";
-    case ContextKind::kMetric:
-      return "a metric";
-    case ContextKind::kDataPoint:
-      return "a data point";
-    case ContextKind::kResource:
-      return "a resource";
-    case ContextKind::kScope:
-      return "a scope";
-  }
-  return "";
+  static_assert(std::size(kInfo) == static_cast<size_t>(ContextKind::kScope) + 1);
+  return kInfo[static_cast<size_t>(kind)];
 }
 
 // ---------------------------------------------------------------------------
@@ -1116,17 +1079,17 @@ class Parser {
 
   std::unique_ptr<Node> ResolvePath(size_t column, std::string name,
                                     std::vector<std::string> keys) {
-    std::string prefix = std::string(Prefix(kind_)) + ".";
-    std::string bare = name;
-    const auto& paths = PathsOf(kind_);
+    const ContextInfo& info = InfoOf(kind_);
+    std::string prefix = std::string(info.prefix) + ".";
+    const auto& paths = info.paths;
     auto find = [&](const std::string& n) -> const PathName* {
       for (const PathName& p : paths) {
         if (n == p.name) return &p;
       }
       return nullptr;
     };
-    const PathName* found = find(bare);
-    if (found == nullptr && bare.rfind(prefix, 0) == 0) found = find(bare.substr(prefix.size()));
+    const PathName* found = find(name);
+    if (found == nullptr && name.rfind(prefix, 0) == 0) found = find(name.substr(prefix.size()));
     if (found == nullptr) {
       std::string names;
       for (const PathName& p : paths) {
@@ -1134,7 +1097,7 @@ class Parser {
         names += p.name;
         if (p.keyed) names += "[...]";
       }
-      return Fail(column, "unknown path \"" + name + "\"; " + ItemName(kind_) + " has: " + names);
+      return Fail(column, "unknown path \"" + name + "\"; " + info.item + " has: " + names);
     }
     if (!found->keyed && !keys.empty()) {
       return Fail(column, "\"" + name + "\" takes no [\"key\"]");

@@ -12,35 +12,15 @@ namespace sluice::log {
 namespace {
 
 // Counts the bytes read from segment files (not index files).
-class CountingFileSystem final : public io::FileSystem {
+class CountingFileSystem final : public io::ForwardingFileSystem {
  public:
-  Result<std::unique_ptr<io::WritableFile>> OpenWritable(const std::string& path,
-                                                         io::OpenMode mode) override {
-    return base_.OpenWritable(path, mode);
-  }
+  CountingFileSystem() : ForwardingFileSystem(io::FileSystem::Posix()) {}
   Result<std::unique_ptr<io::RandomAccessFile>> OpenReadable(const std::string& path) override {
-    SLUICE_ASSIGN_OR_RETURN(auto file, base_.OpenReadable(path));
+    SLUICE_ASSIGN_OR_RETURN(auto file, base().OpenReadable(path));
     bool segment = path.size() > 4 && path.substr(path.size() - 4) == ".seg";
     return std::unique_ptr<io::RandomAccessFile>(
         new Counting(std::move(file), segment ? &segment_bytes_read : &other_bytes_read));
   }
-  Status CreateDirs(const std::string& path) override { return base_.CreateDirs(path); }
-  Result<std::vector<std::string>> ListDir(const std::string& path) override {
-    return base_.ListDir(path);
-  }
-  Status Remove(const std::string& path) override { return base_.Remove(path); }
-  Status Rename(const std::string& from, const std::string& to) override {
-    return base_.Rename(from, to);
-  }
-  Status Truncate(const std::string& path, uint64_t size) override {
-    return base_.Truncate(path, size);
-  }
-  Status SyncDir(const std::string& path) override { return base_.SyncDir(path); }
-  Result<uint64_t> FileSize(const std::string& path) override { return base_.FileSize(path); }
-  Result<int64_t> ModifiedUnixNanos(const std::string& path) override {
-    return base_.ModifiedUnixNanos(path);
-  }
-  bool Exists(const std::string& path) override { return base_.Exists(path); }
 
   std::atomic<uint64_t> segment_bytes_read{0};
   std::atomic<uint64_t> other_bytes_read{0};
@@ -61,7 +41,6 @@ class CountingFileSystem final : public io::FileSystem {
     std::unique_ptr<io::RandomAccessFile> f_;
     std::atomic<uint64_t>* n_;
   };
-  io::FileSystem& base_ = io::FileSystem::Posix();
 };
 
 class IndexTest : public LogFixture {

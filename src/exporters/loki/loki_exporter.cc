@@ -6,6 +6,7 @@
 #include "base/strings.h"
 #include "wire/compression.h"
 #include "wire/otlp/common.h"
+#include "wire/otlp/logs.h"
 #include "wire/prom/labels.h"
 #include "wire/proto_reader.h"
 #include "wire/proto_writer.h"
@@ -16,23 +17,7 @@ namespace {
 using wire::ProtoReader;
 using wire::WireType;
 
-// Field numbers from opentelemetry/proto/logs/v1/logs.proto.
-namespace field {
-inline constexpr uint32_t kRequestResourceLogs = 1;
-inline constexpr uint32_t kResourceLogsResource = 1;
-inline constexpr uint32_t kResourceLogsScopeLogs = 2;
-inline constexpr uint32_t kScopeLogsScope = 1;
-inline constexpr uint32_t kScopeLogsRecords = 2;
-inline constexpr uint32_t kRecordTime = 1;
-inline constexpr uint32_t kRecordSeverityNumber = 2;
-inline constexpr uint32_t kRecordSeverityText = 3;
-inline constexpr uint32_t kRecordBody = 5;
-inline constexpr uint32_t kRecordAttributes = 6;
-inline constexpr uint32_t kRecordFlags = 8;
-inline constexpr uint32_t kRecordTraceId = 9;
-inline constexpr uint32_t kRecordSpanId = 10;
-inline constexpr uint32_t kRecordObservedTime = 11;
-}  // namespace field
+namespace field = wire::otlp::field;
 
 constexpr const char* kRoute = "loki_push";
 

@@ -6,7 +6,6 @@
 #include "ottl/otlp_items.h"
 #include "wire/otlp/inspect.h"
 #include "wire/otlp/traces.h"
-#include "wire/proto_reader.h"
 
 namespace sluice::processors::filter {
 namespace {
@@ -128,90 +127,38 @@ Result<bool> FilterProcessor::Drops(const std::vector<ottl::Condition>& conditio
   return false;
 }
 
-namespace {
-
-// Evaluates the filter on each span, in wire order.
-class SpanFilter final : public wire::otlp::TracesVisitor {
- public:
-  explicit SpanFilter(std::function<Result<bool>(const ottl::Item&)> drops)
-      : drops_(std::move(drops)) {}
-  void OnResourceSpans(std::string_view resource, std::string_view) override {
-    parents_.resource = resource;
-  }
-  void OnScopeSpans(std::string_view scope, std::string_view) override { parents_.scope = scope; }
-  void OnSpan(const wire::otlp::SpanView& span) override {
-    if (!status_.ok()) {
-      keep_.push_back(true);
-      return;
-    }
-    ottl::SpanItem item(parents_, span);
-    Result<bool> drop = drops_(item);
-    if (!drop.ok()) status_ = drop.status();
-    bool dropped = drop.ok() && *drop;
-    dropped_ += dropped ? 1 : 0;
-    keep_.push_back(!dropped);
-  }
-
-  std::function<Result<bool>(const ottl::Item&)> drops_;
-  ottl::Parents parents_;
-  std::vector<bool> keep_;
-  uint64_t dropped_ = 0;
-  Status status_;
-};
-
-// Walks ResourceLogs → ScopeLogs → LogRecord (field 1, then 2 and 2, as
-// all three OTLP signals nest).
-Status ForEachLogRecord(std::string_view request,
-                        const std::function<Status(const ottl::Parents&, std::string_view)>& fn) {
-  wire::ProtoReader req(request);
-  while (req.Next()) {
-    if (req.field() != 1) continue;
-    ottl::Parents parents;
-    wire::ProtoReader rl(req.bytes());
-    std::vector<std::string_view> scopes;
-    while (rl.Next()) {
-      if (rl.field() == 1) parents.resource = rl.bytes();
-      if (rl.field() == 2) scopes.push_back(rl.bytes());
-    }
-    for (std::string_view scope_logs : scopes) {
-      wire::ProtoReader sl(scope_logs);
-      std::vector<std::string_view> records;
-      parents.scope = {};
-      while (sl.Next()) {
-        if (sl.field() == 1) parents.scope = sl.bytes();
-        if (sl.field() == 2) records.push_back(sl.bytes());
-      }
-      for (std::string_view record : records) SLUICE_RETURN_IF_ERROR(fn(parents, record));
-    }
-  }
-  return Status::Ok();
-}
-
-}  // namespace
-
 Status FilterProcessor::Process(const Input& in, Output* out) const {
   if (in.encoding != log::Encoding::kOtlpProto) return Status::Ok();
+  const std::vector<ottl::Condition>* conditions = nullptr;
+  telemetry::Counter* dropped_counter = nullptr;
+  if (in.signal == log::Signal::kTraces && !options_.span.empty()) {
+    conditions = &options_.span;
+    dropped_counter = &dropped_spans_;
+  } else if (in.signal == log::Signal::kLogs && !options_.log_record.empty()) {
+    conditions = &options_.log_record;
+    dropped_counter = &dropped_log_records_;
+  } else {
+    return Status::Ok();
+  }
   std::vector<bool> keep;
   uint64_t dropped = 0;
-  if (in.signal == log::Signal::kTraces && !options_.span.empty()) {
-    SpanFilter visitor([this](const ottl::Item& item) { return Drops(options_.span, item); });
-    wire::otlp::TracesSummary summary;
-    SLUICE_RETURN_IF_ERROR(wire::otlp::WalkTraces(in.payload, &visitor, &summary));
-    SLUICE_RETURN_IF_ERROR(visitor.status_);
-    keep = std::move(visitor.keep_);
-    dropped = visitor.dropped_;
-    dropped_spans_.Inc(dropped);
-  } else if (in.signal == log::Signal::kLogs && !options_.log_record.empty()) {
-    SLUICE_RETURN_IF_ERROR(ForEachLogRecord(
-        in.payload, [&](const ottl::Parents& parents, std::string_view record) -> Status {
-          ottl::LogItem item(parents, record);
-          SLUICE_ASSIGN_OR_RETURN(bool drop, Drops(options_.log_record, item));
-          keep.push_back(!drop);
-          dropped += drop ? 1 : 0;
-          return Status::Ok();
-        }));
-    dropped_log_records_.Inc(dropped);
-  }
+  SLUICE_RETURN_IF_ERROR(wire::otlp::ForEachLeaf(
+      in.payload,
+      [&](std::string_view resource, std::string_view scope, std::string_view leaf) -> Status {
+        ottl::Parents parents{resource, scope};
+        bool drop;
+        if (in.signal == log::Signal::kTraces) {
+          wire::otlp::SpanView span;
+          SLUICE_RETURN_IF_ERROR(wire::otlp::ValidateSpan(leaf, keep.size(), &span));
+          SLUICE_ASSIGN_OR_RETURN(drop, Drops(*conditions, ottl::SpanItem(parents, span)));
+        } else {
+          SLUICE_ASSIGN_OR_RETURN(drop, Drops(*conditions, ottl::LogItem(parents, leaf)));
+        }
+        keep.push_back(!drop);
+        dropped += drop ? 1 : 0;
+        return Status::Ok();
+      }));
+  dropped_counter->Inc(dropped);
   if (dropped == 0) return Status::Ok();  // stored as received
   out->changed = true;
   out->items = in.items - std::min(in.items, dropped);

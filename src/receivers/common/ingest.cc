@@ -79,11 +79,11 @@ IngestCounters::IngestCounters(telemetry::Registry& r, const std::string& receiv
 
 namespace {
 
-// One version of a batch and the pipelines it goes to.
+// One version of a batch and the pipelines it goes to. Version 0 is the
+// batch as received, whose bytes stay in Batch::payload.
 struct Version {
-  std::string payload;  // empty for the batch as received
+  std::string payload;  // versions after 0
   uint64_t items = 0;
-  bool received = false;
   std::vector<uint32_t> pipelines;
 };
 
@@ -112,7 +112,7 @@ Status RunChain(const std::vector<std::shared_ptr<const pipeline::Processor>>& c
   } else if (items == 0) {
     *version = -1;
   } else {
-    versions->push_back(Version{std::move(owned), items, false, {}});
+    versions->push_back(Version{std::move(owned), items, {}});
     *version = static_cast<int>(versions->size() - 1);
   }
   return Status::Ok();
@@ -128,7 +128,6 @@ bool Store(pipeline::Runtime& rt, const std::vector<pipeline::PipelineRef>& pipe
   // version. Pipelines with the same chain share its result.
   std::vector<Version> versions(1);
   versions[0].items = batch.items;
-  versions[0].received = true;
   std::vector<std::pair<const pipeline::PipelineRef*, int>> chains_run;
   for (const pipeline::PipelineRef& p : pipelines) {
     int version = 0;
@@ -166,7 +165,7 @@ bool Store(pipeline::Runtime& rt, const std::vector<pipeline::PipelineRef>& pipe
         frames.back().pipelines.Add(id);
       }
     }
-    uint64_t bytes = versions[v].received ? batch.payload.size() : versions[v].payload.size();
+    uint64_t bytes = v == 0 ? batch.payload.size() : versions[v].payload.size();
     held += bytes * (frames.size() - first);
   }
   uint64_t items = batch.items;
@@ -194,7 +193,7 @@ bool Store(pipeline::Runtime& rt, const std::vector<pipeline::PipelineRef>& pipe
   for (size_t i = 0; i < frames.size(); ++i) last_frame[frames[i].version] = i;
   for (size_t i = 0; i < frames.size(); ++i) {
     Version& version = versions[frames[i].version];
-    std::string& payload = version.received ? batch.payload : version.payload;
+    std::string& payload = frames[i].version == 0 ? batch.payload : version.payload;
     log::AppendRequest a;
     a.signal = batch.signal;
     a.encoding = batch.encoding;

@@ -3,35 +3,14 @@
 #include <algorithm>
 
 #include "wire/otlp/common.h"
+#include "wire/otlp/logs.h"
+#include "wire/otlp/metrics.h"
 #include "wire/otlp/traces.h"
 #include "wire/proto_reader.h"
 #include "wire/proto_writer.h"
 
 namespace sluice::wire::otlp {
 namespace {
-
-// Field numbers from opentelemetry/proto/metrics/v1/metrics.proto.
-namespace metrics {
-constexpr uint32_t kName = 1;
-constexpr uint32_t kDescription = 2;
-constexpr uint32_t kUnit = 3;
-constexpr uint32_t kGauge = 5;
-constexpr uint32_t kSum = 7;
-constexpr uint32_t kHistogram = 9;
-constexpr uint32_t kExponentialHistogram = 10;
-constexpr uint32_t kSummary = 11;
-constexpr uint32_t kMetadata = 12;
-constexpr uint32_t kDataPoints = 1;  // in every data type
-constexpr uint32_t kPointStartTime = 2;
-constexpr uint32_t kPointTime = 3;
-// NumberDataPoint and SummaryDataPoint attributes; HistogramDataPoint uses 9,
-// ExponentialHistogramDataPoint 1.
-constexpr uint32_t kNumberAttributes = 7;
-constexpr uint32_t kHistogramAttributes = 9;
-constexpr uint32_t kExpHistogramAttributes = 1;
-constexpr uint32_t kHistogramBucketCounts = 6;
-constexpr uint32_t kHistogramExplicitBounds = 7;
-}  // namespace metrics
 
 constexpr uint32_t kContainerChild = 2;  // scope_* in resource_*, leaves in scope_*
 
@@ -119,33 +98,33 @@ Status LogLeaf(std::string_view leaf, uint64_t index, LeafResult* r) {
   while (p.Next()) {
     bool ok = true;
     switch (p.field()) {
-      case logs::kTime:
+      case field::kRecordTime:
         ok = p.Is(WireType::kFixed64);
         time = p.fixed64();
         break;
-      case logs::kObservedTime:
+      case field::kRecordObservedTime:
         ok = p.Is(WireType::kFixed64);
         observed = p.fixed64();
         break;
-      case logs::kSeverityNumber:
-      case logs::kDroppedAttributes:
+      case field::kRecordSeverityNumber:
+      case field::kRecordDroppedAttributes:
         ok = p.Is(WireType::kVarint);
         break;
-      case logs::kFlags:
+      case field::kRecordFlags:
         ok = p.Is(WireType::kFixed32);
         break;
-      case logs::kSeverityText:
-      case logs::kEventName:
+      case field::kRecordSeverityText:
+      case field::kRecordEventName:
         ok = p.Is(WireType::kLengthDelimited);
         break;
-      case logs::kAttributes:
+      case field::kRecordAttributes:
         ok = p.Is(WireType::kLengthDelimited);
         if (ok) {
           Status st = ValidateKeyValue(p.bytes());
           if (!st.ok()) return Invalid(ref() + ": " + st.message());
         }
         break;
-      case logs::kBody: {
+      case field::kRecordBody: {
         ok = p.Is(WireType::kLengthDelimited);
         if (ok) {
           Status st = ValidateAnyValue(p.bytes());
@@ -153,14 +132,14 @@ Status LogLeaf(std::string_view leaf, uint64_t index, LeafResult* r) {
         }
         break;
       }
-      case logs::kTraceId:
+      case field::kRecordTraceId:
         ok = p.Is(WireType::kLengthDelimited);
         if (ok && !p.bytes().empty() && p.bytes().size() != kTraceIdSize) {
           return Invalid(ref() + ": trace_id must be empty or 16 bytes (got " +
                          std::to_string(p.bytes().size()) + ")");
         }
         break;
-      case logs::kSpanId:
+      case field::kRecordSpanId:
         ok = p.Is(WireType::kLengthDelimited);
         if (ok && !p.bytes().empty() && p.bytes().size() != kSpanIdSize) {
           return Invalid(ref() + ": span_id must be empty or 8 bytes (got " +
@@ -201,18 +180,18 @@ Status MetricLeaf(std::string_view leaf, uint64_t index, LeafResult* r) {
   int data_types = 0;
   while (m.Next()) {
     switch (m.field()) {
-      case metrics::kName:
-      case metrics::kDescription:
-      case metrics::kUnit:
-      case metrics::kMetadata:
+      case field::kMetricName:
+      case field::kMetricDescription:
+      case field::kMetricUnit:
+      case field::kMetricMetadata:
         if (!m.Is(WireType::kLengthDelimited)) return Invalid(by_index() + ": wrong wire type");
-        if (m.field() == metrics::kName) name = m.bytes();
+        if (m.field() == field::kMetricName) name = m.bytes();
         break;
-      case metrics::kGauge:
-      case metrics::kSum:
-      case metrics::kHistogram:
-      case metrics::kExponentialHistogram:
-      case metrics::kSummary:
+      case field::kMetricGauge:
+      case field::kMetricSum:
+      case field::kMetricHistogram:
+      case field::kMetricExponentialHistogram:
+      case field::kMetricSummary:
         if (!m.Is(WireType::kLengthDelimited)) return Invalid(by_index() + ": wrong wire type");
         data = m.bytes();
         data_field = m.field();
@@ -227,20 +206,20 @@ Status MetricLeaf(std::string_view leaf, uint64_t index, LeafResult* r) {
   // Count the points first, so a rejected metric reports how many it held.
   r->items = 0;
   ProtoReader count(data);
-  while (count.Next()) r->items += count.field() == metrics::kDataPoints ? 1 : 0;
+  while (count.Next()) r->items += count.field() == field::kDataPoints ? 1 : 0;
   if (name.empty()) return Invalid(ref() + ": name must not be empty");
   if (data_types != 1) {
     return Invalid(ref() + (data_types == 0 ? ": has no data (gauge, sum, histogram, ...)"
                                             : ": has more than one data type"));
   }
-  uint32_t attributes_field = data_field == metrics::kHistogram ? metrics::kHistogramAttributes
-                              : data_field == metrics::kExponentialHistogram
-                                  ? metrics::kExpHistogramAttributes
-                                  : metrics::kNumberAttributes;
+  uint32_t attributes_field = data_field == field::kMetricHistogram ? field::kHistogramAttributes
+                              : data_field == field::kMetricExponentialHistogram
+                                  ? field::kExpHistogramAttributes
+                                  : field::kNumberAttributes;
   ProtoReader d(data);
   uint64_t point = 0;
   while (d.Next()) {
-    if (d.field() != metrics::kDataPoints) continue;
+    if (d.field() != field::kDataPoints) continue;
     if (!d.Is(WireType::kLengthDelimited))
       return Invalid(ref() + ": data point has wrong wire type");
     auto pref = [&, at = point++] { return ref() + " point " + std::to_string(at); };
@@ -249,9 +228,9 @@ Status MetricLeaf(std::string_view leaf, uint64_t index, LeafResult* r) {
     uint64_t bounds = 0;
     while (p.Next()) {
       // Every data point type has start_time = 2 and time = 3 (fixed64).
-      if (p.field() == metrics::kPointTime || p.field() == metrics::kPointStartTime) {
+      if (p.field() == field::kPointTime || p.field() == field::kPointStartTime) {
         if (!p.Is(WireType::kFixed64)) return Invalid(pref() + ": time has the wrong wire type");
-        if (p.field() == metrics::kPointTime) NoteTime(static_cast<int64_t>(p.fixed64()), r);
+        if (p.field() == field::kPointTime) NoteTime(static_cast<int64_t>(p.fixed64()), r);
       }
       if (p.field() == attributes_field) {
         if (!p.Is(WireType::kLengthDelimited)) {
@@ -260,11 +239,11 @@ Status MetricLeaf(std::string_view leaf, uint64_t index, LeafResult* r) {
         Status st = ValidateKeyValue(p.bytes());
         if (!st.ok()) return Invalid(pref() + ": " + st.message());
       }
-      if (data_field == metrics::kHistogram) {
-        if (p.field() == metrics::kHistogramBucketCounts && !CountFixed64(p, &buckets)) {
+      if (data_field == field::kMetricHistogram) {
+        if (p.field() == field::kHistogramBucketCounts && !CountFixed64(p, &buckets)) {
           return Invalid(pref() + ": malformed bucket_counts");
         }
-        if (p.field() == metrics::kHistogramExplicitBounds && !CountFixed64(p, &bounds)) {
+        if (p.field() == field::kHistogramExplicitBounds && !CountFixed64(p, &bounds)) {
           return Invalid(pref() + ": malformed explicit_bounds");
         }
       }
@@ -326,6 +305,40 @@ Status InspectLogs(std::string_view request, Inspection* out) {
 
 Status InspectMetrics(std::string_view request, Inspection* out) {
   return Walk(request, "metrics", MetricLeaf, out);
+}
+
+namespace {
+
+// The last field 1 (resource or scope) of a container, wherever it stands.
+std::string_view Head(std::string_view container) {
+  std::string_view head;
+  ProtoReader r(container);
+  while (r.Next()) {
+    if (r.field() == 1) head = r.bytes();
+  }
+  return head;
+}
+
+}  // namespace
+
+Status ForEachLeaf(std::string_view request,
+                   const std::function<Status(std::string_view resource, std::string_view scope,
+                                              std::string_view leaf)>& fn) {
+  ProtoReader req(request);
+  while (req.Next()) {
+    if (req.field() != 1) continue;
+    std::string_view resource = Head(req.bytes());
+    ProtoReader rs(req.bytes());
+    while (rs.Next()) {
+      if (rs.field() != kContainerChild) continue;
+      std::string_view scope = Head(rs.bytes());
+      ProtoReader ss(rs.bytes());
+      while (ss.Next()) {
+        if (ss.field() == kContainerChild) SLUICE_RETURN_IF_ERROR(fn(resource, scope, ss.bytes()));
+      }
+    }
+  }
+  return Status::Ok();
 }
 
 std::string FilterRequest(std::string_view request, const std::vector<bool>& leaf_ok) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -8,21 +9,6 @@
 #include "base/status.h"
 
 namespace sluice::wire::otlp {
-
-// Field numbers from opentelemetry/proto/logs/v1/logs.proto.
-namespace logs {
-inline constexpr uint32_t kTime = 1;
-inline constexpr uint32_t kSeverityNumber = 2;
-inline constexpr uint32_t kSeverityText = 3;
-inline constexpr uint32_t kBody = 5;
-inline constexpr uint32_t kAttributes = 6;
-inline constexpr uint32_t kDroppedAttributes = 7;
-inline constexpr uint32_t kFlags = 8;
-inline constexpr uint32_t kTraceId = 9;
-inline constexpr uint32_t kSpanId = 10;
-inline constexpr uint32_t kObservedTime = 11;
-inline constexpr uint32_t kEventName = 12;
-}  // namespace logs
 
 // What a receiver learns from an OTLP export request before storing it.
 // All three signals nest the same way:
@@ -47,6 +33,14 @@ struct Inspection {
 Status InspectTraces(std::string_view request, Inspection* out);
 Status InspectLogs(std::string_view request, Inspection* out);
 Status InspectMetrics(std::string_view request, Inspection* out);
+
+// Calls fn(resource, scope, leaf) for every leaf of a request the inspection
+// accepted, in wire order (the order of Inspection::leaf_ok, which
+// FilterRequest takes), with the encoded Resource and InstrumentationScope
+// of its containers ("" when absent). Stops at the first error fn returns.
+Status ForEachLeaf(std::string_view request,
+                   const std::function<Status(std::string_view resource, std::string_view scope,
+                                              std::string_view leaf)>& fn);
 
 // Re-encodes a request keeping only the leaves marked ok (containers left
 // without leaves are dropped). Everything kept is copied byte for byte.
