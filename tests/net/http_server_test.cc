@@ -23,15 +23,24 @@ namespace sluice::net {
 namespace {
 
 // Answers from a separate thread after an optional delay, as the log's
-// completion callback does.
+// completion callback does. The threads are joined before the server goes:
+// one that outlived it would drop the last reference to a session whose
+// server and io_context were already destroyed.
 class EchoHandler final : public HttpHandler {
  public:
-  void Handle(HttpRequest&& req, Responder respond) override {
+  ~EchoHandler() override { JoinAll(); }
+  void JoinAll() {
+    std::vector<std::thread> threads;
     {
       std::lock_guard<std::mutex> lock(mu);
-      bodies.push_back(req.body);
+      threads.swap(threads_);
     }
-    std::thread([req = std::move(req), respond = std::move(respond), this]() mutable {
+    for (auto& t : threads) t.join();
+  }
+  void Handle(HttpRequest&& req, Responder respond) override {
+    std::lock_guard<std::mutex> lock(mu);
+    bodies.push_back(req.body);
+    threads_.emplace_back([req = std::move(req), respond = std::move(respond), this]() mutable {
       if (delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
       HttpResponse r = HttpResponse::Text(200, req.method + " " + req.path + " " +
                                                    std::string(req.Header("x-tenant")) + " " +
@@ -39,11 +48,14 @@ class EchoHandler final : public HttpHandler {
       // A header value as a careless handler might pass one on.
       if (req.path == "/inject") r.headers.emplace_back("X-Echo", "a\r\nInjected: yes");
       respond(std::move(r));
-    }).detach();
+    });
   }
   int delay_ms = 0;
   std::mutex mu;
   std::vector<std::string> bodies;  // every request's, in arrival order
+
+ private:
+  std::vector<std::thread> threads_;
 };
 
 // A raw connection to "host:port", for requests written byte by byte.
@@ -63,6 +75,7 @@ class HttpServerTest : public ::testing::Test {
     thread_ = std::thread([this] { io_.run(); });
   }
   void TearDown() override {
+    handler_.JoinAll();
     server_.reset();
     work_.reset();
     io_.stop();
