@@ -8,7 +8,10 @@
 #include "exporters/prometheusremotewrite/remote_write_exporter.h"
 #include "log/options_schema.h"
 #include "pipeline/service_config.h"
+#include "processors/accepted/accepted_processors.h"
+#include "processors/attributes/attributes_processor.h"
 #include "processors/filter/filter_processor.h"
+#include "processors/resource/resource_processor.h"
 #include "receivers/otlp/otlp_receiver.h"
 #include "receivers/prometheus_remote_write/remote_write_receiver.h"
 
@@ -20,6 +23,10 @@ const pipeline::Catalog& BuiltinCatalog() {
     c.Add(receivers::otlp::OtlpReceiverType());
     c.Add(receivers::prometheus_remote_write::RemoteWriteReceiverType());
     c.Add(processors::filter::FilterProcessorType());
+    c.Add(processors::attributes::AttributesProcessorType());
+    c.Add(processors::resource::ResourceProcessorType());
+    c.Add(processors::accepted::BatchProcessorType());
+    c.Add(processors::accepted::MemoryLimiterProcessorType());
     c.Add(exporters::file::FileExporterType());
     c.Add(exporters::kafka::KafkaExporterType());
     c.Add(exporters::loki::LokiExporterType());
