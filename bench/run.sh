@@ -9,5 +9,8 @@ dir=${SLUICE_BENCH_DIR:-${TMPDIR:-/tmp}}
 echo "== decoding: zero-copy walker vs memcpy of the same bytes vs libprotobuf =="
 "$build/bench/wire_bench" --benchmark_min_time=1
 echo
+echo "== processors on one core: filter, filter + ten attributes actions vs memcpy and the walker =="
+taskset -c 0 "$build/bench/processors_bench" --benchmark_min_time=1
+echo
 echo "== log: append, recovery, replay and RSS vs raw O_DIRECT write of the same disk =="
 "$build/bench/log_throughput" --dir "$dir" --gib "${LOG_GIB:-4}"

@@ -12,6 +12,7 @@
 #include <map>
 #include <utility>
 
+#include "ottl/pattern.h"
 #include "wire/otlp/common.h"
 #include "wire/proto_reader.h"
 
@@ -438,7 +439,7 @@ class ListNode final : public Node {
 // other types never match.
 class IsMatchNode final : public Node {
  public:
-  IsMatchNode(std::unique_ptr<Node> target, std::unique_ptr<RE2> re)
+  IsMatchNode(std::unique_ptr<Node> target, Pattern re)
       : target_(std::move(target)), re_(std::move(re)) {}
   Status Eval(const Item& item, Value* out) const override {
     Value v;
@@ -467,13 +468,13 @@ class IsMatchNode final : public Node {
         *out = Value::Bool(false);
         return Status::Ok();
     }
-    *out = Value::Bool(RE2::PartialMatch(subject, *re_));
+    *out = Value::Bool(re_.Matches(subject));
     return Status::Ok();
   }
 
  private:
   std::unique_ptr<Node> target_;
-  std::unique_ptr<RE2> re_;
+  Pattern re_;
 };
 
 // ContainsValue(list, value): whether the list holds an item equal to value.
@@ -1136,13 +1137,11 @@ class Parser {
       if (arg_tokens[1].kind != Tok::kString) {
         return Fail(arg_tokens[1].column, "IsMatch's pattern must be a \"string\"");
       }
-      RE2::Options options;
-      options.set_log_errors(false);
-      auto re = std::make_unique<RE2>(arg_tokens[1].text, options);
-      if (!re->ok()) {
-        return Fail(arg_tokens[1].column, "invalid regular expression: " + re->error());
+      Result<Pattern> re = Pattern::Compile(arg_tokens[1].text);
+      if (!re.ok()) {
+        return Fail(arg_tokens[1].column, "invalid regular expression: " + re.status().message());
       }
-      return std::make_unique<IsMatchNode>(std::move(args[0]), std::move(re));
+      return std::make_unique<IsMatchNode>(std::move(args[0]), std::move(re).value());
     }
     if (name.text == "ContainsValue") {
       if (!arity(2)) return nullptr;

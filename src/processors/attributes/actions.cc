@@ -7,7 +7,6 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "ottl/ottl.h"
 #include "wire/otlp/common.h"
 #include "wire/proto_writer.h"
 
@@ -62,8 +61,8 @@ std::string FormatDouble(double v) {
 // Returns the converted value, or "" when the value cannot be converted
 // (the Collector then leaves the attribute as it is).
 std::string Convert(std::string_view any_value, ConvertTo to) {
-  ottl::Value v = ottl::FromAnyValue(any_value);
-  using T = ottl::Value::Type;
+  wire::otlp::AnyView v = wire::otlp::ViewAny(any_value);
+  using T = wire::otlp::AnyView::Type;
   switch (to) {
     case ConvertTo::kInt:
       switch (v.type) {
@@ -116,7 +115,7 @@ bool Apply(const Action& a, AttributeMap* attrs) {
     case ActionKind::kInsert:
     case ActionKind::kUpdate:
     case ActionKind::kUpsert: {
-      std::string_view* existing = attrs->FindMutable(a.key);
+      AttributeMap::Entry* existing = attrs->FindMutable(a.key);
       if (a.kind == ActionKind::kInsert && existing != nullptr) return false;
       if (a.kind == ActionKind::kUpdate && existing == nullptr) return false;
       std::string_view value = a.value;  // the action outlives the map
@@ -126,8 +125,8 @@ bool Apply(const Action& a, AttributeMap* attrs) {
         value = *from;
       }
       if (existing != nullptr) {
-        if (*existing == value) return false;
-        *existing = value;
+        if (existing->value == value) return false;
+        existing->Assign(value);
       } else {
         attrs->mutable_entries().push_back({a.key, value});
       }
@@ -139,9 +138,7 @@ bool Apply(const Action& a, AttributeMap* attrs) {
       if (a.pattern) {
         auto& e = attrs->mutable_entries();
         size_t before = e.size();
-        std::erase_if(e, [&](const AttributeMap::Entry& kv) {
-          return re2::RE2::PartialMatch(kv.key, *a.pattern);
-        });
+        std::erase_if(e, [&](const AttributeMap::Entry& kv) { return a.pattern->Matches(kv.key); });
         changed |= e.size() != before;
       }
       return changed;
@@ -149,10 +146,10 @@ bool Apply(const Action& a, AttributeMap* attrs) {
     case ActionKind::kHash: {
       bool changed = false;
       for (auto& e : attrs->mutable_entries()) {
-        bool selected = (!a.key.empty() && e.key == a.key) ||
-                        (a.pattern && re2::RE2::PartialMatch(e.key, *a.pattern));
+        bool selected =
+            (!a.key.empty() && e.key == a.key) || (a.pattern && a.pattern->Matches(e.key));
         if (!selected) continue;
-        e.value = attrs->Own(wire::otlp::AnyString(HashValue(e.value)));
+        e.Assign(attrs->OwnString(HashValue(e.value)));
         changed = true;
       }
       return changed;
@@ -160,26 +157,38 @@ bool Apply(const Action& a, AttributeMap* attrs) {
     case ActionKind::kExtract: {
       const std::string_view* source = attrs->Find(a.key);
       if (source == nullptr) return false;
-      ottl::Value v = ottl::FromAnyValue(*source);
-      if (v.type != ottl::Value::Type::kString) return false;
-      const re2::RE2& re = *a.pattern;
+      wire::otlp::AnyView v = wire::otlp::ViewAny(*source);
+      if (v.type != wire::otlp::AnyView::Type::kString) return false;
+      const re2::RE2& re = a.pattern->re();
       int n = re.NumberOfCapturingGroups();
-      std::vector<re2::StringPiece> groups(static_cast<size_t>(n) + 1);
-      if (!re.Match(v.s, 0, v.s.size(), re2::RE2::UNANCHORED, groups.data(), n + 1)) return false;
-      // Copy the captures before setting: setting may move the source.
-      std::vector<std::pair<std::string, std::string>> found;
-      for (const auto& [name, index] : re.NamedCapturingGroups()) {
-        found.emplace_back(name, std::string(groups[static_cast<size_t>(index)]));
+      re2::StringPiece fixed[16];
+      std::vector<re2::StringPiece> more;
+      re2::StringPiece* groups = fixed;
+      if (n + 1 > 16) {
+        more.resize(static_cast<size_t>(n) + 1);
+        groups = more.data();
       }
-      for (auto& [name, text] : found) attrs->Set(name, wire::otlp::AnyString(text));
-      return !found.empty();
+      if (!re.Match(v.s, 0, v.s.size(), re2::RE2::UNANCHORED, groups, n + 1)) return false;
+      // The captures view the source value, which stays put: the map only
+      // adds slots, and never reuses one before it is reset. Group names
+      // live in the pattern, which outlives the map.
+      for (const auto& [name, index] : re.NamedCapturingGroups()) {
+        re2::StringPiece g = groups[index];
+        std::string_view value = attrs->OwnString(std::string_view(g.data(), g.size()));
+        if (AttributeMap::Entry* existing = attrs->FindMutable(name)) {
+          existing->Assign(value);
+        } else {
+          attrs->mutable_entries().push_back({name, value});
+        }
+      }
+      return true;
     }
     case ActionKind::kConvert: {
-      std::string_view* existing = attrs->FindMutable(a.key);
+      AttributeMap::Entry* existing = attrs->FindMutable(a.key);
       if (existing == nullptr) return false;
-      std::string converted = Convert(*existing, a.converted_type);
-      if (converted.empty() || converted == *existing) return false;
-      attrs->Replace(existing, std::move(converted));
+      std::string converted = Convert(existing->value, a.converted_type);
+      if (converted.empty() || converted == existing->value) return false;
+      attrs->Replace(existing, converted);
       return true;
     }
   }
@@ -218,42 +227,76 @@ std::string YamlToAnyValue(const YAML::Node& node) {
   return wire::otlp::AnyString(text);
 }
 
+namespace {
+
+// SHA-256 with the algorithm fetched once and a context per thread: the
+// one-shot EVP_Digest looks the algorithm up (under a lock) on every call.
+class Sha256 {
+ public:
+  Sha256() : md_(EVP_MD_fetch(nullptr, "SHA256", nullptr)), ctx_(EVP_MD_CTX_new()) {}
+  ~Sha256() {
+    EVP_MD_CTX_free(ctx_);
+    EVP_MD_free(md_);
+  }
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+
+  // Writes 32 bytes to `digest`.
+  void Digest(std::string_view bytes, unsigned char* digest) {
+    unsigned int len = 0;
+    EVP_DigestInit_ex2(ctx_, md_, nullptr);
+    EVP_DigestUpdate(ctx_, bytes.data(), bytes.size());
+    EVP_DigestFinal_ex(ctx_, digest, &len);
+  }
+
+ private:
+  EVP_MD* md_;
+  EVP_MD_CTX* ctx_;
+};
+
+}  // namespace
+
 std::string HashValue(std::string_view any_value) {
-  ottl::Value v = ottl::FromAnyValue(any_value);
-  std::string bytes;
+  wire::otlp::AnyView v = wire::otlp::ViewAny(any_value);
+  char scalar[8];
+  std::string text;
+  std::string_view bytes;
   auto big_endian = [&](uint64_t x) {
-    for (int i = 7; i >= 0; --i) bytes.push_back(static_cast<char>((x >> (8 * i)) & 0xFF));
+    for (int i = 0; i < 8; ++i) scalar[i] = static_cast<char>((x >> (8 * (7 - i))) & 0xFF);
+    bytes = std::string_view(scalar, 8);
   };
+  using T = wire::otlp::AnyView::Type;
   switch (v.type) {
-    case ottl::Value::Type::kBool:
-      bytes.push_back(v.b ? 1 : 0);
+    case T::kBool:
+      scalar[0] = v.b ? 1 : 0;
+      bytes = std::string_view(scalar, 1);
       break;
-    case ottl::Value::Type::kInt:
+    case T::kInt:
       big_endian(static_cast<uint64_t>(v.i));
       break;
-    case ottl::Value::Type::kDouble: {
+    case T::kDouble: {
       uint64_t bits;
       std::memcpy(&bits, &v.d, 8);
       big_endian(bits);
       break;
     }
-    case ottl::Value::Type::kString:
-    case ottl::Value::Type::kBytes:
-      bytes.assign(v.s);
+    case T::kString:
+    case T::kBytes:
+      bytes = v.s;
       break;
     default:
-      bytes = wire::otlp::AnyValueText(any_value);
+      text = wire::otlp::AnyValueText(any_value);
+      bytes = text;
       break;
   }
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(bytes.data(), bytes.size(), digest, &len, EVP_sha256(), nullptr);
+  thread_local Sha256 sha;
+  unsigned char digest[32];
+  sha.Digest(bytes, digest);
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(len * 2);
-  for (unsigned int i = 0; i < len; ++i) {
-    hex.push_back(kHex[digest[i] >> 4]);
-    hex.push_back(kHex[digest[i] & 15]);
+  std::string hex(64, '\0');  // one allocation; callers copy it into their map
+  for (int i = 0; i < 32; ++i) {
+    hex[2 * i] = kHex[digest[i] >> 4];
+    hex[2 * i + 1] = kHex[digest[i] & 15];
   }
   return hex;
 }
@@ -342,12 +385,12 @@ void ParseActions(const YAML::Node& node, config::Context& ctx, std::vector<Acti
       continue;
     }
     if (!pattern_text.empty()) {
-      auto re = std::make_shared<re2::RE2>(pattern_text, re2::RE2::Quiet);
-      if (!re->ok()) {
-        ctx.AddError(pattern_at, "pattern: " + re->error());
+      Result<ottl::Pattern> re = ottl::Pattern::Compile(pattern_text);
+      if (!re.ok()) {
+        ctx.AddError(pattern_at, "pattern: " + re.status().message());
         continue;
       }
-      a.pattern = std::move(re);
+      a.pattern = std::move(re).value();
     }
     std::string label =
         "action " + (a.key.empty() ? std::string("with pattern") : "on \"" + a.key + "\"");
@@ -379,7 +422,7 @@ void ParseActions(const YAML::Node& node, config::Context& ctx, std::vector<Acti
       case ActionKind::kExtract:
         if (a.key.empty() || !a.pattern) {
           fail("extract needs `key` and `pattern`");
-        } else if (a.pattern->NamedCapturingGroups().empty()) {
+        } else if (a.pattern->re().NamedCapturingGroups().empty()) {
           fail(
               "extract's pattern needs named groups, as (?P<name>...), one per attribute it "
               "sets");

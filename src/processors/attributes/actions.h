@@ -1,13 +1,13 @@
 #pragma once
 
-#include <re2/re2.h>
 #include <yaml-cpp/yaml.h>
 
-#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "config/schema.h"
+#include "ottl/pattern.h"
 #include "wire/otlp/edit.h"
 
 namespace sluice::processors::attributes {
@@ -28,7 +28,7 @@ struct Action {
   std::string from_attribute;  // or another attribute's value
   // delete/hash: keys matching it (unanchored, as Go's MatchString);
   // extract: the value's pattern, whose named groups become attributes.
-  std::shared_ptr<const re2::RE2> pattern;
+  std::optional<ottl::Pattern> pattern;
   ConvertTo converted_type = ConvertTo::kString;
 };
 

@@ -108,10 +108,11 @@ Status AttributesProcessor::Process(const Input& in, Output* out) const {
   uint64_t changed_items = 0;
   // Applies the actions to the KeyValues at `field` of `message`.
   auto edit_attributes = [&](std::string_view message, uint32_t field, BlockEdit* edit) {
-    AttributeMap attrs = AttributeMap::Decode(message, field);
+    thread_local AttributeMap attrs;  // reused item after item: no allocation
+    attrs.Reset(message, field);
     if (!ApplyActions(options_.actions, &attrs)) return;
     edit->replace = true;
-    edit->bytes = wire::otlp::ReplaceAttributes(message, field, attrs);
+    wire::otlp::AppendWithAttributes(message, field, attrs, &edit->bytes);
     ++changed_items;
   };
   wire::otlp::RequestEditor editor;

@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <cctype>
 
-#include "ottl/ottl.h"
 #include "processors/attributes/actions.h"
 #include "wire/otlp/common.h"
+#include "wire/otlp/edit.h"
 #include "wire/proto_reader.h"
 
 namespace sluice::processors::attributes {
@@ -35,14 +35,14 @@ bool ParseSpanKind(std::string text, int64_t* out) {
   return false;
 }
 
-std::shared_ptr<const re2::RE2> Compile(const YAML::Node& at, const std::string& text,
-                                        config::Context& ctx) {
-  auto re = std::make_shared<re2::RE2>(text, re2::RE2::Quiet);
-  if (!re->ok()) {
-    ctx.AddError(at, "regexp \"" + text + "\": " + re->error());
-    return nullptr;
+std::optional<ottl::Pattern> Compile(const YAML::Node& at, const std::string& text,
+                                     config::Context& ctx) {
+  Result<ottl::Pattern> re = ottl::Pattern::Compile(text);
+  if (!re.ok()) {
+    ctx.AddError(at, "regexp \"" + text + "\": " + re.status().message());
+    return std::nullopt;
   }
-  return re;
+  return std::move(re).value();
 }
 
 std::string ScalarText(const YAML::Node& n) {
@@ -51,16 +51,17 @@ std::string ScalarText(const YAML::Node& n) {
 
 // Same type and value (ints and doubles are different types, as pcommon's).
 bool SameValue(std::string_view a, std::string_view b) {
-  ottl::Value x = ottl::FromAnyValue(a), y = ottl::FromAnyValue(b);
+  wire::otlp::AnyView x = wire::otlp::ViewAny(a), y = wire::otlp::ViewAny(b);
   if (x.type != y.type) return false;
+  using T = wire::otlp::AnyView::Type;
   switch (x.type) {
-    case ottl::Value::Type::kNil:
+    case T::kEmpty:
       return true;
-    case ottl::Value::Type::kBool:
+    case T::kBool:
       return x.b == y.b;
-    case ottl::Value::Type::kInt:
+    case T::kInt:
       return x.i == y.i;
-    case ottl::Value::Type::kDouble:
+    case T::kDouble:
       return x.d == y.d;
     default:
       return x.s == y.s;
@@ -68,10 +69,10 @@ bool SameValue(std::string_view a, std::string_view b) {
 }
 
 bool NameMatches(const MatchProperties& p, const std::vector<std::string>& names,
-                 const std::vector<std::shared_ptr<const re2::RE2>>& res, std::string_view v) {
+                 const std::vector<std::optional<ottl::Pattern>>& res, std::string_view v) {
   if (p.regexp) {
     return std::any_of(res.begin(), res.end(),
-                       [&](const auto& re) { return re2::RE2::PartialMatch(v, *re); });
+                       [&](const auto& re) { return re && re->Matches(v); });
   }
   return std::find(names.begin(), names.end(), v) != names.end();
 }
@@ -84,7 +85,7 @@ bool KeyValuesMatch(const MatchProperties& p, const std::vector<KeyValueMatch>& 
       return false;
     }
     if (p.regexp) {
-      if (m.regexp && !re2::RE2::PartialMatch(wire::otlp::AnyValueText(value), *m.regexp)) {
+      if (m.regexp && !m.regexp->Matches(wire::otlp::AnyValueText(value))) {
         return false;
       }
     } else if (m.value && !SameValue(*m.value, value)) {
@@ -173,7 +174,7 @@ void ParseMatchProperties(const YAML::Node& node, config::Context& ctx, MatchPro
   out->regexp = match_type == "regexp";
   bool any = false;
   auto names = [&](const YAML::Node& v, std::vector<std::string>* list,
-                   std::vector<std::shared_ptr<const re2::RE2>>* res) {
+                   std::vector<std::optional<ottl::Pattern>>* res) {
     if (!config::internal::ParseStringList(v, ctx, list)) return;
     if (!out->regexp) return;
     for (size_t i = 0; i < list->size(); ++i) res->push_back(Compile(v[i], (*list)[i], ctx));
@@ -322,8 +323,8 @@ bool Matches(const MatchProperties& p, const MatchItem& item) {
     std::string version = StringField(item.scope, f::kScopeVersion);
     bool any = std::any_of(p.libraries.begin(), p.libraries.end(), [&](const auto& l) {
       if (p.regexp) {
-        return (l.name_re && re2::RE2::PartialMatch(name, *l.name_re)) &&
-               (!l.version_re || re2::RE2::PartialMatch(version, *l.version_re));
+        return (l.name_re && l.name_re->Matches(name)) &&
+               (!l.version_re || l.version_re->Matches(version));
       }
       return l.name == name && (!l.version || *l.version == version);
     });

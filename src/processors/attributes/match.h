@@ -1,6 +1,5 @@
 #pragma once
 
-#include <re2/re2.h>
 #include <yaml-cpp/yaml.h>
 
 #include <memory>
@@ -12,6 +11,7 @@
 #include "base/status.h"
 #include "config/schema.h"
 #include "log/format.h"
+#include "ottl/pattern.h"
 
 namespace sluice::processors::attributes {
 
@@ -24,21 +24,21 @@ namespace sluice::processors::attributes {
 // Collector's does.
 struct KeyValueMatch {
   std::string key;
-  std::optional<std::string> value;        // strict: an encoded AnyValue; unset: the key exists
-  std::shared_ptr<const re2::RE2> regexp;  // regexp: over the value's text
+  std::optional<std::string> value;     // strict: an encoded AnyValue; unset: the key exists
+  std::optional<ottl::Pattern> regexp;  // regexp: over the value's text
 };
 
 struct MatchProperties {
   bool regexp = false;
   std::vector<std::string> services, span_names, log_bodies, log_severity_texts, metric_names;
-  std::vector<std::shared_ptr<const re2::RE2>> services_re, span_names_re, log_bodies_re,
+  std::vector<std::optional<ottl::Pattern>> services_re, span_names_re, log_bodies_re,
       log_severity_texts_re, metric_names_re;
   std::vector<int64_t> span_kinds;  // SPAN_KIND_* values
   std::vector<KeyValueMatch> attributes, resources;
   struct Library {
     std::string name;
     std::optional<std::string> version;
-    std::shared_ptr<const re2::RE2> name_re, version_re;
+    std::optional<ottl::Pattern> name_re, version_re;
   };
   std::vector<Library> libraries;
   struct Severity {

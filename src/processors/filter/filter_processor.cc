@@ -149,7 +149,7 @@ Status FilterProcessor::Process(const Input& in, Output* out) const {
         bool drop;
         if (in.signal == log::Signal::kTraces) {
           wire::otlp::SpanView span;
-          SLUICE_RETURN_IF_ERROR(wire::otlp::ValidateSpan(leaf, keep.size(), &span));
+          SLUICE_RETURN_IF_ERROR(wire::otlp::ViewSpan(leaf, &span));
           SLUICE_ASSIGN_OR_RETURN(drop, Drops(*conditions, ottl::SpanItem(parents, span)));
         } else {
           SLUICE_ASSIGN_OR_RETURN(drop, Drops(*conditions, ottl::LogItem(parents, leaf)));

@@ -40,8 +40,48 @@ std::string AnyBool(bool v) {
   return out;
 }
 
+AnyView ViewAny(std::string_view any_value) {
+  AnyView v;
+  ProtoReader r(any_value);
+  while (r.Next()) {
+    switch (r.field()) {
+      case field::kAnyString:
+        v = AnyView{AnyView::Type::kString, false, 0, 0, r.bytes()};
+        break;
+      case field::kAnyBool:
+        v = AnyView{AnyView::Type::kBool, r.varint() != 0, 0, 0, {}};
+        break;
+      case field::kAnyInt:
+        v = AnyView{AnyView::Type::kInt, false, r.as_int64(), 0, {}};
+        break;
+      case field::kAnyDouble:
+        v = AnyView{AnyView::Type::kDouble, false, 0, r.as_double(), {}};
+        break;
+      case field::kAnyArray:
+        v = AnyView{AnyView::Type::kArray, false, 0, 0, r.bytes()};
+        break;
+      case field::kAnyKvlist:
+        v = AnyView{AnyView::Type::kKvlist, false, 0, 0, r.bytes()};
+        break;
+      case field::kAnyBytes:
+        v = AnyView{AnyView::Type::kBytes, false, 0, 0, r.bytes()};
+        break;
+      default:
+        break;
+    }
+  }
+  return v;
+}
+
 AttributeMap AttributeMap::Decode(std::string_view message, uint32_t field_number) {
   AttributeMap m;
+  m.Reset(message, field_number);
+  return m;
+}
+
+void AttributeMap::Reset(std::string_view message, uint32_t field_number) {
+  entries_.clear();
+  owned_used_ = 0;
   ProtoReader r(message);
   while (r.Next()) {
     if (r.field() != field_number || !r.Is(WireType::kLengthDelimited)) continue;
@@ -52,9 +92,8 @@ AttributeMap AttributeMap::Decode(std::string_view message, uint32_t field_numbe
       if (kv.field() == field::kKeyValueKey) key = kv.bytes();
       if (kv.field() == field::kKeyValueValue) value = kv.bytes();
     }
-    if (m.Find(key) == nullptr) m.entries_.push_back({key, value});
+    entries_.push_back({key, value, r.bytes()});
   }
-  return m;
 }
 
 AttributeMap AttributeMap::FromKvlist(std::string_view any_value) {
@@ -66,9 +105,19 @@ AttributeMap AttributeMap::FromKvlist(std::string_view any_value) {
   return Decode(list, field::kKvlistValues);
 }
 
-std::string_view AttributeMap::Own(std::string s) {
-  owned_.push_back(std::move(s));
-  return owned_.back();
+std::string_view AttributeMap::Own(std::string_view s) {
+  if (owned_used_ == owned_.size()) owned_.emplace_back();
+  std::string& slot = owned_[owned_used_++];
+  slot.assign(s);  // keeps the slot's capacity for the next item
+  return slot;
+}
+
+std::string_view AttributeMap::OwnString(std::string_view text) {
+  if (owned_used_ == owned_.size()) owned_.emplace_back();
+  std::string& slot = owned_[owned_used_++];
+  slot.clear();
+  ProtoWriter(&slot).Bytes(field::kAnyString, text);
+  return slot;
 }
 
 const std::string_view* AttributeMap::Find(std::string_view key) const {
@@ -78,20 +127,20 @@ const std::string_view* AttributeMap::Find(std::string_view key) const {
   return nullptr;
 }
 
-std::string_view* AttributeMap::FindMutable(std::string_view key) {
+AttributeMap::Entry* AttributeMap::FindMutable(std::string_view key) {
   for (Entry& e : entries_) {
-    if (e.key == key) return &e.value;
+    if (e.key == key) return &e;
   }
   return nullptr;
 }
 
-void AttributeMap::Set(std::string_view key, std::string value) {
-  if (std::string_view* v = FindMutable(key)) {
-    Replace(v, std::move(value));
+void AttributeMap::Set(std::string_view key, std::string_view value) {
+  if (Entry* e = FindMutable(key)) {
+    Replace(e, value);
     return;
   }
-  std::string_view k = Own(std::string(key));
-  entries_.push_back({k, Own(std::move(value))});
+  std::string_view k = Own(key);
+  entries_.push_back({k, Own(value)});
 }
 
 bool AttributeMap::Erase(std::string_view key) {
@@ -105,6 +154,10 @@ bool AttributeMap::Erase(std::string_view key) {
 void AttributeMap::AppendTo(uint32_t field_number, std::string* out) const {
   ProtoWriter w(out);
   for (const Entry& e : entries_) {
+    if (!e.raw.empty()) {
+      w.Bytes(field_number, e.raw);
+      continue;
+    }
     size_t inner = ProtoWriter::LengthDelimitedSize(field::kKeyValueKey, e.key.size()) +
                    ProtoWriter::LengthDelimitedSize(field::kKeyValueValue, e.value.size());
     w.MessageHeader(field_number, inner);
@@ -136,9 +189,19 @@ std::string ReplaceFields(std::string_view message, std::initializer_list<uint32
 
 std::string ReplaceAttributes(std::string_view message, uint32_t field_number,
                               const AttributeMap& attributes) {
-  std::string fields;
-  attributes.AppendTo(field_number, &fields);
-  return ReplaceFields(message, {field_number}, fields);
+  std::string out;
+  AppendWithAttributes(message, field_number, attributes, &out);
+  return out;
+}
+
+void AppendWithAttributes(std::string_view message, uint32_t field_number,
+                          const AttributeMap& attributes, std::string* out) {
+  out->reserve(out->size() + message.size() + 256);
+  ProtoReader r(message);
+  while (r.Next()) {
+    if (r.field() != field_number) out->append(r.raw_field());
+  }
+  attributes.AppendTo(field_number, out);
 }
 
 namespace {
@@ -160,9 +223,16 @@ std::string_view Head(std::string_view container) {
 
 // The edits of one walk, in wire order, so the second pass can find them.
 struct Edits {
-  std::vector<BlockEdit> heads;   // per resource container, then per scope container
-  std::vector<BlockEdit> leaves;  // per leaf
-  std::vector<bool> dirty;        // per container (resource ones and scope ones, in order)
+  std::vector<BlockEdit> heads;  // per resource container, then per scope container
+  // Per leaf; replacements are kept in `leaf_bytes`, one buffer for all.
+  struct Leaf {
+    bool drop = false;
+    bool replace = false;
+    size_t begin = 0, end = 0;  // in leaf_bytes
+  };
+  std::vector<Leaf> leaves;
+  std::string leaf_bytes;
+  std::vector<bool> dirty;  // per container (resource ones and scope ones, in order)
 };
 
 // Writes `container` (a resource or scope container) with its head and
@@ -206,6 +276,7 @@ Status EditRequest(std::string_view request, const RequestEditor& editor, std::s
                    bool* changed) {
   *changed = false;
   Edits e;
+  BlockEdit scratch;
   bool any = false;
   // First pass: ask the callbacks.
   {
@@ -243,10 +314,22 @@ Status EditRequest(std::string_view request, const RequestEditor& editor, std::s
         ProtoReader ss(rs.bytes());
         while (ss.Next()) {
           if (ss.field() != kContainerChild || !ss.Is(WireType::kLengthDelimited)) continue;
-          e.leaves.emplace_back();
+          Edits::Leaf& le = e.leaves.emplace_back();
           if (!editor.leaf) continue;
-          SLUICE_RETURN_IF_ERROR(editor.leaf(resource, scope, ss.bytes(), &e.leaves.back()));
-          if (e.leaves.back().drop || e.leaves.back().replace) e.dirty[sc] = true;
+          // One BlockEdit for every leaf, so its buffer's memory is reused.
+          scratch.drop = scratch.replace = false;
+          scratch.bytes.clear();
+          SLUICE_RETURN_IF_ERROR(editor.leaf(resource, scope, ss.bytes(), &scratch));
+          le.drop = scratch.drop;
+          le.replace = scratch.replace && !scratch.drop;
+          if (le.replace) {
+            // Edits tend to touch most leaves: size the buffer for all once.
+            if (e.leaf_bytes.empty()) e.leaf_bytes.reserve(request.size() + request.size() / 4);
+            le.begin = e.leaf_bytes.size();
+            e.leaf_bytes.append(scratch.bytes);
+            le.end = e.leaf_bytes.size();
+          }
+          if (le.drop || le.replace) e.dirty[sc] = true;
         }
         if (e.dirty[sc]) e.dirty[rc] = true;
       }
@@ -296,10 +379,12 @@ Status EditRequest(std::string_view request, const RequestEditor& editor, std::s
           return WriteContainer(
               kContainerChild, scope_container, e.heads[sc],
               [&](std::string_view, std::string_view leaf_raw, std::string* lo) {
-                const BlockEdit& le = e.leaves[leaf++];
+                const Edits::Leaf& le = e.leaves[leaf++];
                 if (le.drop) return false;
                 if (le.replace) {
-                  ProtoWriter(lo).Bytes(kContainerChild, le.bytes);
+                  ProtoWriter(lo).Bytes(
+                      kContainerChild,
+                      std::string_view(e.leaf_bytes).substr(le.begin, le.end - le.begin));
                 } else {
                   lo->append(leaf_raw);
                 }

@@ -24,6 +24,18 @@ std::string AnyInt(int64_t v);
 std::string AnyDouble(double v);
 std::string AnyBool(bool v);
 
+// One AnyValue read without copying: its type and its scalar, or a view of
+// its string, bytes, or encoded array or kvlist.
+struct AnyView {
+  enum class Type { kEmpty, kString, kBool, kInt, kDouble, kArray, kKvlist, kBytes };
+  Type type = Type::kEmpty;
+  bool b = false;
+  int64_t i = 0;
+  double d = 0;
+  std::string_view s;
+};
+AnyView ViewAny(std::string_view any_value);
+
 // The KeyValues at one field of a message, decoded for editing without
 // copying: keys and values are views into the decoded message (which must
 // outlive the map) or into strings the map owns. Values are encoded
@@ -33,6 +45,14 @@ class AttributeMap {
   struct Entry {
     std::string_view key;
     std::string_view value;  // encoded AnyValue
+    // The KeyValue as received, copied as it is when the entry is written
+    // back; empty once the entry changed (Assign) or for a new entry.
+    std::string_view raw = {};
+
+    void Assign(std::string_view new_value) {
+      value = new_value;
+      raw = {};
+    }
   };
 
   AttributeMap() = default;
@@ -41,28 +61,35 @@ class AttributeMap {
   AttributeMap(AttributeMap&&) = default;
   AttributeMap& operator=(AttributeMap&&) = default;
 
-  // The KeyValues at `field_number` of `message`. Of repeated keys the first
-  // is kept (as lookups find it).
+  // The KeyValues at `field_number` of `message`, in order. Keys are unique
+  // in valid OTLP; where one repeats, lookups find the first.
   static AttributeMap Decode(std::string_view message, uint32_t field_number);
+  // As Decode, into this map, reusing its memory: a map kept per thread
+  // edits item after item without allocating.
+  void Reset(std::string_view message, uint32_t field_number);
   // The kvlist of an encoded AnyValue (empty if it is not a kvlist).
   static AttributeMap FromKvlist(std::string_view any_value);
 
   const std::vector<Entry>& entries() const { return entries_; }
-  // Views stored here must point into the decoded message or into Own().
+  // Views stored here must point into the decoded message, into Own(), or
+  // into memory that outlives the map; change values with Entry::Assign.
   std::vector<Entry>& mutable_entries() { return entries_; }
   bool empty() const { return entries_.empty(); }
   size_t size() const { return entries_.size(); }
 
-  // Keeps `s` for as long as the map lives; returns a view of it.
-  std::string_view Own(std::string s);
+  // Keeps a copy of `s` until the map is reset or destroyed; returns a view
+  // of the copy.
+  std::string_view Own(std::string_view s);
+  // As Own, of `text` encoded as a string AnyValue.
+  std::string_view OwnString(std::string_view text);
 
   // The encoded value of `key`, or nullptr.
   const std::string_view* Find(std::string_view key) const;
-  std::string_view* FindMutable(std::string_view key);
+  Entry* FindMutable(std::string_view key);
   // Inserts or replaces; both are copied into the map.
-  void Set(std::string_view key, std::string value);
-  // Replaces the value of an entry found by FindMutable.
-  void Replace(std::string_view* found, std::string value) { *found = Own(std::move(value)); }
+  void Set(std::string_view key, std::string_view value);
+  // Replaces the value of an entry found by FindMutable with a copy of `value`.
+  void Replace(Entry* found, std::string_view value) { found->Assign(Own(value)); }
   // Whether `key` was there.
   bool Erase(std::string_view key);
 
@@ -75,6 +102,7 @@ class AttributeMap {
  private:
   std::vector<Entry> entries_;
   std::deque<std::string> owned_;  // a deque: its strings never move
+  size_t owned_used_ = 0;          // owned_[0, owned_used_) back views; the rest is spare
 };
 
 // `message` with every occurrence of the fields in `numbers` removed and
@@ -84,12 +112,16 @@ std::string ReplaceFields(std::string_view message, std::initializer_list<uint32
 // `message` with its KeyValues at `field_number` replaced by `attributes`.
 std::string ReplaceAttributes(std::string_view message, uint32_t field_number,
                               const AttributeMap& attributes);
+// As ReplaceAttributes, appending the new message to *out.
+void AppendWithAttributes(std::string_view message, uint32_t field_number,
+                          const AttributeMap& attributes, std::string* out);
 
 // What a callback of EditRequest does to the block it is shown.
 struct BlockEdit {
   bool drop = false;     // leaves and data points only: remove it
   bool replace = false;  // store `bytes` in its place
-  std::string bytes;     // the new encoded message
+  std::string bytes;     // the new encoded message; arrives empty, and
+                         // appending to it reuses the memory of earlier edits
 };
 
 // Walks an OTLP export request (any signal) in wire order and applies the

@@ -25,7 +25,10 @@ std::string SpanRef(uint64_t index) {
 
 // One pass over the span's fields: its attributes, events and links are
 // checked where they are met.
-Status ValidateSpan(std::string_view raw, uint64_t index, SpanView* s) {
+namespace {
+
+// ValidateSpan, and ViewSpan without the nested attribute checks.
+Status ParseSpan(std::string_view raw, uint64_t index, bool validate_nested, SpanView* s) {
   *s = SpanView{};
   s->raw = raw;
   ProtoReader r(raw);
@@ -87,15 +90,15 @@ Status ValidateSpan(std::string_view raw, uint64_t index, SpanView* s) {
         break;
       case field::kSpanAttributes:
         ok = r.Is(WireType::kLengthDelimited);
-        if (ok) nested = ValidateKeyValue(r.bytes());
+        if (ok && validate_nested) nested = ValidateKeyValue(r.bytes());
         break;
       case field::kSpanEvents:
         ok = r.Is(WireType::kLengthDelimited);
-        if (ok) nested = ValidateKeyValues(r.bytes(), field::kEventAttributes);
+        if (ok && validate_nested) nested = ValidateKeyValues(r.bytes(), field::kEventAttributes);
         break;
       case field::kSpanLinks:
         ok = r.Is(WireType::kLengthDelimited);
-        if (ok) nested = ValidateKeyValues(r.bytes(), field::kLinkAttributes);
+        if (ok && validate_nested) nested = ValidateKeyValues(r.bytes(), field::kLinkAttributes);
         break;
       default:
         break;
@@ -119,6 +122,16 @@ Status ValidateSpan(std::string_view raw, uint64_t index, SpanView* s) {
                    std::to_string(s->parent_span_id.size()) + " bytes)");
   }
   return Status::Ok();
+}
+
+}  // namespace
+
+Status ValidateSpan(std::string_view raw, uint64_t index, SpanView* span) {
+  return ParseSpan(raw, index, /*validate_nested=*/true, span);
+}
+
+Status ViewSpan(std::string_view raw, SpanView* span) {
+  return ParseSpan(raw, 0, /*validate_nested=*/false, span);
 }
 
 Status WalkTraces(std::string_view request, TracesVisitor* visitor, TracesSummary* summary) {

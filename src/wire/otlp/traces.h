@@ -97,6 +97,10 @@ struct TracesSummary {
 // Parses and validates one encoded Span (ids, wire types, attributes of the
 // span, its events and links). `index` names the span in error messages.
 Status ValidateSpan(std::string_view raw, uint64_t index, SpanView* span);
+// As ValidateSpan, for a span of a request already validated (processors):
+// checks the span's own fields but not the attributes of it, its events and
+// its links again.
+Status ViewSpan(std::string_view raw, SpanView* span);
 
 // Walks and validates an ExportTraceServiceRequest: structure, wire types,
 // trace/span id lengths (16/8 bytes, not all zero), parent span id length,

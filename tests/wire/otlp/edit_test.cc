@@ -157,7 +157,7 @@ TEST(EditRequestTest, ACallbackErrorStopsTheWalk) {
   EXPECT_EQ(calls, 1);
 }
 
-TEST(AttributeMapTest, FirstOfRepeatedKeysWinsAndSetKeepsPositions) {
+TEST(AttributeMapTest, RepeatedKeysAreKeptLookupsFindTheFirstAndUntouchedEntriesStayAsReceived) {
   pb::trace::v1::Span span;
   for (auto [k, v] : {std::pair{"a", 1}, {"b", 2}, {"a", 3}}) {
     auto* kv = span.add_attributes();
@@ -166,7 +166,7 @@ TEST(AttributeMapTest, FirstOfRepeatedKeysWinsAndSetKeepsPositions) {
   }
   std::string bytes = span.SerializeAsString();
   AttributeMap m = AttributeMap::Decode(bytes, field::kSpanAttributes);
-  ASSERT_EQ(m.size(), 2u);
+  ASSERT_EQ(m.size(), 3u);
   EXPECT_EQ(*m.Find("a"), AnyInt(1));
   m.Set("a", AnyString("x"));
   m.Set("c", AnyDouble(1.5));
@@ -174,11 +174,17 @@ TEST(AttributeMapTest, FirstOfRepeatedKeysWinsAndSetKeepsPositions) {
   EXPECT_FALSE(m.Erase("b"));
   pb::trace::v1::Span got;
   ASSERT_TRUE(got.ParseFromString(ReplaceAttributes(bytes, field::kSpanAttributes, m)));
-  ASSERT_EQ(got.attributes_size(), 2);
+  ASSERT_EQ(got.attributes_size(), 3);
   EXPECT_EQ(got.attributes(0).key(), "a");
   EXPECT_EQ(got.attributes(0).value().string_value(), "x");
-  EXPECT_EQ(got.attributes(1).key(), "c");
-  EXPECT_EQ(got.attributes(1).value().double_value(), 1.5);
+  EXPECT_EQ(got.attributes(1).SerializeAsString(), span.attributes(2).SerializeAsString());
+  EXPECT_EQ(got.attributes(2).key(), "c");
+  EXPECT_EQ(got.attributes(2).value().double_value(), 1.5);
+
+  // Reset reuses the map for another message.
+  m.Reset(bytes, field::kSpanAttributes);
+  EXPECT_EQ(m.size(), 3u);
+  EXPECT_EQ(*m.Find("b"), AnyInt(2));
 }
 
 TEST(EditDataPointsTest, EditsEveryPointKindAndLeavesOtherFieldsAsReceived) {
