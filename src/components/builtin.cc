@@ -12,6 +12,7 @@
 #include "processors/attributes/attributes_processor.h"
 #include "processors/filter/filter_processor.h"
 #include "processors/resource/resource_processor.h"
+#include "processors/transform/transform_processor.h"
 #include "receivers/otlp/otlp_receiver.h"
 #include "receivers/prometheus_remote_write/remote_write_receiver.h"
 
@@ -25,6 +26,7 @@ const pipeline::Catalog& BuiltinCatalog() {
     c.Add(processors::filter::FilterProcessorType());
     c.Add(processors::attributes::AttributesProcessorType());
     c.Add(processors::resource::ResourceProcessorType());
+    c.Add(processors::transform::TransformProcessorType());
     c.Add(processors::accepted::BatchProcessorType());
     c.Add(processors::accepted::MemoryLimiterProcessorType());
     c.Add(exporters::file::FileExporterType());

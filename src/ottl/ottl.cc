@@ -2,6 +2,7 @@
 
 #include <re2/re2.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cmath>
@@ -12,9 +13,11 @@
 #include <map>
 #include <utility>
 
+#include "ottl/parse.h"
 #include "ottl/pattern.h"
 #include "wire/otlp/common.h"
 #include "wire/proto_reader.h"
+#include "wire/proto_writer.h"
 
 namespace sluice::ottl {
 
@@ -120,10 +123,16 @@ Value FromAnyValue(std::string_view any_value) {
 Value LookupAttribute(std::string_view message, uint32_t field_number,
                       const std::vector<std::string>& keys) {
   if (keys.empty()) {
-    // The whole map.
-    Value v;
+    // The whole map, as a KeyValueList (a kvlist's body).
+    std::string list;
+    wire::ProtoReader r(message);
+    while (r.Next()) {
+      if (r.field() == field_number && r.Is(wire::WireType::kLengthDelimited)) {
+        wire::ProtoWriter(&list).Bytes(wire::otlp::field::kKvlistValues, r.bytes());
+      }
+    }
+    Value v = Value::Owned(std::move(list));
     v.type = Value::Type::kMap;
-    v.s = message;
     return v;
   }
   std::string_view any;
@@ -137,6 +146,28 @@ Value LookupAttribute(std::string_view message, uint32_t field_number,
     v = FromAnyValue(any);
   }
   return v;
+}
+
+const char* TypeName(const Value& v) {
+  switch (v.type) {
+    case Value::Type::kNil:
+      return "nil";
+    case Value::Type::kBool:
+      return "bool";
+    case Value::Type::kInt:
+      return "int";
+    case Value::Type::kDouble:
+      return "double";
+    case Value::Type::kString:
+      return "string";
+    case Value::Type::kBytes:
+      return "bytes";
+    case Value::Type::kList:
+      return "list";
+    case Value::Type::kMap:
+      return "map";
+  }
+  return "?";
 }
 
 // ---------------------------------------------------------------------------
@@ -239,28 +270,6 @@ bool Compare(Op op, const Value& a, const Value& b) {
   }
 }
 
-const char* TypeName(const Value& v) {
-  switch (v.type) {
-    case Value::Type::kNil:
-      return "nil";
-    case Value::Type::kBool:
-      return "bool";
-    case Value::Type::kInt:
-      return "int";
-    case Value::Type::kDouble:
-      return "double";
-    case Value::Type::kString:
-      return "string";
-    case Value::Type::kBytes:
-      return "bytes";
-    case Value::Type::kList:
-      return "list";
-    case Value::Type::kMap:
-      return "map";
-  }
-  return "?";
-}
-
 class Literal final : public Node {
  public:
   explicit Literal(Value v) : v_(std::move(v)) {}
@@ -280,6 +289,7 @@ class PathNode final : public Node {
     *out = item.Get(path_);
     return Status::Ok();
   }
+  const Path& path() const { return path_; }
 
  private:
   Path path_;
@@ -688,6 +698,64 @@ struct Token {
 class Parser {
  public:
   Parser(std::string_view text, ContextKind kind) : text_(text), kind_(kind) {}
+
+  // editor "(" args ")" ("where" condition)?
+  Result<detail::ParsedStatement> ParseStatement() {
+    detail::ParsedStatement st;
+    if (!Advance()) return Error();
+    if (tok_.kind != Tok::kIdent) {
+      Fail(tok_.column, "expected an editor such as set(...)");
+      return Error();
+    }
+    st.editor = tok_.text;
+    st.editor_column = tok_.column;
+    if (!Advance()) return Error();
+    if (tok_.kind != Tok::kLParen) {
+      Fail(tok_.column, "expected \"(\" after " + st.editor);
+      return Error();
+    }
+    if (!Advance()) return Error();
+    while (tok_.kind != Tok::kRParen) {
+      detail::Arg arg;
+      Token first = tok_;
+      arg.column = first.column;
+      auto node = ParseOr();
+      if (!node) return Error();
+      if (auto* p = dynamic_cast<const PathNode*>(node.get())) {
+        arg.is_path = true;
+        arg.path = p->path();
+      }
+      if (first.kind == Tok::kString && (tok_.kind == Tok::kComma || tok_.kind == Tok::kRParen)) {
+        arg.is_string_literal = true;
+        arg.literal = first.text;
+      }
+      if (first.kind == Tok::kInt && (tok_.kind == Tok::kComma || tok_.kind == Tok::kRParen)) {
+        arg.is_int_literal = true;
+        arg.int_literal = std::strtoll(first.text.c_str(), nullptr, 10);
+      }
+      arg.node = std::move(node);
+      st.args.push_back(std::move(arg));
+      if (tok_.kind == Tok::kComma) {
+        if (!Advance()) return Error();
+      } else if (tok_.kind != Tok::kRParen) {
+        Fail(tok_.column, "expected \",\" or \")\" in the arguments of " + st.editor);
+        return Error();
+      }
+    }
+    if (!Advance()) return Error();
+    if (tok_.kind == Tok::kIdent && tok_.text == "where") {
+      if (!Advance()) return Error();
+      auto cond = ParseOr();
+      if (!cond) return Error();
+      st.where = std::move(cond);
+    }
+    if (tok_.kind != Tok::kEnd) {
+      Fail(tok_.column, "unexpected \"" + tok_.text + "\" after the statement (only a " +
+                            "\"where\" condition may follow)");
+      return Error();
+    }
+    return st;
+  }
 
   Result<std::unique_ptr<Node>> Parse() {
     if (!Advance()) return Error();
@@ -1181,6 +1249,63 @@ Result<Condition> Condition::Compile(std::string_view text, ContextKind kind) {
   c.root_ = std::move(root);
   return c;
 }
+
+namespace detail {
+
+Status CheckSettable(ContextKind kind, const Path& path) {
+  using F = Field;
+  std::vector<Field> settable;
+  switch (kind) {
+    case ContextKind::kSpan:
+      settable = {F::kAttributes,    F::kName,       F::kKind,      F::kStatusCode,
+                  F::kStatusMessage, F::kTraceState, F::kStartTime, F::kEndTime};
+      break;
+    case ContextKind::kSpanEvent:
+      settable = {F::kAttributes, F::kName, F::kTime};
+      break;
+    case ContextKind::kLog:
+      settable = {F::kAttributes,   F::kBody, F::kSeverityNumber,
+                  F::kSeverityText, F::kTime, F::kObservedTime};
+      break;
+    case ContextKind::kMetric:
+      settable = {F::kName, F::kMetricUnit, F::kMetricDescription};
+      break;
+    case ContextKind::kDataPoint:
+      settable = {F::kAttributes, F::kTime, F::kStartTime};
+      break;
+    case ContextKind::kResource:
+      settable = {F::kResourceAttributes};
+      break;
+    case ContextKind::kScope:
+      settable = {F::kScopeAttributes, F::kScopeName, F::kScopeVersion};
+      break;
+  }
+  if (std::find(settable.begin(), settable.end(), path.field) != settable.end()) {
+    return Status::Ok();
+  }
+  const ContextInfo& info = InfoOf(kind);
+  if (path.field == F::kResourceAttributes) {
+    return Status::InvalidArgument(path.text + " is set in the resource context, not in " +
+                                   info.item + "'s");
+  }
+  if (path.field == F::kScopeAttributes || path.field == F::kScopeName ||
+      path.field == F::kScopeVersion) {
+    return Status::InvalidArgument(path.text + " is set in the scope context, not in " + info.item +
+                                   "'s");
+  }
+  return Status::InvalidArgument(path.text + " of " + info.item + " cannot be set");
+}
+
+Result<ParsedStatement> ParseStatement(std::string_view text, ContextKind kind) {
+  Parser parser(text, kind);
+  return parser.ParseStatement();
+}
+
+Status Evaluate(const Node& node, const Item& item, Value* out) {
+  return node.Eval(item, out);
+}
+
+}  // namespace detail
 
 Result<bool> Condition::Evaluate(const Item& item) const {
   Value v;

@@ -125,11 +125,58 @@ class Condition {
   std::shared_ptr<const Node> root_;
 };
 
+// "nil", "bool", "int", "double", "string", "bytes", "list" or "map".
+const char* TypeName(const Value& v);
+
 // Reads an encoded AnyValue into a Value that views it.
 Value FromAnyValue(std::string_view any_value);
 // Looks `keys` up in the KeyValues at `field_number` of `message` (the first
 // key among them, the rest in nested kvlists); Nil when absent.
 Value LookupAttribute(std::string_view message, uint32_t field_number,
                       const std::vector<std::string>& keys);
+
+}  // namespace sluice::ottl
+
+namespace sluice::ottl {
+
+// An item statements change. Get (from Item) must see every change Set made.
+class MutableItem : public Item {
+ public:
+  // Sets what `path` names; with keys, the entry of the map (created when
+  // missing; further keys go into nested kvlists). InvalidArgument when the
+  // value's type does not fit ("name takes a string, got int").
+  virtual Status Set(const Path& path, const Value& value) = 0;
+};
+
+// An OTTL statement: an editor call with an optional `where` condition,
+//   set(attributes["env"], "prod") where resource.attributes["k8s"] != nil
+// Editors: set, delete_key, delete_matching_keys, keep_keys,
+// replace_pattern, replace_all_patterns, truncate_all, limit, merge_maps.
+// Arguments are the expressions of conditions (literals, paths,
+// arithmetic, lists). Immutable once compiled; run from many threads.
+class Statement {
+ public:
+  class Editor;
+
+  // Errors name the column and what was expected there, as
+  // Condition::Compile; a target that cannot be written in `kind` is an
+  // error ("resource attributes are set in the resource context").
+  static Result<Statement> Compile(std::string_view text, ContextKind kind);
+
+  // Runs the editor when the where condition holds. *changed is set when
+  // the item changed. Errors (a where condition that fails to evaluate, a
+  // value of the wrong type) are InvalidArgument naming the statement.
+  Status Execute(MutableItem& item, bool* changed) const;
+
+  const std::string& text() const { return text_; }
+
+ private:
+  std::string text_;
+  std::shared_ptr<const Editor> editor_;
+  std::shared_ptr<const Node> where_;
+};
+
+// A value as an encoded AnyValue (nil: an empty AnyValue).
+std::string ToAnyValue(const Value& v);
 
 }  // namespace sluice::ottl

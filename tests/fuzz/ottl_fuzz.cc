@@ -1,6 +1,7 @@
-// Any text as an OTTL condition: compiling must neither crash nor recurse
-// without bound, and a condition that compiles must evaluate (to a bool or
-// an error) against a span with attributes of every type.
+// Any text as an OTTL condition and as a statement: compiling must neither
+// crash nor recurse without bound; a condition that compiles must evaluate
+// (to a bool or an error) against a span with attributes of every type, and
+// a statement that compiles must run on it and leave a span that parses.
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -47,6 +48,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     } else {
       sluice::ottl::LogItem item(parents, SpanBytes());
       (void)c->Evaluate(item);
+    }
+  }
+  auto st = sluice::ottl::Statement::Compile(text, sluice::ottl::ContextKind::kSpan);
+  if (st.ok()) {
+    sluice::ottl::Parents parents;
+    sluice::ottl::EditableItem item(sluice::ottl::ContextKind::kSpan, SpanBytes(), parents);
+    bool changed = false;
+    if (st->Execute(item, &changed).ok() && changed) {
+      sluice::wire::otlp::SpanView view;
+      if (!sluice::wire::otlp::ViewSpan(item.bytes(), &view).ok()) __builtin_trap();
     }
   }
   return 0;

@@ -153,16 +153,16 @@ TEST_F(FilterProcessorTest, ErrorModePropagateRefusesIgnoreKeepsAndCounts) {
       4u);
 }
 
-TEST_F(FilterProcessorTest, BadConditionsAndUnsupportedSectionsAreConfigErrorsWithPlaces) {
+TEST_F(FilterProcessorTest, BadConditionsAndUnknownSectionsAreConfigErrorsWithPlaces) {
   Parse(R"(
 traces:
   span:
     - 'name == "a"'
     - 'nme == "b"'
   spanevent:
-    - 'name == "c"'
+    - 'attributes["x"] == "c"'
 metrics:
-  metric:
+  datapoints:
     - 'name == "d"'
 logs:
   log_records: []
@@ -171,16 +171,89 @@ logs:
                          "\"nme\""),
             std::string::npos)
       << errors_;
-  EXPECT_NE(errors_.find("filter.yaml:6:3: filter does not support traces.spanevent yet; "
-                         "supported: span"),
-            std::string::npos)
-      << errors_;
-  EXPECT_NE(errors_.find("filter.yaml:9:3: filter does not support metrics.metric yet"),
+  EXPECT_NE(errors_.find("filter.yaml:9:3: unknown key metrics.datapoints; supported: metric, "
+                         "datapoint"),
             std::string::npos)
       << errors_;
   EXPECT_NE(errors_.find("filter.yaml:12:3: unknown key logs.log_records; supported: log_record"),
             std::string::npos)
       << errors_;
+  EXPECT_EQ(errors_.find("spanevent"), std::string::npos) << errors_;
+}
+
+TEST_F(FilterProcessorTest, SpanEventsAreDroppedFromSpansThatStay) {
+  FilterOptions o = Parse(R"(
+traces:
+  spanevent:
+    - 'name == "debug" or attributes["noisy"] == true'
+)");
+  ASSERT_TRUE(errors_.empty()) << errors_;
+  FilterProcessor p("filter", o, registry_);
+  auto req = Request();
+  auto* span = req.mutable_resource_spans(0)->mutable_scope_spans(0)->mutable_spans(1);
+  span->add_events()->set_name("debug");
+  span->add_events()->set_name("exception");
+  auto* noisy = span->add_events();
+  noisy->set_name("retry");
+  auto* kv = noisy->add_attributes();
+  kv->set_key("noisy");
+  kv->mutable_value()->set_bool_value(true);
+  auto out = Run(p, req.SerializeAsString(), 4);
+  ASSERT_TRUE(out.changed);
+  EXPECT_EQ(out.items, 4u) << "spans all stay";
+  pb::collector::trace::v1::ExportTraceServiceRequest got;
+  ASSERT_TRUE(got.ParseFromString(out.payload));
+  const auto& events = got.resource_spans(0).scope_spans(0).spans(1).events();
+  ASSERT_EQ(events.size(), 1);
+  EXPECT_EQ(events[0].name(), "exception");
+  EXPECT_EQ(
+      registry_.AddCounter("sluice_processor_filter_dropped_span_events_total", "", {"processor"})
+          .With({"filter"})
+          .Value(),
+      2u);
+}
+
+TEST_F(FilterProcessorTest, MetricsAndDataPointsAreDroppedAndAMetricWithoutPointsGoes) {
+  pb::collector::metrics::v1::ExportMetricsServiceRequest req;
+  auto* sm = req.add_resource_metrics()->add_scope_metrics();
+  auto add = [&](const std::string& name, std::vector<std::string> hosts) {
+    auto* m = sm->add_metrics();
+    m->set_name(name);
+    for (const auto& h : hosts) {
+      auto* p = m->mutable_gauge()->add_data_points();
+      p->set_as_double(1);
+      auto* kv = p->add_attributes();
+      kv->set_key("host");
+      kv->mutable_value()->set_string_value(h);
+    }
+  };
+  add("go_gc_duration_seconds", {"a", "b"});
+  add("http_requests", {"a", "test-1", "b"});
+  add("queue_depth", {"test-2"});
+  FilterOptions o = Parse(R"(
+metrics:
+  metric:
+    - 'IsMatch(name, "^go_")'
+  datapoint:
+    - 'IsMatch(attributes["host"], "^test-")'
+)");
+  ASSERT_TRUE(errors_.empty()) << errors_;
+  FilterProcessor p("filter", o, registry_);
+  auto out = Run(p, req.SerializeAsString(), 6, log::Signal::kMetrics);
+  ASSERT_TRUE(out.changed);
+  EXPECT_EQ(out.items, 2u);
+  pb::collector::metrics::v1::ExportMetricsServiceRequest got;
+  ASSERT_TRUE(got.ParseFromString(out.payload));
+  const auto& metrics = got.resource_metrics(0).scope_metrics(0).metrics();
+  ASSERT_EQ(metrics.size(), 1);
+  EXPECT_EQ(metrics[0].name(), "http_requests");
+  ASSERT_EQ(metrics[0].gauge().data_points_size(), 2);
+  EXPECT_EQ(metrics[0].gauge().data_points(1).attributes(0).value().string_value(), "b");
+  auto counter = [&](const char* name) {
+    return registry_.AddCounter(name, "", {"processor"}).With({"filter"}).Value();
+  };
+  EXPECT_EQ(counter("sluice_processor_filter_dropped_metrics_total"), 2u);
+  EXPECT_EQ(counter("sluice_processor_filter_dropped_data_points_total"), 4u);
 }
 
 }  // namespace

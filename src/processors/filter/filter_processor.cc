@@ -1,11 +1,14 @@
 #include "processors/filter/filter_processor.h"
 
 #include <algorithm>
+#include <tuple>
 
 #include "base/logging.h"
 #include "ottl/otlp_items.h"
+#include "wire/otlp/edit.h"
 #include "wire/otlp/inspect.h"
 #include "wire/otlp/traces.h"
+#include "wire/proto_reader.h"
 
 namespace sluice::processors::filter {
 namespace {
@@ -30,10 +33,11 @@ void ParseConditions(const YAML::Node& node, config::Context& ctx, ottl::Context
   }
 }
 
-// A signal's section: only the keys listed are supported.
-void ParseSection(const YAML::Node& node, config::Context& ctx, const char* section,
-                  const std::vector<std::pair<std::string, ottl::ContextKind>>& supported,
-                  const std::vector<std::string>& later, FilterOptions* o) {
+// A signal's section and the lists of conditions its keys fill.
+void ParseSection(
+    const YAML::Node& node, config::Context& ctx, const char* section,
+    const std::vector<std::tuple<std::string, ottl::ContextKind, std::vector<ottl::Condition>*>>&
+        keys) {
   if (!node.IsMap()) {
     ctx.AddError(node, std::string("expected a map under ") + section);
     return;
@@ -41,18 +45,15 @@ void ParseSection(const YAML::Node& node, config::Context& ctx, const char* sect
   for (auto it = node.begin(); it != node.end(); ++it) {
     std::string key = it->first.as<std::string>();
     bool done = false;
-    for (const auto& [name, kind] : supported) {
+    for (const auto& [name, kind, out] : keys) {
       if (key != name) continue;
-      ParseConditions(it->second, ctx, kind,
-                      kind == ottl::ContextKind::kSpan ? &o->span : &o->log_record);
+      ParseConditions(it->second, ctx, kind, out);
       done = true;
     }
     if (done) continue;
     std::vector<std::string> names;
-    for (const auto& s : supported) names.push_back(s.first);
-    bool known_later = std::find(later.begin(), later.end(), key) != later.end();
-    ctx.AddError(it->first, std::string(known_later ? "filter does not support " : "unknown key ") +
-                                section + "." + key + (known_later ? " yet" : "") +
+    for (const auto& k : keys) names.push_back(std::get<0>(k));
+    ctx.AddError(it->first, std::string("unknown key ") + section + "." + key +
                                 "; supported: " + config::JoinChoices(names));
   }
 }
@@ -69,21 +70,26 @@ const config::Schema<FilterOptions>& FilterOptionsSchema() {
             "A condition that fails to evaluate: `propagate` refuses the request (400); "
             "`ignore` counts and logs it and keeps the item; `silent` keeps it without a log "
             "line.");
-    s->Custom(
-        "traces", "map", "",
-        "`span`: OTTL conditions; a span is dropped when any holds (a resource or scope "
-        "left without spans is dropped with it).",
-        [](const YAML::Node& n, FilterOptions* o, config::Context& ctx) {
-          ParseSection(n, ctx, "traces", {{"span", ottl::ContextKind::kSpan}}, {"spanevent"}, o);
-        });
-    s->Custom("logs", "map", "",
-              "`log_record`: OTTL conditions; a log record is dropped when any holds.",
+    s->Custom("traces", "map", "",
+              "`span`, `spanevent`: OTTL conditions; a span (or span event) is dropped when any "
+              "holds (a resource or scope left without spans is dropped with it).",
               [](const YAML::Node& n, FilterOptions* o, config::Context& ctx) {
-                ParseSection(n, ctx, "logs", {{"log_record", ottl::ContextKind::kLog}}, {}, o);
+                ParseSection(n, ctx, "traces",
+                             {{"span", ottl::ContextKind::kSpan, &o->span},
+                              {"spanevent", ottl::ContextKind::kSpanEvent, &o->spanevent}});
               });
-    s->Custom("metrics", "map", "", "Not supported yet: `metric` and `datapoint` are refused.",
+    s->Custom(
+        "logs", "map", "", "`log_record`: OTTL conditions; a log record is dropped when any holds.",
+        [](const YAML::Node& n, FilterOptions* o, config::Context& ctx) {
+          ParseSection(n, ctx, "logs", {{"log_record", ottl::ContextKind::kLog, &o->log_record}});
+        });
+    s->Custom("metrics", "map", "",
+              "`metric`, `datapoint`: OTTL conditions; a metric (with its points) or a data "
+              "point is dropped when any holds; a metric left without points is dropped.",
               [](const YAML::Node& n, FilterOptions* o, config::Context& ctx) {
-                ParseSection(n, ctx, "metrics", {}, {"metric", "datapoint"}, o);
+                ParseSection(n, ctx, "metrics",
+                             {{"metric", ottl::ContextKind::kMetric, &o->metric},
+                              {"datapoint", ottl::ContextKind::kDataPoint, &o->datapoint}});
               });
     return s;
   }();
@@ -98,9 +104,23 @@ FilterProcessor::FilterProcessor(const std::string& id, const FilterOptions& opt
                          .AddCounter("sluice_processor_filter_dropped_spans_total",
                                      "Spans a filter processor dropped.", {"processor"})
                          .With({id})),
+      dropped_span_events_(registry
+                               .AddCounter("sluice_processor_filter_dropped_span_events_total",
+                                           "Span events a filter processor dropped.", {"processor"})
+                               .With({id})),
       dropped_log_records_(registry
                                .AddCounter("sluice_processor_filter_dropped_log_records_total",
                                            "Log records a filter processor dropped.", {"processor"})
+                               .With({id})),
+      dropped_metrics_(registry
+                           .AddCounter("sluice_processor_filter_dropped_metrics_total",
+                                       "Metrics a filter processor dropped whole.", {"processor"})
+                           .With({id})),
+      dropped_data_points_(registry
+                               .AddCounter("sluice_processor_filter_dropped_data_points_total",
+                                           "Data points a filter processor dropped (those of "
+                                           "dropped metrics included).",
+                                           {"processor"})
                                .With({id})),
       errors_(registry
                   .AddCounter("sluice_processor_filter_condition_errors_total",
@@ -129,47 +149,114 @@ Result<bool> FilterProcessor::Drops(const std::vector<ottl::Condition>& conditio
 
 Status FilterProcessor::Process(const Input& in, Output* out) const {
   if (in.encoding != log::Encoding::kOtlpProto) return Status::Ok();
-  const std::vector<ottl::Condition>* conditions = nullptr;
-  telemetry::Counter* dropped_counter = nullptr;
-  if (in.signal == log::Signal::kTraces && !options_.span.empty()) {
-    conditions = &options_.span;
-    dropped_counter = &dropped_spans_;
-  } else if (in.signal == log::Signal::kLogs && !options_.log_record.empty()) {
-    conditions = &options_.log_record;
-    dropped_counter = &dropped_log_records_;
-  } else {
-    return Status::Ok();
-  }
-  std::vector<bool> keep;
-  uint64_t dropped = 0;
-  SLUICE_RETURN_IF_ERROR(wire::otlp::ForEachLeaf(
-      in.payload,
-      [&](std::string_view resource, std::string_view scope, std::string_view leaf) -> Status {
+  const FilterOptions& o = options_;
+  uint64_t spans = 0, events = 0, records = 0, metrics = 0, points = 0;
+  using wire::otlp::BlockEdit;
+  wire::otlp::RequestEditor editor;
+  switch (in.signal) {
+    case log::Signal::kTraces:
+      if (o.span.empty() && o.spanevent.empty()) return Status::Ok();
+      editor.leaf = [&](std::string_view resource, std::string_view scope, std::string_view leaf,
+                        BlockEdit* edit) -> Status {
         ottl::Parents parents{resource, scope};
-        bool drop;
-        if (in.signal == log::Signal::kTraces) {
+        if (!o.span.empty()) {
           wire::otlp::SpanView span;
           SLUICE_RETURN_IF_ERROR(wire::otlp::ViewSpan(leaf, &span));
-          SLUICE_ASSIGN_OR_RETURN(drop, Drops(*conditions, ottl::SpanItem(parents, span)));
-        } else {
-          SLUICE_ASSIGN_OR_RETURN(drop, Drops(*conditions, ottl::LogItem(parents, leaf)));
+          SLUICE_ASSIGN_OR_RETURN(bool drop, Drops(o.span, ottl::SpanItem(parents, span)));
+          if (drop) {
+            edit->drop = true;
+            ++spans;
+            return Status::Ok();
+          }
         }
-        keep.push_back(!drop);
-        dropped += drop ? 1 : 0;
+        if (o.spanevent.empty()) return Status::Ok();
+        uint64_t dropped = 0;
+        wire::ProtoReader r(leaf);
+        while (r.Next()) {
+          if (r.field() == wire::otlp::field::kSpanEvents &&
+              r.Is(wire::WireType::kLengthDelimited)) {
+            SLUICE_ASSIGN_OR_RETURN(bool drop,
+                                    Drops(o.spanevent, ottl::SpanEventItem(parents, r.bytes())));
+            if (drop) {
+              ++dropped;
+              continue;
+            }
+          }
+          edit->bytes.append(r.raw_field());
+        }
+        edit->replace = dropped > 0;
+        events += dropped;
         return Status::Ok();
-      }));
-  dropped_counter->Inc(dropped);
-  if (dropped == 0) return Status::Ok();  // stored as received
+      };
+      break;
+    case log::Signal::kLogs:
+      if (o.log_record.empty()) return Status::Ok();
+      editor.leaf = [&](std::string_view resource, std::string_view scope, std::string_view leaf,
+                        BlockEdit* edit) -> Status {
+        ottl::Parents parents{resource, scope};
+        SLUICE_ASSIGN_OR_RETURN(edit->drop, Drops(o.log_record, ottl::LogItem(parents, leaf)));
+        records += edit->drop ? 1 : 0;
+        return Status::Ok();
+      };
+      break;
+    case log::Signal::kMetrics:
+      if (o.metric.empty() && o.datapoint.empty()) return Status::Ok();
+      editor.leaf = [&](std::string_view resource, std::string_view scope, std::string_view metric,
+                        BlockEdit* edit) -> Status {
+        ottl::Parents parents{resource, scope};
+        bool drop_metric = false;
+        if (!o.metric.empty()) {
+          SLUICE_ASSIGN_OR_RETURN(drop_metric, Drops(o.metric, ottl::MetricItem(parents, metric)));
+        }
+        size_t left = 0;
+        uint64_t dropped = 0;
+        SLUICE_ASSIGN_OR_RETURN(
+            bool changed,
+            wire::otlp::EditDataPoints(
+                metric,
+                [&](wire::otlp::PointKind kind, std::string_view point, BlockEdit* pe) -> Status {
+                  if (drop_metric) {
+                    pe->drop = true;
+                  } else if (!o.datapoint.empty()) {
+                    SLUICE_ASSIGN_OR_RETURN(
+                        pe->drop,
+                        Drops(o.datapoint, ottl::DataPointItem(parents, metric, kind, point)));
+                  }
+                  dropped += pe->drop ? 1 : 0;
+                  return Status::Ok();
+                },
+                &edit->bytes, &left));
+        points += dropped;
+        if (drop_metric || (changed && left == 0)) {
+          edit->drop = true;
+          ++metrics;
+        } else {
+          edit->replace = changed;
+        }
+        return Status::Ok();
+      };
+      break;
+  }
+  bool changed = false;
+  SLUICE_RETURN_IF_ERROR(wire::otlp::EditRequest(in.payload, editor, &out->payload, &changed));
+  dropped_spans_.Inc(spans);
+  dropped_span_events_.Inc(events);
+  dropped_log_records_.Inc(records);
+  dropped_metrics_.Inc(metrics);
+  dropped_data_points_.Inc(points);
+  if (!changed) return Status::Ok();  // stored as received
+  uint64_t dropped_items = spans + records + points;
   out->changed = true;
-  out->items = in.items - std::min(in.items, dropped);
-  if (out->items > 0) out->payload = wire::otlp::FilterRequest(in.payload, keep);
+  out->items = in.items - std::min(in.items, dropped_items);
+  if (out->items == 0) out->payload.clear();  // nothing left to store
   return Status::Ok();
 }
 
 pipeline::ComponentType FilterProcessorType() {
   return pipeline::MakeProcessorType(
       "filter",
-      "Drops spans and log records for which any OTTL condition holds (the OpenTelemetry "
+      "Drops spans, span events, log records, metrics and data points for which any OTTL "
+      "condition holds (the OpenTelemetry "
       "Collector's filter processor; docs/processors.md lists the conditions it takes).",
       {log::Signal::kTraces, log::Signal::kLogs, log::Signal::kMetrics}, FilterOptionsSchema(),
       [](const pipeline::ComponentSettings& s, const FilterOptions& o,

@@ -12,11 +12,16 @@ namespace sluice::processors::filter {
 enum class ErrorMode { kPropagate, kIgnore, kSilent };
 
 // The OpenTelemetry Collector's `filter` processor: an item is dropped when
-// any of its conditions holds. Supported: traces.span and logs.log_record.
+// any of its conditions holds: traces.span, traces.spanevent,
+// logs.log_record, metrics.metric (a metric with all its points) and
+// metrics.datapoint (a metric left without points goes with its last).
 struct FilterOptions {
   ErrorMode error_mode = ErrorMode::kPropagate;
   std::vector<ottl::Condition> span;
+  std::vector<ottl::Condition> spanevent;
   std::vector<ottl::Condition> log_record;
+  std::vector<ottl::Condition> metric;
+  std::vector<ottl::Condition> datapoint;
 };
 
 const config::Schema<FilterOptions>& FilterOptionsSchema();
@@ -37,7 +42,10 @@ class FilterProcessor final : public pipeline::Processor {
   std::string id_;
   FilterOptions options_;
   telemetry::Counter& dropped_spans_;
+  telemetry::Counter& dropped_span_events_;
   telemetry::Counter& dropped_log_records_;
+  telemetry::Counter& dropped_metrics_;
+  telemetry::Counter& dropped_data_points_;
   telemetry::Counter& errors_;
 };
 
