@@ -11,6 +11,7 @@
 #include "processors/accepted/accepted_processors.h"
 #include "processors/attributes/attributes_processor.h"
 #include "processors/filter/filter_processor.h"
+#include "processors/relabel/relabel_processor.h"
 #include "processors/resource/resource_processor.h"
 #include "processors/transform/transform_processor.h"
 #include "receivers/otlp/otlp_receiver.h"
@@ -27,6 +28,7 @@ const pipeline::Catalog& BuiltinCatalog() {
     c.Add(processors::attributes::AttributesProcessorType());
     c.Add(processors::resource::ResourceProcessorType());
     c.Add(processors::transform::TransformProcessorType());
+    c.Add(processors::relabel::RelabelProcessorType());
     c.Add(processors::accepted::BatchProcessorType());
     c.Add(processors::accepted::MemoryLimiterProcessorType());
     c.Add(exporters::file::FileExporterType());

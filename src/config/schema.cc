@@ -47,8 +47,11 @@ bool ExpandEnv(std::string_view text, const EnvLookup& env, std::string* out, st
     }
     std::string_view ref = text.substr(i + 2, close - i - 2);
     if (ref.substr(0, 4) != "env:") {
-      *error = "unsupported reference ${" + std::string(ref) + "} (use ${env:NAME})";
-      return false;
+      // Not ours: Prometheus' and OTTL's templates (${1}, ${name}) pass
+      // through, so their configurations load unchanged.
+      out->append(text.substr(i, close - i + 1));
+      i = close + 1;
+      continue;
     }
     ref.remove_prefix(4);
     std::optional<std::string> fallback;

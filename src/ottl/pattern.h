@@ -38,4 +38,10 @@ class Pattern {
   std::shared_ptr<const re2::RE2> re_;
 };
 
+// Go's regexp replacement template ($1, ${1}, $name, ${name}, $$ for a $)
+// as an RE2 rewrite string (\1, \\ for a backslash) for `re`. A group that
+// does not exist expands to nothing, as in Go; InvalidArgument for a group
+// above 9, which RE2 rewrites cannot name.
+Result<std::string> GoTemplateToRewrite(std::string_view tmpl, const re2::RE2& re);
+
 }  // namespace sluice::ottl

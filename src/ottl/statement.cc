@@ -97,67 +97,6 @@ std::vector<std::string> Strings(const Value& list) {
   return out;
 }
 
-// Go's regexp replacement template ($1, ${1}, $name, ${name}, $$) as an RE2
-// rewrite string (\1, \\ for a backslash).
-Result<std::string> GoTemplateToRewrite(std::string_view tmpl, const re2::RE2& re) {
-  std::string out;
-  const auto& names = re.NamedCapturingGroups();
-  for (size_t i = 0; i < tmpl.size(); ++i) {
-    char c = tmpl[i];
-    if (c == '\\') {
-      out += "\\\\";
-      continue;
-    }
-    if (c != '$') {
-      out.push_back(c);
-      continue;
-    }
-    if (i + 1 < tmpl.size() && tmpl[i + 1] == '$') {
-      out.push_back('$');
-      ++i;
-      continue;
-    }
-    std::string name;
-    if (i + 1 < tmpl.size() && tmpl[i + 1] == '{') {
-      size_t close = tmpl.find('}', i + 2);
-      if (close == std::string_view::npos) {
-        out.push_back('$');
-        continue;
-      }
-      name = std::string(tmpl.substr(i + 2, close - i - 2));
-      i = close;
-    } else {
-      size_t j = i + 1;
-      while (j < tmpl.size() &&
-             (std::isalnum(static_cast<unsigned char>(tmpl[j])) || tmpl[j] == '_')) {
-        ++j;
-      }
-      if (j == i + 1) {
-        out.push_back('$');
-        continue;
-      }
-      name = std::string(tmpl.substr(i + 1, j - i - 1));
-      i = j - 1;
-    }
-    int index = -1;
-    if (!name.empty() &&
-        std::all_of(name.begin(), name.end(), [](char ch) { return ch >= '0' && ch <= '9'; })) {
-      index = std::stoi(name);
-      if (index > re.NumberOfCapturingGroups()) index = -1;  // Go: empty
-    } else if (auto it = names.find(name); it != names.end()) {
-      index = it->second;
-    }
-    if (index < 0) continue;  // an unknown group expands to nothing, as in Go
-    if (index > 9) {
-      return Status::InvalidArgument("the replacement refers to group " + std::to_string(index) +
-                                     "; at most 9 groups can be referred to");
-    }
-    out.push_back('\\');
-    out.push_back(static_cast<char>('0' + index));
-  }
-  return out;
-}
-
 struct Replacer {
   std::shared_ptr<const re2::RE2> re;
   std::string rewrite;

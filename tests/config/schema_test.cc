@@ -167,6 +167,14 @@ TEST(EnvTest, SubstitutesVariablesAndDefaults) {
   EXPECT_EQ(o.name, "fallback$x");
 }
 
+TEST(EnvTest, RegexTemplatesThatAreNotEnvReferencesPassThrough) {
+  EnvLookup env = [](const std::string&) -> std::optional<std::string> { return "v"; };
+  Options o;
+  auto errors = ParseErrors("name: \"${1}_${name}-$${2}-${env:X}\"\n", &o, env);
+  EXPECT_TRUE(errors.empty());
+  EXPECT_EQ(o.name, "${1}_${name}-${2}-v");
+}
+
 TEST(EnvTest, UnsetVariableIsAnErrorAtTheValue) {
   EnvLookup env = [](const std::string&) -> std::optional<std::string> { return std::nullopt; };
   Options o;

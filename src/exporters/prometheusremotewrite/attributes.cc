@@ -6,12 +6,16 @@
 #include <limits>
 
 #include "base/strings.h"
-#include "exporters/prometheusremotewrite/naming.h"
 #include "wire/otlp/common.h"
 #include "wire/prom/labels.h"
+#include "wire/prom/naming.h"
 #include "wire/proto_reader.h"
 
 namespace sluice::exporters::prw {
+
+// Prometheus naming (wire/prom/naming.h), shared with the relabel processor.
+using wire::prom::AppendLabelName;
+using wire::prom::IsCleanLabelName;
 namespace {
 
 using wire::ProtoReader;

@@ -5,13 +5,17 @@
 #include <cmath>
 #include <cstring>
 
-#include "exporters/prometheusremotewrite/naming.h"
 #include "wire/otlp/common.h"
 #include "wire/otlp/metrics.h"
 #include "wire/prom/labels.h"
+#include "wire/prom/naming.h"
 #include "wire/proto_reader.h"
 
 namespace sluice::exporters::prw {
+
+// Prometheus naming (wire/prom/naming.h), shared with the relabel processor.
+using wire::prom::BuildMetricName;
+using wire::prom::PromType;
 namespace {
 
 using wire::ProtoReader;

@@ -9,7 +9,7 @@
 
 #include "base/result.h"
 #include "base/status.h"
-#include "exporters/prometheusremotewrite/naming.h"
+#include "wire/prom/naming.h"
 
 namespace sluice::exporters::prw {
 

@@ -228,6 +228,7 @@ struct Edits {
   struct Leaf {
     bool drop = false;
     bool replace = false;
+    bool framed = false;
     size_t begin = 0, end = 0;  // in leaf_bytes
   };
   std::vector<Leaf> leaves;
@@ -317,11 +318,12 @@ Status EditRequest(std::string_view request, const RequestEditor& editor, std::s
           Edits::Leaf& le = e.leaves.emplace_back();
           if (!editor.leaf) continue;
           // One BlockEdit for every leaf, so its buffer's memory is reused.
-          scratch.drop = scratch.replace = false;
+          scratch.drop = scratch.replace = scratch.framed = false;
           scratch.bytes.clear();
           SLUICE_RETURN_IF_ERROR(editor.leaf(resource, scope, ss.bytes(), &scratch));
           le.drop = scratch.drop;
           le.replace = scratch.replace && !scratch.drop;
+          le.framed = scratch.framed;
           if (le.replace) {
             // Edits tend to touch most leaves: size the buffer for all once.
             if (e.leaf_bytes.empty()) e.leaf_bytes.reserve(request.size() + request.size() / 4);
@@ -382,9 +384,13 @@ Status EditRequest(std::string_view request, const RequestEditor& editor, std::s
                 const Edits::Leaf& le = e.leaves[leaf++];
                 if (le.drop) return false;
                 if (le.replace) {
-                  ProtoWriter(lo).Bytes(
-                      kContainerChild,
-                      std::string_view(e.leaf_bytes).substr(le.begin, le.end - le.begin));
+                  std::string_view bytes =
+                      std::string_view(e.leaf_bytes).substr(le.begin, le.end - le.begin);
+                  if (le.framed) {
+                    lo->append(bytes);  // whole fields: one leaf became several
+                  } else {
+                    ProtoWriter(lo).Bytes(kContainerChild, bytes);
+                  }
                 } else {
                   lo->append(leaf_raw);
                 }

@@ -120,8 +120,11 @@ void AppendWithAttributes(std::string_view message, uint32_t field_number,
 struct BlockEdit {
   bool drop = false;     // leaves and data points only: remove it
   bool replace = false;  // store `bytes` in its place
-  std::string bytes;     // the new encoded message; arrives empty, and
-                         // appending to it reuses the memory of earlier edits
+  // Leaves only: `bytes` holds whole fields of the leaf's container (key,
+  // length and message; several to replace one leaf by many), not a message.
+  bool framed = false;
+  std::string bytes;  // the new encoded message; arrives empty, and
+                      // appending to it reuses the memory of earlier edits
 };
 
 // Walks an OTLP export request (any signal) in wire order and applies the

@@ -14,6 +14,12 @@
 #include "wire/proto_writer.h"
 
 namespace sluice::exporters::prw {
+
+// Prometheus naming (wire/prom/naming.h), shared with the relabel processor.
+using wire::prom::PromLabelName;
+using wire::prom::PromMetricName;
+using wire::prom::PromType;
+using wire::prom::PromUnit;
 namespace {
 
 namespace pb = opentelemetry::proto;

@@ -3,7 +3,7 @@
 #include <string>
 #include <string_view>
 
-namespace sluice::exporters::prw {
+namespace sluice::wire::prom {
 
 // Prometheus names for OTLP metric names, units and attribute keys (the
 // rules are in docs/exporters/prometheusremotewrite_translation.md).
@@ -34,4 +34,4 @@ void AppendLabelName(std::string& out, std::string_view key);
 bool BuildMetricName(std::string& out, std::string_view name, std::string_view unit, PromType type,
                      bool add_suffixes, std::string& scratch, std::string& unit_word);
 
-}  // namespace sluice::exporters::prw
+}  // namespace sluice::wire::prom

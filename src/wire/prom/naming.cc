@@ -1,8 +1,8 @@
-#include "exporters/prometheusremotewrite/naming.h"
+#include "wire/prom/naming.h"
 
 #include <cstddef>
 
-namespace sluice::exporters::prw {
+namespace sluice::wire::prom {
 namespace {
 
 bool IsDigit(char c) {
@@ -195,4 +195,4 @@ std::string PromLabelName(std::string_view attribute_key) {
   return out;
 }
 
-}  // namespace sluice::exporters::prw
+}  // namespace sluice::wire::prom
