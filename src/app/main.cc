@@ -22,6 +22,7 @@
 #include "components/builtin.h"
 #include "io/file_system.h"
 #include "loadgen/loadgen.h"
+#include "pipeline/compat.h"
 #include "pipeline/service.h"
 #include "telemetry/metrics.h"
 
@@ -42,8 +43,18 @@ std::optional<pipeline::ServiceConfig> Load(const std::string& path, bool print_
   return cfg;
 }
 
+// Prints every error, then how each component loads (unchanged, with a
+// different meaning, unsupported): what a Collector user switching needs.
 int Validate(const std::string& path) {
-  std::optional<pipeline::ServiceConfig> cfg = Load(path, /*print_errors=*/true);
+  config::Context ctx(path);
+  std::optional<YAML::Node> root = config::LoadFile(path, ctx);
+  std::optional<pipeline::ServiceConfig> cfg;
+  if (root) cfg = pipeline::ParseServiceConfig(*root, ctx, components::BuiltinCatalog());
+  for (const auto& e : ctx.errors()) std::cerr << e.ToString() << "\n";
+  if (root) {
+    std::cout << pipeline::RenderVerdicts(
+        pipeline::ClassifyComponents(*root, ctx.errors(), components::BuiltinCatalog()));
+  }
   if (!cfg) return 1;
   std::cout << "configuration OK: " << path << "\n";
   return 0;

@@ -1,5 +1,6 @@
 #include "components/builtin.h"
 
+#include "exporters/debug/debug_exporter.h"
 #include "exporters/file/file_exporter.h"
 #include "exporters/kafka/kafka_exporter.h"
 #include "exporters/loki/loki_exporter.h"
@@ -7,6 +8,7 @@
 #include "exporters/otlphttp/otlphttp_exporter.h"
 #include "exporters/prometheusremotewrite/remote_write_exporter.h"
 #include "log/options_schema.h"
+#include "pipeline/extensions.h"
 #include "pipeline/service_config.h"
 #include "processors/accepted/accepted_processors.h"
 #include "processors/attributes/attributes_processor.h"
@@ -31,6 +33,7 @@ const pipeline::Catalog& BuiltinCatalog() {
     c.Add(processors::relabel::RelabelProcessorType());
     c.Add(processors::accepted::BatchProcessorType());
     c.Add(processors::accepted::MemoryLimiterProcessorType());
+    c.Add(exporters::debug::DebugExporterType());
     c.Add(exporters::file::FileExporterType());
     c.Add(exporters::kafka::KafkaExporterType());
     c.Add(exporters::loki::LokiExporterType());
@@ -51,7 +54,10 @@ std::string ConfigurationReference() {
   out += "### service\n\n" + kHeader +
          config::RenderMarkdown(pipeline::ServiceOptionsSchema().Document()) +
          "| `pipelines` | map | | | `traces`, `metrics`, `logs` or `<signal>/<name>`, each with "
-         "`receivers`, `processors`, `exporters` lists. |\n\n";
+         "`receivers`, `processors`, `exporters` lists. |\n"
+         "| `extensions` | list | `[]` | | The extensions (defined under the top-level "
+         "`extensions:`) that run. |\n\n";
+  out += "### extensions\n\n" + pipeline::ExtensionsReference() + "\n";
   for (const auto& t : BuiltinCatalog().types()) {
     out += "### " + std::string(pipeline::KindName(t.kind)) + " `" + t.type + "`\n\n" + t.doc +
            "\n\n" + kHeader + config::RenderMarkdown(t.document()) + "\n";

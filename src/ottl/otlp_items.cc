@@ -26,12 +26,7 @@ Value Hex(std::string_view bytes) {
 
 // The string field `number` of `message`, "" when unset (proto3 default).
 Value StringField(std::string_view message, uint32_t number) {
-  std::string_view v;
-  wire::ProtoReader r(message);
-  while (r.Next()) {
-    if (r.field() == number && r.Is(wire::WireType::kLengthDelimited)) v = r.bytes();
-  }
-  return Value::String(v);
+  return Value::String(wire::LastBytesField(message, number));
 }
 
 Value U64(uint64_t v) {
@@ -146,24 +141,6 @@ namespace {
 
 namespace f = wire::otlp::field;
 
-uint64_t Fixed64Field(std::string_view message, uint32_t number) {
-  uint64_t v = 0;
-  wire::ProtoReader r(message);
-  while (r.Next()) {
-    if (r.field() == number && r.Is(wire::WireType::kFixed64)) v = r.fixed64();
-  }
-  return v;
-}
-
-std::string_view BytesField(std::string_view message, uint32_t number) {
-  std::string_view v;
-  wire::ProtoReader r(message);
-  while (r.Next()) {
-    if (r.field() == number && r.Is(wire::WireType::kLengthDelimited)) v = r.bytes();
-  }
-  return v;
-}
-
 // METRIC_DATA_TYPE_* of an encoded Metric (0 when it has no data).
 int64_t MetricType(std::string_view metric) {
   int64_t type = 0;
@@ -195,13 +172,13 @@ int64_t MetricType(std::string_view metric) {
 Value MetricField(std::string_view metric, Field field) {
   switch (field) {
     case Field::kName:
-      return Value::String(BytesField(metric, f::kMetricName));
+      return Value::String(wire::LastBytesField(metric, f::kMetricName));
     case Field::kMetricType:
       return Value::Int(MetricType(metric));
     case Field::kMetricUnit:
-      return Value::String(BytesField(metric, f::kMetricUnit));
+      return Value::String(wire::LastBytesField(metric, f::kMetricUnit));
     case Field::kMetricDescription:
-      return Value::String(BytesField(metric, f::kMetricDescription));
+      return Value::String(wire::LastBytesField(metric, f::kMetricDescription));
     default:
       return Value::Nil();
   }
@@ -214,9 +191,9 @@ Value SpanEventItem::Get(const Path& path) const {
     case Field::kAttributes:
       return LookupAttribute(event_, f::kEventAttributes, path.keys);
     case Field::kName:
-      return Value::String(BytesField(event_, f::kEventName));
+      return Value::String(wire::LastBytesField(event_, f::kEventName));
     case Field::kTime:
-      return Value::Int(static_cast<int64_t>(Fixed64Field(event_, f::kEventTime)));
+      return Value::Int(static_cast<int64_t>(wire::LastFixed64Field(event_, f::kEventTime)));
     case Field::kDroppedAttributesCount: {
       uint64_t v = 0;
       wire::ProtoReader r(event_);
@@ -243,9 +220,9 @@ Value DataPointItem::Get(const Path& path) const {
     case Field::kAttributes:
       return LookupAttribute(point_, wire::otlp::PointAttributesField(kind_), path.keys);
     case Field::kTime:
-      return Value::Int(static_cast<int64_t>(Fixed64Field(point_, f::kPointTime)));
+      return Value::Int(static_cast<int64_t>(wire::LastFixed64Field(point_, f::kPointTime)));
     case Field::kStartTime:
-      return Value::Int(static_cast<int64_t>(Fixed64Field(point_, f::kPointStartTime)));
+      return Value::Int(static_cast<int64_t>(wire::LastFixed64Field(point_, f::kPointStartTime)));
     case Field::kName:
     case Field::kMetricType:
     case Field::kMetricUnit:
@@ -397,7 +374,7 @@ Status EditableItem::Set(const Path& path, const Value& value) {
     case Field::kBody: {
       std::string body = ToAnyValue(value);
       if (!path.keys.empty()) {
-        std::string_view current = BytesField(bytes_, number);
+        std::string_view current = wire::LastBytesField(bytes_, number);
         body = SetNested(current, path.keys.data(), path.keys.size(), body);
       }
       w.Bytes(number, body);
@@ -415,7 +392,7 @@ Status EditableItem::Set(const Path& path, const Value& value) {
         wire::ProtoWriter(&inner).Bytes(inner_number, value.s);
       }
       std::string status =
-          wire::otlp::ReplaceFields(BytesField(bytes_, number), {inner_number}, inner);
+          wire::otlp::ReplaceFields(wire::LastBytesField(bytes_, number), {inner_number}, inner);
       w.Bytes(number, status);
       break;
     }

@@ -127,6 +127,10 @@ struct ComponentType {
   std::function<Result<std::shared_ptr<const Processor>>(const ComponentSettings&,
                                                          const void* options, Runtime&)>
       create_processor;
+  // For types that take the Collector's configuration but mean something
+  // else by it (`batch`, which does nothing): what they do instead, for
+  // `sluice validate`. Empty for types that behave as the Collector's.
+  std::string different_meaning = {};
 };
 
 // Adds a create_sender to an exporter type built by MakeExporterType.

@@ -101,6 +101,7 @@ Status Service::Start() {
   admin_->Start();
   addresses_.push_back("admin " + admin_->BoundAddress());
   logging::Info("service", "listening", {{"admin", admin_->BoundAddress()}});
+  SLUICE_RETURN_IF_ERROR(StartExtensions());
 
   for (const ComponentConfig& c : config_.exporters) {
     ComponentSettings settings{c.id, config_.PipelinesOf(Kind::kExporter, c.id)};
@@ -172,6 +173,10 @@ bool Service::Shutdown() {
     admin_->StopAccepting();
     admin_->CloseAll();
   }
+  for (auto& h : health_servers_) {
+    h->StopAccepting();
+    h->CloseAll();
+  }
   if (work_) {
     work_.reset();
     io_.stop();
@@ -181,6 +186,53 @@ bool Service::Shutdown() {
   }
   io_threads_.clear();
   return in_time;
+}
+
+Status Service::StartExtensions() {
+  for (const ExtensionConfig& e : config_.extensions) {
+    if (!e.enabled) continue;
+    switch (e.type) {
+      case ExtensionType::kHealthCheck: {
+        if (e.health_check.endpoint.empty()) {
+          logging::Info("service", "health_check is answered by the admin port's /healthz",
+                        {{"extension", e.id}, {"admin", admin_->BoundAddress()}});
+          break;
+        }
+        health_handlers_.push_back(std::make_unique<HealthCheckHandler>(e.health_check, health_));
+        net::HttpServerOptions options;
+        options.name = e.id;
+        options.endpoint = e.health_check.endpoint;
+        options.max_body_bytes = 1 << 16;
+        Result<std::unique_ptr<net::HttpServer>> server =
+            net::HttpServer::Create(io_, options, *health_handlers_.back(), registry_);
+        if (!server.ok()) {
+          return Status(server.status().code(),
+                        "extension " + e.id + ": " + server.status().message());
+        }
+        (*server)->Start();
+        addresses_.push_back("extension " + e.id + " " + (*server)->BoundAddress());
+        logging::Info("service", "listening",
+                      {{"extension", e.id},
+                       {"address", (*server)->BoundAddress()},
+                       {"path", e.health_check.path}});
+        health_servers_.push_back(std::move(server).value());
+        break;
+      }
+      case ExtensionType::kPprof:
+        logging::Info("service",
+                      "pprof is accepted and does nothing: sluice has no Go profiler; use perf "
+                      "record -g -p PID",
+                      {{"extension", e.id}});
+        break;
+      case ExtensionType::kZpages:
+        logging::Info("service",
+                      "zpages is accepted and does nothing: the admin port's /metrics and "
+                      "/readyz show pipeline health",
+                      {{"extension", e.id}, {"admin", admin_->BoundAddress()}});
+        break;
+    }
+  }
+  return Status::Ok();
 }
 
 }  // namespace sluice::pipeline

@@ -9,6 +9,7 @@
 #include "net/http_server.h"
 #include "pipeline/admin.h"
 #include "pipeline/component.h"
+#include "pipeline/extensions.h"
 #include "pipeline/service_config.h"
 
 namespace sluice::pipeline {
@@ -36,6 +37,10 @@ class Service {
   telemetry::Health& health() { return health_; }
 
  private:
+  // Starts the enabled extensions that serve (health_check with an
+  // endpoint) and says in the log what each one maps to.
+  Status StartExtensions();
+
   ServiceConfig config_;
   telemetry::Registry& registry_;
   io::FileSystem& fs_;
@@ -52,6 +57,9 @@ class Service {
   std::unique_ptr<PerClientRateLimiter> admin_limiter_;
   std::unique_ptr<AdminHandler> admin_handler_;
   std::unique_ptr<net::HttpServer> admin_;
+  // health_check extensions on their own endpoints.
+  std::vector<std::unique_ptr<HealthCheckHandler>> health_handlers_;
+  std::vector<std::unique_ptr<net::HttpServer>> health_servers_;
   std::vector<std::string> addresses_;
   bool started_ = false;
   bool stopped_ = false;

@@ -237,8 +237,8 @@ std::optional<ServiceConfig> ParseServiceConfig(const YAML::Node& root, config::
     ctx.AddError(root, "configuration must be a map with receivers, exporters, service, ...");
     return std::nullopt;
   }
-  static const std::vector<std::string> kTopLevel = {"receivers", "processors", "exporters",
-                                                     "storage", "service"};
+  static const std::vector<std::string> kTopLevel = {"receivers",  "processors", "exporters",
+                                                     "extensions", "storage",    "service"};
   for (auto it = root.begin(); it != root.end(); ++it) {
     std::string key = it->first.Scalar();
     if (std::find(kTopLevel.begin(), kTopLevel.end(), key) == kTopLevel.end()) {
@@ -258,10 +258,12 @@ std::optional<ServiceConfig> ParseServiceConfig(const YAML::Node& root, config::
   } else {
     YAML::Node options(YAML::NodeType::Map);
     for (auto it = service.begin(); it != service.end(); ++it) {
-      if (it->first.Scalar() != "pipelines") options[it->first] = it->second;
+      std::string key = it->first.Scalar();
+      if (key != "pipelines" && key != "extensions") options[it->first] = it->second;
     }
     ServiceOptionsSchema().Parse(options, &cfg.service, ctx);
     ParsePipelines(service["pipelines"], ctx, &cfg);
+    ParseExtensions(root["extensions"], service["extensions"], ctx, &cfg.extensions);
   }
   if (!ctx.ok()) return std::nullopt;
   return cfg;

@@ -10,6 +10,7 @@
 #include "config/schema.h"
 #include "log/options.h"
 #include "pipeline/component.h"
+#include "pipeline/extensions.h"
 
 namespace sluice::pipeline {
 
@@ -62,6 +63,7 @@ struct ServiceConfig {
   std::vector<ComponentConfig> processors;
   std::vector<ComponentConfig> exporters;
   std::vector<PipelineConfig> pipelines;
+  std::vector<ExtensionConfig> extensions;
 
   const ComponentConfig* Find(Kind kind, const std::string& id) const;
   // The pipelines a component takes part in.

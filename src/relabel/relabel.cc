@@ -153,7 +153,7 @@ void ParseRules(const YAML::Node& node, config::Context& ctx, std::vector<Rule>*
     std::vector<std::string> set;  // keys given
     for (auto it = item.begin(); it != item.end(); ++it) {
       std::string k = it->first.as<std::string>();
-      const YAML::Node& v = it->second;
+      const YAML::Node v = it->second;
       set.push_back(k);
       if (k == "source_labels") {
         if (v.IsScalar()) {

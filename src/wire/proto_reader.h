@@ -160,4 +160,33 @@ class ProtoReader {
   }
 }
 
+// The value of the last field `number` of `message` (proto3: the last
+// occurrence wins), or the type's default when it is absent or of another
+// wire type. For reading one field of a small message; walk it with
+// ProtoReader to read several.
+inline std::string_view LastBytesField(std::string_view message, uint32_t number) {
+  std::string_view v;
+  ProtoReader r(message);
+  while (r.Next()) {
+    if (r.field() == number && r.Is(WireType::kLengthDelimited)) v = r.bytes();
+  }
+  return v;
+}
+inline uint64_t LastVarintField(std::string_view message, uint32_t number) {
+  uint64_t v = 0;
+  ProtoReader r(message);
+  while (r.Next()) {
+    if (r.field() == number && r.Is(WireType::kVarint)) v = r.varint();
+  }
+  return v;
+}
+inline uint64_t LastFixed64Field(std::string_view message, uint32_t number) {
+  uint64_t v = 0;
+  ProtoReader r(message);
+  while (r.Next()) {
+    if (r.field() == number && r.Is(WireType::kFixed64)) v = r.fixed64();
+  }
+  return v;
+}
+
 }  // namespace sluice::wire

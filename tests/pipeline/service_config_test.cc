@@ -97,8 +97,8 @@ TEST(ServiceConfigTest, UnknownComponentTypeListsTheKnownTypes) {
   Loaded l = Parse("exporters:\n  kafkaa:\n    brokers: []\nservice:\n  pipelines: {}\n");
   ASSERT_FALSE(l.errors.empty());
   EXPECT_EQ(l.errors[0],
-            "sluice.yaml:2:3: unknown exporter type \"kafkaa\"; known types: file, kafka, loki, "
-            "otlp, otlphttp, prometheusremotewrite");
+            "sluice.yaml:2:3: unknown exporter type \"kafkaa\"; known types: debug, file, kafka, "
+            "loki, otlp, otlphttp, prometheusremotewrite");
 }
 
 TEST(ServiceConfigTest, UnknownKeysAtEveryLevelAreReported) {
@@ -110,7 +110,7 @@ receivers:
         endpiont: 127.0.0.1:1
 storage:
   fsync: sometimes
-extensions: {}
+extension: {}
 service:
   pipelines:
     traces:
@@ -119,8 +119,8 @@ service:
 )");
   ASSERT_EQ(l.errors.size(), 4u);
   EXPECT_EQ(l.errors[0],
-            "sluice.yaml:9:1: unknown top-level key \"extensions\"; valid keys: receivers, "
-            "processors, exporters, storage, service");
+            "sluice.yaml:9:1: unknown top-level key \"extension\"; valid keys: receivers, "
+            "processors, exporters, extensions, storage, service");
   EXPECT_NE(l.errors[1].find("sluice.yaml:6:9: otlp.protocols.http: unknown key \"endpiont\""),
             std::string::npos);
   EXPECT_EQ(

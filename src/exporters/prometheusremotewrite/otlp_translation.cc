@@ -464,6 +464,14 @@ Result<bool> OtlpTranslator::PointLabels(std::string_view extra_label) {
     Drop(&TranslateStats::dropped_invalid_point, 1, kNonUtf8);
     return false;
   }
+  if (options_.resource_to_telemetry) {
+    for (const Candidate& r : resource_candidates_) {
+      std::erase_if(candidates_, [&](const Candidate& c) {
+        return c.source == Source::kAttribute && c.key == r.key;
+      });
+      candidates_.push_back(r);
+    }
+  }
   AddTranslationLabels(extra_label);
   BuildPointLabels();
   return true;

@@ -10,11 +10,24 @@ namespace {
 
 constexpr const char* kRoute = "remote_write";
 
+const config::Schema<RemoteWriteOptions::ResourceToTelemetry>& ResourceToTelemetrySchema() {
+  static const config::Schema<RemoteWriteOptions::ResourceToTelemetry> schema = [] {
+    config::Schema<RemoteWriteOptions::ResourceToTelemetry> s(
+        "prometheusremotewrite.resource_to_telemetry_conversion");
+    s.Bool("enabled", &RemoteWriteOptions::ResourceToTelemetry::enabled,
+           "Every resource attribute becomes a label of every series of that resource (over a "
+           "point attribute with the same key), besides job and instance.");
+    return s;
+  }();
+  return schema;
+}
+
 TranslateOptions TranslationOf(const RemoteWriteOptions& o) {
   TranslateOptions t;
   t.add_metric_suffixes = o.add_metric_suffixes;
   t.send_target_info = o.send_target_info;
   t.add_scope_labels = o.add_scope_labels;
+  t.resource_to_telemetry = o.resource_to_telemetry_conversion.enabled;
   for (const auto& [k, v] : o.external_labels) t.external_labels.push_back({k, v});
   return t;
 }
@@ -43,6 +56,9 @@ const config::Schema<RemoteWriteOptions>& RemoteWriteOptionsSchema() {
               "A target_info series per OTLP resource with its other attributes.")
         .Bool("add_scope_labels", &RemoteWriteOptions::add_scope_labels,
               "otel_scope_name / otel_scope_version labels on translated series.")
+        .Object("resource_to_telemetry_conversion",
+                &RemoteWriteOptions::resource_to_telemetry_conversion, ResourceToTelemetrySchema(),
+                "")
         .Object("retry_on_failure", &RemoteWriteOptions::retry_on_failure, RetryOptionsSchema(), "")
         .Object("sending_queue", &RemoteWriteOptions::sending_queue, QueueOptionsSchema(),
                 "num_consumers is the number of shards: series are spread over them by label "

@@ -25,6 +25,9 @@ struct RemoteWriteOptions {
   bool add_metric_suffixes = true;
   bool send_target_info = true;
   bool add_scope_labels = true;
+  struct ResourceToTelemetry {
+    bool enabled = false;
+  } resource_to_telemetry_conversion;
   RetryOptions retry_on_failure;
   QueueOptions sending_queue;  // num_consumers is the number of shards
   DeadLetterOptions dead_letter;

@@ -31,6 +31,10 @@ struct TranslateOptions {
   bool send_target_info = true;
   // `otel_scope_name` / `otel_scope_version` labels on every translated series.
   bool add_scope_labels = true;
+  // Every resource attribute (besides those job and instance come from) as
+  // a label of each of the resource's series, replacing a point attribute
+  // with the same key (the Collector's resource_to_telemetry_conversion).
+  bool resource_to_telemetry = false;
   // Added to every series that lacks a label of the same name (a series'
   // own label wins, as Prometheus does). Names must match
   // [a-zA-Z_][a-zA-Z0-9_]*, must not start with "__", and must be unique;

@@ -57,7 +57,7 @@ namespace {
 template <class Options>
 pipeline::ComponentType Accepted(std::string type, std::string doc,
                                  const config::Schema<Options>& schema, std::string note) {
-  return pipeline::MakeProcessorType(
+  pipeline::ComponentType t = pipeline::MakeProcessorType(
       std::move(type), std::move(doc),
       {log::Signal::kTraces, log::Signal::kLogs, log::Signal::kMetrics}, schema,
       [note](const pipeline::ComponentSettings& s, const Options&,
@@ -65,6 +65,8 @@ pipeline::ComponentType Accepted(std::string type, std::string doc,
         logging::Info("processor", note, {{"processor", s.id}});
         return std::shared_ptr<const pipeline::Processor>(std::make_shared<PassThrough>());
       });
+  t.different_meaning = note;
+  return t;
 }
 
 }  // namespace

@@ -320,7 +320,7 @@ void ParseActions(const YAML::Node& node, config::Context& ctx, std::vector<Acti
     bool ok = true;
     for (auto it = item.begin(); it != item.end(); ++it) {
       std::string k = it->first.as<std::string>();
-      const YAML::Node& v = it->second;
+      const YAML::Node v = it->second;
       if (k == "key") {
         ok &= ctx.Scalar(v, &a.key);
       } else if (k == "action") {

@@ -95,15 +95,6 @@ bool KeyValuesMatch(const MatchProperties& p, const std::vector<KeyValueMatch>& 
   return true;
 }
 
-std::string StringField(std::string_view message, uint32_t number) {
-  std::string_view v;
-  wire::ProtoReader r(message);
-  while (r.Next()) {
-    if (r.field() == number && r.Is(wire::WireType::kLengthDelimited)) v = r.bytes();
-  }
-  return std::string(v);
-}
-
 void ParseKeyValues(const YAML::Node& node, config::Context& ctx, bool regexp,
                     std::vector<KeyValueMatch>* out) {
   if (!node.IsSequence()) {
@@ -181,7 +172,7 @@ void ParseMatchProperties(const YAML::Node& node, config::Context& ctx, MatchPro
   };
   for (auto it = node.begin(); it != node.end(); ++it) {
     std::string k = it->first.as<std::string>();
-    const YAML::Node& v = it->second;
+    const YAML::Node v = it->second;
     any |= k != "match_type";
     if (k == "match_type") {
     } else if (k == "services") {
@@ -319,8 +310,8 @@ bool Matches(const MatchProperties& p, const MatchItem& item) {
   if (!KeyValuesMatch(p, p.attributes, item.attributes, item.attributes_field)) return false;
   if (!KeyValuesMatch(p, p.resources, item.resource, f::kResourceAttributes)) return false;
   if (!p.libraries.empty()) {
-    std::string name = StringField(item.scope, f::kScopeName);
-    std::string version = StringField(item.scope, f::kScopeVersion);
+    std::string_view name = wire::LastBytesField(item.scope, f::kScopeName);
+    std::string_view version = wire::LastBytesField(item.scope, f::kScopeVersion);
     bool any = std::any_of(p.libraries.begin(), p.libraries.end(), [&](const auto& l) {
       if (p.regexp) {
         return (l.name_re && l.name_re->Matches(name)) &&

@@ -105,15 +105,6 @@ std::string PointWithLabels(std::string_view point, uint32_t attributes_field,
   return out;
 }
 
-std::string_view StringField(std::string_view message, uint32_t number) {
-  std::string_view v;
-  wire::ProtoReader r(message);
-  while (r.Next()) {
-    if (r.field() == number && r.Is(wire::WireType::kLengthDelimited)) v = r.bytes();
-  }
-  return v;
-}
-
 // What the exporter makes of a metric's type.
 wire::prom::PromType TypeOf(uint32_t data_field, std::string_view data) {
   switch (data_field) {
@@ -302,9 +293,9 @@ Status RelabelProcessor::ProcessOtlp(const Input& in, Output* out) const {
       }
     }
     if (data_field == 0) return Status::Ok();
-    std::string prom_name = wire::prom::PromMetricName(StringField(metric, of::kMetricName),
-                                                       StringField(metric, of::kMetricUnit),
-                                                       TypeOf(data_field, data), true);
+    std::string prom_name = wire::prom::PromMetricName(
+        wire::LastBytesField(metric, of::kMetricName),
+        wire::LastBytesField(metric, of::kMetricUnit), TypeOf(data_field, data), true);
     std::string job, instance;
     std::string_view v;
     if (wire::otlp::FindAttribute(resource, of::kResourceAttributes, "service.name", &v)) {

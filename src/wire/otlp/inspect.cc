@@ -336,8 +336,11 @@ Status ForEachLeaf(std::string_view request,
       while (ss.Next()) {
         if (ss.field() == kContainerChild) SLUICE_RETURN_IF_ERROR(fn(resource, scope, ss.bytes()));
       }
+      if (!ss.ok()) return Status::InvalidArgument(std::string("malformed request: ") + ss.error());
     }
+    if (!rs.ok()) return Status::InvalidArgument(std::string("malformed request: ") + rs.error());
   }
+  if (!req.ok()) return Status::InvalidArgument(std::string("malformed request: ") + req.error());
   return Status::Ok();
 }
 

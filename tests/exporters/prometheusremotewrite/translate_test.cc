@@ -208,6 +208,28 @@ TEST(TranslateTest, GaugePointBecomesOneSeriesWithSortedLabelsAndMillisecondTime
   EXPECT_EQ(out.stats.samples, 1u);
 }
 
+TEST(TranslateTest, ResourceToTelemetryConversionPutsResourceAttributesOnEverySeries) {
+  auto req = Request({{"service.name", "checkout"}, {"k8s.pod.name", "p-1"}, {"env", "prod"}});
+  AddGauge(req, "queue.depth", 1, {{"env", "dev"}, {"queue", "q1"}});
+  TranslateOptions options;
+  options.send_target_info = false;
+  Output plain = Translate(req, options);
+  ASSERT_TRUE(plain.status.ok()) << plain.status.ToString();
+  ASSERT_EQ(plain.series.size(), 1u);
+  EXPECT_EQ(LabelValue(plain.series[0].ts, "k8s_pod_name"), "<absent>");
+  EXPECT_EQ(LabelValue(plain.series[0].ts, "env"), "dev");
+  options.resource_to_telemetry = true;
+  Output out = Translate(req, options);
+  ASSERT_TRUE(out.status.ok()) << out.status.ToString();
+  ASSERT_EQ(out.series.size(), 1u);
+  EXPECT_EQ(LabelsOf(out.series[0].ts), (Labels{{"__name__", "queue_depth"},
+                                                {"env", "prod"},
+                                                {"job", "checkout"},
+                                                {"k8s_pod_name", "p-1"},
+                                                {"queue", "q1"}}))
+      << "the resource's value replaces the point's for the same key";
+}
+
 TEST(TranslateTest, IntegerPointIsSentAsItsDoubleValue) {
   auto req = Request();
   AddGauge(req, "g", 0)->set_as_int(-42);
