@@ -19,6 +19,7 @@ std::vector<ComponentVerdict> ClassifyComponents(const YAML::Node& root,
   const Section sections[] = {{"receivers", Kind::kReceiver, false},
                               {"processors", Kind::kProcessor, false},
                               {"exporters", Kind::kExporter, false},
+                              {"connectors", Kind::kConnector, false},
                               {"extensions", Kind::kReceiver, true}};
   for (const Section& sec : sections) {
     const YAML::Node node = root[sec.name];

@@ -10,6 +10,8 @@ std::string_view KindName(Kind k) {
       return "processor";
     case Kind::kExporter:
       return "exporter";
+    case Kind::kConnector:
+      return "connector";
   }
   return "component";
 }
@@ -22,6 +24,8 @@ std::string_view KindSection(Kind k) {
       return "processors";
     case Kind::kExporter:
       return "exporters";
+    case Kind::kConnector:
+      return "connectors";
   }
   return "components";
 }

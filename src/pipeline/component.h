@@ -24,7 +24,10 @@ class io_context;
 
 namespace sluice::pipeline {
 
-enum class Kind { kReceiver, kProcessor, kExporter };
+// A connector is an exporter of one pipeline and a receiver of another (the
+// Collector's connectors): it reads the first from the log and appends what
+// it derives to the second.
+enum class Kind { kReceiver, kProcessor, kExporter, kConnector };
 std::string_view KindName(Kind k);     // "receiver", ...
 std::string_view KindSection(Kind k);  // "receivers", ...
 
@@ -102,6 +105,8 @@ class Exporter {
 struct ComponentSettings {
   std::string id;  // "otlp" or "otlp/2"
   std::vector<PipelineRef> pipelines;
+  // Connectors: the pipelines they are a receiver of, with their processors.
+  std::vector<PipelineRef> outputs = {};
 };
 
 // A registration record: a component type's name, its signals, its schema
@@ -131,6 +136,9 @@ struct ComponentType {
   // else by it (`batch`, which does nothing): what they do instead, for
   // `sluice validate`. Empty for types that behave as the Collector's.
   std::string different_meaning = {};
+  // Connectors: the signals of the pipelines they feed (`signals` are those
+  // of the pipelines they read). A connector is created by create_exporter.
+  std::vector<log::Signal> output_signals = {};
 };
 
 // Adds a create_sender to an exporter type built by MakeExporterType.
@@ -204,6 +212,18 @@ ComponentType MakeProcessorType(std::string type, std::string doc, std::vector<l
   t.create_processor = [factory](const ComponentSettings& s, const void* o, Runtime& rt) {
     return factory(s, *static_cast<const Options*>(o), rt);
   };
+  return t;
+}
+
+// A connector type: read from pipelines of `from`, feeding pipelines of `to`.
+template <class Options, class Factory>
+ComponentType MakeConnectorType(std::string type, std::string doc, std::vector<log::Signal> from,
+                                std::vector<log::Signal> to, const config::Schema<Options>& schema,
+                                Factory factory) {
+  ComponentType t =
+      MakeExporterType<Options>(std::move(type), std::move(doc), std::move(from), schema, factory);
+  t.kind = Kind::kConnector;
+  t.output_signals = std::move(to);
   return t;
 }
 

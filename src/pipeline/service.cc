@@ -51,14 +51,19 @@ Status Service::Start() {
       return Status(p.status().code(), "processor " + c.id + ": " + p.status().message());
     processors[c.id] = std::move(p).value();
   }
-  for (const ComponentConfig& c : config_.receivers) {
-    ComponentSettings settings{c.id, config_.PipelinesOf(Kind::kReceiver, c.id)};
-    for (PipelineRef& ref : settings.pipelines) {
+  // What a component that appends to `refs` runs first: each pipeline's
+  // processors, in order.
+  auto with_processors = [&](std::vector<PipelineRef> refs) {
+    for (PipelineRef& ref : refs) {
       for (const PipelineConfig& p : config_.pipelines) {
         if (p.name != ref.name) continue;
         for (const std::string& id : p.processors) ref.processors.push_back(processors.at(id));
       }
     }
+    return refs;
+  };
+  for (const ComponentConfig& c : config_.receivers) {
+    ComponentSettings settings{c.id, with_processors(config_.PipelinesOf(Kind::kReceiver, c.id))};
     if (settings.pipelines.empty()) {
       logging::Warn("service", "receiver is not used by any pipeline", {{"receiver", c.id}});
       continue;
@@ -114,6 +119,25 @@ Status Service::Start() {
     if (!e.ok()) return Status(e.status().code(), "exporter " + c.id + ": " + e.status().message());
     Status st = (*e)->Start();
     if (!st.ok()) return Status(st.code(), "exporter " + c.id + ": " + st.message());
+    exporters_.emplace_back(c.id, std::move(e).value());
+  }
+
+  // Connectors read their pipelines from the log as exporters do, and
+  // append what they derive to the pipelines they are a receiver of.
+  for (const ComponentConfig& c : config_.connectors) {
+    ComponentSettings settings{c.id, config_.PipelinesOf(Kind::kConnector, c.id),
+                               with_processors(config_.ConnectorOutputs(c.id))};
+    if (settings.pipelines.empty()) {
+      logging::Warn("service", "connector is not used by any pipeline", {{"connector", c.id}});
+      continue;
+    }
+    Result<std::unique_ptr<Exporter>> e =
+        c.type->create_exporter(settings, c.options.get(), *runtime_);
+    if (!e.ok()) {
+      return Status(e.status().code(), "connector " + c.id + ": " + e.status().message());
+    }
+    Status st = (*e)->Start();
+    if (!st.ok()) return Status(st.code(), "connector " + c.id + ": " + st.message());
     exporters_.emplace_back(c.id, std::move(e).value());
   }
 

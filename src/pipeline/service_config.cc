@@ -75,6 +75,7 @@ const config::Schema<ServiceOptions>& ServiceOptionsSchema() {
 const ComponentConfig* ServiceConfig::Find(Kind kind, const std::string& id) const {
   const auto& list = kind == Kind::kReceiver    ? receivers
                      : kind == Kind::kProcessor ? processors
+                     : kind == Kind::kConnector ? connectors
                                                 : exporters;
   for (const auto& c : list) {
     if (c.id == id) return &c;
@@ -87,8 +88,18 @@ std::vector<PipelineRef> ServiceConfig::PipelinesOf(Kind kind, const std::string
   for (const auto& p : pipelines) {
     const auto& ids = kind == Kind::kReceiver    ? p.receivers
                       : kind == Kind::kProcessor ? p.processors
-                                                 : p.exporters;
+                                                 : p.exporters;  // connectors: read pipelines
     for (const auto& x : ids) {
+      if (x == id) refs.push_back(PipelineRef{p.name, p.signal, log::PipelineId(p.name)});
+    }
+  }
+  return refs;
+}
+
+std::vector<PipelineRef> ServiceConfig::ConnectorOutputs(const std::string& id) const {
+  std::vector<PipelineRef> refs;
+  for (const auto& p : pipelines) {
+    for (const auto& x : p.receivers) {
       if (x == id) refs.push_back(PipelineRef{p.name, p.signal, log::PipelineId(p.name)});
     }
   }
@@ -146,7 +157,8 @@ std::vector<std::string> Ids(const std::vector<ComponentConfig>& list) {
 
 void ParsePipelineList(const YAML::Node& pipeline, const char* key, Kind kind,
                        const PipelineConfig& p, const std::vector<ComponentConfig>& defined,
-                       config::Context& ctx, std::vector<std::string>* out) {
+                       const std::vector<ComponentConfig>& connectors, config::Context& ctx,
+                       std::vector<std::string>* out) {
   const YAML::Node node = pipeline[key];
   if (!node.IsDefined()) return;
   if (!config::internal::ParseStringList(node, ctx, out)) return;
@@ -163,6 +175,11 @@ void ParsePipelineList(const YAML::Node& pipeline, const char* key, Kind kind,
     for (const auto& d : defined) {
       if (d.id == id) c = &d;
     }
+    if (c == nullptr && kind != Kind::kProcessor) {
+      for (const auto& d : connectors) {
+        if (d.id == id) c = &d;
+      }
+    }
     if (c == nullptr) {
       ctx.AddError(item, "pipeline " + p.name + ": " + std::string(KindName(kind)) + " \"" + id +
                              "\" is not defined under " + std::string(KindSection(kind)) +
@@ -170,10 +187,19 @@ void ParsePipelineList(const YAML::Node& pipeline, const char* key, Kind kind,
       continue;
     }
     bool supported = false;
-    for (log::Signal s : c->type->signals) supported = supported || s == p.signal;
+    // A connector reads pipelines of its `signals` and feeds ones of its
+    // output_signals.
+    const auto& signals = c->type->kind == Kind::kConnector && kind == Kind::kReceiver
+                              ? c->type->output_signals
+                              : c->type->signals;
+    for (log::Signal s : signals) supported = supported || s == p.signal;
     if (!supported) {
-      ctx.AddError(item, "pipeline " + p.name + ": " + std::string(KindName(kind)) + " \"" + id +
-                             "\" does not support " + std::string(log::SignalName(p.signal)));
+      std::string what = c->type->kind == Kind::kConnector
+                             ? std::string("connector \"") + id + "\" as " +
+                                   (kind == Kind::kReceiver ? "a receiver" : "an exporter")
+                             : std::string(KindName(kind)) + " \"" + id + "\"";
+      ctx.AddError(item, "pipeline " + p.name + ": " + what + " does not support " +
+                             std::string(log::SignalName(p.signal)));
     }
   }
 }
@@ -218,9 +244,12 @@ void ParsePipelines(const YAML::Node& node, config::Context& ctx, ServiceConfig*
                                    "\"; valid keys: receivers, processors, exporters");
       }
     }
-    ParsePipelineList(body, "receivers", Kind::kReceiver, p, cfg->receivers, ctx, &p.receivers);
-    ParsePipelineList(body, "processors", Kind::kProcessor, p, cfg->processors, ctx, &p.processors);
-    ParsePipelineList(body, "exporters", Kind::kExporter, p, cfg->exporters, ctx, &p.exporters);
+    ParsePipelineList(body, "receivers", Kind::kReceiver, p, cfg->receivers, cfg->connectors, ctx,
+                      &p.receivers);
+    ParsePipelineList(body, "processors", Kind::kProcessor, p, cfg->processors, {}, ctx,
+                      &p.processors);
+    ParsePipelineList(body, "exporters", Kind::kExporter, p, cfg->exporters, cfg->connectors, ctx,
+                      &p.exporters);
     if (p.receivers.empty()) {
       ctx.AddError(it->first, "pipeline " + p.name + ": at least one receiver is required");
     }
@@ -237,8 +266,8 @@ std::optional<ServiceConfig> ParseServiceConfig(const YAML::Node& root, config::
     ctx.AddError(root, "configuration must be a map with receivers, exporters, service, ...");
     return std::nullopt;
   }
-  static const std::vector<std::string> kTopLevel = {"receivers",  "processors", "exporters",
-                                                     "extensions", "storage",    "service"};
+  static const std::vector<std::string> kTopLevel = {
+      "receivers", "processors", "exporters", "connectors", "extensions", "storage", "service"};
   for (auto it = root.begin(); it != root.end(); ++it) {
     std::string key = it->first.Scalar();
     if (std::find(kTopLevel.begin(), kTopLevel.end(), key) == kTopLevel.end()) {
@@ -249,6 +278,7 @@ std::optional<ServiceConfig> ParseServiceConfig(const YAML::Node& root, config::
   ParseComponents(root["receivers"], Kind::kReceiver, ctx, catalog, &cfg.receivers);
   ParseComponents(root["processors"], Kind::kProcessor, ctx, catalog, &cfg.processors);
   ParseComponents(root["exporters"], Kind::kExporter, ctx, catalog, &cfg.exporters);
+  ParseComponents(root["connectors"], Kind::kConnector, ctx, catalog, &cfg.connectors);
   log::LogOptionsSchema().Parse(root["storage"], &cfg.storage, ctx);
 
   const YAML::Node service = root["service"];
@@ -264,6 +294,18 @@ std::optional<ServiceConfig> ParseServiceConfig(const YAML::Node& root, config::
     ServiceOptionsSchema().Parse(options, &cfg.service, ctx);
     ParsePipelines(service["pipelines"], ctx, &cfg);
     ParseExtensions(root["extensions"], service["extensions"], ctx, &cfg.extensions);
+    // A connector joins two pipelines: it must be an exporter of one and a
+    // receiver of another (the Collector's rule).
+    for (const ComponentConfig& c : cfg.connectors) {
+      bool read = !cfg.PipelinesOf(Kind::kConnector, c.id).empty();
+      bool fed = !cfg.ConnectorOutputs(c.id).empty();
+      if (read != fed) {
+        ctx.AddError(c.where, "connector " + c.id + " is " +
+                                  (read ? "an exporter of a pipeline but no pipeline's receiver"
+                                        : "a receiver of a pipeline but no pipeline's exporter") +
+                                  "; a connector joins two pipelines");
+      }
+    }
   }
   if (!ctx.ok()) return std::nullopt;
   return cfg;

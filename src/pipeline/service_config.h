@@ -62,12 +62,16 @@ struct ServiceConfig {
   std::vector<ComponentConfig> receivers;
   std::vector<ComponentConfig> processors;
   std::vector<ComponentConfig> exporters;
+  std::vector<ComponentConfig> connectors;
   std::vector<PipelineConfig> pipelines;
   std::vector<ExtensionConfig> extensions;
 
   const ComponentConfig* Find(Kind kind, const std::string& id) const;
-  // The pipelines a component takes part in.
+  // The pipelines a component takes part in; for a connector, those it is an
+  // exporter of (it reads them).
   std::vector<PipelineRef> PipelinesOf(Kind kind, const std::string& id) const;
+  // The pipelines a connector is a receiver of (it feeds them).
+  std::vector<PipelineRef> ConnectorOutputs(const std::string& id) const;
 };
 
 const config::Schema<ServiceOptions>& ServiceOptionsSchema();

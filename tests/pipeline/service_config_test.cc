@@ -120,7 +120,7 @@ service:
   ASSERT_EQ(l.errors.size(), 4u);
   EXPECT_EQ(l.errors[0],
             "sluice.yaml:9:1: unknown top-level key \"extension\"; valid keys: receivers, "
-            "processors, exporters, extensions, storage, service");
+            "processors, exporters, connectors, extensions, storage, service");
   EXPECT_NE(l.errors[1].find("sluice.yaml:6:9: otlp.protocols.http: unknown key \"endpiont\""),
             std::string::npos);
   EXPECT_EQ(
@@ -149,6 +149,43 @@ service:
   ASSERT_EQ(l.errors.size(), 1u);  // otlp takes traces; the loki exporter sends logs only
   EXPECT_NE(l.errors[0].find("exporter \"loki\" does not support traces"), std::string::npos)
       << l.errors[0];
+}
+
+TEST(ServiceConfigTest, ConnectorMustJoinAPipelineOfItsInputToOneOfItsOutput) {
+  Loaded l = Parse(R"(
+receivers:
+  otlp:
+    protocols:
+      http:
+connectors:
+  spanmetrics:
+  spanmetrics/2:
+exporters:
+  file:
+    path: /tmp/x.jsonl
+service:
+  pipelines:
+    traces:
+      receivers: [otlp, spanmetrics/2]
+      exporters: [spanmetrics]
+    logs:
+      receivers: [otlp]
+      exporters: [spanmetrics/2]
+)");
+  std::string all;
+  for (const auto& e : l.errors) all += e + "\n";
+  EXPECT_NE(all.find("pipeline traces: connector \"spanmetrics/2\" as a receiver does not "
+                     "support traces"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("pipeline logs: connector \"spanmetrics/2\" as an exporter does not "
+                     "support logs"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("sluice.yaml:7:3: connector spanmetrics is an exporter of a pipeline but no "
+                     "pipeline's receiver"),
+            std::string::npos)
+      << all;
 }
 
 TEST(ServiceConfigTest, MissingRequiredKeyAndBadPipelineNameAreErrors) {
