@@ -193,6 +193,13 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1024));
   loadgen->add_option("--seed", lg.seed, "Seed of the services' random streams.")
       ->capture_default_str();
+  loadgen
+      ->add_option("--topology", lg.topology,
+                   "shop: whole traces through frontend, checkout, payments, notifier and "
+                   "uninstrumented peers, with known error rates per call (docs/connectors.md); "
+                   "--rate is then traces per second and the summary lists calls and errors "
+                   "per edge.")
+      ->check(CLI::IsMember({"shop"}));
   bool lg_quiet = false;
   loadgen->add_flag("--no-progress", lg_quiet, "No live progress line.");
   std::string dlq_action;

@@ -1,5 +1,6 @@
 #include "components/builtin.h"
 
+#include "connectors/servicegraph/servicegraph_connector.h"
 #include "connectors/spanmetrics/spanmetrics_connector.h"
 #include "exporters/debug/debug_exporter.h"
 #include "exporters/file/file_exporter.h"
@@ -34,6 +35,7 @@ const pipeline::Catalog& BuiltinCatalog() {
     c.Add(processors::relabel::RelabelProcessorType());
     c.Add(processors::accepted::BatchProcessorType());
     c.Add(processors::accepted::MemoryLimiterProcessorType());
+    c.Add(connectors::servicegraph::ServiceGraphConnectorType());
     c.Add(connectors::spanmetrics::SpanMetricsConnectorType());
     c.Add(exporters::debug::DebugExporterType());
     c.Add(exporters::file::FileExporterType());

@@ -12,6 +12,9 @@
 #include <cstring>
 #include <deque>
 #include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <queue>
 #include <random>
@@ -45,6 +48,7 @@ struct Request {
   Kind kind;
   std::string body;
   uint64_t items;
+  std::map<std::string, EdgeCount> edges = {};  // a topology request's calls
 };
 
 // Latency buckets: geometric from 10 µs, ×1.15 per bucket, to ~50 s.
@@ -75,6 +79,8 @@ class LatencyHistogram {
 struct Stats {
   std::atomic<uint64_t> requests{0}, sent{0}, accepted{0}, refused{0}, retried{0}, failed{0};
   LatencyHistogram latency;
+  std::mutex mu;
+  std::map<std::string, EdgeCount> edges;  // guarded by mu
 };
 
 // One simulated service: its own random stream, span names and attributes.
@@ -228,6 +234,158 @@ class Service {
   uint64_t counter_ = 0;
 };
 
+// Whole traces through the "shop" topology, one request per batch with a
+// resource per service.
+class Topology {
+ public:
+  explicit Topology(uint64_t seed) : rng_(seed * 7919 + 17) {}
+
+  Request Traces(uint64_t traces, int64_t now_ns) {
+    std::map<std::string, std::string> spans;  // encoded spans per service
+    Request req{Kind::kTraces, {}, 0};
+    for (uint64_t t = 0; t < traces; ++t) Trace(now_ns, &spans, &req);
+    wire::ProtoWriter w(&req.body);
+    for (const auto& [service, encoded] : spans) {
+      size_t rs = w.BeginMessage(1);
+      size_t r = w.BeginMessage(1);
+      Attribute(w, 1, "service.name", service);
+      w.EndMessage(r);
+      size_t ss = w.BeginMessage(2);
+      size_t scope = w.BeginMessage(1);
+      w.Bytes(1, "sluice.loadgen.topology");
+      w.EndMessage(scope);
+      req.body += encoded;
+      w.EndMessage(ss);
+      w.EndMessage(rs);
+    }
+    return req;
+  }
+
+ private:
+  static constexpr int kServer = 2, kClient = 3, kProducer = 4, kConsumer = 5;
+
+  bool Fails(const char* edge) {
+    double rate = 0;
+    for (const TopologyEdge& e : TopologyEdges()) {
+      if (std::string_view(e.edge) == edge) rate = e.error_rate;
+    }
+    return static_cast<double>(rng_() % 1'000'000) < rate * 1'000'000;
+  }
+
+  std::string Id(size_t n) {
+    std::string id(n, '\0');
+    for (size_t at = 0; at < n; at += 8) {
+      uint64_t v = rng_();
+      std::memcpy(id.data() + at, &v, std::min<size_t>(8, n - at));
+    }
+    id[0] |= 1;
+    return id;
+  }
+
+  static void Attribute(wire::ProtoWriter& w, uint32_t field, std::string_view key,
+                        std::string_view value) {
+    size_t kv = w.BeginMessage(field);
+    w.Bytes(1, key);
+    size_t v = w.BeginMessage(2);
+    w.Bytes(1, value);
+    w.EndMessage(v);
+    w.EndMessage(kv);
+  }
+
+  struct SpanSpec {
+    std::string service, name, id, parent;
+    int kind;
+    int64_t start, end;
+    bool error;
+    std::vector<std::pair<std::string, std::string>> attrs;
+  };
+
+  void Add(std::map<std::string, std::string>* spans, const std::string& trace, const SpanSpec& s) {
+    wire::ProtoWriter w(&(*spans)[s.service]);
+    size_t m = w.BeginMessage(2);
+    w.Bytes(1, trace);
+    w.Bytes(2, s.id);
+    if (!s.parent.empty()) w.Bytes(4, s.parent);
+    w.Bytes(5, s.name);
+    w.Varint(6, static_cast<uint64_t>(s.kind));
+    w.Fixed64(7, static_cast<uint64_t>(s.start));
+    w.Fixed64(8, static_cast<uint64_t>(s.end));
+    for (const auto& [k, v] : s.attrs) Attribute(w, 9, k, v);
+    if (s.error) {
+      size_t st = w.BeginMessage(15);
+      w.Bytes(2, "call failed");
+      w.Varint(3, 2);
+      w.EndMessage(st);
+    }
+    w.EndMessage(m);
+  }
+
+  // One call: a client span in `from`, and a server span in `to` unless the
+  // peer is uninstrumented (to_attrs names it on the client span).
+  void Call(std::map<std::string, std::string>* spans, Request* req, const std::string& trace,
+            const std::string& parent, const std::string& from, const std::string& to,
+            const std::string& edge_to, const std::string& name, int64_t start, int64_t len,
+            int client_kind, int server_kind,
+            std::vector<std::pair<std::string, std::string>> client_attrs, bool instrumented,
+            std::string* server_id) {
+    std::string edge = from + "->" + edge_to;
+    bool error = Fails(edge.c_str());
+    std::string client_id = Id(8);
+    Add(spans, trace,
+        {from, name, client_id, parent, client_kind, start, start + len, error, client_attrs});
+    ++req->items;
+    if (instrumented) {
+      *server_id = Id(8);
+      Add(spans, trace,
+          {to,
+           name,
+           *server_id,
+           client_id,
+           server_kind,
+           start + len / 10,
+           start + len - len / 10,
+           error,
+           {}});
+      ++req->items;
+    }
+    auto& c = req->edges[edge];
+    ++c.calls;
+    c.errors += error ? 1 : 0;
+  }
+
+  void Trace(int64_t now_ns, std::map<std::string, std::string>* spans, Request* req) {
+    std::string trace = Id(16);
+    int64_t start = now_ns - static_cast<int64_t>(rng_() % 1'000'000'000);
+    int64_t total = 20'000'000 + static_cast<int64_t>(rng_() % 80'000'000);
+    // user -> frontend: the root server span.
+    std::string root = Id(8);
+    bool root_error = Fails("user->frontend");
+    Add(spans, trace,
+        {"frontend", "GET /checkout", root, "", kServer, start, start + total, root_error, {}});
+    ++req->items;
+    auto& u = req->edges["user->frontend"];
+    ++u.calls;
+    u.errors += root_error ? 1 : 0;
+    std::string checkout, payments, unused;
+    Call(spans, req, trace, root, "frontend", "checkout", "checkout", "POST /checkout",
+         start + total / 10, total / 2, kClient, kServer, {}, true, &checkout);
+    Call(spans, req, trace, root, "frontend", "recommendation", "recommendation",
+         "GET /recommendations", start + total / 20, total / 5, kClient, kServer,
+         {{"peer.service", "recommendation"}}, false, &unused);
+    int64_t cs = start + total / 10 + total / 20;
+    Call(spans, req, trace, checkout, "checkout", "payments", "payments", "POST /charge", cs,
+         total / 4, kClient, kServer, {}, true, &payments);
+    Call(spans, req, trace, checkout, "checkout", "postgres", "cart", "SELECT cart", cs + total / 4,
+         total / 20, kClient, kServer, {{"db.system", "postgresql"}, {"db.name", "cart"}}, false,
+         &unused);
+    Call(spans, req, trace, payments, "payments", "notifier", "notifier", "payment.completed",
+         cs + total / 8, total / 20, kProducer, kConsumer, {{"messaging.system", "kafka"}}, true,
+         &unused);
+  }
+
+  std::mt19937_64 rng_;
+};
+
 // Items rejected according to an Export*ServiceResponse's partial_success.
 uint64_t RejectedIn(std::string_view response) {
   wire::ProtoReader r(response);
@@ -252,6 +410,12 @@ class Schedule {
         stop_(stop),
         end_(start + std::chrono::duration_cast<SteadyClock::duration>(o.duration)),
         interval_s_(std::chrono::duration<double>(o.flush_interval).count()) {
+    if (!o.topology.empty()) {
+      topology_ = std::make_unique<Topology>(o.seed);
+      due_.push({start, 0});
+      carry_.push_back({0, 0, 0});
+      return;
+    }
     services_.reserve(static_cast<size_t>(o.services));
     for (int i = 0; i < o.services; ++i) {
       services_.emplace_back(i, o.seed);
@@ -299,6 +463,12 @@ class Schedule {
       return n;
     };
     auto& c = carry_[i];
+    if (topology_) {
+      if (uint64_t n = take(o_.spans_per_second, c[0]); n > 0) {
+        ready_.push_back(topology_->Traces(n, now_ns));
+      }
+      return;
+    }
     if (uint64_t n = take(o_.spans_per_second, c[0]); n > 0) {
       ready_.push_back(services_[i].Traces(n, now_ns));
     }
@@ -320,6 +490,7 @@ class Schedule {
     bool operator>(const Due& o) const { return at > o.at; }
   };
   std::vector<Service> services_;
+  std::unique_ptr<Topology> topology_;  // set with a topology: it makes every request
   std::priority_queue<Due, std::vector<Due>, std::greater<Due>> due_;  // soonest first
   std::vector<std::array<double, 3>> carry_;  // fractional items owed: spans, logs, points
   std::deque<Request> ready_;                 // made, not yet taken (at most three)
@@ -350,6 +521,13 @@ std::optional<std::chrono::milliseconds> Settle(InFlight& f, const Attempt& a, S
   if (a.outcome == Attempt::kAccepted) {
     stats.accepted.fetch_add(items - std::min(items, a.rejected), std::memory_order_relaxed);
     stats.refused.fetch_add(std::min(items, a.rejected), std::memory_order_relaxed);
+    if (a.rejected == 0 && !f.request.edges.empty()) {
+      std::lock_guard<std::mutex> lock(stats.mu);
+      for (const auto& [edge, c] : f.request.edges) {
+        stats.edges[edge].calls += c.calls;
+        stats.edges[edge].errors += c.errors;
+      }
+    }
     return std::nullopt;
   }
   if (a.outcome == Attempt::kRefused) {
@@ -694,6 +872,9 @@ Result<Summary> Run(const Options& o, const std::atomic<bool>& stop) {
   if (o.services < 1 || o.connections < 1) {
     return Status::InvalidArgument("services and connections must be at least 1");
   }
+  if (!o.topology.empty() && o.topology != "shop") {
+    return Status::InvalidArgument("unknown topology \"" + o.topology + "\"; known: shop");
+  }
   Stats stats;
   auto start = SteadyClock::now();
   Schedule schedule(o, start, stop);
@@ -739,7 +920,20 @@ Result<Summary> Run(const Options& o, const std::atomic<bool>& stop) {
   s.p50_ms = stats.latency.Quantile(0.50);
   s.p99_ms = stats.latency.Quantile(0.99);
   s.seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
+  {
+    std::lock_guard<std::mutex> lock(stats.mu);
+    s.edges = stats.edges;
+  }
   return s;
+}
+
+const std::vector<TopologyEdge>& TopologyEdges() {
+  static const auto* edges = new std::vector<TopologyEdge>{
+      {"user->frontend", 0.01},           {"frontend->checkout", 0.02},
+      {"frontend->recommendation", 0.03}, {"checkout->payments", 0.05},
+      {"checkout->cart", 0.01},           {"payments->notifier", 0.005},
+  };
+  return *edges;
 }
 
 std::string FormatSummary(const Summary& s) {
@@ -752,7 +946,12 @@ std::string FormatSummary(const Summary& s) {
                 (unsigned long long)s.retried_requests, (unsigned long long)s.failed_requests,
                 s.p50_ms, s.p99_ms, s.seconds,
                 s.seconds > 0 ? static_cast<double>(s.accepted_items) / s.seconds : 0.0);
-  return buf;
+  std::string out = buf;
+  for (const auto& [edge, c] : s.edges) {
+    out += "edge " + edge + " calls=" + std::to_string(c.calls) +
+           " errors=" + std::to_string(c.errors) + "\n";
+  }
+  return out;
 }
 
 }  // namespace sluice::loadgen

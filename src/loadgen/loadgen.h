@@ -3,7 +3,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <string>
+#include <vector>
 
 #include "base/result.h"
 
@@ -25,6 +27,28 @@ struct Options {
   int max_retries = 5;
   uint64_t seed = 1;
   bool progress = true;
+  // "shop": instead of independent services, whole traces through a fixed
+  // service topology (TopologyEdges), `spans_per_second` traces per second;
+  // `services` is then ignored.
+  std::string topology;
+};
+
+// The calls of the "shop" topology, each "client->server" with its error
+// rate: frontend's root server span (called by `user`), frontend -> checkout
+// and -> recommendation (an uninstrumented peer named by peer.service),
+// checkout -> payments and -> cart (a database named by db.name, db.system
+// postgresql), payments -> notifier (a Kafka producer/consumer pair). A
+// failed call marks its client and server span ERROR; nothing else does.
+// Nine spans per trace.
+struct TopologyEdge {
+  const char* edge;
+  double error_rate;
+};
+const std::vector<TopologyEdge>& TopologyEdges();
+
+struct EdgeCount {
+  uint64_t calls = 0;
+  uint64_t errors = 0;
 };
 
 struct Summary {
@@ -37,6 +61,9 @@ struct Summary {
   double p50_ms = 0;
   double p99_ms = 0;
   double seconds = 0;
+  // With a topology: the calls and errors of every trace that was accepted
+  // whole, per "client->server" edge, and spans per "service span-name".
+  std::map<std::string, EdgeCount> edges;
 };
 
 // Simulates `services` services, each with its own random stream, sending

@@ -4,10 +4,13 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio.hpp>
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <random>
+#include <regex>
 #include <thread>
 
 #include "harness.h"
@@ -112,6 +115,143 @@ TEST(ConnectorsTest, SpanMetricsCountEveryAcknowledgedSpanOnceThroughKill9) {
     for (const auto& [series, calls] : exports[i]) {
       EXPECT_GE(calls, seen[series]) << "export " << i << " " << series;
       seen[series] = calls;
+    }
+  }
+}
+
+int FreePort() {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor a(
+      io, boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
+  return a.local_endpoint().port();
+}
+
+// {"client->server": value} of a Prometheus instant query summed by client
+// and server.
+std::map<std::string, uint64_t> ByEdge(const std::string& prometheus, const std::string& query) {
+  std::string target = "/api/v1/query?query=";
+  for (char c : query) {
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '_') {
+      target += c;
+    } else {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", static_cast<unsigned char>(c));
+      target += buf;
+    }
+  }
+  HttpResult r = HttpGet(prometheus, target);
+  std::map<std::string, uint64_t> out;
+  const std::regex item(
+      R"re(\{"metric":\{"client":"([^"]*)","server":"([^"]*)"\},"value":\[[0-9.]+,"([0-9]+)"\]\})re");
+  for (std::sregex_iterator it(r.body.begin(), r.body.end(), item), end; it != end; ++it) {
+    out[(*it)[1].str() + "->" + (*it)[2].str()] = std::stoull((*it)[3].str());
+  }
+  return out;
+}
+
+// Calls and errors per edge, from loadgen's summary lines.
+void AddEdges(const std::string& summary, std::map<std::string, uint64_t>* calls,
+              std::map<std::string, uint64_t>* errors) {
+  const std::regex line(R"re(edge (\S+) calls=([0-9]+) errors=([0-9]+))re");
+  for (std::sregex_iterator it(summary.begin(), summary.end(), line), end; it != end; ++it) {
+    (*calls)[(*it)[1].str()] += std::stoull((*it)[2].str());
+    (*errors)[(*it)[1].str()] += std::stoull((*it)[3].str());
+  }
+}
+
+// The seeded topology's calls and errors, through a kill -9 of sluice
+// between two loadgen runs, reach a real Prometheus as the service graph's
+// counters, exactly.
+TEST(ConnectorsTest, ServiceGraphOfTheShopTopologyReachesPrometheusExactlyThroughKill9) {
+  if (!std::filesystem::exists("/usr/bin/prometheus")) {
+    GTEST_SKIP() << "prometheus is not installed (make installs it)";
+  }
+  TempDir dir;
+  int port = FreePort();
+  std::ofstream(dir.Sub("prometheus.yml")) << "global:\n  scrape_interval: 1h\n";
+  Process prometheus(
+      "/usr/bin/prometheus",
+      {"--config.file=" + dir.Sub("prometheus.yml"), "--storage.tsdb.path=" + dir.Sub("tsdb"),
+       "--web.listen-address=127.0.0.1:" + std::to_string(port),
+       "--web.enable-remote-write-receiver"},
+      dir.Sub("prometheus.log"));
+  std::string address = "127.0.0.1:" + std::to_string(port);
+  ASSERT_TRUE(WaitUntil([&] { return HttpGet(address, "/-/ready").status == 200; },
+                        std::chrono::seconds(60)))
+      << prometheus.Output();
+  std::string config = R"(
+receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:0
+connectors:
+  servicegraph:
+    metrics_flush_interval: 500ms
+    store: {ttl: 300ms, max_items: 100000}
+exporters:
+  prometheusremotewrite:
+    endpoint: http://)" +
+                       address + R"(/api/v1/write
+storage:
+  directory: )" + dir.Sub("data") +
+                       R"(
+service:
+  telemetry:
+    metrics:
+      address: 127.0.0.1:0
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [servicegraph]
+    metrics:
+      receivers: [servicegraph]
+      exporters: [prometheusremotewrite]
+)";
+  std::map<std::string, uint64_t> calls, errors;
+  for (int round = 0; round < 2; ++round) {
+    SluiceProcess sluice(dir, config, "run" + std::to_string(round));
+    ASSERT_TRUE(sluice.WaitStarted()) << sluice.process().Output();
+    RunResult lg = RunToCompletion(SLUICE_BINARY,
+                                   {"loadgen", "--endpoint", sluice.otlp(), "--topology", "shop",
+                                    "--rate", "150", "--duration", "2s", "--interval", "200ms",
+                                    "--seed", std::to_string(round + 4), "--no-progress"},
+                                   dir.path(), std::chrono::seconds(60));
+    ASSERT_EQ(lg.exit_code, 0) << lg.output;
+    ASSERT_EQ(lg.output.find("refused=0 retried=0 failed=0") != std::string::npos, true)
+        << lg.output;
+    AddEdges(lg.output, &calls, &errors);
+    if (round == 0) {
+      // Killed mid-way through its flush cycle, with spans still waiting.
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+      sluice.process().Signal(SIGKILL);
+      sluice.process().Wait(std::chrono::seconds(10));
+    } else {
+      std::map<std::string, uint64_t> got_calls, got_errors;
+      bool done = WaitUntil(
+          [&] {
+            got_calls = ByEdge(address,
+                               "sum by (client, server) "
+                               "(traces_service_graph_request_total)");
+            return got_calls == calls;
+          },
+          std::chrono::seconds(60));
+      EXPECT_TRUE(done);
+      EXPECT_EQ(got_calls, calls);
+      got_errors =
+          ByEdge(address, "sum by (client, server) (traces_service_graph_request_failed_total)");
+      // Edges without a failure have no failed series to sum.
+      std::map<std::string, uint64_t> nonzero;
+      for (const auto& [edge, n] : errors) {
+        if (n > 0) nonzero[edge] = n;
+      }
+      for (auto it = got_errors.begin(); it != got_errors.end();) {
+        it = it->second == 0 ? got_errors.erase(it) : std::next(it);
+      }
+      EXPECT_EQ(got_errors, nonzero);
+      EXPECT_EQ(calls.size(), 6u) << "user, checkout, recommendation, payments, cart, notifier";
+      sluice.process().Signal(SIGTERM);
+      sluice.process().Wait(std::chrono::seconds(30));
     }
   }
 }

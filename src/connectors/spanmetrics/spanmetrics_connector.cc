@@ -4,11 +4,8 @@
 #include <cmath>
 #include <cstring>
 
-#include "base/logging.h"
-#include "io/crc32c.h"
-#include "io/file_system.h"
-#include "pipeline/read_loop.h"
-#include "receivers/common/ingest.h"
+#include "connectors/common/checkpointed.h"
+#include "connectors/common/encode.h"
 #include "wire/otlp/common.h"
 #include "wire/otlp/inspect.h"
 #include "wire/otlp/metrics.h"
@@ -46,20 +43,6 @@ std::string Key(std::string_view service,
   }
   return key;
 }
-
-// An OTLP KeyValue with a string value.
-void AppendStringAttribute(wire::ProtoWriter& w, uint32_t field, std::string_view key,
-                           std::string_view value) {
-  size_t kv = w.BeginMessage(field);
-  w.Bytes(of::kKeyValueKey, key);
-  size_t any = w.BeginMessage(of::kKeyValueValue);
-  w.Bytes(of::kAnyString, value);
-  w.EndMessage(any);
-  w.EndMessage(kv);
-}
-
-constexpr char kMagic[4] = {'S', 'L', 'S', 'M'};
-constexpr uint32_t kStateVersion = 1;
 
 }  // namespace
 
@@ -310,215 +293,47 @@ Status Aggregator::Deserialize(std::string_view bytes) {
 
 namespace {
 
-// The checkpoint file: magic, version, CRC-32C of the rest, then
-// position (3 varints), start time, and the series.
-std::string EncodeCheckpoint(const log::Position& pos, int64_t start_time,
-                             const std::string& series) {
-  std::string body;
-  wire::ProtoWriter w(&body);
-  w.Varint(1, pos.segment);
-  w.Varint(2, pos.byte_offset);
-  w.Varint(3, pos.record_offset);
-  w.Varint(4, static_cast<uint64_t>(start_time));
-  w.Bytes(5, series);
-  std::string out(kMagic, 4);
-  uint32_t version = kStateVersion;
-  uint32_t crc = io::Crc32c(body);
-  out.append(reinterpret_cast<const char*>(&version), 4);
-  out.append(reinterpret_cast<const char*>(&crc), 4);
-  out += body;
-  return out;
-}
-
-Status DecodeCheckpoint(std::string_view file, log::Position* pos, int64_t* start_time,
-                        std::string_view* series) {
-  if (file.size() < 12 || std::memcmp(file.data(), kMagic, 4) != 0) {
-    return Status::Corruption("not a spanmetrics checkpoint");
-  }
-  uint32_t version, crc;
-  std::memcpy(&version, file.data() + 4, 4);
-  std::memcpy(&crc, file.data() + 8, 4);
-  if (version != kStateVersion) {
-    return Status::Corruption("checkpoint version " + std::to_string(version) + ", expected " +
-                              std::to_string(kStateVersion));
-  }
-  std::string_view body = file.substr(12);
-  if (io::Crc32c(body) != crc) return Status::Corruption("checkpoint checksum mismatch");
-  wire::ProtoReader r(body);
-  while (r.Next()) {
-    switch (r.field()) {
-      case 1:
-        pos->segment = r.varint();
-        break;
-      case 2:
-        pos->byte_offset = r.varint();
-        break;
-      case 3:
-        pos->record_offset = r.varint();
-        break;
-      case 4:
-        *start_time = r.as_int64();
-        break;
-      case 5:
-        *series = r.bytes();
-        break;
-      default:
-        break;
-    }
-  }
-  if (!r.ok()) return Status::Corruption(r.error());
-  return Status::Ok();
-}
-
-class SpanMetricsConnector final : public pipeline::Exporter, private pipeline::LogSink {
+// The aggregator as a checkpointed connector's aggregation, counting the
+// spans it folded into overflow series and the series it expired.
+class SpanMetricsAggregation final : public Aggregation {
  public:
-  SpanMetricsConnector(const pipeline::ComponentSettings& settings,
-                       const SpanMetricsOptions& options, pipeline::Runtime& rt)
-      : settings_(settings),
-        options_(options),
-        rt_(rt),
+  SpanMetricsAggregation(const SpanMetricsOptions& options, telemetry::Registry& registry,
+                         const std::string& id)
+      : options_(options),
         aggregator_(options_),
-        path_(io::JoinPath(io::JoinPath(rt.log.directory(), "connectors"), settings.id + ".state")),
-        metrics_(rt.metrics, settings.id),
-        ingest_(rt.metrics, settings.id, "metric_points"),
-        spans_(rt.metrics
-                   .AddCounter("sluice_connector_spans_total",
-                               "Spans a connector aggregated (each once, across restarts).",
-                               {"connector"})
-                   .With({settings.id})),
-        overflow_(rt.metrics
+        overflow_(registry
                       .AddCounter("sluice_connector_overflow_spans_total",
                                   "Spans a connector counted in an overflow series "
                                   "(otel.metric.overflow=true) past "
                                   "aggregation_cardinality_limit.",
                                   {"connector"})
-                      .With({settings.id})),
-        expired_(rt.metrics
+                      .With({id})),
+        expired_(registry
                      .AddCounter("sluice_connector_expired_series_total",
                                  "Series a connector stopped exporting after "
                                  "metrics_expiration without a span.",
                                  {"connector"})
-                     .With({settings.id})),
-        resets_(rt.metrics
-                    .AddCounter("sluice_connector_state_resets_total",
-                                "Checkpoints a connector could not read and started over from "
-                                "(counters restart with a new start time).",
-                                {"connector"})
-                    .With({settings.id})),
-        series_(rt.metrics
-                    .AddGauge("sluice_connector_series", "Series a connector holds.", {"connector"})
-                    .With({settings.id})) {}
+                     .With({id})) {}
 
-  Status Start() override {
-    LoadCheckpoint();
-    pipeline::ReadLoop::Options o;
-    o.name = settings_.id;
-    for (const auto& p : settings_.pipelines) o.pipeline_ids.push_back(p.id);
-    o.start_at = options_.start_at;
-    pipeline::LogSink& sink = *this;
-    loop_ = std::make_unique<pipeline::ReadLoop>(rt_, o, sink, metrics_);
-    last_flush_ = rt_.clock.NowUnixNanos();
-    return loop_->Start();
-  }
-
-  void Stop(pipeline::Deadline deadline) override {
-    if (loop_) loop_->Stop(deadline);
-  }
-
- private:
-  void LoadCheckpoint() {
-    start_time_ = rt_.clock.NowUnixNanos();
-    if (!rt_.log.fs().Exists(path_)) return;
-    Result<std::string> file = io::ReadSmallFile(rt_.log.fs(), path_);
-    log::Position pos;
-    int64_t start = 0;
-    std::string_view series;
-    Status st = file.ok() ? DecodeCheckpoint(*file, &pos, &start, &series) : file.status();
-    if (st.ok()) st = aggregator_.Deserialize(series);
-    if (!st.ok()) {
-      // Counters restart, with a new start time so backends see a reset.
-      resets_.Inc();
-      aggregator_.Deserialize("").IgnoreError();
-      logging::Error("connector", "checkpoint unreadable; counters start over",
-                     {{"connector", settings_.id}, {"error", st.ToString()}});
-      return;
-    }
-    start_time_ = start;
-    resume_ = pos;
-    checkpointed_ = pos;
-    series_.Set(static_cast<int64_t>(aggregator_.series().size()));
-  }
-
-  Status Take(const log::LogReader::Batch& batch, const log::Position& start) override {
-    // Batches before the checkpoint's position are in its counts already.
-    if (resume_ && log::Before(start, *resume_)) return Status::Ok();
-    if (batch.header.encoding != log::Encoding::kOtlpProto ||
-        batch.header.signal != log::Signal::kTraces) {
-      return Status::Ok();
-    }
-    Result<uint64_t> overflowed = aggregator_.Add(batch.payload, rt_.clock.NowUnixNanos());
-    if (!overflowed.ok()) {
-      logging::Error("connector", "stored batch does not decode; skipped",
-                     {{"connector", settings_.id}, {"error", overflowed.status().ToString()}});
-      return Status::Ok();
-    }
-    spans_.Inc(batch.header.item_count);
-    overflow_.Inc(*overflowed);
-    series_.Set(static_cast<int64_t>(aggregator_.series().size()));
+  Status Add(std::string_view request, int64_t now) override {
+    SLUICE_ASSIGN_OR_RETURN(uint64_t overflowed, aggregator_.Add(request, now));
+    overflow_.Inc(overflowed);
     return Status::Ok();
   }
-
-  // The cursor moves only at a checkpoint, once per flush interval and at
-  // stop: the state is written with the position it covers first, then the
-  // metrics of exactly that state are appended, so what was exported never
-  // exceeds what a restart resumes from.
-  Result<log::Position> Committable(const log::Position& read) override {
-    int64_t now = rt_.clock.NowUnixNanos();
-    if (!loop_->Stopping() && now - last_flush_ < options_.metrics_flush_interval.count()) {
-      return loop_->committed();
-    }
-    last_flush_ = now;
-    expired_.Inc(aggregator_.Expire(now));
-    series_.Set(static_cast<int64_t>(aggregator_.series().size()));
-    SLUICE_RETURN_IF_ERROR(rt_.log.fs().CreateDirs(io::DirName(path_)));
-    SLUICE_RETURN_IF_ERROR(io::WriteFileAtomically(
-        rt_.log.fs(), path_, EncodeCheckpoint(read, start_time_, aggregator_.Serialize())));
-    checkpointed_ = read;
-    resume_ = read;
-    Emit(now);
-    return read;
+  void Tick(int64_t now) override { expired_.Inc(aggregator_.Expire(now)); }
+  std::string Serialize() const override { return aggregator_.Serialize(); }
+  Status Deserialize(std::string_view bytes) override { return aggregator_.Deserialize(bytes); }
+  std::string Encode(int64_t start, int64_t now, uint64_t* points) const override {
+    *points = aggregator_.series().size() * 2;
+    return aggregator_.Encode(start, now);
   }
+  size_t Series() const override { return aggregator_.series().size(); }
 
-  void Emit(int64_t now) {
-    if (settings_.outputs.empty()) return;
-    receivers::Batch batch;
-    batch.signal = log::Signal::kMetrics;
-    batch.encoding = log::Encoding::kOtlpProto;
-    batch.payload = aggregator_.Encode(start_time_, now);
-    if (batch.payload.empty()) return;
-    batch.items = aggregator_.series().size() * 2;
-    batch.min_time_unix_nano = batch.max_time_unix_nano = now;
-    bool taken = receivers::Store(rt_, settings_.outputs, ingest_, std::move(batch), [](Status) {});
-    if (!taken) ingest_.Refused("memory_limit", aggregator_.series().size() * 2);
-  }
-
-  const pipeline::ComponentSettings settings_;
+ private:
   const SpanMetricsOptions options_;
-  pipeline::Runtime& rt_;
   Aggregator aggregator_;
-  const std::string path_;
-  pipeline::ExporterMetrics metrics_;
-  receivers::IngestCounters ingest_;
-  telemetry::Counter& spans_;
   telemetry::Counter& overflow_;
   telemetry::Counter& expired_;
-  telemetry::Counter& resets_;
-  telemetry::Gauge& series_;
-  std::unique_ptr<pipeline::ReadLoop> loop_;
-  int64_t start_time_ = 0;
-  int64_t last_flush_ = 0;
-  std::optional<log::Position> resume_;
-  std::optional<log::Position> checkpointed_;
 };
 
 }  // namespace
@@ -547,21 +362,7 @@ const config::Schema<SpanMetricsOptions>& SpanMetricsOptionsSchema() {
                  } else if (key == "explicit") {
                    if (!v.IsMap()) continue;
                    const YAML::Node buckets = v["buckets"];
-                   if (!buckets.IsDefined()) continue;
-                   if (!buckets.IsSequence()) {
-                     ctx.AddError(buckets, "expected a list of durations");
-                     continue;
-                   }
-                   o->buckets_seconds.clear();
-                   for (const auto& b : buckets) {
-                     std::chrono::nanoseconds d{};
-                     if (config::internal::ParseDuration(b, ctx, {0, {}}, &d)) {
-                       o->buckets_seconds.push_back(static_cast<double>(d.count()) * 1e-9);
-                     }
-                   }
-                   if (!std::is_sorted(o->buckets_seconds.begin(), o->buckets_seconds.end())) {
-                     ctx.AddError(buckets, "buckets must be in increasing order");
-                   }
+                   if (buckets.IsDefined()) ParseBucketDurations(buckets, ctx, &o->buckets_seconds);
                  } else if (key == "exponential") {
                    ctx.AddError(it->first,
                                 "exponential histograms are not supported yet; use "
@@ -639,7 +440,12 @@ pipeline::ComponentType SpanMetricsConnectorType() {
       {log::Signal::kTraces}, {log::Signal::kMetrics}, SpanMetricsOptionsSchema(),
       [](const pipeline::ComponentSettings& s, const SpanMetricsOptions& o,
          pipeline::Runtime& rt) -> Result<std::unique_ptr<pipeline::Exporter>> {
-        return std::unique_ptr<pipeline::Exporter>(new SpanMetricsConnector(s, o, rt));
+        CheckpointedConnector::Options co;
+        co.flush_interval = o.metrics_flush_interval;
+        co.start_at = o.start_at;
+        co.magic = "SLSM";
+        return std::unique_ptr<pipeline::Exporter>(new CheckpointedConnector(
+            s, rt, co, std::make_unique<SpanMetricsAggregation>(o, rt.metrics, s.id)));
       });
 }
 
