@@ -12,5 +12,8 @@ echo
 echo "== processors on one core: filter, filter + ten attributes actions vs memcpy and the walker =="
 taskset -c 0 "$build/bench/processors_bench" --benchmark_min_time=1
 echo
+echo "== connectors on one core: spanmetrics + servicegraph vs memcpy and the walker =="
+taskset -c 0 "$build/bench/connectors_bench" --benchmark_min_time=1
+echo
 echo "== log: append, recovery, replay and RSS vs raw O_DIRECT write of the same disk =="
 "$build/bench/log_throughput" --dir "$dir" --gib "${LOG_GIB:-4}"

@@ -170,7 +170,11 @@ void Graph::Tick(int64_t now) {
     }
     order_.pop_front();
   }
-  if (options_.metrics_expiration.count() > 0) {
+  // Edges idle past metrics_expiration go; looked for once a second, not
+  // at every batch.
+  if (options_.metrics_expiration.count() > 0 &&
+      now - last_edge_sweep_unix_nano_ >= 1'000'000'000) {
+    last_edge_sweep_unix_nano_ = now;
     int64_t idle = now - options_.metrics_expiration.count();
     std::erase_if(edges_, [&](const auto& kv) { return kv.second.last_update_unix_nano < idle; });
   }

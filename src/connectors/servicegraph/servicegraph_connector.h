@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "config/schema.h"
@@ -84,7 +85,7 @@ class Graph {
   std::string Serialize() const;
   Status Deserialize(std::string_view bytes);
 
-  const std::map<std::string, Edge>& edges() const { return edges_; }
+  const std::unordered_map<std::string, Edge>& edges() const { return edges_; }
   size_t pending() const { return pending_.size(); }
   const Counts& counts() const { return counts_; }
 
@@ -96,9 +97,10 @@ class Graph {
   size_t Bucket(double seconds) const;
 
   const ServiceGraphOptions& options_;
-  std::map<std::string, Pending> pending_;             // by trace id + the client span's id
+  std::unordered_map<std::string, Pending> pending_;   // by trace id + the client span's id
   std::deque<std::pair<int64_t, std::string>> order_;  // creation time, key
-  std::map<std::string, Edge> edges_;
+  std::unordered_map<std::string, Edge> edges_;
+  int64_t last_edge_sweep_unix_nano_ = 0;
   Counts counts_;
 };
 

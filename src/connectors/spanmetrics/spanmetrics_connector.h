@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "config/schema.h"
@@ -77,11 +78,12 @@ class Aggregator {
   std::string Serialize() const;
   Status Deserialize(std::string_view bytes);
 
-  const std::map<std::string, Series>& series() const { return series_; }
+  const std::unordered_map<std::string, Series>& series() const { return series_; }
 
  private:
   const SpanMetricsOptions& options_;
-  std::map<std::string, Series> series_;  // by key: service, name, kind, status, dimensions
+  std::unordered_map<std::string, Series>
+      series_;  // by key: service, name, kind, status, dimensions
 };
 
 }  // namespace sluice::connectors::spanmetrics
