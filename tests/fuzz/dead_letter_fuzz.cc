@@ -54,8 +54,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const auto& e : *listed) {
     auto r = (*q)->Read(e.id);
     if (!r.ok()) continue;
-    Check(e.reason.rfind("unreadable", 0) != 0 && r->items == e.items && r->route == e.route &&
-          r->tenant == e.tenant && r->signal == e.signal);
+    Check(e.readable && r->items == e.items && r->route == e.route && r->tenant == e.tenant &&
+          r->signal == e.signal);
   }
 
   pipeline::OutboundRequest put;

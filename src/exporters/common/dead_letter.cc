@@ -274,6 +274,7 @@ Result<std::vector<DeadLetterQueue::Entry>> DeadLetterQueue::List() {
       e = std::move(parsed->entry);
     } else {
       e.reason = "unreadable: " + parsed.status().message();
+      e.readable = false;
     }
     e.id = h.id;
     e.bytes = h.bytes;

@@ -43,6 +43,9 @@ class DeadLetterQueue {
     std::string tenant;
     uint64_t items = 0;
     uint64_t bytes = 0;  // file size
+    // False when the entry's header does not parse (`reason` then says why,
+    // starting "unreadable: "); a stored reason may start so too.
+    bool readable = true;
   };
 
   // Opens (creating) the queue's directory and takes stock of its entries.
