@@ -8,7 +8,6 @@
 
 #include <random>
 
-#include "base/memory.h"
 #include "connectors/servicegraph/servicegraph_connector.h"
 #include "connectors/spanmetrics/spanmetrics_connector.h"
 #include "memcpy_reference.h"
@@ -136,10 +135,5 @@ BENCHMARK(BM_SpanMetricsAndServiceGraph);
 }  // namespace
 
 int main(int argc, char** argv) {
-  sluice::ConfigureAllocator();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  return sluice::bench::RunWithSluiceHeap(argc, argv);
 }

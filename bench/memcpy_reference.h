@@ -8,6 +8,8 @@
 #include <cstring>
 #include <string>
 
+#include "base/memory.h"
+
 namespace sluice::bench {
 
 inline void MemcpyReference(benchmark::State& state, const std::string& in) {
@@ -18,6 +20,18 @@ inline void MemcpyReference(benchmark::State& state, const std::string& in) {
     benchmark::ClobberMemory();
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * in.size()));
+}
+
+// main() of a benchmark program, with the heap configured as sluice's main
+// configures it (base/memory.h), so buffers freed between requests are
+// reused rather than given back and faulted in again.
+inline int RunWithSluiceHeap(int argc, char** argv) {
+  ConfigureAllocator();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
 }
 
 }  // namespace sluice::bench

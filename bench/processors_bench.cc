@@ -5,7 +5,6 @@
 
 #include <benchmark/benchmark.h>
 
-#include "base/memory.h"
 #include "config/schema.h"
 #include "memcpy_reference.h"
 #include "processors/attributes/attributes_processor.h"
@@ -135,13 +134,6 @@ BENCHMARK(BM_FilterThenTenAttributeActions);
 
 }  // namespace
 
-// The heap configured as sluice's main does (base/memory.h), so buffers
-// freed between requests are reused rather than returned and faulted in.
 int main(int argc, char** argv) {
-  sluice::ConfigureAllocator();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  return sluice::bench::RunWithSluiceHeap(argc, argv);
 }

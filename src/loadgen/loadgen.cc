@@ -83,6 +83,27 @@ struct Stats {
   std::map<std::string, EdgeCount> edges;  // guarded by mu
 };
 
+// n random bytes (8 or 16), eight per draw, never all zero.
+std::string RandomId(std::mt19937_64& rng, size_t n) {
+  std::string id(n, '\0');
+  for (size_t at = 0; at < n; at += 8) {
+    uint64_t v = rng();
+    std::memcpy(id.data() + at, &v, std::min<size_t>(8, n - at));
+  }
+  id[0] |= 1;
+  return id;
+}
+
+// A KeyValue with a string value at `field` of the message being written.
+void Attribute(wire::ProtoWriter& w, uint32_t field, std::string_view key, std::string_view value) {
+  size_t kv = w.BeginMessage(field);
+  w.Bytes(1, key);
+  size_t v = w.BeginMessage(2);
+  w.Bytes(1, value);
+  w.EndMessage(v);
+  w.EndMessage(kv);
+}
+
 // One simulated service: its own random stream, span names and attributes.
 class Service {
  public:
@@ -175,25 +196,7 @@ class Service {
     return body;
   }
 
-  // n random bytes (8 or 16), eight per draw.
-  std::string Id(size_t n) {
-    std::string id(n, '\0');
-    for (size_t at = 0; at < n; at += 8) {
-      uint64_t v = rng_();
-      std::memcpy(id.data() + at, &v, std::min<size_t>(8, n - at));
-    }
-    id[0] |= 1;  // never all zero
-    return id;
-  }
-  static void Attribute(wire::ProtoWriter& w, uint32_t field, std::string_view key,
-                        std::string_view value) {
-    size_t kv = w.BeginMessage(field);
-    w.Bytes(1, key);
-    size_t v = w.BeginMessage(2);
-    w.Bytes(1, value);
-    w.EndMessage(v);
-    w.EndMessage(kv);
-  }
+  std::string Id(size_t n) { return RandomId(rng_, n); }
   void Resource(wire::ProtoWriter& w) {
     size_t r = w.BeginMessage(1);
     Attribute(w, 1, "service.name", name_);
@@ -272,25 +275,7 @@ class Topology {
     return static_cast<double>(rng_() % 1'000'000) < rate * 1'000'000;
   }
 
-  std::string Id(size_t n) {
-    std::string id(n, '\0');
-    for (size_t at = 0; at < n; at += 8) {
-      uint64_t v = rng_();
-      std::memcpy(id.data() + at, &v, std::min<size_t>(8, n - at));
-    }
-    id[0] |= 1;
-    return id;
-  }
-
-  static void Attribute(wire::ProtoWriter& w, uint32_t field, std::string_view key,
-                        std::string_view value) {
-    size_t kv = w.BeginMessage(field);
-    w.Bytes(1, key);
-    size_t v = w.BeginMessage(2);
-    w.Bytes(1, value);
-    w.EndMessage(v);
-    w.EndMessage(kv);
-  }
+  std::string Id(size_t n) { return RandomId(rng_, n); }
 
   struct SpanSpec {
     std::string service, name, id, parent;

@@ -1,5 +1,6 @@
 #include "ottl/otlp_items.h"
 
+#include "base/strings.h"
 #include "wire/otlp/common.h"
 #include "wire/otlp/logs.h"
 #include "wire/otlp/metrics.h"
@@ -11,16 +12,10 @@ namespace {
 
 namespace f = wire::otlp::field;
 
-constexpr char kHex[] = "0123456789abcdef";
-
 Value Hex(std::string_view bytes) {
   if (bytes.empty()) return Value::String("");
   std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    out.push_back(kHex[c >> 4]);
-    out.push_back(kHex[c & 15]);
-  }
+  AppendHex(out, bytes);
   return Value::Owned(std::move(out));
 }
 

@@ -164,29 +164,24 @@ class ProtoReader {
 // occurrence wins), or the type's default when it is absent or of another
 // wire type. For reading one field of a small message; walk it with
 // ProtoReader to read several.
-inline std::string_view LastBytesField(std::string_view message, uint32_t number) {
-  std::string_view v;
+template <class T>
+T LastField(std::string_view message, uint32_t number, WireType type,
+            T (ProtoReader::*get)() const) {
+  T v{};
   ProtoReader r(message);
   while (r.Next()) {
-    if (r.field() == number && r.Is(WireType::kLengthDelimited)) v = r.bytes();
+    if (r.field() == number && r.Is(type)) v = (r.*get)();
   }
   return v;
+}
+inline std::string_view LastBytesField(std::string_view message, uint32_t number) {
+  return LastField(message, number, WireType::kLengthDelimited, &ProtoReader::bytes);
 }
 inline uint64_t LastVarintField(std::string_view message, uint32_t number) {
-  uint64_t v = 0;
-  ProtoReader r(message);
-  while (r.Next()) {
-    if (r.field() == number && r.Is(WireType::kVarint)) v = r.varint();
-  }
-  return v;
+  return LastField(message, number, WireType::kVarint, &ProtoReader::varint);
 }
 inline uint64_t LastFixed64Field(std::string_view message, uint32_t number) {
-  uint64_t v = 0;
-  ProtoReader r(message);
-  while (r.Next()) {
-    if (r.field() == number && r.Is(WireType::kFixed64)) v = r.fixed64();
-  }
-  return v;
+  return LastField(message, number, WireType::kFixed64, &ProtoReader::fixed64);
 }
 
 }  // namespace sluice::wire

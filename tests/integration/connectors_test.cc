@@ -4,7 +4,6 @@
 
 #include <gtest/gtest.h>
 
-#include <boost/asio.hpp>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -119,27 +118,10 @@ TEST(ConnectorsTest, SpanMetricsCountEveryAcknowledgedSpanOnceThroughKill9) {
   }
 }
 
-int FreePort() {
-  boost::asio::io_context io;
-  boost::asio::ip::tcp::acceptor a(
-      io, boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
-  return a.local_endpoint().port();
-}
-
 // {"client->server": value} of a Prometheus instant query summed by client
 // and server.
 std::map<std::string, uint64_t> ByEdge(const std::string& prometheus, const std::string& query) {
-  std::string target = "/api/v1/query?query=";
-  for (char c : query) {
-    if (std::isalnum(static_cast<unsigned char>(c)) || c == '_') {
-      target += c;
-    } else {
-      char buf[4];
-      std::snprintf(buf, sizeof buf, "%%%02X", static_cast<unsigned char>(c));
-      target += buf;
-    }
-  }
-  HttpResult r = HttpGet(prometheus, target);
+  HttpResult r = HttpGet(prometheus, QueryTarget("/api/v1/query", query));
   std::map<std::string, uint64_t> out;
   const std::regex item(
       R"re(\{"metric":\{"client":"([^"]*)","server":"([^"]*)"\},"value":\[[0-9.]+,"([0-9]+)"\]\})re");
@@ -167,7 +149,7 @@ TEST(ConnectorsTest, ServiceGraphOfTheShopTopologyReachesPrometheusExactlyThroug
     GTEST_SKIP() << "prometheus is not installed (make installs it)";
   }
   TempDir dir;
-  int port = FreePort();
+  int port = FreeLocalPort();
   std::ofstream(dir.Sub("prometheus.yml")) << "global:\n  scrape_interval: 1h\n";
   Process prometheus(
       "/usr/bin/prometheus",

@@ -5,6 +5,8 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cctype>
+#include <cstdio>
 
 namespace sluice::testing {
 
@@ -54,6 +56,27 @@ HttpResult HttpRequest(const std::string& method, const std::string& host_port,
     result.error = e.what();
   }
   return result;
+}
+
+std::string QueryTarget(const std::string& path, const std::string& query) {
+  std::string target = path + "?query=";
+  for (char c : query) {
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '_') {
+      target += c;
+    } else {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", static_cast<unsigned char>(c));
+      target += buf;
+    }
+  }
+  return target;
+}
+
+int FreeLocalPort() {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor a(
+      io, boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
+  return a.local_endpoint().port();
 }
 
 }  // namespace sluice::testing

@@ -23,4 +23,12 @@ inline HttpResult HttpGet(const std::string& host_port, const std::string& targe
   return HttpRequest("GET", host_port, target);
 }
 
+// `path` with `?query=` and the query URL-encoded (letters, digits and _
+// as they are), for the HTTP APIs of Prometheus-compatible servers.
+std::string QueryTarget(const std::string& path, const std::string& query);
+
+// A TCP port on 127.0.0.1 that was free a moment ago, for a server a test
+// starts (Prometheus, VictoriaMetrics).
+int FreeLocalPort();
+
 }  // namespace sluice::testing

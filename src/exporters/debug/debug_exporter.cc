@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "base/logging.h"
+#include "base/strings.h"
 #include "exporters/common/delivery.h"
 #include "pipeline/read_loop.h"
 #include "wire/compression.h"
@@ -21,14 +22,9 @@ namespace {
 namespace of = wire::otlp::field;
 namespace pf = wire::prom::field;
 
-constexpr char kHex[] = "0123456789abcdef";
-
 std::string Hex(std::string_view bytes) {
   std::string out;
-  for (unsigned char c : bytes) {
-    out.push_back(kHex[c >> 4]);
-    out.push_back(kHex[c & 15]);
-  }
+  AppendHex(out, bytes);
   return out;
 }
 

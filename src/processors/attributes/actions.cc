@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "base/strings.h"
 #include "wire/otlp/common.h"
 #include "wire/proto_writer.h"
 
@@ -292,12 +293,9 @@ std::string HashValue(std::string_view any_value) {
   thread_local Sha256 sha;
   unsigned char digest[32];
   sha.Digest(bytes, digest);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex(64, '\0');  // one allocation; callers copy it into their map
-  for (int i = 0; i < 32; ++i) {
-    hex[2 * i] = kHex[digest[i] >> 4];
-    hex[2 * i + 1] = kHex[digest[i] & 15];
-  }
+  std::string hex;
+  hex.reserve(64);
+  AppendHex(hex, std::string_view(reinterpret_cast<const char*>(digest), 32));
   return hex;
 }
 

@@ -215,7 +215,6 @@ Status RelabelProcessor::ProcessRemoteWrite(const Input& in, std::string_view re
       continue;
     }
     labels.Clear();
-    before.Clear();
     uint64_t items = 0;
     wire::ProtoReader ts(req.bytes());
     while (ts.Next()) {
@@ -230,8 +229,8 @@ Status RelabelProcessor::ProcessRemoteWrite(const Input& in, std::string_view re
         }
       }
       labels.Add(name, value);
-      before.Add(name, value);
     }
+    before = labels;
     bool kept = sluice::relabel::Apply(options_.metric_relabel_configs, &labels) && !labels.empty();
     if (!kept) {
       changed = true;
@@ -320,7 +319,7 @@ Status RelabelProcessor::ProcessOtlp(const Input& in, Output* out) const {
     while (d.Next()) {
       if (d.field() != of::kDataPoints || !d.Is(wire::WireType::kLengthDelimited)) continue;
       PointLabels(prom_name, job, instance, d.bytes(), attrs_field, &labels);
-      PointLabels(prom_name, job, instance, d.bytes(), attrs_field, &before);
+      before = labels;  // reuses before's memory
       if (!sluice::relabel::Apply(options_.metric_relabel_configs, &labels) ||
           labels.Get("__name__").empty()) {
         changed = true;

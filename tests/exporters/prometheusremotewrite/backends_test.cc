@@ -22,13 +22,6 @@ namespace {
 
 namespace metrics_pb = otlp_pb::metrics::v1;
 
-int FreePort() {
-  boost::asio::io_context io;
-  boost::asio::ip::tcp::acceptor a(
-      io, boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
-  return a.local_endpoint().port();
-}
-
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -175,17 +168,7 @@ service:
 
 // The number after `"value":[<t>,"` in a Prometheus instant-query answer.
 std::string QueryValue(const std::string& host_port, const std::string& query) {
-  std::string target = "/api/v1/query?query=";
-  for (char c : query) {
-    if (std::isalnum(static_cast<unsigned char>(c)) || c == '_') {
-      target += c;
-    } else {
-      char buf[4];
-      std::snprintf(buf, sizeof buf, "%%%02X", static_cast<unsigned char>(c));
-      target += buf;
-    }
-  }
-  HttpResult r = HttpGet(host_port, target);
+  HttpResult r = HttpGet(host_port, QueryTarget("/api/v1/query", query));
   size_t at = r.body.find("\"value\":[");
   if (at == std::string::npos) return "";
   size_t q = r.body.find('"', r.body.find(',', at));
@@ -194,7 +177,7 @@ std::string QueryValue(const std::string& host_port, const std::string& query) {
 
 TEST_F(RemoteWriteBackendTest, PrometheusStoresPassedThroughAndTranslatedSeries) {
   if (!std::filesystem::exists("/usr/bin/prometheus")) GTEST_SKIP() << "prometheus not installed";
-  int port = FreePort();
+  int port = FreeLocalPort();
   std::ofstream(dir_.Sub("prometheus.yml")) << "global:\n  scrape_interval: 1h\n";
   Process prometheus(
       "/usr/bin/prometheus",
@@ -229,7 +212,7 @@ TEST_F(RemoteWriteBackendTest, VictoriaMetricsStoresEverySampleThroughAnOutage) 
   if (!std::filesystem::exists("/usr/bin/victoria-metrics")) {
     GTEST_SKIP() << "victoria-metrics not installed";
   }
-  int port = FreePort();
+  int port = FreeLocalPort();
   std::string address = "127.0.0.1:" + std::to_string(port);
   // Samples sent while the backend is down wait in the log and arrive later.
   StartSluice("http://" + address + "/api/v1/write");
