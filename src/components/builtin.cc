@@ -14,6 +14,7 @@
 #include "pipeline/service_config.h"
 #include "processors/accepted/accepted_processors.h"
 #include "processors/attributes/attributes_processor.h"
+#include "processors/cardinality/cardinality_limit_processor.h"
 #include "processors/filter/filter_processor.h"
 #include "processors/relabel/relabel_processor.h"
 #include "processors/resource/resource_processor.h"
@@ -33,6 +34,7 @@ const pipeline::Catalog& BuiltinCatalog() {
     c.Add(processors::resource::ResourceProcessorType());
     c.Add(processors::transform::TransformProcessorType());
     c.Add(processors::relabel::RelabelProcessorType());
+    c.Add(processors::cardinality::CardinalityLimitProcessorType());
     c.Add(processors::accepted::BatchProcessorType());
     c.Add(processors::accepted::MemoryLimiterProcessorType());
     c.Add(connectors::servicegraph::ServiceGraphConnectorType());

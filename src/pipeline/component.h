@@ -42,6 +42,7 @@ class Processor {
     log::Encoding encoding;
     std::string_view payload;
     uint64_t items;
+    std::string_view tenant = {};  // "" for the default tenant
   };
   struct Output {
     bool changed = false;  // false: store the input as it is

@@ -116,6 +116,39 @@ int main(int argc, char** argv) {
   span->add_links()->set_trace_id(std::string(16, '\x01'));
   Write(dir, "otlp_traces_fuzz", "valid", traces.SerializeAsString());
   Write(dir, "otlp_metrics_fuzz", "valid", MakeMetricsRequest(3, 1).SerializeAsString());
+  {
+    // Every point kind, two points of each at one time: what folding merges.
+    namespace m = otlp_pb::metrics::v1;
+    otlp_pb::collector::metrics::v1::ExportMetricsServiceRequest req;
+    auto* metrics = req.add_resource_metrics()->add_scope_metrics();
+    for (int i = 0; i < 2; ++i) {
+      m::ExponentialHistogramDataPoint* e =
+          (i == 0 ? metrics->add_metrics() : metrics->mutable_metrics(0))
+              ->mutable_exponential_histogram()
+              ->add_data_points();
+      e->set_time_unix_nano(9);
+      e->set_scale(3 - i);
+      e->set_count(2);
+      e->set_zero_count(1);
+      e->mutable_positive()->set_offset(-4 + i);
+      e->mutable_positive()->add_bucket_counts(1);
+      e->mutable_negative()->add_bucket_counts(0);
+    }
+    auto* summary = metrics->add_metrics()->mutable_summary();
+    auto* gauge = metrics->add_metrics()->mutable_gauge();
+    for (int i = 0; i < 2; ++i) {
+      auto* s = summary->add_data_points();
+      s->set_time_unix_nano(9);
+      s->set_count(3);
+      s->set_sum(1.5);
+      s->add_quantile_values()->set_quantile(0.5);
+      auto* g = gauge->add_data_points();
+      g->set_time_unix_nano(9);
+      if (i == 0) g->set_as_int(4);
+      if (i == 1) g->set_as_double(0.25);
+    }
+    Write(dir, "otlp_metrics_fuzz", "every_kind", req.SerializeAsString());
+  }
   Write(dir, "otlp_logs_fuzz", "valid", MakeLogsRequest(3, 1).SerializeAsString());
   Write(dir, "otlp_json_fuzz", "traces",
         R"({"resourceSpans":[{"resource":{"attributes":[{"key":"a","value":{"arrayValue":)"

@@ -1,14 +1,20 @@
-// Any bytes as an OTLP metrics export: inspection, filtering and OTLP/JSON
-// rendering must neither crash nor read out of bounds, what the filter keeps
-// must inspect clean, and what renders must round-trip through the JSON
-// transcoder.
+// Any bytes as an OTLP metrics export: inspection, filtering, OTLP/JSON
+// rendering and folding into overflow series (the cardinality_limit
+// processor's FoldPoints) must neither crash nor read out of bounds, what
+// the filter keeps and what folding makes of it must inspect clean, and
+// what renders must round-trip through the JSON transcoder.
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 
 #include "otlp_json_round_trip.h"
+#include "processors/cardinality/fold.h"
+#include "wire/otlp/edit.h"
 #include "wire/otlp/inspect.h"
 #include "wire/otlp/json.h"
+#include "wire/otlp/metrics.h"
+#include "wire/proto_reader.h"
+#include "wire/proto_writer.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view in(reinterpret_cast<const char*>(data), size);

@@ -129,19 +129,6 @@ wire::prom::PromType TypeOf(uint32_t data_field, std::string_view data) {
   }
 }
 
-wire::otlp::PointKind KindOf(uint32_t data_field) {
-  switch (data_field) {
-    case of::kMetricHistogram:
-      return wire::otlp::PointKind::kHistogram;
-    case of::kMetricExponentialHistogram:
-      return wire::otlp::PointKind::kExponentialHistogram;
-    case of::kMetricSummary:
-      return wire::otlp::PointKind::kSummary;
-    default:
-      return wire::otlp::PointKind::kNumber;
-  }
-}
-
 }  // namespace
 
 const config::Schema<RelabelOptions>& RelabelOptionsSchema() {
@@ -274,24 +261,10 @@ Status RelabelProcessor::ProcessOtlp(const Input& in, Output* out) const {
   editor.leaf = [&](std::string_view resource, std::string_view, std::string_view metric,
                     wire::otlp::BlockEdit* edit) -> Status {
     // The metric's Prometheus name, and the job and instance of its resource.
-    uint32_t data_field = 0;
-    std::string_view data;
-    wire::ProtoReader m(metric);
-    while (m.Next()) {
-      switch (m.field()) {
-        case of::kMetricGauge:
-        case of::kMetricSum:
-        case of::kMetricHistogram:
-        case of::kMetricExponentialHistogram:
-        case of::kMetricSummary:
-          data_field = m.field();
-          data = m.bytes();
-          break;
-        default:
-          break;
-      }
-    }
-    if (data_field == 0) return Status::Ok();
+    const wire::otlp::MetricData found = wire::otlp::FindMetricData(metric);
+    if (found.field == 0) return Status::Ok();
+    const uint32_t data_field = found.field;
+    const std::string_view data = found.bytes;
     std::string prom_name = wire::prom::PromMetricName(
         wire::LastBytesField(metric, of::kMetricName),
         wire::LastBytesField(metric, of::kMetricUnit), TypeOf(data_field, data), true);
@@ -306,7 +279,7 @@ Status RelabelProcessor::ProcessOtlp(const Input& in, Output* out) const {
     if (wire::otlp::FindAttribute(resource, of::kResourceAttributes, "service.instance.id", &v)) {
       instance = wire::otlp::AnyValueText(v);
     }
-    const uint32_t attrs_field = wire::otlp::PointAttributesField(KindOf(data_field));
+    const uint32_t attrs_field = wire::otlp::PointAttributesField(found.kind);
     // Each kept point under the name the rules left it, in order.
     struct Group {
       std::string name;

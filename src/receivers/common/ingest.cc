@@ -99,7 +99,7 @@ Status RunChain(const std::vector<std::shared_ptr<const pipeline::Processor>>& c
   for (const auto& processor : chain) {
     pipeline::Processor::Output out;
     SLUICE_RETURN_IF_ERROR(
-        processor->Process({batch.signal, batch.encoding, payload, items}, &out));
+        processor->Process({batch.signal, batch.encoding, payload, items, batch.tenant}, &out));
     if (!out.changed) continue;
     changed = true;
     owned = std::move(out.payload);

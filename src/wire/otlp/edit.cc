@@ -417,6 +417,39 @@ uint32_t PointAttributesField(PointKind kind) {
   return 0;
 }
 
+bool PointKindOfField(uint32_t f, PointKind* kind) {
+  switch (f) {
+    case field::kMetricGauge:
+    case field::kMetricSum:
+      *kind = PointKind::kNumber;
+      return true;
+    case field::kMetricHistogram:
+      *kind = PointKind::kHistogram;
+      return true;
+    case field::kMetricExponentialHistogram:
+      *kind = PointKind::kExponentialHistogram;
+      return true;
+    case field::kMetricSummary:
+      *kind = PointKind::kSummary;
+      return true;
+    default:
+      return false;
+  }
+}
+
+MetricData FindMetricData(std::string_view metric) {
+  MetricData data;
+  ProtoReader m(metric);
+  while (m.Next()) {
+    PointKind kind;
+    if (!m.Is(WireType::kLengthDelimited) || !PointKindOfField(m.field(), &kind)) continue;
+    data.field = m.field();
+    data.bytes = m.bytes();
+    data.kind = kind;
+  }
+  return data;
+}
+
 Result<bool> EditDataPoints(
     std::string_view metric,
     const std::function<Status(PointKind kind, std::string_view point, BlockEdit* edit)>& fn,
@@ -427,25 +460,7 @@ Result<bool> EditDataPoints(
   ProtoReader m(metric);
   while (m.Next()) {
     PointKind kind;
-    switch (m.field()) {
-      case field::kMetricGauge:
-      case field::kMetricSum:
-        kind = PointKind::kNumber;
-        break;
-      case field::kMetricHistogram:
-        kind = PointKind::kHistogram;
-        break;
-      case field::kMetricExponentialHistogram:
-        kind = PointKind::kExponentialHistogram;
-        break;
-      case field::kMetricSummary:
-        kind = PointKind::kSummary;
-        break;
-      default:
-        result.append(m.raw_field());
-        continue;
-    }
-    if (!m.Is(WireType::kLengthDelimited)) {
+    if (!PointKindOfField(m.field(), &kind) || !m.Is(WireType::kLengthDelimited)) {
       result.append(m.raw_field());
       continue;
     }

@@ -153,6 +153,18 @@ Status EditRequest(std::string_view request, const RequestEditor& editor, std::s
 enum class PointKind { kNumber, kHistogram, kExponentialHistogram, kSummary };
 // The field of a point's attributes for its kind.
 uint32_t PointAttributesField(PointKind kind);
+// The kind of the points at Metric field `field`; false when the field does
+// not hold data (gauge, sum, histogram, exponential_histogram, summary).
+bool PointKindOfField(uint32_t field, PointKind* kind);
+
+// A Metric's data: the field it sits at (0 when it has none; the last one
+// when several are set), its encoded message and the kind of its points.
+struct MetricData {
+  uint32_t field = 0;
+  std::string_view bytes;
+  PointKind kind = PointKind::kNumber;
+};
+MetricData FindMetricData(std::string_view metric);
 
 // Applies fn(kind, point, edit) to every data point of an encoded Metric.
 // Returns whether anything changed; *out (when changed) is the new Metric,

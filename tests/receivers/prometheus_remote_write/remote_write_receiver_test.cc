@@ -46,12 +46,15 @@ service:
 
   testing::HttpResult Write(const std::string& proto_bytes,
                             const std::string& type = "application/x-protobuf",
-                            const std::string& encoding = "snappy") {
+                            const std::string& encoding = "snappy",
+                            const std::string& tenant = "") {
+    std::vector<std::pair<std::string, std::string>> headers = {
+        {"Content-Type", type},
+        {"Content-Encoding", encoding},
+        {"X-Prometheus-Remote-Write-Version", "0.1.0"}};
+    if (!tenant.empty()) headers.emplace_back("X-Scope-OrgID", tenant);
     return HttpRequest("POST", endpoint_, "/api/v1/write",
-                       wire::Compress(wire::Compression::kSnappyBlock, proto_bytes),
-                       {{"Content-Type", type},
-                        {"Content-Encoding", encoding},
-                        {"X-Prometheus-Remote-Write-Version", "0.1.0"}});
+                       wire::Compress(wire::Compression::kSnappyBlock, proto_bytes), headers);
   }
 
   testing::HttpResult WriteV2(const std::string& proto_bytes,
@@ -269,6 +272,71 @@ TEST_F(RemoteWriteReceiverTest, SnappyBombGets413AndGarbageGets400) {
                   {{"Content-Type", "application/x-protobuf"}, {"Content-Encoding", "snappy"}});
   EXPECT_EQ(garbage.status, 400);
   EXPECT_TRUE(Stored().empty());
+}
+
+TEST_F(RemoteWriteReceiverTest, CardinalityLimitFoldsEachTenantsSeriesBeforeTheAppend) {
+  service_->Shutdown();
+  std::string yaml = R"(
+receivers:
+  prometheus_remote_write:
+    endpoint: 127.0.0.1:0
+processors:
+  cardinality_limit:
+    max_series: 2
+storage:
+  directory: )" + dir_.path() +
+                     R"(
+service:
+  telemetry:
+    metrics:
+      address: 127.0.0.1:0
+  pipelines:
+    metrics:
+      receivers: [prometheus_remote_write]
+      processors: [cardinality_limit]
+)";
+  service_ = sluice::testing::StartService(yaml, registry_);
+  ASSERT_NE(service_, nullptr);
+  endpoint_ = sluice::testing::AddressOf(*service_, "receiver prometheus_remote_write http ");
+  prometheus::WriteRequest req;
+  for (int i = 0; i < 3; ++i) {
+    auto* ts = req.add_timeseries();
+    auto* name = ts->add_labels();
+    name->set_name("__name__");
+    name->set_value("requests_total");
+    auto* id = ts->add_labels();
+    id->set_name("path");
+    id->set_value("/p" + std::to_string(i));
+    auto* sample = ts->add_samples();
+    sample->set_value(i + 1);
+    sample->set_timestamp(1000);
+  }
+  for (const char* tenant : {"team-a", "team-b"}) {
+    auto r = Write(req.SerializeAsString(), "application/x-protobuf", "snappy", tenant);
+    ASSERT_EQ(r.status, 204) << r.body;
+  }
+  EXPECT_EQ(
+      Counter("sluice_processor_cardinality_folded_total",
+              {"cardinality_limit", "team-a", "requests_total"}, {"processor", "tenant", "metric"}),
+      1u);
+  EXPECT_EQ(
+      Counter("sluice_processor_cardinality_folded_total",
+              {"cardinality_limit", "team-b", "requests_total"}, {"processor", "tenant", "metric"}),
+      1u)
+      << "each tenant has its own limit";
+  auto stored = Stored();
+  ASSERT_EQ(stored.size(), 2u);
+  for (const auto& [encoding, items, payload, header] : stored) {
+    EXPECT_EQ(encoding, log::Encoding::kPromRemoteWriteSnappy);
+    EXPECT_EQ(items, 3u) << "two series kept, one overflow sample";
+    std::string plain;
+    ASSERT_TRUE(wire::Decompress(wire::Compression::kSnappyBlock, payload, 1 << 20, &plain).ok());
+    prometheus::WriteRequest got;
+    ASSERT_TRUE(got.ParseFromString(plain));
+    ASSERT_EQ(got.timeseries_size(), 3);
+    EXPECT_EQ(got.timeseries(2).labels(1).name(), "otel_metric_overflow");
+    EXPECT_EQ(got.timeseries(2).samples(0).value(), 3);
+  }
 }
 
 }  // namespace
