@@ -132,6 +132,35 @@ void BM_SpanMetricsAndServiceGraph(benchmark::State& state) {
 }
 BENCHMARK(BM_SpanMetricsAndServiceGraph);
 
+void BM_SpanMetrics(benchmark::State& state) {
+  sluice::connectors::spanmetrics::SpanMetricsOptions sm;
+  sm.dimensions = {{"http.route", std::nullopt}};
+  sluice::connectors::spanmetrics::Aggregator metrics(sm);
+  int64_t now = 1;
+  for (auto _ : state) {
+    for (const auto& r : Requests()) benchmark::DoNotOptimize(metrics.Add(r, now));
+    ++now;
+  }
+  Report(state);
+}
+BENCHMARK(BM_SpanMetrics);
+
+void BM_ServiceGraph(benchmark::State& state) {
+  sluice::connectors::servicegraph::ServiceGraphOptions sg;
+  sg.store.max_items = 100'000;
+  sluice::connectors::servicegraph::Graph graph(sg);
+  int64_t now = 1;
+  for (auto _ : state) {
+    for (const auto& r : Requests()) {
+      benchmark::DoNotOptimize(graph.Add(r, now));
+      graph.Tick(now);
+    }
+    ++now;
+  }
+  Report(state);
+}
+BENCHMARK(BM_ServiceGraph);
+
 }  // namespace
 
 int main(int argc, char** argv) {

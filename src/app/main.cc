@@ -200,6 +200,16 @@ int main(int argc, char** argv) {
                    "--rate is then traces per second and the summary lists calls and errors "
                    "per edge.")
       ->check(CLI::IsMember({"shop"}));
+  loadgen
+      ->add_option("--operations", lg.operations,
+                   "Root span names per service (/api/v1/op-<k>); 0: three common routes.")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 100000));
+  loadgen
+      ->add_option("--name-churn", lg.name_churn,
+                   "Fraction of root spans given a name never used before (span-name churn).")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
   bool lg_quiet = false;
   loadgen->add_flag("--no-progress", lg_quiet, "No live progress line.");
   std::string dlq_action;

@@ -107,12 +107,17 @@ void Attribute(wire::ProtoWriter& w, uint32_t field, std::string_view key, std::
 // One simulated service: its own random stream, span names and attributes.
 class Service {
  public:
-  Service(int index, uint64_t seed)
+  Service(int index, uint64_t seed, int operations, double name_churn)
       : name_("service-" + std::to_string(index)),
-        rng_(seed * 1000003 + static_cast<uint64_t>(index)) {
+        rng_(seed * 1000003 + static_cast<uint64_t>(index)),
+        churn_per_million_(static_cast<uint64_t>(name_churn * 1e6)) {
     static const char* kRoutes[] = {"/api/orders", "/api/users/{id}", "/api/cart",
                                     "/health",     "/api/search",     "/api/payments"};
-    for (int i = 0; i < 3; ++i) routes_.push_back(kRoutes[rng_() % 6]);
+    if (operations > 0) {
+      for (int i = 0; i < operations; ++i) routes_.push_back("/api/v1/op-" + std::to_string(i));
+    } else {
+      for (int i = 0; i < 3; ++i) routes_.push_back(kRoutes[rng_() % 6]);
+    }
   }
 
   // A trace export request with about `spans` spans (whole traces).
@@ -126,7 +131,11 @@ class Service {
         int64_t start = now_ns - static_cast<int64_t>(rng_() % 1'000'000'000);
         int64_t root_len = 1'000'000 + static_cast<int64_t>(rng_() % 50'000'000);
         bool error = rng_() % 100 < 5;
-        const std::string& route = routes_[rng_() % routes_.size()];
+        std::string churned;
+        if (churn_per_million_ > 0 && rng_() % 1'000'000 < churn_per_million_) {
+          churned = "/api/v1/item/" + std::to_string(++churned_names_);
+        }
+        const std::string& route = churned.empty() ? routes_[rng_() % routes_.size()] : churned;
         Span(w, trace_id, root_id, "", "GET " + route, 2, start, start + root_len, route, error);
         ++made;
         for (int c = 0; c < children && made < spans; ++c, ++made) {
@@ -234,6 +243,8 @@ class Service {
   std::string name_;
   std::mt19937_64 rng_;
   std::vector<std::string> routes_;
+  uint64_t churn_per_million_ = 0;
+  uint64_t churned_names_ = 0;
   uint64_t counter_ = 0;
 };
 
@@ -403,7 +414,7 @@ class Schedule {
     }
     services_.reserve(static_cast<size_t>(o.services));
     for (int i = 0; i < o.services; ++i) {
-      services_.emplace_back(i, o.seed);
+      services_.emplace_back(i, o.seed, o.operations, o.name_churn);
       due_.push({start + std::chrono::duration_cast<SteadyClock::duration>(o.ramp) * i / o.services,
                  static_cast<size_t>(i)});
       carry_.push_back({0, 0, 0});

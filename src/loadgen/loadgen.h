@@ -27,6 +27,13 @@ struct Options {
   int max_retries = 5;
   uint64_t seed = 1;
   bool progress = true;
+  // Root span names (routes) per service: 0 picks 3 of six common routes;
+  // N > 0 gives each service its own N ("/api/v1/op-<k>").
+  int operations = 0;
+  // The fraction of root spans named after a route never used before
+  // ("/api/v1/item/<n>"): span-name churn, which drives span metrics'
+  // series count up until their cardinality limit engages.
+  double name_churn = 0;
   // "shop": instead of independent services, whole traces through a fixed
   // service topology (TopologyEdges), `spans_per_second` traces per second;
   // `services` is then ignored.

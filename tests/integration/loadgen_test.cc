@@ -4,7 +4,10 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <fstream>
 #include <regex>
+#include <set>
+#include <sstream>
 
 #include "integration/harness.h"
 #include "support/wait.h"
@@ -120,6 +123,74 @@ TEST(LoadgenTest, InterruptedRunStopsPromptlyAndCountsWhatItSent) {
         Field(out, "accepted"),
         ServerCounter(sluice.admin(), R"(sluice_receiver_accepted_spans_total{receiver="otlp"})"));
   }
+  sluice.process().Signal(SIGTERM);
+  EXPECT_EQ(sluice.process().Wait(std::chrono::seconds(30)), 0);
+}
+
+// --operations gives each service its own root span names, and
+// --name-churn names a share of root spans after routes never used before:
+// what the span-metrics benchmarks run on.
+TEST(LoadgenTest, OperationsAndNameChurnShapeTheRootSpanNames) {
+  TempDir dir;
+  std::string config = R"(
+receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:0
+exporters:
+  file:
+    path: )" + dir.Sub("spans.jsonl") +
+                       R"(
+storage:
+  directory: )" + dir.Sub("data") +
+                       R"(
+service:
+  telemetry:
+    metrics:
+      address: 127.0.0.1:0
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [file]
+)";
+  SluiceProcess sluice(dir, config);
+  ASSERT_TRUE(sluice.WaitStarted()) << sluice.process().Output();
+  RunResult run =
+      RunToCompletion(SLUICE_BINARY,
+                      {"loadgen", "--endpoint", sluice.otlp(), "--services", "2", "--operations",
+                       "4", "--name-churn", "0.25", "--rate", "300", "--duration", "2s", "--ramp",
+                       "0s", "--interval", "200ms", "--no-progress"},
+                      dir.path(), std::chrono::seconds(60));
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  const uint64_t accepted = Field(run.output, "accepted");
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return ServerCounter(sluice.admin(),
+                             R"(sluice_exporter_sent_items_total{exporter="file"})") >= accepted;
+      },
+      std::chrono::seconds(20)));
+  std::ifstream in(dir.Sub("spans.jsonl"));
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string all = text.str();
+  std::set<std::string> operations, churned, others;
+  std::regex root(R"re("name":"GET ([^"]+)")re");
+  for (auto it = std::sregex_iterator(all.begin(), all.end(), root); it != std::sregex_iterator();
+       ++it) {
+    std::string route = (*it)[1].str();
+    if (route.starts_with("/api/v1/op-")) {
+      operations.insert(route);
+    } else if (route.starts_with("/api/v1/item/")) {
+      churned.insert(route);
+    } else {
+      others.insert(route);
+    }
+  }
+  EXPECT_EQ(operations, (std::set<std::string>{"/api/v1/op-0", "/api/v1/op-1", "/api/v1/op-2",
+                                               "/api/v1/op-3"}));
+  EXPECT_GT(churned.size(), 20u) << "about a quarter of some 400 root spans, each a new name";
+  EXPECT_TRUE(others.empty()) << *others.begin();
   sluice.process().Signal(SIGTERM);
   EXPECT_EQ(sluice.process().Wait(std::chrono::seconds(30)), 0);
 }

@@ -20,10 +20,31 @@ namespace of = wire::otlp::field;
 constexpr int kKindServer = 2, kKindClient = 3, kKindProducer = 4, kKindConsumer = 5;
 constexpr uint64_t kStatusError = 2;
 
+// An edge's key: client, server and type, then each dimension as
+// \x1f key \x1e value.
+void AppendDimension(std::string* key, std::string_view prefix, std::string_view k,
+                     std::string_view v) {
+  key->push_back('\x1f');
+  key->append(prefix);
+  key->append(k);
+  key->push_back('\x1e');
+  key->append(v);
+}
+
+void EdgeKeyInto(std::string_view client, std::string_view server, std::string_view type,
+                 std::string* key) {
+  key->assign(client);
+  key->push_back('\x1f');
+  key->append(server);
+  key->push_back('\x1f');
+  key->append(type);
+}
+
 std::string EdgeKey(const std::string& client, const std::string& server, const std::string& type,
                     const std::vector<std::pair<std::string, std::string>>& dims) {
-  std::string key = client + '\x1f' + server + '\x1f' + type;
-  for (const auto& [k, v] : dims) key += '\x1f' + k + '\x1e' + v;
+  std::string key;
+  EdgeKeyInto(client, server, type, &key);
+  for (const auto& [k, v] : dims) AppendDimension(&key, "", k, v);
   return key;
 }
 
@@ -34,27 +55,42 @@ size_t Graph::Bucket(double seconds) const {
   return static_cast<size_t>(std::lower_bound(b.begin(), b.end(), seconds) - b.begin());
 }
 
+Graph::SpanKey Graph::SpanKey::Of(std::string_view trace_id, std::string_view span_id) {
+  SpanKey k;
+  std::memcpy(k.bytes.data(), trace_id.data(), std::min<size_t>(trace_id.size(), 16));
+  std::memcpy(k.bytes.data() + 16, span_id.data(), std::min<size_t>(span_id.size(), 8));
+  return k;
+}
+
+// The key is written into one reused buffer and looked up without a copy;
+// an edge's dimensions are copied only when it is first seen.
 void Graph::Observe(const std::string& client, const std::string& server,
                     const std::string& connection_type, const Side* client_side,
                     const Side* server_side, int64_t now) {
-  std::vector<std::pair<std::string, std::string>> dims;
+  EdgeKeyInto(client, server, connection_type, &edge_key_);
   if (client_side != nullptr) {
-    for (const auto& [k, v] : client_side->dimensions) dims.emplace_back("client_" + k, v);
+    for (const auto& [k, v] : client_side->dimensions) AppendDimension(&edge_key_, "client_", k, v);
   }
   if (server_side != nullptr) {
-    for (const auto& [k, v] : server_side->dimensions) dims.emplace_back("server_" + k, v);
+    for (const auto& [k, v] : server_side->dimensions) AppendDimension(&edge_key_, "server_", k, v);
   }
-  std::string key = EdgeKey(client, server, connection_type, dims);
-  auto it = edges_.find(key);
+  auto it = edges_.find(edge_key_);
   if (it == edges_.end()) {
     Edge e;
     e.client = client;
     e.server = server;
     e.connection_type = connection_type;
-    e.dimensions = std::move(dims);
+    if (client_side != nullptr) {
+      for (const auto& [k, v] : client_side->dimensions)
+        e.dimensions.emplace_back("client_" + k, v);
+    }
+    if (server_side != nullptr) {
+      for (const auto& [k, v] : server_side->dimensions)
+        e.dimensions.emplace_back("server_" + k, v);
+    }
     e.server_buckets.assign(options_.latency_histogram_buckets.size() + 1, 0);
     e.client_buckets.assign(options_.latency_histogram_buckets.size() + 1, 0);
-    it = edges_.emplace(std::move(key), std::move(e)).first;
+    it = edges_.emplace(edge_key_, std::move(e)).first;
   }
   Edge& e = it->second;
   ++e.requests;
@@ -75,12 +111,16 @@ void Graph::Observe(const std::string& client, const std::string& server,
 }
 
 void Graph::Complete(const Pending& p, int64_t now) {
-  std::string type = p.messaging ? "messaging_system" : "";
-  Observe(p.client->service, p.server->service, type, &*p.client, &*p.server, now);
+  static const std::string kMessaging = "messaging_system", kNone;
+  Observe(p.client->service, p.server->service, p.messaging ? kMessaging : kNone, &*p.client,
+          &*p.server, now);
   ++counts_.paired;
 }
 
 Status Graph::Add(std::string_view request, int64_t now) {
+  // The service name, read once per resource.
+  const char* resource_seen = nullptr;
+  std::string service;
   return wire::otlp::ForEachLeaf(
       request, [&](std::string_view resource, std::string_view, std::string_view leaf) -> Status {
         wire::otlp::SpanView span;
@@ -89,11 +129,14 @@ Status Graph::Add(std::string_view request, int64_t now) {
         bool server = span.kind == kKindServer || span.kind == kKindConsumer;
         if (!client && !server) return Status::Ok();
         std::string_view v;
+        if (resource.data() != resource_seen || resource_seen == nullptr) {
+          resource_seen = resource.data();
+          service = wire::otlp::FindAttribute(resource, of::kResourceAttributes, "service.name", &v)
+                        ? wire::otlp::AnyValueText(v)
+                        : "unknown_service";
+        }
         Side side;
-        side.service =
-            wire::otlp::FindAttribute(resource, of::kResourceAttributes, "service.name", &v)
-                ? wire::otlp::AnyValueText(v)
-                : "unknown_service";
+        side.service = service;
         uint64_t ns = span.end_time_unix_nano > span.start_time_unix_nano
                           ? span.end_time_unix_nano - span.start_time_unix_nano
                           : 0;
@@ -105,19 +148,40 @@ Status Graph::Add(std::string_view request, int64_t now) {
             side.dimensions.emplace_back(d, wire::otlp::AnyValueText(v));
           }
         }
-        std::string key(span.trace_id);
+        SpanKey key;
         if (client) {
-          key.append(span.span_id);
-          for (const std::string& a : options_.virtual_node_peer_attributes) {
-            if (wire::otlp::FindAttribute(leaf, of::kSpanAttributes, a, &v)) {
-              side.peer = wire::otlp::AnyValueText(v);
-              if (a.rfind("db.", 0) == 0) side.connection_type = "database";
-              break;
+          key = SpanKey::Of(span.trace_id, span.span_id);
+          // The first of the peer attributes the span has, in one pass over
+          // its attributes.
+          const auto& peers = options_.virtual_node_peer_attributes;
+          size_t best = peers.size();
+          std::string_view best_value;
+          wire::ProtoReader r(leaf);
+          while (r.Next() && best > 0) {
+            if (r.field() != of::kSpanAttributes || !r.Is(wire::WireType::kLengthDelimited)) {
+              continue;
             }
+            std::string_view k, value;
+            wire::ProtoReader kv(r.bytes());
+            while (kv.Next()) {
+              if (kv.field() == of::kKeyValueKey) k = kv.bytes();
+              if (kv.field() == of::kKeyValueValue) value = kv.bytes();
+            }
+            for (size_t i = 0; i < best; ++i) {
+              if (peers[i] == k) {
+                best = i;
+                best_value = value;
+                break;
+              }
+            }
+          }
+          if (best < peers.size()) {
+            side.peer = wire::otlp::AnyValueText(best_value);
+            if (peers[best].starts_with("db.")) side.connection_type = "database";
           }
         } else {
           if (span.parent_span_id.empty()) side.root = true;
-          key.append(span.parent_span_id);
+          key = SpanKey::Of(span.trace_id, span.parent_span_id);
         }
         auto it = pending_.find(key);
         if (it != pending_.end()) {
@@ -143,16 +207,26 @@ Status Graph::Add(std::string_view request, int64_t now) {
         p.messaging = span.kind == kKindProducer || span.kind == kKindConsumer;
         (client ? p.client : p.server) = std::move(side);
         pending_.emplace(key, std::move(p));
-        order_.emplace_back(now, std::move(key));
         return Status::Ok();
       });
 }
 
 void Graph::Tick(int64_t now) {
-  int64_t cutoff = now - options_.store.ttl.count();
-  while (!order_.empty() && order_.front().first <= cutoff) {
-    auto it = pending_.find(order_.front().second);
-    if (it != pending_.end() && it->second.created_unix_nano == order_.front().first) {
+  // Requests waiting past the ttl are looked for every ttl / 8 (a scan of
+  // the store, which max_items bounds), and resolved oldest first.
+  const int64_t ttl = options_.store.ttl.count();
+  if (now - last_store_sweep_unix_nano_ >= std::max<int64_t>(ttl / 8, 1)) {
+    last_store_sweep_unix_nano_ = now;
+    const int64_t cutoff = now - ttl;
+    std::vector<std::pair<int64_t, SpanKey>> expired;
+    for (const auto& [key, p] : pending_) {
+      if (p.created_unix_nano <= cutoff) expired.emplace_back(p.created_unix_nano, key);
+    }
+    std::sort(expired.begin(), expired.end(), [](const auto& a, const auto& b) {
+      return a.first != b.first ? a.first < b.first : a.second.view() < b.second.view();
+    });
+    for (const auto& [created, key] : expired) {
+      auto it = pending_.find(key);
       const Pending& p = it->second;
       if (p.client && !p.client->peer.empty()) {
         // A call to a peer that reports no spans: a virtual server node.
@@ -168,7 +242,6 @@ void Graph::Tick(int64_t now) {
       }
       pending_.erase(it);
     }
-    order_.pop_front();
   }
   // Edges idle past metrics_expiration go; looked for once a second, not
   // at every batch.
@@ -176,7 +249,7 @@ void Graph::Tick(int64_t now) {
       now - last_edge_sweep_unix_nano_ >= 1'000'000'000) {
     last_edge_sweep_unix_nano_ = now;
     int64_t idle = now - options_.metrics_expiration.count();
-    std::erase_if(edges_, [&](const auto& kv) { return kv.second.last_update_unix_nano < idle; });
+    absl::erase_if(edges_, [&](const auto& kv) { return kv.second.last_update_unix_nano < idle; });
   }
 }
 
@@ -343,12 +416,20 @@ std::string Graph::Serialize() const {
     w.Varint(13, static_cast<uint64_t>(e.last_update_unix_nano));
     w.EndMessage(m);
   }
-  for (const auto& [created, key] : order_) {
-    auto it = pending_.find(key);
-    if (it == pending_.end() || it->second.created_unix_nano != created) continue;
-    const Pending& p = it->second;
+  // Waiting requests oldest first, so a checkpoint's bytes depend only on
+  // its state.
+  std::vector<std::pair<const SpanKey*, const Pending*>> waiting;
+  for (const auto& [key, p] : pending_) waiting.emplace_back(&key, &p);
+  std::sort(waiting.begin(), waiting.end(), [](const auto& a, const auto& b) {
+    return a.second->created_unix_nano != b.second->created_unix_nano
+               ? a.second->created_unix_nano < b.second->created_unix_nano
+               : a.first->view() < b.first->view();
+  });
+  for (const auto& [key_ptr, p_ptr] : waiting) {
+    const SpanKey& key = *key_ptr;
+    const Pending& p = *p_ptr;
     size_t m = w.BeginMessage(2);
-    w.Bytes(1, key);
+    w.Bytes(1, key.view());
     w.Varint(2, static_cast<uint64_t>(p.created_unix_nano));
     w.Varint(3, p.messaging ? 1 : 0);
     if (p.client) WriteSide(w, 4, *p.client);
@@ -361,7 +442,6 @@ std::string Graph::Serialize() const {
 Status Graph::Deserialize(std::string_view bytes) {
   edges_.clear();
   pending_.clear();
-  order_.clear();
   const size_t buckets = options_.latency_histogram_buckets.size() + 1;
   wire::ProtoReader r(bytes);
   while (r.Next()) {
@@ -421,13 +501,15 @@ Status Graph::Deserialize(std::string_view bytes) {
       edges_.emplace(std::move(key), std::move(e));
     } else if (r.field() == 2) {
       Pending p;
-      std::string key;
+      SpanKey key;
       wire::ProtoReader f(r.bytes());
       while (f.Next()) {
         switch (f.field()) {
-          case 1:
-            key = std::string(f.bytes());
+          case 1: {
+            std::string_view b = f.bytes();
+            key = SpanKey::Of(b.substr(0, 16), b.size() > 16 ? b.substr(16) : std::string_view());
             break;
+          }
           case 2:
             p.created_unix_nano = f.as_int64();
             break;
@@ -445,8 +527,7 @@ Status Graph::Deserialize(std::string_view bytes) {
         }
       }
       if (!f.ok()) return Status::Corruption(f.error());
-      order_.emplace_back(p.created_unix_nano, key);
-      pending_.emplace(std::move(key), std::move(p));
+      pending_.emplace(key, std::move(p));
     }
   }
   if (!r.ok()) return Status::Corruption(r.error());

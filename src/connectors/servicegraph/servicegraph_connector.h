@@ -1,12 +1,14 @@
 #pragma once
 
+#include <absl/container/flat_hash_map.h>
+
+#include <array>
 #include <chrono>
 #include <cstdint>
-#include <deque>
+#include <cstring>
 #include <map>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "config/schema.h"
@@ -71,6 +73,20 @@ class Graph {
     uint64_t server_count = 0, client_count = 0;
     int64_t last_update_unix_nano = 0;
   };
+  // Where a request's two sides meet: the trace id and the client span's id
+  // (the client's own, the server's parent), zero-padded to 16 + 8 bytes.
+  struct SpanKey {
+    std::array<char, 24> bytes{};
+    static SpanKey Of(std::string_view trace_id, std::string_view span_id);
+    std::string_view view() const { return {bytes.data(), bytes.size()}; }
+    bool operator==(const SpanKey&) const = default;
+    template <typename H>
+    friend H AbslHashValue(H h, const SpanKey& k) {
+      uint64_t w[3];
+      std::memcpy(w, k.bytes.data(), sizeof w);
+      return H::combine(std::move(h), w[0], w[1], w[2]);
+    }
+  };
   struct Counts {
     uint64_t paired = 0, virtual_nodes = 0, expired = 0, dropped = 0;
   };
@@ -85,7 +101,7 @@ class Graph {
   std::string Serialize() const;
   Status Deserialize(std::string_view bytes);
 
-  const std::unordered_map<std::string, Edge>& edges() const { return edges_; }
+  const absl::flat_hash_map<std::string, Edge>& edges() const { return edges_; }
   size_t pending() const { return pending_.size(); }
   const Counts& counts() const { return counts_; }
 
@@ -97,10 +113,11 @@ class Graph {
   size_t Bucket(double seconds) const;
 
   const ServiceGraphOptions& options_;
-  std::unordered_map<std::string, Pending> pending_;   // by trace id + the client span's id
-  std::deque<std::pair<int64_t, std::string>> order_;  // creation time, key
-  std::unordered_map<std::string, Edge> edges_;
+  absl::flat_hash_map<SpanKey, Pending> pending_;
+  absl::flat_hash_map<std::string, Edge> edges_;
+  std::string edge_key_;  // the key being looked up, reused edge after edge
   int64_t last_edge_sweep_unix_nano_ = 0;
+  int64_t last_store_sweep_unix_nano_ = 0;
   Counts counts_;
 };
 

@@ -7,11 +7,16 @@
 #include "connectors/common/checkpointed.h"
 #include "connectors/common/encode.h"
 #include "wire/otlp/common.h"
+#include "wire/otlp/edit.h"
 #include "wire/otlp/inspect.h"
 #include "wire/otlp/metrics.h"
 #include "wire/otlp/traces.h"
 #include "wire/proto_reader.h"
 #include "wire/proto_writer.h"
+
+// Inlined: a hash is taken per span.
+#define XXH_INLINE_ALL
+#include <xxhash.h>
 
 namespace sluice::connectors::spanmetrics {
 namespace {
@@ -32,62 +37,115 @@ const char* StatusName(uint64_t code) {
   return code <= 2 ? kNames[code] : "STATUS_CODE_UNSET";
 }
 
-std::string Key(std::string_view service,
-                const std::vector<std::pair<std::string, std::string>>& attrs) {
-  std::string key(service);
-  for (const auto& [k, v] : attrs) {
-    key.push_back('\x1f');
-    key += k;
-    key.push_back('\x1e');
-    key += v;
+// A series' identity as a hash: the service's hash, then name, kind and
+// status, then each dimension's value (or a mark for a missing one). Add
+// and Deserialize build it the same way.
+uint64_t Mix(uint64_t h) {
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  return h;
+}
+uint64_t HashText(std::string_view text, uint64_t h) {
+  return XXH3_64bits_withSeed(text.data(), text.size(), h);
+}
+uint64_t HashSpan(uint64_t service_hash, std::string_view name, int64_t kind, uint64_t status) {
+  return HashText(name, service_hash ^ Mix(static_cast<uint64_t>(kind) << 8 | status));
+}
+uint64_t HashMissing(uint64_t h) {
+  return Mix(h + 0x9e3779b97f4a7c15ull);
+}
+uint64_t HashOverflow(uint64_t service_hash) {
+  return Mix(service_hash ^ 0x6a09e667f3bcc909ull);
+}
+
+// An attribute's value as text, without a copy for strings.
+std::string_view TextOf(std::string_view any_value, std::string* scratch) {
+  wire::otlp::AnyView v = wire::otlp::ViewAny(any_value);
+  if (v.type == wire::otlp::AnyView::Type::kString) return v.s;
+  *scratch = wire::otlp::AnyValueText(any_value);
+  return *scratch;
+}
+
+int64_t KindOf(std::string_view name) {
+  for (int64_t k = 0; k <= 5; ++k) {
+    if (name == KindName(k)) return k;
   }
-  return key;
+  return 0;
+}
+uint64_t StatusOf(std::string_view name) {
+  for (uint64_t c = 0; c <= 2; ++c) {
+    if (name == StatusName(c)) return c;
+  }
+  return 0;
 }
 
 }  // namespace
 
+// Per span, the series is found by a hash of what tells it apart, without
+// building a key; a series' attributes are written out only when it is
+// first seen, and the service name is read once per resource.
 Result<uint64_t> Aggregator::Add(std::string_view request, int64_t now_unix_nano) {
   uint64_t overflowed = 0;
   const double scale = options_.unit_seconds ? 1e-9 : 1e-6;  // ns to the histogram unit
-  std::vector<std::pair<std::string, std::string>> attrs;
+  const char* resource_seen = nullptr;
+  std::string service;
+  uint64_t service_hash = 0;
+  std::string scratch;
   SLUICE_RETURN_IF_ERROR(wire::otlp::ForEachLeaf(
       request, [&](std::string_view resource, std::string_view, std::string_view leaf) -> Status {
         wire::otlp::SpanView span;
         SLUICE_RETURN_IF_ERROR(wire::otlp::ViewSpan(leaf, &span));
         std::string_view v;
-        std::string service =
-            wire::otlp::FindAttribute(resource, of::kResourceAttributes, "service.name", &v)
-                ? wire::otlp::AnyValueText(v)
-                : "unknown_service";
-        attrs.clear();
-        attrs.emplace_back("span.name", std::string(span.name));
-        attrs.emplace_back("span.kind", KindName(span.kind));
-        attrs.emplace_back("status.code",
-                           StatusName(wire::LastVarintField(span.status, of::kStatusCode)));
+        if (resource.data() != resource_seen || resource_seen == nullptr) {
+          resource_seen = resource.data();
+          service = wire::otlp::FindAttribute(resource, of::kResourceAttributes, "service.name", &v)
+                        ? std::string(TextOf(v, &scratch))
+                        : "unknown_service";
+          service_hash = HashText(service, 0);
+        }
+        const uint64_t status = wire::LastVarintField(span.status, of::kStatusCode);
+        uint64_t h = HashSpan(service_hash, span.name, span.kind, status);
         for (const Dimension& d : options_.dimensions) {
           if (wire::otlp::FindAttribute(leaf, of::kSpanAttributes, d.name, &v) ||
               wire::otlp::FindAttribute(resource, of::kResourceAttributes, d.name, &v)) {
-            attrs.emplace_back(d.name, wire::otlp::AnyValueText(v));
+            h = HashText(TextOf(v, &scratch), h);
           } else if (d.default_value) {
-            attrs.emplace_back(d.name, *d.default_value);
+            h = HashText(*d.default_value, h);
+          } else {
+            h = HashMissing(h);
           }
         }
-        std::string key = Key(service, attrs);
-        auto it = series_.find(key);
+        auto it = series_.find(h);
+        bool overflow = false;
         if (it == series_.end() && options_.aggregation_cardinality_limit > 0 &&
             static_cast<int64_t>(series_.size()) >= options_.aggregation_cardinality_limit) {
           // Past the limit: the span counts in its service's overflow series.
-          attrs.assign({{kOverflowAttribute, "true"}});
-          key = Key(service, attrs);
-          it = series_.find(key);
+          h = HashOverflow(service_hash);
+          it = series_.find(h);
+          overflow = true;
           ++overflowed;
         }
         if (it == series_.end()) {
           Series s;
           s.service = service;
-          s.attributes = attrs;
+          if (overflow) {
+            s.attributes.emplace_back(kOverflowAttribute, "true");
+          } else {
+            s.attributes.emplace_back("span.name", std::string(span.name));
+            s.attributes.emplace_back("span.kind", KindName(span.kind));
+            s.attributes.emplace_back("status.code", StatusName(status));
+            for (const Dimension& d : options_.dimensions) {
+              if (wire::otlp::FindAttribute(leaf, of::kSpanAttributes, d.name, &v) ||
+                  wire::otlp::FindAttribute(resource, of::kResourceAttributes, d.name, &v)) {
+                s.attributes.emplace_back(d.name, std::string(TextOf(v, &scratch)));
+              } else if (d.default_value) {
+                s.attributes.emplace_back(d.name, *d.default_value);
+              }
+            }
+          }
           s.bucket_counts.assign(options_.buckets_seconds.size() + 1, 0);
-          it = series_.emplace(std::move(key), std::move(s)).first;
+          it = series_.emplace(h, std::move(s)).first;
         }
         Series& s = it->second;
         uint64_t duration_ns = span.end_time_unix_nano > span.start_time_unix_nano
@@ -104,18 +162,43 @@ Result<uint64_t> Aggregator::Add(std::string_view request, int64_t now_unix_nano
         s.sum += value;
         s.last_update_unix_nano = now_unix_nano;
         if (options_.exemplars) {
-          s.exemplar = Exemplar{std::string(span.trace_id), std::string(span.span_id), value,
-                                static_cast<int64_t>(span.end_time_unix_nano)};
+          if (!s.exemplar) s.exemplar.emplace();
+          // assign() reuses the strings' memory from the last exemplar.
+          s.exemplar->trace_id.assign(span.trace_id);
+          s.exemplar->span_id.assign(span.span_id);
+          s.exemplar->value = value;
+          s.exemplar->time_unix_nano = static_cast<int64_t>(span.end_time_unix_nano);
         }
         return Status::Ok();
       }));
   return overflowed;
 }
 
+uint64_t Aggregator::HashOf(const Series& s) const {
+  const uint64_t service_hash = HashText(s.service, 0);
+  auto find = [&](std::string_view name) -> const std::string* {
+    for (const auto& [k, v] : s.attributes) {
+      if (k == name) return &v;
+    }
+    return nullptr;
+  };
+  if (find(kOverflowAttribute) != nullptr) return HashOverflow(service_hash);
+  const std::string* name = find("span.name");
+  const std::string* kind = find("span.kind");
+  const std::string* status = find("status.code");
+  uint64_t h = HashSpan(service_hash, name ? *name : "", kind ? KindOf(*kind) : 0,
+                        status ? StatusOf(*status) : 0);
+  for (const Dimension& d : options_.dimensions) {
+    const std::string* value = find(d.name);
+    h = value != nullptr ? HashText(*value, h) : HashMissing(h);
+  }
+  return h;
+}
+
 uint64_t Aggregator::Expire(int64_t now_unix_nano) {
   if (options_.metrics_expiration.count() <= 0) return 0;
   int64_t cutoff = now_unix_nano - options_.metrics_expiration.count();
-  return static_cast<uint64_t>(std::erase_if(
+  return static_cast<uint64_t>(absl::erase_if(
       series_, [&](const auto& kv) { return kv.second.last_update_unix_nano < cutoff; }));
 }
 
@@ -284,8 +367,8 @@ Status Aggregator::Deserialize(std::string_view bytes) {
     if (s.bucket_counts.size() != options_.buckets_seconds.size() + 1) {
       return Status::Corruption("the checkpoint's buckets differ from the configured ones");
     }
-    std::string key = Key(s.service, s.attributes);
-    series_.emplace(std::move(key), std::move(s));
+    const uint64_t h = HashOf(s);
+    series_.emplace(h, std::move(s));
   }
   if (!r.ok()) return Status::Corruption(r.error());
   return Status::Ok();
