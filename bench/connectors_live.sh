@@ -95,7 +95,7 @@ awk '{ t[NR] = $1; r[NR] = $7; if (NR == 1 || $7 < lo) lo = $7; if ($7 > hi) hi 
     h = int(NR / 2) + 1
     slope = (NR > h && t[NR] > t[h]) ? (r[NR] - r[h]) / ((t[NR] - t[h]) / 60) : 0
     printf "spans_per_s_mean=%d\n", n ? sum / n : 0
-    printf "lag_max spanmetrics_records=%d spanmetrics_s=%.1f servicegraph_records=%d servicegraph_s=%.1f\n", sml, sms, sgl, sgs
+    printf "lag_max spanmetrics_records=%d spanmetrics_s=%.3f servicegraph_records=%d servicegraph_s=%.3f\n", sml, sms, sgl, sgs
     printf "rss_kib first=%d min=%d max=%d last=%d second_half_change_kib_per_min=%.1f samples=%d\n",
       r[1], lo, hi, r[NR], slope, NR
   }' "$work/samples"

@@ -1,5 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
+
+#include "config/schema.h"
+#include "connectors/spanmetrics/exponential.h"
 #include "connectors/spanmetrics/spanmetrics_connector.h"
 #include "support/otlp_builders.h"
 
@@ -167,6 +171,120 @@ TEST(SpanMetricsTest, EncodedMetricsAreCumulativeCallsAndAHistogramInMillisecond
   EXPECT_EQ(h.bucket_counts(2), 1u) << "(4ms, 6ms]";
   ASSERT_EQ(h.exemplars_size(), 1);
   EXPECT_EQ(h.exemplars(0).span_id(), std::string(7, '\x02') + '\x01');
+}
+
+TEST(ExponentialHistogramTest, IndexPutsPowersOfTwoAtTheUpperEndOfTheirBucket) {
+  using H = ExponentialHistogram;
+  // Scale 0: bucket i holds (2^i, 2^(i+1)].
+  EXPECT_EQ(H::Index(1, 0), -1);
+  EXPECT_EQ(H::Index(2, 0), 0);
+  EXPECT_EQ(H::Index(3, 0), 1);
+  EXPECT_EQ(H::Index(4, 0), 1);
+  EXPECT_EQ(H::Index(4.0001, 0), 2);
+  // Scale 1: (2^(i/2), 2^((i+1)/2)].
+  EXPECT_EQ(H::Index(2, 1), 1);
+  EXPECT_EQ(H::Index(1.5, 1), 1);
+  EXPECT_EQ(H::Index(1.4, 1), 0);
+  // Scale -1: (4^i, 4^(i+1)].
+  EXPECT_EQ(H::Index(4, -1), 0);
+  EXPECT_EQ(H::Index(5, -1), 1);
+  EXPECT_EQ(H::Index(0.5, -1), -1);
+}
+
+TEST(ExponentialHistogramTest, WideRangesCoarsenTheScaleToStayWithinMaxSize) {
+  ExponentialHistogram h(20);
+  h.Record(0);
+  uint64_t recorded = 1;
+  for (double v = 0.1; v < 60000; v *= 1.3, ++recorded) h.Record(v);
+  EXPECT_LE(h.counts().size(), 20u);
+  EXPECT_LT(h.scale(), ExponentialHistogram::kMaxScale);
+  EXPECT_EQ(h.count(), recorded);
+  EXPECT_EQ(h.zero_count(), 1u);
+  uint64_t in_buckets = 0;
+  for (uint64_t c : h.counts()) in_buckets += c;
+  EXPECT_EQ(in_buckets + h.zero_count(), h.count());
+  EXPECT_EQ(h.min(), 0);
+  // Every value lies in a bucket the histogram covers, and the bucket of the
+  // largest value is its last.
+  for (double v = 0.1; v < 60000; v *= 1.3) {
+    int64_t i = ExponentialHistogram::Index(v, h.scale());
+    EXPECT_GE(i, h.offset());
+    EXPECT_LT(i, h.offset() + static_cast<int64_t>(h.counts().size()));
+  }
+  EXPECT_EQ(ExponentialHistogram::Index(h.max(), h.scale()),
+            h.offset() + static_cast<int64_t>(h.counts().size()) - 1);
+}
+
+TEST(ExponentialHistogramTest, OneValueStaysAtTheFinestScale) {
+  ExponentialHistogram h(160);
+  for (int i = 0; i < 5; ++i) h.Record(12.5);
+  EXPECT_EQ(h.scale(), ExponentialHistogram::kMaxScale);
+  ASSERT_EQ(h.counts().size(), 1u);
+  EXPECT_EQ(h.counts()[0], 5u);
+}
+
+SpanMetricsOptions ParseOptions(const std::string& yaml, std::vector<std::string>* errors) {
+  config::Context ctx("spanmetrics.yaml");
+  auto node = config::LoadString(yaml, ctx);
+  SpanMetricsOptions o;
+  if (node) SpanMetricsOptionsSchema().Parse(*node, &o, ctx);
+  for (const auto& e : ctx.errors()) errors->push_back(e.ToString());
+  return o;
+}
+
+TEST(SpanMetricsTest, ExponentialHistogramConfigTakesTheCollectorsMaxSize) {
+  std::vector<std::string> errors;
+  EXPECT_EQ(
+      ParseOptions("histogram:\n  exponential:\n    max_size: 40\n", &errors).exponential_max_size,
+      40);
+  EXPECT_EQ(ParseOptions("histogram:\n  exponential:\n", &errors).exponential_max_size, 160);
+  EXPECT_EQ(ParseOptions("histogram: {unit: s}\n", &errors).exponential_max_size, 0);
+  EXPECT_TRUE(errors.empty()) << errors[0];
+  ParseOptions("histogram:\n  exponential:\n    max_size: 1\n", &errors);
+  ParseOptions("histogram:\n  exponential:\n    size: 10\n", &errors);
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_NE(errors[0].find("spanmetrics.yaml:3:15"), std::string::npos) << errors[0];
+  EXPECT_NE(errors[1].find("valid keys: max_size"), std::string::npos) << errors[1];
+}
+
+TEST(SpanMetricsTest, ExponentialDurationsAreEncodedAndCheckpointed) {
+  SpanMetricsOptions o;
+  o.exponential_max_size = 160;
+  Aggregator a(o);
+  ASSERT_TRUE(a.Add(Spans("api", {{"a", 5, false, ""}, {"a", 250, false, ""}, {"a", 0, false, ""}})
+                        .SerializeAsString(),
+                    7)
+                  .ok());
+  pb::collector::metrics::v1::ExportMetricsServiceRequest req;
+  ASSERT_TRUE(req.ParseFromString(a.Encode(100, 200)));
+  const auto& metrics = req.resource_metrics(0).scope_metrics(0).metrics();
+  ASSERT_EQ(metrics.size(), 2);
+  ASSERT_TRUE(metrics[1].has_exponential_histogram());
+  EXPECT_EQ(metrics[1].exponential_histogram().aggregation_temporality(),
+            pb::metrics::v1::AGGREGATION_TEMPORALITY_CUMULATIVE);
+  const auto& p = metrics[1].exponential_histogram().data_points(0);
+  EXPECT_EQ(p.count(), 3u);
+  EXPECT_DOUBLE_EQ(p.sum(), 255);
+  EXPECT_EQ(p.zero_count(), 1u);
+  EXPECT_DOUBLE_EQ(p.min(), 0);
+  EXPECT_DOUBLE_EQ(p.max(), 250);
+  uint64_t positive = 0;
+  for (uint64_t c : p.positive().bucket_counts()) positive += c;
+  EXPECT_EQ(positive, 2u);
+  EXPECT_LE(p.positive().bucket_counts_size(), 160);
+  // 5 ms and 250 ms in the buckets the scale and offset name.
+  const double base = std::pow(2.0, std::pow(2.0, -p.scale()));
+  EXPECT_LT(std::pow(base, p.positive().offset()), 5);
+  EXPECT_GE(std::pow(base, p.positive().offset() + p.positive().bucket_counts_size()), 250);
+  ASSERT_EQ(p.exemplars_size(), 1);
+  EXPECT_EQ(p.attributes(0).key(), "service.name");
+
+  Aggregator b(o);
+  ASSERT_TRUE(b.Deserialize(a.Serialize()).ok());
+  EXPECT_EQ(b.Encode(100, 200), a.Encode(100, 200)) << "the checkpoint keeps the histogram";
+  Aggregator explicit_buckets(SpanMetricsOptions{});
+  EXPECT_EQ(explicit_buckets.Deserialize(a.Serialize()).code(), StatusCode::kCorruption)
+      << "a checkpoint of the other histogram kind is a documented reset";
 }
 
 }  // namespace

@@ -67,6 +67,13 @@ std::string_view TextOf(std::string_view any_value, std::string* scratch) {
   return *scratch;
 }
 
+uint64_t ZigZag(int64_t v) {
+  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+}
+int64_t UnZigZag(uint64_t v) {
+  return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1);
+}
+
 int64_t KindOf(std::string_view name) {
   for (int64_t k = 0; k <= 5; ++k) {
     if (name == KindName(k)) return k;
@@ -144,7 +151,11 @@ Result<uint64_t> Aggregator::Add(std::string_view request, int64_t now_unix_nano
               }
             }
           }
-          s.bucket_counts.assign(options_.buckets_seconds.size() + 1, 0);
+          if (options_.exponential_max_size > 0) {
+            s.exponential = ExponentialHistogram(static_cast<int>(options_.exponential_max_size));
+          } else {
+            s.bucket_counts.assign(options_.buckets_seconds.size() + 1, 0);
+          }
           it = series_.emplace(h, std::move(s)).first;
         }
         Series& s = it->second;
@@ -152,13 +163,17 @@ Result<uint64_t> Aggregator::Add(std::string_view request, int64_t now_unix_nano
                                    ? span.end_time_unix_nano - span.start_time_unix_nano
                                    : 0;
         double value = static_cast<double>(duration_ns) * scale;
-        double seconds = static_cast<double>(duration_ns) * 1e-9;
-        size_t bucket =
-            static_cast<size_t>(std::lower_bound(options_.buckets_seconds.begin(),
-                                                 options_.buckets_seconds.end(), seconds) -
-                                options_.buckets_seconds.begin());
         ++s.calls;
-        ++s.bucket_counts[bucket];
+        if (options_.exponential_max_size > 0) {
+          s.exponential.Record(value);
+        } else {
+          double seconds = static_cast<double>(duration_ns) * 1e-9;
+          size_t bucket =
+              static_cast<size_t>(std::lower_bound(options_.buckets_seconds.begin(),
+                                                   options_.buckets_seconds.end(), seconds) -
+                                  options_.buckets_seconds.begin());
+          ++s.bucket_counts[bucket];
+        }
         s.sum += value;
         s.last_update_unix_nano = now_unix_nano;
         if (options_.exemplars) {
@@ -240,41 +255,67 @@ std::string Aggregator::Encode(int64_t start_time_unix_nano, int64_t now_unix_na
     w.Varint(of::kSumIsMonotonic, 1);
     w.EndMessage(sum);
     w.EndMessage(m);
-    // duration: a cumulative explicit-bucket histogram.
+    // duration: a cumulative histogram, of explicit buckets or exponential.
+    const bool exponential = options_.exponential_max_size > 0;
     m = w.BeginMessage(of::kScopeMetricsMetrics);
     w.Bytes(of::kMetricName, duration_name);
     w.Bytes(of::kMetricUnit, options_.unit_seconds ? "s" : "ms");
-    size_t hist = w.BeginMessage(of::kMetricHistogram);
+    size_t hist =
+        w.BeginMessage(exponential ? of::kMetricExponentialHistogram : of::kMetricHistogram);
     for (const Series* s : list) {
       size_t p = w.BeginMessage(of::kDataPoints);
       w.Fixed64(of::kPointStartTime, static_cast<uint64_t>(start_time_unix_nano));
-      w.Fixed64(of::kHistogramTime, static_cast<uint64_t>(now_unix_nano));
-      w.Fixed64(of::kHistogramCount, s->calls);
+      w.Fixed64(of::kPointTime, static_cast<uint64_t>(now_unix_nano));
+      w.Fixed64(of::kHistogramCount, s->calls);  // count and sum: 4 and 5 in both point types
       w.Double(of::kHistogramSum, s->sum);
-      std::string counts, bounds;
-      for (uint64_t c : s->bucket_counts) {
-        char b[8];
-        std::memcpy(b, &c, 8);
-        counts.append(b, 8);
+      uint32_t exemplars_field = of::kHistogramExemplars;
+      uint32_t attributes_field = of::kHistogramAttributes;
+      if (exponential) {
+        // ExponentialHistogramDataPoint: scale = 6 (sint32), zero_count = 7,
+        // positive = 8 {offset = 1 (sint32), bucket_counts = 2 (packed)},
+        // exemplars = 11, min = 12, max = 13.
+        const ExponentialHistogram& e = s->exponential;
+        w.Varint(6, ZigZag(e.scale()));
+        w.Fixed64(7, e.zero_count());
+        size_t positive = w.BeginMessage(8);
+        w.Varint(1, ZigZag(e.offset()));
+        std::string packed;
+        wire::ProtoWriter pw(&packed);
+        for (uint64_t c : e.counts()) pw.RawVarint(c);
+        w.Bytes(2, packed);
+        w.EndMessage(positive);
+        if (e.count() > 0) {
+          w.Double(12, e.min());
+          w.Double(13, e.max());
+        }
+        exemplars_field = 11;
+        attributes_field = of::kExpHistogramAttributes;
+      } else {
+        std::string counts, bounds;
+        for (uint64_t c : s->bucket_counts) {
+          char b[8];
+          std::memcpy(b, &c, 8);
+          counts.append(b, 8);
+        }
+        for (double bound : options_.buckets_seconds) {
+          double v = options_.unit_seconds ? bound : bound * 1e3;
+          char b[8];
+          std::memcpy(b, &v, 8);
+          bounds.append(b, 8);
+        }
+        w.Bytes(of::kHistogramBucketCounts, counts);    // packed fixed64
+        w.Bytes(of::kHistogramExplicitBounds, bounds);  // packed double
       }
-      for (double bound : options_.buckets_seconds) {
-        double v = options_.unit_seconds ? bound : bound * 1e3;
-        char b[8];
-        std::memcpy(b, &v, 8);
-        bounds.append(b, 8);
-      }
-      w.Bytes(of::kHistogramBucketCounts, counts);    // packed fixed64
-      w.Bytes(of::kHistogramExplicitBounds, bounds);  // packed double
       if (s->exemplar) {
         // Exemplar: time_unix_nano = 2, as_double = 3, span_id = 4, trace_id = 5.
-        size_t e = w.BeginMessage(of::kHistogramExemplars);
+        size_t e = w.BeginMessage(exemplars_field);
         w.Fixed64(2, static_cast<uint64_t>(s->exemplar->time_unix_nano));
         w.Double(3, s->exemplar->value);
         w.Bytes(4, s->exemplar->span_id);
         w.Bytes(5, s->exemplar->trace_id);
         w.EndMessage(e);
       }
-      point_attributes(w, of::kHistogramAttributes, *s);
+      point_attributes(w, attributes_field, *s);
       w.EndMessage(p);
     }
     w.Varint(of::kTemporality, 2);
@@ -289,7 +330,9 @@ std::string Aggregator::Encode(int64_t start_time_unix_nano, int64_t now_unix_na
 // Checkpoint layout (our own; protobuf wire format): repeated Series = 1 {
 // service = 1, repeated attribute = 2 {key = 1, value = 2}, calls = 3,
 // repeated bucket = 4, sum = 5 (double), last_update = 6, exemplar = 7
-// {trace_id = 1, span_id = 2, value = 3, time = 4}}.
+// {trace_id = 1, span_id = 2, value = 3, time = 4}, exponential = 8 {scale =
+// 1, offset = 2 (both zigzag), repeated count = 3, zero_count = 4, min = 5,
+// max = 6 (doubles)}}.
 std::string Aggregator::Serialize() const {
   std::string out;
   wire::ProtoWriter w(&out);
@@ -306,6 +349,17 @@ std::string Aggregator::Serialize() const {
     for (uint64_t c : s.bucket_counts) w.Varint(4, c);
     w.Double(5, s.sum);
     w.Varint(6, static_cast<uint64_t>(s.last_update_unix_nano));
+    if (options_.exponential_max_size > 0) {
+      const ExponentialHistogram& e = s.exponential;
+      size_t x = w.BeginMessage(8);
+      w.Varint(1, ZigZag(e.scale()));
+      w.Varint(2, ZigZag(e.offset()));
+      for (uint64_t c : e.counts()) w.Varint(3, c);
+      w.Varint(4, e.zero_count());
+      w.Double(5, e.min());
+      w.Double(6, e.max());
+      w.EndMessage(x);
+    }
     if (s.exemplar) {
       size_t e = w.BeginMessage(7);
       w.Bytes(1, s.exemplar->trace_id);
@@ -325,9 +379,36 @@ Status Aggregator::Deserialize(std::string_view bytes) {
   while (r.Next()) {
     if (r.field() != 1) continue;
     Series s;
+    bool has_exponential = false;
     wire::ProtoReader f(r.bytes());
     while (f.Next()) {
       switch (f.field()) {
+        case 8: {
+          int64_t scale = 0, offset = 0;
+          uint64_t zero = 0;
+          double min = 0, max = 0;
+          std::vector<uint64_t> counts;
+          wire::ProtoReader x(f.bytes());
+          while (x.Next()) {
+            if (x.field() == 1) scale = UnZigZag(x.varint());
+            if (x.field() == 2) offset = UnZigZag(x.varint());
+            if (x.field() == 3) counts.push_back(x.varint());
+            if (x.field() == 4) zero = x.varint();
+            if (x.field() == 5) min = x.as_double();
+            if (x.field() == 6) max = x.as_double();
+          }
+          s.exponential = ExponentialHistogram(static_cast<int>(options_.exponential_max_size));
+          has_exponential = x.ok() && options_.exponential_max_size > 0 && scale >= INT32_MIN &&
+                            scale <= INT32_MAX &&
+                            s.exponential.Restore(static_cast<int>(scale), offset,
+                                                  std::move(counts), zero, min, max);
+          if (!has_exponential) {
+            return Status::Corruption(
+                "the checkpoint's exponential histogram does not fit "
+                "the configured one");
+          }
+          break;
+        }
         case 1:
           s.service = std::string(f.bytes());
           break;
@@ -364,7 +445,9 @@ Status Aggregator::Deserialize(std::string_view bytes) {
       }
     }
     if (!f.ok()) return Status::Corruption(std::string("series: ") + f.error());
-    if (s.bucket_counts.size() != options_.buckets_seconds.size() + 1) {
+    if (options_.exponential_max_size > 0
+            ? !has_exponential || !s.bucket_counts.empty()
+            : s.bucket_counts.size() != options_.buckets_seconds.size() + 1) {
       return Status::Corruption("the checkpoint's buckets differ from the configured ones");
     }
     const uint64_t h = HashOf(s);
@@ -426,7 +509,8 @@ const config::Schema<SpanMetricsOptions>& SpanMetricsOptionsSchema() {
     config::Schema<SpanMetricsOptions> s("spanmetrics connector");
     s.Custom("histogram", "map", "explicit, ms",
              "`explicit: {buckets: [2ms, 4ms, ...]}` (the Collector's default buckets when "
-             "unset) and `unit: ms|s`. `exponential` is not supported yet.",
+             "unset), or `exponential: {max_size: 160}` (a base-2 exponential histogram of at "
+             "most max_size buckets), and `unit: ms|s`.",
              [](const YAML::Node& n, SpanMetricsOptions* o, config::Context& ctx) {
                if (!n.IsMap()) {
                  ctx.AddError(n, "expected a map with explicit and unit");
@@ -447,12 +531,25 @@ const config::Schema<SpanMetricsOptions>& SpanMetricsOptionsSchema() {
                    const YAML::Node buckets = v["buckets"];
                    if (buckets.IsDefined()) ParseBucketDurations(buckets, ctx, &o->buckets_seconds);
                  } else if (key == "exponential") {
-                   ctx.AddError(it->first,
-                                "exponential histograms are not supported yet; use "
-                                "explicit buckets");
+                   o->exponential_max_size = 160;
+                   if (v.IsNull()) continue;
+                   if (!v.IsMap()) {
+                     ctx.AddError(v, "expected a map with max_size");
+                     continue;
+                   }
+                   for (auto e = v.begin(); e != v.end(); ++e) {
+                     if (e->first.Scalar() != "max_size") {
+                       ctx.AddError(e->first, "unknown key \"" + e->first.Scalar() +
+                                                  "\" in exponential; valid keys: max_size");
+                       continue;
+                     }
+                     const YAML::Node size = e->second;
+                     config::internal::ParseInt(size, ctx, {2, 16384}, &o->exponential_max_size);
+                   }
                  } else {
-                   ctx.AddError(it->first, "unknown key \"" + key +
-                                               "\" in histogram; valid keys: explicit, unit");
+                   ctx.AddError(it->first,
+                                "unknown key \"" + key +
+                                    "\" in histogram; valid keys: explicit, exponential, unit");
                  }
                }
              });

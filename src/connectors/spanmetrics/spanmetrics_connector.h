@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "config/schema.h"
+#include "connectors/spanmetrics/exponential.h"
 #include "log/cursors.h"
 #include "pipeline/component.h"
 
@@ -33,6 +34,9 @@ struct SpanMetricsOptions {
   std::vector<double> buckets_seconds = {0.002, 0.004, 0.006, 0.008, 0.01, 0.05, 0.1, 0.2,
                                          0.4,   0.8,   1,     1.4,   2,    5,    10,  15};
   bool unit_seconds = false;  // histogram.unit: ms (default) or s
+  // histogram.exponential.max_size: > 0 makes the duration histogram an
+  // exponential one of at most this many buckets instead of explicit ones.
+  int64_t exponential_max_size = 0;
   std::vector<Dimension> dimensions;
   std::chrono::nanoseconds metrics_flush_interval = std::chrono::seconds(60);
   std::chrono::nanoseconds metrics_expiration = std::chrono::minutes(5);  // 0: never
@@ -60,7 +64,8 @@ class Aggregator {
     std::string service;
     std::vector<std::pair<std::string, std::string>> attributes;  // besides service.name
     uint64_t calls = 0;
-    std::vector<uint64_t> bucket_counts;  // buckets_seconds.size() + 1
+    std::vector<uint64_t> bucket_counts;  // explicit: buckets_seconds.size() + 1
+    ExponentialHistogram exponential;     // exponential: in the histogram's unit
     double sum = 0;                       // in the histogram's unit
     int64_t last_update_unix_nano = 0;
     std::optional<Exemplar> exemplar;
