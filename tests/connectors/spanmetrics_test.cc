@@ -282,7 +282,8 @@ TEST(SpanMetricsTest, ExponentialDurationsAreEncodedAndCheckpointed) {
   Aggregator b(o);
   ASSERT_TRUE(b.Deserialize(a.Serialize()).ok());
   EXPECT_EQ(b.Encode(100, 200), a.Encode(100, 200)) << "the checkpoint keeps the histogram";
-  Aggregator explicit_buckets(SpanMetricsOptions{});
+  const SpanMetricsOptions explicit_options;
+  Aggregator explicit_buckets(explicit_options);
   EXPECT_EQ(explicit_buckets.Deserialize(a.Serialize()).code(), StatusCode::kCorruption)
       << "a checkpoint of the other histogram kind is a documented reset";
 }

@@ -57,8 +57,13 @@ size_t Graph::Bucket(double seconds) const {
 
 Graph::SpanKey Graph::SpanKey::Of(std::string_view trace_id, std::string_view span_id) {
   SpanKey k;
-  std::memcpy(k.bytes.data(), trace_id.data(), std::min<size_t>(trace_id.size(), 16));
-  std::memcpy(k.bytes.data() + 16, span_id.data(), std::min<size_t>(span_id.size(), 8));
+  // An empty id (a root span's parent) may have no data pointer at all.
+  if (!trace_id.empty()) {
+    std::memcpy(k.bytes.data(), trace_id.data(), std::min<size_t>(trace_id.size(), 16));
+  }
+  if (!span_id.empty()) {
+    std::memcpy(k.bytes.data() + 16, span_id.data(), std::min<size_t>(span_id.size(), 8));
+  }
   return k;
 }
 

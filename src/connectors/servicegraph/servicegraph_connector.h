@@ -112,7 +112,7 @@ class Graph {
                int64_t now);
   size_t Bucket(double seconds) const;
 
-  const ServiceGraphOptions& options_;
+  const ServiceGraphOptions options_;  // a copy: callers pass temporaries
   absl::flat_hash_map<SpanKey, Pending> pending_;
   absl::flat_hash_map<std::string, Edge> edges_;
   std::string edge_key_;  // the key being looked up, reused edge after edge

@@ -87,7 +87,7 @@ class Aggregator {
   const absl::flat_hash_map<uint64_t, Series>& series() const { return series_; }
 
  private:
-  const SpanMetricsOptions& options_;
+  const SpanMetricsOptions options_;  // a copy: callers pass temporaries
   // The hash Add finds a series by, from the series' own fields.
   uint64_t HashOf(const Series& s) const;
 
