@@ -16,5 +16,8 @@ inline void AppendJsonString(std::string& out, std::string_view s) {
 
 // Appends the lower-case hex encoding of bytes.
 void AppendHex(std::string& out, std::string_view bytes);
+// The bytes `hex` encodes (either case); false, *out unspecified, when it is
+// not an even number of hex digits.
+bool HexDecode(std::string_view hex, std::string* out);
 
 }  // namespace sluice

@@ -19,6 +19,7 @@
 #include "processors/relabel/relabel_processor.h"
 #include "processors/resource/resource_processor.h"
 #include "processors/transform/transform_processor.h"
+#include "query/query_module.h"
 #include "receivers/otlp/otlp_receiver.h"
 #include "receivers/prometheus_remote_write/remote_write_receiver.h"
 
@@ -39,6 +40,7 @@ const pipeline::Catalog& BuiltinCatalog() {
     c.Add(processors::accepted::MemoryLimiterProcessorType());
     c.Add(connectors::servicegraph::ServiceGraphConnectorType());
     c.Add(connectors::spanmetrics::SpanMetricsConnectorType());
+    c.AddModule(query::QueryModuleType());
     c.Add(exporters::debug::DebugExporterType());
     c.Add(exporters::file::FileExporterType());
     c.Add(exporters::kafka::KafkaExporterType());
@@ -64,6 +66,10 @@ std::string ConfigurationReference() {
          "| `extensions` | list | `[]` | | The extensions (defined under the top-level "
          "`extensions:`) that run. |\n\n";
   out += "### extensions\n\n" + pipeline::ExtensionsReference() + "\n";
+  for (const auto& m : BuiltinCatalog().modules()) {
+    out += "### " + m.key + "\n\n" + m.doc + "\n\n" + kHeader +
+           config::RenderMarkdown(m.document()) + "\n";
+  }
   for (const auto& t : BuiltinCatalog().types()) {
     out += "### " + std::string(pipeline::KindName(t.kind)) + " `" + t.type + "`\n\n" + t.doc +
            "\n\n" + kHeader + config::RenderMarkdown(t.document()) + "\n";

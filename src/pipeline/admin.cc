@@ -10,6 +10,9 @@ void AdminHandler::Handle(net::HttpRequest&& request, net::Responder respond) {
     r.headers.emplace_back("Retry-After", std::to_string(retry_after));
     return respond(std::move(r));
   }
+  for (Module* m : modules_) {
+    if (m->Handle(request, respond)) return;
+  }
   if (request.method != "GET" && request.method != "HEAD") {
     net::HttpResponse r = net::HttpResponse::Text(405, "method not allowed");
     r.headers.emplace_back("Allow", "GET, HEAD");

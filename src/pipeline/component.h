@@ -13,6 +13,7 @@
 #include "config/schema.h"
 #include "log/format.h"
 #include "log/log.h"
+#include "net/http_server.h"
 #include "pipeline/limiter.h"
 #include "pipeline/sender.h"
 #include "telemetry/health.h"
@@ -100,6 +101,42 @@ class Exporter {
   virtual Status Start() = 0;
   // Finishes the batch in hand, commits its cursor, and stops.
   virtual void Stop(Deadline deadline) = 0;
+};
+
+// A part of the service beside the pipelines, configured by a top-level
+// section of its own (the query layer): it reads the log through cursors of
+// its own and answers requests on the admin port under its own paths.
+// Lifecycle: created before the admin port serves, started after the
+// exporters and connectors, stopped after them and before the log closes.
+// Thread-safety: Handle is called from the admin server's I/O threads,
+// concurrently and from before Start to after Stop.
+class Module {
+ public:
+  virtual ~Module() = default;
+  // The log cursors it keeps (the service forgets every other consumer's).
+  virtual std::vector<std::string> Cursors() const = 0;
+  virtual Status Start() = 0;
+  virtual void Stop(Deadline deadline) = 0;
+  // Answers `request` when its path is one of the module's (returning true,
+  // `respond` then called exactly once, now or later); false otherwise,
+  // `respond` untouched.
+  virtual bool Handle(net::HttpRequest& request, net::Responder& respond) = 0;
+};
+
+// What a module's factory receives besides its options.
+struct ModuleSettings {
+  std::vector<PipelineRef> pipelines;  // every pipeline of the configuration
+};
+
+// A module's registration: its top-level key, schema and factory.
+struct ModuleType {
+  std::string key;
+  std::string doc;
+  std::function<std::shared_ptr<const void>(const YAML::Node&, config::Context&)> parse;
+  std::function<std::vector<config::FieldDoc>()> document;
+  std::function<Result<std::unique_ptr<Module>>(const ModuleSettings&, const void* options,
+                                                Runtime&)>
+      create;
 };
 
 // What the factory receives besides the parsed options.
@@ -229,15 +266,32 @@ ComponentType MakeConnectorType(std::string type, std::string doc, std::vector<l
 }
 
 // The component types this binary knows. Filled once at start-up.
+template <class Options, class Factory>
+ModuleType MakeModuleType(std::string key, std::string doc, const config::Schema<Options>& schema,
+                          Factory factory) {
+  ModuleType t{std::move(key),
+               std::move(doc),
+               ParseWith(schema),
+               [&schema] { return schema.Document(); },
+               {}};
+  t.create = [factory](const ModuleSettings& s, const void* o, Runtime& rt) {
+    return factory(s, *static_cast<const Options*>(o), rt);
+  };
+  return t;
+}
+
 class Catalog {
  public:
   void Add(ComponentType type) { types_.push_back(std::move(type)); }
+  void AddModule(ModuleType type) { modules_.push_back(std::move(type)); }
+  const std::vector<ModuleType>& modules() const { return modules_; }
   const ComponentType* Find(Kind kind, std::string_view type) const;
   std::vector<std::string> Names(Kind kind) const;
   const std::vector<ComponentType>& types() const { return types_; }
 
  private:
   std::vector<ComponentType> types_;
+  std::vector<ModuleType> modules_;
 };
 
 }  // namespace sluice::pipeline

@@ -93,7 +93,20 @@ Status Service::Start() {
   admin_limiter_ = std::make_unique<PerClientRateLimiter>(
       static_cast<double>(rate.requests_per_second), static_cast<double>(rate.burst),
       /*max_clients=*/10000, clock_);
-  admin_handler_ = std::make_unique<AdminHandler>(registry_, health_, *admin_limiter_);
+  // Modules exist before the admin port serves (it routes to them); they
+  // start once the exporters have.
+  for (const ModuleConfig& m : config_.modules) {
+    Result<std::unique_ptr<Module>> module =
+        m.type->create(ModuleSettings{config_.AllPipelines()}, m.options.get(), *runtime_);
+    if (!module.ok()) {
+      return Status(module.status().code(), m.type->key + ": " + module.status().message());
+    }
+    if (*module) modules_.push_back(std::move(module).value());
+  }
+  std::vector<Module*> module_handlers;
+  for (const auto& m : modules_) module_handlers.push_back(m.get());
+  admin_handler_ =
+      std::make_unique<AdminHandler>(registry_, health_, *admin_limiter_, module_handlers);
   net::HttpServerOptions admin_options;
   admin_options.name = "admin";
   admin_options.endpoint = config_.service.telemetry.metrics.address;
@@ -141,8 +154,13 @@ Status Service::Start() {
     exporters_.emplace_back(c.id, std::move(e).value());
   }
 
+  for (const auto& m : modules_) SLUICE_RETURN_IF_ERROR(m->Start());
+
   std::vector<std::string> exporter_ids;
   for (const auto& [id, e] : exporters_) exporter_ids.push_back(id);
+  for (const auto& m : modules_) {
+    for (const std::string& cursor : m->Cursors()) exporter_ids.push_back(cursor);
+  }
   if (Status st = log_->DropCursorsExcept(exporter_ids); !st.ok()) {
     return Status(st.code(), "storage: " + st.message());
   }
@@ -185,6 +203,7 @@ bool Service::Shutdown() {
   }
   // Exporters finish the batch in hand and commit; the rest stays in the log.
   for (auto& [id, e] : exporters_) e->Stop(std::chrono::steady_clock::now());
+  for (auto& m : modules_) m->Stop(std::chrono::steady_clock::now());
   if (log_) {
     Status st = log_->Close();
     if (!st.ok()) {

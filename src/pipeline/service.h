@@ -54,6 +54,7 @@ class Service {
   std::unique_ptr<Runtime> runtime_;
   std::vector<std::pair<std::string, std::unique_ptr<Receiver>>> receivers_;
   std::vector<std::pair<std::string, std::unique_ptr<Exporter>>> exporters_;
+  std::vector<std::unique_ptr<Module>> modules_;
   std::unique_ptr<PerClientRateLimiter> admin_limiter_;
   std::unique_ptr<AdminHandler> admin_handler_;
   std::unique_ptr<net::HttpServer> admin_;

@@ -96,6 +96,14 @@ std::vector<PipelineRef> ServiceConfig::PipelinesOf(Kind kind, const std::string
   return refs;
 }
 
+std::vector<PipelineRef> ServiceConfig::AllPipelines() const {
+  std::vector<PipelineRef> refs;
+  for (const auto& p : pipelines) {
+    refs.push_back(PipelineRef{p.name, p.signal, log::PipelineId(p.name)});
+  }
+  return refs;
+}
+
 std::vector<PipelineRef> ServiceConfig::ConnectorOutputs(const std::string& id) const {
   std::vector<PipelineRef> refs;
   for (const auto& p : pipelines) {
@@ -266,8 +274,9 @@ std::optional<ServiceConfig> ParseServiceConfig(const YAML::Node& root, config::
     ctx.AddError(root, "configuration must be a map with receivers, exporters, service, ...");
     return std::nullopt;
   }
-  static const std::vector<std::string> kTopLevel = {
-      "receivers", "processors", "exporters", "connectors", "extensions", "storage", "service"};
+  std::vector<std::string> kTopLevel = {"receivers",  "processors", "exporters", "connectors",
+                                        "extensions", "storage",    "service"};
+  for (const ModuleType& m : catalog.modules()) kTopLevel.push_back(m.key);
   for (auto it = root.begin(); it != root.end(); ++it) {
     std::string key = it->first.Scalar();
     if (std::find(kTopLevel.begin(), kTopLevel.end(), key) == kTopLevel.end()) {
@@ -280,6 +289,9 @@ std::optional<ServiceConfig> ParseServiceConfig(const YAML::Node& root, config::
   ParseComponents(root["exporters"], Kind::kExporter, ctx, catalog, &cfg.exporters);
   ParseComponents(root["connectors"], Kind::kConnector, ctx, catalog, &cfg.connectors);
   log::LogOptionsSchema().Parse(root["storage"], &cfg.storage, ctx);
+  for (const ModuleType& m : catalog.modules()) {
+    cfg.modules.push_back(ModuleConfig{&m, m.parse(root[m.key], ctx)});
+  }
 
   const YAML::Node service = root["service"];
   if (!service.IsDefined() || !service.IsMap()) {

@@ -45,6 +45,11 @@ struct ComponentConfig {
   config::Location where;
 };
 
+struct ModuleConfig {
+  const ModuleType* type = nullptr;
+  std::shared_ptr<const void> options;
+};
+
 struct PipelineConfig {
   std::string name;  // "traces" or "traces/b"
   log::Signal signal = log::Signal::kTraces;
@@ -65,7 +70,10 @@ struct ServiceConfig {
   std::vector<ComponentConfig> connectors;
   std::vector<PipelineConfig> pipelines;
   std::vector<ExtensionConfig> extensions;
+  std::vector<ModuleConfig> modules;  // one per module type of the catalog
 
+  // Every pipeline, in the order configured.
+  std::vector<PipelineRef> AllPipelines() const;
   const ComponentConfig* Find(Kind kind, const std::string& id) const;
   // The pipelines a component takes part in; for a connector, those it is an
   // exporter of (it reads them).

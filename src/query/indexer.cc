@@ -1,0 +1,272 @@
+#include "query/indexer.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+
+#include "base/logging.h"
+#include "base/thread.h"
+#include "io/file_system.h"
+#include "wire/otlp/common.h"
+#include "wire/otlp/inspect.h"
+#include "wire/otlp/traces.h"
+
+namespace sluice::query {
+namespace {
+
+namespace of = wire::otlp::field;
+
+log::Position SegmentStart(uint64_t segment) {
+  return log::Position{segment, log::kSegmentHeaderSize, segment};
+}
+
+}  // namespace
+
+Indexer::Indexer(pipeline::Runtime& rt, const std::vector<pipeline::PipelineRef>& pipelines)
+    : rt_(rt),
+      directory_(io::JoinPath(rt.log.directory(), "query")),
+      metrics_(rt.metrics, kCursor),
+      sealed_counter_(rt.metrics
+                          .AddCounter("sluice_query_index_segments_sealed_total",
+                                      "Segment summaries the query index wrote.")
+                          .Get()),
+      rebuilt_(rt.metrics
+                   .AddCounter("sluice_query_index_segments_rebuilt_total",
+                               "Segment summaries rebuilt from their segment at start-up "
+                               "(missing or damaged).")
+                   .Get()),
+      damaged_(rt.metrics
+                   .AddCounter("sluice_query_index_damaged_files_total",
+                               "Segment summary files that failed a check and were rebuilt.")
+                   .Get()) {
+  for (const pipeline::PipelineRef& p : pipelines) {
+    if (p.signal == log::Signal::kTraces) traces_.push_back(p.id);
+    if (p.signal == log::Signal::kLogs) logs_.push_back(p.id);
+  }
+}
+
+Indexer::~Indexer() {
+  Stop(std::chrono::steady_clock::now());
+}
+
+std::string Indexer::PathOf(uint64_t segment) const {
+  char name[32];
+  std::snprintf(name, sizeof name, "%020" PRIu64 "%s", segment, kSummarySuffix);
+  return io::JoinPath(directory_, name);
+}
+
+Status Indexer::Start() {
+  if (traces_.empty() && logs_.empty()) return Status::Ok();  // nothing to index
+  SLUICE_RETURN_IF_ERROR(rt_.log.fs().CreateDirs(directory_));
+  Load();
+  pipeline::ReadLoop::Options o;
+  o.name = kCursor;
+  o.pipeline_ids = traces_;
+  o.pipeline_ids.insert(o.pipeline_ids.end(), logs_.begin(), logs_.end());
+  pipeline::LogSink& sink = *this;
+  loop_ = std::make_unique<pipeline::ReadLoop>(rt_, o, sink, metrics_);
+  SLUICE_RETURN_IF_ERROR(loop_->Start());
+  // Segments before the cursor were indexed once; those whose summary is
+  // missing or was damaged are read again, off the loop's thread.
+  const uint64_t cursor_segment = rt_.log.CursorOf(kCursor).segment;
+  std::vector<uint64_t> missing;
+  {
+    MutexLock lock(mu_);
+    for (uint64_t segment : rt_.log.Segments()) {
+      if (segment < cursor_segment && !sealed_.contains(segment)) missing.push_back(segment);
+    }
+  }
+  if (!missing.empty()) {
+    rebuild_thread_ = std::thread([this, missing = std::move(missing)] {
+      SetThreadName("query-rebuild");
+      Rebuild(missing);
+    });
+  }
+  return Status::Ok();
+}
+
+void Indexer::Stop(pipeline::Deadline deadline) {
+  stop_ = true;
+  if (rebuild_thread_.joinable()) rebuild_thread_.join();
+  if (loop_) {
+    loop_->Stop(deadline);
+    loop_.reset();
+  }
+}
+
+void Indexer::Load() {
+  auto names = rt_.log.fs().ListDir(directory_);
+  if (!names.ok()) return;
+  const uint64_t begin = rt_.log.Begin().segment;
+  MutexLock lock(mu_);
+  for (const std::string& name : *names) {
+    if (!name.ends_with(kSummarySuffix)) continue;
+    const std::string path = io::JoinPath(directory_, name);
+    uint64_t segment = 0;
+    if (std::sscanf(name.c_str(), "%" SCNu64, &segment) != 1 || segment < begin) {
+      rt_.log.fs().Remove(path).IgnoreError();  // its segment is gone
+      continue;
+    }
+    Result<std::string> bytes = io::ReadSmallFile(rt_.log.fs(), path);
+    Result<SegmentSummary> summary =
+        bytes.ok() ? DecodeSummary(*bytes) : Result<SegmentSummary>(bytes.status());
+    if (!summary.ok() || summary->segment != segment) {
+      damaged_.Inc();
+      logging::Warn("query", "segment summary unreadable; rebuilt from its segment",
+                    {{"file", path}});
+      rt_.log.fs().Remove(path).IgnoreError();
+      continue;
+    }
+    sealed_[segment] = std::move(summary).value();
+  }
+}
+
+void Indexer::Index(const log::LogReader::Batch& batch, Open* into) const {
+  if (batch.header.encoding != log::Encoding::kOtlpProto) return;
+  const bool traces = batch.header.signal == log::Signal::kTraces;
+  if (!traces && batch.header.signal != log::Signal::kLogs) return;
+  SegmentSummary& s = into->summary;
+  if (batch.header.item_count > 0) {
+    s.min_time_unix_nano = std::min(s.min_time_unix_nano, batch.header.min_event_unix_nanos);
+    s.max_time_unix_nano = std::max(s.max_time_unix_nano, batch.header.max_event_unix_nanos);
+  }
+  const char* resource_seen = nullptr;
+  wire::otlp::ForEachLeaf(
+      batch.payload,
+      [&](std::string_view resource, std::string_view, std::string_view leaf) -> Status {
+        if (resource.data() != resource_seen || resource_seen == nullptr) {
+          resource_seen = resource.data();
+          std::string_view v;
+          into->services.insert(
+              wire::otlp::FindAttribute(resource, of::kResourceAttributes, "service.name", &v)
+                  ? wire::otlp::AnyValueText(v)
+                  : "unknown_service");
+        }
+        if (!traces) {
+          ++s.log_records;
+          return Status::Ok();
+        }
+        wire::otlp::SpanView span;
+        if (wire::otlp::ViewSpan(leaf, &span).ok()) {
+          into->traces.insert(TraceHash(span.trace_id));
+          ++s.spans;
+        }
+        return Status::Ok();
+      })
+      .IgnoreError();  // a stored batch was checked on receipt; what walks is indexed
+  into->any = true;
+}
+
+Status Indexer::Take(const log::LogReader::Batch& batch, const log::Position& start) {
+  bool seal = false;
+  {
+    MutexLock lock(mu_);
+    seal = open_.any && start.segment != open_.summary.segment;
+  }
+  if (seal) {
+    Open done;
+    {
+      MutexLock lock(mu_);
+      std::swap(done, open_);
+    }
+    Seal(done);
+  }
+  MutexLock lock(mu_);
+  if (!open_.any) open_.summary.segment = start.segment;
+  Index(batch, &open_);
+  return Status::Ok();
+}
+
+Result<log::Position> Indexer::Committable(const log::Position& read) {
+  Open done;
+  {
+    MutexLock lock(mu_);
+    if (!open_.any) return read;
+    if (read.segment == open_.summary.segment) return SegmentStart(open_.summary.segment);
+    std::swap(done, open_);  // the reader has left the open segment behind
+  }
+  Seal(done);
+  return read;
+}
+
+void Indexer::Seal(Open& open) {
+  SegmentSummary s = std::move(open.summary);
+  s.traces = BloomFilter(open.traces.size());
+  for (uint64_t h : open.traces) s.traces.Add(h);
+  s.services.assign(open.services.begin(), open.services.end());
+  Status st = io::WriteFileAtomically(rt_.log.fs(), PathOf(s.segment), EncodeSummary(s),
+                                      io::Durability::kUnsynced);
+  if (!st.ok()) {
+    // Kept in memory; rebuilt from the segment at the next start.
+    logging::Warn("query", "cannot write segment summary", {{"error", st.ToString()}});
+  }
+  sealed_counter_.Inc();
+  MutexLock lock(mu_);
+  sealed_[s.segment] = std::move(s);
+  Forget(rt_.log.Begin().segment);
+}
+
+void Indexer::Forget(uint64_t before_segment) {
+  while (!sealed_.empty() && sealed_.begin()->first < before_segment) {
+    rt_.log.fs().Remove(PathOf(sealed_.begin()->first)).IgnoreError();
+    sealed_.erase(sealed_.begin());
+  }
+}
+
+void Indexer::Rebuild(std::vector<uint64_t> segments) {
+  log::PipelineSet pipelines;
+  for (uint32_t id : traces_) pipelines.Add(id);
+  for (uint32_t id : logs_) pipelines.Add(id);
+  for (uint64_t segment : segments) {
+    if (stop_) return;
+    const std::vector<uint64_t> all = rt_.log.Segments();
+    auto next = std::upper_bound(all.begin(), all.end(), segment);
+    if (std::find(all.begin(), all.end(), segment) == all.end()) continue;  // deleted since
+    const uint64_t limit = next == all.end() ? UINT64_MAX : *next;
+    Open open;
+    open.summary.segment = segment;
+    log::LogReader reader(rt_.log, SegmentStart(segment));
+    reader.SetPipelines(pipelines);
+    bool complete = false;
+    while (!stop_) {
+      Result<log::LogReader::Batch> batch = reader.Next();
+      if (!batch.ok()) break;
+      if (batch->header.base_offset >= limit) {
+        complete = true;
+        break;
+      }
+      Index(*batch, &open);
+    }
+    // Read to the end of the log without reaching the next segment: the
+    // segment is whole all the same when a later one exists.
+    if (!complete) complete = !stop_ && next != all.end();
+    if (!complete) continue;
+    Seal(open);
+    rebuilt_.Inc();
+  }
+}
+
+std::vector<uint64_t> Indexer::SegmentsWithTrace(std::string_view trace_id) const {
+  const uint64_t h = TraceHash(trace_id);
+  std::vector<uint64_t> out;
+  const std::vector<uint64_t> segments = rt_.log.Segments();
+  MutexLock lock(mu_);
+  for (uint64_t segment : segments) {
+    auto it = sealed_.find(segment);
+    if (it != sealed_.end()) {
+      if (it->second.traces.MayContain(h)) out.push_back(segment);
+    } else if (open_.any && open_.summary.segment == segment) {
+      if (open_.traces.contains(h)) out.push_back(segment);
+    } else {
+      out.push_back(segment);  // not summarized yet
+    }
+  }
+  return out;
+}
+
+size_t Indexer::sealed_segments() const {
+  MutexLock lock(mu_);
+  return sealed_.size();
+}
+
+}  // namespace sluice::query

@@ -1,0 +1,89 @@
+#pragma once
+
+#include <absl/container/flat_hash_set.h>
+
+#include <atomic>
+#include <map>
+#include <set>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "base/mutex.h"
+#include "pipeline/component.h"
+#include "pipeline/read_loop.h"
+#include "query/summary.h"
+
+namespace sluice::query {
+
+// The query layer's index of the log: a SegmentSummary per segment, so a
+// query reads only the segments that can answer it.
+//
+// It reads every traces and logs pipeline through its own ReadLoop (cursor
+// `query/index`). The open segment's summary is kept in memory, its trace
+// ids exactly (a hash set); when the reader moves on to the next segment
+// the summary is sealed: its Bloom filter is built and written to
+// <storage>/query/<segment>.qix, and only then may the cursor pass the
+// segment, so a restart re-reads at most the segment that was open. On
+// start it loads the summaries of segments still in the log, deletes those
+// of deleted segments, and rebuilds on a thread of its own those of
+// segments before its cursor that lack a valid one. A segment without a
+// summary yet is one any query must read.
+//
+// Thread-safety: Start and Stop from one thread; the lookups from any.
+class Indexer final : private pipeline::LogSink {
+ public:
+  static constexpr const char* kCursor = "query/index";
+
+  // `pipelines`: those to index (traces and logs; others are ignored).
+  Indexer(pipeline::Runtime& rt, const std::vector<pipeline::PipelineRef>& pipelines);
+  ~Indexer() override;
+
+  Status Start();
+  void Stop(pipeline::Deadline deadline);
+
+  // Segments, ascending, that may hold spans of `trace_id`: those whose
+  // summary's filter passes it, and those without a summary yet.
+  std::vector<uint64_t> SegmentsWithTrace(std::string_view trace_id) const;
+  // Summaries held, sealed or open (for tests and the index status).
+  size_t sealed_segments() const;
+
+  const std::vector<uint32_t>& traces_pipelines() const { return traces_; }
+
+ private:
+  struct Open {
+    SegmentSummary summary;  // without its filter
+    absl::flat_hash_set<uint64_t> traces;
+    std::set<std::string> services;
+    bool any = false;
+  };
+
+  Status Take(const log::LogReader::Batch& batch, const log::Position& start) override;
+  Result<log::Position> Committable(const log::Position& read) override;
+  // Adds a batch's items to `into`.
+  void Index(const log::LogReader::Batch& batch, Open* into) const;
+  // Seals `open`: writes its file and files its summary.
+  void Seal(Open& open);
+  void Load();
+  void Forget(uint64_t before_segment) SLUICE_REQUIRES(mu_);
+  void Rebuild(std::vector<uint64_t> segments);
+  std::string PathOf(uint64_t segment) const;
+
+  pipeline::Runtime& rt_;
+  std::vector<uint32_t> traces_, logs_;
+  std::string directory_;
+  pipeline::ExporterMetrics metrics_;
+  telemetry::Counter& sealed_counter_;
+  telemetry::Counter& rebuilt_;
+  telemetry::Counter& damaged_;
+  std::unique_ptr<pipeline::ReadLoop> loop_;
+  std::thread rebuild_thread_;
+  std::atomic<bool> stop_{false};
+
+  mutable Mutex mu_;
+  std::map<uint64_t, SegmentSummary> sealed_ SLUICE_GUARDED_BY(mu_);
+  Open open_ SLUICE_GUARDED_BY(mu_);
+};
+
+}  // namespace sluice::query

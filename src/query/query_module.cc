@@ -1,0 +1,151 @@
+#include "query/query_module.h"
+
+#include "base/strings.h"
+#include "base/thread.h"
+#include "query/traces.h"
+#include "wire/otlp/json.h"
+
+namespace sluice::query {
+namespace {
+
+net::HttpResponse JsonError(int status, std::string_view message) {
+  std::string body = "{\"error\":";
+  AppendJsonString(body, message);
+  body += "}";
+  return net::HttpResponse::Json(status, std::move(body));
+}
+
+constexpr std::string_view kPrefix = "/api/";
+constexpr std::string_view kTraces = "/api/v1/traces/";
+
+}  // namespace
+
+const config::Schema<QueryOptions>& QueryOptionsSchema() {
+  static const config::Schema<QueryOptions> schema = [] {
+    config::Schema<QueryOptions> s("query");
+    s.Bool("enabled", &QueryOptions::enabled,
+           "Index the log's traces and logs and answer the query API under /api/ on the admin "
+           "port (docs/api.md).")
+        .Int("max_queued_queries", &QueryOptions::max_queued_queries,
+             "Queries that may wait for the query thread; past it, 503 with Retry-After.",
+             {1, 100000});
+    return s;
+  }();
+  return schema;
+}
+
+pipeline::ModuleType QueryModuleType() {
+  return pipeline::MakeModuleType(
+      "query",
+      "The embedded query layer: an index of every traces and logs pipeline in the log, and the "
+      "HTTP JSON API on the admin port.",
+      QueryOptionsSchema(),
+      [](const pipeline::ModuleSettings& s, const QueryOptions& o,
+         pipeline::Runtime& rt) -> Result<std::unique_ptr<pipeline::Module>> {
+        if (!o.enabled) return std::unique_ptr<pipeline::Module>();
+        return std::unique_ptr<pipeline::Module>(std::make_unique<QueryModule>(s, o, rt));
+      });
+}
+
+QueryModule::QueryModule(const pipeline::ModuleSettings& settings, const QueryOptions& options,
+                         pipeline::Runtime& rt)
+    : options_(options),
+      rt_(rt),
+      indexer_(rt, settings.pipelines),
+      queries_(rt.metrics.AddCounter("sluice_query_requests_total", "Query API requests answered.")
+                   .Get()),
+      refused_(rt.metrics
+                   .AddCounter("sluice_query_refused_total",
+                               "Query API requests refused with 503: the query queue was full.")
+                   .Get()) {}
+
+QueryModule::~QueryModule() {
+  Stop(std::chrono::steady_clock::now());
+}
+
+Status QueryModule::Start() {
+  SLUICE_RETURN_IF_ERROR(indexer_.Start());
+  worker_ = std::thread([this] {
+    SetThreadName("query");
+    Work();
+  });
+  return Status::Ok();
+}
+
+void QueryModule::Stop(pipeline::Deadline deadline) {
+  {
+    MutexLock lock(mu_);
+    stopping_ = true;
+  }
+  wake_.NotifyAll();
+  if (worker_.joinable()) worker_.join();
+  indexer_.Stop(deadline);
+}
+
+void QueryModule::Work() {
+  while (true) {
+    std::function<void()> job;
+    {
+      MutexLock lock(mu_);
+      wake_.Wait(lock,
+                 [&]() SLUICE_NO_THREAD_SAFETY_ANALYSIS { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, nothing left
+      job = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    job();
+  }
+}
+
+bool QueryModule::Handle(net::HttpRequest& request, net::Responder& respond) {
+  if (!request.path.starts_with(kPrefix)) return false;
+  if (request.method != "GET" && request.method != "HEAD") {
+    net::HttpResponse r = JsonError(405, "method not allowed");
+    r.headers.emplace_back("Allow", "GET, HEAD");
+    respond(std::move(r));
+    return true;
+  }
+  bool queued = false;
+  {
+    MutexLock lock(mu_);
+    if (!stopping_ && static_cast<int64_t>(queue_.size()) < options_.max_queued_queries) {
+      queue_.push_back([this, request = std::move(request), respond = std::move(respond)] {
+        respond(Answer(request));
+      });
+      queued = true;
+    }
+  }
+  if (!queued) {
+    refused_.Inc();
+    net::HttpResponse r = JsonError(503, "too many queries waiting; retry shortly");
+    r.headers.emplace_back("Retry-After", "1");
+    respond(std::move(r));
+    return true;
+  }
+  wake_.NotifyOne();
+  return true;
+}
+
+net::HttpResponse QueryModule::Answer(const net::HttpRequest& request) {
+  queries_.Inc();
+  const std::string_view path = request.path;
+  if (path.starts_with(kTraces)) {
+    std::string id;
+    const std::string_view hex = path.substr(kTraces.size());
+    if (hex.size() != 32 || !HexDecode(hex, &id)) {
+      return JsonError(400, "a trace id is 32 hex digits");
+    }
+    Result<std::string> trace = FindTrace(rt_.log, indexer_, id);
+    if (!trace.ok()) {
+      return JsonError(trace.status().code() == StatusCode::kNotFound ? 404 : 500,
+                       trace.status().message());
+    }
+    std::string json;
+    Status st = wire::otlp::AppendTracesRequestJson(*trace, &json);
+    if (!st.ok()) return JsonError(500, st.message());
+    return net::HttpResponse::Json(200, std::move(json));
+  }
+  return JsonError(404, "no such query: " + std::string(path) + " (routes: /api/v1/traces/{id})");
+}
+
+}  // namespace sluice::query

@@ -1,0 +1,61 @@
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/mutex.h"
+#include "config/schema.h"
+#include "pipeline/component.h"
+#include "query/indexer.h"
+
+namespace sluice::query {
+
+struct QueryOptions {
+  bool enabled = true;
+  int64_t max_queued_queries = 64;
+};
+
+const config::Schema<QueryOptions>& QueryOptionsSchema();
+// The top-level `query:` section and its module.
+pipeline::ModuleType QueryModuleType();
+
+// The query layer on the admin port: its index (Indexer) and the HTTP JSON
+// API under /api/ (docs/api.md). Queries run one at a time on a thread of
+// their own, never on the I/O threads that also serve ingest; past
+// `max_queued_queries` waiting, a query is answered 503 with Retry-After.
+class QueryModule final : public pipeline::Module {
+ public:
+  QueryModule(const pipeline::ModuleSettings& settings, const QueryOptions& options,
+              pipeline::Runtime& rt);
+  ~QueryModule() override;
+
+  std::vector<std::string> Cursors() const override { return {Indexer::kCursor}; }
+  Status Start() override;
+  void Stop(pipeline::Deadline deadline) override;
+  bool Handle(net::HttpRequest& request, net::Responder& respond) override;
+
+  const Indexer& indexer() const { return indexer_; }
+
+ private:
+  // Runs on the query thread.
+  net::HttpResponse Answer(const net::HttpRequest& request);
+  void Work();
+
+  const QueryOptions options_;
+  pipeline::Runtime& rt_;
+  Indexer indexer_;
+  telemetry::Counter& queries_;
+  telemetry::Counter& refused_;
+
+  Mutex mu_;
+  CondVar wake_;
+  std::deque<std::function<void()>> queue_ SLUICE_GUARDED_BY(mu_);
+  bool stopping_ SLUICE_GUARDED_BY(mu_) = false;
+  std::thread worker_;
+};
+
+}  // namespace sluice::query

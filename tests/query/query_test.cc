@@ -1,0 +1,210 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <set>
+
+#include "query/bloom.h"
+#include "query/summary.h"
+#include "support/http_client.h"
+#include "support/otlp_builders.h"
+#include "support/service_harness.h"
+#include "support/temp_dir.h"
+#include "support/wait.h"
+
+namespace sluice::query {
+namespace {
+
+namespace pb = testing::otlp_pb;
+using TraceRequest = pb::collector::trace::v1::ExportTraceServiceRequest;
+
+TEST(BloomFilterTest, AddedKeysAreAlwaysFoundAndFewOthersAre) {
+  BloomFilter f(10000);
+  for (uint64_t i = 0; i < 10000; ++i) f.Add(TraceHash(std::to_string(i)));
+  for (uint64_t i = 0; i < 10000; ++i) ASSERT_TRUE(f.MayContain(TraceHash(std::to_string(i))));
+  int false_positives = 0;
+  for (uint64_t i = 10000; i < 20000; ++i)
+    false_positives += f.MayContain(TraceHash(std::to_string(i)));
+  EXPECT_LT(false_positives, 300) << "about 1% at 10 bits per key";
+  BloomFilter back;
+  ASSERT_TRUE(back.Deserialize(f.Serialize()));
+  for (uint64_t i = 0; i < 10000; ++i) ASSERT_TRUE(back.MayContain(TraceHash(std::to_string(i))));
+  EXPECT_FALSE(back.Deserialize("abc")) << "not a whole number of blocks";
+}
+
+TEST(SegmentSummaryTest, RoundTripsAndRefusesDamage) {
+  SegmentSummary s;
+  s.segment = 4096;
+  s.min_time_unix_nano = -5;
+  s.max_time_unix_nano = 1'700'000'000'000'000'000;
+  s.spans = 12;
+  s.log_records = 3;
+  s.services = {"cart", "checkout"};
+  s.traces = BloomFilter(2);
+  s.traces.Add(TraceHash("t1"));
+  std::string bytes = EncodeSummary(s);
+  Result<SegmentSummary> back = DecodeSummary(bytes);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->segment, 4096u);
+  EXPECT_EQ(back->min_time_unix_nano, -5);
+  EXPECT_EQ(back->max_time_unix_nano, s.max_time_unix_nano);
+  EXPECT_EQ(back->spans, 12u);
+  EXPECT_EQ(back->log_records, 3u);
+  EXPECT_EQ(back->services, s.services);
+  EXPECT_TRUE(back->traces.MayContain(TraceHash("t1")));
+  for (size_t at : {size_t{3}, size_t{9}, bytes.size() / 2, bytes.size() - 1}) {
+    std::string damaged = bytes;
+    damaged[at] ^= 0x20;
+    EXPECT_EQ(DecodeSummary(damaged).status().code(), StatusCode::kCorruption) << at;
+  }
+  EXPECT_EQ(DecodeSummary(bytes.substr(0, bytes.size() - 1)).status().code(),
+            StatusCode::kCorruption);
+}
+
+// A request of `spans` spans of trace `trace` (16 bytes from the number),
+// each carrying 2 KB of attribute so a few dozen requests fill segments.
+TraceRequest Trace(int trace, int spans, int first_span = 0) {
+  TraceRequest req;
+  auto* rs = req.add_resource_spans();
+  auto* kv = rs->mutable_resource()->add_attributes();
+  kv->set_key("service.name");
+  kv->mutable_value()->set_string_value("svc-" + std::to_string(trace % 3));
+  auto* ss = rs->add_scope_spans();
+  std::string id(16, '\0');
+  std::memcpy(id.data(), &trace, sizeof trace);
+  id[15] = 1;
+  for (int i = 0; i < spans; ++i) {
+    auto* s = ss->add_spans();
+    s->set_trace_id(id);
+    std::string span_id(8, '\x07');
+    int n = first_span + i;
+    std::memcpy(span_id.data(), &n, sizeof n);
+    s->set_span_id(span_id);
+    s->set_name("op");
+    s->set_start_time_unix_nano(1'700'000'000'000'000'000ull);
+    s->set_end_time_unix_nano(1'700'000'000'100'000'000ull);
+    auto* a = s->add_attributes();
+    a->set_key("filler");
+    a->mutable_value()->set_string_value(std::string(2048, 'x'));
+  }
+  return req;
+}
+
+std::string Hex(int trace) {
+  std::string id(16, '\0');
+  std::memcpy(id.data(), &trace, sizeof trace);
+  id[15] = 1;
+  return testing::Hex(id);
+}
+
+int SpansIn(const std::string& json) {
+  static const std::regex span(R"("spanId":)");
+  return static_cast<int>(
+      std::distance(std::sregex_iterator(json.begin(), json.end(), span), std::sregex_iterator()));
+}
+
+class QueryApiTest : public ::testing::Test {
+ protected:
+  std::string Config() {
+    return R"(
+receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:0
+storage:
+  directory: )" +
+           dir_.Sub("data") + R"(
+  segment_bytes: 1MiB
+  retention:
+    max_bytes: 64MiB
+service:
+  telemetry:
+    metrics:
+      address: 127.0.0.1:0
+  pipelines:
+    traces:
+      receivers: [otlp]
+)";
+  }
+  void Start() {
+    service_ = testing::StartService(Config(), registry_);
+    ASSERT_NE(service_, nullptr);
+    otlp_ = testing::AddressOf(*service_, "receiver otlp http ");
+    admin_ = testing::AddressOf(*service_, "admin ");
+  }
+  void Send(const TraceRequest& req) {
+    auto r = testing::HttpRequest("POST", otlp_, "/v1/traces", req.SerializeAsString(),
+                                  {{"Content-Type", "application/x-protobuf"}});
+    ASSERT_EQ(r.status, 200) << r.body;
+  }
+  uint64_t Counter(const std::string& name) { return registry_.AddCounter(name, "").Get().Value(); }
+
+  testing::TempDir dir_;
+  telemetry::Registry registry_;
+  std::unique_ptr<pipeline::Service> service_;
+  std::string otlp_, admin_;
+};
+
+TEST_F(QueryApiTest, TraceByIdFindsEverySpanAcrossSegmentsAndSurvivesRestartAndDamage) {
+  Start();
+  // Trace 7's spans go out first and last, with 80 other traces between:
+  // the two halves land in different segments.
+  Send(Trace(7, 5, 0));
+  for (int t = 100; t < 180; ++t) Send(Trace(t, 20));
+  Send(Trace(7, 4, 5));
+  auto answered = [&](int trace, int spans) {
+    auto r = testing::HttpGet(admin_, "/api/v1/traces/" + Hex(trace));
+    return r.status == 200 && SpansIn(r.body) == spans;
+  };
+  ASSERT_TRUE(testing::WaitUntil([&] { return answered(7, 9); }, std::chrono::seconds(20)))
+      << testing::HttpGet(admin_, "/api/v1/traces/" + Hex(7)).body.substr(0, 300);
+  EXPECT_TRUE(answered(120, 20));
+  auto body = testing::HttpGet(admin_, "/api/v1/traces/" + Hex(7)).body;
+  EXPECT_NE(body.find("\"resourceSpans\""), std::string::npos) << "OTLP/JSON";
+  EXPECT_NE(body.find("svc-1"), std::string::npos);
+  EXPECT_EQ(testing::HttpGet(admin_, "/api/v1/traces/" + Hex(999)).status, 404);
+  auto bad = testing::HttpGet(admin_, "/api/v1/traces/xyz");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find("32 hex digits"), std::string::npos) << bad.body;
+  EXPECT_EQ(testing::HttpGet(admin_, "/api/v1/nothing").status, 404);
+  service_->Shutdown();
+  const uint64_t sealed_before = Counter("sluice_query_index_segments_sealed_total");
+
+  // The sealed segments' summaries were written; one is damaged by hand.
+  std::vector<std::filesystem::path> files;
+  for (const auto& f : std::filesystem::directory_iterator(dir_.Sub("data/query"))) {
+    files.push_back(f.path());
+  }
+  ASSERT_GE(files.size(), 2u) << "the traces fill at least three segments";
+  {
+    std::fstream f(files[0], std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(20);
+    f.put('\x55');
+  }
+  Start();
+  ASSERT_TRUE(
+      testing::WaitUntil([&] { return Counter("sluice_query_index_segments_rebuilt_total") == 1; },
+                         std::chrono::seconds(20)));
+  EXPECT_EQ(Counter("sluice_query_index_damaged_files_total"), 1u);
+  EXPECT_TRUE(answered(7, 9)) << "the same answer after a restart";
+  EXPECT_TRUE(answered(100, 20));
+  EXPECT_LE(Counter("sluice_query_index_segments_sealed_total"), sealed_before + 2)
+      << "its cursor survived the restart: only the damaged summary and the open segment are "
+         "read again";
+  service_->Shutdown();
+}
+
+TEST_F(QueryApiTest, QueryLayerCanBeTurnedOff) {
+  std::string config = Config() + "query:\n  enabled: false\n";
+  service_ = testing::StartService(config, registry_);
+  ASSERT_NE(service_, nullptr);
+  admin_ = testing::AddressOf(*service_, "admin ");
+  EXPECT_EQ(testing::HttpGet(admin_, "/api/v1/traces/" + Hex(1)).status, 404);
+  EXPECT_FALSE(std::filesystem::exists(dir_.Sub("data/query")));
+  service_->Shutdown();
+}
+
+}  // namespace
+}  // namespace sluice::query
