@@ -2,6 +2,8 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace sluice::net {
 
@@ -19,5 +21,10 @@ inline void AppendHeaderField(std::string_view name, std::string_view value, std
   append_clean(value);
   out->append("\r\n");
 }
+
+// The name=value pairs of a URL query string, in order, percent-decoded
+// ('+' is a space). A pair without '=' has an empty value; a malformed
+// escape is kept as written.
+std::vector<std::pair<std::string, std::string>> ParseQueryString(std::string_view query);
 
 }  // namespace sluice::net

@@ -43,6 +43,43 @@ HttpResponse HttpResponse::Text(int status, std::string body) {
   return r;
 }
 
+std::vector<std::pair<std::string, std::string>> ParseQueryString(std::string_view query) {
+  auto decode = [](std::string_view in) {
+    std::string out;
+    for (size_t i = 0; i < in.size(); ++i) {
+      auto hex = [](char c) {
+        return c >= '0' && c <= '9'   ? c - '0'
+               : c >= 'a' && c <= 'f' ? c - 'a' + 10
+               : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                      : -1;
+      };
+      if (in[i] == '+') {
+        out.push_back(' ');
+      } else if (in[i] == '%' && i + 2 < in.size() && hex(in[i + 1]) >= 0 && hex(in[i + 2]) >= 0) {
+        out.push_back(static_cast<char>(hex(in[i + 1]) << 4 | hex(in[i + 2])));
+        i += 2;
+      } else {
+        out.push_back(in[i]);
+      }
+    }
+    return out;
+  };
+  std::vector<std::pair<std::string, std::string>> out;
+  size_t pos = 0;
+  while (pos <= query.size() && !query.empty()) {
+    size_t end = query.find('&', pos);
+    if (end == std::string_view::npos) end = query.size();
+    std::string_view pair = query.substr(pos, end - pos);
+    if (!pair.empty()) {
+      size_t eq = pair.find('=');
+      out.emplace_back(decode(pair.substr(0, eq)),
+                       eq == std::string_view::npos ? "" : decode(pair.substr(eq + 1)));
+    }
+    pos = end + 1;
+  }
+  return out;
+}
+
 HttpResponse HttpResponse::Json(int status, std::string body) {
   HttpResponse r;
   r.status = status;

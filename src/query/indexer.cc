@@ -264,6 +264,32 @@ std::vector<uint64_t> Indexer::SegmentsWithTrace(std::string_view trace_id) cons
   return out;
 }
 
+std::vector<uint64_t> Indexer::SegmentsFor(int64_t from_unix_nano, int64_t to_unix_nano,
+                                           std::string_view service) const {
+  auto has_service = [&](const std::vector<std::string>& services) {
+    return service.empty() || std::binary_search(services.begin(), services.end(), service);
+  };
+  std::vector<uint64_t> out;
+  const std::vector<uint64_t> segments = rt_.log.Segments();
+  MutexLock lock(mu_);
+  for (uint64_t segment : segments) {
+    auto it = sealed_.find(segment);
+    if (it != sealed_.end()) {
+      if (it->second.Overlaps(from_unix_nano, to_unix_nano) && has_service(it->second.services)) {
+        out.push_back(segment);
+      }
+    } else if (open_.any && open_.summary.segment == segment) {
+      if (open_.summary.Overlaps(from_unix_nano, to_unix_nano) &&
+          (service.empty() || open_.services.contains(std::string(service)))) {
+        out.push_back(segment);
+      }
+    } else {
+      out.push_back(segment);  // not summarized yet
+    }
+  }
+  return out;
+}
+
 size_t Indexer::sealed_segments() const {
   MutexLock lock(mu_);
   return sealed_.size();

@@ -46,6 +46,11 @@ class Indexer final : private pipeline::LogSink {
   // Segments, ascending, that may hold spans of `trace_id`: those whose
   // summary's filter passes it, and those without a summary yet.
   std::vector<uint64_t> SegmentsWithTrace(std::string_view trace_id) const;
+  // Segments, ascending, that may hold items of `service` ("": any) with
+  // event times in [from, to]: summaries that say so, and segments without
+  // one yet.
+  std::vector<uint64_t> SegmentsFor(int64_t from_unix_nano, int64_t to_unix_nano,
+                                    std::string_view service) const;
   // Summaries held, sealed or open (for tests and the index status).
   size_t sealed_segments() const;
 

@@ -2,6 +2,8 @@
 
 #include "base/strings.h"
 #include "base/thread.h"
+#include "net/http_fields.h"
+#include "query/search.h"
 #include "query/traces.h"
 #include "wire/otlp/json.h"
 
@@ -17,6 +19,7 @@ net::HttpResponse JsonError(int status, std::string_view message) {
 
 constexpr std::string_view kPrefix = "/api/";
 constexpr std::string_view kTraces = "/api/v1/traces/";
+constexpr std::string_view kSearch = "/api/v1/traces";
 
 }  // namespace
 
@@ -28,7 +31,13 @@ const config::Schema<QueryOptions>& QueryOptionsSchema() {
            "port (docs/api.md).")
         .Int("max_queued_queries", &QueryOptions::max_queued_queries,
              "Queries that may wait for the query thread; past it, 503 with Retry-After.",
-             {1, 100000});
+             {1, 100000})
+        .Bytes("max_scan_bytes", &QueryOptions::max_scan_bytes,
+               "Most log bytes one search reads; past it, the answer is flagged partial.",
+               {1 << 20, 1e15})
+        .Int("max_traces_per_search", &QueryOptions::max_traces_per_search,
+             "Most traces one search holds in memory; past it, the answer is flagged partial.",
+             {100, 10'000'000});
     return s;
   }();
   return schema;
@@ -145,7 +154,18 @@ net::HttpResponse QueryModule::Answer(const net::HttpRequest& request) {
     if (!st.ok()) return JsonError(500, st.message());
     return net::HttpResponse::Json(200, std::move(json));
   }
-  return JsonError(404, "no such query: " + std::string(path) + " (routes: /api/v1/traces/{id})");
+  if (path == kSearch) {
+    Result<TraceQuery> q =
+        ParseTraceQuery(net::ParseQueryString(request.query), rt_.clock.NowUnixNanos());
+    if (!q.ok()) return JsonError(400, q.status().message());
+    Result<SearchResult> found =
+        SearchTraces(rt_.log, indexer_, *q, static_cast<uint64_t>(options_.max_scan_bytes),
+                     static_cast<size_t>(options_.max_traces_per_search));
+    if (!found.ok()) return JsonError(500, found.status().message());
+    return net::HttpResponse::Json(200, RenderSearch(*found));
+  }
+  return JsonError(404, "no such query: " + std::string(path) +
+                            " (routes: /api/v1/traces, /api/v1/traces/{id})");
 }
 
 }  // namespace sluice::query

@@ -17,6 +17,8 @@ namespace sluice::query {
 struct QueryOptions {
   bool enabled = true;
   int64_t max_queued_queries = 64;
+  uint64_t max_scan_bytes = 2ull << 30;
+  int64_t max_traces_per_search = 200'000;
 };
 
 const config::Schema<QueryOptions>& QueryOptionsSchema();

@@ -196,6 +196,111 @@ TEST_F(QueryApiTest, TraceByIdFindsEverySpanAcrossSegmentsAndSurvivesRestartAndD
   service_->Shutdown();
 }
 
+// Trace `n` of a shop: frontend's root span "GET /checkout" lasting
+// `duration_ms`, calling payments' "charge" (payment.method card for odd n,
+// cash for even), which fails when `error`. Starts `n` seconds after `base`.
+TraceRequest Shop(int n, bool error, int duration_ms, int64_t base) {
+  TraceRequest req;
+  std::string id(16, '\0');
+  std::memcpy(id.data(), &n, sizeof n);
+  id[15] = 2;
+  const uint64_t start = static_cast<uint64_t>(base) + static_cast<uint64_t>(n) * 1'000'000'000;
+  const uint64_t end = start + static_cast<uint64_t>(duration_ms) * 1'000'000;
+  for (const char* service : {"frontend", "payments"}) {
+    auto* rs = req.add_resource_spans();
+    auto* kv = rs->mutable_resource()->add_attributes();
+    kv->set_key("service.name");
+    kv->mutable_value()->set_string_value(service);
+    auto* s = rs->add_scope_spans()->add_spans();
+    s->set_trace_id(id);
+    bool root = std::string(service) == "frontend";
+    s->set_span_id(std::string(7, root ? '\x01' : '\x02') + static_cast<char>(n));
+    if (!root) s->set_parent_span_id(std::string(7, '\x01') + static_cast<char>(n));
+    s->set_name(root ? "GET /checkout" : "charge");
+    s->set_start_time_unix_nano(root ? start : start + 1'000'000);
+    s->set_end_time_unix_nano(root ? end : end - 1'000'000);
+    if (!root) {
+      auto* a = s->add_attributes();
+      a->set_key("payment.method");
+      a->mutable_value()->set_string_value(n % 2 ? "card" : "cash");
+      if (error) s->mutable_status()->set_code(pb::trace::v1::Status::STATUS_CODE_ERROR);
+    }
+  }
+  return req;
+}
+
+std::vector<std::string> Ids(const std::string& json) {
+  std::vector<std::string> out;
+  static const std::regex id(R"re("traceId":"([0-9a-f]{32})")re");
+  for (auto it = std::sregex_iterator(json.begin(), json.end(), id); it != std::sregex_iterator();
+       ++it) {
+    out.push_back((*it)[1].str());
+  }
+  return out;
+}
+
+std::string ShopHex(int n) {
+  std::string id(16, '\0');
+  std::memcpy(id.data(), &n, sizeof n);
+  id[15] = 2;
+  return testing::Hex(id);
+}
+
+TEST_F(QueryApiTest, TraceSearchFindsTracesByServiceErrorDurationAndAttribute) {
+  Start();
+  const int64_t base = Clock::Real().NowUnixNanos() - 30LL * 60 * 1'000'000'000;  // 30 min ago
+  // 40 traces: every fifth fails; trace n lasts 100 + 20 n ms.
+  for (int n = 0; n < 40; ++n) Send(Shop(n, n % 5 == 0, 100 + 20 * n, base));
+  auto search = [&](const std::string& query) {
+    return testing::HttpGet(admin_, "/api/v1/traces?" + query);
+  };
+  ASSERT_TRUE(testing::WaitUntil([&] { return Ids(search("limit=1000").body).size() == 40; },
+                                 std::chrono::seconds(20)));
+
+  auto failing = search("service=payments&error=true&limit=100");
+  ASSERT_EQ(failing.status, 200) << failing.body;
+  const std::vector<std::string> failing_ids = Ids(failing.body);
+  std::set<std::string> got(failing_ids.begin(), failing_ids.end());
+  std::set<std::string> want;
+  for (int n = 0; n < 40; n += 5) want.insert(ShopHex(n));
+  EXPECT_EQ(got, want);
+  EXPECT_NE(failing.body.find(R"("rootService":"frontend","rootName":"GET /checkout")"),
+            std::string::npos);
+  EXPECT_NE(failing.body.find(R"("spanCount":2,"errorCount":1,"services":["frontend","payments"])"),
+            std::string::npos)
+      << failing.body.substr(0, 400);
+  EXPECT_NE(failing.body.find(R"("partial":false)"), std::string::npos);
+
+  // Slowest first among the traces of at least 500 ms (n >= 20).
+  auto slow = search(
+      "service=frontend&operation=GET%20%2Fcheckout&min_duration=500ms&order=slowest&limit=3");
+  ASSERT_EQ(slow.status, 200) << slow.body;
+  EXPECT_EQ(Ids(slow.body), (std::vector<std::string>{ShopHex(39), ShopHex(38), ShopHex(37)}));
+  EXPECT_NE(slow.body.find(R"("durationNanos":"880000000")"), std::string::npos)
+      << "100 + 20 * 39 ms";
+
+  // Newest first: the latest starts.
+  EXPECT_EQ(Ids(search("limit=2").body), (std::vector<std::string>{ShopHex(39), ShopHex(38)}));
+  EXPECT_EQ(Ids(search("attribute=payment.method%3Dcash&limit=100").body).size(), 20u);
+  EXPECT_EQ(
+      Ids(search("attribute=payment.method%3Dcash&service=payments&error=true&limit=100").body)
+          .size(),
+      4u)
+      << "n = 0, 10, 20, 30";
+  EXPECT_TRUE(Ids(search("service=nobody").body).empty());
+  // Outside the time range searched.
+  EXPECT_TRUE(Ids(search("end=1000").body).empty());
+
+  for (const char* bad : {"limit=0", "bogus=1", "operation=charge", "min_duration=fast",
+                          "error=maybe", "start=yesterday", "attribute=novalue"}) {
+    auto r = search(bad);
+    EXPECT_EQ(r.status, 400) << bad;
+    EXPECT_NE(r.body.find("\"error\""), std::string::npos) << bad;
+  }
+  EXPECT_NE(search("bogus=1").body.find("unknown parameter"), std::string::npos);
+  service_->Shutdown();
+}
+
 TEST_F(QueryApiTest, QueryLayerCanBeTurnedOff) {
   std::string config = Config() + "query:\n  enabled: false\n";
   service_ = testing::StartService(config, registry_);

@@ -1,0 +1,258 @@
+#include "query/search.h"
+
+#include <absl/container/flat_hash_map.h>
+#include <absl/strings/string_view.h>
+
+#include <algorithm>
+#include <charconv>
+
+#include "base/strings.h"
+#include "base/units.h"
+#include "wire/otlp/common.h"
+#include "wire/otlp/inspect.h"
+#include "wire/otlp/traces.h"
+#include "wire/proto_reader.h"
+
+namespace sluice::query {
+namespace {
+
+namespace of = wire::otlp::field;
+
+constexpr int64_t kHour = 3600LL * 1'000'000'000;
+constexpr size_t kMaxServicesPerTrace = 32;
+constexpr uint64_t kStatusError = 2;
+
+Status Bad(std::string_view param, std::string_view why) {
+  return Status::InvalidArgument(std::string(param) + ": " + std::string(why));
+}
+
+// A time as Unix seconds, possibly fractional ("1700000000.25").
+bool ParseUnixSeconds(std::string_view text, int64_t* out) {
+  double seconds = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
+  if (ec != std::errc() || end != text.data() + text.size() || seconds < 0 || seconds > 1e10) {
+    return false;
+  }
+  *out = static_cast<int64_t>(seconds * 1e9);
+  return true;
+}
+
+// The per-trace state of a search.
+struct TraceState {
+  TraceSummary summary;
+  uint32_t matched_attributes = 0;  // bit i: attribute i seen on a span
+  bool matched_span = false;        // a span of the service and operation
+};
+
+bool AttributeIs(std::string_view message, uint32_t field, const std::string& key,
+                 const std::string& value) {
+  std::string_view v;
+  return wire::otlp::FindAttribute(message, field, key, &v) && wire::otlp::AnyValueText(v) == value;
+}
+
+}  // namespace
+
+Result<TraceQuery> ParseTraceQuery(const std::vector<std::pair<std::string, std::string>>& params,
+                                   int64_t now_unix_nano) {
+  TraceQuery q;
+  q.end_unix_nano = now_unix_nano;
+  bool start_set = false;
+  for (const auto& [name, value] : params) {
+    if (name == "service") {
+      q.service = value;
+    } else if (name == "operation") {
+      q.operation = value;
+    } else if (name == "attribute") {
+      size_t eq = value.find('=');
+      if (eq == std::string::npos || eq == 0) return Bad(name, "expected key=value");
+      if (q.attributes.size() == 32) return Bad(name, "at most 32");
+      q.attributes.emplace_back(value.substr(0, eq), value.substr(eq + 1));
+    } else if (name == "min_duration" || name == "max_duration") {
+      Result<std::chrono::nanoseconds> d = ParseDuration(value);
+      if (!d.ok()) return Bad(name, "expected a duration such as 250ms or 2s");
+      (name == "min_duration" ? q.min_duration_nanos : q.max_duration_nanos) = d->count();
+    } else if (name == "error") {
+      if (value != "true" && value != "false") return Bad(name, "expected true or false");
+      q.errors_only = value == "true";
+    } else if (name == "start" || name == "end") {
+      int64_t t = 0;
+      if (!ParseUnixSeconds(value, &t)) return Bad(name, "expected Unix seconds");
+      (name == "start" ? q.start_unix_nano : q.end_unix_nano) = t;
+      start_set |= name == "start";
+    } else if (name == "limit") {
+      int64_t n = 0;
+      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+      if (ec != std::errc() || end != value.data() + value.size() || n < 1 || n > 1000) {
+        return Bad(name, "expected 1 to 1000");
+      }
+      q.limit = static_cast<size_t>(n);
+    } else if (name == "order") {
+      if (value != "newest" && value != "slowest") return Bad(name, "expected newest or slowest");
+      q.order = value == "newest" ? TraceQuery::Order::kNewest : TraceQuery::Order::kSlowest;
+    } else {
+      return Bad(name,
+                 "unknown parameter; known: service, operation, attribute, min_duration, "
+                 "max_duration, error, start, end, limit, order");
+    }
+  }
+  if (!start_set) q.start_unix_nano = q.end_unix_nano - kHour;
+  if (q.start_unix_nano > q.end_unix_nano) return Bad("start", "after end");
+  if (q.min_duration_nanos > q.max_duration_nanos) return Bad("min_duration", "above max_duration");
+  if (!q.operation.empty() && q.service.empty()) {
+    return Bad("operation", "needs a service");
+  }
+  return q;
+}
+
+Result<SearchResult> SearchTraces(log::Log& log, const Indexer& index, const TraceQuery& q,
+                                  uint64_t max_scan_bytes, size_t max_traces) {
+  SearchResult result;
+  log::PipelineSet pipelines;
+  for (uint32_t id : index.traces_pipelines()) pipelines.Add(id);
+  std::vector<uint64_t> segments = index.SegmentsFor(q.start_unix_nano, q.end_unix_nano, q.service);
+  const std::vector<uint64_t> all = log.Segments();
+  const uint32_t all_attributes =
+      q.attributes.empty() ? 0 : static_cast<uint32_t>((uint64_t{1} << q.attributes.size()) - 1);
+  absl::flat_hash_map<std::string, TraceState> traces;
+  auto matches = [&](const TraceState& t) {
+    const TraceSummary& s = t.summary;
+    const int64_t duration = s.end_unix_nano - s.start_unix_nano;
+    return (q.service.empty() || t.matched_span) && t.matched_attributes == all_attributes &&
+           (!q.errors_only || s.errors > 0) && duration >= q.min_duration_nanos &&
+           duration <= q.max_duration_nanos && s.start_unix_nano >= q.start_unix_nano &&
+           s.start_unix_nano <= q.end_unix_nano;
+  };
+  std::string service;
+  for (auto seg = segments.rbegin(); seg != segments.rend() && !result.partial; ++seg) {
+    auto next = std::upper_bound(all.begin(), all.end(), *seg);
+    const uint64_t limit = next == all.end() ? UINT64_MAX : *next;
+    log::LogReader reader(log, log::Position{*seg, log::kSegmentHeaderSize, *seg});
+    reader.SetPipelines(pipelines);
+    ++result.segments_read;
+    while (true) {
+      Result<log::LogReader::Batch> batch = reader.Next();
+      if (!batch.ok()) {
+        if (batch.status().code() == StatusCode::kEndOfStream) break;
+        return batch.status();
+      }
+      if (batch->header.base_offset >= limit) break;
+      if (batch->header.signal != log::Signal::kTraces ||
+          batch->header.encoding != log::Encoding::kOtlpProto ||
+          batch->header.max_event_unix_nanos < q.start_unix_nano ||
+          batch->header.min_event_unix_nanos > q.end_unix_nano + kHour) {
+        continue;  // no span of it starts in the range (a trace lasts under an hour)
+      }
+      result.scanned_bytes += batch->payload.size();
+      if (result.scanned_bytes > max_scan_bytes) {
+        result.partial = true;
+        break;
+      }
+      const char* resource_seen = nullptr;
+      Status st = wire::otlp::ForEachLeaf(
+          batch->payload,
+          [&](std::string_view resource, std::string_view, std::string_view leaf) -> Status {
+            if (resource.data() != resource_seen || resource_seen == nullptr) {
+              resource_seen = resource.data();
+              std::string_view v;
+              service =
+                  wire::otlp::FindAttribute(resource, of::kResourceAttributes, "service.name", &v)
+                      ? wire::otlp::AnyValueText(v)
+                      : "unknown_service";
+            }
+            wire::otlp::SpanView span;
+            if (!wire::otlp::ViewSpan(leaf, &span).ok()) return Status::Ok();
+            auto it = traces.find(absl::string_view(span.trace_id.data(), span.trace_id.size()));
+            if (it == traces.end()) {
+              if (traces.size() >= max_traces) {
+                result.partial = true;
+                return Status::Ok();
+              }
+              it = traces.emplace(std::string(span.trace_id), TraceState{}).first;
+              it->second.summary.trace_id = std::string(span.trace_id);
+            }
+            TraceState& t = it->second;
+            TraceSummary& s = t.summary;
+            s.start_unix_nano =
+                std::min(s.start_unix_nano, static_cast<int64_t>(span.start_time_unix_nano));
+            s.end_unix_nano =
+                std::max(s.end_unix_nano, static_cast<int64_t>(span.end_time_unix_nano));
+            ++s.spans;
+            if (wire::LastVarintField(span.status, of::kStatusCode) == kStatusError) ++s.errors;
+            if (std::find(s.services.begin(), s.services.end(), service) == s.services.end() &&
+                s.services.size() < kMaxServicesPerTrace) {
+              s.services.push_back(service);
+            }
+            if (span.parent_span_id.empty()) {
+              s.root_service = service;
+              s.root_name = std::string(span.name);
+            }
+            if (!q.service.empty() && service == q.service &&
+                (q.operation.empty() || span.name == q.operation)) {
+              t.matched_span = true;
+            }
+            for (size_t i = 0; i < q.attributes.size(); ++i) {
+              const auto& [key, value] = q.attributes[i];
+              if ((t.matched_attributes >> i & 1) == 0 &&
+                  (AttributeIs(leaf, of::kSpanAttributes, key, value) ||
+                   AttributeIs(resource, of::kResourceAttributes, key, value))) {
+                t.matched_attributes |= 1U << i;
+              }
+            }
+            return Status::Ok();
+          });
+      if (!st.ok()) continue;  // stored batches were checked on receipt
+    }
+    if (q.order == TraceQuery::Order::kNewest) {
+      size_t matched = 0;
+      for (const auto& [id, t] : traces) matched += matches(t) ? 1 : 0;
+      if (matched >= q.limit) break;
+    }
+  }
+  for (auto& [id, t] : traces) {
+    if (matches(t)) result.traces.push_back(std::move(t.summary));
+  }
+  auto duration = [](const TraceSummary& s) { return s.end_unix_nano - s.start_unix_nano; };
+  std::sort(result.traces.begin(), result.traces.end(),
+            [&](const TraceSummary& a, const TraceSummary& b) {
+              if (q.order == TraceQuery::Order::kSlowest && duration(a) != duration(b)) {
+                return duration(a) > duration(b);
+              }
+              if (a.start_unix_nano != b.start_unix_nano) {
+                return a.start_unix_nano > b.start_unix_nano;
+              }
+              return a.trace_id < b.trace_id;
+            });
+  if (result.traces.size() > q.limit) result.traces.resize(q.limit);
+  return result;
+}
+
+std::string RenderSearch(const SearchResult& r) {
+  std::string out = "{\"traces\":[";
+  for (size_t i = 0; i < r.traces.size(); ++i) {
+    const TraceSummary& s = r.traces[i];
+    if (i > 0) out += ',';
+    out += "{\"traceId\":\"";
+    AppendHex(out, s.trace_id);
+    out += "\",\"rootService\":";
+    AppendJsonString(out, s.root_service);
+    out += ",\"rootName\":";
+    AppendJsonString(out, s.root_name);
+    out += ",\"startTimeUnixNano\":\"" + std::to_string(s.start_unix_nano) + "\"";
+    out += ",\"durationNanos\":\"" + std::to_string(s.end_unix_nano - s.start_unix_nano) + "\"";
+    out += ",\"spanCount\":" + std::to_string(s.spans);
+    out += ",\"errorCount\":" + std::to_string(s.errors);
+    out += ",\"services\":[";
+    for (size_t k = 0; k < s.services.size(); ++k) {
+      if (k > 0) out += ',';
+      AppendJsonString(out, s.services[k]);
+    }
+    out += "]}";
+  }
+  out += "],\"partial\":";
+  out += r.partial ? "true" : "false";
+  out += ",\"scannedBytes\":\"" + std::to_string(r.scanned_bytes) + "\"";
+  out += ",\"segmentsRead\":" + std::to_string(r.segments_read) + "}";
+  return out;
+}
+
+}  // namespace sluice::query
