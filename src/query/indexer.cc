@@ -7,6 +7,7 @@
 #include "base/logging.h"
 #include "base/thread.h"
 #include "io/file_system.h"
+#include "query/segment_reader.h"
 #include "wire/otlp/common.h"
 #include "wire/otlp/inspect.h"
 #include "wire/otlp/traces.h"
@@ -219,28 +220,17 @@ void Indexer::Rebuild(std::vector<uint64_t> segments) {
   for (uint32_t id : logs_) pipelines.Add(id);
   for (uint64_t segment : segments) {
     if (stop_) return;
-    const std::vector<uint64_t> all = rt_.log.Segments();
-    auto next = std::upper_bound(all.begin(), all.end(), segment);
-    if (std::find(all.begin(), all.end(), segment) == all.end()) continue;  // deleted since
-    const uint64_t limit = next == all.end() ? UINT64_MAX : *next;
     Open open;
     open.summary.segment = segment;
-    log::LogReader reader(rt_.log, SegmentStart(segment));
-    reader.SetPipelines(pipelines);
-    bool complete = false;
-    while (!stop_) {
-      Result<log::LogReader::Batch> batch = reader.Next();
-      if (!batch.ok()) break;
-      if (batch->header.base_offset >= limit) {
-        complete = true;
-        break;
-      }
-      Index(*batch, &open);
-    }
-    // Read to the end of the log without reaching the next segment: the
-    // segment is whole all the same when a later one exists.
-    if (!complete) complete = !stop_ && next != all.end();
-    if (!complete) continue;
+    bool whole = false;
+    Status st = ForEachBatchIn(
+        rt_.log, segment, pipelines,
+        [&](const log::LogReader::Batch& batch) {
+          Index(batch, &open);
+          return !stop_.load();
+        },
+        &whole);
+    if (!st.ok() || !whole) continue;  // deleted since, unreadable, or stopping
     Seal(open);
     rebuilt_.Inc();
   }

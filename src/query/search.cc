@@ -8,6 +8,7 @@
 
 #include "base/strings.h"
 #include "base/units.h"
+#include "query/segment_reader.h"
 #include "wire/otlp/common.h"
 #include "wire/otlp/inspect.h"
 #include "wire/otlp/traces.h"
@@ -110,7 +111,6 @@ Result<SearchResult> SearchTraces(log::Log& log, const Indexer& index, const Tra
   log::PipelineSet pipelines;
   for (uint32_t id : index.traces_pipelines()) pipelines.Add(id);
   std::vector<uint64_t> segments = index.SegmentsFor(q.start_unix_nano, q.end_unix_nano, q.service);
-  const std::vector<uint64_t> all = log.Segments();
   const uint32_t all_attributes =
       q.attributes.empty() ? 0 : static_cast<uint32_t>((uint64_t{1} << q.attributes.size()) - 1);
   absl::flat_hash_map<std::string, TraceState> traces;
@@ -124,32 +124,22 @@ Result<SearchResult> SearchTraces(log::Log& log, const Indexer& index, const Tra
   };
   std::string service;
   for (auto seg = segments.rbegin(); seg != segments.rend() && !result.partial; ++seg) {
-    auto next = std::upper_bound(all.begin(), all.end(), *seg);
-    const uint64_t limit = next == all.end() ? UINT64_MAX : *next;
-    log::LogReader reader(log, log::Position{*seg, log::kSegmentHeaderSize, *seg});
-    reader.SetPipelines(pipelines);
     ++result.segments_read;
-    while (true) {
-      Result<log::LogReader::Batch> batch = reader.Next();
-      if (!batch.ok()) {
-        if (batch.status().code() == StatusCode::kEndOfStream) break;
-        return batch.status();
+    auto take = [&](const log::LogReader::Batch& batch) {
+      if (batch.header.signal != log::Signal::kTraces ||
+          batch.header.encoding != log::Encoding::kOtlpProto ||
+          batch.header.max_event_unix_nanos < q.start_unix_nano ||
+          batch.header.min_event_unix_nanos > q.end_unix_nano + kHour) {
+        return true;  // no span of it starts in the range (a trace lasts under an hour)
       }
-      if (batch->header.base_offset >= limit) break;
-      if (batch->header.signal != log::Signal::kTraces ||
-          batch->header.encoding != log::Encoding::kOtlpProto ||
-          batch->header.max_event_unix_nanos < q.start_unix_nano ||
-          batch->header.min_event_unix_nanos > q.end_unix_nano + kHour) {
-        continue;  // no span of it starts in the range (a trace lasts under an hour)
-      }
-      result.scanned_bytes += batch->payload.size();
+      result.scanned_bytes += batch.payload.size();
       if (result.scanned_bytes > max_scan_bytes) {
         result.partial = true;
-        break;
+        return false;
       }
       const char* resource_seen = nullptr;
-      Status st = wire::otlp::ForEachLeaf(
-          batch->payload,
+      wire::otlp::ForEachLeaf(
+          batch.payload,
           [&](std::string_view resource, std::string_view, std::string_view leaf) -> Status {
             if (resource.data() != resource_seen || resource_seen == nullptr) {
               resource_seen = resource.data();
@@ -199,9 +189,12 @@ Result<SearchResult> SearchTraces(log::Log& log, const Indexer& index, const Tra
               }
             }
             return Status::Ok();
-          });
-      if (!st.ok()) continue;  // stored batches were checked on receipt
-    }
+          })
+          .IgnoreError();  // stored batches were checked on receipt
+
+      return !result.partial;
+    };
+    SLUICE_RETURN_IF_ERROR(ForEachBatchIn(log, *seg, pipelines, take));
     if (q.order == TraceQuery::Order::kNewest) {
       size_t matched = 0;
       for (const auto& [id, t] : traces) matched += matches(t) ? 1 : 0;
