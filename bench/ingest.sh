@@ -6,6 +6,9 @@
 # beside the references measured in the same run (memcpy of the same request
 # bytes via wire_bench, raw O_DIRECT write via log_throughput).
 #
+# QUERY=off turns the query layer (its index of traces and logs) off: run
+# once with it and once without to see what indexing costs ingest.
+#
 # Usage: bench/ingest.sh [build-dir] [seconds]
 set -euo pipefail
 build=${1:-build/release}
@@ -37,6 +40,7 @@ cat <<YAML
     metrics:
       receivers: [prometheus_remote_write]
 YAML
+if [ "${QUERY:-on}" = off ]; then printf 'query:\n  enabled: false\n'; fi
 } > "$work/sluice.yaml"
 
 start_pinned_sluice

@@ -1,10 +1,11 @@
 # Shared by the end-to-end benchmark scripts, which set $bin (the sluice
 # binary) and $work (a scratch directory holding sluice.yaml).
 
-# Starts sluice with $work/sluice.yaml pinned to core 0, logging to
-# $work/sluice.log, and waits until it serves; sets pid.
+# Starts sluice with $work/sluice.yaml pinned to core 0 (SLUICE_CPUS, a
+# taskset list, overrides), logging to $work/sluice.log, and waits until it
+# serves; sets pid.
 start_pinned_sluice() {
-  taskset -c 0 "$bin" run --config "$work/sluice.yaml" > "$work/sluice.log" 2>&1 &
+  taskset -c "${SLUICE_CPUS:-0}" "$bin" run --config "$work/sluice.yaml" > "$work/sluice.log" 2>&1 &
   pid=$!
   for _ in $(seq 100); do grep -q 'admin=' "$work/sluice.log" && break; sleep 0.1; done
 }

@@ -7,7 +7,9 @@
 namespace sluice::pipeline {
 
 const char* EmbeddedDefaultConfig() {
-  return R"(# sluice's embedded default: OTLP/HTTP in, everything kept in the log.
+  return R"(# sluice's embedded default: OTLP in for traces, metrics and logs, all
+# kept in the log; span metrics and a service graph derived from the traces;
+# the query API on the admin port.
 receivers:
   otlp:
     protocols:
@@ -15,6 +17,14 @@ receivers:
         endpoint: 127.0.0.1:4317
       http:
         endpoint: 127.0.0.1:4318
+connectors:
+  spanmetrics:
+    histogram:
+      exponential:
+        max_size: 160
+    metrics_flush_interval: 10s
+  servicegraph:
+    metrics_flush_interval: 10s
 storage:
   directory: ./data
 service:
@@ -24,6 +34,13 @@ service:
   pipelines:
     traces:
       receivers: [otlp]
+      exporters: [spanmetrics, servicegraph]
+    metrics:
+      receivers: [otlp]
+    logs:
+      receivers: [otlp]
+    metrics/derived:
+      receivers: [spanmetrics, servicegraph]
 )";
 }
 

@@ -51,8 +51,14 @@ TEST(ServiceConfigTest, EmbeddedDefaultListensOnLoopbackAndKeepsDataUnderDotData
   EXPECT_EQ(otlp->protocols.http->endpoint, "127.0.0.1:4318");
   EXPECT_EQ(cfg->storage.directory, "./data");
   EXPECT_EQ(cfg->service.telemetry.metrics.address, "127.0.0.1:8888");
-  ASSERT_EQ(cfg->pipelines.size(), 1u);
-  EXPECT_EQ(cfg->pipelines[0].name, "traces");
+  // Every signal has a pipeline (none is answered 404), and the traces feed
+  // both connectors, whose metrics have a pipeline of their own.
+  std::vector<std::string> pipelines;
+  for (const auto& p : cfg->pipelines) pipelines.push_back(p.name);
+  EXPECT_EQ(pipelines, (std::vector<std::string>{"traces", "metrics", "logs", "metrics/derived"}));
+  EXPECT_EQ(cfg->pipelines[0].exporters, (std::vector<std::string>{"spanmetrics", "servicegraph"}));
+  EXPECT_EQ(cfg->pipelines[3].receivers, (std::vector<std::string>{"spanmetrics", "servicegraph"}));
+  ASSERT_EQ(cfg->connectors.size(), 2u);
 }
 
 TEST(ServiceConfigTest, ExampleConfigLoads) {
