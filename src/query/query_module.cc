@@ -20,6 +20,7 @@ net::HttpResponse JsonError(int status, std::string_view message) {
 constexpr std::string_view kPrefix = "/api/";
 constexpr std::string_view kTraces = "/api/v1/traces/";
 constexpr std::string_view kSearch = "/api/v1/traces";
+constexpr std::string_view kPipeline = "/api/v1/pipeline";
 
 }  // namespace
 
@@ -61,6 +62,7 @@ QueryModule::QueryModule(const pipeline::ModuleSettings& settings, const QueryOp
     : options_(options),
       rt_(rt),
       indexer_(rt, settings.pipelines),
+      health_(rt.metrics),
       queries_(rt.metrics.AddCounter("sluice_query_requests_total", "Query API requests answered.")
                    .Get()),
       refused_(rt.metrics
@@ -95,10 +97,15 @@ void QueryModule::Work() {
   while (true) {
     std::function<void()> job;
     {
+      health_.MaybeSample(rt_.clock.NowUnixNanos());
       MutexLock lock(mu_);
-      wake_.Wait(lock,
-                 [&]() SLUICE_NO_THREAD_SAFETY_ANALYSIS { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping, nothing left
+      wake_.WaitFor(lock, health_.interval(), [&]() SLUICE_NO_THREAD_SAFETY_ANALYSIS {
+        return stopping_ || !queue_.empty();
+      });
+      if (queue_.empty()) {
+        if (stopping_) return;
+        continue;  // time for a health sample
+      }
       job = std::move(queue_.front());
       queue_.pop_front();
     }
@@ -164,8 +171,10 @@ net::HttpResponse QueryModule::Answer(const net::HttpRequest& request) {
     if (!found.ok()) return JsonError(500, found.status().message());
     return net::HttpResponse::Json(200, RenderSearch(*found));
   }
+  if (path == kPipeline)
+    return net::HttpResponse::Json(200, health_.Render(rt_.clock.NowUnixNanos()));
   return JsonError(404, "no such query: " + std::string(path) +
-                            " (routes: /api/v1/traces, /api/v1/traces/{id})");
+                            " (routes: /api/v1/traces, /api/v1/traces/{id}, /api/v1/pipeline)");
 }
 
 }  // namespace sluice::query

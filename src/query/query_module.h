@@ -10,6 +10,7 @@
 #include "base/mutex.h"
 #include "config/schema.h"
 #include "pipeline/component.h"
+#include "query/health.h"
 #include "query/indexer.h"
 
 namespace sluice::query {
@@ -25,10 +26,12 @@ const config::Schema<QueryOptions>& QueryOptionsSchema();
 // The top-level `query:` section and its module.
 pipeline::ModuleType QueryModuleType();
 
-// The query layer on the admin port: its index (Indexer) and the HTTP JSON
-// API under /api/ (docs/api.md). Queries run one at a time on a thread of
-// their own, never on the I/O threads that also serve ingest; past
-// `max_queued_queries` waiting, a query is answered 503 with Retry-After.
+// The query layer on the admin port: its index (Indexer), the pipeline's
+// health history (HealthHistory) and the HTTP JSON API under /api/
+// (docs/api.md). Queries run one at a time on a thread of their own, never
+// on the I/O threads that also serve ingest; past `max_queued_queries`
+// waiting, a query is answered 503 with Retry-After. Between queries that
+// thread samples the health history.
 class QueryModule final : public pipeline::Module {
  public:
   QueryModule(const pipeline::ModuleSettings& settings, const QueryOptions& options,
@@ -50,6 +53,7 @@ class QueryModule final : public pipeline::Module {
   const QueryOptions options_;
   pipeline::Runtime& rt_;
   Indexer indexer_;
+  HealthHistory health_;
   telemetry::Counter& queries_;
   telemetry::Counter& refused_;
 

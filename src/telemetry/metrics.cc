@@ -167,6 +167,24 @@ void Family<M>::Render(std::string& out) const {
     RenderChild(out, name_, label_names_, values, *child);
 }
 
+template <class M>
+void Family<M>::Collect(std::vector<Sample>* out) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [values, child] : children_) {
+    Sample sample;
+    sample.name = name_;
+    for (size_t i = 0; i < values.size(); ++i)
+      sample.labels.emplace_back(label_names_[i], values[i]);
+    if constexpr (std::is_same_v<M, Histogram>) {
+      sample.name += "_count";
+      sample.value = static_cast<double>(child->Count());
+    } else {
+      sample.value = static_cast<double>(child->Value());
+    }
+    out->push_back(std::move(sample));
+  }
+}
+
 template class Family<Counter>;
 template class Family<Gauge>;
 template class Family<Histogram>;
@@ -211,6 +229,16 @@ std::string Registry::Render() const {
   std::string out;
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& [name, family] : families_) family->Render(out);
+  return out;
+}
+
+std::vector<Sample> Registry::Samples(std::string_view prefix) const {
+  std::vector<Sample> out;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto it = families_.lower_bound(std::string(prefix));
+       it != families_.end() && it->first.starts_with(prefix); ++it) {
+    it->second->Collect(&out);
+  }
   return out;
 }
 

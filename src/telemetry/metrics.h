@@ -54,6 +54,13 @@ std::vector<double> LatencyBuckets();
 
 enum class MetricType { kCounter, kGauge, kHistogram };
 
+// One series' current value, as Registry::Samples reads it.
+struct Sample {
+  std::string name;
+  std::vector<std::pair<std::string, std::string>> labels;  // name, value
+  double value = 0;
+};
+
 class FamilyBase {
  public:
   FamilyBase(std::string name, std::string help, std::vector<std::string> label_names,
@@ -67,6 +74,9 @@ class FamilyBase {
   MetricType type() const { return type_; }
   const std::vector<std::string>& label_names() const { return label_names_; }
   virtual void Render(std::string& out) const = 0;
+  // Appends each child's value (counters and gauges; a histogram adds its
+  // count as `<name>_count`).
+  virtual void Collect(std::vector<Sample>* out) const = 0;
 
  protected:
   std::string name_;
@@ -90,6 +100,7 @@ class Family final : public FamilyBase {
   // The child without labels (for families declared with no label names).
   M& Get() { return With({}); }
   void Render(std::string& out) const override;
+  void Collect(std::vector<Sample>* out) const override;
 
  private:
   std::vector<double> bounds_;
@@ -113,6 +124,9 @@ class Registry {
 
   // Prometheus text exposition format 0.0.4.
   std::string Render() const;
+  // The current value of every series whose family name starts with
+  // `prefix`, by family name then labels.
+  std::vector<Sample> Samples(std::string_view prefix = "") const;
 
  private:
   template <class M>

@@ -301,6 +301,32 @@ TEST_F(QueryApiTest, TraceSearchFindsTracesByServiceErrorDurationAndAttribute) {
   service_->Shutdown();
 }
 
+TEST_F(QueryApiTest, PipelineHealthShowsReceiversLogAndExportersNowAndAsHistory) {
+  Start();
+  for (int n = 0; n < 3; ++n) Send(Shop(n, false, 100, Clock::Real().NowUnixNanos()));
+  auto health = testing::HttpGet(admin_, "/api/v1/pipeline");
+  ASSERT_EQ(health.status, 200);
+  const std::string& b = health.body;
+  EXPECT_NE(
+      b.find(
+          R"({"name":"sluice_receiver_accepted_spans_total","labels":{"receiver":"otlp"},"value":6})"),
+      std::string::npos)
+      << b.substr(0, 600);
+  for (const char* section :
+       {"\"receivers\":[", "\"log\":[", "\"exporters\":[", "\"connectors\":[", "\"processors\":[",
+        "\"query\":[", "\"history\":{\"intervalSeconds\":10,\"times\":[\""}) {
+    EXPECT_NE(b.find(section), std::string::npos)
+        << section << " in " << b.substr(b.find("\"history\""), 300);
+  }
+  // The query layer's own index reader shows as an exporter with its lag.
+  EXPECT_NE(b.find(R"("name":"sluice_exporter_lag_seconds","labels":{"exporter":"query/index"})"),
+            std::string::npos);
+  // History: the first sample was taken at start, before any span arrived.
+  EXPECT_NE(b.find(R"({"name":"sluice_log_appended_batches_total","labels":{},"values":[)"),
+            std::string::npos);
+  service_->Shutdown();
+}
+
 TEST_F(QueryApiTest, QueryLayerCanBeTurnedOff) {
   std::string config = Config() + "query:\n  enabled: false\n";
   service_ = testing::StartService(config, registry_);
