@@ -6,7 +6,7 @@
 # beside the references measured in the same run (memcpy of the same request
 # bytes via wire_bench, raw O_DIRECT write via log_throughput).
 #
-# QUERY=off turns the query layer (its index of traces and logs) off: run
+# QUERY=on turns the query layer (its index of traces and logs) on: run
 # once with it and once without to see what indexing costs ingest.
 #
 # Usage: bench/ingest.sh [build-dir] [seconds]
@@ -40,7 +40,7 @@ cat <<YAML
     metrics:
       receivers: [prometheus_remote_write]
 YAML
-if [ "${QUERY:-on}" = off ]; then printf 'query:\n  enabled: false\n'; fi
+if [ "${QUERY:-off}" = on ]; then printf 'query:\n  enabled: true\n'; fi
 } > "$work/sluice.yaml"
 
 start_pinned_sluice

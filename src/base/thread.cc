@@ -2,6 +2,9 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <string>
 
@@ -16,6 +19,11 @@ void SetThreadBackground() {
   sched_param param{};
   param.sched_priority = 0;
   pthread_setschedparam(pthread_self(), SCHED_BATCH, &param);
+}
+
+void SetThreadLowPriority() {
+  // On Linux a nice value belongs to the thread whose id is given.
+  setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 10);
 }
 
 }  // namespace sluice

@@ -14,4 +14,9 @@ void SetThreadName(std::string_view name);
 // and then finds more work gathered. Best effort; ignored where refused.
 void SetThreadBackground();
 
+// Lowers the calling thread's share of a busy CPU (nice 10: about a tenth
+// of a default thread's), for work that may fall behind under load and
+// catch up when the CPU is idle (the query index). Best effort.
+void SetThreadLowPriority();
+
 }  // namespace sluice

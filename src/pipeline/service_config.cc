@@ -27,6 +27,8 @@ connectors:
     metrics_flush_interval: 10s
 storage:
   directory: ./data
+query:
+  enabled: true
 service:
   telemetry:
     metrics:

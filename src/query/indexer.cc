@@ -9,8 +9,8 @@
 #include "io/file_system.h"
 #include "query/segment_reader.h"
 #include "wire/otlp/common.h"
-#include "wire/otlp/inspect.h"
 #include "wire/otlp/traces.h"
+#include "wire/proto_reader.h"
 
 namespace sluice::query {
 namespace {
@@ -80,6 +80,7 @@ Status Indexer::Start() {
   if (!missing.empty()) {
     rebuild_thread_ = std::thread([this, missing = std::move(missing)] {
       SetThreadName("query-rebuild");
+      SetThreadLowPriority();
       Rebuild(missing);
     });
   }
@@ -131,34 +132,52 @@ void Indexer::Index(const log::LogReader::Batch& batch, Open* into) const {
     s.min_time_unix_nano = std::min(s.min_time_unix_nano, batch.header.min_event_unix_nanos);
     s.max_time_unix_nano = std::max(s.max_time_unix_nano, batch.header.max_event_unix_nanos);
   }
-  const char* resource_seen = nullptr;
-  wire::otlp::ForEachLeaf(
-      batch.payload,
-      [&](std::string_view resource, std::string_view, std::string_view leaf) -> Status {
-        if (resource.data() != resource_seen || resource_seen == nullptr) {
-          resource_seen = resource.data();
-          std::string_view v;
-          into->services.insert(
-              wire::otlp::FindAttribute(resource, of::kResourceAttributes, "service.name", &v)
-                  ? wire::otlp::AnyValueText(v)
-                  : "unknown_service");
-        }
-        if (!traces) {
-          ++s.log_records;
-          return Status::Ok();
-        }
-        wire::otlp::SpanView span;
-        if (wire::otlp::ViewSpan(leaf, &span).ok()) {
-          into->traces.insert(TraceHash(span.trace_id));
-          ++s.spans;
-        }
-        return Status::Ok();
-      })
-      .IgnoreError();  // a stored batch was checked on receipt; what walks is indexed
+  // Read by hand, not through ForEachLeaf and ViewSpan: the index needs
+  // only each resource's service and each span's trace id (its first field
+  // as every SDK writes it), and this pass shares a core with ingest.
+  if (!traces) s.log_records += batch.header.item_count;
+  std::string_view last_trace;
+  wire::ProtoReader request(batch.payload);
+  while (request.Next()) {
+    if (request.field() != 1 || !request.Is(wire::WireType::kLengthDelimited)) continue;
+    wire::ProtoReader block(request.bytes());  // ResourceSpans or ResourceLogs
+    while (block.Next()) {
+      if (!block.Is(wire::WireType::kLengthDelimited)) continue;
+      if (block.field() == 1) {  // the resource
+        std::string_view v;
+        std::string service =
+            wire::otlp::FindAttribute(block.bytes(), of::kResourceAttributes, "service.name", &v)
+                ? wire::otlp::AnyValueText(v)
+                : "unknown_service";
+        into->services.insert(std::move(service));
+        continue;
+      }
+      if (!traces || block.field() != 2) continue;
+      wire::ProtoReader scope(block.bytes());  // ScopeSpans
+      while (scope.Next()) {
+        if (scope.field() != 2 || !scope.Is(wire::WireType::kLengthDelimited)) continue;
+        std::string_view span = scope.bytes();
+        wire::ProtoReader first(span);
+        std::string_view trace_id =
+            first.Next() && first.field() == 1 && first.Is(wire::WireType::kLengthDelimited)
+                ? first.bytes()
+                : wire::LastBytesField(span, 1);
+        ++s.spans;
+        if (trace_id == last_trace) continue;  // a trace's spans mostly come together
+        last_trace = trace_id;
+        into->traces.push_back(TraceHash(trace_id));
+      }
+    }
+  }
   into->any = true;
 }
 
 Status Indexer::Take(const log::LogReader::Batch& batch, const log::Position& start) {
+  if (!lowered_) {
+    // The loop's thread: indexing yields the CPU to ingest when both want it.
+    SetThreadLowPriority();
+    lowered_ = true;
+  }
   bool seal = false;
   {
     MutexLock lock(mu_);
@@ -192,6 +211,8 @@ Result<log::Position> Indexer::Committable(const log::Position& read) {
 
 void Indexer::Seal(Open& open) {
   SegmentSummary s = std::move(open.summary);
+  std::sort(open.traces.begin(), open.traces.end());
+  open.traces.erase(std::unique(open.traces.begin(), open.traces.end()), open.traces.end());
   s.traces = BloomFilter(open.traces.size());
   for (uint64_t h : open.traces) s.traces.Add(h);
   s.services.assign(open.services.begin(), open.services.end());
@@ -246,7 +267,9 @@ std::vector<uint64_t> Indexer::SegmentsWithTrace(std::string_view trace_id) cons
     if (it != sealed_.end()) {
       if (it->second.traces.MayContain(h)) out.push_back(segment);
     } else if (open_.any && open_.summary.segment == segment) {
-      if (open_.traces.contains(h)) out.push_back(segment);
+      if (std::find(open_.traces.begin(), open_.traces.end(), h) != open_.traces.end()) {
+        out.push_back(segment);
+      }
     } else {
       out.push_back(segment);  // not summarized yet
     }

@@ -16,7 +16,7 @@
 namespace sluice::query {
 
 struct QueryOptions {
-  bool enabled = true;
+  bool enabled = false;  // the embedded default turns it on
   int64_t max_queued_queries = 64;
   uint64_t max_scan_bytes = 2ull << 30;
   int64_t max_traces_per_search = 200'000;

@@ -119,6 +119,8 @@ storage:
   segment_bytes: 1MiB
   retention:
     max_bytes: 64MiB
+query:
+  enabled: true
 service:
   telemetry:
     metrics:
@@ -327,8 +329,9 @@ TEST_F(QueryApiTest, PipelineHealthShowsReceiversLogAndExportersNowAndAsHistory)
   service_->Shutdown();
 }
 
-TEST_F(QueryApiTest, QueryLayerCanBeTurnedOff) {
-  std::string config = Config() + "query:\n  enabled: false\n";
+TEST_F(QueryApiTest, QueryLayerIsOffUnlessEnabled) {
+  std::string config = Config();
+  config.replace(config.find("query:\n  enabled: true\n"), 23, "");
   service_ = testing::StartService(config, registry_);
   ASSERT_NE(service_, nullptr);
   admin_ = testing::AddressOf(*service_, "admin ");
