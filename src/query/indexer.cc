@@ -144,11 +144,7 @@ void Indexer::Index(const log::LogReader::Batch& batch, Open* into) const {
     while (block.Next()) {
       if (!block.Is(wire::WireType::kLengthDelimited)) continue;
       if (block.field() == 1) {  // the resource
-        std::string_view v;
-        std::string service =
-            wire::otlp::FindAttribute(block.bytes(), of::kResourceAttributes, "service.name", &v)
-                ? wire::otlp::AnyValueText(v)
-                : "unknown_service";
+        std::string service = wire::otlp::ServiceName(block.bytes());
         into->services.insert(std::move(service));
         continue;
       }

@@ -143,11 +143,7 @@ Result<SearchResult> SearchTraces(log::Log& log, const Indexer& index, const Tra
           [&](std::string_view resource, std::string_view, std::string_view leaf) -> Status {
             if (resource.data() != resource_seen || resource_seen == nullptr) {
               resource_seen = resource.data();
-              std::string_view v;
-              service =
-                  wire::otlp::FindAttribute(resource, of::kResourceAttributes, "service.name", &v)
-                      ? wire::otlp::AnyValueText(v)
-                      : "unknown_service";
+              service = wire::otlp::ServiceName(resource);
             }
             wire::otlp::SpanView span;
             if (!wire::otlp::ViewSpan(leaf, &span).ok()) return Status::Ok();

@@ -16,13 +16,6 @@ namespace {
 constexpr char kMagic[8] = {'S', 'L', 'U', 'I', 'C', 'E', 'Q', 'X'};
 constexpr size_t kHeaderSize = 16;
 
-uint64_t ZigZag(int64_t v) {
-  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
-}
-int64_t UnZigZag(uint64_t v) {
-  return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1);
-}
-
 }  // namespace
 
 uint64_t TraceHash(std::string_view trace_id) {
@@ -33,8 +26,8 @@ std::string EncodeSummary(const SegmentSummary& s) {
   std::string body;
   wire::ProtoWriter w(&body);
   w.Varint(1, s.segment);
-  w.Varint(2, ZigZag(s.min_time_unix_nano));
-  w.Varint(3, ZigZag(s.max_time_unix_nano));
+  w.Varint(2, wire::ZigZagEncode(s.min_time_unix_nano));
+  w.Varint(3, wire::ZigZagEncode(s.max_time_unix_nano));
   w.Varint(4, s.spans);
   w.Varint(5, s.log_records);
   for (const std::string& service : s.services) w.Bytes(6, service);
@@ -76,10 +69,10 @@ Result<SegmentSummary> DecodeSummary(std::string_view bytes) {
         s.segment = r.varint();
         break;
       case 2:
-        s.min_time_unix_nano = UnZigZag(r.varint());
+        s.min_time_unix_nano = wire::ZigZagDecode(r.varint());
         break;
       case 3:
-        s.max_time_unix_nano = UnZigZag(r.varint());
+        s.max_time_unix_nano = wire::ZigZagDecode(r.varint());
         break;
       case 4:
         s.spans = r.varint();

@@ -7,6 +7,14 @@
 
 namespace sluice::wire {
 
+// sint32/sint64 encoding: small magnitudes of either sign stay short.
+inline uint64_t ZigZagEncode(int64_t v) {
+  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+}
+inline int64_t ZigZagDecode(uint64_t v) {
+  return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1);
+}
+
 // Appends protobuf fields to a string. Nested messages are written with
 // BeginMessage/EndMessage, which reserve a fixed 5-byte length and patch it,
 // so no temporary buffer is needed (a 5-byte varint with continuation bits is

@@ -136,9 +136,7 @@ Status Graph::Add(std::string_view request, int64_t now) {
         std::string_view v;
         if (resource.data() != resource_seen || resource_seen == nullptr) {
           resource_seen = resource.data();
-          service = wire::otlp::FindAttribute(resource, of::kResourceAttributes, "service.name", &v)
-                        ? wire::otlp::AnyValueText(v)
-                        : "unknown_service";
+          service = wire::otlp::ServiceName(resource);
         }
         Side side;
         side.service = service;

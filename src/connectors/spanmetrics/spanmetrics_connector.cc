@@ -67,13 +67,6 @@ std::string_view TextOf(std::string_view any_value, std::string* scratch) {
   return *scratch;
 }
 
-uint64_t ZigZag(int64_t v) {
-  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
-}
-int64_t UnZigZag(uint64_t v) {
-  return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1);
-}
-
 int64_t KindOf(std::string_view name) {
   for (int64_t k = 0; k <= 5; ++k) {
     if (name == KindName(k)) return k;
@@ -106,9 +99,7 @@ Result<uint64_t> Aggregator::Add(std::string_view request, int64_t now_unix_nano
         std::string_view v;
         if (resource.data() != resource_seen || resource_seen == nullptr) {
           resource_seen = resource.data();
-          service = wire::otlp::FindAttribute(resource, of::kResourceAttributes, "service.name", &v)
-                        ? std::string(TextOf(v, &scratch))
-                        : "unknown_service";
+          service = wire::otlp::ServiceName(resource);
           service_hash = HashText(service, 0);
         }
         const uint64_t status = wire::LastVarintField(span.status, of::kStatusCode);
@@ -275,10 +266,10 @@ std::string Aggregator::Encode(int64_t start_time_unix_nano, int64_t now_unix_na
         // positive = 8 {offset = 1 (sint32), bucket_counts = 2 (packed)},
         // exemplars = 11, min = 12, max = 13.
         const ExponentialHistogram& e = s->exponential;
-        w.Varint(6, ZigZag(e.scale()));
+        w.Varint(6, wire::ZigZagEncode(e.scale()));
         w.Fixed64(7, e.zero_count());
         size_t positive = w.BeginMessage(8);
-        w.Varint(1, ZigZag(e.offset()));
+        w.Varint(1, wire::ZigZagEncode(e.offset()));
         std::string packed;
         wire::ProtoWriter pw(&packed);
         for (uint64_t c : e.counts()) pw.RawVarint(c);
@@ -352,8 +343,8 @@ std::string Aggregator::Serialize() const {
     if (options_.exponential_max_size > 0) {
       const ExponentialHistogram& e = s.exponential;
       size_t x = w.BeginMessage(8);
-      w.Varint(1, ZigZag(e.scale()));
-      w.Varint(2, ZigZag(e.offset()));
+      w.Varint(1, wire::ZigZagEncode(e.scale()));
+      w.Varint(2, wire::ZigZagEncode(e.offset()));
       for (uint64_t c : e.counts()) w.Varint(3, c);
       w.Varint(4, e.zero_count());
       w.Double(5, e.min());
@@ -390,8 +381,8 @@ Status Aggregator::Deserialize(std::string_view bytes) {
           std::vector<uint64_t> counts;
           wire::ProtoReader x(f.bytes());
           while (x.Next()) {
-            if (x.field() == 1) scale = UnZigZag(x.varint());
-            if (x.field() == 2) offset = UnZigZag(x.varint());
+            if (x.field() == 1) scale = wire::ZigZagDecode(x.varint());
+            if (x.field() == 2) offset = wire::ZigZagDecode(x.varint());
             if (x.field() == 3) counts.push_back(x.varint());
             if (x.field() == 4) zero = x.varint();
             if (x.field() == 5) min = x.as_double();

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "processors/cardinality/fold.h"
-#include "wire/compression.h"
+#include "processors/common/remote_write.h"
 #include "wire/otlp/common.h"
 #include "wire/otlp/edit.h"
 #include "wire/otlp/metrics.h"
@@ -26,10 +26,6 @@ namespace pf = wire::prom::field;
 namespace of = wire::otlp::field;
 using wire::ProtoReader;
 using wire::ProtoWriter;
-
-// Snappy-compressed bodies are decompressed to at most this much, as the
-// receivers allow (a larger one was refused on receipt).
-constexpr uint64_t kMaxDecompressed = 256ull << 20;
 
 bool Exempt(std::string_view metric) {
   return metric.starts_with("sluice_");
@@ -132,21 +128,9 @@ Status CardinalityLimitProcessor::Process(const Input& in, Output* out) const {
     case log::Encoding::kOtlpProto:
       return ProcessOtlp(in, out);
     case log::Encoding::kPromRemoteWriteProto:
-      return ProcessRemoteWrite(in, in.payload, out);
-    case log::Encoding::kPromRemoteWriteSnappy: {
-      thread_local std::string scratch;
-      std::string_view request;
-      SLUICE_RETURN_IF_ERROR(
-          wire::SnappyDecompressInto(in.payload, kMaxDecompressed, &scratch, &request));
-      Status st = ProcessRemoteWrite(in, request, out);
-      if (st.ok() && out->changed && out->items > 0) {
-        thread_local std::string compress_scratch;
-        out->payload.assign(wire::SnappyCompressInto(out->payload, &compress_scratch));
-        wire::ReleaseLargeScratch(&compress_scratch);
-      }
-      wire::ReleaseLargeScratch(&scratch);
-      return st;
-    }
+    case log::Encoding::kPromRemoteWriteSnappy:
+      return WithRemoteWriteRequest(
+          in, out, [&](std::string_view request) { return ProcessRemoteWrite(in, request, out); });
   }
   return Status::Ok();
 }

@@ -85,13 +85,6 @@ void ReadVarints(const ProtoReader& r, std::vector<uint64_t>* out) {
   }
 }
 
-int64_t ZigZag(uint64_t v) {
-  return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1);
-}
-uint64_t ToZigZag(int64_t v) {
-  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
-}
-
 // Exponential histogram buckets as a dense run from `offset`.
 struct ExpBuckets {
   int64_t offset = 0;
@@ -119,7 +112,8 @@ ExpBuckets ReadExpBuckets(std::string_view message) {
   ExpBuckets b;
   ProtoReader r(message);
   while (r.Next()) {
-    if (r.field() == kBucketsOffset && r.Is(WireType::kVarint)) b.offset = ZigZag(r.varint());
+    if (r.field() == kBucketsOffset && r.Is(WireType::kVarint))
+      b.offset = wire::ZigZagDecode(r.varint());
     if (r.field() == kBucketsCounts) ReadVarints(r, &b.counts);
   }
   return b;
@@ -182,7 +176,8 @@ Point Decode(PointKind kind, std::string_view raw) {
         if (f == kExpCount && r.Is(WireType::kFixed64)) p.count = r.fixed64();
         if (f == kExpSum && r.Is(WireType::kFixed64)) p.sum = r.as_double(), p.has_sum = true;
         if (f == kExpScale && r.Is(WireType::kVarint)) {
-          p.scale = std::clamp<int64_t>(ZigZag(r.varint()), -64, 64);  // valid: -10 to 20
+          p.scale =
+              std::clamp<int64_t>(wire::ZigZagDecode(r.varint()), -64, 64);  // valid: -10 to 20
         }
         if (f == kExpZeroCount && r.Is(WireType::kFixed64)) p.zero_count = r.fixed64();
         if (f == kExpZeroThreshold && r.Is(WireType::kFixed64)) p.zero_threshold = r.as_double();
@@ -275,7 +270,7 @@ void Merge(PointKind kind, Point& a, const Point& b) {
 
 void WriteExpBuckets(ProtoWriter& w, uint32_t field, const ExpBuckets& b) {
   size_t mark = w.BeginMessage(field);
-  w.Varint(kBucketsOffset, ToZigZag(b.offset));
+  w.Varint(kBucketsOffset, wire::ZigZagEncode(b.offset));
   std::string packed;
   ProtoWriter pw(&packed);
   for (uint64_t c : b.counts) pw.RawVarint(c);
@@ -315,7 +310,7 @@ std::string Encode(PointKind kind, const Point& p, std::string_view overflow_kv)
     case PointKind::kExponentialHistogram:
       w.Fixed64(kExpCount, p.count);
       if (p.has_sum) w.Fixed64(kExpSum, Bits(p.sum));
-      w.Varint(kExpScale, ToZigZag(p.scale));
+      w.Varint(kExpScale, wire::ZigZagEncode(p.scale));
       w.Fixed64(kExpZeroCount, p.zero_count);
       WriteExpBuckets(w, kExpPositive, p.positive);
       WriteExpBuckets(w, kExpNegative, p.negative);

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "wire/compression.h"
+#include "processors/common/remote_write.h"
 #include "wire/otlp/common.h"
 #include "wire/otlp/edit.h"
 #include "wire/otlp/metrics.h"
@@ -18,10 +18,6 @@ namespace {
 using sluice::relabel::LabelSet;
 namespace pf = wire::prom::field;
 namespace of = wire::otlp::field;
-
-// Snappy-compressed bodies are decompressed to at most this much, as the
-// receivers allow (a larger one was refused on receipt).
-constexpr uint64_t kMaxDecompressed = 256ull << 20;
 
 bool IsSeriesLabel(std::string_view name) {
   return name != "__name__" && name != "job" && name != "instance";
@@ -169,22 +165,9 @@ Status RelabelProcessor::Process(const Input& in, Output* out) const {
     case log::Encoding::kOtlpProto:
       return ProcessOtlp(in, out);
     case log::Encoding::kPromRemoteWriteProto:
-      return ProcessRemoteWrite(in, in.payload, out);
-    case log::Encoding::kPromRemoteWriteSnappy: {
-      thread_local std::string scratch;
-      std::string_view request;
-      SLUICE_RETURN_IF_ERROR(
-          wire::SnappyDecompressInto(in.payload, kMaxDecompressed, &scratch, &request));
-      SLUICE_RETURN_IF_ERROR(ProcessRemoteWrite(in, request, out));
-      if (out->changed && out->items > 0) {
-        thread_local std::string compress_scratch;
-        std::string_view compressed = wire::SnappyCompressInto(out->payload, &compress_scratch);
-        out->payload.assign(compressed);
-        wire::ReleaseLargeScratch(&compress_scratch);
-      }
-      wire::ReleaseLargeScratch(&scratch);
-      return Status::Ok();
-    }
+    case log::Encoding::kPromRemoteWriteSnappy:
+      return WithRemoteWriteRequest(
+          in, out, [&](std::string_view request) { return ProcessRemoteWrite(in, request, out); });
   }
   return Status::Ok();
 }

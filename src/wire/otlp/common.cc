@@ -363,4 +363,11 @@ bool FindAttribute(std::string_view message, uint32_t field_number, std::string_
   return false;
 }
 
+std::string ServiceName(std::string_view resource) {
+  std::string_view v;
+  return FindAttribute(resource, field::kResourceAttributes, "service.name", &v)
+             ? AnyValueText(v)
+             : "unknown_service";
+}
+
 }  // namespace sluice::wire::otlp

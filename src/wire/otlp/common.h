@@ -67,6 +67,10 @@ void AppendAttributesPlainJson(std::string& out, std::string_view message, uint3
                                int depth = 0);
 // An AnyValue as label text: a string as it is, anything else as plain JSON.
 std::string AnyValueText(std::string_view any_value);
+
+// The `service.name` of an encoded Resource as text, or "unknown_service"
+// when it has none (the OpenTelemetry SDKs' fallback).
+std::string ServiceName(std::string_view resource);
 // The value (an AnyValue) of the first KeyValue at field_number whose key is
 // `key`; false if there is none.
 bool FindAttribute(std::string_view message, uint32_t field_number, std::string_view key,
