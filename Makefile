@@ -14,13 +14,18 @@ DEB_PACKAGES := build-essential cmake ninja-build ccache pkg-config \
   libspdlog-dev libfmt-dev libsnappy-dev libzstd-dev zlib1g-dev libxxhash-dev \
   protobuf-compiler libprotobuf-dev libgrpc++-dev protobuf-compiler-grpc libabsl-dev \
   libgtest-dev libgmock-dev libbenchmark-dev clang-format clang libclang-rt-14-dev openssl \
-  librdkafka-dev libssl-dev libre2-dev prometheus victoria-metrics curl bc python3
-# node and npm for the OpenTelemetry JS interop tests (tests/interop/js): from
+  librdkafka-dev libssl-dev libre2-dev prometheus victoria-metrics curl bc python3 \
+  chromium
+# node and npm for the web UI (ui/, built by CMake with `npm ci` and `npm run
+# build`; chromium runs its browser test) and the OpenTelemetry JS interop
+# tests (tests/interop/js): from
 # Debian (node 18) unless some node and npm are already on PATH, e.g. a
 # NodeSource build, whose nodejs package conflicts with Debian's npm.
 DEB_PACKAGES += $(if $(shell command -v node && command -v npm),,nodejs npm)
 
-JS_DIR := tests/interop/js
+# The npm packages of the tests: the OpenTelemetry JS SDK, and playwright-core
+# for the browser test of the UI (tests/ui).
+JS_DIRS := tests/interop/js tests/ui
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -37,13 +42,14 @@ deps:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
-# The OpenTelemetry JS SDK pinned by package-lock.json, installed again only
-# when the lock file changes. npm's output is shown only if it fails.
-js-deps: $(JS_DIR)/node_modules/.package-lock.json
+# Each directory's packages pinned by its package-lock.json, installed again
+# only when the lock file changes. npm's output is shown only if it fails.
+# (ui/ itself is installed by its CMake build: src/ui/CMakeLists.txt.)
+js-deps: $(addsuffix /node_modules/.package-lock.json,$(JS_DIRS))
 
-$(JS_DIR)/node_modules/.package-lock.json: $(JS_DIR)/package.json $(JS_DIR)/package-lock.json | deps
-	@echo "installing: $(JS_DIR) (npm ci)"
-	@out=$$(npm ci --prefix $(JS_DIR) --no-audit --no-fund --loglevel=error 2>&1) || \
+%/node_modules/.package-lock.json: %/package.json %/package-lock.json | deps
+	@echo "installing: $* (npm ci)"
+	@out=$$(npm ci --prefix $* --no-audit --no-fund --loglevel=error 2>&1) || \
 	  { echo "$$out"; exit 1; }
 	@touch $@
 

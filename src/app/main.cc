@@ -176,7 +176,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 100000));
   loadgen->add_option("--rate", lg.spans_per_second, "Spans per second per service.")
       ->capture_default_str();
-  loadgen->add_option("--logs-rate", lg.logs_per_second, "Log records per second per service.")
+  loadgen
+      ->add_option("--logs-rate", lg.logs_per_second,
+                   "Log records per second per service; with --topology, any rate above 0 "
+                   "makes every span log a line with its trace and span ids.")
       ->capture_default_str();
   loadgen
       ->add_option("--metrics-rate", lg.metrics_per_second,

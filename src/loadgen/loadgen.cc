@@ -252,14 +252,35 @@ class Service {
 // resource per service.
 class Topology {
  public:
-  explicit Topology(uint64_t seed) : rng_(seed * 7919 + 17) {}
+  // `logs`: every span also logs a line (an error line when it fails),
+  // with its trace and span ids.
+  Topology(uint64_t seed, bool logs) : rng_(seed * 7919 + 17), logs_(logs) {}
 
-  Request Traces(uint64_t traces, int64_t now_ns) {
+  // `traces` whole traces as one request, and their log lines as another.
+  void Make(uint64_t traces, int64_t now_ns, std::deque<Request>* out) {
     std::map<std::string, std::string> spans;  // encoded spans per service
+    std::map<std::string, std::string> records;
+    records_ = logs_ ? &records : nullptr;
+    log_items_ = 0;
     Request req{Kind::kTraces, {}, 0};
     for (uint64_t t = 0; t < traces; ++t) Trace(now_ns, &spans, &req);
-    wire::ProtoWriter w(&req.body);
-    for (const auto& [service, encoded] : spans) {
+    Wrap(spans, &req.body);
+    out->push_back(std::move(req));
+    if (logs_) {
+      Request logs{Kind::kLogs, {}, log_items_};
+      Wrap(records, &logs.body);
+      out->push_back(std::move(logs));
+    }
+  }
+
+ private:
+  static constexpr int kServer = 2, kClient = 3, kProducer = 4, kConsumer = 5;
+
+  // ResourceSpans and ResourceLogs, and their scopes, number their fields
+  // alike: a resource per service around the encoded spans or records.
+  static void Wrap(const std::map<std::string, std::string>& leaves, std::string* body) {
+    wire::ProtoWriter w(body);
+    for (const auto& [service, encoded] : leaves) {
       size_t rs = w.BeginMessage(1);
       size_t r = w.BeginMessage(1);
       Attribute(w, 1, "service.name", service);
@@ -268,15 +289,11 @@ class Topology {
       size_t scope = w.BeginMessage(1);
       w.Bytes(1, "sluice.loadgen.topology");
       w.EndMessage(scope);
-      req.body += encoded;
+      *body += encoded;
       w.EndMessage(ss);
       w.EndMessage(rs);
     }
-    return req;
   }
-
- private:
-  static constexpr int kServer = 2, kClient = 3, kProducer = 4, kConsumer = 5;
 
   bool Fails(const char* edge) {
     double rate = 0;
@@ -314,6 +331,28 @@ class Topology {
       w.EndMessage(st);
     }
     w.EndMessage(m);
+    if (records_ != nullptr) Log(trace, s);
+  }
+
+  // A LogRecord for span `s`: time = 1, severity_number = 2, severity_text =
+  // 3, body = 5, attributes = 6, trace_id = 9, span_id = 10.
+  void Log(const std::string& trace, const SpanSpec& s) {
+    wire::ProtoWriter w(&(*records_)[s.service]);
+    size_t m = w.BeginMessage(2);
+    w.Fixed64(1, static_cast<uint64_t>(s.end));
+    w.Varint(2, s.error ? 17 : 9);
+    w.Bytes(3, s.error ? "ERROR" : "INFO");
+    const int64_t ms = (s.end - s.start) / 1'000'000;
+    std::string body = s.error ? s.name + " failed: call failed"
+                               : s.name + " done in " + std::to_string(ms) + " ms";
+    size_t b = w.BeginMessage(5);
+    w.Bytes(1, body);
+    w.EndMessage(b);
+    Attribute(w, 6, "span.name", s.name);
+    w.Bytes(9, trace);
+    w.Bytes(10, s.id);
+    w.EndMessage(m);
+    ++log_items_;
   }
 
   // One call: a client span in `from`, and a server span in `to` unless the
@@ -380,6 +419,9 @@ class Topology {
   }
 
   std::mt19937_64 rng_;
+  const bool logs_;
+  std::map<std::string, std::string>* records_ = nullptr;  // while making, with logs
+  uint64_t log_items_ = 0;
 };
 
 // Items rejected according to an Export*ServiceResponse's partial_success.
@@ -407,7 +449,7 @@ class Schedule {
         end_(start + std::chrono::duration_cast<SteadyClock::duration>(o.duration)),
         interval_s_(std::chrono::duration<double>(o.flush_interval).count()) {
     if (!o.topology.empty()) {
-      topology_ = std::make_unique<Topology>(o.seed);
+      topology_ = std::make_unique<Topology>(o.seed, o.logs_per_second > 0);
       due_.push({start, 0});
       carry_.push_back({0, 0, 0});
       return;
@@ -460,9 +502,7 @@ class Schedule {
     };
     auto& c = carry_[i];
     if (topology_) {
-      if (uint64_t n = take(o_.spans_per_second, c[0]); n > 0) {
-        ready_.push_back(topology_->Traces(n, now_ns));
-      }
+      if (uint64_t n = take(o_.spans_per_second, c[0]); n > 0) topology_->Make(n, now_ns, &ready_);
       return;
     }
     if (uint64_t n = take(o_.spans_per_second, c[0]); n > 0) {

@@ -39,4 +39,10 @@ struct Endpoint {
   std::string HostPort() const;
 };
 
+// True when `host` (as Endpoint::host, without brackets) can only be reached
+// from this machine: "localhost", an IPv4 address in 127.0.0.0/8, "::1" or an
+// IPv4-mapped 127.x address. False for every other name (it may resolve
+// anywhere) and for "" (every interface).
+bool IsLoopbackHost(std::string_view host);
+
 }  // namespace sluice::net

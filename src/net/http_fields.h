@@ -22,6 +22,10 @@ inline void AppendHeaderField(std::string_view name, std::string_view value, std
   out->append("\r\n");
 }
 
+// `in` with its %XX escapes decoded (and '+' as a space in a query string);
+// a malformed escape is kept as written.
+std::string PercentDecode(std::string_view in, bool plus_is_space);
+
 // The name=value pairs of a URL query string, in order, percent-decoded
 // ('+' is a space). A pair without '=' has an empty value; a malformed
 // escape is kept as written.

@@ -43,27 +43,29 @@ HttpResponse HttpResponse::Text(int status, std::string body) {
   return r;
 }
 
-std::vector<std::pair<std::string, std::string>> ParseQueryString(std::string_view query) {
-  auto decode = [](std::string_view in) {
-    std::string out;
-    for (size_t i = 0; i < in.size(); ++i) {
-      auto hex = [](char c) {
-        return c >= '0' && c <= '9'   ? c - '0'
-               : c >= 'a' && c <= 'f' ? c - 'a' + 10
-               : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                      : -1;
-      };
-      if (in[i] == '+') {
-        out.push_back(' ');
-      } else if (in[i] == '%' && i + 2 < in.size() && hex(in[i + 1]) >= 0 && hex(in[i + 2]) >= 0) {
-        out.push_back(static_cast<char>(hex(in[i + 1]) << 4 | hex(in[i + 2])));
-        i += 2;
-      } else {
-        out.push_back(in[i]);
-      }
-    }
-    return out;
+std::string PercentDecode(std::string_view in, bool plus_is_space) {
+  auto hex = [](char c) {
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
   };
+  std::string out;
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '+' && plus_is_space) {
+      out.push_back(' ');
+    } else if (in[i] == '%' && i + 2 < in.size() && hex(in[i + 1]) >= 0 && hex(in[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hex(in[i + 1]) << 4 | hex(in[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(in[i]);
+    }
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> ParseQueryString(std::string_view query) {
+  auto decode = [](std::string_view in) { return PercentDecode(in, /*plus_is_space=*/true); };
   std::vector<std::pair<std::string, std::string>> out;
   size_t pos = 0;
   while (pos <= query.size() && !query.empty()) {

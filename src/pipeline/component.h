@@ -126,6 +126,9 @@ class Module {
 // What a module's factory receives besides its options.
 struct ModuleSettings {
   std::vector<PipelineRef> pipelines;  // every pipeline of the configuration
+  // The metrics pipelines a connector is a receiver of (what spanmetrics and
+  // servicegraph derive), each once.
+  std::vector<PipelineRef> derived = {};
 };
 
 // A module's registration: its top-level key, schema and factory.

@@ -95,9 +95,17 @@ Status Service::Start() {
       /*max_clients=*/10000, clock_);
   // Modules exist before the admin port serves (it routes to them); they
   // start once the exporters have.
+  ModuleSettings module_settings{config_.AllPipelines()};
+  for (const ComponentConfig& c : config_.connectors) {
+    for (const PipelineRef& p : config_.ConnectorOutputs(c.id)) {
+      bool seen = false;
+      for (const PipelineRef& d : module_settings.derived) seen = seen || d.id == p.id;
+      if (!seen && p.signal == log::Signal::kMetrics) module_settings.derived.push_back(p);
+    }
+  }
   for (const ModuleConfig& m : config_.modules) {
     Result<std::unique_ptr<Module>> module =
-        m.type->create(ModuleSettings{config_.AllPipelines()}, m.options.get(), *runtime_);
+        m.type->create(module_settings, m.options.get(), *runtime_);
     if (!module.ok()) {
       return Status(module.status().code(), m.type->key + ": " + module.status().message());
     }
@@ -105,8 +113,8 @@ Status Service::Start() {
   }
   std::vector<Module*> module_handlers;
   for (const auto& m : modules_) module_handlers.push_back(m.get());
-  admin_handler_ =
-      std::make_unique<AdminHandler>(registry_, health_, *admin_limiter_, module_handlers);
+  admin_handler_ = std::make_unique<AdminHandler>(
+      registry_, health_, *admin_limiter_, config_.service.telemetry.metrics.auth, module_handlers);
   net::HttpServerOptions admin_options;
   admin_options.name = "admin";
   admin_options.endpoint = config_.service.telemetry.metrics.address;

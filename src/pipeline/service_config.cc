@@ -3,6 +3,7 @@
 #include <set>
 
 #include "log/options_schema.h"
+#include "net/endpoint.h"
 
 namespace sluice::pipeline {
 
@@ -46,6 +47,17 @@ service:
 )";
 }
 
+namespace {
+
+bool HasControlCharacter(std::string_view s) {
+  for (char c : s) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 const config::Schema<ServiceOptions>& ServiceOptionsSchema() {
   static const config::Schema<ServiceOptions> schema = [] {
     config::Schema<TelemetryOptions::Logs> logs("service.telemetry.logs");
@@ -65,12 +77,69 @@ const config::Schema<ServiceOptions>& ServiceOptionsSchema() {
              {1, 1 << 20})
         .Int("burst", &TelemetryOptions::RateLimit::burst,
              "Requests one client IP may make at once on the admin port.", {1, 1 << 20});
+    using Auth = TelemetryOptions::Auth;
+    config::Schema<Auth::Basic> basic("service.telemetry.metrics.auth.basic");
+    basic.String("username", &Auth::Basic::username, "User name admin requests must present.")
+        .Required()
+        .String("password", &Auth::Basic::password,
+                "Password admin requests must present; write `${env:NAME}` to keep it out of "
+                "the file.")
+        .Required()
+        .Check([](const Auth::Basic& b) -> std::string {
+          if (b.username.empty()) return "username must not be empty";
+          if (b.username.find(':') != std::string::npos) {
+            return "username must not contain ':' (Basic credentials are user:password)";
+          }
+          if (b.password.empty()) {
+            return "password must not be empty (is the environment variable it names set?)";
+          }
+          if (HasControlCharacter(b.username) || HasControlCharacter(b.password)) {
+            return "username and password must not contain control characters";
+          }
+          return "";
+        });
+    config::Schema<Auth> auth("service.telemetry.metrics.auth");
+    auth.Custom("bearer_token", "string", "unset",
+                "Token admin requests may present as `Authorization: Bearer <token>`; usually "
+                "`${env:SLUICE_ADMIN_TOKEN}`. With it or `basic` set, every admin request but "
+                "GET /healthz and /readyz must present one, or is answered 401.",
+                [](const YAML::Node& n, Auth* a, config::Context& ctx) {
+                  std::string token;
+                  if (!ctx.Scalar(n, &token)) return;
+                  // The token itself never appears in an error message.
+                  if (token.empty()) {
+                    ctx.AddError(n,
+                                 "service.telemetry.metrics.auth.bearer_token is empty (is the "
+                                 "environment variable it names set?); remove the key to turn "
+                                 "bearer authentication off");
+                    return;
+                  }
+                  if (token.find(' ') != std::string::npos || HasControlCharacter(token)) {
+                    ctx.AddError(n,
+                                 "service.telemetry.metrics.auth.bearer_token must not contain "
+                                 "spaces or control characters");
+                    return;
+                  }
+                  a->bearer_token = std::move(token);
+                })
+        .OptionalObject("basic", &Auth::basic, basic,
+                        "Credentials admin requests may present as `Authorization: Basic "
+                        "<base64(username:password)>` (what a browser prompts for).");
     config::Schema<TelemetryOptions::Metrics> metrics("service.telemetry.metrics");
     metrics
         .String("address", &TelemetryOptions::Metrics::address,
-                "host:port of the admin server (/metrics, /healthz, /readyz).")
+                "host:port of the admin server (/metrics, /healthz, /readyz, the query API). "
+                "An address other than loopback (127.0.0.0/8, ::1, localhost) requires `auth` "
+                "or `allow_unauthenticated: true`.")
         .Object("rate_limit", &TelemetryOptions::Metrics::rate_limit, rate,
-                "Per-client-IP limit on the admin port (never on ingest endpoints).");
+                "Per-client-IP limit on the admin port (never on ingest endpoints).")
+        .Object("auth", &TelemetryOptions::Metrics::auth, auth,
+                "When bearer_token or basic is set, every admin request except GET /healthz and "
+                "/readyz must carry one of them, or is answered 401.")
+        .Bool("allow_unauthenticated", &TelemetryOptions::Metrics::allow_unauthenticated,
+              "DANGEROUS: serve a non-loopback address without `auth`, so that anyone who can "
+              "reach the port reads every stored span and log record through the query API. "
+              "Only behind a proxy that authenticates, or on a network you trust entirely.");
     config::Schema<TelemetryOptions> telemetry("service.telemetry");
     telemetry.Object("logs", &TelemetryOptions::logs, logs, "")
         .Object("metrics", &TelemetryOptions::metrics, metrics, "");
@@ -284,6 +353,36 @@ void ParsePipelines(const YAML::Node& node, config::Context& ctx, ServiceConfig*
   }
 }
 
+// An admin port others can reach serves every stored span and log record
+// (the query API) and the process's metrics: that takes credentials, or an
+// explicit allow_unauthenticated. Called once the service options parsed
+// cleanly, so telemetry and metrics are maps when present.
+void CheckAdminExposure(const YAML::Node& service, const ServiceOptions& options,
+                        config::Context& ctx) {
+  const TelemetryOptions::Metrics& m = options.telemetry.metrics;
+  const YAML::Node telemetry = service["telemetry"];
+  // A missing key yields an invalid node, whose IsMap throws: IsDefined first.
+  const YAML::Node absent(YAML::NodeType::Undefined);
+  const YAML::Node metrics =
+      telemetry.IsDefined() && telemetry.IsMap() ? telemetry["metrics"] : absent;
+  const YAML::Node address = metrics.IsDefined() && metrics.IsMap() ? metrics["address"] : absent;
+  Result<net::Endpoint> endpoint = net::Endpoint::Parse(m.address, net::EndpointForm::kHostPort);
+  if (!endpoint.ok()) {
+    if (address.IsDefined()) {
+      ctx.AddError(address, "service.telemetry.metrics.address: " + endpoint.status().message());
+    }
+    return;
+  }
+  if (net::IsLoopbackHost(endpoint->host) || m.auth.enabled() || m.allow_unauthenticated) return;
+  ctx.AddError(address.IsDefined() ? address : service,
+               "service.telemetry.metrics.address: " + m.address +
+                   " is not a loopback address and the admin port has no auth, so anyone who "
+                   "can reach it would read /metrics and, through the query API, every stored "
+                   "span and log record; configure service.telemetry.metrics.auth (bearer_token: "
+                   "${env:SLUICE_ADMIN_TOKEN}, or basic: {username: ..., password: ...}), or set "
+                   "service.telemetry.metrics.allow_unauthenticated: true to serve it without");
+}
+
 }  // namespace
 
 std::optional<ServiceConfig> ParseServiceConfig(const YAML::Node& root, config::Context& ctx,
@@ -322,7 +421,9 @@ std::optional<ServiceConfig> ParseServiceConfig(const YAML::Node& root, config::
       std::string key = it->first.Scalar();
       if (key != "pipelines" && key != "extensions") options[it->first] = it->second;
     }
+    size_t errors_before = ctx.errors().size();
     ServiceOptionsSchema().Parse(options, &cfg.service, ctx);
+    if (ctx.errors().size() == errors_before) CheckAdminExposure(service, cfg.service, ctx);
     ParsePipelines(service["pipelines"], ctx, &cfg);
     ParseExtensions(root["extensions"], service["extensions"], ctx, &cfg.extensions);
     // A connector joins two pipelines: it must be an exporter of one and a

@@ -24,9 +24,23 @@ struct TelemetryOptions {
     int64_t requests_per_second = 50;
     int64_t burst = 100;
   };
+  // service.telemetry.metrics.auth: the credentials every admin request but
+  // the probes (GET /healthz, /readyz) must carry. Either, both or neither.
+  struct Auth {
+    struct Basic {
+      std::string username;  // never contains ':' (RFC 7617)
+      std::string password;
+    };
+    std::optional<std::string> bearer_token;  // never empty when set
+    std::optional<Basic> basic;
+    bool enabled() const { return bearer_token.has_value() || basic.has_value(); }
+  };
   struct Metrics {
     std::string address = "127.0.0.1:8888";
     RateLimit rate_limit;
+    Auth auth;
+    // Serving a non-loopback address without auth must be asked for.
+    bool allow_unauthenticated = false;
   } metrics;
 };
 

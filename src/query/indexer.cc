@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
+#include <limits>
 
 #include "base/logging.h"
 #include "base/thread.h"
@@ -297,6 +298,13 @@ std::vector<uint64_t> Indexer::SegmentsFor(int64_t from_unix_nano, int64_t to_un
     }
   }
   return out;
+}
+
+int64_t Indexer::MaxTimeOf(uint64_t segment) const {
+  MutexLock lock(mu_);
+  auto it = sealed_.find(segment);
+  // The open segment may hold records the index has not read yet.
+  return it == sealed_.end() ? std::numeric_limits<int64_t>::max() : it->second.max_time_unix_nano;
 }
 
 size_t Indexer::sealed_segments() const {

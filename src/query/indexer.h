@@ -52,7 +52,12 @@ class Indexer final : private pipeline::LogSink {
   // Summaries held, sealed or open (for tests and the index status).
   size_t sealed_segments() const;
 
+  // The newest event time of a sealed segment's summary; the largest value
+  // for a segment without one (it may hold anything).
+  int64_t MaxTimeOf(uint64_t segment) const;
+
   const std::vector<uint32_t>& traces_pipelines() const { return traces_; }
+  const std::vector<uint32_t>& logs_pipelines() const { return logs_; }
 
  private:
   struct Open {

@@ -3,8 +3,11 @@
 #include "base/strings.h"
 #include "base/thread.h"
 #include "net/http_fields.h"
+#include "query/logs.h"
 #include "query/search.h"
+#include "query/services.h"
 #include "query/traces.h"
+#include "ui/ui.h"
 #include "wire/otlp/json.h"
 
 namespace sluice::query {
@@ -21,11 +24,25 @@ constexpr std::string_view kPrefix = "/api/";
 constexpr std::string_view kTraces = "/api/v1/traces/";
 constexpr std::string_view kSearch = "/api/v1/traces";
 constexpr std::string_view kPipeline = "/api/v1/pipeline";
+constexpr std::string_view kServices = "/api/v1/services";
+constexpr std::string_view kGraph = "/api/v1/graph";
+constexpr std::string_view kLogs = "/api/v1/logs";
 
 }  // namespace
 
 const config::Schema<QueryOptions>& QueryOptionsSchema() {
   static const config::Schema<QueryOptions> schema = [] {
+    static const config::Schema<QueryOptions::RollupOptions> rollups = [] {
+      config::Schema<QueryOptions::RollupOptions> r("query.rollups");
+      r.Bytes("max_memory", &QueryOptions::RollupOptions::max_memory,
+              "Most memory the rollups (per service, operation and edge: calls, errors, latency) "
+              "hold; past it the oldest minutes go first.",
+              {1 << 20, 1e12L})
+          .Duration("retention", &QueryOptions::RollupOptions::retention,
+                    "How long the per-minute rollups are kept (10 s rollups: the last hour).",
+                    {3600e9L, 400 * 86400e9L});
+      return r;
+    }();
     config::Schema<QueryOptions> s("query");
     s.Bool("enabled", &QueryOptions::enabled,
            "Index the log's traces and logs and answer the query API under /api/ on the admin "
@@ -40,7 +57,9 @@ const config::Schema<QueryOptions>& QueryOptionsSchema() {
                {1 << 20, 1e15})
         .Int("max_traces_per_search", &QueryOptions::max_traces_per_search,
              "Most traces one search holds in memory; past it, the answer is flagged partial.",
-             {100, 10'000'000});
+             {100, 10'000'000})
+        .Object("rollups", &QueryOptions::rollups, rollups,
+                "The rollups behind the services and graph routes (docs/api.md).");
     return s;
   }();
   return schema;
@@ -64,6 +83,9 @@ QueryModule::QueryModule(const pipeline::ModuleSettings& settings, const QueryOp
     : options_(options),
       rt_(rt),
       indexer_(rt, settings.pipelines),
+      rollups_(rt, settings.derived,
+               Rollups::Options{.coarse_span_nanos = options.rollups.retention.count(),
+                                .max_bytes = options.rollups.max_memory}),
       health_(rt.metrics),
       queries_(rt.metrics.AddCounter("sluice_query_requests_total", "Query API requests answered.")
                    .Get()),
@@ -78,6 +100,7 @@ QueryModule::~QueryModule() {
 
 Status QueryModule::Start() {
   SLUICE_RETURN_IF_ERROR(indexer_.Start());
+  SLUICE_RETURN_IF_ERROR(rollups_.Start());
   worker_ = std::thread([this] {
     SetThreadName("query");
     Work();
@@ -92,6 +115,7 @@ void QueryModule::Stop(pipeline::Deadline deadline) {
   }
   wake_.NotifyAll();
   if (worker_.joinable()) worker_.join();
+  rollups_.Stop(deadline);
   indexer_.Stop(deadline);
 }
 
@@ -116,7 +140,13 @@ void QueryModule::Work() {
 }
 
 bool QueryModule::Handle(net::HttpRequest& request, net::Responder& respond) {
-  if (!request.path.starts_with(kPrefix)) return false;
+  if (!request.path.starts_with(kPrefix)) {
+    // The web UI's files; it declines the admin port's own routes.
+    net::HttpResponse r;
+    if (!ui::Serve(request, &r)) return false;
+    respond(std::move(r));
+    return true;
+  }
   if (request.method != "GET" && request.method != "HEAD") {
     net::HttpResponse r = JsonError(405, "method not allowed");
     r.headers.emplace_back("Allow", "GET, HEAD");
@@ -173,10 +203,39 @@ net::HttpResponse QueryModule::Answer(const net::HttpRequest& request) {
     if (!found.ok()) return JsonError(500, found.status().message());
     return net::HttpResponse::Json(200, RenderSearch(*found));
   }
+  if (path == kServices || path.starts_with(std::string(kServices) + "/") || path == kGraph) {
+    Result<WindowQuery> q =
+        ParseWindowQuery(net::ParseQueryString(request.query), rt_.clock.NowUnixNanos());
+    if (!q.ok()) return JsonError(400, q.status().message());
+    Result<std::string> body = std::string();
+    rollups_.Read([&](const Rollups& r) {
+      if (path == kGraph) {
+        body = RenderGraph(r, *q);
+      } else if (path == kServices) {
+        body = RenderServices(r, *q);
+      } else {
+        body = RenderService(r, net::PercentDecode(path.substr(kServices.size() + 1), false), *q);
+      }
+    });
+    if (!body.ok()) return JsonError(404, body.status().message());
+    return net::HttpResponse::Json(200, std::move(*body));
+  }
+  if (path == kLogs) {
+    Result<LogQuery> q =
+        ParseLogQuery(net::ParseQueryString(request.query), rt_.clock.NowUnixNanos(), false);
+    if (!q.ok()) return JsonError(400, q.status().message());
+    Result<LogSearchResult> found =
+        SearchLogs(rt_.log, indexer_, *q, static_cast<uint64_t>(options_.max_scan_bytes));
+    if (!found.ok()) return JsonError(500, found.status().message());
+    return net::HttpResponse::Json(200, RenderLogs(*found));
+  }
   if (path == kPipeline)
     return net::HttpResponse::Json(200, health_.Render(rt_.clock.NowUnixNanos()));
-  return JsonError(404, "no such query: " + std::string(path) +
-                            " (routes: /api/v1/traces, /api/v1/traces/{id}, /api/v1/pipeline)");
+  return JsonError(404,
+                   "no such query: " + std::string(path) +
+                       " (routes: /api/v1/services, /api/v1/services/{service}, /api/v1/graph, "
+                       "/api/v1/traces, /api/v1/traces/{id}, /api/v1/logs, "
+                       "/api/v1/logs/tail, /api/v1/pipeline)");
 }
 
 }  // namespace sluice::query

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -12,14 +13,20 @@
 #include "pipeline/component.h"
 #include "query/health.h"
 #include "query/indexer.h"
+#include "query/rollups.h"
 
 namespace sluice::query {
 
 struct QueryOptions {
+  struct RollupOptions {
+    uint64_t max_memory = 64ull << 20;
+    std::chrono::nanoseconds retention = std::chrono::hours(24 * 7);
+  };
   bool enabled = false;  // the embedded default turns it on
   int64_t max_queued_queries = 64;
   uint64_t max_scan_bytes = 2ull << 30;
   int64_t max_traces_per_search = 200'000;
+  RollupOptions rollups;
 };
 
 const config::Schema<QueryOptions>& QueryOptionsSchema();
@@ -38,7 +45,9 @@ class QueryModule final : public pipeline::Module {
               pipeline::Runtime& rt);
   ~QueryModule() override;
 
-  std::vector<std::string> Cursors() const override { return {Indexer::kCursor}; }
+  std::vector<std::string> Cursors() const override {
+    return {Indexer::kCursor, RollupReader::kCursor};
+  }
   Status Start() override;
   void Stop(pipeline::Deadline deadline) override;
   bool Handle(net::HttpRequest& request, net::Responder& respond) override;
@@ -53,6 +62,7 @@ class QueryModule final : public pipeline::Module {
   const QueryOptions options_;
   pipeline::Runtime& rt_;
   Indexer indexer_;
+  RollupReader rollups_;
   HealthHistory health_;
   telemetry::Counter& queries_;
   telemetry::Counter& refused_;

@@ -8,6 +8,7 @@
 
 #include "base/strings.h"
 #include "base/units.h"
+#include "query/params.h"
 #include "query/segment_reader.h"
 #include "wire/otlp/common.h"
 #include "wire/otlp/inspect.h"
@@ -24,18 +25,7 @@ constexpr size_t kMaxServicesPerTrace = 32;
 constexpr uint64_t kStatusError = 2;
 
 Status Bad(std::string_view param, std::string_view why) {
-  return Status::InvalidArgument(std::string(param) + ": " + std::string(why));
-}
-
-// A time as Unix seconds, possibly fractional ("1700000000.25").
-bool ParseUnixSeconds(std::string_view text, int64_t* out) {
-  double seconds = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
-  if (ec != std::errc() || end != text.data() + text.size() || seconds < 0 || seconds > 1e10) {
-    return false;
-  }
-  *out = static_cast<int64_t>(seconds * 1e9);
-  return true;
+  return BadParam(param, why);
 }
 
 // The per-trace state of a search.
@@ -44,12 +34,6 @@ struct TraceState {
   uint32_t matched_attributes = 0;  // bit i: attribute i seen on a span
   bool matched_span = false;        // a span of the service and operation
 };
-
-bool AttributeIs(std::string_view message, uint32_t field, const std::string& key,
-                 const std::string& value) {
-  std::string_view v;
-  return wire::otlp::FindAttribute(message, field, key, &v) && wire::otlp::AnyValueText(v) == value;
-}
 
 }  // namespace
 
@@ -82,10 +66,7 @@ Result<TraceQuery> ParseTraceQuery(const std::vector<std::pair<std::string, std:
       start_set |= name == "start";
     } else if (name == "limit") {
       int64_t n = 0;
-      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-      if (ec != std::errc() || end != value.data() + value.size() || n < 1 || n > 1000) {
-        return Bad(name, "expected 1 to 1000");
-      }
+      if (!ParseInt(value, 1, 1000, &n)) return Bad(name, "expected 1 to 1000");
       q.limit = static_cast<size_t>(n);
     } else if (name == "order") {
       if (value != "newest" && value != "slowest") return Bad(name, "expected newest or slowest");
@@ -179,8 +160,8 @@ Result<SearchResult> SearchTraces(log::Log& log, const Indexer& index, const Tra
             for (size_t i = 0; i < q.attributes.size(); ++i) {
               const auto& [key, value] = q.attributes[i];
               if ((t.matched_attributes >> i & 1) == 0 &&
-                  (AttributeIs(leaf, of::kSpanAttributes, key, value) ||
-                   AttributeIs(resource, of::kResourceAttributes, key, value))) {
+                  (wire::otlp::AttributeTextIs(leaf, of::kSpanAttributes, key, value) ||
+                   wire::otlp::AttributeTextIs(resource, of::kResourceAttributes, key, value))) {
                 t.matched_attributes |= 1U << i;
               }
             }

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <regex>
 #include <set>
+#include <thread>
 
 #include "query/bloom.h"
 #include "query/summary.h"
@@ -326,6 +327,122 @@ TEST_F(QueryApiTest, PipelineHealthShowsReceiversLogAndExportersNowAndAsHistory)
   // History: the first sample was taken at start, before any span arrived.
   EXPECT_NE(b.find(R"({"name":"sluice_log_appended_batches_total","labels":{},"values":[)"),
             std::string::npos);
+  service_->Shutdown();
+}
+
+// Trace `n` with span kinds: frontend serves "GET /checkout" (lasting
+// 100 + 20 n ms) and calls payments ("call payments", a client span), whose
+// server span "charge" fails when n is a multiple of five.
+TraceRequest ShopWithKinds(int n, int64_t base) {
+  TraceRequest req;
+  std::string id(16, '\0');
+  std::memcpy(id.data(), &n, sizeof n);
+  id[15] = 3;
+  const uint64_t start = static_cast<uint64_t>(base);
+  const uint64_t end = start + static_cast<uint64_t>(100 + 20 * n) * 1'000'000;
+  auto span = [&](const char* service, char self, char parent, const char* name, int kind,
+                  uint64_t from, uint64_t to, bool error) {
+    auto* rs = req.add_resource_spans();
+    auto* kv = rs->mutable_resource()->add_attributes();
+    kv->set_key("service.name");
+    kv->mutable_value()->set_string_value(service);
+    auto* s = rs->add_scope_spans()->add_spans();
+    s->set_trace_id(id);
+    s->set_span_id(std::string(7, self) + static_cast<char>(n));
+    if (parent != 0) s->set_parent_span_id(std::string(7, parent) + static_cast<char>(n));
+    s->set_name(name);
+    s->set_kind(static_cast<pb::trace::v1::Span::SpanKind>(kind));
+    s->set_start_time_unix_nano(from);
+    s->set_end_time_unix_nano(to);
+    if (error) s->mutable_status()->set_code(pb::trace::v1::Status::STATUS_CODE_ERROR);
+  };
+  span("frontend", 1, 0, "GET /checkout", 2, start, end, false);
+  span("frontend", 2, 1, "call payments", 3, start + 1'000'000, end - 1'000'000, false);
+  span("payments", 3, 2, "charge", 2, start + 2'000'000, end - 2'000'000, n % 5 == 0);
+  return req;
+}
+
+// The value of `"key":<number>` in the object that starts at `from`.
+double NumberAfter(const std::string& json, size_t from, const std::string& key) {
+  size_t at = json.find("\"" + key + "\":", from);
+  if (at == std::string::npos || json.compare(at + key.size() + 3, 4, "null") == 0) return -1;
+  return std::stod(json.substr(at + key.size() + 3));
+}
+
+TEST_F(QueryApiTest, ServicesAndGraphCountEveryCallOnceWithQuantilesInBoundsAcrossRestarts) {
+  std::string config = Config();
+  config.replace(config.find("service:\n"), 0, R"(connectors:
+  spanmetrics:
+    histogram:
+      exponential:
+        max_size: 160
+    metrics_flush_interval: 1s
+  servicegraph:
+    metrics_flush_interval: 1s
+)");
+  config.replace(config.find("      receivers: [otlp]\n"), 25, R"(      receivers: [otlp]
+      exporters: [spanmetrics, servicegraph]
+    metrics/derived:
+      receivers: [spanmetrics, servicegraph]
+)");
+  service_ = testing::StartService(config, registry_);
+  ASSERT_NE(service_, nullptr);
+  otlp_ = testing::AddressOf(*service_, "receiver otlp http ");
+  admin_ = testing::AddressOf(*service_, "admin ");
+  const int64_t now = Clock::Real().NowUnixNanos();
+  for (int n = 0; n < 40; ++n) Send(ShopWithKinds(n, now - 60'000'000'000));
+
+  auto services = [&] { return testing::HttpGet(admin_, "/api/v1/services?window=1h&sort=p99"); };
+  auto settled = [&] {
+    std::string b = services().body;
+    return b.find(R"("name":"frontend","calls":40,"errors":0,)") != std::string::npos &&
+           b.find(R"("name":"payments","calls":40,"errors":8,)") != std::string::npos;
+  };
+  ASSERT_TRUE(testing::WaitUntil(settled, std::chrono::seconds(30))) << services().body;
+  std::string b = services().body;
+  // Slowest first; frontend's server spans last 100..880 ms: p50 is the
+  // 20th (480 ms), p99 the 40th (880 ms), within the rollups' 4.5% and the
+  // connector's bucket.
+  size_t frontend = b.find(R"("name":"frontend")");
+  ASSERT_NE(frontend, std::string::npos);
+  EXPECT_NEAR(NumberAfter(b, frontend, "p50"), 0.480, 0.480 * 0.05) << b;
+  EXPECT_NEAR(NumberAfter(b, frontend, "p99"), 0.880, 0.880 * 0.05) << b;
+  EXPECT_NEAR(NumberAfter(b, frontend, "rate"), 40.0 / 3600, 1e-4);
+
+  auto detail = testing::HttpGet(admin_, "/api/v1/services/frontend?window=1h");
+  ASSERT_EQ(detail.status, 200) << detail.body;
+  EXPECT_NE(detail.body.find(
+                R"({"name":"GET /checkout","kind":"SPAN_KIND_SERVER","calls":40,"errors":0,)"),
+            std::string::npos)
+      << detail.body;
+  EXPECT_NE(detail.body.find(
+                R"({"name":"call payments","kind":"SPAN_KIND_CLIENT","calls":40,"errors":0,)"),
+            std::string::npos);
+  EXPECT_NE(detail.body.find(R"("series":{"times":[")"), std::string::npos);
+
+  auto graph = testing::HttpGet(admin_, "/api/v1/graph?window=1h");
+  ASSERT_EQ(graph.status, 200);
+  EXPECT_NE(
+      graph.body.find(R"({"client":"frontend","server":"payments","requests":40,"failed":8,)"),
+      std::string::npos)
+      << graph.body;
+  EXPECT_NE(graph.body.find(R"({"id":"payments","virtual":false})"), std::string::npos);
+
+  for (const char* bad :
+       {"/api/v1/services?window=soon", "/api/v1/services?sort=size", "/api/v1/graph?bogus=1"}) {
+    EXPECT_EQ(testing::HttpGet(admin_, bad).status, 400) << bad;
+  }
+  EXPECT_EQ(testing::HttpGet(admin_, "/api/v1/services/nobody").status, 404);
+
+  // A restart restores the rollups from their checkpoint: every call still
+  // counted once, none twice.
+  service_->Shutdown();
+  service_ = testing::StartService(config, registry_);
+  ASSERT_NE(service_, nullptr);
+  admin_ = testing::AddressOf(*service_, "admin ");
+  EXPECT_TRUE(settled()) << services().body;
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // connectors flush again
+  EXPECT_TRUE(settled()) << services().body;
   service_->Shutdown();
 }
 

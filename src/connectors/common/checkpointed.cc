@@ -9,72 +9,6 @@
 #include "wire/proto_writer.h"
 
 namespace sluice::connectors {
-namespace {
-
-constexpr uint32_t kCheckpointVersion = 1;
-
-}  // namespace
-
-std::string EncodeCheckpoint(std::string_view magic, const log::Position& pos, int64_t start_time,
-                             std::string_view state) {
-  std::string body;
-  wire::ProtoWriter w(&body);
-  w.Varint(1, pos.segment);
-  w.Varint(2, pos.byte_offset);
-  w.Varint(3, pos.record_offset);
-  w.Varint(4, static_cast<uint64_t>(start_time));
-  w.Bytes(5, state);
-  std::string out(magic.substr(0, 4));
-  out.resize(4, '\0');
-  uint32_t version = kCheckpointVersion;
-  uint32_t crc = io::Crc32c(body);
-  out.append(reinterpret_cast<const char*>(&version), 4);
-  out.append(reinterpret_cast<const char*>(&crc), 4);
-  out += body;
-  return out;
-}
-
-Status DecodeCheckpoint(std::string_view magic, std::string_view file, log::Position* pos,
-                        int64_t* start_time, std::string_view* state) {
-  if (file.size() < 12 || file.substr(0, 4) != magic.substr(0, 4)) {
-    return Status::Corruption("not a checkpoint of this connector type");
-  }
-  uint32_t version, crc;
-  std::memcpy(&version, file.data() + 4, 4);
-  std::memcpy(&crc, file.data() + 8, 4);
-  if (version != kCheckpointVersion) {
-    return Status::Corruption("checkpoint version " + std::to_string(version) + ", expected " +
-                              std::to_string(kCheckpointVersion));
-  }
-  std::string_view body = file.substr(12);
-  if (io::Crc32c(body) != crc) return Status::Corruption("checkpoint checksum mismatch");
-  *state = {};
-  wire::ProtoReader r(body);
-  while (r.Next()) {
-    switch (r.field()) {
-      case 1:
-        pos->segment = r.varint();
-        break;
-      case 2:
-        pos->byte_offset = r.varint();
-        break;
-      case 3:
-        pos->record_offset = r.varint();
-        break;
-      case 4:
-        *start_time = r.as_int64();
-        break;
-      case 5:
-        *state = r.bytes();
-        break;
-      default:
-        break;
-    }
-  }
-  if (!r.ok()) return Status::Corruption(r.error());
-  return Status::Ok();
-}
-
 CheckpointedConnector::CheckpointedConnector(const pipeline::ComponentSettings& settings,
                                              pipeline::Runtime& rt, Options options,
                                              std::unique_ptr<Aggregation> aggregation)
@@ -125,8 +59,8 @@ void CheckpointedConnector::LoadCheckpoint() {
   log::Position pos;
   int64_t start = 0;
   std::string_view state;
-  Status st =
-      file.ok() ? DecodeCheckpoint(options_.magic, *file, &pos, &start, &state) : file.status();
+  Status st = file.ok() ? pipeline::DecodeCheckpoint(options_.magic, *file, &pos, &start, &state)
+                        : file.status();
   if (st.ok()) st = aggregation_->Deserialize(state);
   if (!st.ok()) {
     // The counters restart, with a new start time so backends see a reset.
@@ -170,7 +104,7 @@ Result<log::Position> CheckpointedConnector::Committable(const log::Position& re
   SLUICE_RETURN_IF_ERROR(rt_.log.fs().CreateDirs(io::DirName(path_)));
   SLUICE_RETURN_IF_ERROR(io::WriteFileAtomically(
       rt_.log.fs(), path_,
-      EncodeCheckpoint(options_.magic, read, start_time_, aggregation_->Serialize())));
+      pipeline::EncodeCheckpoint(options_.magic, read, start_time_, aggregation_->Serialize())));
   resume_ = read;
   Emit(now);
   return read;

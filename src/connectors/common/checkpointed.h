@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "log/cursors.h"
+#include "pipeline/checkpoint.h"
 #include "pipeline/component.h"
 #include "pipeline/read_loop.h"
 #include "receivers/common/ingest.h"
@@ -80,12 +81,5 @@ class CheckpointedConnector final : public pipeline::Exporter, private pipeline:
   int64_t last_flush_ = 0;
   std::optional<log::Position> resume_;
 };
-
-// The checkpoint file: the magic, a version, the CRC-32C of the rest, then
-// the position, the start time and the aggregation's state.
-std::string EncodeCheckpoint(std::string_view magic, const log::Position& pos, int64_t start_time,
-                             std::string_view state);
-Status DecodeCheckpoint(std::string_view magic, std::string_view file, log::Position* pos,
-                        int64_t* start_time, std::string_view* state);
 
 }  // namespace sluice::connectors

@@ -363,6 +363,12 @@ bool FindAttribute(std::string_view message, uint32_t field_number, std::string_
   return false;
 }
 
+bool AttributeTextIs(std::string_view message, uint32_t field_number, std::string_view key,
+                     std::string_view text) {
+  std::string_view v;
+  return FindAttribute(message, field_number, key, &v) && AnyValueText(v) == text;
+}
+
 std::string ServiceName(std::string_view resource) {
   std::string_view v;
   return FindAttribute(resource, field::kResourceAttributes, "service.name", &v)

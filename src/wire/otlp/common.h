@@ -75,5 +75,9 @@ std::string ServiceName(std::string_view resource);
 // `key`; false if there is none.
 bool FindAttribute(std::string_view message, uint32_t field_number, std::string_view key,
                    std::string_view* any_value);
+// Whether the KeyValues at field_number hold `key` with a value whose
+// AnyValueText is `text`.
+bool AttributeTextIs(std::string_view message, uint32_t field_number, std::string_view key,
+                     std::string_view text);
 
 }  // namespace sluice::wire::otlp

@@ -1,0 +1,22 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+
+namespace sluice::query {
+
+// What the query routes share in reading their parameters and writing JSON.
+
+// InvalidArgument "<param>: <why>".
+Status BadParam(std::string_view param, std::string_view why);
+// A time as Unix seconds, possibly fractional ("1700000000.25"), in ns.
+bool ParseUnixSeconds(std::string_view text, int64_t* out_unix_nano);
+// A whole number within [min, max].
+bool ParseInt(std::string_view text, int64_t min, int64_t max, int64_t* out);
+// A finite number with up to 6 significant digits; null when not finite.
+void AppendJsonNumber(std::string& out, double value);
+
+}  // namespace sluice::query
