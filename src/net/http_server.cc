@@ -82,6 +82,61 @@ std::vector<std::pair<std::string, std::string>> ParseQueryString(std::string_vi
   return out;
 }
 
+ResponseStream::PushResult ResponseStream::Push(std::string chunk) {
+  std::function<void()> wake;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (gone_ || closed_) return PushResult::kGone;
+    if (pending_.size() + chunk.size() > max_pending_bytes_) return PushResult::kFull;
+    pending_ += chunk;
+    wake = std::move(wake_);
+    wake_ = nullptr;
+  }
+  if (wake) wake();
+  return PushResult::kQueued;
+}
+
+void ResponseStream::Close() {
+  std::function<void()> wake;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_ = true;
+    wake = std::move(wake_);
+    wake_ = nullptr;
+  }
+  if (wake) wake();
+}
+
+bool ResponseStream::gone() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return gone_;
+}
+
+bool ResponseStream::Take(std::string* out, bool* ended) {
+  std::lock_guard<std::mutex> lock(mu_);
+  out->clear();
+  out->swap(pending_);
+  *ended = closed_ && out->empty();
+  return !out->empty();
+}
+
+void ResponseStream::SetWake(std::function<void()> wake) {
+  bool now;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    now = !pending_.empty() || closed_;
+    if (!now) wake_ = std::move(wake);
+  }
+  if (now) wake();
+}
+
+void ResponseStream::MarkGone() {
+  std::lock_guard<std::mutex> lock(mu_);
+  gone_ = true;
+  wake_ = nullptr;
+  pending_.clear();
+}
+
 HttpResponse HttpResponse::Json(int status, std::string body) {
   HttpResponse r;
   r.status = status;
@@ -192,7 +247,8 @@ void AppendResponseHead(const HttpResponse& resp, unsigned version, bool keep_al
   for (const auto& [name, value] : resp.headers) AppendHeaderField(name, value, out);
   if (version == 10 && keep_alive) AppendHeaderField("Connection", "keep-alive", out);
   if (version != 10 && !keep_alive) AppendHeaderField("Connection", "close", out);
-  AppendHeaderField("Content-Length", std::to_string(resp.body.size()), out);
+  // A streamed body ends when the connection closes.
+  if (!resp.stream) AppendHeaderField("Content-Length", std::to_string(resp.body.size()), out);
   out->append("\r\n");
 }
 
@@ -234,7 +290,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
 
   void CloseIfIdle() override {
     asio::post(stream_.get_executor(), [self = this->shared_from_this()] {
-      if (!self->busy_) self->Shutdown();
+      if (!self->busy_ || self->stream_body_) self->Shutdown();
     });
   }
   void ForceClose() override {
@@ -379,6 +435,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     busy_ = true;
     server_->CountResponse(resp.status,
                            started_mono_ ? started_mono_ : Clock::Real().MonotonicNanos());
+    if (resp.stream && !head_request_) return WriteStreamHead(std::move(resp));
     bool keep = keep_alive_ && !server_->stopping_;
     out_.clear();
     AppendResponseHead(resp, version_ ? version_ : 11, keep, &out_);
@@ -393,6 +450,40 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
                         if (!keep) return self->LingeringClose();
                         self->Read();
                       });
+  }
+
+  // A streamed body: the head and the first bytes, then each chunk as the
+  // producer pushes it. The request no longer counts as in flight (a
+  // graceful shutdown does not wait for a stream that may never end; it
+  // closes it with the idle connections). Each write must finish within
+  // body_read_timeout, so a client that stops reading is cut.
+  void WriteStreamHead(HttpResponse resp) {
+    EndRequest();
+    started_mono_ = 0;
+    out_.clear();
+    AppendResponseHead(resp, version_ ? version_ : 11, /*keep_alive=*/false, &out_);
+    out_.append(resp.body);
+    stream_body_ = std::move(resp.stream);
+    WriteStreamChunk();
+  }
+
+  void WriteStreamChunk() {
+    SetDeadline(server_->options_.body_read_timeout);
+    asio::async_write(stream_, asio::buffer(out_),
+                      [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                        self->ClearDeadline();
+                        if (ec) return self->Shutdown();
+                        self->AwaitStream();
+                      });
+  }
+
+  void AwaitStream() {
+    bool ended = false;
+    if (stream_body_->Take(&out_, &ended)) return WriteStreamChunk();
+    if (ended || closed_) return Shutdown();
+    auto self = this->shared_from_this();
+    stream_body_->SetWake(
+        [self] { asio::post(self->stream_.get_executor(), [self] { self->AwaitStream(); }); });
   }
 
   // After answering a request whose body was not read (413, 400), the client
@@ -418,6 +509,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
 
   void Shutdown() {
     EndRequest();
+    if (stream_body_) stream_body_->MarkGone();
     if (closed_) return;
     closed_ = true;
     beast::error_code ec;
@@ -433,7 +525,8 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   static constexpr size_t kBodyStep = 64 << 10;
   std::string body_;
   size_t body_length_ = 0;
-  std::string out_;  // the response being written
+  std::string out_;                              // the response being written
+  std::shared_ptr<ResponseStream> stream_body_;  // set once a streamed body began
   bool head_request_ = false;
   std::string remote_ip_;  // the peer's address, "" when it could not be had
   std::shared_ptr<HttpServer::Impl> server_;

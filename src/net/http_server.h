@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -32,11 +33,50 @@ struct HttpRequest {
   std::string_view Header(std::string_view lower_name) const;
 };
 
+// A response body written as it is produced (server-sent events). The
+// handler answers with a response whose `stream` is set; the server writes
+// the head (no Content-Length; the connection closes when the body ends),
+// then each chunk pushed, in order, until the producer closes the stream or
+// the client goes away.
+//
+// Thread-safety: Push and Close from any thread (the producer); the rest is
+// the server's.
+class ResponseStream {
+ public:
+  explicit ResponseStream(size_t max_pending_bytes = 1 << 20)
+      : max_pending_bytes_(max_pending_bytes) {}
+
+  enum class PushResult { kQueued, kFull, kGone };
+  // Queues a chunk. kFull: the client has not read max_pending_bytes yet and
+  // the chunk was dropped; kGone: the client left or the server closed the
+  // stream, stop producing.
+  PushResult Push(std::string chunk);
+  // The body ends after what is queued.
+  void Close();
+  bool gone() const;
+
+  // The server's side: what is queued (and whether the body has ended),
+  // and the wake-up it wants when more comes.
+  bool Take(std::string* out, bool* ended);
+  void SetWake(std::function<void()> wake);
+  void MarkGone();
+
+ private:
+  const size_t max_pending_bytes_;
+  mutable std::mutex mu_;
+  std::string pending_;
+  bool closed_ = false;
+  bool gone_ = false;
+  std::function<void()> wake_;  // set while the server waits for more
+};
+
 struct HttpResponse {
   int status = 200;
   std::string content_type = "text/plain; charset=utf-8";
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // Set for a streamed body (`body` is then written first).
+  std::shared_ptr<ResponseStream> stream;
 
   static HttpResponse Text(int status, std::string body);
   static HttpResponse Json(int status, std::string body);

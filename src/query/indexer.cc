@@ -188,9 +188,12 @@ Status Indexer::Take(const log::LogReader::Batch& batch, const log::Position& st
     }
     Seal(done);
   }
-  MutexLock lock(mu_);
-  if (!open_.any) open_.summary.segment = start.segment;
-  Index(batch, &open_);
+  {
+    MutexLock lock(mu_);
+    if (!open_.any) open_.summary.segment = start.segment;
+    Index(batch, &open_);
+  }
+  if (observer_) observer_(batch);
   return Status::Ok();
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -37,6 +38,12 @@ class Indexer final : private pipeline::LogSink {
   // `pipelines`: those to index (traces and logs; others are ignored).
   Indexer(pipeline::Runtime& rt, const std::vector<pipeline::PipelineRef>& pipelines);
   ~Indexer() override;
+
+  // Before Start: a function the index reader calls with every batch it
+  // reads (on its thread), after indexing it.
+  void SetObserver(std::function<void(const log::LogReader::Batch&)> observer) {
+    observer_ = std::move(observer);
+  }
 
   Status Start();
   void Stop(pipeline::Deadline deadline);
@@ -93,6 +100,7 @@ class Indexer final : private pipeline::LogSink {
   std::thread rebuild_thread_;
   std::atomic<bool> stop_{false};
   bool lowered_ = false;  // the loop thread's priority (loop thread only)
+  std::function<void(const log::LogReader::Batch&)> observer_;
 
   mutable Mutex mu_;
   std::map<uint64_t, SegmentSummary> sealed_ SLUICE_GUARDED_BY(mu_);

@@ -247,7 +247,7 @@ Result<LogSearchResult> SearchLogs(log::Log& log, const Indexer& index, const Lo
     if (kept.size() == want && index.MaxTimeOf(*seg) < kept.top().at.time_unix_nano) continue;
     auto take = [&](const log::LogReader::Batch& batch) {
       if (batch.header.signal != log::Signal::kLogs ||
-          batch.header.encoding != log::Encoding::kOtlpProto) {
+          batch.header.encoding != log::Encoding::kOtlpProto || !q.scope.Admits(batch.tenant)) {
         return true;
       }
       const bool outside =

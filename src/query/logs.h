@@ -14,6 +14,7 @@
 #include "base/result.h"
 #include "log/log.h"
 #include "query/indexer.h"
+#include "query/params.h"
 
 namespace sluice::query {
 
@@ -38,6 +39,7 @@ struct LogQuery {
   std::string trace_id;  // 16 bytes, or empty
   size_t limit = 100;
   std::optional<LogCursor> before;
+  TenantScope scope;  // set by the caller from the request
 };
 
 // From the URL query's pairs; `now` sets the default range (the last hour).

@@ -16,6 +16,18 @@ Status BadParam(std::string_view param, std::string_view why);
 bool ParseUnixSeconds(std::string_view text, int64_t* out_unix_nano);
 // A whole number within [min, max].
 bool ParseInt(std::string_view text, int64_t min, int64_t max, int64_t* out);
+// Whose data a query sees (docs/api.md, "Tenants"). A batch stored without
+// a tenant belongs to the default tenant; a query sees the batches of one
+// tenant: the one its tenant header names, else the default.
+struct TenantScope {
+  std::string tenant;          // the query's
+  std::string default_tenant;  // what a batch without one belongs to
+  bool Admits(std::string_view batch_tenant) const {
+    return (batch_tenant.empty() ? std::string_view(default_tenant) : batch_tenant) == tenant;
+  }
+  bool IsDefault() const { return tenant == default_tenant; }
+};
+
 // A finite number with up to 6 significant digits; null when not finite.
 void AppendJsonNumber(std::string& out, double value);
 

@@ -1,9 +1,15 @@
 #include "query/query_module.h"
 
+#include <algorithm>
+#include <cctype>
+#include <optional>
+
 #include "base/strings.h"
 #include "base/thread.h"
 #include "net/http_fields.h"
+#include "query/jaeger.h"
 #include "query/logs.h"
+#include "query/loki.h"
 #include "query/search.h"
 #include "query/services.h"
 #include "query/traces.h"
@@ -21,12 +27,17 @@ net::HttpResponse JsonError(int status, std::string_view message) {
 }
 
 constexpr std::string_view kPrefix = "/api/";
+constexpr std::string_view kLokiPrefix = "/loki/";
 constexpr std::string_view kTraces = "/api/v1/traces/";
 constexpr std::string_view kSearch = "/api/v1/traces";
 constexpr std::string_view kPipeline = "/api/v1/pipeline";
 constexpr std::string_view kServices = "/api/v1/services";
 constexpr std::string_view kGraph = "/api/v1/graph";
 constexpr std::string_view kLogs = "/api/v1/logs";
+constexpr std::string_view kTail = "/api/v1/logs/tail";
+// How often the query thread wakes between queries (health samples, tail
+// keep-alives).
+constexpr std::chrono::seconds kTick{5};
 
 }  // namespace
 
@@ -58,8 +69,15 @@ const config::Schema<QueryOptions>& QueryOptionsSchema() {
         .Int("max_traces_per_search", &QueryOptions::max_traces_per_search,
              "Most traces one search holds in memory; past it, the answer is flagged partial.",
              {100, 10'000'000})
+        .Int("max_tail_clients", &QueryOptions::max_tail_clients,
+             "Live tails (GET /api/v1/logs/tail) open at once; past it, 503 with Retry-After.",
+             {1, 10000})
         .Object("rollups", &QueryOptions::rollups, rollups,
-                "The rollups behind the services and graph routes (docs/api.md).");
+                "The rollups behind the services and graph routes (docs/api.md).")
+        .String("tenant_header", &QueryOptions::tenant_header,
+                "Request header naming the tenant whose data a query sees.")
+        .String("default_tenant", &QueryOptions::default_tenant,
+                "The tenant of data stored without one, and of queries that name none.");
     return s;
   }();
   return schema;
@@ -82,6 +100,7 @@ QueryModule::QueryModule(const pipeline::ModuleSettings& settings, const QueryOp
                          pipeline::Runtime& rt)
     : options_(options),
       rt_(rt),
+      tail_(rt.metrics, static_cast<size_t>(options.max_tail_clients)),
       indexer_(rt, settings.pipelines),
       rollups_(rt, settings.derived,
                Rollups::Options{.coarse_span_nanos = options.rollups.retention.count(),
@@ -92,7 +111,9 @@ QueryModule::QueryModule(const pipeline::ModuleSettings& settings, const QueryOp
       refused_(rt.metrics
                    .AddCounter("sluice_query_refused_total",
                                "Query API requests refused with 503: the query queue was full.")
-                   .Get()) {}
+                   .Get()) {
+  indexer_.SetObserver([this](const log::LogReader::Batch& batch) { tail_.Offer(batch); });
+}
 
 QueryModule::~QueryModule() {
   Stop(std::chrono::steady_clock::now());
@@ -115,6 +136,7 @@ void QueryModule::Stop(pipeline::Deadline deadline) {
   }
   wake_.NotifyAll();
   if (worker_.joinable()) worker_.join();
+  tail_.CloseAll();
   rollups_.Stop(deadline);
   indexer_.Stop(deadline);
 }
@@ -124,10 +146,11 @@ void QueryModule::Work() {
     std::function<void()> job;
     {
       health_.MaybeSample(rt_.clock.NowUnixNanos());
+      tail_.KeepAlive(rt_.clock.NowUnixNanos());
       MutexLock lock(mu_);
-      wake_.WaitFor(lock, health_.interval(), [&]() SLUICE_NO_THREAD_SAFETY_ANALYSIS {
-        return stopping_ || !queue_.empty();
-      });
+      wake_.WaitFor(lock, std::min<std::chrono::nanoseconds>(health_.interval(), kTick),
+                    [&]()
+                        SLUICE_NO_THREAD_SAFETY_ANALYSIS { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) {
         if (stopping_) return;
         continue;  // time for a health sample
@@ -140,7 +163,7 @@ void QueryModule::Work() {
 }
 
 bool QueryModule::Handle(net::HttpRequest& request, net::Responder& respond) {
-  if (!request.path.starts_with(kPrefix)) {
+  if (!request.path.starts_with(kPrefix) && !request.path.starts_with(kLokiPrefix)) {
     // The web UI's files; it declines the admin port's own routes.
     net::HttpResponse r;
     if (!ui::Serve(request, &r)) return false;
@@ -151,6 +174,10 @@ bool QueryModule::Handle(net::HttpRequest& request, net::Responder& respond) {
     net::HttpResponse r = JsonError(405, "method not allowed");
     r.headers.emplace_back("Allow", "GET, HEAD");
     respond(std::move(r));
+    return true;
+  }
+  if (request.path == kTail) {
+    respond(OpenTail(request));
     return true;
   }
   bool queued = false;
@@ -174,16 +201,50 @@ bool QueryModule::Handle(net::HttpRequest& request, net::Responder& respond) {
   return true;
 }
 
+TenantScope QueryModule::ScopeOf(const net::HttpRequest& request) const {
+  std::string header = options_.tenant_header;
+  for (char& c : header) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const std::string_view named = header.empty() ? std::string_view() : request.Header(header);
+  return TenantScope{named.empty() ? options_.default_tenant : std::string(named),
+                     options_.default_tenant};
+}
+
+net::HttpResponse QueryModule::OpenTail(const net::HttpRequest& request) {
+  queries_.Inc();
+  Result<LogQuery> q =
+      ParseLogQuery(net::ParseQueryString(request.query), rt_.clock.NowUnixNanos(), true);
+  if (!q.ok()) return JsonError(400, q.status().message());
+  q->scope = ScopeOf(request);
+  std::shared_ptr<net::ResponseStream> stream = tail_.Open(std::move(*q));
+  if (!stream) {
+    refused_.Inc();
+    net::HttpResponse r = JsonError(503, "too many live tails open; retry shortly");
+    r.headers.emplace_back("Retry-After", "5");
+    return r;
+  }
+  net::HttpResponse r;
+  r.status = 200;
+  r.content_type = "text/event-stream";
+  r.headers.emplace_back("Cache-Control", "no-cache");
+  r.body = ": tailing\n\n";  // opens the client's EventSource at once
+  r.stream = std::move(stream);
+  return r;
+}
+
 net::HttpResponse QueryModule::Answer(const net::HttpRequest& request) {
   queries_.Inc();
   const std::string_view path = request.path;
+  QueryContext ctx{rt_.log,  indexer_,         rollups_,
+                   options_, ScopeOf(request), rt_.clock.NowUnixNanos()};
+  if (std::optional<net::HttpResponse> r = AnswerJaeger(request, ctx)) return std::move(*r);
+  if (std::optional<net::HttpResponse> r = AnswerLoki(request, ctx)) return std::move(*r);
   if (path.starts_with(kTraces)) {
     std::string id;
     const std::string_view hex = path.substr(kTraces.size());
     if (hex.size() != 32 || !HexDecode(hex, &id)) {
       return JsonError(400, "a trace id is 32 hex digits");
     }
-    Result<std::string> trace = FindTrace(rt_.log, indexer_, id);
+    Result<std::string> trace = FindTrace(rt_.log, indexer_, id, ctx.scope);
     if (!trace.ok()) {
       return JsonError(trace.status().code() == StatusCode::kNotFound ? 404 : 500,
                        trace.status().message());
@@ -197,6 +258,7 @@ net::HttpResponse QueryModule::Answer(const net::HttpRequest& request) {
     Result<TraceQuery> q =
         ParseTraceQuery(net::ParseQueryString(request.query), rt_.clock.NowUnixNanos());
     if (!q.ok()) return JsonError(400, q.status().message());
+    q->scope = ctx.scope;
     Result<SearchResult> found =
         SearchTraces(rt_.log, indexer_, *q, static_cast<uint64_t>(options_.max_scan_bytes),
                      static_cast<size_t>(options_.max_traces_per_search));
@@ -208,7 +270,11 @@ net::HttpResponse QueryModule::Answer(const net::HttpRequest& request) {
         ParseWindowQuery(net::ParseQueryString(request.query), rt_.clock.NowUnixNanos());
     if (!q.ok()) return JsonError(400, q.status().message());
     Result<std::string> body = std::string();
-    rollups_.Read([&](const Rollups& r) {
+    // The connectors aggregate every tenant's spans together: their rollups
+    // belong to the default tenant, and another tenant has none.
+    static const Rollups kNone({});
+    rollups_.Read([&](const Rollups& held) {
+      const Rollups& r = ctx.scope.IsDefault() ? held : kNone;
       if (path == kGraph) {
         body = RenderGraph(r, *q);
       } else if (path == kServices) {
@@ -224,6 +290,7 @@ net::HttpResponse QueryModule::Answer(const net::HttpRequest& request) {
     Result<LogQuery> q =
         ParseLogQuery(net::ParseQueryString(request.query), rt_.clock.NowUnixNanos(), false);
     if (!q.ok()) return JsonError(400, q.status().message());
+    q->scope = ctx.scope;
     Result<LogSearchResult> found =
         SearchLogs(rt_.log, indexer_, *q, static_cast<uint64_t>(options_.max_scan_bytes));
     if (!found.ok()) return JsonError(500, found.status().message());

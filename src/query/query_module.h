@@ -11,23 +11,13 @@
 #include "base/mutex.h"
 #include "config/schema.h"
 #include "pipeline/component.h"
+#include "query/context.h"
 #include "query/health.h"
 #include "query/indexer.h"
 #include "query/rollups.h"
+#include "query/tail.h"
 
 namespace sluice::query {
-
-struct QueryOptions {
-  struct RollupOptions {
-    uint64_t max_memory = 64ull << 20;
-    std::chrono::nanoseconds retention = std::chrono::hours(24 * 7);
-  };
-  bool enabled = false;  // the embedded default turns it on
-  int64_t max_queued_queries = 64;
-  uint64_t max_scan_bytes = 2ull << 30;
-  int64_t max_traces_per_search = 200'000;
-  RollupOptions rollups;
-};
 
 const config::Schema<QueryOptions>& QueryOptionsSchema();
 // The top-level `query:` section and its module.
@@ -57,10 +47,15 @@ class QueryModule final : public pipeline::Module {
  private:
   // Runs on the query thread.
   net::HttpResponse Answer(const net::HttpRequest& request);
+  // Whose data the request may see (its tenant header, else the default).
+  TenantScope ScopeOf(const net::HttpRequest& request) const;
+  // GET /api/v1/logs/tail, answered at once on the I/O thread: a stream.
+  net::HttpResponse OpenTail(const net::HttpRequest& request);
   void Work();
 
   const QueryOptions options_;
   pipeline::Runtime& rt_;
+  LogTail tail_;
   Indexer indexer_;
   RollupReader rollups_;
   HealthHistory health_;

@@ -108,7 +108,7 @@ Result<SearchResult> SearchTraces(log::Log& log, const Indexer& index, const Tra
     ++result.segments_read;
     auto take = [&](const log::LogReader::Batch& batch) {
       if (batch.header.signal != log::Signal::kTraces ||
-          batch.header.encoding != log::Encoding::kOtlpProto ||
+          batch.header.encoding != log::Encoding::kOtlpProto || !q.scope.Admits(batch.tenant) ||
           batch.header.max_event_unix_nanos < q.start_unix_nano ||
           batch.header.min_event_unix_nanos > q.end_unix_nano + kHour) {
         return true;  // no span of it starts in the range (a trace lasts under an hour)

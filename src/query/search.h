@@ -9,6 +9,7 @@
 #include "base/result.h"
 #include "log/log.h"
 #include "query/indexer.h"
+#include "query/params.h"
 
 namespace sluice::query {
 
@@ -28,6 +29,7 @@ struct TraceQuery {
   int64_t end_unix_nano = std::numeric_limits<int64_t>::max();
   size_t limit = 20;
   enum class Order { kNewest, kSlowest } order = Order::kNewest;
+  TenantScope scope;  // set by the caller from the request
 };
 
 // From the URL query's pairs; `now` sets the default range (the last hour).

@@ -6,7 +6,8 @@
 
 namespace sluice::query {
 
-Result<std::string> FindTrace(log::Log& log, const Indexer& index, std::string_view trace_id) {
+Result<std::string> FindTrace(log::Log& log, const Indexer& index, std::string_view trace_id,
+                              const TenantScope& scope) {
   log::PipelineSet pipelines;
   for (uint32_t id : index.traces_pipelines()) pipelines.Add(id);
   std::string out;
@@ -15,7 +16,7 @@ Result<std::string> FindTrace(log::Log& log, const Indexer& index, std::string_v
     SLUICE_RETURN_IF_ERROR(
         ForEachBatchIn(log, segment, pipelines, [&](const log::LogReader::Batch& batch) {
           if (batch.header.signal != log::Signal::kTraces ||
-              batch.header.encoding != log::Encoding::kOtlpProto) {
+              batch.header.encoding != log::Encoding::kOtlpProto || !scope.Admits(batch.tenant)) {
             return true;
           }
           keep.clear();

@@ -331,3 +331,111 @@ TEST_F(HttpServerTest, UnreadableCertificateFailsCreateNamingTheFile) {
 
 }  // namespace
 }  // namespace sluice::net
+
+namespace sluice::net {
+namespace {
+
+// Answers every request with a streamed body the test then produces.
+class StreamHandler final : public HttpHandler {
+ public:
+  void Handle(HttpRequest&&, Responder respond) override {
+    HttpResponse r;
+    r.content_type = "text/event-stream";
+    r.body = "start\n";
+    r.stream = std::make_shared<ResponseStream>();
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      streams.push_back(r.stream);
+    }
+    respond(std::move(r));
+  }
+  std::shared_ptr<ResponseStream> Latest() {
+    std::lock_guard<std::mutex> lock(mu);
+    return streams.empty() ? nullptr : streams.back();
+  }
+  std::mutex mu;
+  std::vector<std::shared_ptr<ResponseStream>> streams;
+};
+
+class HttpStreamingTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    work_.emplace(io_.get_executor());
+    thread_ = std::thread([this] { io_.run(); });
+    HttpServerOptions o;
+    o.name = "stream";
+    o.endpoint = "127.0.0.1:0";
+    auto s = HttpServer::Create(io_, o, handler_, registry_);
+    ASSERT_TRUE(s.ok());
+    server_ = std::move(s).value();
+    server_->Start();
+    addr_ = server_->BoundAddress();
+  }
+  void TearDown() override {
+    server_.reset();
+    work_.reset();
+    io_.stop();
+    thread_.join();
+  }
+  std::shared_ptr<ResponseStream> AwaitStream() {
+    for (int i = 0; i < 500 && !handler_.Latest(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return handler_.Latest();
+  }
+
+  boost::asio::io_context io_;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
+  std::thread thread_;
+  telemetry::Registry registry_;
+  StreamHandler handler_;
+  std::unique_ptr<HttpServer> server_;
+  std::string addr_;
+};
+
+TEST_F(HttpStreamingTest, StreamedChunksArriveInOrderAndTheBodyEndsWhenClosed) {
+  testing::HttpStream client(addr_, "/events");
+  auto stream = AwaitStream();
+  ASSERT_NE(stream, nullptr);
+  std::string got =
+      client.ReadUntil([](const std::string& s) { return s.find("start\n") != std::string::npos; },
+                       std::chrono::seconds(10));
+  EXPECT_EQ(got.find("Content-Length"), std::string::npos) << got;
+  EXPECT_NE(got.find("Connection: close"), std::string::npos);
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_EQ(stream->Push("event " + std::to_string(i) + "\n"),
+              ResponseStream::PushResult::kQueued);
+  }
+  stream->Close();
+  got = client.ReadUntil([](const std::string&) { return false; }, std::chrono::seconds(10));
+  EXPECT_TRUE(client.closed());
+  std::string want = "start\n";
+  for (int i = 0; i < 100; ++i) want += "event " + std::to_string(i) + "\n";
+  ASSERT_GE(got.size(), want.size());
+  EXPECT_EQ(got.substr(got.size() - want.size()), want);
+}
+
+TEST_F(HttpStreamingTest, AProducerLearnsTheClientLeftAndAFullStreamDropsInsteadOfGrowing) {
+  {
+    testing::HttpStream client(addr_, "/events");
+    ASSERT_NE(AwaitStream(), nullptr);
+    client.ReadUntil([](const std::string& s) { return s.find("start\n") != std::string::npos; },
+                     std::chrono::seconds(10));
+  }  // the client closes its connection
+  auto stream = handler_.Latest();
+  ResponseStream::PushResult r = ResponseStream::PushResult::kQueued;
+  for (int i = 0; i < 500 && r != ResponseStream::PushResult::kGone; ++i) {
+    r = stream->Push(std::string(1024, 'x'));
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(r, ResponseStream::PushResult::kGone);
+  EXPECT_TRUE(stream->gone());
+
+  ResponseStream unread(10);
+  EXPECT_EQ(unread.Push("12345"), ResponseStream::PushResult::kQueued);
+  EXPECT_EQ(unread.Push("123456"), ResponseStream::PushResult::kFull);
+  EXPECT_EQ(unread.Push("12345"), ResponseStream::PushResult::kQueued);
+}
+
+}  // namespace
+}  // namespace sluice::net

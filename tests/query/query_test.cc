@@ -446,6 +446,194 @@ TEST_F(QueryApiTest, ServicesAndGraphCountEveryCallOnceWithQuantilesInBoundsAcro
   service_->Shutdown();
 }
 
+using LogsRequest = pb::collector::logs::v1::ExportLogsServiceRequest;
+
+// Log records n in [from, from + count): of service svc-(n % 3), ERROR with
+// body "order <n> declined" when n % 4 == 0, else INFO "order <n> ok";
+// attribute order=<n>; the trace id of ShopHex(n); `n` seconds after `base`.
+LogsRequest Logs(int from, int count, int64_t base) {
+  LogsRequest req;
+  for (int n = from; n < from + count; ++n) {
+    auto* rl = req.add_resource_logs();
+    auto* kv = rl->mutable_resource()->add_attributes();
+    kv->set_key("service.name");
+    kv->mutable_value()->set_string_value("svc-" + std::to_string(n % 3));
+    auto* r = rl->add_scope_logs()->add_log_records();
+    r->set_time_unix_nano(static_cast<uint64_t>(base) + static_cast<uint64_t>(n) * 1'000'000'000);
+    const bool error = n % 4 == 0;
+    r->set_severity_number(error ? pb::logs::v1::SEVERITY_NUMBER_ERROR
+                                 : pb::logs::v1::SEVERITY_NUMBER_INFO);
+    r->set_severity_text(error ? "ERROR" : "INFO");
+    r->mutable_body()->set_string_value("order " + std::to_string(n) +
+                                        (error ? " declined" : " ok"));
+    auto* a = r->add_attributes();
+    a->set_key("order");
+    a->mutable_value()->set_string_value(std::to_string(n));
+    std::string id(16, '\0');
+    std::memcpy(id.data(), &n, sizeof n);
+    id[15] = 2;
+    r->set_trace_id(id);
+  }
+  return req;
+}
+
+// The n of every "order <n> ..." body, in the order listed.
+std::vector<int> Orders(const std::string& json) {
+  std::vector<int> out;
+  static const std::regex body(R"re("body":"order ([0-9]+) )re");
+  for (auto it = std::sregex_iterator(json.begin(), json.end(), body); it != std::sregex_iterator();
+       ++it) {
+    out.push_back(std::stoi((*it)[1].str()));
+  }
+  return out;
+}
+
+std::string NextOf(const std::string& json) {
+  static const std::regex next(R"re("next":"([0-9:]+)")re");
+  std::smatch m;
+  return std::regex_search(json, m, next) ? m[1].str() : "";
+}
+
+class QueryLogsTest : public QueryApiTest {
+ protected:
+  void StartWithLogs() {
+    std::string config = Config();
+    config += "    logs:\n      receivers: [otlp]\n";
+    service_ = testing::StartService(config, registry_);
+    ASSERT_NE(service_, nullptr);
+    otlp_ = testing::AddressOf(*service_, "receiver otlp http ");
+    admin_ = testing::AddressOf(*service_, "admin ");
+  }
+  void SendLogs(const LogsRequest& req, const std::string& tenant = "") {
+    std::vector<std::pair<std::string, std::string>> headers = {
+        {"Content-Type", "application/x-protobuf"}};
+    if (!tenant.empty()) headers.emplace_back("X-Scope-OrgID", tenant);
+    auto r = testing::HttpRequest("POST", otlp_, "/v1/logs", req.SerializeAsString(), headers);
+    ASSERT_EQ(r.status, 200) << r.body;
+  }
+};
+
+TEST_F(QueryLogsTest, LogSearchFiltersExactlyAndPagesNewestFirstWithoutRepeatsOrGaps) {
+  StartWithLogs();
+  const int64_t base = Clock::Real().NowUnixNanos() - 10LL * 60 * 1'000'000'000;
+  for (int from = 0; from < 60; from += 20) SendLogs(Logs(from, 20, base));
+  auto search = [&](const std::string& query) {
+    return testing::HttpGet(admin_, "/api/v1/logs?" + query);
+  };
+  ASSERT_TRUE(testing::WaitUntil([&] { return Orders(search("limit=1000").body).size() == 60; },
+                                 std::chrono::seconds(20)));
+  auto errors = search("severity=ERROR&limit=1000");
+  ASSERT_EQ(errors.status, 200) << errors.body;
+  EXPECT_EQ(Orders(errors.body).size(), 15u);
+  EXPECT_EQ(errors.body.find(" ok\""), std::string::npos);
+  EXPECT_EQ(Orders(search("q=order%2042%20").body), std::vector<int>{42});
+  EXPECT_EQ(Orders(search("regex=order%20[0-9]*7%20&limit=1000").body),
+            (std::vector<int>{57, 47, 37, 27, 17, 7}));
+  EXPECT_EQ(Orders(search("service=svc-1&limit=1000").body).size(), 20u);
+  EXPECT_EQ(Orders(search("attribute=order%3D5").body), std::vector<int>{5});
+  EXPECT_EQ(Orders(search("trace_id=" + ShopHex(8)).body), std::vector<int>{8});
+  auto one = search("q=order%208%20");
+  EXPECT_NE(one.body.find(R"("severityNumber":17,"severityText":"ERROR","body":"order 8 declined",)"
+                          R"("service":"svc-2","traceId":")" +
+                          ShopHex(8) +
+                          R"(","spanId":"","attributes":{"order":"8"},)"
+                          R"("resource":{"service.name":"svc-2"}})"),
+            std::string::npos)
+      << one.body;
+
+  // Three pages of 25, 25 and 10: every record once, newest first.
+  std::vector<int> all;
+  std::string before;
+  for (int page = 0; page < 3; ++page) {
+    auto r = search("limit=25" + (before.empty() ? "" : "&before=" + before));
+    ASSERT_EQ(r.status, 200) << r.body;
+    std::vector<int> got = Orders(r.body);
+    EXPECT_EQ(got.size(), page < 2 ? 25u : 10u);
+    all.insert(all.end(), got.begin(), got.end());
+    before = NextOf(r.body);
+    EXPECT_EQ(before.empty(), page == 2) << r.body.substr(r.body.size() - 120);
+  }
+  std::vector<int> want(60);
+  for (int i = 0; i < 60; ++i) want[static_cast<size_t>(i)] = 59 - i;
+  EXPECT_EQ(all, want);
+
+  for (const char* bad : {"severity=LOUD", "regex=(", "before=x", "limit=0", "trace_id=zz",
+                          "start=5&end=1", "bogus=1"}) {
+    auto r = search(bad);
+    EXPECT_EQ(r.status, 400) << bad;
+    EXPECT_NE(r.body.find("\"error\""), std::string::npos) << bad;
+  }
+  service_->Shutdown();
+}
+
+TEST_F(QueryLogsTest, LiveTailStreamsOnlyMatchingRecordsAsTheyArrive) {
+  StartWithLogs();
+  EXPECT_EQ(testing::HttpGet(admin_, "/api/v1/logs/tail?start=1").status, 400)
+      << "a tail takes filters only";
+  testing::HttpStream tail(admin_, "/api/v1/logs/tail?severity=ERROR&service=svc-0");
+  std::string got =
+      tail.ReadUntil([](const std::string& s) { return s.find(": tailing") != std::string::npos; },
+                     std::chrono::seconds(10));
+  ASSERT_NE(got.find("Content-Type: text/event-stream"), std::string::npos) << got;
+  EXPECT_EQ(got.find("Content-Length"), std::string::npos);
+  // Records 100..123: ERROR and svc-0 are those with n % 12 == 0.
+  SendLogs(Logs(100, 24, Clock::Real().NowUnixNanos()));
+  auto events = [](const std::string& s) {
+    size_t n = 0;
+    for (size_t at = s.find("\ndata: "); at != std::string::npos; at = s.find("\ndata: ", at + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  got = tail.ReadUntil([&](const std::string& s) { return events(s) >= 2; },
+                       std::chrono::seconds(20));
+  EXPECT_EQ(Orders(got), (std::vector<int>{108, 120})) << got;
+  // Another tenant's records never reach this tail.
+  SendLogs(Logs(132, 1, Clock::Real().NowUnixNanos()), "acme");
+  SendLogs(Logs(144, 1, Clock::Real().NowUnixNanos()));
+  got = tail.ReadUntil([&](const std::string& s) { return events(s) >= 3; },
+                       std::chrono::seconds(20));
+  EXPECT_EQ(Orders(got), (std::vector<int>{108, 120, 144})) << got;
+  service_->Shutdown();
+  got = tail.ReadUntil([](const std::string&) { return false; }, std::chrono::seconds(5));
+  EXPECT_TRUE(tail.closed()) << "the stream ends at shutdown";
+}
+
+TEST_F(QueryLogsTest, ATenantSeesOnlyItsOwnTracesAndLogs) {
+  StartWithLogs();
+  auto send_trace = [&](int trace, const std::string& tenant) {
+    std::vector<std::pair<std::string, std::string>> headers = {
+        {"Content-Type", "application/x-protobuf"}};
+    if (!tenant.empty()) headers.emplace_back("X-Scope-OrgID", tenant);
+    auto r = testing::HttpRequest("POST", otlp_, "/v1/traces", Trace(trace, 2).SerializeAsString(),
+                                  headers);
+    ASSERT_EQ(r.status, 200) << r.body;
+  };
+  send_trace(1, "");
+  send_trace(2, "acme");
+  const int64_t now = Clock::Real().NowUnixNanos();
+  SendLogs(Logs(0, 4, now - 60'000'000'000));
+  SendLogs(Logs(10, 2, now - 60'000'000'000), "acme");
+  auto get = [&](const std::string& target, const std::string& tenant) {
+    std::vector<std::pair<std::string, std::string>> headers;
+    if (!tenant.empty()) headers.emplace_back("X-Scope-OrgID", tenant);
+    return testing::HttpRequest("GET", admin_, target, "", headers);
+  };
+  ASSERT_TRUE(testing::WaitUntil([&] { return Orders(get("/api/v1/logs", "").body).size() == 4; },
+                                 std::chrono::seconds(20)));
+  EXPECT_EQ(Orders(get("/api/v1/logs", "acme").body), (std::vector<int>{11, 10}));
+  EXPECT_EQ(get("/api/v1/traces/" + Hex(1), "").status, 200);
+  EXPECT_EQ(get("/api/v1/traces/" + Hex(1), "acme").status, 404);
+  EXPECT_EQ(get("/api/v1/traces/" + Hex(2), "acme").status, 200);
+  EXPECT_EQ(get("/api/v1/traces/" + Hex(2), "").status, 404);
+  // Trace() spans start at 1,700,000,000 s.
+  const std::string range = "/api/v1/traces?limit=100&start=1699999999&end=1700000001";
+  EXPECT_EQ(Ids(get(range, "acme").body), std::vector<std::string>{Hex(2)});
+  EXPECT_EQ(Ids(get(range, "").body), std::vector<std::string>{Hex(1)});
+  EXPECT_EQ(get("/api/v1/services", "acme").body.find("\"name\""), std::string::npos);
+  service_->Shutdown();
+}
+
 TEST_F(QueryApiTest, QueryLayerIsOffUnlessEnabled) {
   std::string config = Config();
   config.replace(config.find("query:\n  enabled: true\n"), 23, "");

@@ -1,6 +1,10 @@
 #include "support/http_client.h"
 
+#include <arpa/inet.h>
+#include <poll.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -19,6 +23,48 @@ std::string HttpResult::Header(const std::string& name) const {
     if (strcasecmp(k.c_str(), name.c_str()) == 0) return v;
   }
   return "";
+}
+
+HttpStream::HttpStream(const std::string& host_port, const std::string& target,
+                       std::vector<std::pair<std::string, std::string>> headers) {
+  size_t colon = host_port.rfind(':');
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(std::stoi(host_port.substr(colon + 1))));
+  inet_pton(AF_INET, host_port.substr(0, colon).c_str(), &addr.sin_addr);
+  fd_ = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd_ < 0 || connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    closed_ = true;
+    return;
+  }
+  std::string req = "GET " + target + " HTTP/1.1\r\nHost: " + host_port.substr(0, colon) + "\r\n";
+  for (const auto& [k, v] : headers) req += k + ": " + v + "\r\n";
+  req += "\r\n";
+  if (write(fd_, req.data(), req.size()) != static_cast<ssize_t>(req.size())) closed_ = true;
+}
+
+HttpStream::~HttpStream() {
+  if (fd_ >= 0) close(fd_);
+}
+
+std::string HttpStream::ReadUntil(const std::function<bool(const std::string&)>& done,
+                                  std::chrono::milliseconds timeout) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (!closed_ && !done(read_)) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        end - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    pollfd p{fd_, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+    char buf[8192];
+    ssize_t n = read(fd_, buf, sizeof buf);
+    if (n <= 0) {
+      closed_ = true;
+      break;
+    }
+    read_.append(buf, static_cast<size_t>(n));
+  }
+  return read_;
 }
 
 HttpResult HttpRequest(const std::string& method, const std::string& host_port,

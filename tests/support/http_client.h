@@ -1,5 +1,7 @@
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -22,6 +24,28 @@ HttpResult HttpRequest(const std::string& method, const std::string& host_port,
 inline HttpResult HttpGet(const std::string& host_port, const std::string& target) {
   return HttpRequest("GET", host_port, target);
 }
+
+// A GET whose response body streams (server-sent events): the raw bytes as
+// they arrive, head included.
+class HttpStream {
+ public:
+  HttpStream(const std::string& host_port, const std::string& target,
+             std::vector<std::pair<std::string, std::string>> headers = {});
+  ~HttpStream();
+  HttpStream(const HttpStream&) = delete;
+  HttpStream& operator=(const HttpStream&) = delete;
+
+  // Reads until `done(everything read so far)` or `timeout`; what was read.
+  std::string ReadUntil(const std::function<bool(const std::string&)>& done,
+                        std::chrono::milliseconds timeout);
+  // Whether the server has closed the connection.
+  bool closed() const { return closed_; }
+
+ private:
+  int fd_ = -1;
+  std::string read_;
+  bool closed_ = false;
+};
 
 // `path` with `?query=` and the query URL-encoded (letters, digits and _
 // as they are), for the HTTP APIs of Prometheus-compatible servers.
