@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/clock.h"
@@ -121,6 +122,9 @@ class Module {
   // `respond` then called exactly once, now or later); false otherwise,
   // `respond` untouched.
   virtual bool Handle(net::HttpRequest& request, net::Responder& respond) = 0;
+  // What it offers on the admin port, for the start-up log: {name, path}
+  // pairs ({"ui", "/"}), or none.
+  virtual std::vector<std::pair<std::string, std::string>> AdminPages() const { return {}; }
 };
 
 // What a module's factory receives besides its options.

@@ -127,6 +127,11 @@ Status Service::Start() {
   admin_->Start();
   addresses_.push_back("admin " + admin_->BoundAddress());
   logging::Info("service", "listening", {{"admin", admin_->BoundAddress()}});
+  for (const auto& m : modules_) {
+    for (const auto& [name, path] : m->AdminPages()) {
+      logging::Info("service", "serving", {{name, "http://" + admin_->BoundAddress() + path}});
+    }
+  }
   SLUICE_RETURN_IF_ERROR(StartExtensions());
 
   for (const ComponentConfig& c : config_.exporters) {

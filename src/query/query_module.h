@@ -41,6 +41,9 @@ class QueryModule final : public pipeline::Module {
   Status Start() override;
   void Stop(pipeline::Deadline deadline) override;
   bool Handle(net::HttpRequest& request, net::Responder& respond) override;
+  std::vector<std::pair<std::string, std::string>> AdminPages() const override {
+    return {{"ui", "/"}, {"api", "/api/v1/"}};
+  }
 
   const Indexer& indexer() const { return indexer_; }
 
