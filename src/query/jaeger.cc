@@ -18,6 +18,7 @@
 #include "base/strings.h"
 #include "base/units.h"
 #include "net/http_fields.h"
+#include "query/params.h"
 #include "query/search.h"
 #include "query/segment_reader.h"
 #include "query/traces.h"
@@ -77,13 +78,6 @@ net::HttpResponse BadParamError(std::string_view param, std::string_view why) {
 }
 
 // The first value of a parameter (Go's FormValue), or null.
-const std::string* Find(const Params& params, std::string_view name) {
-  for (const auto& [k, v] : params) {
-    if (k == name) return &v;
-  }
-  return nullptr;
-}
-
 // A Jaeger trace id: 32 hex digits, or 16 when its high half is zero
 // (Jaeger's TraceID.String()).
 void AppendTraceId(std::string& out, std::string_view id) {
@@ -441,10 +435,10 @@ net::HttpResponse SearchTracesJaeger(const Params& params, const QueryContext& c
 
   TraceQuery q;
   q.scope = ctx.scope;
-  const std::string* service = Find(params, "service");
+  const std::string* service = FindParam(params, "service");
   if (service == nullptr || service->empty()) return Error(400, "parameter 'service' is required");
   q.service = *service;
-  if (const std::string* op = Find(params, "operation")) q.operation = *op;
+  if (const std::string* op = FindParam(params, "operation")) q.operation = *op;
 
   std::vector<std::pair<std::string, std::string>> tags;
   for (const auto& [name, value] : params) {
@@ -473,7 +467,7 @@ net::HttpResponse SearchTracesJaeger(const Params& params, const QueryContext& c
   }
 
   for (const char* name : {"minDuration", "maxDuration"}) {
-    const std::string* text = Find(params, name);
+    const std::string* text = FindParam(params, name);
     if (text == nullptr || text->empty()) continue;
     Result<std::chrono::nanoseconds> d = ParseDuration(*text);
     if (!d.ok() || d->count() < 0) {
@@ -491,14 +485,14 @@ net::HttpResponse SearchTracesJaeger(const Params& params, const QueryContext& c
 
   q.end_unix_nano = ctx.now_unix_nano;
   int64_t lookback = kTraceLookback;
-  if (const std::string* text = Find(params, "lookback")) {
+  if (const std::string* text = FindParam(params, "lookback")) {
     // The UI sends "1h", "2d" or "custom"; only a duration counts.
     Result<std::chrono::nanoseconds> d = ParseDuration(*text);
     if (d.ok() && d->count() > 0) lookback = d->count();
   }
   bool start_set = false;
   for (const char* name : {"start", "end"}) {
-    const std::string* text = Find(params, name);
+    const std::string* text = FindParam(params, name);
     if (text == nullptr || text->empty()) continue;
     int64_t micros = 0;
     if (!ParseInt(*text, 0, std::numeric_limits<int64_t>::max() / kMicro, &micros)) {
@@ -510,7 +504,7 @@ net::HttpResponse SearchTracesJaeger(const Params& params, const QueryContext& c
   if (!start_set) q.start_unix_nano = std::max<int64_t>(0, q.end_unix_nano - lookback);
 
   int64_t limit = kDefaultLimit;
-  if (const std::string* text = Find(params, "limit"); text != nullptr && !text->empty()) {
+  if (const std::string* text = FindParam(params, "limit"); text != nullptr && !text->empty()) {
     if (!ParseInt(*text, std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max(),
                   &limit)) {
       return BadParamError("limit", "expected a whole number");
@@ -671,14 +665,14 @@ net::HttpResponse Operations(const QueryContext& ctx, std::string_view service, 
 
 net::HttpResponse Dependencies(const Params& params, const QueryContext& ctx) {
   int64_t end = ctx.now_unix_nano, lookback = kDependenciesLookback;
-  if (const std::string* text = Find(params, "endTs"); text != nullptr && !text->empty()) {
+  if (const std::string* text = FindParam(params, "endTs"); text != nullptr && !text->empty()) {
     int64_t ms = 0;
     if (!ParseInt(*text, 0, std::numeric_limits<int64_t>::max() / kMilli, &ms)) {
       return BadParamError("endTs", "expected Unix milliseconds");
     }
     end = ms * kMilli;
   }
-  if (const std::string* text = Find(params, "lookback"); text != nullptr && !text->empty()) {
+  if (const std::string* text = FindParam(params, "lookback"); text != nullptr && !text->empty()) {
     int64_t ms = 0;
     if (!ParseInt(*text, 0, std::numeric_limits<int64_t>::max() / kMilli, &ms)) {
       return BadParamError("lookback", "expected milliseconds");
@@ -723,11 +717,11 @@ std::optional<net::HttpResponse> AnswerJaeger(const net::HttpRequest& request,
   }
   if (path == kOperations) {
     const Params params = net::ParseQueryString(request.query);
-    const std::string* service = Find(params, "service");
+    const std::string* service = FindParam(params, "service");
     if (service == nullptr || service->empty()) {
       return Error(400, "parameter 'service' is required");
     }
-    const std::string* kind = Find(params, "spanKind");
+    const std::string* kind = FindParam(params, "spanKind");
     return Operations(ctx, *service, true, kind == nullptr ? "" : *kind);
   }
   if (path == kTraces) return SearchTracesJaeger(net::ParseQueryString(request.query), ctx);

@@ -21,6 +21,7 @@
 #include "base/units.h"
 #include "net/http_fields.h"
 #include "query/logs.h"
+#include "query/params.h"
 #include "query/segment_reader.h"
 #include "wire/otlp/common.h"
 #include "wire/otlp/logs.h"
@@ -49,13 +50,6 @@ constexpr std::string_view kMetricUnsupported =
 // Loki answers a bad request with its message as plain text.
 net::HttpResponse Fail(std::string_view message) {
   return net::HttpResponse::Text(400, std::string(message));
-}
-
-const std::string* Find(const Params& params, std::string_view name) {
-  for (const auto& [k, v] : params) {
-    if (k == name) return &v;
-  }
-  return nullptr;
 }
 
 // ---- LogQL: a stream selector and line filters -----------------------------
@@ -459,14 +453,14 @@ struct Range {
 Result<Range> ParseRange(const Params& params, int64_t now) {
   Range r;
   r.end = now;
-  if (const std::string* v = Find(params, "end"); v != nullptr && !v->empty()) {
+  if (const std::string* v = FindParam(params, "end"); v != nullptr && !v->empty()) {
     if (!ParseLokiTime(*v, &r.end)) {
       return Status::InvalidArgument(
           "invalid end: expected RFC3339, Unix seconds or Unix nanoseconds");
     }
   }
   int64_t since = kHour;
-  if (const std::string* v = Find(params, "since"); v != nullptr && !v->empty()) {
+  if (const std::string* v = FindParam(params, "since"); v != nullptr && !v->empty()) {
     Result<std::chrono::nanoseconds> d = ParseDuration(*v);
     if (!d.ok() || d->count() <= 0) {
       return Status::InvalidArgument("invalid since: expected a duration such as 1h");
@@ -474,7 +468,7 @@ Result<Range> ParseRange(const Params& params, int64_t now) {
     since = d->count();
   }
   r.start = r.end - since;
-  if (const std::string* v = Find(params, "start"); v != nullptr && !v->empty()) {
+  if (const std::string* v = FindParam(params, "start"); v != nullptr && !v->empty()) {
     if (!ParseLokiTime(*v, &r.start)) {
       return Status::InvalidArgument(
           "invalid start: expected RFC3339, Unix seconds or Unix nanoseconds");
@@ -681,14 +675,14 @@ void AppendWarnings(std::string& out, const ScanStats& stats) {
 // ---- Routes --------------------------------------------------------------------
 
 net::HttpResponse QueryRange(const Params& params, const QueryContext& ctx) {
-  const std::string* query = Find(params, "query");
+  const std::string* query = FindParam(params, "query");
   if (query == nullptr || query->empty()) return Fail("query: required");
   Result<LogSelector> selector = LogqlParser(*query).Parse(true);
   if (!selector.ok()) return Fail(selector.status().message());
   Result<Range> range = ParseRange(params, ctx.now_unix_nano);
   if (!range.ok()) return Fail(range.status().message());
   int64_t limit = kDefaultLimit;
-  if (const std::string* v = Find(params, "limit"); v != nullptr && !v->empty()) {
+  if (const std::string* v = FindParam(params, "limit"); v != nullptr && !v->empty()) {
     if (!ParseInt(*v, std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max(),
                   &limit)) {
       return Fail("invalid limit: expected a whole number");
@@ -700,7 +694,7 @@ net::HttpResponse QueryRange(const Params& params, const QueryContext& ctx) {
     }
   }
   bool backward = true;
-  if (const std::string* v = Find(params, "direction"); v != nullptr && !v->empty()) {
+  if (const std::string* v = FindParam(params, "direction"); v != nullptr && !v->empty()) {
     std::string d = *v;
     for (char& c : d) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (d != "backward" && d != "forward") {
@@ -787,7 +781,7 @@ net::HttpResponse LabelsOrValues(const Params& params, const QueryContext& ctx,
   Result<Range> range = ParseRange(params, ctx.now_unix_nano);
   if (!range.ok()) return Fail(range.status().message());
   LogSelector selector;
-  if (const std::string* v = Find(params, "query"); v != nullptr && !v->empty()) {
+  if (const std::string* v = FindParam(params, "query"); v != nullptr && !v->empty()) {
     Result<LogSelector> s = LogqlParser(*v).Parse(false);
     if (!s.ok()) return Fail(s.status().message());
     selector = std::move(*s);
@@ -855,7 +849,7 @@ bool ConstantSum(std::string_view q, double* sum) {
 }
 
 net::HttpResponse InstantQuery(const Params& params, const QueryContext& ctx) {
-  const std::string* query = Find(params, "query");
+  const std::string* query = FindParam(params, "query");
   if (query == nullptr || query->empty()) return Fail("query: required");
   double sum = 0;
   if (!ConstantSum(*query, &sum)) {
@@ -869,7 +863,7 @@ net::HttpResponse InstantQuery(const Params& params, const QueryContext& ctx) {
     return Fail(kMetricUnsupported);
   }
   int64_t at = ctx.now_unix_nano;
-  if (const std::string* v = Find(params, "time"); v != nullptr && !v->empty()) {
+  if (const std::string* v = FindParam(params, "time"); v != nullptr && !v->empty()) {
     if (!ParseLokiTime(*v, &at)) {
       return Fail("invalid time: expected RFC3339, Unix seconds or Unix nanoseconds");
     }

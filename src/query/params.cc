@@ -10,6 +10,14 @@ Status BadParam(std::string_view param, std::string_view why) {
   return Status::InvalidArgument(std::string(param) + ": " + std::string(why));
 }
 
+const std::string* FindParam(const std::vector<std::pair<std::string, std::string>>& params,
+                             std::string_view name) {
+  for (const auto& [k, v] : params) {
+    if (k == name) return &v;
+  }
+  return nullptr;
+}
+
 bool ParseUnixSeconds(std::string_view text, int64_t* out) {
   double seconds = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);

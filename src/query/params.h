@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "base/status.h"
 
@@ -12,6 +14,9 @@ namespace sluice::query {
 
 // InvalidArgument "<param>: <why>".
 Status BadParam(std::string_view param, std::string_view why);
+// The value of the first parameter called `name`, or null.
+const std::string* FindParam(const std::vector<std::pair<std::string, std::string>>& params,
+                             std::string_view name);
 // A time as Unix seconds, possibly fractional ("1700000000.25"), in ns.
 bool ParseUnixSeconds(std::string_view text, int64_t* out_unix_nano);
 // A whole number within [min, max].
