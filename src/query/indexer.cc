@@ -137,6 +137,20 @@ void Indexer::Index(const log::LogReader::Batch& batch, Open* into) const {
   // only each resource's service and each span's trace id (its first field
   // as every SDK writes it), and this pass shares a core with ingest.
   if (!traces) s.log_records += batch.header.item_count;
+  // The batch lies within [what was indexed before it, its end): a block of
+  // the trace filter covers whole batches that way without knowing where
+  // each starts.
+  const uint64_t begin = into->indexed_end == 0 ? log::kSegmentHeaderSize : into->indexed_end;
+  into->indexed_end = batch.next.byte_offset;
+  Open::Block* filter_block = nullptr;
+  if (traces) {
+    if (into->blocks.empty() ||
+        into->blocks.back().end - into->blocks.back().begin >= kTraceBlockBytes) {
+      into->blocks.push_back(Open::Block{begin, begin, {}});
+    }
+    filter_block = &into->blocks.back();
+    filter_block->end = batch.next.byte_offset;
+  }
   std::string_view last_trace;
   wire::ProtoReader request(batch.payload);
   while (request.Next()) {
@@ -162,14 +176,17 @@ void Indexer::Index(const log::LogReader::Batch& batch, Open* into) const {
         ++s.spans;
         if (trace_id == last_trace) continue;  // a trace's spans mostly come together
         last_trace = trace_id;
-        into->traces.push_back(TraceHash(trace_id));
+        filter_block->traces.push_back(TraceHash(trace_id));
       }
     }
   }
   into->any = true;
 }
 
-Status Indexer::Take(const log::LogReader::Batch& batch, const log::Position& start) {
+Status Indexer::Take(const log::LogReader::Batch& batch, const log::Position&) {
+  // The batch's own segment: that of the position past it. (Where the read
+  // started may be the end of the segment before.)
+  const uint64_t segment = batch.next.segment;
   if (!lowered_) {
     // The loop's thread: indexing yields the CPU to ingest when both want it.
     SetThreadLowPriority();
@@ -178,7 +195,7 @@ Status Indexer::Take(const log::LogReader::Batch& batch, const log::Position& st
   bool seal = false;
   {
     MutexLock lock(mu_);
-    seal = open_.any && start.segment != open_.summary.segment;
+    seal = open_.any && segment != open_.summary.segment;
   }
   if (seal) {
     Open done;
@@ -190,7 +207,7 @@ Status Indexer::Take(const log::LogReader::Batch& batch, const log::Position& st
   }
   {
     MutexLock lock(mu_);
-    if (!open_.any) open_.summary.segment = start.segment;
+    if (!open_.any) open_.summary.segment = segment;
     Index(batch, &open_);
   }
   if (observer_) observer_(batch);
@@ -211,10 +228,13 @@ Result<log::Position> Indexer::Committable(const log::Position& read) {
 
 void Indexer::Seal(Open& open) {
   SegmentSummary s = std::move(open.summary);
-  std::sort(open.traces.begin(), open.traces.end());
-  open.traces.erase(std::unique(open.traces.begin(), open.traces.end()), open.traces.end());
-  s.traces = BloomFilter(open.traces.size());
-  for (uint64_t h : open.traces) s.traces.Add(h);
+  for (Open::Block& b : open.blocks) {
+    std::sort(b.traces.begin(), b.traces.end());
+    b.traces.erase(std::unique(b.traces.begin(), b.traces.end()), b.traces.end());
+    TraceBlock block{b.begin, b.end, BloomFilter(b.traces.size())};
+    for (uint64_t h : b.traces) block.traces.Add(h);
+    s.blocks.push_back(std::move(block));
+  }
   s.services.assign(open.services.begin(), open.services.end());
   Status st = io::WriteFileAtomically(rt_.log.fs(), PathOf(s.segment), EncodeSummary(s),
                                       io::Durability::kUnsynced);
@@ -257,21 +277,27 @@ void Indexer::Rebuild(std::vector<uint64_t> segments) {
   }
 }
 
-std::vector<uint64_t> Indexer::SegmentsWithTrace(std::string_view trace_id) const {
+std::vector<Indexer::Range> Indexer::RangesWithTrace(std::string_view trace_id) const {
   const uint64_t h = TraceHash(trace_id);
-  std::vector<uint64_t> out;
+  std::vector<Range> out;
   const std::vector<uint64_t> segments = rt_.log.Segments();
   MutexLock lock(mu_);
   for (uint64_t segment : segments) {
     auto it = sealed_.find(segment);
     if (it != sealed_.end()) {
-      if (it->second.traces.MayContain(h)) out.push_back(segment);
-    } else if (open_.any && open_.summary.segment == segment) {
-      if (std::find(open_.traces.begin(), open_.traces.end(), h) != open_.traces.end()) {
-        out.push_back(segment);
+      for (const TraceBlock& b : it->second.blocks) {
+        if (b.traces.MayContain(h)) out.push_back({segment, b.begin, b.end});
       }
+    } else if (open_.any && open_.summary.segment == segment) {
+      for (const Open::Block& b : open_.blocks) {
+        if (std::find(b.traces.begin(), b.traces.end(), h) != b.traces.end()) {
+          out.push_back({segment, b.begin, b.end});
+        }
+      }
+      // Appended since the index read it.
+      out.push_back({segment, open_.indexed_end, UINT64_MAX});
     } else {
-      out.push_back(segment);  // not summarized yet
+      out.push_back({segment, log::kSegmentHeaderSize, UINT64_MAX});  // not summarized yet
     }
   }
   return out;

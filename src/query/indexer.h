@@ -48,9 +48,15 @@ class Indexer final : private pipeline::LogSink {
   Status Start();
   void Stop(pipeline::Deadline deadline);
 
-  // Segments, ascending, that may hold spans of `trace_id`: those whose
-  // summary's filter passes it, and those without a summary yet.
-  std::vector<uint64_t> SegmentsWithTrace(std::string_view trace_id) const;
+  // A byte range of a segment: [begin, end), end UINT64_MAX for all of it.
+  struct Range {
+    uint64_t segment, begin, end;
+  };
+  // The ranges of the log, ascending, that may hold spans of `trace_id`:
+  // the blocks whose filter passes it, in summarized segments; the rest of
+  // the open segment past what the index has read; whole segments without a
+  // summary yet.
+  std::vector<Range> RangesWithTrace(std::string_view trace_id) const;
   // Segments, ascending, that may hold items of `service` ("": any) with
   // event times in [from, to]: summaries that say so, and segments without
   // one yet.
@@ -73,7 +79,12 @@ class Indexer final : private pipeline::LogSink {
     // costs the index reader next to nothing, where a hash set's inserts
     // missed the cache at every span; a lookup scans them (about 0.3 ms per
     // 250k), and sealing sorts them once.
-    std::vector<uint64_t> traces;
+    struct Block {
+      uint64_t begin = 0, end = 0;
+      std::vector<uint64_t> traces;
+    };
+    std::vector<Block> blocks;
+    uint64_t indexed_end = 0;  // past the last batch indexed
     std::set<std::string> services;
     bool any = false;
   };

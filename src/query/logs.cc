@@ -41,6 +41,18 @@ std::tuple<int64_t, uint64_t, uint64_t> Key(const LogCursor& c) {
   return {c.time_unix_nano, c.segment, c.ordinal};
 }
 
+// Whether the AnyValue holds only a string, and where.
+bool StringBody(std::string_view any_value, std::string_view* text) {
+  wire::ProtoReader r(any_value);
+  bool is_string = false;
+  while (r.Next()) {
+    if (r.field() != 1 || !r.Is(wire::WireType::kLengthDelimited)) return false;
+    *text = r.bytes();
+    is_string = true;
+  }
+  return is_string && r.ok();
+}
+
 // The body as text: a string as it is, anything else as its plain JSON.
 std::string BodyText(std::string_view any_value) {
   wire::ProtoReader r(any_value);
@@ -198,8 +210,14 @@ bool LogMatches(const LogQuery& q, const LogRecordRef& r) {
     }
   }
   if (!q.contains.empty() || q.regex) {
-    const std::string body = BodyText(f.body);
-    if (!q.contains.empty() && body.find(q.contains) == std::string::npos) return false;
+    // A string body (nearly all) is matched where it lies, without a copy.
+    std::string rendered;
+    std::string_view body;
+    if (!StringBody(f.body, &body)) {
+      rendered = BodyText(f.body);
+      body = rendered;
+    }
+    if (!q.contains.empty() && body.find(q.contains) == std::string_view::npos) return false;
     if (q.regex && !RE2::PartialMatch(body, *q.regex)) return false;
   }
   return true;

@@ -290,11 +290,12 @@ int64_t Rollups::ForEach(
     const std::function<void(const Series&, int64_t, const Totals&)>& fn) const {
   // The 10 s slots answer when they reach back as far as the minutes do, or
   // far enough for the range.
-  const Tier* tier = &coarse_;
-  if (!fine_.slots.empty() &&
-      (coarse_.slots.empty() || from >= fine_.slots.front().start ||
-       fine_.slots.front().start <= coarse_.slots.front().start + coarse_.step)) {
-    tier = &fine_;
+  const Tier* tier = &fine_;
+  if (!coarse_.slots.empty() &&
+      (fine_.slots.empty() ||
+       (from < fine_.slots.front().start &&
+        fine_.slots.front().start > coarse_.slots.front().start + coarse_.step))) {
+    tier = &coarse_;
   }
   auto it = std::lower_bound(tier->slots.begin(), tier->slots.end(), from - tier->step + 1,
                              [](const Slot& s, int64_t t) { return s.start < t; });

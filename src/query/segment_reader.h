@@ -17,4 +17,11 @@ Status ForEachBatchIn(log::Log& log, uint64_t segment, const log::PipelineSet& p
                       const std::function<bool(const log::LogReader::Batch&)>& fn,
                       bool* whole = nullptr);
 
+// The same for the batches that start at or after byte `begin` of the
+// segment and end by `end` (a frame boundary, or UINT64_MAX for the rest).
+Status ForEachBatchInRange(log::Log& log, uint64_t segment, uint64_t begin, uint64_t end,
+                           const log::PipelineSet& pipelines,
+                           const std::function<bool(const log::LogReader::Batch&)>& fn,
+                           bool* whole = nullptr);
+
 }  // namespace sluice::query

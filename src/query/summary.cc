@@ -31,7 +31,13 @@ std::string EncodeSummary(const SegmentSummary& s) {
   w.Varint(4, s.spans);
   w.Varint(5, s.log_records);
   for (const std::string& service : s.services) w.Bytes(6, service);
-  w.Bytes(7, s.traces.Serialize());
+  for (const TraceBlock& b : s.blocks) {
+    size_t m = w.BeginMessage(8);
+    w.Varint(1, b.begin);
+    w.Varint(2, b.end);
+    w.Bytes(3, b.traces.Serialize());
+    w.EndMessage(m);
+  }
   std::string out(kMagic, sizeof kMagic);
   const uint16_t version = kSummaryVersion, reserved = 0;
   const auto length = static_cast<uint32_t>(body.size());
@@ -61,7 +67,6 @@ Result<SegmentSummary> DecodeSummary(std::string_view bytes) {
     return Status::Corruption("segment summary checksum");
   }
   SegmentSummary s;
-  bool bloom = false;
   wire::ProtoReader r(bytes.substr(kHeaderSize, length));
   while (r.Next()) {
     switch (r.field()) {
@@ -83,14 +88,30 @@ Result<SegmentSummary> DecodeSummary(std::string_view bytes) {
       case 6:
         s.services.emplace_back(r.bytes());
         break;
-      case 7:
-        bloom = s.traces.Deserialize(r.bytes());
+      case 8: {
+        TraceBlock b;
+        bool filter = false;
+        wire::ProtoReader f(r.bytes());
+        while (f.Next()) {
+          if (f.field() == 1) b.begin = f.varint();
+          if (f.field() == 2) b.end = f.varint();
+          if (f.field() == 3) filter = b.traces.Deserialize(f.bytes());
+        }
+        if (!f.ok() || !filter || b.end < b.begin ||
+            (!s.blocks.empty() && b.begin < s.blocks.back().end)) {
+          return Status::Corruption("segment summary: trace block " +
+                                    std::to_string(s.blocks.size()) + " [" +
+                                    std::to_string(b.begin) + ", " + std::to_string(b.end) +
+                                    ") does not decode" + (filter ? "" : " (its filter)"));
+        }
+        s.blocks.push_back(std::move(b));
         break;
+      }
       default:
         break;
     }
   }
-  if (!r.ok() || !bloom) return Status::Corruption("segment summary body");
+  if (!r.ok()) return Status::Corruption("segment summary body");
   return s;
 }
 

@@ -21,8 +21,19 @@ namespace sluice::query {
 //
 // The body is protobuf wire format: segment = 1, min_time = 2, max_time = 3
 // (unix ns, zigzag), spans = 4, log_records = 5, repeated service = 6,
-// bloom = 7 (BloomFilter::Serialize). A file that fails a check is rebuilt
-// from its segment.
+// repeated block = 8 {begin = 1, end = 2, bloom = 3 (BloomFilter::Serialize)}.
+// A file that fails a check, or of another version, is rebuilt from its
+// segment.
+//
+// Trace ids are filtered per block of about 1 MiB of the segment's traces
+// batches, so a lookup reads only the blocks that may hold the trace, not the
+// whole segment; the filters take the same 10 bits per trace id in all.
+struct TraceBlock {
+  uint64_t begin = 0;  // byte offsets in the segment: every traces batch of
+  uint64_t end = 0;    // the block starts at or after begin and ends by end
+  BloomFilter traces;
+};
+
 struct SegmentSummary {
   uint64_t segment = 0;  // base offset
   int64_t min_time_unix_nano = std::numeric_limits<int64_t>::max();
@@ -30,7 +41,14 @@ struct SegmentSummary {
   uint64_t spans = 0;
   uint64_t log_records = 0;
   std::vector<std::string> services;  // sorted, unique
-  BloomFilter traces;
+  std::vector<TraceBlock> blocks;     // ascending, not overlapping
+
+  bool MayContain(uint64_t trace_hash) const {
+    for (const TraceBlock& b : blocks) {
+      if (b.traces.MayContain(trace_hash)) return true;
+    }
+    return false;
+  }
 
   // Whether an item at [from, to] may be in the segment.
   bool Overlaps(int64_t from_unix_nano, int64_t to_unix_nano) const {
@@ -39,7 +57,9 @@ struct SegmentSummary {
   }
 };
 
-inline constexpr uint16_t kSummaryVersion = 1;
+inline constexpr uint16_t kSummaryVersion = 2;
+// Bytes of traces batches a block of the trace id filter covers.
+inline constexpr uint64_t kTraceBlockBytes = 1 << 20;
 inline constexpr const char* kSummarySuffix = ".qix";
 
 std::string EncodeSummary(const SegmentSummary& s);

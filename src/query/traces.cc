@@ -12,9 +12,10 @@ Result<std::string> FindTrace(log::Log& log, const Indexer& index, std::string_v
   for (uint32_t id : index.traces_pipelines()) pipelines.Add(id);
   std::string out;
   std::vector<bool> keep;
-  for (uint64_t segment : index.SegmentsWithTrace(trace_id)) {
-    SLUICE_RETURN_IF_ERROR(
-        ForEachBatchIn(log, segment, pipelines, [&](const log::LogReader::Batch& batch) {
+  for (const Indexer::Range& range : index.RangesWithTrace(trace_id)) {
+    SLUICE_RETURN_IF_ERROR(ForEachBatchInRange(
+        log, range.segment, range.begin, range.end, pipelines,
+        [&](const log::LogReader::Batch& batch) {
           if (batch.header.signal != log::Signal::kTraces ||
               batch.header.encoding != log::Encoding::kOtlpProto || !scope.Admits(batch.tenant)) {
             return true;

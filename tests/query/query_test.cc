@@ -42,8 +42,9 @@ TEST(SegmentSummaryTest, RoundTripsAndRefusesDamage) {
   s.spans = 12;
   s.log_records = 3;
   s.services = {"cart", "checkout"};
-  s.traces = BloomFilter(2);
-  s.traces.Add(TraceHash("t1"));
+  s.blocks.push_back({32, 4096, BloomFilter(2)});
+  s.blocks.push_back({4096, 9000, BloomFilter(2)});
+  s.blocks[1].traces.Add(TraceHash("t1"));
   std::string bytes = EncodeSummary(s);
   Result<SegmentSummary> back = DecodeSummary(bytes);
   ASSERT_TRUE(back.ok()) << back.status().ToString();
@@ -53,7 +54,11 @@ TEST(SegmentSummaryTest, RoundTripsAndRefusesDamage) {
   EXPECT_EQ(back->spans, 12u);
   EXPECT_EQ(back->log_records, 3u);
   EXPECT_EQ(back->services, s.services);
-  EXPECT_TRUE(back->traces.MayContain(TraceHash("t1")));
+  ASSERT_EQ(back->blocks.size(), 2u);
+  EXPECT_EQ(back->blocks[1].begin, 4096u);
+  EXPECT_EQ(back->blocks[1].end, 9000u);
+  EXPECT_TRUE(back->blocks[1].traces.MayContain(TraceHash("t1")));
+  EXPECT_TRUE(back->MayContain(TraceHash("t1")));
   for (size_t at : {size_t{3}, size_t{9}, bytes.size() / 2, bytes.size() - 1}) {
     std::string damaged = bytes;
     damaged[at] ^= 0x20;
@@ -181,6 +186,11 @@ TEST_F(QueryApiTest, TraceByIdFindsEverySpanAcrossSegmentsAndSurvivesRestartAndD
     files.push_back(f.path());
   }
   ASSERT_GE(files.size(), 2u) << "the traces fill at least three segments";
+  for (const auto& f : files) {
+    std::ifstream in(f, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_TRUE(DecodeSummary(bytes).ok()) << f << ": " << DecodeSummary(bytes).status().ToString();
+  }
   {
     std::fstream f(files[0], std::ios::in | std::ios::out | std::ios::binary);
     f.seekp(20);
@@ -189,7 +199,9 @@ TEST_F(QueryApiTest, TraceByIdFindsEverySpanAcrossSegmentsAndSurvivesRestartAndD
   Start();
   ASSERT_TRUE(
       testing::WaitUntil([&] { return Counter("sluice_query_index_segments_rebuilt_total") == 1; },
-                         std::chrono::seconds(20)));
+                         std::chrono::seconds(20)))
+      << "rebuilt " << Counter("sluice_query_index_segments_rebuilt_total") << ", damaged "
+      << Counter("sluice_query_index_damaged_files_total") << ", " << files[0];
   EXPECT_EQ(Counter("sluice_query_index_damaged_files_total"), 1u);
   EXPECT_TRUE(answered(7, 9)) << "the same answer after a restart";
   EXPECT_TRUE(answered(100, 20));
