@@ -5,6 +5,9 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
+#include <deque>
+#include <limits>
 
 #include "base/strings.h"
 #include "base/units.h"
@@ -28,11 +31,49 @@ Status Bad(std::string_view param, std::string_view why) {
   return BadParam(param, why);
 }
 
-// The per-trace state of a search.
+// A 16-byte trace id as two words: a search keys some 10^5 traces per
+// segment, and a std::string key allocated for each of them.
+struct TraceKey {
+  uint64_t hi = 0, lo = 0;
+  bool operator==(const TraceKey&) const = default;
+  template <typename H>
+  friend H AbslHashValue(H h, const TraceKey& k) {
+    return H::combine(std::move(h), k.hi, k.lo);
+  }
+};
+
+// The per-trace state of a search, without allocations: services and the
+// root's name are indexes into tables interned per search.
 struct TraceState {
-  TraceSummary summary;
+  TraceKey key;
+  int64_t start_unix_nano = std::numeric_limits<int64_t>::max();
+  int64_t end_unix_nano = std::numeric_limits<int64_t>::min();
+  uint64_t spans = 0;
+  uint64_t errors = 0;
   uint32_t matched_attributes = 0;  // bit i: attribute i seen on a span
   bool matched_span = false;        // a span of the service and operation
+  uint8_t service_count = 0;
+  int32_t root_service = -1;
+  int32_t root_name = -1;
+  uint16_t services[kMaxServicesPerTrace];  // in the order first seen
+};
+
+// Strings met many times in a search, each kept once.
+class Interned {
+ public:
+  int32_t Of(std::string_view s) {
+    auto it = ids_.find(absl::string_view(s.data(), s.size()));
+    if (it != ids_.end()) return it->second;
+    const auto id = static_cast<int32_t>(names_.size());
+    names_.emplace_back(s);
+    ids_.emplace(names_.back(), id);
+    return id;
+  }
+  const std::string& operator[](int32_t id) const { return names_[static_cast<size_t>(id)]; }
+
+ private:
+  std::deque<std::string> names_;  // stable: the map's keys point into them
+  absl::flat_hash_map<absl::string_view, int32_t> ids_;
 };
 
 }  // namespace
@@ -94,16 +135,18 @@ Result<SearchResult> SearchTraces(log::Log& log, const Indexer& index, const Tra
   std::vector<uint64_t> segments = index.SegmentsFor(q.start_unix_nano, q.end_unix_nano, q.service);
   const uint32_t all_attributes =
       q.attributes.empty() ? 0 : static_cast<uint32_t>((uint64_t{1} << q.attributes.size()) - 1);
-  absl::flat_hash_map<std::string, TraceState> traces;
+  absl::flat_hash_map<TraceKey, uint32_t> trace_index;
+  std::vector<TraceState> traces;
+  Interned services, names;
   auto matches = [&](const TraceState& t) {
-    const TraceSummary& s = t.summary;
-    const int64_t duration = s.end_unix_nano - s.start_unix_nano;
+    const int64_t duration = t.end_unix_nano - t.start_unix_nano;
     return (q.service.empty() || t.matched_span) && t.matched_attributes == all_attributes &&
-           (!q.errors_only || s.errors > 0) && duration >= q.min_duration_nanos &&
-           duration <= q.max_duration_nanos && s.start_unix_nano >= q.start_unix_nano &&
-           s.start_unix_nano <= q.end_unix_nano;
+           (!q.errors_only || t.errors > 0) && duration >= q.min_duration_nanos &&
+           duration <= q.max_duration_nanos && t.start_unix_nano >= q.start_unix_nano &&
+           t.start_unix_nano <= q.end_unix_nano;
   };
-  std::string service;
+  int32_t service = -1;
+  bool service_matches = false;
   for (auto seg = segments.rbegin(); seg != segments.rend() && !result.partial; ++seg) {
     ++result.segments_read;
     auto take = [&](const log::LogReader::Batch& batch) {
@@ -124,44 +167,52 @@ Result<SearchResult> SearchTraces(log::Log& log, const Indexer& index, const Tra
           [&](std::string_view resource, std::string_view, std::string_view leaf) -> Status {
             if (resource.data() != resource_seen || resource_seen == nullptr) {
               resource_seen = resource.data();
-              service = wire::otlp::ServiceName(resource);
+              const std::string name = wire::otlp::ServiceName(resource);
+              service = services.Of(name);
+              service_matches = !q.service.empty() && name == q.service;
             }
             wire::otlp::SpanView span;
-            if (!wire::otlp::ViewSpan(leaf, &span).ok()) return Status::Ok();
-            auto it = traces.find(absl::string_view(span.trace_id.data(), span.trace_id.size()));
-            if (it == traces.end()) {
+            if (!wire::otlp::ViewSpan(leaf, &span).ok() || span.trace_id.size() != 16) {
+              return Status::Ok();
+            }
+            TraceKey key;
+            std::memcpy(&key.hi, span.trace_id.data(), 8);
+            std::memcpy(&key.lo, span.trace_id.data() + 8, 8);
+            auto [it, added] = trace_index.try_emplace(key, static_cast<uint32_t>(traces.size()));
+            if (added) {
               if (traces.size() >= max_traces) {
+                trace_index.erase(it);
                 result.partial = true;
                 return Status::Ok();
               }
-              it = traces.emplace(std::string(span.trace_id), TraceState{}).first;
-              it->second.summary.trace_id = std::string(span.trace_id);
+              traces.emplace_back().key = key;
             }
-            TraceState& t = it->second;
-            TraceSummary& s = t.summary;
-            s.start_unix_nano =
-                std::min(s.start_unix_nano, static_cast<int64_t>(span.start_time_unix_nano));
-            s.end_unix_nano =
-                std::max(s.end_unix_nano, static_cast<int64_t>(span.end_time_unix_nano));
-            ++s.spans;
-            if (wire::LastVarintField(span.status, of::kStatusCode) == kStatusError) ++s.errors;
-            if (std::find(s.services.begin(), s.services.end(), service) == s.services.end() &&
-                s.services.size() < kMaxServicesPerTrace) {
-              s.services.push_back(service);
+            TraceState& t = traces[it->second];
+            t.start_unix_nano =
+                std::min(t.start_unix_nano, static_cast<int64_t>(span.start_time_unix_nano));
+            t.end_unix_nano =
+                std::max(t.end_unix_nano, static_cast<int64_t>(span.end_time_unix_nano));
+            ++t.spans;
+            if (wire::LastVarintField(span.status, of::kStatusCode) == kStatusError) ++t.errors;
+            const auto sid = static_cast<uint16_t>(std::min(service, 0xffff));
+            if (std::find(t.services, t.services + t.service_count, sid) ==
+                    t.services + t.service_count &&
+                t.service_count < kMaxServicesPerTrace) {
+              t.services[t.service_count++] = sid;
             }
             if (span.parent_span_id.empty()) {
-              s.root_service = service;
-              s.root_name = std::string(span.name);
+              t.root_service = service;
+              t.root_name = names.Of(span.name);
             }
-            if (!q.service.empty() && service == q.service &&
-                (q.operation.empty() || span.name == q.operation)) {
+            if (service_matches && (q.operation.empty() || span.name == q.operation)) {
               t.matched_span = true;
             }
             for (size_t i = 0; i < q.attributes.size(); ++i) {
-              const auto& [key, value] = q.attributes[i];
+              const auto& [key_text, value] = q.attributes[i];
               if ((t.matched_attributes >> i & 1) == 0 &&
-                  (wire::otlp::AttributeTextIs(leaf, of::kSpanAttributes, key, value) ||
-                   wire::otlp::AttributeTextIs(resource, of::kResourceAttributes, key, value))) {
+                  (wire::otlp::AttributeTextIs(leaf, of::kSpanAttributes, key_text, value) ||
+                   wire::otlp::AttributeTextIs(resource, of::kResourceAttributes, key_text,
+                                               value))) {
                 t.matched_attributes |= 1U << i;
               }
             }
@@ -174,12 +225,24 @@ Result<SearchResult> SearchTraces(log::Log& log, const Indexer& index, const Tra
     SLUICE_RETURN_IF_ERROR(ForEachBatchIn(log, *seg, pipelines, take));
     if (q.order == TraceQuery::Order::kNewest) {
       size_t matched = 0;
-      for (const auto& [id, t] : traces) matched += matches(t) ? 1 : 0;
+      for (const TraceState& t : traces) matched += matches(t) ? 1 : 0;
       if (matched >= q.limit) break;
     }
   }
-  for (auto& [id, t] : traces) {
-    if (matches(t)) result.traces.push_back(std::move(t.summary));
+  for (const TraceState& t : traces) {
+    if (!matches(t)) continue;
+    TraceSummary s;
+    s.trace_id.resize(16);
+    std::memcpy(s.trace_id.data(), &t.key.hi, 8);
+    std::memcpy(s.trace_id.data() + 8, &t.key.lo, 8);
+    if (t.root_service >= 0) s.root_service = services[t.root_service];
+    if (t.root_name >= 0) s.root_name = names[t.root_name];
+    s.start_unix_nano = t.start_unix_nano;
+    s.end_unix_nano = t.end_unix_nano;
+    s.spans = t.spans;
+    s.errors = t.errors;
+    for (uint8_t i = 0; i < t.service_count; ++i) s.services.push_back(services[t.services[i]]);
+    result.traces.push_back(std::move(s));
   }
   auto duration = [](const TraceSummary& s) { return s.end_unix_nano - s.start_unix_nano; };
   std::sort(result.traces.begin(), result.traces.end(),
