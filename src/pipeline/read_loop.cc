@@ -132,7 +132,7 @@ void ReadLoop::CommitAfterStop() {
 void ReadLoop::UpdateLag() {
   int64_t oldest = sink_.OldestPendingAppend();
   if (oldest == 0 && !caught_up_) oldest = last_read_append_;
-  metrics_.SetLag(rt_.log, committed_, oldest, clock_);
+  metrics_.SetLag(rt_.log, options_.lag_from_read ? read_ : committed_, oldest, clock_);
 }
 
 void ReadLoop::AwaitAppends(const log::LogReader& reader) {

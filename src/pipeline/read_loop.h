@@ -105,6 +105,10 @@ class ReadLoop {
     std::chrono::milliseconds max_backoff{30'000};
     // The clock its timing runs on; null for the runtime's.
     Clock* clock = nullptr;
+    // Lag is what is not read yet rather than what is not committed: for a
+    // consumer that holds its cursor back on purpose though it has done what
+    // it read (the query index commits at segment ends).
+    bool lag_from_read = false;
   };
 
   ReadLoop(Runtime& rt, Options options, LogSink& sink, ExporterMetrics& metrics);

@@ -12,8 +12,8 @@ constexpr uint32_t kSalt[kWordsPerBlock] = {0x47b6137bU, 0x44974d91U, 0x8824ad5b
 
 }  // namespace
 
-BloomFilter::BloomFilter(size_t keys) {
-  size_t blocks = (keys * 10 + 255) / 256;  // 10 bits per key, 256 bits per block
+BloomFilter::BloomFilter(size_t keys, size_t bits_per_key) {
+  size_t blocks = (keys * bits_per_key + 255) / 256;  // 256 bits per block
   words_.assign((blocks == 0 ? 1 : blocks) * kWordsPerBlock, 0);
 }
 

@@ -14,8 +14,9 @@ namespace sluice::query {
 class BloomFilter {
  public:
   BloomFilter() = default;
-  // A filter sized for `keys` keys.
-  explicit BloomFilter(size_t keys);
+  // A filter sized for `keys` keys at `bits_per_key` bits each (10: about
+  // 1% of absent keys pass; 6: about 5%).
+  explicit BloomFilter(size_t keys, size_t bits_per_key = 10);
 
   void Add(uint64_t hash);
   bool MayContain(uint64_t hash) const;

@@ -65,6 +65,7 @@ Status Indexer::Start() {
   o.name = kCursor;
   o.pipeline_ids = traces_;
   o.pipeline_ids.insert(o.pipeline_ids.end(), logs_.begin(), logs_.end());
+  o.lag_from_read = true;  // the open segment is indexed, in memory, before it is committed
   pipeline::LogSink& sink = *this;
   loop_ = std::make_unique<pipeline::ReadLoop>(rt_, o, sink, metrics_);
   SLUICE_RETURN_IF_ERROR(loop_->Start());
@@ -228,11 +229,19 @@ Result<log::Position> Indexer::Committable(const log::Position& read) {
 
 void Indexer::Seal(Open& open) {
   SegmentSummary s = std::move(open.summary);
+  size_t keys = 0;
   for (Open::Block& b : open.blocks) {
     std::sort(b.traces.begin(), b.traces.end());
     b.traces.erase(std::unique(b.traces.begin(), b.traces.end()), b.traces.end());
+    keys += b.traces.size();
+  }
+  s.traces = BloomFilter(keys, kSegmentFilterBitsPerKey);
+  for (Open::Block& b : open.blocks) {
     TraceBlock block{b.begin, b.end, BloomFilter(b.traces.size())};
-    for (uint64_t h : b.traces) block.traces.Add(h);
+    for (uint64_t h : b.traces) {
+      block.traces.Add(h);
+      s.traces.Add(h);
+    }
     s.blocks.push_back(std::move(block));
   }
   s.services.assign(open.services.begin(), open.services.end());
@@ -285,6 +294,7 @@ std::vector<Indexer::Range> Indexer::RangesWithTrace(std::string_view trace_id) 
   for (uint64_t segment : segments) {
     auto it = sealed_.find(segment);
     if (it != sealed_.end()) {
+      if (!it->second.traces.MayContain(h)) continue;
       for (const TraceBlock& b : it->second.blocks) {
         if (b.traces.MayContain(h)) out.push_back({segment, b.begin, b.end});
       }

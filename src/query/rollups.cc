@@ -783,6 +783,7 @@ Status RollupReader::Start() {
   o.name = kCursor;
   for (const auto& p : derived_) o.pipeline_ids.push_back(p.id);
   o.start_at = log::StartAt::kOldest;
+  o.lag_from_read = true;  // taken into the rollups; committed at each checkpoint
   pipeline::LogSink& sink = *this;
   loop_ = std::make_unique<pipeline::ReadLoop>(rt_, o, sink, metrics_);
   last_checkpoint_ = rt_.clock.NowUnixNanos();

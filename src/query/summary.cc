@@ -31,6 +31,7 @@ std::string EncodeSummary(const SegmentSummary& s) {
   w.Varint(4, s.spans);
   w.Varint(5, s.log_records);
   for (const std::string& service : s.services) w.Bytes(6, service);
+  w.Bytes(7, s.traces.Serialize());
   for (const TraceBlock& b : s.blocks) {
     size_t m = w.BeginMessage(8);
     w.Varint(1, b.begin);
@@ -67,6 +68,7 @@ Result<SegmentSummary> DecodeSummary(std::string_view bytes) {
     return Status::Corruption("segment summary checksum");
   }
   SegmentSummary s;
+  bool bloom = false;
   wire::ProtoReader r(bytes.substr(kHeaderSize, length));
   while (r.Next()) {
     switch (r.field()) {
@@ -87,6 +89,9 @@ Result<SegmentSummary> DecodeSummary(std::string_view bytes) {
         break;
       case 6:
         s.services.emplace_back(r.bytes());
+        break;
+      case 7:
+        bloom = s.traces.Deserialize(r.bytes());
         break;
       case 8: {
         TraceBlock b;
@@ -111,7 +116,7 @@ Result<SegmentSummary> DecodeSummary(std::string_view bytes) {
         break;
     }
   }
-  if (!r.ok()) return Status::Corruption("segment summary body");
+  if (!r.ok() || !bloom) return Status::Corruption("segment summary body");
   return s;
 }
 
