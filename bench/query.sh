@@ -144,7 +144,7 @@ taskset -cp 1 "$sampler" > /dev/null
 echo "sluice pid=$pid admin=$admin otlp/http=$http data=$work/data target=${size_gib} GiB"
 echo "== fill: 200 services x ${rate} spans/s + ${logs_rate} log records/s offered =="
 phase fill
-target=$(awk -v s="$size_gib" 'BEGIN { printf "%d", s * 1073741824 }')
+target=$(awk -v s="$size_gib" 'BEGIN { printf "%.0f", s * 1073741824 }')
 fill_start=$(now_s)
 fill_start_unix=$(date +%s)
 taskset -c 1 "$bin" loadgen --no-progress --duration 24h --ramp 2s --services 200 \
@@ -214,12 +214,13 @@ echo "index caught up after ${index_s:-?} s, everything after $catch_s s" \
 sleep 12  # one more connector flush into the rollups
 
 nseg=$(ls "$logdir"/*.seg | wc -l)
-seg_bytes=$(stat -c %s "$logdir"/*.seg | awk '{ s += $1 } END { printf "%d", s }')
+seg_bytes=$(stat -c %s "$logdir"/*.seg | awk '{ s += $1 } END { printf "%.0f", s }')
 
 # Timing: one request, "code seconds bytes" appended to $work/t.NAME; the body in $work/body.
 timed() {
   taskset -c 1 curl -s -o "$work/body" -w '%{http_code} %{time_total} %{size_download}\n' "$2" \
     >> "$work/t.$1"
+  tail -1 "$work/t.$1" | grep -q '^200 ' || echo "$1: $(tail -1 "$work/t.$1" | cut -d' ' -f1) for $2" >> "$work/non200"
 }
 stats() {  # stats NAME: n, p50/p99/max in ms, answers other than 200
   local bad
@@ -265,12 +266,14 @@ phase search
 : > "$work/search.info"
 for i in $(seq 0 $((n_search - 1))); do
   timed search "$A/api/v1/traces?service=service-$(( (i * 37 + 11) % 200 ))&error=true&min_duration=20ms&limit=20"
+  grep -q '"partial":true' "$work/body" && partials=$((${partials:-0} + 1))
   printf '%s %s %s\n' "$(grep -o '"traceId"' "$work/body" | wc -l)" \
     "$(grep -o '"scannedBytes":"[0-9]*"' "$work/body" | grep -o '[0-9]*')" \
     "$(grep -o '"segmentsRead":[0-9]*' "$work/body" | grep -o '[0-9]*$')" >> "$work/search.info"
 done
 search_info=$(sort -n -k2 "$work/search.info" | awk '{ n++; if ($1 >= 20) full++; s[n] = $2; g += $3 }
   END { printf "%d/%d answers with 20 traces, median scanned %.1f MiB, mean %.1f segments read", full, n, s[int((n + 1) / 2)] / 2^20, g / n }')
+search_info="$search_info, ${partials:-0} partial"
 echo "trace search: $(stats search); $search_info"
 
 echo "== log substring scan (no index applies) and the raw read reference =="
@@ -345,7 +348,7 @@ if [ "${RESTART:-on}" = on ]; then
   until [ "$(curl -s -o /dev/null -w '%{http_code}' "$A/api/v1/traces/$first" | tee -a "$work/restart.codes")" = 200 ]; do
     echo >> "$work/restart.codes"; sleep 0.02
   done
-  codes=$(sort "$work/restart.codes" | uniq -c | awk '{ printf "%s%s×%s", NR > 1 ? " " : "", $1, $2 }')
+  codes=$(sort "$work/restart.codes" | uniq -c | awk '{ printf "%s%s×%s", (NR > 1 ? " " : ""), $1, $2 }')
   first_s=$(elapsed "$t0")
   same_at_first=yes
   snapshot "$work/after"
@@ -403,6 +406,9 @@ fi
 echo "| sluice RSS while queries run (peak VmRSS, 0.5 s samples) | $(rss "$query_re") | < 128 MiB | $(met "$rss_q" 128 "<") |"
 echo "| sluice RSS during the fill / catch-up (for reference) | $(rss '^fill$') / $(rss '^catchup$') | | |"
 echo "| restart (kill -9 during a log scan) | $restart_line | | |"
+echo
+echo "Peak VmRSS by phase: $(awk '$2 > m[$1] { m[$1] = $2 } END { for (p in m) printf "%s %.1f MiB; ", p, m[p] / 1024 }' "$work/rss")"
+if [ -s "$work/non200" ]; then echo; echo "Answers other than 200:"; sed 's/^/- /' "$work/non200"; fi
 } > "$work/result.md"
 echo
 cat "$work/result.md"
