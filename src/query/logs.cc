@@ -73,38 +73,6 @@ std::string BodyText(std::string_view any_value) {
   return json;
 }
 
-struct RecordFields {
-  int32_t severity = 0;
-  std::string_view severity_text, body, trace_id, span_id;
-};
-
-RecordFields Fields(std::string_view record) {
-  RecordFields f;
-  wire::ProtoReader r(record);
-  while (r.Next()) {
-    switch (r.field()) {
-      case of::kRecordSeverityNumber:
-        f.severity = static_cast<int32_t>(r.varint());
-        break;
-      case of::kRecordSeverityText:
-        f.severity_text = r.bytes();
-        break;
-      case of::kRecordBody:
-        f.body = r.bytes();
-        break;
-      case of::kRecordTraceId:
-        f.trace_id = r.bytes();
-        break;
-      case of::kRecordSpanId:
-        f.span_id = r.bytes();
-        break;
-      default:
-        break;
-    }
-  }
-  return f;
-}
-
 }  // namespace
 
 Result<LogQuery> ParseLogQuery(const std::vector<std::pair<std::string, std::string>>& params,
@@ -183,12 +151,35 @@ void ForEachLogRecord(std::string_view request,
           resource_seen = resource.data();
           service = wire::otlp::ServiceName(resource);
         }
-        LogRecordRef r{resource, service, leaf, 0};
+        LogRecordRef r{resource, service, leaf};
         int64_t observed = 0;
         wire::ProtoReader p(leaf);
         while (p.Next()) {
-          if (p.field() == of::kRecordTime) r.time_unix_nano = p.as_int64();
-          if (p.field() == of::kRecordObservedTime) observed = p.as_int64();
+          switch (p.field()) {
+            case of::kRecordTime:
+              r.time_unix_nano = p.as_int64();
+              break;
+            case of::kRecordObservedTime:
+              observed = p.as_int64();
+              break;
+            case of::kRecordSeverityNumber:
+              r.severity = static_cast<int32_t>(p.varint());
+              break;
+            case of::kRecordSeverityText:
+              r.severity_text = p.bytes();
+              break;
+            case of::kRecordBody:
+              r.body = p.bytes();
+              break;
+            case of::kRecordTraceId:
+              r.trace_id = p.bytes();
+              break;
+            case of::kRecordSpanId:
+              r.span_id = p.bytes();
+              break;
+            default:
+              break;
+          }
         }
         if (r.time_unix_nano == 0) r.time_unix_nano = observed;
         fn(r);
@@ -200,9 +191,8 @@ void ForEachLogRecord(std::string_view request,
 bool LogMatches(const LogQuery& q, const LogRecordRef& r) {
   if (r.time_unix_nano < q.start_unix_nano || r.time_unix_nano > q.end_unix_nano) return false;
   if (!q.service.empty() && r.service != q.service) return false;
-  const RecordFields f = Fields(r.record);
-  if (f.severity < q.min_severity) return false;
-  if (!q.trace_id.empty() && f.trace_id != q.trace_id) return false;
+  if (r.severity < q.min_severity) return false;
+  if (!q.trace_id.empty() && r.trace_id != q.trace_id) return false;
   for (const auto& [key, value] : q.attributes) {
     if (!wire::otlp::AttributeTextIs(r.record, of::kRecordAttributes, key, value) &&
         !wire::otlp::AttributeTextIs(r.resource, of::kResourceAttributes, key, value)) {
@@ -213,8 +203,8 @@ bool LogMatches(const LogQuery& q, const LogRecordRef& r) {
     // A string body (nearly all) is matched where it lies, without a copy.
     std::string rendered;
     std::string_view body;
-    if (!StringBody(f.body, &body)) {
-      rendered = BodyText(f.body);
+    if (!StringBody(r.body, &body)) {
+      rendered = BodyText(r.body);
       body = rendered;
     }
     if (!q.contains.empty() && body.find(q.contains) == std::string_view::npos) return false;
@@ -224,18 +214,17 @@ bool LogMatches(const LogQuery& q, const LogRecordRef& r) {
 }
 
 void AppendLogRecordJson(std::string& out, const LogRecordRef& r) {
-  const RecordFields f = Fields(r.record);
   out += "{\"timeUnixNano\":\"" + std::to_string(r.time_unix_nano) +
-         "\",\"severityNumber\":" + std::to_string(f.severity) + ",\"severityText\":";
-  AppendJsonString(out, f.severity_text);
+         "\",\"severityNumber\":" + std::to_string(r.severity) + ",\"severityText\":";
+  AppendJsonString(out, r.severity_text);
   out += ",\"body\":";
-  AppendJsonString(out, BodyText(f.body));
+  AppendJsonString(out, BodyText(r.body));
   out += ",\"service\":";
   AppendJsonString(out, r.service);
   out += ",\"traceId\":\"";
-  AppendHex(out, f.trace_id);
+  AppendHex(out, r.trace_id);
   out += "\",\"spanId\":\"";
-  AppendHex(out, f.span_id);
+  AppendHex(out, r.span_id);
   out += "\",\"attributes\":";
   wire::otlp::AppendAttributesPlainJson(out, r.record, of::kRecordAttributes);
   out += ",\"resource\":";

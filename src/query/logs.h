@@ -48,12 +48,14 @@ struct LogQuery {
 Result<LogQuery> ParseLogQuery(const std::vector<std::pair<std::string, std::string>>& params,
                                int64_t now_unix_nano, bool tail);
 
-// One stored log record and what it came with.
+// One stored log record and what it came with, its fields read once.
 struct LogRecordRef {
   std::string_view resource;  // encoded Resource
   std::string_view service;
   std::string_view record;     // encoded LogRecord
   int64_t time_unix_nano = 0;  // its time, or its observed time when it has none
+  int32_t severity = 0;        // SeverityNumber
+  std::string_view severity_text, body, trace_id, span_id;  // body: an encoded AnyValue
 };
 
 // Whether a record passes the query's filters (time range, service,

@@ -518,32 +518,16 @@ Labels ResourceLabels(std::string_view resource) {
   return Labels(labels.begin(), labels.end());
 }
 
-struct RecordFields {
-  int32_t severity = 0;
-  std::string_view severity_text, body;
-};
-
-RecordFields Fields(std::string_view record) {
-  RecordFields f;
-  wire::ProtoReader r(record);
-  while (r.Next()) {
-    if (r.field() == of::kRecordSeverityNumber) f.severity = static_cast<int32_t>(r.varint());
-    if (r.field() == of::kRecordSeverityText) f.severity_text = r.bytes();
-    if (r.field() == of::kRecordBody) f.body = r.bytes();
-  }
-  return f;
-}
-
 // detected_level as Loki derives it from an OTLP record: from the severity
 // number, else the severity text, else "unknown".
-std::string_view Level(const RecordFields& f) {
-  if (f.severity > 0) {
+std::string_view Level(const LogRecordRef& r) {
+  if (r.severity > 0) {
     static constexpr std::string_view kByNumber[] = {"trace", "debug", "info",
                                                      "warn",  "error", "fatal"};
-    const int32_t i = (f.severity - 1) / 4;
+    const int32_t i = (r.severity - 1) / 4;
     return i < 6 ? kByNumber[i] : "unknown";
   }
-  std::string text(f.severity_text);
+  std::string text(r.severity_text);
   for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   for (std::string_view known : {"trace", "debug", "info", "warn", "error", "fatal", "critical"}) {
     if (text == known) return known;
@@ -729,10 +713,9 @@ net::HttpResponse QueryRange(const Params& params, const QueryContext& ctx) {
       ctx, q, /*oldest_first=*/!backward, skip,
       [&](const LogRecordRef& r, const Labels& labels, const LogCursor& at) {
         if (kept.size() == q.limit && !worse(kept.top().at, at)) return;
-        const RecordFields f = Fields(r.record);
-        const std::string_view level = Level(f);
+        const std::string_view level = Level(r);
         if (!SelectorAdmits(*selector, labels, level)) return;
-        std::string line = wire::otlp::AnyValueText(f.body);
+        std::string line = wire::otlp::AnyValueText(r.body);
         for (const LineFilter& filter : selector->filters) {
           if (!filter.Passes(line)) return;
         }
@@ -796,7 +779,7 @@ net::HttpResponse LabelsOrValues(const Params& params, const QueryContext& ctx,
   Status st = ForEachRecord(
       ctx, q, /*oldest_first=*/false, [](int64_t) { return false; },
       [&](const LogRecordRef& r, const Labels& labels, const LogCursor&) {
-        const std::string_view level = Level(Fields(r.record));
+        const std::string_view level = Level(r);
         if (!SelectorAdmits(selector, labels, level)) return;
         if (name.empty()) {
           for (const auto& [k, v] : labels) found.insert(k);
