@@ -99,6 +99,11 @@ pipeline::ModuleType QueryModuleType() {
 QueryModule::QueryModule(const pipeline::ModuleSettings& settings, const QueryOptions& options,
                          pipeline::Runtime& rt)
     : options_(options),
+      tenant_header_([&] {
+        std::string h = options.tenant_header;
+        for (char& c : h) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        return h;
+      }()),
       rt_(rt),
       tail_(rt.metrics, static_cast<size_t>(options.max_tail_clients)),
       indexer_(rt, settings.pipelines),
@@ -202,9 +207,8 @@ bool QueryModule::Handle(net::HttpRequest& request, net::Responder& respond) {
 }
 
 TenantScope QueryModule::ScopeOf(const net::HttpRequest& request) const {
-  std::string header = options_.tenant_header;
-  for (char& c : header) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  const std::string_view named = header.empty() ? std::string_view() : request.Header(header);
+  const std::string_view named =
+      tenant_header_.empty() ? std::string_view() : request.Header(tenant_header_);
   return TenantScope{named.empty() ? options_.default_tenant : std::string(named),
                      options_.default_tenant};
 }

@@ -57,6 +57,7 @@ class QueryModule final : public pipeline::Module {
   void Work();
 
   const QueryOptions options_;
+  const std::string tenant_header_;  // options_.tenant_header, lower-cased as requests hold it
   pipeline::Runtime& rt_;
   LogTail tail_;
   Indexer indexer_;

@@ -122,7 +122,6 @@ class Rollups {
 
   uint64_t bytes() const { return bytes_; }
   uint64_t evictions() const { return evictions_; }
-  size_t series_count() const { return series_.size(); }
 
   std::string Serialize() const;
   Status Deserialize(std::string_view bytes);

@@ -93,11 +93,6 @@ void LogTail::CloseAll() {
   open_.Set(0);
 }
 
-size_t LogTail::clients() const {
-  MutexLock lock(mu_);
-  return clients_.size();
-}
-
 void LogTail::Prune() {
   std::erase_if(clients_, [](const Client& c) { return c.stream->gone(); });
   count_.store(clients_.size());

@@ -35,7 +35,6 @@ class LogTail {
   void KeepAlive(int64_t now_unix_nano);
   // Ends every stream (at stop).
   void CloseAll();
-  size_t clients() const;
 
  private:
   struct Client {
