@@ -413,6 +413,16 @@ TEST_F(QueryApiTest, ServicesAndGraphCountEveryCallOnceWithQuantilesInBoundsAcro
            b.find(R"("name":"payments","calls":40,"errors":8,)") != std::string::npos;
   };
   ASSERT_TRUE(testing::WaitUntil(settled, std::chrono::seconds(30))) << services().body;
+  // The two connectors flush on their own timers: the graph's edges may land
+  // a flush after the services' calls.
+  auto edges = [&] { return testing::HttpGet(admin_, "/api/v1/graph?window=1h").body; };
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] {
+        return edges().find(R"("client":"frontend","server":"payments","requests":40,)") !=
+               std::string::npos;
+      },
+      std::chrono::seconds(30)))
+      << edges();
   std::string b = services().body;
   // Slowest first; frontend's server spans last 100..880 ms: p50 is the
   // 20th (480 ms), p99 the 40th (880 ms), within the rollups' 4.5% and the
