@@ -2,9 +2,12 @@
 
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
+#include <string_view>
 
 #include "base/result.h"
+#include "log/cursors.h"
 #include "log/format.h"
 
 namespace sluice::log {
@@ -29,6 +32,24 @@ struct AppendResult {
 };
 
 using AppendCallback = std::function<void(Result<AppendResult>)>;
+
+// A batch as the writer wrote it, shown to the append observer.
+struct WrittenBatch {
+  BatchHeader header;
+  std::string_view tenant;   // valid during the observer's call
+  std::string_view payload;  // valid during the observer's call
+  // Just past the batch written before it (in this segment or, for a
+  // segment's first batch, the one before), and just past this one: every
+  // batch is shown once, so a batch whose `previous` is where the observer
+  // stopped follows it with nothing in between.
+  Position previous;
+  Position next;
+};
+
+// Called on the log's writer thread with each group of batches once they
+// are written and acknowledged, in log order, every pipeline's. It must be
+// quick and must not append to the log.
+using AppendObserver = std::function<void(std::span<const WrittenBatch>)>;
 
 // The bytes the batch's frame takes in a segment.
 inline uint64_t FrameBytes(const AppendRequest& r) {

@@ -195,6 +195,10 @@ Status Log::Sync() {
   return writer_->Sync();
 }
 
+void Log::SetAppendObserver(AppendObserver observer) {
+  if (writer_) writer_->SetObserver(std::move(observer));
+}
+
 Status Log::Close() {
   if (!table_.BeginClose()) return Status::Ok();
   Status st = writer_ ? writer_->Stop() : Status::Ok();

@@ -79,6 +79,12 @@ class Log {
   // Blocking form of AppendAsync.
   Result<AppendResult> Append(AppendRequest request);
 
+  // Sets the one append observer (null: none), which sees every batch once
+  // as it is written (AppendObserver): a consumer that follows the log's
+  // head reads it from memory instead of from the segment files. Returns
+  // once a call to the observer it replaces has finished.
+  void SetAppendObserver(AppendObserver observer);
+
   // Makes everything written so far durable.
   Status Sync();
   // Stops accepting appends, finishes queued ones, syncs, stops retention.

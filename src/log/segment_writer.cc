@@ -483,6 +483,7 @@ void SegmentWriter::CompleteWritten(uint64_t written) {
   metrics_.appended_bytes.Inc(bytes);
   metrics_.appended_records.Inc(records);
   bool recovered = false;  // from a full disk
+  uint64_t segment = 0;    // the active one, which holds the batches
   // The pipelines that received batches, to wake only their readers.
   PipelineSet appended;
   bool many = false;
@@ -495,6 +496,7 @@ void SegmentWriter::CompleteWritten(uint64_t written) {
       table_.AddFrame(FrameExtent{unwritten_[k].start, unwritten_[k].end - unwritten_[k].start},
                       unwritten_[k].pending.request.pipelines);
     }
+    segment = table_.end().segment;
     table_.Extend(last.end, last.base_offset + last.pending.request.item_count, bytes,
                   last.append_unix_nanos, appended, many);
     queued_bytes_ -= std::min(queued_bytes_, bytes);
@@ -504,9 +506,44 @@ void SegmentWriter::CompleteWritten(uint64_t written) {
   }
   if (recovered) hooks_.health_changed();
   for (size_t k = 0; k < n; ++k) {
-    unwritten_.front().pending.done(AppendResult{unwritten_.front().base_offset});
-    unwritten_.pop_front();
+    unwritten_[k].pending.done(AppendResult{unwritten_[k].base_offset});
   }
+  Observe(n, segment);
+  unwritten_.erase(unwritten_.begin(), unwritten_.begin() + static_cast<ptrdiff_t>(n));
+}
+
+void SegmentWriter::Observe(size_t n, uint64_t segment) {
+  MutexLock lock(observer_mu_);
+  if (!observer_) return;
+  written_.clear();
+  for (size_t k = 0; k < n; ++k) {
+    const Unwritten& u = unwritten_[k];
+    const AppendRequest& r = u.pending.request;
+    WrittenBatch& b = written_.emplace_back();
+    b.header.base_offset = u.base_offset;
+    b.header.item_count = r.item_count;
+    b.header.signal = r.signal;
+    b.header.encoding = r.encoding;
+    b.header.pipelines = r.pipelines;
+    b.header.min_event_unix_nanos = r.min_event_unix_nanos;
+    b.header.max_event_unix_nanos = r.max_event_unix_nanos;
+    b.header.append_unix_nanos = u.append_unix_nanos;
+    b.tenant = r.tenant;
+    b.payload = r.payload;
+    // The first batch shown has no predecessor the observer saw: its own
+    // start stands in, which only a reader that stopped exactly there
+    // matches.
+    b.previous = observed_any_ ? observed_end_ : Position{segment, u.start, u.base_offset};
+    b.next = Position{segment, u.end, u.base_offset + r.item_count};
+    observed_end_ = b.next;
+    observed_any_ = true;
+  }
+  observer_(written_);
+}
+
+void SegmentWriter::SetObserver(AppendObserver observer) {
+  MutexLock lock(observer_mu_);
+  observer_ = std::move(observer);
 }
 
 void SegmentWriter::WaitAndComplete(bool all) {

@@ -42,7 +42,9 @@ namespace sluice::log {
 //
 // Locks: the queue and sync requests are guarded by the table's mu (one
 // acquisition per append and per completed group). recent_mu_ guards which
-// file is active, for ReadRecent; it is never held together with mu.
+// file is active, for ReadRecent; observer_mu_ the append observer (taken
+// once per completed group when one is set); neither is held together with
+// mu.
 class SegmentWriter {
  public:
   struct Hooks {
@@ -75,6 +77,9 @@ class SegmentWriter {
   // Log::ReadRecent.
   bool ReadRecent(uint64_t segment, uint64_t offset, std::span<uint8_t> out) const
       SLUICE_EXCLUDES(recent_mu_);
+
+  // Log::SetAppendObserver.
+  void SetObserver(AppendObserver observer) SLUICE_EXCLUDES(observer_mu_);
 
   // The disk-full error appends are refused for ("" if none): set by a
   // failed write, cleared once an append succeeds.
@@ -110,6 +115,9 @@ class SegmentWriter {
   // Completes, in order, the unwritten batches that end at or before
   // `written` (a byte position in the active segment).
   void CompleteWritten(uint64_t written) SLUICE_EXCLUDES(table_.mu);
+  // Shows the first n unwritten batches, completed, of the active segment
+  // `segment` to the observer, if one is set.
+  void Observe(size_t n, uint64_t segment) SLUICE_EXCLUDES(table_.mu, observer_mu_);
   // Waits for the active segment's background writes (all, or the next
   // one) and completes what they carried.
   void WaitAndComplete(bool all) SLUICE_EXCLUDES(table_.mu);
@@ -194,8 +202,17 @@ class SegmentWriter {
   std::string write_buffer_;  // frame heads of the chunk being written
   std::vector<size_t> head_ends_;
   std::vector<std::span<const uint8_t>> pieces_;
+  // Just past the last batch shown to the observer (set once one was).
+  Position observed_end_;
+  bool observed_any_ = false;
+  std::vector<WrittenBatch> written_;  // the group shown to the observer
   std::thread thread_;
   std::thread syncer_;
+
+  // Held while the observer runs, so that replacing it waits for a call in
+  // progress. Never held together with table_.mu.
+  Mutex observer_mu_;
+  AppendObserver observer_ SLUICE_GUARDED_BY(observer_mu_);
 };
 
 }  // namespace sluice::log

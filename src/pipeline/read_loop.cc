@@ -161,6 +161,11 @@ void ReadLoop::Run() {
   };
   int64_t last_warning = 0;
   while (!PastDrain()) {
+    if (const log::Position covered = sink_.CoveredTo(reader.position());
+        log::Before(reader.position(), covered)) {
+      reader.Seek(covered);
+      read_ = covered;
+    }
     const log::Position start = reader.position();
     Result<log::LogReader::Batch> batch = reader.Next();
     if (!batch.ok()) {
@@ -208,6 +213,9 @@ void ReadLoop::Run() {
     maybe_commit();
   }
   sink_.Drain();
+  if (const log::Position covered = sink_.CoveredTo(read_); log::Before(read_, covered)) {
+    read_ = covered;
+  }
   if (!Commit(nullptr)) {
     logging::Error("exporter", "cannot commit cursor at stop", {{"exporter", options_.name}});
   }

@@ -51,6 +51,11 @@ class LogSink {
   // last commit may not have arrived: the loop reads from the last commit
   // again.
   virtual Result<log::Position> Committable(const log::Position& read) = 0;
+  // A position past `at` up to which the sink has taken every batch of its
+  // pipelines by other means (the query index, shown batches as the log
+  // writes them), or `at`: the loop moves there without reading what lies
+  // between. Asked before every read.
+  virtual log::Position CoveredTo(const log::Position& at) { return at; }
   // Append time of the oldest batch taken but not done (0 if none).
   virtual int64_t OldestPendingAppend() { return 0; }
   // At stop, once the loop has read what it will: waits for taken work until

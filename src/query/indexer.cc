@@ -45,6 +45,8 @@ Indexer::Indexer(pipeline::Runtime& rt, const std::vector<pipeline::PipelineRef>
     if (p.signal == log::Signal::kTraces) traces_.push_back(p.id);
     if (p.signal == log::Signal::kLogs) logs_.push_back(p.id);
   }
+  for (uint32_t id : traces_) indexed_.Add(id);
+  for (uint32_t id : logs_) indexed_.Add(id);
 }
 
 Indexer::~Indexer() {
@@ -66,8 +68,12 @@ Status Indexer::Start() {
   o.pipeline_ids = traces_;
   o.pipeline_ids.insert(o.pipeline_ids.end(), logs_.begin(), logs_.end());
   o.lag_from_read = true;  // the open segment is indexed, in memory, before it is committed
+  // The observer follows the head: the loop wakes to seal and commit, and to
+  // read only when the observer fell behind.
+  o.linger = std::chrono::milliseconds(100);
   pipeline::LogSink& sink = *this;
   loop_ = std::make_unique<pipeline::ReadLoop>(rt_, o, sink, metrics_);
+  rt_.log.SetAppendObserver([this](std::span<const log::WrittenBatch> b) { Observe(b); });
   SLUICE_RETURN_IF_ERROR(loop_->Start());
   // Segments before the cursor were indexed once; those whose summary is
   // missing or was damaged are read again, off the loop's thread.
@@ -91,11 +97,13 @@ Status Indexer::Start() {
 
 void Indexer::Stop(pipeline::Deadline deadline) {
   stop_ = true;
+  if (loop_) rt_.log.SetAppendObserver(nullptr);
   if (rebuild_thread_.joinable()) rebuild_thread_.join();
   if (loop_) {
     loop_->Stop(deadline);
     loop_.reset();
   }
+  SealWaiting();  // left behind by the observer after the loop's last look
 }
 
 void Indexer::Load() {
@@ -153,15 +161,18 @@ void Indexer::Index(const log::LogReader::Batch& batch, Open* into) const {
     filter_block->end = batch.next.byte_offset;
   }
   std::string_view last_trace;
+  std::string_view last_resource;
   wire::ProtoReader request(batch.payload);
   while (request.Next()) {
     if (request.field() != 1 || !request.Is(wire::WireType::kLengthDelimited)) continue;
     wire::ProtoReader block(request.bytes());  // ResourceSpans or ResourceLogs
     while (block.Next()) {
       if (!block.Is(wire::WireType::kLengthDelimited)) continue;
-      if (block.field() == 1) {  // the resource
+      if (block.field() == 1) {                        // the resource
+        if (block.bytes() == last_resource) continue;  // a batch of one service's requests
+        last_resource = block.bytes();
         std::string service = wire::otlp::ServiceName(block.bytes());
-        into->services.insert(std::move(service));
+        if (!into->services.contains(service)) into->services.insert(std::move(service));
         continue;
       }
       if (!traces || block.field() != 2) continue;
@@ -185,56 +196,95 @@ void Indexer::Index(const log::LogReader::Batch& batch, Open* into) const {
 }
 
 Status Indexer::Take(const log::LogReader::Batch& batch, const log::Position&) {
-  // The batch's own segment: that of the position past it. (Where the read
-  // started may be the end of the segment before.)
-  const uint64_t segment = batch.next.segment;
   if (!lowered_) {
     // The loop's thread: indexing yields the CPU to ingest when both want it.
     SetThreadLowPriority();
     lowered_ = true;
   }
-  bool seal = false;
   {
     MutexLock lock(mu_);
-    seal = open_.any && segment != open_.summary.segment;
+    // The reader starts at or before where the index stopped and meets the
+    // batches of its pipelines in order: a batch that ends past that point
+    // is the next one, one that does not was filed by the observer.
+    if (covered_known_ && !log::Before(covered_, batch.next)) return Status::Ok();
+    File(batch);
+    covered_ = batch.next;
+    covered_known_ = true;
   }
-  if (seal) {
-    Open done;
-    {
-      MutexLock lock(mu_);
-      std::swap(done, open_);
-    }
-    Seal(done);
-  }
-  {
-    MutexLock lock(mu_);
-    if (!open_.any) open_.summary.segment = segment;
-    Index(batch, &open_);
-  }
-  if (observer_) observer_(batch);
+  SealWaiting();
   return Status::Ok();
 }
 
-Result<log::Position> Indexer::Committable(const log::Position& read) {
-  Open done;
+log::Position Indexer::CoveredTo(const log::Position& at) {
+  SealWaiting();
+  MutexLock lock(mu_);
+  if (!covered_known_) {
+    // Every batch of the indexed pipelines before the reader's position
+    // was filed (or it is where the reader starts).
+    covered_ = at;
+    covered_known_ = true;
+  }
+  return log::Before(at, covered_) ? covered_ : at;
+}
+
+void Indexer::Observe(std::span<const log::WrittenBatch> batches) {
+  MutexLock lock(mu_);
+  for (const log::WrittenBatch& b : batches) {
+    if (!covered_known_ || b.previous.segment != covered_.segment ||
+        b.previous.byte_offset != covered_.byte_offset) {
+      continue;  // the reader has not reached it (or has passed it)
+    }
+    covered_ = b.next;
+    if (!b.header.pipelines.Intersects(indexed_)) continue;
+    log::LogReader::Batch batch;
+    batch.header = b.header;
+    batch.tenant = b.tenant;
+    batch.payload = b.payload;
+    batch.next = b.next;
+    File(batch);
+  }
+}
+
+void Indexer::File(const log::LogReader::Batch& batch) {
+  // The batch's own segment: that of the position past it. (Where the read
+  // started may be the end of the segment before.)
+  const uint64_t segment = batch.next.segment;
+  if (open_.any && segment != open_.summary.segment) {
+    sealing_.push_back(std::move(open_));
+    open_ = Open{};
+  }
+  if (!open_.any) open_.summary.segment = segment;
+  Index(batch, &open_);
+  if (observer_) observer_(batch);
+}
+
+void Indexer::SealWaiting() {
+  std::vector<Open> waiting;
   {
     MutexLock lock(mu_);
-    if (!open_.any) return read;
-    if (read.segment == open_.summary.segment) return SegmentStart(open_.summary.segment);
-    std::swap(done, open_);  // the reader has left the open segment behind
+    if (sealing_.empty()) return;
+    std::swap(waiting, sealing_);
   }
-  Seal(done);
+  for (Open& open : waiting) Seal(open);
+}
+
+Result<log::Position> Indexer::Committable(const log::Position& read) {
+  SealWaiting();
+  MutexLock lock(mu_);
+  // The open segment's summary is only in memory: a restart reads it again.
+  if (open_.any && !log::Before(read, SegmentStart(open_.summary.segment))) {
+    return SegmentStart(open_.summary.segment);
+  }
   return read;
 }
 
 void Indexer::Seal(Open& open) {
   SegmentSummary s = std::move(open.summary);
+  // A trace's repeats within a block (its spans apart) are added again
+  // rather than sorted away: adding a key twice sets no new bit, and the
+  // filter is sized a little larger for them.
   size_t keys = 0;
-  for (Open::Block& b : open.blocks) {
-    std::sort(b.traces.begin(), b.traces.end());
-    b.traces.erase(std::unique(b.traces.begin(), b.traces.end()), b.traces.end());
-    keys += b.traces.size();
-  }
+  for (const Open::Block& b : open.blocks) keys += b.traces.size();
   s.traces = BloomFilter(keys, kSegmentFilterBitsPerKey);
   for (Open::Block& b : open.blocks) {
     TraceBlock block{b.begin, b.end, BloomFilter(b.traces.size())};
@@ -245,6 +295,7 @@ void Indexer::Seal(Open& open) {
     s.blocks.push_back(std::move(block));
   }
   s.services.assign(open.services.begin(), open.services.end());
+  std::sort(s.services.begin(), s.services.end());
   Status st = io::WriteFileAtomically(rt_.log.fs(), PathOf(s.segment), EncodeSummary(s),
                                       io::Durability::kUnsynced);
   if (!st.ok()) {

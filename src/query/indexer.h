@@ -1,9 +1,11 @@
 #pragma once
 
+#include <absl/container/flat_hash_set.h>
+
 #include <atomic>
 #include <functional>
 #include <map>
-#include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -19,10 +21,18 @@ namespace sluice::query {
 // The query layer's index of the log: a SegmentSummary per segment, so a
 // query reads only the segments that can answer it.
 //
-// It reads every traces and logs pipeline through its own ReadLoop (cursor
-// `query/index`). The open segment's summary is kept in memory, its trace
-// ids exactly; when the reader moves on to the next segment
-// the summary is sealed: its Bloom filter is built and written to
+// Two paths feed it, and each batch of its pipelines is indexed once, by
+// whichever reaches it first: the log's append observer, which shows every
+// batch as it is written (so following the head costs no read of the
+// segment files), and its own ReadLoop (cursor `query/index`), which reads
+// what was written before it started or while it was behind. Both file a
+// batch only when it starts where the index stopped (`covered_`); the
+// observer takes over once the reader has caught up, and the reader then
+// skips what the observer covered without reading it.
+//
+// The open segment's summary is kept in memory, its trace ids exactly; when
+// a batch of the next segment arrives the summary is sealed on the loop's
+// thread: its Bloom filter is built and written to
 // <storage>/query/<segment>.qix, and only then may the cursor pass the
 // segment, so a restart re-reads at most the segment that was open. On
 // start it loads the summaries of segments still in the log, deletes those
@@ -30,7 +40,9 @@ namespace sluice::query {
 // segments before its cursor that lack a valid one. A segment without a
 // summary yet is one any query must read.
 //
-// Thread-safety: Start and Stop from one thread; the lookups from any.
+// Thread-safety: Start and Stop from one thread; the lookups from any. The
+// observer runs on the log's writer thread, the rest of the indexing on the
+// loop's; the state they share is under mu_.
 class Indexer final : private pipeline::LogSink {
  public:
   static constexpr const char* kCursor = "query/index";
@@ -39,8 +51,9 @@ class Indexer final : private pipeline::LogSink {
   Indexer(pipeline::Runtime& rt, const std::vector<pipeline::PipelineRef>& pipelines);
   ~Indexer() override;
 
-  // Before Start: a function the index reader calls with every batch it
-  // reads (on its thread), after indexing it.
+  // Before Start: a function called with every batch of the indexed
+  // pipelines once it is indexed (on the loop's or the log writer's thread,
+  // one call at a time).
   void SetObserver(std::function<void(const log::LogReader::Batch&)> observer) {
     observer_ = std::move(observer);
   }
@@ -85,12 +98,22 @@ class Indexer final : private pipeline::LogSink {
     };
     std::vector<Block> blocks;
     uint64_t indexed_end = 0;  // past the last batch indexed
-    std::set<std::string> services;
+    absl::flat_hash_set<std::string> services;
     bool any = false;
   };
 
   Status Take(const log::LogReader::Batch& batch, const log::Position& start) override;
+  log::Position CoveredTo(const log::Position& at) override;
   Result<log::Position> Committable(const log::Position& read) override;
+  // The append observer: files the batches that continue the index.
+  void Observe(std::span<const log::WrittenBatch> batches);
+  // Files a batch of the indexed pipelines that starts where the index
+  // stopped: seals the open summary first if the batch is in a later
+  // segment (moved to sealing_), then adds it to open_ and offers it to the
+  // observer.
+  void File(const log::LogReader::Batch& batch) SLUICE_REQUIRES(mu_);
+  // Seals the summaries waiting in sealing_ (the loop's thread).
+  void SealWaiting();
   // Adds a batch's items to `into`.
   void Index(const log::LogReader::Batch& batch, Open* into) const;
   // Seals `open`: writes its file and files its summary.
@@ -113,9 +136,18 @@ class Indexer final : private pipeline::LogSink {
   bool lowered_ = false;  // the loop thread's priority (loop thread only)
   std::function<void(const log::LogReader::Batch&)> observer_;
 
+  log::PipelineSet indexed_;  // traces_ and logs_
+
   mutable Mutex mu_;
   std::map<uint64_t, SegmentSummary> sealed_ SLUICE_GUARDED_BY(mu_);
   Open open_ SLUICE_GUARDED_BY(mu_);
+  // Summaries of segments left behind, not sealed yet (queries read those
+  // segments whole meanwhile).
+  std::vector<Open> sealing_ SLUICE_GUARDED_BY(mu_);
+  // Just past the last batch filed (or stepped over: other pipelines'),
+  // once known: the reader's first position, or past its first batch.
+  log::Position covered_ SLUICE_GUARDED_BY(mu_);
+  bool covered_known_ SLUICE_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace sluice::query

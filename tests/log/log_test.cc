@@ -8,6 +8,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <span>
 #include <thread>
 
 #include "log/log_fixture.h"
@@ -93,6 +94,63 @@ TEST_F(LogTest, SegmentsRollBySizeAndReadersCrossThem) {
   EXPECT_EQ(ReadAll(*log, log->Begin()), written);
   for (uint64_t base : log->Segments()) {
     EXPECT_LE(std::filesystem::file_size(log->SegmentPath(base)), (1u << 20) + 110 * 1024);
+  }
+}
+
+// The append observer is how the query index follows the head without
+// reading the segments back: it must see every batch once, in log order,
+// with the bytes the reader returns and positions that chain across
+// segment rolls to exactly where a reader stands after each batch.
+TEST_F(LogTest, AppendObserverSeesEveryBatchOnceInOrderWithPositionsReadersAgreeOn) {
+  LogOptions o = Options();
+  o.segment_bytes = 64 << 10;
+  auto log = OpenLog(o);
+  struct Seen {
+    std::string payload;
+    Position previous, next;
+    uint64_t base_offset;
+  };
+  std::mutex mu;
+  std::vector<Seen> seen;
+  log->SetAppendObserver([&](std::span<const WrittenBatch> batches) {
+    std::lock_guard<std::mutex> lock(mu);
+    for (const WrittenBatch& b : batches) {
+      seen.push_back({std::string(b.payload), b.previous, b.next, b.header.base_offset});
+    }
+  });
+  std::vector<std::string> written;
+  std::vector<std::thread> appenders;
+  for (int t = 0; t < 4; ++t) {
+    appenders.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) {
+        const std::string p = std::to_string(t) + "/" + std::to_string(i) + std::string(3000, 'x');
+        ASSERT_TRUE(log->Append(Batch(p, 2)).ok());
+      }
+    });
+  }
+  for (std::thread& a : appenders) a.join();
+  log->SetAppendObserver(nullptr);
+  ASSERT_TRUE(log->Append(Batch("after")).ok());
+  EXPECT_GE(log->Segments().size(), 3u);
+
+  // What a reader returns, batch by batch, with where it stands after each.
+  LogReader reader(*log, log->Begin());
+  std::vector<Seen> read;
+  while (true) {
+    auto b = reader.Next();
+    if (!b.ok()) break;
+    read.push_back({std::string(b->payload), {}, b->next, b->header.base_offset});
+  }
+  ASSERT_EQ(read.size(), 201u);
+  ASSERT_EQ(seen.size(), 200u);  // not the batch appended after it was removed
+  EXPECT_EQ(seen[0].previous, log->Begin());
+  for (size_t i = 0; i < seen.size(); ++i) {
+    EXPECT_EQ(seen[i].payload, read[i].payload) << i;
+    EXPECT_EQ(seen[i].next, read[i].next) << i;
+    EXPECT_EQ(seen[i].base_offset, read[i].base_offset) << i;
+    if (i > 0) {
+      EXPECT_EQ(seen[i].previous, seen[i - 1].next) << i;
+    }
   }
 }
 

@@ -2,10 +2,14 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <regex>
 #include <set>
 #include <thread>
 
+#include "base/clock.h"
+#include "io/file_system.h"
+#include "log/log.h"
 #include "query/bloom.h"
 #include "query/summary.h"
 #include "support/http_client.h"
@@ -211,6 +215,57 @@ TEST_F(QueryApiTest, TraceByIdFindsEverySpanAcrossSegmentsAndSurvivesRestartAndD
       << "its cursor survived the restart: only the damaged summary and the open segment are "
          "read again";
   service_->Shutdown();
+}
+
+// The index is fed two ways: the log's append observer at the head, and its
+// own reader behind it (after a restart, while it catches up). Each batch
+// must be filed once: every sealed summary counts exactly the spans its
+// segment holds and passes every trace id in it.
+TEST_F(QueryApiTest, EveryBatchIsIndexedOnceWhetherObservedAtTheHeadOrReadBack) {
+  Start();
+  for (int t = 0; t < 60; ++t) Send(Trace(t, 20));
+  service_->Shutdown();
+  // The reader reads the open segment again while new batches arrive.
+  Start();
+  for (int t = 60; t < 200; ++t) Send(Trace(t, 20));
+  service_->Shutdown();
+  service_.reset();
+
+  std::map<uint64_t, uint64_t> spans;                // per segment, as stored
+  std::map<uint64_t, std::vector<std::string>> ids;  // per segment
+  {
+    telemetry::Registry registry;
+    log::LogOptions o;
+    o.directory = dir_.Sub("data");
+    auto log = log::Log::Open(o, io::FileSystem::Posix(), Clock::Real(), registry);
+    ASSERT_TRUE(log.ok()) << log.status().ToString();
+    log::LogReader reader(**log, (*log)->Begin());
+    while (true) {
+      auto b = reader.Next();
+      if (!b.ok()) break;
+      TraceRequest req;
+      ASSERT_TRUE(req.ParseFromArray(b->payload.data(), static_cast<int>(b->payload.size())));
+      spans[b->next.segment] += b->header.item_count;
+      ids[b->next.segment].push_back(req.resource_spans(0).scope_spans(0).spans(0).trace_id());
+    }
+    ASSERT_TRUE((*log)->Close().ok());
+  }
+  ASSERT_GE(spans.size(), 6u);
+  size_t checked = 0;
+  for (const auto& f : std::filesystem::directory_iterator(dir_.Sub("data/query"))) {
+    std::ifstream in(f.path(), std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    Result<SegmentSummary> summary = DecodeSummary(bytes);
+    ASSERT_TRUE(summary.ok()) << f.path();
+    ASSERT_TRUE(spans.contains(summary->segment)) << summary->segment;
+    EXPECT_EQ(summary->spans, spans[summary->segment]) << "segment " << summary->segment;
+    for (const std::string& id : ids[summary->segment]) {
+      EXPECT_TRUE(summary->MayContain(TraceHash(id))) << "segment " << summary->segment;
+    }
+    ++checked;
+  }
+  // Every segment but the last (open at the stop) was sealed.
+  EXPECT_EQ(checked, spans.size() - 1);
 }
 
 // Trace `n` of a shop: frontend's root span "GET /checkout" lasting
