@@ -364,6 +364,44 @@ std::vector<Indexer::Range> Indexer::RangesWithTrace(std::string_view trace_id) 
   return out;
 }
 
+std::vector<Indexer::Range> Indexer::BlocksWithAny(uint64_t segment,
+                                                   const std::vector<uint64_t>& hashes) const {
+  std::vector<Range> out;
+  auto add = [&](uint64_t begin, uint64_t end) {
+    if (!out.empty() && out.back().end == begin) {
+      out.back().end = end;  // the blocks are contiguous: one read for a run
+    } else {
+      out.push_back({segment, begin, end});
+    }
+  };
+  MutexLock lock(mu_);
+  if (auto it = sealed_.find(segment); it != sealed_.end()) {
+    const SegmentSummary& s = it->second;
+    std::vector<bool> marked(s.blocks.size());
+    for (uint64_t h : hashes) {
+      if (!s.traces.MayContain(h)) continue;
+      for (size_t i = 0; i < s.blocks.size(); ++i) {
+        marked[i] = marked[i] || s.blocks[i].traces.MayContain(h);
+      }
+    }
+    for (size_t i = 0; i < s.blocks.size(); ++i) {
+      if (marked[i]) add(s.blocks[i].begin, s.blocks[i].end);
+    }
+  } else if (open_.any && open_.summary.segment == segment) {
+    const absl::flat_hash_set<uint64_t> wanted(hashes.begin(), hashes.end());
+    for (const Open::Block& b : open_.blocks) {
+      if (std::any_of(b.traces.begin(), b.traces.end(),
+                      [&](uint64_t h) { return wanted.contains(h); })) {
+        add(b.begin, b.end);
+      }
+    }
+    add(open_.indexed_end, UINT64_MAX);  // appended since the index read it
+  } else {
+    out.push_back({segment, log::kSegmentHeaderSize, UINT64_MAX});  // not summarized yet
+  }
+  return out;
+}
+
 std::vector<uint64_t> Indexer::SegmentsFor(int64_t from_unix_nano, int64_t to_unix_nano,
                                            std::string_view service) const {
   auto has_service = [&](const std::vector<std::string>& services) {

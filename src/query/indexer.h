@@ -70,6 +70,11 @@ class Indexer final : private pipeline::LogSink {
   // the open segment past what the index has read; whole segments without a
   // summary yet.
   std::vector<Range> RangesWithTrace(std::string_view trace_id) const;
+  // The ranges of `segment`, ascending, that may hold spans of any of the
+  // traces whose TraceHash is in `hashes`: its blocks whose filters pass one
+  // of them (exactly, in the open segment, plus what was appended since the
+  // index read it), or all of it without a summary.
+  std::vector<Range> BlocksWithAny(uint64_t segment, const std::vector<uint64_t>& hashes) const;
   // Segments, ascending, that may hold items of `service` ("": any) with
   // event times in [from, to]: summaries that say so, and segments without
   // one yet.

@@ -127,135 +127,302 @@ Result<TraceQuery> ParseTraceQuery(const std::vector<std::pair<std::string, std:
   return q;
 }
 
+namespace {
+
+// Calls resource_fn(resource) for each ResourceSpans of an encoded traces
+// request and, when it returns true, span_fn(span) for each of its spans.
+// Read by hand rather than through ForEachLeaf: a search walks every span
+// of hundreds of MiB, and a pass that only asks each span's trace id must
+// not pay for more.
+template <typename ResourceFn, typename SpanFn>
+void WalkSpans(std::string_view request, ResourceFn&& resource_fn, SpanFn&& span_fn) {
+  wire::ProtoReader req(request);
+  while (req.Next()) {
+    if (req.field() != of::kRequestResourceSpans || !req.Is(wire::WireType::kLengthDelimited)) {
+      continue;
+    }
+    const std::string_view resource_spans = req.bytes();
+    std::string_view resource;
+    wire::ProtoReader find(resource_spans);
+    while (find.Next()) {
+      if (find.field() == of::kResourceSpansResource && find.Is(wire::WireType::kLengthDelimited)) {
+        resource = find.bytes();
+      }
+    }
+    if (!resource_fn(resource)) continue;
+    wire::ProtoReader rs(resource_spans);
+    while (rs.Next()) {
+      if (rs.field() != of::kResourceSpansScopeSpans || !rs.Is(wire::WireType::kLengthDelimited)) {
+        continue;
+      }
+      wire::ProtoReader ss(rs.bytes());
+      while (ss.Next()) {
+        if (ss.field() == of::kScopeSpansSpans && ss.Is(wire::WireType::kLengthDelimited)) {
+          span_fn(resource, ss.bytes());
+        }
+      }
+    }
+  }
+}
+
+// A span's trace id: its first field as every SDK writes it, else wherever
+// it is.
+std::string_view TraceIdOf(std::string_view span) {
+  wire::ProtoReader first(span);
+  if (first.Next() && first.field() == of::kSpanTraceId &&
+      first.Is(wire::WireType::kLengthDelimited)) {
+    return first.bytes();
+  }
+  return wire::LastBytesField(span, of::kSpanTraceId);
+}
+
+TraceKey KeyOf(std::string_view trace_id) {
+  TraceKey key;
+  std::memcpy(&key.hi, trace_id.data(), 8);
+  std::memcpy(&key.lo, trace_id.data() + 8, 8);
+  return key;
+}
+
+// One search: the traces it keeps and what it has read.
+class Search {
+ public:
+  Search(const TraceQuery& q, uint64_t max_scan_bytes, size_t max_traces, SearchResult* result)
+      : q_(q), max_scan_bytes_(max_scan_bytes), max_traces_(max_traces), result_(*result) {}
+
+  // Whether the batch may hold spans of the search (signal, encoding,
+  // tenant, time: a trace lasts under an hour), charged to the budget; sets
+  // partial and returns false once the budget is spent.
+  bool Admit(const log::LogReader::Batch& batch) {
+    if (batch.header.signal != log::Signal::kTraces ||
+        batch.header.encoding != log::Encoding::kOtlpProto || !q_.scope.Admits(batch.tenant) ||
+        batch.header.max_event_unix_nanos < q_.start_unix_nano ||
+        batch.header.min_event_unix_nanos > q_.end_unix_nano + kHour) {
+      return false;
+    }
+    result_.scanned_bytes += batch.payload.size();
+    if (result_.scanned_bytes > max_scan_bytes_) result_.partial = true;
+    resource_seen_ = nullptr;  // the reader's buffer holds another batch now
+    return !result_.partial;
+  }
+
+  // Without a service condition: every span's trace is kept.
+  void TakeAll(std::string_view payload) {
+    WalkSpans(
+        payload, [](std::string_view) { return true; },
+        [&](std::string_view resource, std::string_view span) {
+          std::string_view id = TraceIdOf(span);
+          if (id.size() != 16) return;
+          TraceState* t = Find(KeyOf(id), /*add=*/true);
+          if (t != nullptr) Accumulate(*t, resource, span);
+        });
+  }
+
+  // The first pass over a segment, with a service condition: a trace with
+  // a span of the service (and operation) becomes a candidate. Other
+  // services' resources are stepped over whole.
+  void FindCandidates(std::string_view payload) {
+    WalkSpans(
+        payload,
+        [&](std::string_view resource) { return wire::otlp::ServiceName(resource) == q_.service; },
+        [&](std::string_view, std::string_view span) {
+          if (!q_.operation.empty() &&
+              wire::LastBytesField(span, of::kSpanName) != std::string_view(q_.operation)) {
+            return;
+          }
+          std::string_view id = TraceIdOf(span);
+          if (id.size() == 16) Find(KeyOf(id), /*add=*/true);
+        });
+  }
+
+  // The second pass: the spans of candidates numbered `first` and up
+  // accumulate; a span of any other trace costs its trace id's lookup.
+  void Complete(std::string_view payload, size_t first) {
+    WalkSpans(
+        payload, [](std::string_view) { return true; },
+        [&](std::string_view resource, std::string_view span) {
+          std::string_view id = TraceIdOf(span);
+          if (id.size() != 16) return;
+          auto it = index_.find(KeyOf(id));
+          if (it == index_.end() || it->second < first) return;
+          Accumulate(traces_[it->second], resource, span);
+        });
+  }
+
+  size_t trace_count() const { return traces_.size(); }
+  // Hashes (TraceHash) of the trace ids of traces numbered `first` and up.
+  std::vector<uint64_t> HashesFrom(size_t first) const {
+    std::vector<uint64_t> out;
+    std::string id(16, '\0');
+    for (size_t i = first; i < traces_.size(); ++i) {
+      std::memcpy(id.data(), &traces_[i].key.hi, 8);
+      std::memcpy(id.data() + 8, &traces_[i].key.lo, 8);
+      out.push_back(TraceHash(id));
+    }
+    return out;
+  }
+  size_t Matched() const {
+    size_t n = 0;
+    for (const TraceState& t : traces_) n += Matches(t) ? 1 : 0;
+    return n;
+  }
+  // The summaries of the matching traces, in the query's order, `limit` of
+  // them.
+  std::vector<TraceSummary> Results() const;
+
+ private:
+  bool Matches(const TraceState& t) const {
+    const uint32_t all_attributes =
+        q_.attributes.empty() ? 0
+                              : static_cast<uint32_t>((uint64_t{1} << q_.attributes.size()) - 1);
+    const int64_t duration = t.end_unix_nano - t.start_unix_nano;
+    return (q_.service.empty() || t.matched_span) && t.matched_attributes == all_attributes &&
+           (!q_.errors_only || t.errors > 0) && duration >= q_.min_duration_nanos &&
+           duration <= q_.max_duration_nanos && t.start_unix_nano >= q_.start_unix_nano &&
+           t.start_unix_nano <= q_.end_unix_nano;
+  }
+
+  // The trace's state; added when `add` and within max_traces (else null,
+  // and the search is partial).
+  TraceState* Find(const TraceKey& key, bool add) {
+    auto it = index_.find(key);
+    if (it != index_.end()) return &traces_[it->second];
+    if (!add) return nullptr;
+    if (traces_.size() >= max_traces_) {
+      result_.partial = true;
+      return nullptr;
+    }
+    index_.emplace(key, static_cast<uint32_t>(traces_.size()));
+    traces_.emplace_back().key = key;
+    return &traces_.back();
+  }
+
+  void Accumulate(TraceState& t, std::string_view resource, std::string_view leaf) {
+    if (resource.data() != resource_seen_ || resource_seen_ == nullptr) {
+      resource_seen_ = resource.data();
+      const std::string name = wire::otlp::ServiceName(resource);
+      service_ = services_.Of(name);
+      service_matches_ = !q_.service.empty() && name == q_.service;
+    }
+    wire::otlp::SpanView span;
+    if (!wire::otlp::ViewSpan(leaf, &span).ok()) return;
+    t.start_unix_nano =
+        std::min(t.start_unix_nano, static_cast<int64_t>(span.start_time_unix_nano));
+    t.end_unix_nano = std::max(t.end_unix_nano, static_cast<int64_t>(span.end_time_unix_nano));
+    ++t.spans;
+    if (wire::LastVarintField(span.status, of::kStatusCode) == kStatusError) ++t.errors;
+    const auto sid = static_cast<uint16_t>(std::min(service_, 0xffff));
+    if (std::find(t.services, t.services + t.service_count, sid) == t.services + t.service_count &&
+        t.service_count < kMaxServicesPerTrace) {
+      t.services[t.service_count++] = sid;
+    }
+    if (span.parent_span_id.empty()) {
+      t.root_service = service_;
+      t.root_name = names_.Of(span.name);
+    }
+    if (service_matches_ && (q_.operation.empty() || span.name == q_.operation)) {
+      t.matched_span = true;
+    }
+    for (size_t i = 0; i < q_.attributes.size(); ++i) {
+      const auto& [key_text, value] = q_.attributes[i];
+      if ((t.matched_attributes >> i & 1) == 0 &&
+          (wire::otlp::AttributeTextIs(leaf, of::kSpanAttributes, key_text, value) ||
+           wire::otlp::AttributeTextIs(resource, of::kResourceAttributes, key_text, value))) {
+        t.matched_attributes |= 1U << i;
+      }
+    }
+  }
+
+  const TraceQuery& q_;
+  const uint64_t max_scan_bytes_;
+  const size_t max_traces_;
+  SearchResult& result_;
+  absl::flat_hash_map<TraceKey, uint32_t> index_;
+  std::vector<TraceState> traces_;
+  Interned services_, names_;
+  const char* resource_seen_ = nullptr;  // the resource service_ is of
+  int32_t service_ = -1;
+  bool service_matches_ = false;
+};
+
+std::vector<TraceSummary> Search::Results() const {
+  std::vector<TraceSummary> out;
+  for (const TraceState& t : traces_) {
+    if (!Matches(t)) continue;
+    TraceSummary s;
+    s.trace_id.resize(16);
+    std::memcpy(s.trace_id.data(), &t.key.hi, 8);
+    std::memcpy(s.trace_id.data() + 8, &t.key.lo, 8);
+    if (t.root_service >= 0) s.root_service = services_[t.root_service];
+    if (t.root_name >= 0) s.root_name = names_[t.root_name];
+    s.start_unix_nano = t.start_unix_nano;
+    s.end_unix_nano = t.end_unix_nano;
+    s.spans = t.spans;
+    s.errors = t.errors;
+    for (uint8_t i = 0; i < t.service_count; ++i) s.services.push_back(services_[t.services[i]]);
+    out.push_back(std::move(s));
+  }
+  auto duration = [](const TraceSummary& s) { return s.end_unix_nano - s.start_unix_nano; };
+  std::sort(out.begin(), out.end(), [&](const TraceSummary& a, const TraceSummary& b) {
+    if (q_.order == TraceQuery::Order::kSlowest && duration(a) != duration(b)) {
+      return duration(a) > duration(b);
+    }
+    if (a.start_unix_nano != b.start_unix_nano) return a.start_unix_nano > b.start_unix_nano;
+    return a.trace_id < b.trace_id;
+  });
+  if (out.size() > q_.limit) out.resize(q_.limit);
+  return out;
+}
+
+}  // namespace
+
 Result<SearchResult> SearchTraces(log::Log& log, const Indexer& index, const TraceQuery& q,
                                   uint64_t max_scan_bytes, size_t max_traces) {
   SearchResult result;
   log::PipelineSet pipelines;
   for (uint32_t id : index.traces_pipelines()) pipelines.Add(id);
-  std::vector<uint64_t> segments = index.SegmentsFor(q.start_unix_nano, q.end_unix_nano, q.service);
-  const uint32_t all_attributes =
-      q.attributes.empty() ? 0 : static_cast<uint32_t>((uint64_t{1} << q.attributes.size()) - 1);
-  absl::flat_hash_map<TraceKey, uint32_t> trace_index;
-  std::vector<TraceState> traces;
-  Interned services, names;
-  auto matches = [&](const TraceState& t) {
-    const int64_t duration = t.end_unix_nano - t.start_unix_nano;
-    return (q.service.empty() || t.matched_span) && t.matched_attributes == all_attributes &&
-           (!q.errors_only || t.errors > 0) && duration >= q.min_duration_nanos &&
-           duration <= q.max_duration_nanos && t.start_unix_nano >= q.start_unix_nano &&
-           t.start_unix_nano <= q.end_unix_nano;
+  const std::vector<uint64_t> segments =
+      index.SegmentsFor(q.start_unix_nano, q.end_unix_nano, q.service);
+  Search search(q, max_scan_bytes, max_traces, &result);
+  // Applies `fn` to the payload of every admitted batch of [begin, end) of
+  // a segment.
+  auto read = [&](uint64_t segment, uint64_t begin, uint64_t end, auto&& fn) {
+    return ForEachBatchInRange(log, segment, begin, end, pipelines,
+                               [&](const log::LogReader::Batch& batch) {
+                                 if (search.Admit(batch)) fn(batch.payload);
+                                 return !result.partial;
+                               });
   };
-  int32_t service = -1;
-  bool service_matches = false;
+  std::vector<uint64_t> done;  // segments read, newest first
   for (auto seg = segments.rbegin(); seg != segments.rend() && !result.partial; ++seg) {
     ++result.segments_read;
-    auto take = [&](const log::LogReader::Batch& batch) {
-      if (batch.header.signal != log::Signal::kTraces ||
-          batch.header.encoding != log::Encoding::kOtlpProto || !q.scope.Admits(batch.tenant) ||
-          batch.header.max_event_unix_nanos < q.start_unix_nano ||
-          batch.header.min_event_unix_nanos > q.end_unix_nano + kHour) {
-        return true;  // no span of it starts in the range (a trace lasts under an hour)
+    if (q.service.empty()) {
+      SLUICE_RETURN_IF_ERROR(read(*seg, log::kSegmentHeaderSize, UINT64_MAX,
+                                  [&](std::string_view p) { search.TakeAll(p); }));
+    } else {
+      // A service condition: the segment is read twice, first for the
+      // traces with a span of the service (its resources alone), then for
+      // every span of those traces (the others cost a lookup of their trace
+      // id). The new candidates' spans in the newer segments already read
+      // are then added from the blocks whose filter may hold them.
+      const size_t fresh = search.trace_count();
+      SLUICE_RETURN_IF_ERROR(read(*seg, log::kSegmentHeaderSize, UINT64_MAX,
+                                  [&](std::string_view p) { search.FindCandidates(p); }));
+      SLUICE_RETURN_IF_ERROR(read(*seg, log::kSegmentHeaderSize, UINT64_MAX,
+                                  [&](std::string_view p) { search.Complete(p, 0); }));
+      if (search.trace_count() > fresh && !done.empty()) {
+        const std::vector<uint64_t> hashes = search.HashesFrom(fresh);
+        for (uint64_t newer : done) {
+          for (const Indexer::Range& r : index.BlocksWithAny(newer, hashes)) {
+            SLUICE_RETURN_IF_ERROR(read(newer, r.begin, r.end,
+                                        [&](std::string_view p) { search.Complete(p, fresh); }));
+          }
+        }
       }
-      result.scanned_bytes += batch.payload.size();
-      if (result.scanned_bytes > max_scan_bytes) {
-        result.partial = true;
-        return false;
-      }
-      const char* resource_seen = nullptr;
-      wire::otlp::ForEachLeaf(
-          batch.payload,
-          [&](std::string_view resource, std::string_view, std::string_view leaf) -> Status {
-            if (resource.data() != resource_seen || resource_seen == nullptr) {
-              resource_seen = resource.data();
-              const std::string name = wire::otlp::ServiceName(resource);
-              service = services.Of(name);
-              service_matches = !q.service.empty() && name == q.service;
-            }
-            wire::otlp::SpanView span;
-            if (!wire::otlp::ViewSpan(leaf, &span).ok() || span.trace_id.size() != 16) {
-              return Status::Ok();
-            }
-            TraceKey key;
-            std::memcpy(&key.hi, span.trace_id.data(), 8);
-            std::memcpy(&key.lo, span.trace_id.data() + 8, 8);
-            auto [it, added] = trace_index.try_emplace(key, static_cast<uint32_t>(traces.size()));
-            if (added) {
-              if (traces.size() >= max_traces) {
-                trace_index.erase(it);
-                result.partial = true;
-                return Status::Ok();
-              }
-              traces.emplace_back().key = key;
-            }
-            TraceState& t = traces[it->second];
-            t.start_unix_nano =
-                std::min(t.start_unix_nano, static_cast<int64_t>(span.start_time_unix_nano));
-            t.end_unix_nano =
-                std::max(t.end_unix_nano, static_cast<int64_t>(span.end_time_unix_nano));
-            ++t.spans;
-            if (wire::LastVarintField(span.status, of::kStatusCode) == kStatusError) ++t.errors;
-            const auto sid = static_cast<uint16_t>(std::min(service, 0xffff));
-            if (std::find(t.services, t.services + t.service_count, sid) ==
-                    t.services + t.service_count &&
-                t.service_count < kMaxServicesPerTrace) {
-              t.services[t.service_count++] = sid;
-            }
-            if (span.parent_span_id.empty()) {
-              t.root_service = service;
-              t.root_name = names.Of(span.name);
-            }
-            if (service_matches && (q.operation.empty() || span.name == q.operation)) {
-              t.matched_span = true;
-            }
-            for (size_t i = 0; i < q.attributes.size(); ++i) {
-              const auto& [key_text, value] = q.attributes[i];
-              if ((t.matched_attributes >> i & 1) == 0 &&
-                  (wire::otlp::AttributeTextIs(leaf, of::kSpanAttributes, key_text, value) ||
-                   wire::otlp::AttributeTextIs(resource, of::kResourceAttributes, key_text,
-                                               value))) {
-                t.matched_attributes |= 1U << i;
-              }
-            }
-            return Status::Ok();
-          })
-          .IgnoreError();  // stored batches were checked on receipt
-
-      return !result.partial;
-    };
-    SLUICE_RETURN_IF_ERROR(ForEachBatchIn(log, *seg, pipelines, take));
-    if (q.order == TraceQuery::Order::kNewest) {
-      size_t matched = 0;
-      for (const TraceState& t : traces) matched += matches(t) ? 1 : 0;
-      if (matched >= q.limit) break;
+      done.push_back(*seg);
     }
+    if (q.order == TraceQuery::Order::kNewest && search.Matched() >= q.limit) break;
   }
-  for (const TraceState& t : traces) {
-    if (!matches(t)) continue;
-    TraceSummary s;
-    s.trace_id.resize(16);
-    std::memcpy(s.trace_id.data(), &t.key.hi, 8);
-    std::memcpy(s.trace_id.data() + 8, &t.key.lo, 8);
-    if (t.root_service >= 0) s.root_service = services[t.root_service];
-    if (t.root_name >= 0) s.root_name = names[t.root_name];
-    s.start_unix_nano = t.start_unix_nano;
-    s.end_unix_nano = t.end_unix_nano;
-    s.spans = t.spans;
-    s.errors = t.errors;
-    for (uint8_t i = 0; i < t.service_count; ++i) s.services.push_back(services[t.services[i]]);
-    result.traces.push_back(std::move(s));
-  }
-  auto duration = [](const TraceSummary& s) { return s.end_unix_nano - s.start_unix_nano; };
-  std::sort(result.traces.begin(), result.traces.end(),
-            [&](const TraceSummary& a, const TraceSummary& b) {
-              if (q.order == TraceQuery::Order::kSlowest && duration(a) != duration(b)) {
-                return duration(a) > duration(b);
-              }
-              if (a.start_unix_nano != b.start_unix_nano) {
-                return a.start_unix_nano > b.start_unix_nano;
-              }
-              return a.trace_id < b.trace_id;
-            });
-  if (result.traces.size() > q.limit) result.traces.resize(q.limit);
+  result.traces = search.Results();
   return result;
 }
 

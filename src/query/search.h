@@ -57,9 +57,18 @@ struct SearchResult {
 };
 
 // Reads the traces batches of the segments the index allows (newest
-// first), at most `max_scan_bytes` of them and `max_traces` traces in
-// memory at once. Newest-first searches stop once a segment completes
-// `limit` matches. Summaries count the spans read, in the range searched.
+// first), at most `max_scan_bytes` of them (every pass counted) and
+// `max_traces` traces in memory at once. Newest-first searches stop once a
+// segment completes `limit` matches. Summaries count the spans read, in the
+// range searched.
+//
+// With a service condition each segment is read twice: first the
+// service's resources alone, for the traces with a span of it (and of the
+// operation); then every span, but only those traces' spans are decoded.
+// A trace first met in an older segment gets its spans in the newer
+// segments already read from the blocks whose trace id filter passes it,
+// so a trace is summarized from all its spans in the segments read,
+// whichever segment holds the service's span.
 Result<SearchResult> SearchTraces(log::Log& log, const Indexer& index, const TraceQuery& query,
                                   uint64_t max_scan_bytes, size_t max_traces);
 

@@ -318,6 +318,52 @@ std::string ShopHex(int n) {
   return testing::Hex(id);
 }
 
+// The half of Shop(n, error, 300, base) of one service: its span alone.
+TraceRequest ShopHalf(int n, const char* service, bool error, int64_t base) {
+  TraceRequest whole = Shop(n, error, 300, base);
+  TraceRequest half;
+  for (const auto& rs : whole.resource_spans()) {
+    if (rs.resource().attributes(0).value().string_value() == service) {
+      *half.add_resource_spans() = rs;
+    }
+  }
+  return half;
+}
+
+// A search with a service condition reads a segment twice (the service's
+// traces, then their spans); a trace whose spans lie in several segments
+// must still be seen whole, whichever of them holds the service's span.
+TEST_F(QueryApiTest, TraceSearchSeesWholeTracesWhoseSpansLieInSeveralSegments) {
+  Start();
+  const int64_t base = Clock::Real().NowUnixNanos() - 30LL * 60 * 1'000'000'000;
+  // Trace 1: frontend's span first, payments' failing span three segments
+  // later. Trace 2: the other way round.
+  Send(ShopHalf(1, "frontend", false, base));
+  Send(ShopHalf(2, "payments", true, base));
+  for (int t = 100; t < 180; ++t) Send(Trace(t, 20));
+  Send(ShopHalf(1, "payments", true, base));
+  Send(ShopHalf(2, "frontend", false, base));
+  auto search = [&](const std::string& query) {
+    return testing::HttpGet(admin_, "/api/v1/traces?" + query).body;
+  };
+  ASSERT_TRUE(
+      testing::WaitUntil([&] { return Ids(search("service=frontend&limit=100")).size() == 2; },
+                         std::chrono::seconds(20)));
+  const std::string failing = search("service=frontend&error=true&limit=100");
+  EXPECT_EQ(Ids(failing), (std::vector<std::string>{ShopHex(2), ShopHex(1)})) << failing;
+  int whole = 0;
+  for (size_t at = 0;
+       (at = failing.find(R"("spanCount":2,"errorCount":1,)", at)) != std::string::npos; ++at) {
+    ++whole;
+  }
+  EXPECT_EQ(whole, 2) << "each trace summarized from both its spans: " << failing;
+  EXPECT_NE(failing.find(R"("partial":false)"), std::string::npos);
+  // The same traces found from payments' side.
+  EXPECT_EQ(Ids(search("service=payments&operation=charge&min_duration=250ms&limit=100")),
+            (std::vector<std::string>{ShopHex(2), ShopHex(1)}));
+  service_->Shutdown();
+}
+
 TEST_F(QueryApiTest, TraceSearchFindsTracesByServiceErrorDurationAndAttribute) {
   Start();
   const int64_t base = Clock::Real().NowUnixNanos() - 30LL * 60 * 1'000'000'000;  // 30 min ago
