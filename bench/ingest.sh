@@ -48,14 +48,24 @@ http=$(listen_address otlp http)
 grpc=$(listen_address otlp grpc)
 rw=$(listen_address prometheus_remote_write http)
 
+# sluice's CPU time so far (user + system, every thread), in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+
 run() {  # name, loadgen args...
   local name=$1; shift
-  local out
+  local out before after
+  before=$(cpu_ticks)
   out=$(taskset -c 1 "$bin" loadgen --no-progress --duration "${seconds}s" --ramp 1s \
         --services 200 --connections 16 "$@")
-  local rss
+  sleep 1  # what was accepted is indexed (QUERY=on) before the CPU time is read
+  after=$(cpu_ticks)
+  local rss accepted
   rss=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
-  printf '%-26s %s sluice_rss_kib=%s\n' "$name" "$out" "$rss"
+  accepted=$(sed -n 's/.* accepted=\([0-9]*\).*/\1/p' <<< "$out")
+  # CPU per item varies less from run to run than items per second on a
+  # shared machine: compare runs by both.
+  printf '%-26s %s sluice_rss_kib=%s sluice_cpu_ns_per_item=%s\n' "$name" "$out" "$rss" \
+    "$(( (after - before) * 1000000000 / $(getconf CLK_TCK) / (accepted > 0 ? accepted : 1) ))"
 }
 
 echo "== references (same run) =="

@@ -86,6 +86,9 @@ class RandomAccessFile {
   // Reads up to out.size() bytes at offset; returns the count read (0 at EOF).
   virtual Result<size_t> Read(uint64_t offset, std::span<uint8_t> out) const = 0;
   virtual Result<uint64_t> Size() const = 0;
+  // Tells the OS that [offset, offset + length) will be read soon, so it
+  // starts reading it in the background. Best effort; no-op by default.
+  virtual void Prefetch(uint64_t /*offset*/, uint64_t /*length*/) const {}
 };
 
 enum class OpenMode { kTruncate, kAppend };

@@ -247,6 +247,12 @@ class LogReader {
   Result<bool> SeekOwnFrame(uint64_t limit, uint64_t* run);
   // Loads frames_ for the closed segment pos_.segment of `size` bytes.
   Status LoadFrames(uint64_t size);
+  // A filtered reader's frames are spread over a closed segment, and the
+  // OS reads ahead only where reads follow each other: once the reader
+  // passes refill_at_, the next kPrefetchBytes of its frames' runs are asked
+  // for at once, so a cold read keeps the disk busy.
+  void PrefetchRuns(uint64_t limit);
+  static constexpr uint64_t kPrefetchBytes = 8 << 20;
 
   Log& log_;
   Position pos_;
@@ -267,6 +273,11 @@ class LogReader {
   // The frames of the reader's pipelines in closed segment frames_segment_.
   std::vector<FrameExtent> frames_;
   uint64_t frames_segment_ = UINT64_MAX;
+  // Asked of the OS ahead of the reader (Prefetch): the runs of its frames
+  // in frames_segment_ before prefetched_to_; more are asked for once the
+  // reader passes refill_at_.
+  uint64_t prefetched_to_ = 0;
+  uint64_t refill_at_ = 0;
 };
 
 }  // namespace sluice::log

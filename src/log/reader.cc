@@ -103,12 +103,31 @@ Status LogReader::LoadFrames(uint64_t size) {
 }
 
 Result<bool> LogReader::SeekOwnFrame(uint64_t limit, uint64_t* run) {
-  if (frames_segment_ != pos_.segment) SLUICE_RETURN_IF_ERROR(LoadFrames(limit));
+  if (frames_segment_ != pos_.segment) {
+    SLUICE_RETURN_IF_ERROR(LoadFrames(limit));
+    prefetched_to_ = refill_at_ = 0;
+  }
   FrameExtent next = NextRun(frames_, pos_.byte_offset, limit, kReadAhead);
   if (next.offset >= limit) return false;
   pos_.byte_offset = next.offset;
   *run = next.size;
+  if (pos_.byte_offset >= refill_at_) PrefetchRuns(limit);
   return true;
+}
+
+void LogReader::PrefetchRuns(uint64_t limit) {
+  uint64_t from = std::max(prefetched_to_, pos_.byte_offset);
+  uint64_t asked = 0;
+  refill_at_ = limit;
+  while (asked < kPrefetchBytes) {
+    const FrameExtent run = NextRun(frames_, from, limit, kPrefetchBytes);
+    if (run.offset >= limit) break;
+    file_->Prefetch(run.offset, run.size);
+    asked += run.size;
+    from = run.end();
+    if (refill_at_ == limit && asked >= kPrefetchBytes / 2) refill_at_ = run.offset;
+  }
+  prefetched_to_ = from;
 }
 
 Result<LogReader::Batch> LogReader::Next() {

@@ -3,6 +3,8 @@
 #include <atomic>
 #include <cstring>
 #include <fstream>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include "io/crc32c.h"
@@ -18,28 +20,42 @@ class CountingFileSystem final : public io::ForwardingFileSystem {
   Result<std::unique_ptr<io::RandomAccessFile>> OpenReadable(const std::string& path) override {
     SLUICE_ASSIGN_OR_RETURN(auto file, base().OpenReadable(path));
     bool segment = path.size() > 4 && path.substr(path.size() - 4) == ".seg";
-    return std::unique_ptr<io::RandomAccessFile>(
-        new Counting(std::move(file), segment ? &segment_bytes_read : &other_bytes_read));
+    return std::unique_ptr<io::RandomAccessFile>(new Counting(
+        std::move(file), segment ? &segment_bytes_read : &other_bytes_read, this, path));
   }
 
   std::atomic<uint64_t> segment_bytes_read{0};
   std::atomic<uint64_t> other_bytes_read{0};
+  // Segment byte ranges asked for ahead (Prefetch), in the order asked.
+  struct Asked {
+    std::string path;
+    uint64_t offset, length;
+  };
+  std::mutex mu;
+  std::vector<Asked> prefetched;
 
  private:
   class Counting final : public io::RandomAccessFile {
    public:
-    Counting(std::unique_ptr<io::RandomAccessFile> f, std::atomic<uint64_t>* n)
-        : f_(std::move(f)), n_(n) {}
+    Counting(std::unique_ptr<io::RandomAccessFile> f, std::atomic<uint64_t>* n,
+             CountingFileSystem* fs, std::string path)
+        : f_(std::move(f)), n_(n), fs_(fs), path_(std::move(path)) {}
     Result<size_t> Read(uint64_t offset, std::span<uint8_t> out) const override {
       SLUICE_ASSIGN_OR_RETURN(size_t got, f_->Read(offset, out));
       *n_ += got;
       return got;
     }
     Result<uint64_t> Size() const override { return f_->Size(); }
+    void Prefetch(uint64_t offset, uint64_t length) const override {
+      std::lock_guard<std::mutex> lock(fs_->mu);
+      fs_->prefetched.push_back({path_, offset, length});
+    }
 
    private:
     std::unique_ptr<io::RandomAccessFile> f_;
     std::atomic<uint64_t>* n_;
+    CountingFileSystem* fs_;
+    std::string path_;
   };
 };
 
@@ -81,6 +97,40 @@ TEST_F(IndexTest, ReaderOfOnePipelineReadsNoneOfAnotherPipelinesBytes) {
   EXPECT_EQ(end, log->End());
   // Exactly its own frames: not a head of the 6.4 MB of the other pipeline.
   EXPECT_EQ(fs.segment_bytes_read.load(), my_frame_bytes);
+}
+
+// The OS reads ahead only where reads follow one another; a reader of one
+// pipeline skips the others' frames, so it asks ahead for its own: cold, the
+// disk then has its next frames to read while it decodes these. It asks for
+// its frames only, each once, and well before it reads them.
+TEST_F(IndexTest, FilteredReaderAsksAheadForItsOwnFramesOnly) {
+  CountingFileSystem fs;
+  auto log = OpenLog(Small(), fs);
+  std::vector<std::string> mine;
+  uint64_t my_frame_bytes = 0;
+  for (int i = 0; i < 600; ++i) {
+    ASSERT_TRUE(log->Append(For(std::string(12 << 10, 'L'), {2})).ok());
+    if (i % 3 == 0) {
+      AppendRequest r = For("mine-" + std::to_string(i) + std::string(4000, 'm'), {1});
+      mine.push_back(r.payload);
+      ASSERT_TRUE(log->Append(std::move(r)).ok());
+    }
+  }
+  const std::vector<uint64_t> segments = log->Segments();
+  ASSERT_GT(segments.size(), 20u);
+  EXPECT_EQ(ReadAll(*log, log->Begin(), PipelineSet{1}), mine);
+  // Own frames per closed segment, from a reader of pipeline 1 alone.
+  for (const std::string& p : mine) my_frame_bytes += FrameSize(PipelineSet{1}, 1, p.size());
+  uint64_t asked = 0;
+  std::set<std::pair<std::string, uint64_t>> seen;
+  for (const auto& a : fs.prefetched) {
+    EXPECT_TRUE(seen.insert({a.path, a.offset}).second) << "asked twice for " << a.offset;
+    asked += a.length;
+  }
+  // Everything of its own in the closed segments (all but the active one,
+  // whose frames are read from the writer's memory), and nothing else.
+  EXPECT_LE(asked, my_frame_bytes);
+  EXPECT_GE(asked, my_frame_bytes - my_frame_bytes / segments.size() * 3);
 }
 
 TEST_F(IndexTest, BatchOfTwoPipelinesIsWrittenOnceAndReadByEach) {
