@@ -33,11 +33,12 @@ struct AppendResult {
 
 using AppendCallback = std::function<void(Result<AppendResult>)>;
 
-// A batch as the writer wrote it, shown to the append observer.
+// A batch as the writer wrote it, handed to the append observer, which may
+// keep its tenant and payload (move them out): the log is done with them.
 struct WrittenBatch {
   BatchHeader header;
-  std::string_view tenant;   // valid during the observer's call
-  std::string_view payload;  // valid during the observer's call
+  std::string tenant;
+  std::string payload;
   // Just past the batch written before it (in this segment or, for a
   // segment's first batch, the one before), and just past this one: every
   // batch is shown once, so a batch whose `previous` is where the observer
@@ -47,9 +48,10 @@ struct WrittenBatch {
 };
 
 // Called on the log's writer thread with each group of batches once they
-// are written and acknowledged, in log order, every pipeline's. It must be
-// quick and must not append to the log.
-using AppendObserver = std::function<void(std::span<const WrittenBatch>)>;
+// are written and acknowledged, in log order, every pipeline's. It runs on
+// the path of every append: it must be quick (hand the batches on rather
+// than work on them) and must not append to the log.
+using AppendObserver = std::function<void(std::span<WrittenBatch>)>;
 
 // The bytes the batch's frame takes in a segment.
 inline uint64_t FrameBytes(const AppendRequest& r) {

@@ -218,6 +218,9 @@ class LogReader {
     frames_segment_ = UINT64_MAX;
   }
   const PipelineSet* pipelines() const { return filtered_ ? &pipelines_ : nullptr; }
+  // For a reader that stops at byte `end` of its segment (a lookup of a few
+  // blocks): asks the OS ahead for nothing past it.
+  void LimitPrefetch(uint64_t end) { prefetch_end_ = end; }
   const Position& position() const { return pos_; }
   // Moves to another position (dropping the open file).
   void Seek(const Position& pos) {
@@ -278,6 +281,7 @@ class LogReader {
   // reader passes refill_at_.
   uint64_t prefetched_to_ = 0;
   uint64_t refill_at_ = 0;
+  uint64_t prefetch_end_ = UINT64_MAX;
 };
 
 }  // namespace sluice::log

@@ -116,6 +116,7 @@ Result<bool> LogReader::SeekOwnFrame(uint64_t limit, uint64_t* run) {
 }
 
 void LogReader::PrefetchRuns(uint64_t limit) {
+  limit = std::min(limit, prefetch_end_);
   uint64_t from = std::max(prefetched_to_, pos_.byte_offset);
   uint64_t asked = 0;
   refill_at_ = limit;

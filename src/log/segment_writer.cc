@@ -517,8 +517,8 @@ void SegmentWriter::Observe(size_t n, uint64_t segment) {
   if (!observer_) return;
   written_.clear();
   for (size_t k = 0; k < n; ++k) {
-    const Unwritten& u = unwritten_[k];
-    const AppendRequest& r = u.pending.request;
+    Unwritten& u = unwritten_[k];
+    AppendRequest& r = u.pending.request;
     WrittenBatch& b = written_.emplace_back();
     b.header.base_offset = u.base_offset;
     b.header.item_count = r.item_count;
@@ -528,8 +528,8 @@ void SegmentWriter::Observe(size_t n, uint64_t segment) {
     b.header.min_event_unix_nanos = r.min_event_unix_nanos;
     b.header.max_event_unix_nanos = r.max_event_unix_nanos;
     b.header.append_unix_nanos = u.append_unix_nanos;
-    b.tenant = r.tenant;
-    b.payload = r.payload;
+    b.tenant = std::move(r.tenant);  // completed: the writer is done with them
+    b.payload = std::move(r.payload);
     // The first batch shown has no predecessor the observer saw: its own
     // start stands in, which only a reader that stopped exactly there
     // matches.

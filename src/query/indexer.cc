@@ -68,12 +68,13 @@ Status Indexer::Start() {
   o.pipeline_ids = traces_;
   o.pipeline_ids.insert(o.pipeline_ids.end(), logs_.begin(), logs_.end());
   o.lag_from_read = true;  // the open segment is indexed, in memory, before it is committed
-  // The observer follows the head: the loop wakes to seal and commit, and to
-  // read only when the observer fell behind.
-  o.linger = std::chrono::milliseconds(100);
+  // The observer follows the head: the loop wakes to file what it queued
+  // (a wake-up per 10 ms of appends), seal and commit, and reads only what
+  // the observer left to it.
+  o.linger = std::chrono::milliseconds(10);
   pipeline::LogSink& sink = *this;
   loop_ = std::make_unique<pipeline::ReadLoop>(rt_, o, sink, metrics_);
-  rt_.log.SetAppendObserver([this](std::span<const log::WrittenBatch> b) { Observe(b); });
+  rt_.log.SetAppendObserver([this](std::span<log::WrittenBatch> b) { Observe(b); });
   SLUICE_RETURN_IF_ERROR(loop_->Start());
   // Segments before the cursor were indexed once; those whose summary is
   // missing or was damaged are read again, off the loop's thread.
@@ -103,7 +104,8 @@ void Indexer::Stop(pipeline::Deadline deadline) {
     loop_->Stop(deadline);
     loop_.reset();
   }
-  SealWaiting();  // left behind by the observer after the loop's last look
+  FileQueued();  // left behind by the observer after the loop's last look
+  SealWaiting();
 }
 
 void Indexer::Load() {
@@ -196,16 +198,12 @@ void Indexer::Index(const log::LogReader::Batch& batch, Open* into) const {
 }
 
 Status Indexer::Take(const log::LogReader::Batch& batch, const log::Position&) {
-  if (!lowered_) {
-    // The loop's thread: indexing yields the CPU to ingest when both want it.
-    SetThreadLowPriority();
-    lowered_ = true;
-  }
+  FileQueued();  // they come before this batch
   {
     MutexLock lock(mu_);
     // The reader starts at or before where the index stopped and meets the
     // batches of its pipelines in order: a batch that ends past that point
-    // is the next one, one that does not was filed by the observer.
+    // is the next one, one that does not was taken by the observer.
     if (covered_known_ && !log::Before(covered_, batch.next)) return Status::Ok();
     File(batch);
     covered_ = batch.next;
@@ -216,6 +214,13 @@ Status Indexer::Take(const log::LogReader::Batch& batch, const log::Position&) {
 }
 
 log::Position Indexer::CoveredTo(const log::Position& at) {
+  if (!lowered_) {
+    // The loop's thread (which asks this before anything else): indexing
+    // yields the CPU to ingest when both want it.
+    SetThreadLowPriority();
+    lowered_ = true;
+  }
+  FileQueued();
   SealWaiting();
   MutexLock lock(mu_);
   if (!covered_known_) {
@@ -227,20 +232,41 @@ log::Position Indexer::CoveredTo(const log::Position& at) {
   return log::Before(at, covered_) ? covered_ : at;
 }
 
-void Indexer::Observe(std::span<const log::WrittenBatch> batches) {
+void Indexer::Observe(std::span<log::WrittenBatch> batches) {
   MutexLock lock(mu_);
-  for (const log::WrittenBatch& b : batches) {
+  for (log::WrittenBatch& b : batches) {
     if (!covered_known_ || b.previous.segment != covered_.segment ||
         b.previous.byte_offset != covered_.byte_offset) {
       continue;  // the reader has not reached it (or has passed it)
     }
-    covered_ = b.next;
-    if (!b.header.pipelines.Intersects(indexed_)) continue;
+    if (b.header.pipelines.Intersects(indexed_)) {
+      if (queued_bytes_ + b.payload.size() > kMaxQueuedBytes) continue;  // left to the reader
+      queued_bytes_ += b.payload.size();
+      covered_ = b.next;
+      queued_.push_back(std::move(b));
+    } else {
+      covered_ = b.next;
+    }
+  }
+}
+
+void Indexer::FileQueued() {
+  std::vector<log::WrittenBatch> queued;
+  {
+    MutexLock lock(mu_);
+    if (queued_.empty()) return;
+    std::swap(queued, queued_);
+    queued_bytes_ = 0;
+  }
+  // Only this thread files: the lock is taken per batch, so that the
+  // observer (on the writer thread) never waits for more than one.
+  for (const log::WrittenBatch& b : queued) {
     log::LogReader::Batch batch;
     batch.header = b.header;
     batch.tenant = b.tenant;
     batch.payload = b.payload;
     batch.next = b.next;
+    MutexLock lock(mu_);
     File(batch);
   }
 }
@@ -269,6 +295,7 @@ void Indexer::SealWaiting() {
 }
 
 Result<log::Position> Indexer::Committable(const log::Position& read) {
+  FileQueued();
   SealWaiting();
   MutexLock lock(mu_);
   // The open segment's summary is only in memory: a restart reads it again.

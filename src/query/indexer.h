@@ -22,13 +22,17 @@ namespace sluice::query {
 // query reads only the segments that can answer it.
 //
 // Two paths feed it, and each batch of its pipelines is indexed once, by
-// whichever reaches it first: the log's append observer, which shows every
-// batch as it is written (so following the head costs no read of the
+// whichever reaches it first: the log's append observer, which hands over
+// every batch as it is written (so following the head costs no read of the
 // segment files), and its own ReadLoop (cursor `query/index`), which reads
-// what was written before it started or while it was behind. Both file a
+// what was written before it started or while it was behind. Both take a
 // batch only when it starts where the index stopped (`covered_`); the
 // observer takes over once the reader has caught up, and the reader then
-// skips what the observer covered without reading it.
+// skips what the observer covered without reading it. The observer only
+// queues the batches it takes (their payloads moved, not copied): the
+// writer thread that calls it also answers the appends, so the work of
+// indexing is done on the loop's thread, at a low priority. A queue at
+// kMaxQueuedBytes takes no more: the reader reads those batches back later.
 //
 // The open segment's summary is kept in memory, its trace ids exactly; when
 // a batch of the next segment arrives the summary is sealed on the loop's
@@ -110,8 +114,10 @@ class Indexer final : private pipeline::LogSink {
   Status Take(const log::LogReader::Batch& batch, const log::Position& start) override;
   log::Position CoveredTo(const log::Position& at) override;
   Result<log::Position> Committable(const log::Position& read) override;
-  // The append observer: files the batches that continue the index.
-  void Observe(std::span<const log::WrittenBatch> batches);
+  // The append observer: queues the batches that continue the index.
+  void Observe(std::span<log::WrittenBatch> batches);
+  // Files the queued batches (the loop's thread).
+  void FileQueued();
   // Files a batch of the indexed pipelines that starts where the index
   // stopped: seals the open summary first if the batch is in a later
   // segment (moved to sealing_), then adds it to open_ and offers it to the
@@ -149,10 +155,14 @@ class Indexer final : private pipeline::LogSink {
   // Summaries of segments left behind, not sealed yet (queries read those
   // segments whole meanwhile).
   std::vector<Open> sealing_ SLUICE_GUARDED_BY(mu_);
-  // Just past the last batch filed (or stepped over: other pipelines'),
-  // once known: the reader's first position, or past its first batch.
+  // Just past the last batch filed or queued (or stepped over: other
+  // pipelines'), once known: the reader's first position.
   log::Position covered_ SLUICE_GUARDED_BY(mu_);
   bool covered_known_ SLUICE_GUARDED_BY(mu_) = false;
+  // Taken by the observer, not filed yet, in log order.
+  static constexpr uint64_t kMaxQueuedBytes = 16 << 20;
+  std::vector<log::WrittenBatch> queued_ SLUICE_GUARDED_BY(mu_);
+  uint64_t queued_bytes_ SLUICE_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace sluice::query

@@ -25,6 +25,7 @@ Status ForEachBatchInRange(log::Log& log, uint64_t segment, uint64_t begin, uint
   log::LogReader reader(
       log, log::Position{segment, std::max<uint64_t>(begin, log::kSegmentHeaderSize), segment});
   reader.SetPipelines(pipelines);
+  reader.LimitPrefetch(end);
   while (true) {
     Result<log::LogReader::Batch> batch = reader.Next();
     if (!batch.ok()) {

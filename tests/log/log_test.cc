@@ -112,10 +112,10 @@ TEST_F(LogTest, AppendObserverSeesEveryBatchOnceInOrderWithPositionsReadersAgree
   };
   std::mutex mu;
   std::vector<Seen> seen;
-  log->SetAppendObserver([&](std::span<const WrittenBatch> batches) {
+  log->SetAppendObserver([&](std::span<WrittenBatch> batches) {
     std::lock_guard<std::mutex> lock(mu);
-    for (const WrittenBatch& b : batches) {
-      seen.push_back({std::string(b.payload), b.previous, b.next, b.header.base_offset});
+    for (WrittenBatch& b : batches) {
+      seen.push_back({std::move(b.payload), b.previous, b.next, b.header.base_offset});
     }
   });
   std::vector<std::string> written;
