@@ -89,6 +89,12 @@ class RandomAccessFile {
   // Tells the OS that [offset, offset + length) will be read soon, so it
   // starts reading it in the background. Best effort; no-op by default.
   virtual void Prefetch(uint64_t /*offset*/, uint64_t /*length*/) const {}
+  // Reads what of [offset, offset + out.size()) the OS holds in memory, up
+  // to the first byte it would have to wait for the disk for; returns the
+  // count read. By default (a file system that cannot tell) reads it all.
+  virtual Result<size_t> ReadCached(uint64_t offset, std::span<uint8_t> out) const {
+    return Read(offset, out);
+  }
 };
 
 enum class OpenMode { kTruncate, kAppend };

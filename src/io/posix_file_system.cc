@@ -124,6 +124,17 @@ class PosixRandomAccessFile final : public RandomAccessFile {
     return static_cast<uint64_t>(st.st_size);
   }
 
+  Result<size_t> ReadCached(uint64_t offset, std::span<uint8_t> out) const override {
+    iovec iov{out.data(), out.size()};
+    while (true) {
+      ssize_t n = ::preadv2(fd_, &iov, 1, static_cast<off_t>(offset), RWF_NOWAIT);
+      if (n >= 0) return static_cast<size_t>(n);
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) return size_t{0};  // not in memory
+      return Read(offset, out);               // RWF_NOWAIT unsupported here: a plain read
+    }
+  }
+
   void Prefetch(uint64_t offset, uint64_t length) const override {
     ::posix_fadvise(fd_, static_cast<off_t>(offset), static_cast<off_t>(length),
                     POSIX_FADV_WILLNEED);

@@ -251,9 +251,10 @@ class LogReader {
   // Loads frames_ for the closed segment pos_.segment of `size` bytes.
   Status LoadFrames(uint64_t size);
   // A filtered reader's frames are spread over a closed segment, and the
-  // OS reads ahead only where reads follow each other: once the reader
-  // passes refill_at_, the next kPrefetchBytes of its frames' runs are asked
-  // for at once, so a cold read keeps the disk busy.
+  // OS reads ahead only where reads follow each other: once a read finds
+  // the disk cold, and then whenever the reader passes refill_at_, the next
+  // kPrefetchBytes of its frames' runs are asked for at once, so a cold
+  // read keeps the disk busy.
   void PrefetchRuns(uint64_t limit);
   static constexpr uint64_t kPrefetchBytes = 8 << 20;
 
@@ -282,6 +283,8 @@ class LogReader {
   uint64_t prefetched_to_ = 0;
   uint64_t refill_at_ = 0;
   uint64_t prefetch_end_ = UINT64_MAX;
+  // A read found the disk cold: from then on the reader asks ahead.
+  bool cold_ = false;
 };
 
 }  // namespace sluice::log

@@ -35,7 +35,21 @@ Status LogReader::Fill(uint64_t offset, uint64_t need, uint64_t limit, uint64_t 
   // Close behind the writer the bytes may still be in its memory.
   size_t n = into.size();
   if (!log_.ReadRecent(file_segment_, offset, into)) {
-    SLUICE_ASSIGN_OR_RETURN(n, file_->Read(offset, into));
+    if (frames_segment_ == file_segment_) {
+      // A filtered reader in a closed segment: ask ahead only once a read
+      // finds the disk cold (a warm scan would pay for asking).
+      SLUICE_ASSIGN_OR_RETURN(n, file_->ReadCached(offset, into));
+      if (n < into.size()) {
+        if (!cold_) {
+          cold_ = true;
+          PrefetchRuns(limit);
+        }
+        SLUICE_ASSIGN_OR_RETURN(size_t rest, file_->Read(offset + n, into.subspan(n)));
+        n += rest;
+      }
+    } else {
+      SLUICE_ASSIGN_OR_RETURN(n, file_->Read(offset, into));
+    }
   }
   window_length_ = n;
   window_offset_ = offset;
@@ -111,7 +125,7 @@ Result<bool> LogReader::SeekOwnFrame(uint64_t limit, uint64_t* run) {
   if (next.offset >= limit) return false;
   pos_.byte_offset = next.offset;
   *run = next.size;
-  if (pos_.byte_offset >= refill_at_) PrefetchRuns(limit);
+  if (cold_ && pos_.byte_offset >= refill_at_) PrefetchRuns(limit);
   return true;
 }
 

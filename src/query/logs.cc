@@ -140,52 +140,40 @@ Result<LogQuery> ParseLogQuery(const std::vector<std::pair<std::string, std::str
   return q;
 }
 
-void ForEachLogRecord(std::string_view request,
-                      const std::function<void(const LogRecordRef&)>& fn) {
-  const char* resource_seen = nullptr;
-  std::string service;
-  wire::otlp::ForEachLeaf(
-      request,
-      [&](std::string_view resource, std::string_view, std::string_view leaf) -> Status {
-        if (resource_seen == nullptr || resource.data() != resource_seen) {
-          resource_seen = resource.data();
-          service = wire::otlp::ServiceName(resource);
-        }
-        LogRecordRef r{resource, service, leaf};
-        int64_t observed = 0;
-        wire::ProtoReader p(leaf);
-        while (p.Next()) {
-          switch (p.field()) {
-            case of::kRecordTime:
-              r.time_unix_nano = p.as_int64();
-              break;
-            case of::kRecordObservedTime:
-              observed = p.as_int64();
-              break;
-            case of::kRecordSeverityNumber:
-              r.severity = static_cast<int32_t>(p.varint());
-              break;
-            case of::kRecordSeverityText:
-              r.severity_text = p.bytes();
-              break;
-            case of::kRecordBody:
-              r.body = p.bytes();
-              break;
-            case of::kRecordTraceId:
-              r.trace_id = p.bytes();
-              break;
-            case of::kRecordSpanId:
-              r.span_id = p.bytes();
-              break;
-            default:
-              break;
-          }
-        }
-        if (r.time_unix_nano == 0) r.time_unix_nano = observed;
-        fn(r);
-        return Status::Ok();
-      })
-      .IgnoreError();  // stored batches were checked on receipt
+LogRecordRef ReadLogRecord(std::string_view resource, std::string_view service,
+                           std::string_view record) {
+  LogRecordRef r{resource, service, record};
+  int64_t observed = 0;
+  wire::ProtoReader p(record);
+  while (p.Next()) {
+    switch (p.field()) {
+      case of::kRecordTime:
+        r.time_unix_nano = p.as_int64();
+        break;
+      case of::kRecordObservedTime:
+        observed = p.as_int64();
+        break;
+      case of::kRecordSeverityNumber:
+        r.severity = static_cast<int32_t>(p.varint());
+        break;
+      case of::kRecordSeverityText:
+        r.severity_text = p.bytes();
+        break;
+      case of::kRecordBody:
+        r.body = p.bytes();
+        break;
+      case of::kRecordTraceId:
+        r.trace_id = p.bytes();
+        break;
+      case of::kRecordSpanId:
+        r.span_id = p.bytes();
+        break;
+      default:
+        break;
+    }
+  }
+  if (r.time_unix_nano == 0) r.time_unix_nano = observed;
+  return r;
 }
 
 bool LogMatches(const LogQuery& q, const LogRecordRef& r) {

@@ -15,6 +15,9 @@
 #include "log/log.h"
 #include "query/indexer.h"
 #include "query/params.h"
+#include "wire/otlp/common.h"
+#include "wire/otlp/logs.h"
+#include "wire/proto_reader.h"
 
 namespace sluice::query {
 
@@ -65,8 +68,40 @@ bool LogMatches(const LogQuery& q, const LogRecordRef& r);
 // Appends the record as the JSON object docs/api.md shows.
 void AppendLogRecordJson(std::string& out, const LogRecordRef& r);
 
-// Calls fn for each record of a stored OTLP logs request, with its service.
-void ForEachLogRecord(std::string_view request, const std::function<void(const LogRecordRef&)>& fn);
+// The record's fields, read in one pass over it.
+LogRecordRef ReadLogRecord(std::string_view resource, std::string_view service,
+                           std::string_view record);
+
+// Calls fn(const LogRecordRef&) for each record of a stored OTLP logs
+// request, with its service. Walked by hand, inline: a scan calls it for
+// every record of gigabytes of logs.
+template <typename Fn>
+void ForEachLogRecord(std::string_view request, Fn&& fn) {
+  namespace of = wire::otlp::field;
+  constexpr auto kBytes = wire::WireType::kLengthDelimited;
+  wire::ProtoReader req(request);
+  std::string service;
+  while (req.Next()) {
+    if (req.field() != of::kRequestResourceLogs || !req.Is(kBytes)) continue;
+    const std::string_view resource_logs = req.bytes();
+    std::string_view resource;
+    wire::ProtoReader find(resource_logs);
+    while (find.Next()) {
+      if (find.field() == of::kResourceLogsResource && find.Is(kBytes)) resource = find.bytes();
+    }
+    service = wire::otlp::ServiceName(resource);
+    wire::ProtoReader rl(resource_logs);
+    while (rl.Next()) {
+      if (rl.field() != of::kResourceLogsScopeLogs || !rl.Is(kBytes)) continue;
+      wire::ProtoReader sl(rl.bytes());
+      while (sl.Next()) {
+        if (sl.field() == of::kScopeLogsRecords && sl.Is(kBytes)) {
+          fn(ReadLogRecord(resource, service, sl.bytes()));
+        }
+      }
+    }
+  }
+}
 
 struct LogSearchResult {
   std::string records_json;  // the objects of the page, comma-separated
