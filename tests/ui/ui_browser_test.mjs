@@ -467,7 +467,17 @@ service:
     await page.getByLabel('Body contains').fill('order 42 declined');
     await page.getByLabel('Body contains').press('Enter');
     await page.waitForURL(/q=order/);
-    await page.waitForSelector('table.logs tbody tr .log-body', { timeout: 10000 });
+    // The page before the search stays on screen until its answer arrives.
+    await page
+      .waitForFunction(
+        (want) => {
+          const rows = document.querySelectorAll('table.logs tbody tr .log-body');
+          return rows.length === 1 && rows[0].textContent === want;
+        },
+        HOSTILE_LOG_LINE,
+        { timeout: 10000 },
+      )
+      .catch(() => {});
     const bodies = await page.locator('table.logs tbody tr .log-body').allTextContents();
     await notPwned('logs');
     check('a log search finds the known line, as text', bodies.length === 1 && bodies[0] === HOSTILE_LOG_LINE, JSON.stringify(bodies));
