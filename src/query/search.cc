@@ -271,6 +271,8 @@ class Search {
 
  private:
   bool Matches(const TraceState& t) const {
+    // A candidate whose spans were not read (the budget ran out first).
+    if (t.spans == 0) return false;
     const uint32_t all_attributes =
         q_.attributes.empty() ? 0
                               : static_cast<uint32_t>((uint64_t{1} << q_.attributes.size()) - 1);
