@@ -11,6 +11,7 @@
 #include "query/segment_reader.h"
 #include "wire/otlp/common.h"
 #include "wire/otlp/traces.h"
+#include "wire/otlp/walk.h"
 #include "wire/proto_reader.h"
 
 namespace sluice::query {
@@ -181,12 +182,7 @@ void Indexer::Index(const log::LogReader::Batch& batch, Open* into) const {
       wire::ProtoReader scope(block.bytes());  // ScopeSpans
       while (scope.Next()) {
         if (scope.field() != 2 || !scope.Is(wire::WireType::kLengthDelimited)) continue;
-        std::string_view span = scope.bytes();
-        wire::ProtoReader first(span);
-        std::string_view trace_id =
-            first.Next() && first.field() == 1 && first.Is(wire::WireType::kLengthDelimited)
-                ? first.bytes()
-                : wire::LastBytesField(span, 1);
+        const std::string_view trace_id = wire::otlp::SpanTraceId(scope.bytes());
         ++s.spans;
         if (trace_id == last_trace) continue;  // a trace's spans mostly come together
         last_trace = trace_id;

@@ -16,8 +16,7 @@
 #include "query/indexer.h"
 #include "query/params.h"
 #include "wire/otlp/common.h"
-#include "wire/otlp/logs.h"
-#include "wire/proto_reader.h"
+#include "wire/otlp/walk.h"
 
 namespace sluice::query {
 
@@ -77,30 +76,16 @@ LogRecordRef ReadLogRecord(std::string_view resource, std::string_view service,
 // every record of gigabytes of logs.
 template <typename Fn>
 void ForEachLogRecord(std::string_view request, Fn&& fn) {
-  namespace of = wire::otlp::field;
-  constexpr auto kBytes = wire::WireType::kLengthDelimited;
-  wire::ProtoReader req(request);
   std::string service;
-  while (req.Next()) {
-    if (req.field() != of::kRequestResourceLogs || !req.Is(kBytes)) continue;
-    const std::string_view resource_logs = req.bytes();
-    std::string_view resource;
-    wire::ProtoReader find(resource_logs);
-    while (find.Next()) {
-      if (find.field() == of::kResourceLogsResource && find.Is(kBytes)) resource = find.bytes();
-    }
-    service = wire::otlp::ServiceName(resource);
-    wire::ProtoReader rl(resource_logs);
-    while (rl.Next()) {
-      if (rl.field() != of::kResourceLogsScopeLogs || !rl.Is(kBytes)) continue;
-      wire::ProtoReader sl(rl.bytes());
-      while (sl.Next()) {
-        if (sl.field() == of::kScopeLogsRecords && sl.Is(kBytes)) {
-          fn(ReadLogRecord(resource, service, sl.bytes()));
-        }
-      }
-    }
-  }
+  wire::otlp::WalkLeaves(
+      request,
+      [&](std::string_view resource) {
+        service = wire::otlp::ServiceName(resource);
+        return true;
+      },
+      [&](std::string_view resource, std::string_view record) {
+        fn(ReadLogRecord(resource, service, record));
+      });
 }
 
 struct LogSearchResult {

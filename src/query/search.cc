@@ -16,6 +16,7 @@
 #include "wire/otlp/common.h"
 #include "wire/otlp/inspect.h"
 #include "wire/otlp/traces.h"
+#include "wire/otlp/walk.h"
 #include "wire/proto_reader.h"
 
 namespace sluice::query {
@@ -129,53 +130,6 @@ Result<TraceQuery> ParseTraceQuery(const std::vector<std::pair<std::string, std:
 
 namespace {
 
-// Calls resource_fn(resource) for each ResourceSpans of an encoded traces
-// request and, when it returns true, span_fn(span) for each of its spans.
-// Read by hand rather than through ForEachLeaf: a search walks every span
-// of hundreds of MiB, and a pass that only asks each span's trace id must
-// not pay for more.
-template <typename ResourceFn, typename SpanFn>
-void WalkSpans(std::string_view request, ResourceFn&& resource_fn, SpanFn&& span_fn) {
-  wire::ProtoReader req(request);
-  while (req.Next()) {
-    if (req.field() != of::kRequestResourceSpans || !req.Is(wire::WireType::kLengthDelimited)) {
-      continue;
-    }
-    const std::string_view resource_spans = req.bytes();
-    std::string_view resource;
-    wire::ProtoReader find(resource_spans);
-    while (find.Next()) {
-      if (find.field() == of::kResourceSpansResource && find.Is(wire::WireType::kLengthDelimited)) {
-        resource = find.bytes();
-      }
-    }
-    if (!resource_fn(resource)) continue;
-    wire::ProtoReader rs(resource_spans);
-    while (rs.Next()) {
-      if (rs.field() != of::kResourceSpansScopeSpans || !rs.Is(wire::WireType::kLengthDelimited)) {
-        continue;
-      }
-      wire::ProtoReader ss(rs.bytes());
-      while (ss.Next()) {
-        if (ss.field() == of::kScopeSpansSpans && ss.Is(wire::WireType::kLengthDelimited)) {
-          span_fn(resource, ss.bytes());
-        }
-      }
-    }
-  }
-}
-
-// A span's trace id: its first field as every SDK writes it, else wherever
-// it is.
-std::string_view TraceIdOf(std::string_view span) {
-  wire::ProtoReader first(span);
-  if (first.Next() && first.field() == of::kSpanTraceId &&
-      first.Is(wire::WireType::kLengthDelimited)) {
-    return first.bytes();
-  }
-  return wire::LastBytesField(span, of::kSpanTraceId);
-}
-
 TraceKey KeyOf(std::string_view trace_id) {
   TraceKey key;
   std::memcpy(&key.hi, trace_id.data(), 8);
@@ -207,12 +161,12 @@ class Search {
 
   // Without a service condition: every span's trace is kept.
   void TakeAll(std::string_view payload) {
-    WalkSpans(
+    wire::otlp::WalkLeaves(
         payload, [](std::string_view) { return true; },
         [&](std::string_view resource, std::string_view span) {
-          std::string_view id = TraceIdOf(span);
+          std::string_view id = wire::otlp::SpanTraceId(span);
           if (id.size() != 16) return;
-          TraceState* t = Find(KeyOf(id), /*add=*/true);
+          TraceState* t = Add(KeyOf(id));
           if (t != nullptr) Accumulate(*t, resource, span);
         });
   }
@@ -221,7 +175,7 @@ class Search {
   // a span of the service (and operation) becomes a candidate. Other
   // services' resources are stepped over whole.
   void FindCandidates(std::string_view payload) {
-    WalkSpans(
+    wire::otlp::WalkLeaves(
         payload,
         [&](std::string_view resource) { return wire::otlp::ServiceName(resource) == q_.service; },
         [&](std::string_view, std::string_view span) {
@@ -229,18 +183,18 @@ class Search {
               wire::LastBytesField(span, of::kSpanName) != std::string_view(q_.operation)) {
             return;
           }
-          std::string_view id = TraceIdOf(span);
-          if (id.size() == 16) Find(KeyOf(id), /*add=*/true);
+          std::string_view id = wire::otlp::SpanTraceId(span);
+          if (id.size() == 16) Add(KeyOf(id));
         });
   }
 
   // The second pass: the spans of candidates numbered `first` and up
   // accumulate; a span of any other trace costs its trace id's lookup.
   void Complete(std::string_view payload, size_t first) {
-    WalkSpans(
+    wire::otlp::WalkLeaves(
         payload, [](std::string_view) { return true; },
         [&](std::string_view resource, std::string_view span) {
-          std::string_view id = TraceIdOf(span);
+          std::string_view id = wire::otlp::SpanTraceId(span);
           if (id.size() != 16) return;
           auto it = index_.find(KeyOf(id));
           if (it == index_.end() || it->second < first) return;
@@ -283,12 +237,11 @@ class Search {
            t.start_unix_nano <= q_.end_unix_nano;
   }
 
-  // The trace's state; added when `add` and within max_traces (else null,
-  // and the search is partial).
-  TraceState* Find(const TraceKey& key, bool add) {
+  // The trace's state, added if new and within max_traces (else null, and
+  // the search is partial).
+  TraceState* Add(const TraceKey& key) {
     auto it = index_.find(key);
     if (it != index_.end()) return &traces_[it->second];
-    if (!add) return nullptr;
     if (traces_.size() >= max_traces_) {
       result_.partial = true;
       return nullptr;
