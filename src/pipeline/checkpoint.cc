@@ -14,7 +14,7 @@ constexpr uint32_t kCheckpointVersion = 1;
 }  // namespace
 
 std::string EncodeCheckpoint(std::string_view magic, const log::Position& pos, int64_t start_time,
-                             std::string_view state) {
+                             std::string_view state, const std::vector<TenantState>& tenants) {
   std::string body;
   wire::ProtoWriter w(&body);
   w.Varint(1, pos.segment);
@@ -22,6 +22,12 @@ std::string EncodeCheckpoint(std::string_view magic, const log::Position& pos, i
   w.Varint(3, pos.record_offset);
   w.Varint(4, static_cast<uint64_t>(start_time));
   w.Bytes(5, state);
+  for (const TenantState& t : tenants) {
+    size_t m = w.BeginMessage(6);
+    w.Bytes(1, t.tenant);
+    w.Bytes(2, t.state);
+    w.EndMessage(m);
+  }
   std::string out(magic.substr(0, 4));
   out.resize(4, '\0');
   uint32_t version = kCheckpointVersion;
@@ -33,7 +39,8 @@ std::string EncodeCheckpoint(std::string_view magic, const log::Position& pos, i
 }
 
 Status DecodeCheckpoint(std::string_view magic, std::string_view file, log::Position* pos,
-                        int64_t* start_time, std::string_view* state) {
+                        int64_t* start_time, std::string_view* state,
+                        std::vector<TenantState>* tenants) {
   if (file.size() < 12 || file.substr(0, 4) != magic.substr(0, 4)) {
     return Status::Corruption("not a checkpoint of this connector type");
   }
@@ -47,6 +54,7 @@ Status DecodeCheckpoint(std::string_view magic, std::string_view file, log::Posi
   std::string_view body = file.substr(12);
   if (io::Crc32c(body) != crc) return Status::Corruption("checkpoint checksum mismatch");
   *state = {};
+  if (tenants != nullptr) tenants->clear();
   wire::ProtoReader r(body);
   while (r.Next()) {
     switch (r.field()) {
@@ -65,6 +73,18 @@ Status DecodeCheckpoint(std::string_view magic, std::string_view file, log::Posi
       case 5:
         *state = r.bytes();
         break;
+      case 6: {
+        if (tenants == nullptr) break;
+        TenantState t;
+        wire::ProtoReader f(r.bytes());
+        while (f.Next()) {
+          if (f.field() == 1) t.tenant = f.bytes();
+          if (f.field() == 2) t.state = f.bytes();
+        }
+        if (!f.ok()) return Status::Corruption(f.error());
+        tenants->push_back(t);
+        break;
+      }
       default:
         break;
     }

@@ -40,8 +40,8 @@ constexpr int64_t kHour = 3600LL * 1'000'000'000;
 // dependencies query one day.
 constexpr int64_t kTraceLookback = 48 * kHour;
 constexpr int64_t kDependenciesLookback = 24 * kHour;
-// Without the rollups (another tenant, or no connectors), services and
-// operations come from the spans of the last hour.
+// Without rollups (no connectors, or none of the tenant's yet), services
+// and operations come from the spans of the last hour.
 constexpr int64_t kCatalogScan = kHour;
 // Each trace found is read again by id: fewer than Jaeger's 100 by default.
 constexpr int64_t kDefaultLimit = 20;
@@ -549,20 +549,19 @@ struct Catalog {
   bool partial = false;
 };
 
-// From the rollups, over their retention. The connectors aggregate every
-// tenant's spans into the default tenant's rollups: another tenant has none.
+// From the scope's tenant's rollups, over their retention.
 void CatalogFromRollups(const QueryContext& ctx, std::string_view service, Catalog* into) {
-  if (!ctx.scope.IsDefault()) return;
   const int64_t from = ctx.now_unix_nano - ctx.options.rollups.retention.count();
   ctx.rollups.Read([&](const Rollups& r) {
-    r.ForEach(from, ctx.now_unix_nano, [&](const Rollups::Series& s, int64_t, const Totals& t) {
-      if (t.calls == 0) return;
-      if (s.kind == Rollups::Kind::kService || s.kind == Rollups::Kind::kServiceAll) {
-        into->services.insert(s.a);
-      } else if (s.kind == Rollups::Kind::kOperation && s.a == service) {
-        into->operations.emplace(s.b, KindFromLabel(s.c));
-      }
-    });
+    r.ForEach(from, ctx.now_unix_nano, ctx.scope,
+              [&](const Rollups::Series& s, int64_t, const Totals& t) {
+                if (t.calls == 0) return;
+                if (s.kind == Rollups::Kind::kService || s.kind == Rollups::Kind::kServiceAll) {
+                  into->services.insert(s.a);
+                } else if (s.kind == Rollups::Kind::kOperation && s.a == service) {
+                  into->operations.emplace(s.b, KindFromLabel(s.c));
+                }
+              });
   });
 }
 
@@ -680,14 +679,12 @@ net::HttpResponse Dependencies(const Params& params, const QueryContext& ctx) {
     lookback = ms * kMilli;
   }
   std::map<std::pair<std::string, std::string>, uint64_t> calls;
-  if (ctx.scope.IsDefault()) {
-    ctx.rollups.Read([&](const Rollups& r) {
-      r.ForEach(std::max<int64_t>(0, end - lookback), end,
-                [&](const Rollups::Series& s, int64_t, const Totals& t) {
-                  if (s.kind == Rollups::Kind::kEdge && t.calls > 0) calls[{s.a, s.b}] += t.calls;
-                });
-    });
-  }
+  ctx.rollups.Read([&](const Rollups& r) {
+    r.ForEach(std::max<int64_t>(0, end - lookback), end, ctx.scope,
+              [&](const Rollups::Series& s, int64_t, const Totals& t) {
+                if (s.kind == Rollups::Kind::kEdge && t.calls > 0) calls[{s.a, s.b}] += t.calls;
+              });
+  });
   std::string data = "[";
   for (const auto& [edge, n] : calls) {
     if (data.size() > 1) data += ',';

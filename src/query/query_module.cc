@@ -273,12 +273,9 @@ net::HttpResponse QueryModule::Answer(const net::HttpRequest& request) {
     Result<WindowQuery> q =
         ParseWindowQuery(net::ParseQueryString(request.query), rt_.clock.NowUnixNanos());
     if (!q.ok()) return JsonError(400, q.status().message());
+    q->scope = ctx.scope;
     Result<std::string> body = std::string();
-    // The connectors aggregate every tenant's spans together: their rollups
-    // belong to the default tenant, and another tenant has none.
-    static const Rollups kNone({});
-    rollups_.Read([&](const Rollups& held) {
-      const Rollups& r = ctx.scope.IsDefault() ? held : kNone;
+    rollups_.Read([&](const Rollups& r) {
       if (path == kGraph) {
         body = RenderGraph(r, *q);
       } else if (path == kServices) {

@@ -156,17 +156,19 @@ Rollups::Rollups(Options options) : options_(options) {
 
 uint32_t Rollups::SeriesId(const Series& s) {
   std::string key;
-  key.reserve(s.a.size() + s.b.size() + s.c.size() + 3);
+  key.reserve(s.a.size() + s.b.size() + s.c.size() + s.tenant.size() + 4);
   key += static_cast<char>(s.kind);
   key += s.a;
   key += '\0';
   key += s.b;
   key += '\0';
   key += s.c;
+  key += '\0';
+  key += s.tenant;
   auto [it, inserted] = series_ids_.try_emplace(std::move(key), series_.size());
   if (inserted) {
     series_.push_back(s);
-    bytes_ += sizeof(Series) + s.a.size() + s.b.size() + s.c.size() + 64;
+    bytes_ += sizeof(Series) + s.a.size() + s.b.size() + s.c.size() + s.tenant.size() + 64;
   }
   return it->second;
 }
@@ -286,7 +288,7 @@ void Rollups::ExpireCumulative(int64_t now) {
 }
 
 int64_t Rollups::ForEach(
-    int64_t from, int64_t to,
+    int64_t from, int64_t to, const TenantScope& scope,
     const std::function<void(const Series&, int64_t, const Totals&)>& fn) const {
   // The 10 s slots answer when they reach back as far as the minutes do, or
   // far enough for the range.
@@ -302,6 +304,7 @@ int64_t Rollups::ForEach(
   Totals t;
   for (; it != tier->slots.end() && it->start < to; ++it) {
     for (const Cell& c : it->cells) {
+      if (!scope.Admits(series_[c.series].tenant)) continue;
       t.calls = c.calls;
       t.errors = c.errors;
       t.sum_seconds = c.sum;
@@ -312,19 +315,22 @@ int64_t Rollups::ForEach(
   return tier->step;
 }
 
-bool Rollups::HasService(std::string_view service) const {
+bool Rollups::HasService(const TenantScope& scope, std::string_view service) const {
   std::string key(1, static_cast<char>(Kind::kServiceAll));
   key += service;
   key += '\0';
   key += '\0';
+  key += '\0';
+  // The default tenant's spans may be stored without a tenant.
+  if (scope.IsDefault() && series_ids_.contains(key)) return true;
+  key += scope.tenant;
   return series_ids_.contains(key);
 }
 
 // State layout (protobuf wire format): repeated series = 1 {kind = 1, a = 2,
-// b = 3, c = 4}; repeated fine = 2 and coarse = 3 slots {start = 1, repeated
-// cell = 2 {series = 1, calls = 2, errors = 3, sum = 4 (double), latency =
-// 5}}; repeated last = 4 {key = 1 (fixed64), start = 2, seen = 3, count = 4,
-// sum = 5 (double), latency = 6}.
+// b = 3, c = 4, tenant = 5 (absent for none)}; repeated fine = 2 and coarse = 3 slots {start = 1,
+// repeated cell = 2 {series = 1, calls = 2, errors = 3, sum = 4 (double), latency = 5}}; repeated
+// last = 4 {key = 1 (fixed64), start = 2, seen = 3, count = 4, sum = 5 (double), latency = 6}.
 std::string Rollups::Serialize() const {
   std::string out;
   wire::ProtoWriter w(&out);
@@ -334,6 +340,7 @@ std::string Rollups::Serialize() const {
     w.Bytes(2, s.a);
     w.Bytes(3, s.b);
     w.Bytes(4, s.c);
+    if (!s.tenant.empty()) w.Bytes(5, s.tenant);
     w.EndMessage(m);
   }
   for (auto [field, tier] : {std::pair{2u, &fine_}, std::pair{3u, &coarse_}}) {
@@ -384,6 +391,7 @@ Status Rollups::Deserialize(std::string_view bytes) {
           if (f.field() == 2) s.a = std::string(f.bytes());
           if (f.field() == 3) s.b = std::string(f.bytes());
           if (f.field() == 4) s.c = std::string(f.bytes());
+          if (f.field() == 5) s.tenant = std::string(f.bytes());
         }
         if (!f.ok()) return bad(f.error());
         fresh.SeriesId(s);
@@ -645,9 +653,12 @@ Rollups::Point NumberPoint(std::string_view point) {
   return p;
 }
 
-uint64_t PointKey(std::string_view metric, std::string_view service, std::string_view point) {
+uint64_t PointKey(std::string_view tenant, std::string_view metric, std::string_view service,
+                  std::string_view point) {
   std::string key;
-  key.reserve(metric.size() + service.size() + 64);
+  key.reserve(tenant.size() + metric.size() + service.size() + 64);
+  key += tenant;
+  key += '\0';
   key += metric;
   key += '\0';
   key += service;
@@ -670,7 +681,8 @@ bool Served(std::string_view kind) {
 
 }  // namespace
 
-Status RollupReader::AddRequest(std::string_view request, Rollups* into) {
+Status RollupReader::AddRequest(std::string_view request, std::string_view tenant, Rollups* into) {
+  const std::string t(tenant);
   using Kind = Rollups::Kind;
   wire::ProtoReader rr(request);
   while (rr.Next()) {
@@ -722,10 +734,10 @@ Status RollupReader::AddRequest(std::string_view request, Rollups* into) {
             if (a.service.empty()) a.service = resource_service;
             Rollups::Point p = type == of::kMetricHistogram ? HistogramPoint(point, scale)
                                                             : ExponentialPoint(point, scale);
-            std::vector<Rollups::Series> series = {{Kind::kOperation, a.service, a.name, a.kind},
-                                                   {Kind::kServiceAll, a.service, "", ""}};
-            if (Served(a.kind)) series.push_back({Kind::kService, a.service, "", ""});
-            into->AddCumulative(PointKey(name, resource_service, point), p,
+            std::vector<Rollups::Series> series = {{Kind::kOperation, a.service, a.name, a.kind, t},
+                                                   {Kind::kServiceAll, a.service, "", "", t}};
+            if (Served(a.kind)) series.push_back({Kind::kService, a.service, "", "", t});
+            into->AddCumulative(PointKey(tenant, name, resource_service, point), p,
                                 a.status == "STATUS_CODE_ERROR" ? Rollups::Counts::kCallsAndErrors
                                                                 : Rollups::Counts::kCalls,
                                 series);
@@ -735,8 +747,8 @@ Status RollupReader::AddRequest(std::string_view request, Rollups* into) {
                          &a);
           if (a.client.empty() || a.server.empty()) continue;
           std::vector<Rollups::Series> series = {
-              {Kind::kEdge, a.client, a.server, a.connection_type}};
-          const uint64_t key = PointKey(name, resource_service, point);
+              {Kind::kEdge, a.client, a.server, a.connection_type, t}};
+          const uint64_t key = PointKey(tenant, name, resource_service, point);
           if (edge_latency) {
             into->AddCumulative(key, HistogramPoint(point, scale), Rollups::Counts::kLatencyOnly,
                                 series);
@@ -826,7 +838,7 @@ Status RollupReader::Take(const log::LogReader::Batch& batch, const log::Positio
     return Status::Ok();
   }
   MutexLock lock(mu_);
-  Status st = AddRequest(batch.payload, &rollups_);
+  Status st = AddRequest(batch.payload, batch.tenant, &rollups_);
   if (!st.ok()) {
     logging::Error("query", "derived metrics batch does not decode; skipped",
                    {{"error", st.ToString()}});

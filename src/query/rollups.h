@@ -16,6 +16,7 @@
 #include "base/result.h"
 #include "pipeline/component.h"
 #include "pipeline/read_loop.h"
+#include "query/params.h"
 
 namespace sluice::query {
 
@@ -76,7 +77,8 @@ class Rollups {
   enum class Kind : uint8_t { kService = 0, kServiceAll = 1, kOperation = 2, kEdge = 3 };
   struct Series {
     Kind kind;
-    std::string a, b, c;  // service, -, - | service, name, span kind | client, server, type
+    std::string a, b, c;      // service, -, - | service, name, span kind | client, server, type
+    std::string tenant = {};  // of the spans behind it, as stored ("" for none)
   };
   struct Options {
     int64_t fine_step_nanos = 10'000'000'000;
@@ -110,15 +112,16 @@ class Rollups {
   // Forgets last points not updated for an hour.
   void ExpireCumulative(int64_t now_unix_nano);
 
-  // Calls fn for every series' totals in each slot overlapping [from, to),
-  // at the finest resolution that covers `from` (10 s within the last hour
-  // of data, else 1 min). Returns that resolution's step.
+  // Calls fn for the totals of every series of the tenant `scope` admits in
+  // each slot overlapping [from, to), at the finest resolution that covers
+  // `from` (10 s within the last hour of data, else 1 min). Returns that
+  // resolution's step.
   int64_t ForEach(
-      int64_t from_unix_nano, int64_t to_unix_nano,
+      int64_t from_unix_nano, int64_t to_unix_nano, const TenantScope& scope,
       const std::function<void(const Series&, int64_t slot_start, const Totals&)>& fn) const;
   // Whether `service` has reported spans of its own (not only named as a
-  // peer) in what the rollups hold.
-  bool HasService(std::string_view service) const;
+  // peer) in what the rollups hold of the tenant `scope` admits.
+  bool HasService(const TenantScope& scope, std::string_view service) const;
 
   uint64_t bytes() const { return bytes_; }
   uint64_t evictions() const { return evictions_; }
@@ -188,8 +191,9 @@ class RollupReader final : private pipeline::LogSink {
   void Read(const std::function<void(const Rollups&)>& fn) const;
 
   // Adds an OTLP ExportMetricsServiceRequest of spanmetrics and
-  // servicegraph metrics (others are ignored). For tests and the reader.
-  static Status AddRequest(std::string_view request, Rollups* into);
+  // servicegraph metrics (others are ignored) stored with `tenant` ("" for
+  // none). For tests and the reader.
+  static Status AddRequest(std::string_view request, std::string_view tenant, Rollups* into);
 
  private:
   Status Take(const log::LogReader::Batch& batch, const log::Position& start) override;

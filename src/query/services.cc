@@ -96,7 +96,7 @@ std::map<std::string, ServiceFigures> CollectServices(const Rollups& rollups, co
   const int64_t from = q.end_unix_nano - q.window_nanos;
   int64_t resolution = 0;
   std::vector<std::tuple<std::string, bool, int64_t, Totals>> cells;
-  resolution = rollups.ForEach(from, q.end_unix_nano,
+  resolution = rollups.ForEach(from, q.end_unix_nano, q.scope,
                                [&](const Rollups::Series& s, int64_t start, const Totals& t) {
                                  if (s.kind != Kind::kService && s.kind != Kind::kServiceAll)
                                    return;
@@ -206,9 +206,11 @@ Result<std::string> RenderService(const Rollups& rollups, std::string_view servi
   const Figures& f = found->second.Chosen();
   const int64_t from = q.end_unix_nano - q.window_nanos;
   std::map<std::pair<std::string, std::string>, Totals> operations;
-  rollups.ForEach(from, q.end_unix_nano, [&](const Rollups::Series& s, int64_t, const Totals& t) {
-    if (s.kind == Kind::kOperation && s.a == service) operations[{s.b, s.c}].Merge(t);
-  });
+  rollups.ForEach(from, q.end_unix_nano, q.scope,
+                  [&](const Rollups::Series& s, int64_t, const Totals& t) {
+                    if (s.kind == Kind::kOperation && s.a == service)
+                      operations[{s.b, s.c}].Merge(t);
+                  });
   std::vector<std::pair<const std::pair<std::string, std::string>*, const Totals*>> rows;
   for (const auto& [key, t] : operations) rows.emplace_back(&key, &t);
   Sort(rows, q.sort);
@@ -256,11 +258,12 @@ std::string RenderGraph(const Rollups& rollups, const WindowQuery& q) {
   const int64_t from = q.end_unix_nano - q.window_nanos;
   std::map<std::pair<std::string, std::string>, Totals> edges;
   std::map<std::pair<std::string, std::string>, std::string> types;
-  rollups.ForEach(from, q.end_unix_nano, [&](const Rollups::Series& s, int64_t, const Totals& t) {
-    if (s.kind != Kind::kEdge) return;
-    edges[{s.a, s.b}].Merge(t);
-    if (!s.c.empty()) types[{s.a, s.b}] = s.c;
-  });
+  rollups.ForEach(from, q.end_unix_nano, q.scope,
+                  [&](const Rollups::Series& s, int64_t, const Totals& t) {
+                    if (s.kind != Kind::kEdge) return;
+                    edges[{s.a, s.b}].Merge(t);
+                    if (!s.c.empty()) types[{s.a, s.b}] = s.c;
+                  });
   std::set<std::string> nodes;
   for (const auto& [key, t] : edges) {
     nodes.insert(key.first);
@@ -275,7 +278,7 @@ std::string RenderGraph(const Rollups& rollups, const WindowQuery& q) {
     first = false;
     out += "{\"id\":";
     AppendJsonString(out, n);
-    out += rollups.HasService(n) ? ",\"virtual\":false}" : ",\"virtual\":true}";
+    out += rollups.HasService(q.scope, n) ? ",\"virtual\":false}" : ",\"virtual\":true}";
   }
   out += "],\"edges\":[";
   first = true;

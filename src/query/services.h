@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "query/params.h"
 #include "query/rollups.h"
 
 namespace sluice::query {
@@ -16,6 +17,7 @@ struct WindowQuery {
   int64_t end_unix_nano = 0;
   int64_t window_nanos = 15 * 60'000'000'000ll;
   enum class Sort { kName, kRate, kErrors, kP99 } sort = Sort::kName;
+  TenantScope scope;  // set by the caller from the request
 };
 
 // From the URL query's pairs (`window`, `end`, `sort`); `now` is the default

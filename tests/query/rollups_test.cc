@@ -57,9 +57,9 @@ Rollups::Point Cumulative(int64_t start, int64_t time, uint64_t count, double se
   return p;
 }
 
-Totals Sum(const Rollups& r, int64_t from, int64_t to, Kind kind) {
+Totals Sum(const Rollups& r, int64_t from, int64_t to, Kind kind, const TenantScope& scope = {}) {
   Totals t;
-  r.ForEach(from, to, [&](const Rollups::Series& s, int64_t, const Totals& c) {
+  r.ForEach(from, to, scope, [&](const Rollups::Series& s, int64_t, const Totals& c) {
     if (s.kind == kind) t.Merge(c);
   });
   return t;
@@ -134,6 +134,30 @@ TEST(RollupsTest, StateRoundTripsAndDamageIsRefused) {
   EXPECT_EQ(Sum(back, kT0, kT0 + 60 * kSecond, Kind::kService).calls, 10u);
   EXPECT_EQ(back.Serialize().size(), state.size() + 0) << "no new cells";
   EXPECT_FALSE(back.Deserialize(state.substr(0, state.size() / 2)).ok());
+}
+
+TEST(RollupsTest, ATenantsSeriesAreItsOwnAndKeepTheirTenantAcrossARestart) {
+  Rollups r({});
+  // The same series and point key under the default tenant (stored without
+  // one) and under acme: neither's counts leak into the other's.
+  r.AddCumulative(1, Cumulative(kT0, kT0 + 10 * kSecond, 10, 0.1), Rollups::Counts::kCalls,
+                  {{Kind::kService, "api", "", ""}});
+  r.AddCumulative(2, Cumulative(kT0, kT0 + 10 * kSecond, 3, 0.1), Rollups::Counts::kCalls,
+                  {{Kind::kService, "api", "", "", "acme"}});
+  r.AddCumulative(3, Cumulative(kT0, kT0 + 10 * kSecond, 1, 0.1), Rollups::Counts::kCalls,
+                  {{Kind::kServiceAll, "api", "", "", "acme"}});
+  const TenantScope fallback{"main", "main"}, acme{"acme", "main"}, other{"other", "main"};
+  Rollups back({});
+  ASSERT_TRUE(back.Deserialize(r.Serialize()).ok());
+  for (const Rollups* x : {&r, &back}) {
+    const int64_t to = kT0 + 60 * kSecond;
+    EXPECT_EQ(Sum(*x, kT0, to, Kind::kService, fallback).calls, 10u);
+    EXPECT_EQ(Sum(*x, kT0, to, Kind::kService, acme).calls, 3u);
+    EXPECT_EQ(Sum(*x, kT0, to, Kind::kService, other).calls, 0u);
+    EXPECT_TRUE(x->HasService(acme, "api"));
+    EXPECT_FALSE(x->HasService(fallback, "api")) << "the default tenant's api reported as a peer";
+    EXPECT_FALSE(x->HasService(other, "api"));
+  }
 }
 
 TEST(ServicesRenderTest, ServicesSortByP99AndBadParametersAreRefused) {

@@ -11,11 +11,11 @@
 namespace sluice::connectors {
 CheckpointedConnector::CheckpointedConnector(const pipeline::ComponentSettings& settings,
                                              pipeline::Runtime& rt, Options options,
-                                             std::unique_ptr<Aggregation> aggregation)
+                                             MakeAggregation make)
     : settings_(settings),
       rt_(rt),
       options_(std::move(options)),
-      aggregation_(std::move(aggregation)),
+      make_(std::move(make)),
       path_(io::JoinPath(io::JoinPath(rt.log.directory(), "connectors"), settings.id + ".state")),
       metrics_(rt.metrics, settings.id),
       ingest_(rt.metrics, settings.id, "metric_points"),
@@ -30,11 +30,33 @@ CheckpointedConnector::CheckpointedConnector(const pipeline::ComponentSettings& 
                               "(its counters restart with a new start time).",
                               {"connector"})
                   .With({settings.id})),
+      refused_tenant_spans_(
+          rt.metrics
+              .AddCounter("sluice_connector_refused_tenant_spans_total",
+                          "Spans a connector did not aggregate because it already held "
+                          "max_tenants tenants besides the default one.",
+                          {"connector"})
+              .With({settings.id})),
       series_(
           rt.metrics.AddGauge("sluice_connector_series", "Series a connector holds.", {"connector"})
-              .With({settings.id})) {}
+              .With({settings.id})) {
+  tenants_.emplace("", make_());
+}
 
 CheckpointedConnector::~CheckpointedConnector() = default;
+
+Aggregation* CheckpointedConnector::For(std::string_view tenant) {
+  auto it = tenants_.find(tenant);
+  if (it != tenants_.end()) return it->second.get();
+  if (tenants_.size() > options_.max_tenants) return nullptr;  // the default is not counted
+  return tenants_.emplace(std::string(tenant), make_()).first->second.get();
+}
+
+void CheckpointedConnector::PublishSeries() {
+  size_t n = 0;
+  for (const auto& [tenant, aggregation] : tenants_) n += aggregation->Series();
+  series_.Set(static_cast<int64_t>(n));
+}
 
 Status CheckpointedConnector::Start() {
   LoadCheckpoint();
@@ -59,20 +81,30 @@ void CheckpointedConnector::LoadCheckpoint() {
   log::Position pos;
   int64_t start = 0;
   std::string_view state;
-  Status st = file.ok() ? pipeline::DecodeCheckpoint(options_.magic, *file, &pos, &start, &state)
-                        : file.status();
-  if (st.ok()) st = aggregation_->Deserialize(state);
+  std::vector<pipeline::TenantState> others;
+  Status st = file.ok()
+                  ? pipeline::DecodeCheckpoint(options_.magic, *file, &pos, &start, &state, &others)
+                  : file.status();
+  if (st.ok()) st = tenants_.at("")->Deserialize(state);
+  for (const pipeline::TenantState& t : others) {
+    if (!st.ok()) break;
+    auto [it, inserted] = tenants_.emplace(std::string(t.tenant), make_());
+    st = !inserted
+             ? Status::Corruption("checkpoint names tenant \"" + std::string(t.tenant) + "\" twice")
+             : it->second->Deserialize(t.state);
+  }
   if (!st.ok()) {
     // The counters restart, with a new start time so backends see a reset.
     resets_.Inc();
-    aggregation_->Deserialize("").IgnoreError();
+    tenants_.clear();
+    tenants_.emplace("", make_());
     logging::Error("connector", "checkpoint unreadable; counters start over",
                    {{"connector", settings_.id}, {"error", st.ToString()}});
     return;
   }
   start_time_ = start;
   resume_ = pos;
-  series_.Set(static_cast<int64_t>(aggregation_->Series()));
+  PublishSeries();
 }
 
 Status CheckpointedConnector::Take(const log::LogReader::Batch& batch, const log::Position& start) {
@@ -82,14 +114,19 @@ Status CheckpointedConnector::Take(const log::LogReader::Batch& batch, const log
       batch.header.signal != log::Signal::kTraces) {
     return Status::Ok();
   }
-  Status st = aggregation_->Add(batch.payload, rt_.clock.NowUnixNanos());
+  Aggregation* aggregation = For(batch.tenant);
+  if (aggregation == nullptr) {
+    refused_tenant_spans_.Inc(batch.header.item_count);
+    return Status::Ok();
+  }
+  Status st = aggregation->Add(batch.payload, rt_.clock.NowUnixNanos());
   if (!st.ok()) {
     logging::Error("connector", "stored batch does not decode; skipped",
                    {{"connector", settings_.id}, {"error", st.ToString()}});
     return Status::Ok();
   }
   spans_.Inc(batch.header.item_count);
-  series_.Set(static_cast<int64_t>(aggregation_->Series()));
+  PublishSeries();
   return Status::Ok();
 }
 
@@ -99,12 +136,28 @@ Result<log::Position> CheckpointedConnector::Committable(const log::Position& re
     return loop_->committed();  // the cursor moves only at a checkpoint
   }
   last_flush_ = now;
-  aggregation_->Tick(now);
-  series_.Set(static_cast<int64_t>(aggregation_->Series()));
+  for (auto it = tenants_.begin(); it != tenants_.end();) {
+    it->second->Tick(now);
+    if (!it->first.empty() && it->second->Idle()) {
+      it = tenants_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  PublishSeries();
+  std::string state = tenants_.at("")->Serialize();
+  std::vector<std::string> states;  // the views below point into these
+  states.reserve(tenants_.size());
+  std::vector<pipeline::TenantState> others;
+  for (const auto& [tenant, aggregation] : tenants_) {
+    if (tenant.empty()) continue;
+    states.push_back(aggregation->Serialize());
+    others.push_back({tenant, states.back()});
+  }
   SLUICE_RETURN_IF_ERROR(rt_.log.fs().CreateDirs(io::DirName(path_)));
   SLUICE_RETURN_IF_ERROR(io::WriteFileAtomically(
       rt_.log.fs(), path_,
-      pipeline::EncodeCheckpoint(options_.magic, read, start_time_, aggregation_->Serialize())));
+      pipeline::EncodeCheckpoint(options_.magic, read, start_time_, state, others)));
   resume_ = read;
   Emit(now);
   return read;
@@ -112,18 +165,21 @@ Result<log::Position> CheckpointedConnector::Committable(const log::Position& re
 
 void CheckpointedConnector::Emit(int64_t now) {
   if (settings_.outputs.empty()) return;
-  receivers::Batch batch;
-  batch.signal = log::Signal::kMetrics;
-  batch.encoding = log::Encoding::kOtlpProto;
-  uint64_t points = 0;
-  batch.payload = aggregation_->Encode(start_time_, now, &points);
-  if (batch.payload.empty()) return;
-  batch.items = points;
-  batch.min_time_unix_nano = batch.max_time_unix_nano = now;
-  if (!receivers::Store(rt_, settings_.outputs, ingest_, std::move(batch), [](Status) {})) {
-    // Refused by the memory limiter: the next checkpoint exports the same
-    // cumulative values and more.
-    ingest_.Refused("memory_limit", points);
+  for (const auto& [tenant, aggregation] : tenants_) {
+    receivers::Batch batch;
+    batch.signal = log::Signal::kMetrics;
+    batch.encoding = log::Encoding::kOtlpProto;
+    batch.tenant = tenant;
+    uint64_t points = 0;
+    batch.payload = aggregation->Encode(start_time_, now, &points);
+    if (batch.payload.empty()) continue;
+    batch.items = points;
+    batch.min_time_unix_nano = batch.max_time_unix_nano = now;
+    if (!receivers::Store(rt_, settings_.outputs, ingest_, std::move(batch), [](Status) {})) {
+      // Refused by the memory limiter: the next checkpoint exports the same
+      // cumulative values and more.
+      ingest_.Refused("memory_limit", points);
+    }
   }
 }
 

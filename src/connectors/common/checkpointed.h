@@ -2,6 +2,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -34,6 +36,9 @@ class Aggregation {
                              uint64_t* points) const = 0;
   // Series held, for the sluice_connector_series gauge.
   virtual size_t Series() const = 0;
+  // Whether it holds nothing at all (no series, nothing waiting), so a
+  // tenant's aggregation can be let go.
+  virtual bool Idle() const = 0;
 };
 
 // A connector whose aggregation is checkpointed with its position in the
@@ -44,6 +49,14 @@ class Aggregation {
 // pipelines, and only then lets its cursor move there. Batches before the
 // checkpoint's position are skipped after a restart, so each span counts
 // once.
+//
+// Tenants are kept apart: each tenant's spans go to an aggregation of its
+// own, whose metrics are appended with that tenant (the query layer's
+// rollups and every exporter see them as the tenant's). At most
+// `max_tenants` tenants besides the default one are held; spans of further
+// tenants are counted in sluice_connector_refused_tenant_spans_total and not
+// aggregated. A tenant's aggregation that holds nothing at a checkpoint is
+// let go.
 class CheckpointedConnector final : public pipeline::Exporter, private pipeline::LogSink {
  public:
   struct Options {
@@ -51,10 +64,12 @@ class CheckpointedConnector final : public pipeline::Exporter, private pipeline:
     log::StartAt start_at = log::StartAt::kOldest;
     // Four bytes naming the aggregation in its checkpoint ("SLSM").
     std::string magic;
+    size_t max_tenants = 100;
   };
+  using MakeAggregation = std::function<std::unique_ptr<Aggregation>()>;
 
   CheckpointedConnector(const pipeline::ComponentSettings& settings, pipeline::Runtime& rt,
-                        Options options, std::unique_ptr<Aggregation> aggregation);
+                        Options options, MakeAggregation make);
   ~CheckpointedConnector() override;
 
   Status Start() override;
@@ -65,16 +80,22 @@ class CheckpointedConnector final : public pipeline::Exporter, private pipeline:
   Status Take(const log::LogReader::Batch& batch, const log::Position& start) override;
   Result<log::Position> Committable(const log::Position& read) override;
   void Emit(int64_t now);
+  // The aggregation of a batch's tenant ("" is the default), made on first
+  // use; null past max_tenants.
+  Aggregation* For(std::string_view tenant);
+  void PublishSeries();
 
   const pipeline::ComponentSettings settings_;
   pipeline::Runtime& rt_;
   const Options options_;
-  std::unique_ptr<Aggregation> aggregation_;
+  const MakeAggregation make_;
+  std::map<std::string, std::unique_ptr<Aggregation>, std::less<>> tenants_;  // by tenant
   const std::string path_;
   pipeline::ExporterMetrics metrics_;
   receivers::IngestCounters ingest_;
   telemetry::Counter& spans_;
   telemetry::Counter& resets_;
+  telemetry::Counter& refused_tenant_spans_;
   telemetry::Gauge& series_;
   std::unique_ptr<pipeline::ReadLoop> loop_;
   int64_t start_time_ = 0;

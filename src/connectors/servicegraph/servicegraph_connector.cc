@@ -572,6 +572,8 @@ class ServiceGraphAggregation final : public Aggregation {
                                "Spans waiting for their other side.", {"connector"})
                      .With({id})) {}
 
+  ~ServiceGraphAggregation() override { pending_.Add(-static_cast<double>(last_pending_)); }
+
   Status Add(std::string_view request, int64_t now) override {
     Status st = graph_.Add(request, now);
     graph_.Tick(now);  // expiry follows store.ttl, not the flush interval
@@ -588,6 +590,7 @@ class ServiceGraphAggregation final : public Aggregation {
     return graph_.Encode(start, now, points);
   }
   size_t Series() const override { return graph_.edges().size(); }
+  bool Idle() const override { return graph_.edges().empty() && graph_.pending() == 0; }
 
  private:
   void Publish() {
@@ -597,12 +600,15 @@ class ServiceGraphAggregation final : public Aggregation {
     expired_.Inc(c.expired - last_.expired);
     dropped_.Inc(c.dropped - last_.dropped);
     last_ = c;
-    pending_.Set(static_cast<int64_t>(graph_.pending()));
+    // One gauge for every tenant's aggregation: each adds its own change.
+    pending_.Add(static_cast<double>(graph_.pending()) - static_cast<double>(last_pending_));
+    last_pending_ = graph_.pending();
   }
 
   const ServiceGraphOptions options_;
   Graph graph_;
   Graph::Counts last_;
+  size_t last_pending_ = 0;
   telemetry::Counter& paired_;
   telemetry::Counter& virtual_;
   telemetry::Counter& expired_;
@@ -642,7 +648,11 @@ const config::Schema<ServiceGraphOptions>& ServiceGraphOptionsSchema() {
                   {0, 365 * 86400e9L})
         .Enum("start_at", &ServiceGraphOptions::start_at,
               {{"oldest", log::StartAt::kOldest}, {"newest", log::StartAt::kNewest}},
-              "Where a connector without a checkpoint starts reading.");
+              "Where a connector without a checkpoint starts reading.")
+        .Int("max_tenants", &ServiceGraphOptions::max_tenants,
+             "Tenants besides the default one whose graphs are kept apart at most; spans of "
+             "further tenants are counted, not paired.",
+             {0, 100'000});
     return s;
   }();
   return schema;
@@ -660,8 +670,11 @@ pipeline::ComponentType ServiceGraphConnectorType() {
         co.flush_interval = o.metrics_flush_interval;
         co.start_at = o.start_at;
         co.magic = "SLSG";
-        return std::unique_ptr<pipeline::Exporter>(new CheckpointedConnector(
-            s, rt, co, std::make_unique<ServiceGraphAggregation>(o, rt.metrics, s.id)));
+        co.max_tenants = static_cast<size_t>(o.max_tenants);
+        return std::unique_ptr<pipeline::Exporter>(
+            new CheckpointedConnector(s, rt, co, [o, &rt, id = s.id] {
+              return std::make_unique<ServiceGraphAggregation>(o, rt.metrics, id);
+            }));
       });
 }
 

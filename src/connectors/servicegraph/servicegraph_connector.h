@@ -39,6 +39,7 @@ struct ServiceGraphOptions {
   std::chrono::nanoseconds metrics_flush_interval = std::chrono::seconds(60);
   std::chrono::nanoseconds metrics_expiration = std::chrono::minutes(5);  // 0: never
   log::StartAt start_at = log::StartAt::kOldest;
+  int64_t max_tenants = 100;  // besides the default tenant
 };
 
 const config::Schema<ServiceGraphOptions>& ServiceGraphOptionsSchema();

@@ -485,6 +485,7 @@ class SpanMetricsAggregation final : public Aggregation {
     return aggregator_.Encode(start, now);
   }
   size_t Series() const override { return aggregator_.series().size(); }
+  bool Idle() const override { return aggregator_.series().empty(); }
 
  private:
   const SpanMetricsOptions options_;
@@ -597,7 +598,11 @@ const config::Schema<SpanMetricsOptions>& SpanMetricsOptionsSchema() {
         .Enum("start_at", &SpanMetricsOptions::start_at,
               {{"oldest", log::StartAt::kOldest}, {"newest", log::StartAt::kNewest}},
               "Where a connector without a checkpoint starts reading: the oldest spans the log "
-              "holds (rebuilding from the log), or new ones only.");
+              "holds (rebuilding from the log), or new ones only.")
+        .Int("max_tenants", &SpanMetricsOptions::max_tenants,
+             "Tenants besides the default one whose series are kept apart at most; spans of "
+             "further tenants are counted, not aggregated.",
+             {0, 100'000});
     return s;
   }();
   return schema;
@@ -615,8 +620,11 @@ pipeline::ComponentType SpanMetricsConnectorType() {
         co.flush_interval = o.metrics_flush_interval;
         co.start_at = o.start_at;
         co.magic = "SLSM";
-        return std::unique_ptr<pipeline::Exporter>(new CheckpointedConnector(
-            s, rt, co, std::make_unique<SpanMetricsAggregation>(o, rt.metrics, s.id)));
+        co.max_tenants = static_cast<size_t>(o.max_tenants);
+        return std::unique_ptr<pipeline::Exporter>(
+            new CheckpointedConnector(s, rt, co, [o, &rt, id = s.id] {
+              return std::make_unique<SpanMetricsAggregation>(o, rt.metrics, id);
+            }));
       });
 }
 

@@ -44,6 +44,7 @@ struct SpanMetricsOptions {
   bool exemplars = true;
   std::string metric_namespace = "traces.span.metrics";
   log::StartAt start_at = log::StartAt::kOldest;
+  int64_t max_tenants = 100;  // besides the default tenant
 };
 
 const config::Schema<SpanMetricsOptions>& SpanMetricsOptionsSchema();
