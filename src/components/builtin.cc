@@ -21,6 +21,7 @@
 #include "processors/transform/transform_processor.h"
 #include "query/query_module.h"
 #include "receivers/otlp/otlp_receiver.h"
+#include "receivers/prometheus/prometheus_receiver.h"
 #include "receivers/prometheus_remote_write/remote_write_receiver.h"
 
 namespace sluice::components {
@@ -30,6 +31,7 @@ const pipeline::Catalog& BuiltinCatalog() {
     pipeline::Catalog c;
     c.Add(receivers::otlp::OtlpReceiverType());
     c.Add(receivers::prometheus_remote_write::RemoteWriteReceiverType());
+    c.Add(receivers::prometheus::PrometheusReceiverType());
     c.Add(processors::filter::FilterProcessorType());
     c.Add(processors::attributes::AttributesProcessorType());
     c.Add(processors::resource::ResourceProcessorType());

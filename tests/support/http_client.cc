@@ -104,6 +104,14 @@ HttpResult HttpRequest(const std::string& method, const std::string& host_port,
   return result;
 }
 
+std::string PromQueryValue(const std::string& host_port, const std::string& query) {
+  HttpResult r = HttpGet(host_port, QueryTarget("/api/v1/query", query));
+  size_t at = r.body.find("\"value\":[");
+  if (at == std::string::npos) return "";
+  size_t q = r.body.find('"', r.body.find(',', at));
+  return r.body.substr(q + 1, r.body.find('"', q + 1) - q - 1);
+}
+
 std::string QueryTarget(const std::string& path, const std::string& query) {
   std::string target = path + "?query=";
   for (char c : query) {

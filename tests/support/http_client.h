@@ -51,6 +51,10 @@ class HttpStream {
 // as they are), for the HTTP APIs of Prometheus-compatible servers.
 std::string QueryTarget(const std::string& path, const std::string& query);
 
+// The value of the first result of a Prometheus instant query
+// (/api/v1/query) at `host_port`, "" when there is none.
+std::string PromQueryValue(const std::string& host_port, const std::string& query);
+
 // A TCP port on 127.0.0.1 that was free a moment ago, for a server a test
 // starts (Prometheus, VictoriaMetrics).
 int FreeLocalPort();

@@ -168,11 +168,7 @@ service:
 
 // The number after `"value":[<t>,"` in a Prometheus instant-query answer.
 std::string QueryValue(const std::string& host_port, const std::string& query) {
-  HttpResult r = HttpGet(host_port, QueryTarget("/api/v1/query", query));
-  size_t at = r.body.find("\"value\":[");
-  if (at == std::string::npos) return "";
-  size_t q = r.body.find('"', r.body.find(',', at));
-  return r.body.substr(q + 1, r.body.find('"', q + 1) - q - 1);
+  return testing::PromQueryValue(host_port, query);
 }
 
 TEST_F(RemoteWriteBackendTest, PrometheusStoresPassedThroughAndTranslatedSeries) {

@@ -7,6 +7,7 @@
 #include "support/http_client.h"
 #include "support/otlp_builders.h"
 #include "support/service_harness.h"
+#include "support/stored_batches.h"
 #include "support/temp_dir.h"
 #include "wire/compression.h"
 
@@ -82,18 +83,9 @@ service:
   // payload, header).
   std::vector<std::tuple<log::Encoding, uint32_t, std::string, log::BatchHeader>> Stored() {
     service_->Shutdown();
-    telemetry::Registry r;
-    log::LogOptions o;
-    o.directory = dir_.path();
-    auto log = log::Log::Open(o, io::FileSystem::Posix(), Clock::Real(), r);
-    EXPECT_TRUE(log.ok());
-    log::LogReader reader(**log, (*log)->Begin());
     std::vector<std::tuple<log::Encoding, uint32_t, std::string, log::BatchHeader>> out;
-    while (true) {
-      auto b = reader.Next();
-      if (!b.ok()) break;
-      out.emplace_back(b->header.encoding, b->header.item_count, std::string(b->payload),
-                       b->header);
+    for (auto& b : testing::ReadStoredBatches(dir_.path())) {
+      out.emplace_back(b.header.encoding, b.header.item_count, std::move(b.payload), b.header);
     }
     return out;
   }

@@ -1,0 +1,183 @@
+#include "receivers/prometheus/fetch.h"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <limits>
+#include <optional>
+
+namespace sluice::receivers::prometheus {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+struct Fetcher::Conn {
+  explicit Conn(asio::io_context& io) : resolver(io), stream(io) {}
+  tcp::resolver resolver;
+  std::optional<tcp::resolver::results_type> endpoints;
+  beast::tcp_stream stream;
+  bool open = false;
+  beast::flat_buffer buffer;
+  http::request<http::empty_body> request;
+  std::optional<http::response_parser<http::buffer_body>> parser;
+  char chunk[64 * 1024];
+  std::chrono::steady_clock::time_point deadline;
+  FetchHandler* handler = nullptr;
+  bool retried = false;  // a kept-alive connection the target had closed
+};
+
+namespace {
+
+Status ErrorStatus(const char* what, const beast::error_code& ec) {
+  if (ec == beast::error::timeout) {
+    return Status::Unavailable(std::string(what) + ": scrape_timeout reached");
+  }
+  return Status::Unavailable(std::string(what) + ": " + ec.message());
+}
+
+}  // namespace
+
+Fetcher::Fetcher(asio::io_context& io, std::string host, std::string port)
+    : io_(io), host_(std::move(host)), port_(std::move(port)), conn_(std::make_unique<Conn>(io)) {}
+
+Fetcher::~Fetcher() = default;
+
+void Fetcher::Close() {
+  beast::error_code ec;
+  conn_->stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+  conn_->stream.close();
+  conn_->open = false;
+  conn_->buffer.clear();
+}
+
+struct Fetcher::Op {
+  // The steps of one GET, each continuing the next; `self` keeps the
+  // fetcher alive.
+  static void Resolve(std::shared_ptr<Fetcher> self) {
+    Conn& c = *self->conn_;
+    if (c.endpoints) return Connect(std::move(self));
+    // An address needs no resolver (whose lookups run on a thread asio
+    // starts for them).
+    beast::error_code ec;
+    const asio::ip::address ip = asio::ip::make_address(self->host_, ec);
+    if (!ec) {
+      c.endpoints = tcp::resolver::results_type::create(
+          tcp::endpoint(ip, static_cast<uint16_t>(std::stoi(self->port_))), self->host_,
+          self->port_);
+      return Connect(std::move(self));
+    }
+    c.resolver.async_resolve(self->host_, self->port_,
+                             [self](const beast::error_code& ec, tcp::resolver::results_type r) {
+                               if (ec) return Finish(self, ErrorStatus("resolve", ec));
+                               self->conn_->endpoints = std::move(r);
+                               Connect(self);
+                             });
+  }
+  static void Connect(std::shared_ptr<Fetcher> self) {
+    Conn& c = *self->conn_;
+    if (c.open) return Write(std::move(self));
+    c.stream.expires_at(c.deadline);
+    c.stream.async_connect(*c.endpoints, [self](const beast::error_code& ec, const tcp::endpoint&) {
+      if (ec) {
+        self->conn_->endpoints.reset();  // resolve again next time
+        return Finish(self, ErrorStatus("connect", ec));
+      }
+      self->conn_->open = true;
+      self->conn_->retried = true;  // a fresh connection is not retried
+      Write(self);
+    });
+  }
+  static void Write(std::shared_ptr<Fetcher> self) {
+    Conn& c = *self->conn_;
+    c.stream.expires_at(c.deadline);
+    http::async_write(c.stream, c.request, [self](const beast::error_code& ec, size_t) {
+      if (ec) return Retry(self, ErrorStatus("write", ec));
+      ReadHeader(self);
+    });
+  }
+  // A kept-alive connection may have been closed by the target between
+  // scrapes: the first failure on it reconnects once.
+  static void Retry(std::shared_ptr<Fetcher> self, Status why) {
+    Conn& c = *self->conn_;
+    if (c.retried) return Finish(self, std::move(why));
+    c.retried = true;
+    self->Close();
+    Connect(std::move(self));
+  }
+  static void ReadHeader(std::shared_ptr<Fetcher> self) {
+    Conn& c = *self->conn_;
+    c.parser.emplace();
+    // The handler bounds the (uncompressed) body.
+    c.parser->body_limit(std::numeric_limits<std::uint64_t>::max());
+    c.stream.expires_at(c.deadline);
+    http::async_read_header(
+        c.stream, c.buffer, *c.parser, [self](const beast::error_code& ec, size_t) {
+          Conn& c = *self->conn_;
+          if (ec) {
+            if (ec == http::error::end_of_stream || ec == asio::error::connection_reset ||
+                ec == asio::error::eof) {
+              return Retry(self, ErrorStatus("read", ec));
+            }
+            return Finish(self, ErrorStatus("read", ec));
+          }
+          const auto& h = c.parser->get();
+          Status st =
+              c.handler->OnHeaders(static_cast<int>(h.result_int()),
+                                   std::string_view(h[http::field::content_type].data(),
+                                                    h[http::field::content_type].size()),
+                                   std::string_view(h[http::field::content_encoding].data(),
+                                                    h[http::field::content_encoding].size()));
+          if (!st.ok()) return Finish(self, std::move(st), /*close=*/true);
+          ReadBody(self);
+        });
+  }
+  static void ReadBody(std::shared_ptr<Fetcher> self) {
+    Conn& c = *self->conn_;
+    if (c.parser->is_done()) return Finish(self, Status::Ok());
+    c.parser->get().body().data = c.chunk;
+    c.parser->get().body().size = sizeof c.chunk;
+    c.stream.expires_at(c.deadline);
+    http::async_read_some(c.stream, c.buffer, *c.parser, [self](beast::error_code ec, size_t) {
+      Conn& c = *self->conn_;
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) return Finish(self, ErrorStatus("read", ec), true);
+      const size_t n = sizeof c.chunk - c.parser->get().body().size;
+      if (n > 0) {
+        Status st = c.handler->OnBody(std::string_view(c.chunk, n));
+        if (!st.ok()) return Finish(self, std::move(st), true);
+      }
+      ReadBody(self);
+    });
+  }
+  static void Finish(const std::shared_ptr<Fetcher>& self, Status st, bool close = false) {
+    Conn& c = *self->conn_;
+    if (!st.ok() || close || !c.parser || !c.parser->is_done() || !c.parser->keep_alive()) {
+      self->Close();
+    }
+    c.parser.reset();
+    FetchHandler* h = c.handler;
+    c.handler = nullptr;
+    h->OnDone(std::move(st));
+  }
+};
+
+void Fetcher::Get(std::string target, const net::Headers& headers,
+                  std::chrono::steady_clock::time_point deadline, FetchHandler* handler) {
+  Conn& c = *conn_;
+  c.handler = handler;
+  c.deadline = deadline;
+  c.retried = !c.open;
+  c.request = {};
+  c.request.method(http::verb::get);
+  c.request.target(target);
+  c.request.version(11);
+  c.request.set(http::field::host, host_ + ":" + port_);
+  for (const auto& [name, value] : headers) c.request.set(name, value);
+  c.request.keep_alive(true);
+  Op::Resolve(shared_from_this());
+}
+
+}  // namespace sluice::receivers::prometheus

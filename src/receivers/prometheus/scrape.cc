@@ -1,0 +1,553 @@
+#include "receivers/prometheus/scrape.h"
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+#include <zstd.h>
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+
+#include "base/logging.h"
+#include "wire/otlp/common.h"
+#include "wire/prom/remote_write.h"
+#include "wire/proto_reader.h"
+#include "wire/proto_writer.h"
+
+namespace sluice::receivers::prometheus {
+namespace {
+
+namespace pf = wire::prom::field;
+using wire::ProtoWriter;
+
+// Prometheus' stale marker: a NaN no computation produces.
+constexpr uint64_t kStaleNaNBits = 0x7ff0000000000002ull;
+double StaleNaN() {
+  return std::bit_cast<double>(kStaleNaNBits);
+}
+
+std::string QueryEscape(std::string_view s) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else if (c == ' ') {
+      out += '+';
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+// A credentials file's contents without a final newline ("" if
+// unreadable: the target then answers 401, counted as a failed scrape).
+std::string ReadSecret(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+  return s;
+}
+
+std::string SecondsText(std::chrono::nanoseconds d) {
+  const int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+  if (ms % 60000 == 0) return std::to_string(ms / 60000) + "m";
+  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+  return std::to_string(ms) + "ms";
+}
+
+size_t LabelSize(std::string_view name, std::string_view value) {
+  return ProtoWriter::LengthDelimitedSize(pf::kLabelName, name.size()) +
+         ProtoWriter::LengthDelimitedSize(pf::kLabelValue, value.size());
+}
+
+void AppendLabel(ProtoWriter& w, std::string_view name, std::string_view value) {
+  w.MessageHeader(pf::kSeriesLabels, LabelSize(name, value));
+  w.Bytes(pf::kLabelName, name);
+  w.Bytes(pf::kLabelValue, value);
+}
+
+// A TimeSeries of already-encoded labels and one sample.
+void AppendEncodedSeries(std::string* out, std::string_view labels, double value, int64_t ts) {
+  ProtoWriter w(out);
+  const size_t sample =
+      ProtoWriter::Fixed64FieldSize(pf::kSampleValue) +
+      ProtoWriter::VarintFieldSize(pf::kSampleTimestamp, static_cast<uint64_t>(ts));
+  const size_t series =
+      labels.size() + ProtoWriter::LengthDelimitedSize(pf::kSeriesSamples, sample);
+  w.MessageHeader(pf::kWriteTimeseries, series);
+  out->append(labels);
+  w.MessageHeader(pf::kSeriesSamples, sample);
+  w.Double(pf::kSampleValue, value);
+  w.Varint(pf::kSampleTimestamp, static_cast<uint64_t>(ts));
+}
+
+}  // namespace
+
+Result<std::optional<Target>> MakeTarget(
+    const ScrapeConfig& config, std::string_view address,
+    const std::vector<std::pair<std::string, std::string>>& group_labels) {
+  relabel::LabelSet ls;
+  for (const auto& [name, value] : group_labels) ls.Set(name, value);
+  ls.Set("__address__", address);
+  auto set_default = [&](std::string_view name, std::string_view value) {
+    if (ls.Get(name).empty()) ls.Set(name, value);
+  };
+  set_default("job", config.job_name);
+  set_default("__scheme__", config.scheme);
+  set_default("__metrics_path__", config.metrics_path);
+  set_default("__scrape_interval__", SecondsText(config.scrape_interval));
+  set_default("__scrape_timeout__", SecondsText(config.scrape_timeout));
+  for (const auto& [name, values] : config.params) {
+    if (!values.empty()) set_default("__param_" + name, values[0]);
+  }
+  if (!relabel::Apply(config.relabel_configs, &ls)) return std::optional<Target>();
+  const std::string addr(ls.Get("__address__"));
+  if (addr.empty()) return std::optional<Target>();
+  if (ls.Get("instance").empty()) ls.Set("instance", addr);
+
+  Target t;
+  t.scheme = std::string(ls.Get("__scheme__"));
+  if (t.scheme != "http" && t.scheme != "https") {
+    return Status::InvalidArgument("target " + addr + ": scheme \"" + t.scheme +
+                                   "\" is neither http nor https");
+  }
+  const size_t colon = addr.rfind(':');
+  const bool bracketed = !addr.empty() && addr[0] == '[';
+  if (colon == std::string::npos || (bracketed && addr.back() == ']')) {
+    t.host = addr;
+    t.port = t.scheme == "https" ? "443" : "80";
+  } else {
+    t.host = addr.substr(0, colon);
+    t.port = addr.substr(colon + 1);
+  }
+  if (t.host.size() >= 2 && t.host.front() == '[' && t.host.back() == ']') {
+    t.host = t.host.substr(1, t.host.size() - 2);
+  }
+  if (t.host.empty() || t.port.empty() ||
+      t.port.find_first_not_of("0123456789") != std::string::npos) {
+    return Status::InvalidArgument("target address \"" + addr + "\" is not host:port");
+  }
+  t.path = std::string(ls.Get("__metrics_path__"));
+  if (t.path.empty() || t.path[0] != '/') t.path = "/" + t.path;
+  std::string query;
+  for (const auto& [name, values] : config.params) {
+    for (size_t i = 0; i < values.size(); ++i) {
+      std::string_view v = values[i];
+      if (i == 0) v = ls.Get("__param_" + name);
+      query += query.empty() ? "" : "&";
+      query += QueryEscape(name) + "=" + QueryEscape(v);
+    }
+  }
+  for (size_t i = 0; i < ls.size(); ++i) {  // __param_ labels set by relabelling alone
+    std::string_view n = ls[i].name;
+    if (!n.starts_with("__param_")) continue;
+    std::string name(n.substr(8));
+    bool configured = false;
+    for (const auto& p : config.params) configured |= p.first == name;
+    if (configured) continue;
+    query += query.empty() ? "" : "&";
+    query += QueryEscape(name) + "=" + QueryEscape(ls[i].value);
+  }
+  if (!query.empty()) t.path += (t.path.find('?') == std::string::npos ? "?" : "&") + query;
+
+  ls.RemoveIf([](std::string_view name) { return name.starts_with("__"); });
+  ls.Sort();
+  uint64_t h = 0;
+  for (size_t i = 0; i < ls.size(); ++i) {
+    t.labels.emplace_back(ls[i].name, ls[i].value);
+    h = XXH3_64bits_withSeed(ls[i].name.data(), ls[i].name.size(), h);
+    h = XXH3_64bits_withSeed(ls[i].value.data(), ls[i].value.size(), h ^ 0xff);
+  }
+  // With the URL: targets that differ only in their path or parameters
+  // (which leave no label) still get phases and shards of their own.
+  const std::string url = t.url();
+  t.hash = XXH3_64bits_withSeed(url.data(), url.size(), h);
+  return std::optional<Target>(std::move(t));
+}
+
+ScrapeLoop::ScrapeLoop(std::shared_ptr<const ScrapeJob> job, Target target)
+    : job_(std::move(job)), target_(std::move(target)) {
+  fetcher_ = std::make_shared<Fetcher>(job_->rt->io, target_.host, target_.port);
+  auto_labels_ = target_.labels;
+  for (const auto& [name, value] : job_->external_labels) {
+    bool present = false;
+    for (const auto& l : target_.labels) present |= l.first == name;
+    if (!present) auto_labels_.emplace_back(name, value);
+  }
+  const ScrapeConfig& c = job_->config;
+  headers_.emplace_back("Accept",
+                        "application/openmetrics-text;version=1.0.0;q=0.5,"
+                        "text/plain;version=0.0.4;q=0.4,*/*;q=0.1");
+  headers_.emplace_back("Accept-Encoding", "gzip");
+  headers_.emplace_back("User-Agent", "sluice");
+  headers_.emplace_back("X-Prometheus-Scrape-Timeout-Seconds",
+                        std::to_string(std::chrono::duration<double>(c.scrape_timeout).count()));
+  if (c.basic_auth) {
+    // Credentials files are read at each start; passwords come from the
+    // configuration (with ${env:...}).
+    std::string password = c.basic_auth->password;
+    if (!c.basic_auth->password_file.empty()) {
+      password = ReadSecret(c.basic_auth->password_file);
+    }
+    std::string basic = "Basic ";
+    wire::otlp::AppendBase64(basic, c.basic_auth->username + ":" + password);
+    headers_.emplace_back("Authorization", std::move(basic));
+  } else if (c.authorization) {
+    std::string credentials = c.authorization->credentials;
+    if (!c.authorization->credentials_file.empty()) {
+      credentials = ReadSecret(c.authorization->credentials_file);
+    }
+    headers_.emplace_back("Authorization", c.authorization->type + " " + credentials);
+  }
+}
+
+ScrapeLoop::~ScrapeLoop() {
+  if (zs_open_) inflateEnd(&zs_);
+}
+
+void ScrapeLoop::Run(int64_t deadline_mono, scheduler::Done done) {
+  {
+    MutexLock lock(state_mu_);
+    if (gone_) {
+      done();
+      return;
+    }
+    running_ = true;
+  }
+  done_ = std::move(done);
+  start_ = std::chrono::steady_clock::now();
+  start_unix_ms_ = job_->rt->clock.NowUnixNanos() / 1'000'000;
+  const int64_t left = deadline_mono - job_->rt->clock.MonotonicNanos();
+  parser_.reset();
+  gzip_ = false;
+  body_bytes_ = 0;
+  error_ = Status::Ok();
+  scraped_ = post_relabel_ = kept_ = 0;
+  min_ms_ = max_ms_ = start_unix_ms_;
+  payload_.clear();
+  series_.clear();
+  if (job_->over_target_limit->load()) {
+    OnDone(Status::ResourceExhausted(
+        "target_limit exceeded: " + std::to_string(job_->config.target_limit) + " targets"));
+    return;
+  }
+  fetcher_->Get(target_.path, headers_,
+                start_ + std::chrono::nanoseconds(std::max<int64_t>(0, left)), this);
+}
+
+Status ScrapeLoop::OnHeaders(int status, std::string_view content_type,
+                             std::string_view content_encoding) {
+  if (status != 200) {
+    return Status::Unavailable("server returned HTTP status " + std::to_string(status));
+  }
+  if (content_encoding == "gzip") {
+    gzip_ = true;
+    if (zs_open_) {
+      inflateReset(&zs_);
+    } else {
+      zs_ = {};
+      if (inflateInit2(&zs_, 16 + MAX_WBITS) != Z_OK) return Status::Internal("inflateInit2");
+      zs_open_ = true;
+    }
+  } else if (!content_encoding.empty() && content_encoding != "identity") {
+    return Status::InvalidArgument("unsupported Content-Encoding \"" +
+                                   std::string(content_encoding) + "\"");
+  }
+  parser_.emplace(wire::prom::FormatOfContentType(content_type));
+  return Status::Ok();
+}
+
+Status ScrapeLoop::Parse(std::string_view text) {
+  body_bytes_ += text.size();
+  const uint64_t limit = job_->config.body_size_limit;
+  if (limit > 0 && body_bytes_ > limit) {
+    return Status::ResourceExhausted("body_size_limit exceeded (" + std::to_string(limit) +
+                                     " bytes)");
+  }
+  Status st = parser_->Feed(text, [this](const wire::prom::ExpositionSample& s) { AddSample(s); });
+  if (!st.ok()) return st;
+  return error_;
+}
+
+Status ScrapeLoop::OnBody(std::string_view chunk) {
+  if (!gzip_) return Parse(chunk);
+  zs_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(chunk.data()));
+  zs_.avail_in = static_cast<uInt>(chunk.size());
+  inflated_.resize(64 * 1024);
+  while (zs_.avail_in > 0) {
+    zs_.next_out = reinterpret_cast<Bytef*>(inflated_.data());
+    zs_.avail_out = static_cast<uInt>(inflated_.size());
+    const int r = inflate(&zs_, Z_NO_FLUSH);
+    if (r != Z_OK && r != Z_STREAM_END && r != Z_BUF_ERROR) {
+      return Status::InvalidArgument("gzip: " + std::string(zs_.msg ? zs_.msg : "corrupt data"));
+    }
+    const size_t n = inflated_.size() - zs_.avail_out;
+    if (n > 0) SLUICE_RETURN_IF_ERROR(Parse(std::string_view(inflated_.data(), n)));
+    if (r == Z_STREAM_END) break;
+    if (n == 0 && r == Z_BUF_ERROR) break;
+  }
+  return Status::Ok();
+}
+
+void ScrapeLoop::AddSample(const wire::prom::ExpositionSample& s) {
+  ++scraped_;
+  if (!error_.ok()) return;
+  const ScrapeConfig& c = job_->config;
+  labels_.Clear();
+  labels_.Add("__name__", s.name);
+  for (const wire::prom::ExpositionLabel& l : s.labels) {
+    if (l.name == "__name__") continue;
+    if (!l.value.empty()) labels_.Add(l.name, l.value);
+  }
+  for (const auto& [name, value] : target_.labels) {
+    if (labels_.Has(name)) {
+      if (c.honor_labels) continue;
+      // The scraped value moves to exported_<name> (and further prefixes
+      // while that is taken too); the target's wins.
+      label_scratch_ = "exported_" + name;
+      while (labels_.Has(label_scratch_)) label_scratch_.insert(0, "exported_");
+      value_scratch_ = labels_.Get(name);  // a copy: Add may move the set's strings
+      labels_.Add(label_scratch_, value_scratch_);
+    }
+    labels_.Set(name, value);
+  }
+  for (const auto& [name, value] : job_->external_labels) {
+    if (!labels_.Has(name)) labels_.Set(name, value);
+  }
+  if (!c.metric_relabel_configs.empty() && !relabel::Apply(c.metric_relabel_configs, &labels_)) {
+    return;
+  }
+  if (labels_.Get("__name__").empty()) return;
+  ++post_relabel_;
+  if (c.label_limit > 0 && static_cast<int64_t>(labels_.size()) > c.label_limit) {
+    error_ = Status::ResourceExhausted("label_limit exceeded: a sample has " +
+                                       std::to_string(labels_.size()) + " labels");
+    return;
+  }
+  if (c.label_name_length_limit > 0 || c.label_value_length_limit > 0) {
+    for (size_t i = 0; i < labels_.size(); ++i) {
+      if (c.label_name_length_limit > 0 &&
+          static_cast<int64_t>(labels_[i].name.size()) > c.label_name_length_limit) {
+        error_ = Status::ResourceExhausted("label_name_length_limit exceeded by \"" +
+                                           labels_[i].name + "\"");
+        return;
+      }
+      if (c.label_value_length_limit > 0 &&
+          static_cast<int64_t>(labels_[i].value.size()) > c.label_value_length_limit) {
+        error_ = Status::ResourceExhausted("label_value_length_limit exceeded by label \"" +
+                                           labels_[i].name + "\"");
+        return;
+      }
+    }
+  }
+  if (c.sample_limit > 0 && static_cast<int64_t>(kept_) >= c.sample_limit) {
+    if (c.sample_limit_action == ScrapeConfig::LimitAction::kTruncate) {
+      job_->truncated->Inc();
+      return;
+    }
+    error_ = Status::ResourceExhausted("sample_limit exceeded: more than " +
+                                       std::to_string(c.sample_limit) + " samples");
+    return;
+  }
+  labels_.Sort();
+  uint64_t h = 0;
+  for (size_t i = 0; i < labels_.size(); ++i) {
+    h = XXH3_64bits_withSeed(labels_[i].name.data(), labels_[i].name.size(), h);
+    h = XXH3_64bits_withSeed(labels_[i].value.data(), labels_[i].value.size(), h ^ 0xff);
+  }
+  int64_t ts = start_unix_ms_;
+  if (s.has_timestamp && c.honor_timestamps && wire::prom::TimestampInRange(s.timestamp_ms)) {
+    ts = s.timestamp_ms;
+  }
+  min_ms_ = std::min(min_ms_, ts);
+  max_ms_ = std::max(max_ms_, ts);
+  series_.emplace_back(h, Encode(s.value, ts));
+  ++kept_;
+}
+
+std::pair<size_t, size_t> ScrapeLoop::Encode(double value, int64_t ts) {
+  size_t labels = 0;
+  for (size_t i = 0; i < labels_.size(); ++i) {
+    labels += ProtoWriter::LengthDelimitedSize(pf::kSeriesLabels,
+                                               LabelSize(labels_[i].name, labels_[i].value));
+  }
+  const size_t sample =
+      ProtoWriter::Fixed64FieldSize(pf::kSampleValue) +
+      ProtoWriter::VarintFieldSize(pf::kSampleTimestamp, static_cast<uint64_t>(ts));
+  ProtoWriter w(&payload_);
+  w.MessageHeader(pf::kWriteTimeseries,
+                  labels + ProtoWriter::LengthDelimitedSize(pf::kSeriesSamples, sample));
+  const size_t begin = payload_.size();
+  for (size_t i = 0; i < labels_.size(); ++i) AppendLabel(w, labels_[i].name, labels_[i].value);
+  const size_t end = payload_.size();
+  w.MessageHeader(pf::kSeriesSamples, sample);
+  w.Double(pf::kSampleValue, value);
+  w.Varint(pf::kSampleTimestamp, static_cast<uint64_t>(ts));
+  return {begin, end};
+}
+
+void ScrapeLoop::AppendAutoMetrics(std::string* out, bool up, double seconds, uint64_t scraped,
+                                   uint64_t post_relabel, uint64_t added, int64_t ts) const {
+  const std::pair<const char*, double> metrics[] = {
+      {"up", up ? 1.0 : 0.0},
+      {"scrape_duration_seconds", seconds},
+      {"scrape_samples_scraped", static_cast<double>(scraped)},
+      {"scrape_samples_post_metric_relabeling", static_cast<double>(post_relabel)},
+      {"scrape_series_added", static_cast<double>(added)},
+  };
+  std::string labels;
+  std::vector<std::pair<std::string_view, std::string_view>> sorted;
+  for (const auto& [name, value] : metrics) {
+    sorted.assign(auto_labels_.begin(), auto_labels_.end());
+    sorted.emplace_back("__name__", name);
+    std::sort(sorted.begin(), sorted.end());
+    labels.clear();
+    ProtoWriter w(&labels);
+    for (const auto& [n, v] : sorted) AppendLabel(w, n, v);
+    AppendEncodedSeries(out, labels, value, ts);
+  }
+}
+
+uint64_t ScrapeLoop::AppendStale(std::string* out, const std::vector<uint64_t>* keep,
+                                 int64_t ts) const {
+  if (last_labels_.empty()) return 0;
+  const unsigned long long size =
+      ZSTD_getFrameContentSize(last_labels_.data(), last_labels_.size());
+  if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN) return 0;
+  std::string plain(size, '\0');
+  const size_t n =
+      ZSTD_decompress(plain.data(), plain.size(), last_labels_.data(), last_labels_.size());
+  if (ZSTD_isError(n)) return 0;
+  uint64_t marked = 0;
+  wire::ProtoReader r(std::string_view(plain.data(), n));
+  while (r.Next()) {
+    if (r.field() != 1) continue;
+    std::string_view entry = r.bytes();  // hash (fixed64) then the labels
+    if (entry.size() < 8) continue;
+    uint64_t h;
+    std::memcpy(&h, entry.data(), 8);
+    if (keep != nullptr && std::binary_search(keep->begin(), keep->end(), h)) continue;
+    AppendEncodedSeries(out, entry.substr(8), StaleNaN(), ts);
+    ++marked;
+  }
+  return marked;
+}
+
+void ScrapeLoop::OnDone(Status status) {
+  if (status.ok() && parser_) {
+    status = parser_->Finish([this](const wire::prom::ExpositionSample& s) { AddSample(s); });
+    if (status.ok()) status = error_;
+  } else if (status.ok()) {
+    status = Status::Internal("no response");
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  std::string out;
+  uint64_t items = 0, added = 0;
+  if (status.ok()) {
+    std::vector<uint64_t> hashes;
+    hashes.reserve(series_.size());
+    uint64_t signature = series_.size();
+    for (const auto& [h, range] : series_) {
+      hashes.push_back(h);
+      signature = XXH3_64bits_withSeed(&h, sizeof h, signature);
+    }
+    std::sort(hashes.begin(), hashes.end());
+    if (signature != last_signature_ || last_labels_.empty() != series_.empty()) {
+      for (uint64_t h : hashes) {
+        if (!std::binary_search(last_hashes_.begin(), last_hashes_.end(), h)) ++added;
+      }
+      items += AppendStale(&payload_, &hashes, start_unix_ms_);
+      // Keep this scrape's series for the next one's stale markers.
+      std::string plain;
+      ProtoWriter w(&plain);
+      for (const auto& [h, range] : series_) {
+        const size_t len = range.second - range.first;
+        w.MessageHeader(1, 8 + len);
+        plain.append(reinterpret_cast<const char*>(&h), 8);
+        plain.append(payload_, range.first, len);
+      }
+      std::string compressed(ZSTD_compressBound(plain.size()), '\0');
+      const size_t n =
+          ZSTD_compress(compressed.data(), compressed.size(), plain.data(), plain.size(), 1);
+      compressed.resize(ZSTD_isError(n) ? 0 : n);
+      compressed.shrink_to_fit();
+      last_labels_ = std::move(compressed);
+      last_hashes_ = std::move(hashes);
+      last_hashes_.shrink_to_fit();
+      last_signature_ = signature;
+    }
+    out = std::move(payload_);
+    items += kept_;
+    job_->scrapes->With({job_->receiver, job_->config.job_name, "ok"}).Inc();
+  } else {
+    // A failed scrape: its samples are dropped and the previous scrape's
+    // series go stale, as Prometheus does.
+    items += AppendStale(&out, nullptr, start_unix_ms_);
+    last_labels_.clear();
+    last_hashes_.clear();
+    last_signature_ = 0;
+    job_->scrapes->With({job_->receiver, job_->config.job_name, "failed"}).Inc();
+    logging::Debug(
+        "prometheus", "scrape failed",
+        {{"receiver", job_->receiver}, {"target", target_.url()}, {"error", status.ToString()}});
+  }
+  payload_.clear();
+  series_.clear();
+  AppendAutoMetrics(&out, status.ok(), seconds, scraped_, status.ok() ? post_relabel_ : 0, added,
+                    start_unix_ms_);
+  items += 5;
+  Store(std::move(out), items, std::min(min_ms_, start_unix_ms_),
+        std::max(max_ms_, start_unix_ms_));
+  bool gone;
+  {
+    MutexLock lock(state_mu_);
+    running_ = false;
+    gone = gone_;
+  }
+  if (gone) StoreStaleForAll(job_->rt->clock.NowUnixNanos() / 1'000'000);
+  scheduler::Done done = std::move(done_);
+  done_ = nullptr;
+  if (done) done();
+}
+
+void ScrapeLoop::MarkGone() {
+  {
+    MutexLock lock(state_mu_);
+    gone_ = true;
+    if (running_) return;  // the scrape going marks them at its end
+  }
+  StoreStaleForAll(job_->rt->clock.NowUnixNanos() / 1'000'000);
+}
+
+void ScrapeLoop::StoreStaleForAll(int64_t now_ms) {
+  std::string out;
+  const uint64_t n = AppendStale(&out, nullptr, now_ms);
+  last_labels_.clear();
+  last_hashes_.clear();
+  if (n > 0) Store(std::move(out), n, now_ms, now_ms);
+}
+
+void ScrapeLoop::Store(std::string payload, uint64_t items, int64_t min_ms, int64_t max_ms) {
+  if (payload.empty()) return;
+  Batch batch;
+  batch.signal = log::Signal::kMetrics;
+  batch.encoding = log::Encoding::kPromRemoteWriteProto;
+  batch.items = items;
+  batch.min_time_unix_nano = min_ms * wire::prom::kNanosPerMilli;
+  batch.max_time_unix_nano = max_ms * wire::prom::kNanosPerMilli;
+  batch.payload = std::move(payload);
+  IngestCounters* counters = job_->counters;
+  if (!receivers::Store(*job_->rt, job_->pipelines, *counters, std::move(batch),
+                        [](Status) {})) {  // Store counts what failed
+    counters->Refused("memory_limit", items);
+  }
+}
+
+}  // namespace sluice::receivers::prometheus
