@@ -74,11 +74,18 @@ class ProtoWriter {
     }
   }
   void RawVarint(uint64_t v) {
+    if (v < 0x80) {  // keys and short lengths: most varints written
+      out_->push_back(static_cast<char>(v));
+      return;
+    }
+    char b[10];
+    size_t n = 0;
     while (v >= 0x80) {
-      out_->push_back(static_cast<char>(v | 0x80));
+      b[n++] = static_cast<char>(v | 0x80);
       v >>= 7;
     }
-    out_->push_back(static_cast<char>(v));
+    b[n++] = static_cast<char>(v);
+    out_->append(b, n);
   }
 
   // Encoded sizes, in the canonical form this writer uses.

@@ -23,7 +23,10 @@ struct Fetcher::Conn {
   beast::flat_buffer buffer;
   http::request<http::empty_body> request;
   std::optional<http::response_parser<http::buffer_body>> parser;
-  char chunk[64 * 1024];
+  // The body's landing place, only while a fetch runs: 10,000 idle targets
+  // hold none.
+  static constexpr size_t kChunk = 64 * 1024;
+  std::unique_ptr<char[]> chunk;
   std::chrono::steady_clock::time_point deadline;
   FetchHandler* handler = nullptr;
   bool retried = false;  // a kept-alive connection the target had closed
@@ -137,16 +140,16 @@ struct Fetcher::Op {
   static void ReadBody(std::shared_ptr<Fetcher> self) {
     Conn& c = *self->conn_;
     if (c.parser->is_done()) return Finish(self, Status::Ok());
-    c.parser->get().body().data = c.chunk;
-    c.parser->get().body().size = sizeof c.chunk;
+    c.parser->get().body().data = c.chunk.get();
+    c.parser->get().body().size = Conn::kChunk;
     c.stream.expires_at(c.deadline);
     http::async_read_some(c.stream, c.buffer, *c.parser, [self](beast::error_code ec, size_t) {
       Conn& c = *self->conn_;
       if (ec == http::error::need_buffer) ec = {};
       if (ec) return Finish(self, ErrorStatus("read", ec), true);
-      const size_t n = sizeof c.chunk - c.parser->get().body().size;
+      const size_t n = Conn::kChunk - c.parser->get().body().size;
       if (n > 0) {
-        Status st = c.handler->OnBody(std::string_view(c.chunk, n));
+        Status st = c.handler->OnBody(std::string_view(c.chunk.get(), n));
         if (!st.ok()) return Finish(self, std::move(st), true);
       }
       ReadBody(self);
@@ -158,6 +161,8 @@ struct Fetcher::Op {
       self->Close();
     }
     c.parser.reset();
+    c.chunk.reset();
+    if (c.buffer.size() == 0) c.buffer.shrink_to_fit();
     FetchHandler* h = c.handler;
     c.handler = nullptr;
     h->OnDone(std::move(st));
@@ -169,6 +174,10 @@ void Fetcher::Get(std::string target, const net::Headers& headers,
   Conn& c = *conn_;
   c.handler = handler;
   c.deadline = deadline;
+  c.chunk = std::make_unique_for_overwrite<char[]>(Conn::kChunk);
+  // Beast reads at most what the buffer has room for: room for 64 KiB
+  // makes a scrape a few reads instead of one per 1.5 KiB.
+  c.buffer.reserve(Conn::kChunk);
   c.retried = !c.open;
   c.request = {};
   c.request.method(http::verb::get);

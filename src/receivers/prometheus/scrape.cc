@@ -10,6 +10,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "base/check.h"
 #include "base/logging.h"
 #include "wire/otlp/common.h"
 #include "wire/prom/remote_write.h"
@@ -174,12 +175,14 @@ Result<std::optional<Target>> MakeTarget(
 ScrapeLoop::ScrapeLoop(std::shared_ptr<const ScrapeJob> job, Target target)
     : job_(std::move(job)), target_(std::move(target)) {
   fetcher_ = std::make_shared<Fetcher>(job_->rt->io, target_.host, target_.port);
-  auto_labels_ = target_.labels;
   for (const auto& [name, value] : job_->external_labels) {
     bool present = false;
     for (const auto& l : target_.labels) present |= l.first == name;
-    if (!present) auto_labels_.emplace_back(name, value);
+    if (!present) external_.emplace_back(name, value);
   }
+  std::sort(external_.begin(), external_.end());
+  auto_labels_ = target_.labels;
+  auto_labels_.insert(auto_labels_.end(), external_.begin(), external_.end());
   const ScrapeConfig& c = job_->config;
   headers_.emplace_back("Accept",
                         "application/openmetrics-text;version=1.0.0;q=0.5,"
@@ -224,14 +227,15 @@ void ScrapeLoop::Run(int64_t deadline_mono, scheduler::Done done) {
   start_ = std::chrono::steady_clock::now();
   start_unix_ms_ = job_->rt->clock.NowUnixNanos() / 1'000'000;
   const int64_t left = deadline_mono - job_->rt->clock.MonotonicNanos();
-  parser_.reset();
+  parsing_ = false;
   gzip_ = false;
   body_bytes_ = 0;
   error_ = Status::Ok();
-  scraped_ = post_relabel_ = kept_ = 0;
+  scraped_count_ = post_relabel_ = kept_ = 0;
   min_ms_ = max_ms_ = start_unix_ms_;
   payload_.clear();
   series_.clear();
+  series_.reserve(last_count_);
   if (job_->over_target_limit->load()) {
     OnDone(Status::ResourceExhausted(
         "target_limit exceeded: " + std::to_string(job_->config.target_limit) + " targets"));
@@ -248,18 +252,19 @@ Status ScrapeLoop::OnHeaders(int status, std::string_view content_type,
   }
   if (content_encoding == "gzip") {
     gzip_ = true;
-    if (zs_open_) {
-      inflateReset(&zs_);
-    } else {
-      zs_ = {};
-      if (inflateInit2(&zs_, 16 + MAX_WBITS) != Z_OK) return Status::Internal("inflateInit2");
-      zs_open_ = true;
-    }
+    zs_ = {};
+    if (inflateInit2(&zs_, 16 + MAX_WBITS) != Z_OK) return Status::Internal("inflateInit2");
+    zs_open_ = true;
   } else if (!content_encoding.empty() && content_encoding != "identity") {
     return Status::InvalidArgument("unsupported Content-Encoding \"" +
                                    std::string(content_encoding) + "\"");
   }
-  parser_.emplace(wire::prom::FormatOfContentType(content_type));
+  if (parser_) {
+    parser_->Reset(wire::prom::FormatOfContentType(content_type));  // keeps its buffers
+  } else {
+    parser_.emplace(wire::prom::FormatOfContentType(content_type));
+  }
+  parsing_ = true;
   return Status::Ok();
 }
 
@@ -295,9 +300,52 @@ Status ScrapeLoop::OnBody(std::string_view chunk) {
   return Status::Ok();
 }
 
-void ScrapeLoop::AddSample(const wire::prom::ExpositionSample& s) {
-  ++scraped_;
-  if (!error_.ok()) return;
+bool ScrapeLoop::MergeLabels(const wire::prom::ExpositionSample& s) {
+  scraped_.clear();
+  scraped_.emplace_back("__name__", s.name);
+  for (const wire::prom::ExpositionLabel& l : s.labels) {
+    if (l.name != "__name__" && !l.value.empty()) scraped_.emplace_back(l.name, l.value);
+  }
+  // A few labels: insertion sort.
+  for (size_t i = 1; i < scraped_.size(); ++i) {
+    for (size_t k = i; k > 0 && scraped_[k].first < scraped_[k - 1].first; --k) {
+      std::swap(scraped_[k], scraped_[k - 1]);
+    }
+  }
+  // Merge the three sorted lists: the target's labels win over external
+  // ones; a scraped label clashing with a target's needs exported_ (not
+  // here) unless honor_labels keeps the scraped one.
+  const auto& target = target_.labels;
+  size_t i = 0, j = 0, k = 0;
+  while (i < scraped_.size() || j < target.size() || k < external_.size()) {
+    std::string_view m;
+    bool any = false;
+    auto consider = [&](std::string_view n) {
+      if (!any || n < m) m = n;
+      any = true;
+    };
+    if (i < scraped_.size()) consider(scraped_[i].first);
+    if (j < target.size()) consider(target[j].first);
+    if (k < external_.size()) consider(external_[k].first);
+    const bool hi = i < scraped_.size() && scraped_[i].first == m;
+    const bool hj = j < target.size() && target[j].first == m;
+    const bool hk = k < external_.size() && external_[k].first == m;
+    if (hi && hj && !job_->config.honor_labels) return false;
+    if (hi) {
+      merged_.push_back(scraped_[i]);
+    } else if (hj) {
+      merged_.emplace_back(target[j].first, target[j].second);
+    } else {
+      merged_.emplace_back(external_[k].first, external_[k].second);
+    }
+    i += hi;
+    j += hj;
+    k += hk;
+  }
+  return true;
+}
+
+bool ScrapeLoop::RelabelLabels(const wire::prom::ExpositionSample& s) {
   const ScrapeConfig& c = job_->config;
   labels_.Clear();
   labels_.Add("__name__", s.name);
@@ -321,27 +369,45 @@ void ScrapeLoop::AddSample(const wire::prom::ExpositionSample& s) {
     if (!labels_.Has(name)) labels_.Set(name, value);
   }
   if (!c.metric_relabel_configs.empty() && !relabel::Apply(c.metric_relabel_configs, &labels_)) {
-    return;
+    return false;
   }
-  if (labels_.Get("__name__").empty()) return;
+  if (labels_.Get("__name__").empty()) return false;
+  labels_.Sort();
+  merged_.clear();
+  for (size_t i = 0; i < labels_.size(); ++i)
+    merged_.emplace_back(labels_[i].name, labels_[i].value);
+  return true;
+}
+
+void ScrapeLoop::AddSample(const wire::prom::ExpositionSample& s) {
+  ++scraped_count_;
+  if (!error_.ok()) return;
+  const ScrapeConfig& c = job_->config;
+  // Without metric relabelling the labels are merged as views of the body
+  // and the target, copying nothing; otherwise (or on a clash that renames
+  // a label to exported_<name>) they go through a LabelSet.
+  merged_.clear();
+  if (!c.metric_relabel_configs.empty() || !MergeLabels(s)) {
+    if (!RelabelLabels(s)) return;  // dropped
+  }
   ++post_relabel_;
-  if (c.label_limit > 0 && static_cast<int64_t>(labels_.size()) > c.label_limit) {
+  if (c.label_limit > 0 && static_cast<int64_t>(merged_.size()) > c.label_limit) {
     error_ = Status::ResourceExhausted("label_limit exceeded: a sample has " +
-                                       std::to_string(labels_.size()) + " labels");
+                                       std::to_string(merged_.size()) + " labels");
     return;
   }
   if (c.label_name_length_limit > 0 || c.label_value_length_limit > 0) {
-    for (size_t i = 0; i < labels_.size(); ++i) {
+    for (const auto& [name, value] : merged_) {
       if (c.label_name_length_limit > 0 &&
-          static_cast<int64_t>(labels_[i].name.size()) > c.label_name_length_limit) {
+          static_cast<int64_t>(name.size()) > c.label_name_length_limit) {
         error_ = Status::ResourceExhausted("label_name_length_limit exceeded by \"" +
-                                           labels_[i].name + "\"");
+                                           std::string(name) + "\"");
         return;
       }
       if (c.label_value_length_limit > 0 &&
-          static_cast<int64_t>(labels_[i].value.size()) > c.label_value_length_limit) {
+          static_cast<int64_t>(value.size()) > c.label_value_length_limit) {
         error_ = Status::ResourceExhausted("label_value_length_limit exceeded by label \"" +
-                                           labels_[i].name + "\"");
+                                           std::string(name) + "\"");
         return;
       }
     }
@@ -355,40 +421,70 @@ void ScrapeLoop::AddSample(const wire::prom::ExpositionSample& s) {
                                        std::to_string(c.sample_limit) + " samples");
     return;
   }
-  labels_.Sort();
-  uint64_t h = 0;
-  for (size_t i = 0; i < labels_.size(); ++i) {
-    h = XXH3_64bits_withSeed(labels_[i].name.data(), labels_[i].name.size(), h);
-    h = XXH3_64bits_withSeed(labels_[i].value.data(), labels_[i].value.size(), h ^ 0xff);
-  }
   int64_t ts = start_unix_ms_;
   if (s.has_timestamp && c.honor_timestamps && wire::prom::TimestampInRange(s.timestamp_ms)) {
     ts = s.timestamp_ms;
   }
   min_ms_ = std::min(min_ms_, ts);
   max_ms_ = std::max(max_ms_, ts);
-  series_.emplace_back(h, Encode(s.value, ts));
+  const std::pair<size_t, size_t> range = Encode(s.value, ts);
+  // The series' identity: its encoded labels, hashed in one call.
+  series_.emplace_back(XXH3_64bits(payload_.data() + range.first, range.second - range.first),
+                       range);
   ++kept_;
 }
 
+namespace {
+
+// Raw writes into a buffer sized beforehand: a series is encoded with one
+// resize of the payload instead of a push_back per key and length byte.
+char* PutVarint(char* p, uint64_t v) {
+  while (v >= 0x80) {
+    *p++ = static_cast<char>(v | 0x80);
+    v >>= 7;
+  }
+  *p++ = static_cast<char>(v);
+  return p;
+}
+char* PutBytes(char* p, uint32_t field, std::string_view b) {
+  p = PutVarint(p, (static_cast<uint64_t>(field) << 3) | 2);
+  p = PutVarint(p, b.size());
+  std::memcpy(p, b.data(), b.size());
+  return p + b.size();
+}
+
+}  // namespace
+
 std::pair<size_t, size_t> ScrapeLoop::Encode(double value, int64_t ts) {
   size_t labels = 0;
-  for (size_t i = 0; i < labels_.size(); ++i) {
-    labels += ProtoWriter::LengthDelimitedSize(pf::kSeriesLabels,
-                                               LabelSize(labels_[i].name, labels_[i].value));
+  for (const auto& [name, v] : merged_) {
+    labels += ProtoWriter::LengthDelimitedSize(pf::kSeriesLabels, LabelSize(name, v));
   }
   const size_t sample =
       ProtoWriter::Fixed64FieldSize(pf::kSampleValue) +
       ProtoWriter::VarintFieldSize(pf::kSampleTimestamp, static_cast<uint64_t>(ts));
-  ProtoWriter w(&payload_);
-  w.MessageHeader(pf::kWriteTimeseries,
-                  labels + ProtoWriter::LengthDelimitedSize(pf::kSeriesSamples, sample));
-  const size_t begin = payload_.size();
-  for (size_t i = 0; i < labels_.size(); ++i) AppendLabel(w, labels_[i].name, labels_[i].value);
-  const size_t end = payload_.size();
-  w.MessageHeader(pf::kSeriesSamples, sample);
-  w.Double(pf::kSampleValue, value);
-  w.Varint(pf::kSampleTimestamp, static_cast<uint64_t>(ts));
+  const size_t series = labels + ProtoWriter::LengthDelimitedSize(pf::kSeriesSamples, sample);
+  const size_t at = payload_.size();
+  payload_.resize(at + ProtoWriter::LengthDelimitedSize(pf::kWriteTimeseries, series));
+  char* p = payload_.data() + at;
+  p = PutVarint(p, (pf::kWriteTimeseries << 3) | 2);
+  p = PutVarint(p, series);
+  const size_t begin = static_cast<size_t>(p - payload_.data());
+  for (const auto& [name, v] : merged_) {
+    p = PutVarint(p, (pf::kSeriesLabels << 3) | 2);
+    p = PutVarint(p, LabelSize(name, v));
+    p = PutBytes(p, pf::kLabelName, name);
+    p = PutBytes(p, pf::kLabelValue, v);
+  }
+  const size_t end = static_cast<size_t>(p - payload_.data());
+  p = PutVarint(p, (pf::kSeriesSamples << 3) | 2);
+  p = PutVarint(p, sample);
+  p = PutVarint(p, (pf::kSampleValue << 3) | 1);
+  std::memcpy(p, &value, 8);
+  p += 8;
+  p = PutVarint(p, pf::kSampleTimestamp << 3);
+  p = PutVarint(p, static_cast<uint64_t>(ts));
+  SLUICE_DCHECK(static_cast<size_t>(p - payload_.data()) == payload_.size());
   return {begin, end};
 }
 
@@ -414,8 +510,8 @@ void ScrapeLoop::AppendAutoMetrics(std::string* out, bool up, double seconds, ui
   }
 }
 
-uint64_t ScrapeLoop::AppendStale(std::string* out, const std::vector<uint64_t>* keep,
-                                 int64_t ts) const {
+uint64_t ScrapeLoop::AppendStale(std::string* out, const std::vector<uint64_t>* keep, int64_t ts,
+                                 std::vector<uint64_t>* previous) const {
   if (last_labels_.empty()) return 0;
   const unsigned long long size =
       ZSTD_getFrameContentSize(last_labels_.data(), last_labels_.size());
@@ -432,6 +528,7 @@ uint64_t ScrapeLoop::AppendStale(std::string* out, const std::vector<uint64_t>* 
     if (entry.size() < 8) continue;
     uint64_t h;
     std::memcpy(&h, entry.data(), 8);
+    if (previous != nullptr) previous->push_back(h);
     if (keep != nullptr && std::binary_search(keep->begin(), keep->end(), h)) continue;
     AppendEncodedSeries(out, entry.substr(8), StaleNaN(), ts);
     ++marked;
@@ -440,7 +537,7 @@ uint64_t ScrapeLoop::AppendStale(std::string* out, const std::vector<uint64_t>* 
 }
 
 void ScrapeLoop::OnDone(Status status) {
-  if (status.ok() && parser_) {
+  if (status.ok() && parsing_) {
     status = parser_->Finish([this](const wire::prom::ExpositionSample& s) { AddSample(s); });
     if (status.ok()) status = error_;
   } else if (status.ok()) {
@@ -451,19 +548,21 @@ void ScrapeLoop::OnDone(Status status) {
   std::string out;
   uint64_t items = 0, added = 0;
   if (status.ok()) {
-    std::vector<uint64_t> hashes;
-    hashes.reserve(series_.size());
+    // The series set in scrape order, hashed: the same as last time, the
+    // common case, needs neither the sort nor the stale check below.
     uint64_t signature = series_.size();
-    for (const auto& [h, range] : series_) {
-      hashes.push_back(h);
-      signature = XXH3_64bits_withSeed(&h, sizeof h, signature);
-    }
-    std::sort(hashes.begin(), hashes.end());
+    for (const auto& [h, range] : series_) signature = signature * 0x9E3779B97F4A7C15ull + h;
     if (signature != last_signature_ || last_labels_.empty() != series_.empty()) {
+      std::vector<uint64_t> hashes;
+      hashes.reserve(series_.size());
+      for (const auto& [h, range] : series_) hashes.push_back(h);
+      std::sort(hashes.begin(), hashes.end());
+      std::vector<uint64_t> previous;
+      items += AppendStale(&payload_, &hashes, start_unix_ms_, &previous);
+      std::sort(previous.begin(), previous.end());
       for (uint64_t h : hashes) {
-        if (!std::binary_search(last_hashes_.begin(), last_hashes_.end(), h)) ++added;
+        if (!std::binary_search(previous.begin(), previous.end(), h)) ++added;
       }
-      items += AppendStale(&payload_, &hashes, start_unix_ms_);
       // Keep this scrape's series for the next one's stale markers.
       std::string plain;
       ProtoWriter w(&plain);
@@ -479,8 +578,6 @@ void ScrapeLoop::OnDone(Status status) {
       compressed.resize(ZSTD_isError(n) ? 0 : n);
       compressed.shrink_to_fit();
       last_labels_ = std::move(compressed);
-      last_hashes_ = std::move(hashes);
-      last_hashes_.shrink_to_fit();
       last_signature_ = signature;
     }
     out = std::move(payload_);
@@ -490,18 +587,25 @@ void ScrapeLoop::OnDone(Status status) {
     // A failed scrape: its samples are dropped and the previous scrape's
     // series go stale, as Prometheus does.
     items += AppendStale(&out, nullptr, start_unix_ms_);
-    last_labels_.clear();
-    last_hashes_.clear();
+    std::string().swap(last_labels_);
     last_signature_ = 0;
     job_->scrapes->With({job_->receiver, job_->config.job_name, "failed"}).Inc();
     logging::Debug(
         "prometheus", "scrape failed",
         {{"receiver", job_->receiver}, {"target", target_.url()}, {"error", status.ToString()}});
   }
-  payload_.clear();
-  series_.clear();
-  AppendAutoMetrics(&out, status.ok(), seconds, scraped_, status.ok() ? post_relabel_ : 0, added,
-                    start_unix_ms_);
+  // What a scrape needs only while it runs is let go, so an idle target
+  // costs its compressed series and little else (10,000 targets).
+  std::string().swap(payload_);
+  last_count_ = series_.size();
+  std::vector<std::pair<uint64_t, std::pair<size_t, size_t>>>().swap(series_);
+  std::string().swap(inflated_);
+  if (zs_open_) {
+    inflateEnd(&zs_);  // its window is 32 KiB
+    zs_open_ = false;
+  }
+  AppendAutoMetrics(&out, status.ok(), seconds, scraped_count_, status.ok() ? post_relabel_ : 0,
+                    added, start_unix_ms_);
   items += 5;
   Store(std::move(out), items, std::min(min_ms_, start_unix_ms_),
         std::max(max_ms_, start_unix_ms_));
@@ -529,8 +633,7 @@ void ScrapeLoop::MarkGone() {
 void ScrapeLoop::StoreStaleForAll(int64_t now_ms) {
   std::string out;
   const uint64_t n = AppendStale(&out, nullptr, now_ms);
-  last_labels_.clear();
-  last_hashes_.clear();
+  std::string().swap(last_labels_);
   if (n > 0) Store(std::move(out), n, now_ms, now_ms);
 }
 

@@ -66,9 +66,10 @@ struct ScrapeJob {
 // one failed, and every series when the target goes away, get a stale
 // marker (the StaleNaN value).
 //
-// The series of the last scrape are kept as a sorted list of 64-bit hashes
-// and, for stale markers, their encoded labels compressed with zstd,
-// rebuilt only when the set of series changed.
+// The series of the last scrape are kept as their 64-bit hashes and encoded
+// labels, compressed with zstd, rebuilt only when the set of series changed
+// (a hash over the scrape's series says so); between scrapes a target holds
+// that and little else.
 //
 // Thread-safety: runs one at a time (the scheduler's), on I/O threads.
 class ScrapeLoop final : public FetchHandler, public std::enable_shared_from_this<ScrapeLoop> {
@@ -92,7 +93,14 @@ class ScrapeLoop final : public FetchHandler, public std::enable_shared_from_thi
 
   Status Parse(std::string_view text);
   void AddSample(const wire::prom::ExpositionSample& s);
-  // Encodes one series of `labels_` with one sample; returns the labels'
+  // The sample's labels with the target's and the external ones, sorted,
+  // into merged_: as views, without copying (false, merged_ unspecified,
+  // when a clash needs exported_<name>) ...
+  bool MergeLabels(const wire::prom::ExpositionSample& s);
+  // ... or through labels_, with metric_relabel_configs (false when they
+  // dropped the sample).
+  bool RelabelLabels(const wire::prom::ExpositionSample& s);
+  // Encodes one series of `merged_` with one sample; returns the labels'
   // bytes within payload_.
   std::pair<size_t, size_t> Encode(double value, int64_t timestamp_ms);
   void AppendSeries(std::string* out, std::string_view labels, double value, int64_t ts) const;
@@ -100,7 +108,9 @@ class ScrapeLoop final : public FetchHandler, public std::enable_shared_from_thi
                          uint64_t post_relabel, uint64_t added, int64_t ts) const;
   // Stale markers for the previous scrape's series whose hashes are not in
   // `keep` (sorted); all of them when keep is null.
-  uint64_t AppendStale(std::string* out, const std::vector<uint64_t>* keep, int64_t ts) const;
+  // The previous scrape's hashes go to `previous` when given.
+  uint64_t AppendStale(std::string* out, const std::vector<uint64_t>* keep, int64_t ts,
+                       std::vector<uint64_t>* previous = nullptr) const;
   void StoreStaleForAll(int64_t now_ms);
   void Store(std::string payload, uint64_t items, int64_t min_ms, int64_t max_ms);
 
@@ -110,6 +120,8 @@ class ScrapeLoop final : public FetchHandler, public std::enable_shared_from_thi
   // The labels of the scrape's own series (up, ...): the target's and the
   // external ones it lacks.
   std::vector<std::pair<std::string, std::string>> auto_labels_;
+  // The external labels the target lacks, sorted.
+  std::vector<std::pair<std::string, std::string>> external_;
   net::Headers headers_;
 
   // Whether a scrape is going, and whether the target went away meanwhile.
@@ -121,22 +133,24 @@ class ScrapeLoop final : public FetchHandler, public std::enable_shared_from_thi
   scheduler::Done done_;
   int64_t start_unix_ms_ = 0;
   std::chrono::steady_clock::time_point start_;
-  std::optional<wire::prom::ExpositionParser> parser_;
+  std::optional<wire::prom::ExpositionParser> parser_;  // kept across scrapes
+  bool parsing_ = false;                                // a 200 answer's body is being parsed
   bool gzip_ = false;
   z_stream zs_{};
   bool zs_open_ = false;
   std::string inflated_;
   uint64_t body_bytes_ = 0;
   Status error_;
-  uint64_t scraped_ = 0, post_relabel_ = 0, kept_ = 0;
+  uint64_t scraped_count_ = 0, post_relabel_ = 0, kept_ = 0;
   int64_t min_ms_ = 0, max_ms_ = 0;
   std::string payload_;
   std::vector<std::pair<uint64_t, std::pair<size_t, size_t>>> series_;  // hash, labels' bytes
+  std::vector<std::pair<std::string_view, std::string_view>> scraped_, merged_;
   relabel::LabelSet labels_;
   std::string label_scratch_, value_scratch_;
 
   // The last successful scrape's series.
-  std::vector<uint64_t> last_hashes_;  // sorted
+  size_t last_count_ = 0;  // series of the last scrape
   uint64_t last_signature_ = 0;
   std::string last_labels_;  // zstd of (varint length, encoded labels) per series
 };

@@ -119,8 +119,15 @@ TEST_F(PrometheusReceiverTest, SamplesAreStoredWithTheTargetsLabelsTimestampsAnd
             - targets: [')" +
         farm_.address() + R"(']
               labels: {env: dev}
+        - job_name: honored
+          honor_labels: true
+          honor_timestamps: false
+          static_configs:
+            - targets: [')" +
+        farm_.address() + R"(']
 )");
-  ASSERT_TRUE(testing::WaitUntil([&] { return Scrapes("farm", "ok") >= 2; }, seconds(10)));
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] { return Scrapes("farm", "ok") >= 2 && Scrapes("honored", "ok") >= 1; }, seconds(10)));
   const std::string target =
       "env=\"dev\",instance=\"" + farm_.address() + "\",job=\"farm\",region=\"eu\"";
   auto stored = Stored();
@@ -146,6 +153,12 @@ TEST_F(PrometheusReceiverTest, SamplesAreStoredWithTheTargetsLabelsTimestampsAnd
   EXPECT_EQ(stored["scrape_series_added{" + target + "}"][0].value, 2);
   EXPECT_EQ(stored["scrape_series_added{" + target + "}"][1].value, 0);
   EXPECT_GT(stored["scrape_duration_seconds{" + target + "}"][0].value, 0);
+  // honor_labels: the scraped job stays; honor_timestamps: false, the
+  // scrape's time instead of the exposed one.
+  auto honored = stored["http_requests_total{code=\"200\",instance=\"" + farm_.address() +
+                        "\",job=\"app\",region=\"eu\"}"];
+  ASSERT_GE(honored.size(), 1u);
+  EXPECT_NEAR(honored[0].timestamp_ms, now, 20'000);
 }
 
 TEST_F(PrometheusReceiverTest, DisappearedSeriesAndFailedScrapesGetStaleMarkersOnce) {
