@@ -41,8 +41,9 @@ bool SameName(std::string_view a, std::string_view b) {
 
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
-// A client TLS context per `o`; the error names the file it could not load.
-Result<std::unique_ptr<ssl::context>> MakeTlsContext(const TlsClientOptions& o) {
+}  // namespace
+
+Result<std::unique_ptr<ssl::context>> MakeClientTlsContext(const TlsClientOptions& o) {
   auto ctx = std::make_unique<ssl::context>(ssl::context::tls_client);
   ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
                    ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
@@ -76,8 +77,6 @@ Result<std::unique_ptr<ssl::context>> MakeTlsContext(const TlsClientOptions& o) 
   }
   return ctx;
 }
-
-}  // namespace
 
 bool HasHeader(const Headers& headers, std::string_view name) {
   for (const auto& [k, v] : headers) {
@@ -345,7 +344,7 @@ Result<std::unique_ptr<HttpClient>> HttpClient::Create(Endpoint endpoint,
   bool secure = endpoint.tls;
   auto impl = std::make_unique<Impl>(std::move(endpoint), timeout, std::move(headers));
   if (secure) {
-    SLUICE_ASSIGN_OR_RETURN(impl->tls, MakeTlsContext(tls));
+    SLUICE_ASSIGN_OR_RETURN(impl->tls, MakeClientTlsContext(tls));
     impl->server_name =
         tls.server_name_override.empty() ? impl->endpoint.host : tls.server_name_override;
     impl->verify = !tls.insecure_skip_verify;
@@ -367,7 +366,7 @@ std::string CheckClientConfig(std::string_view url, const TlsClientOptions& tls)
   Result<Endpoint> e = Endpoint::Parse(url, EndpointForm::kUrl);
   if (!e.ok()) return e.status().message();
   if (e->tls) {
-    Result<std::unique_ptr<ssl::context>> ctx = MakeTlsContext(tls);
+    Result<std::unique_ptr<ssl::context>> ctx = MakeClientTlsContext(tls);
     if (!ctx.ok()) return ctx.status().message();
   }
   return "";

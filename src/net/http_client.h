@@ -10,6 +10,10 @@
 #include "base/result.h"
 #include "net/endpoint.h"
 
+namespace boost::asio::ssl {
+class context;
+}  // namespace boost::asio::ssl
+
 namespace sluice::net {
 
 // Request headers in the order they are sent.
@@ -36,6 +40,11 @@ struct TlsClientOptions {
   // Accept any certificate. For tests only: it defeats what TLS is for.
   bool insecure_skip_verify = false;
 };
+
+// A client TLS context per `o` (TLS 1.2 or later, the peer's certificate
+// checked unless insecure_skip_verify); the error names the file it could
+// not load. The caller checks the host name (ssl::host_name_verification).
+Result<std::unique_ptr<boost::asio::ssl::context>> MakeClientTlsContext(const TlsClientOptions& o);
 
 struct HttpReply {
   int status = 0;

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -32,11 +33,14 @@ class TargetFarm final : public net::HttpHandler {
     std::chrono::milliseconds delay{0};
   };
 
-  TargetFarm() : guard_(boost::asio::make_work_guard(io_)) {
+  // Over https with `tls` when given.
+  explicit TargetFarm(std::optional<net::TlsFiles> tls = std::nullopt)
+      : guard_(boost::asio::make_work_guard(io_)) {
     net::HttpServerOptions o;
     o.name = "farm";
     o.endpoint = "127.0.0.1:0";
     o.max_connections = 100000;
+    o.tls = std::move(tls);
     server_ = std::move(*net::HttpServer::Create(io_, o, *this, registry_));
     server_->Start();
     thread_ = std::thread([this] { io_.run(); });

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -27,6 +28,15 @@ class FetchHandler {
   virtual void OnDone(Status status) = 0;
 };
 
+// For an https target: the client context (net::MakeClientTlsContext), the
+// name its certificate must carry and that is sent as SNI ("": the host),
+// and whether the name is checked (not with insecure_skip_verify).
+struct FetchTls {
+  std::shared_ptr<boost::asio::ssl::context> context;  // null: plain http
+  std::string server_name;
+  bool verify = true;
+};
+
 // An asynchronous HTTP/1.1 GET client for one scrape target, on the I/O
 // threads: resolves once, keeps its connection alive between scrapes, and
 // streams the body to the handler as it arrives, so a scrape never holds a
@@ -37,7 +47,7 @@ class FetchHandler {
 // std::make_shared: a fetch keeps the fetcher alive until it is done.
 class Fetcher : public std::enable_shared_from_this<Fetcher> {
  public:
-  Fetcher(boost::asio::io_context& io, std::string host, std::string port);
+  Fetcher(boost::asio::io_context& io, std::string host, std::string port, FetchTls tls = {});
   ~Fetcher();
 
   // GETs `target` (path and query) with `headers`; `handler` must live
@@ -52,6 +62,7 @@ class Fetcher : public std::enable_shared_from_this<Fetcher> {
   struct Op;
   boost::asio::io_context& io_;
   const std::string host_, port_;
+  const FetchTls tls_;
   struct Conn;
   std::unique_ptr<Conn> conn_;
 };

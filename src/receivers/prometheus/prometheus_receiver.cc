@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -195,6 +196,13 @@ class PrometheusReceiver final : public pipeline::Receiver {
       job->scrapes = &scrapes_;
       job->truncated = &truncated_;
       job->receiver = settings_.id;
+      // Every job has one: relabelling may make any target https.
+      Result<std::unique_ptr<boost::asio::ssl::context>> tls =
+          net::MakeClientTlsContext(c.tls_config.value_or(net::TlsClientOptions{}));
+      if (!tls.ok()) {
+        return Status::InvalidArgument("job " + c.job_name + ": " + tls.status().message());
+      }
+      job->tls_context = std::move(*tls);
       auto j = std::make_unique<Job>(job, options_.shard, *scheduler_, in_flight_);
       for (size_t i = 0; i < c.static_configs.size(); ++i) {
         j->SetGroups("static_configs/" + std::to_string(i), {c.static_configs[i]});

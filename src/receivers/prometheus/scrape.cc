@@ -174,7 +174,15 @@ Result<std::optional<Target>> MakeTarget(
 
 ScrapeLoop::ScrapeLoop(std::shared_ptr<const ScrapeJob> job, Target target)
     : job_(std::move(job)), target_(std::move(target)) {
-  fetcher_ = std::make_shared<Fetcher>(job_->rt->io, target_.host, target_.port);
+  FetchTls tls;
+  if (target_.scheme == "https") {
+    tls.context = job_->tls_context;
+    if (job_->config.tls_config) {
+      tls.server_name = job_->config.tls_config->server_name_override;
+      tls.verify = !job_->config.tls_config->insecure_skip_verify;
+    }
+  }
+  fetcher_ = std::make_shared<Fetcher>(job_->rt->io, target_.host, target_.port, std::move(tls));
   for (const auto& [name, value] : job_->external_labels) {
     bool present = false;
     for (const auto& l : target_.labels) present |= l.first == name;

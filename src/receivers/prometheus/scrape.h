@@ -52,6 +52,9 @@ struct ScrapeJob {
   telemetry::CounterFamily* scrapes = nullptr;  // by receiver, job, result
   telemetry::Counter* truncated = nullptr;      // samples past sample_limit (truncate)
   std::string receiver;
+  // For https targets: the job's client TLS context (tls_config, or the
+  // system's CAs).
+  std::shared_ptr<boost::asio::ssl::context> tls_context;
   // Set while target_limit is exceeded: every target's scrape fails.
   std::shared_ptr<std::atomic<bool>> over_target_limit = std::make_shared<std::atomic<bool>>(false);
 };

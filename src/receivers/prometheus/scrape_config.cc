@@ -213,14 +213,13 @@ const config::Schema<ScrapeConfig>& ScrapeConfigSchema() {
           if (c.scrape_interval.count() > 0 && c.scrape_timeout > c.scrape_interval) {
             return "scrape_timeout is greater than scrape_interval";
           }
-          if (c.scheme == "https" || c.tls_config) {
-            return "https targets (scheme: https, tls_config) are not supported by this version; "
-                   "scrape them over http or through a TLS-terminating proxy";
-          }
           for (const HttpSdConfig& sd : c.http_sd_configs) {
             Result<net::Endpoint> e = net::Endpoint::Parse(sd.url, net::EndpointForm::kUrl);
             if (!e.ok()) return "http_sd_configs url: " + e.status().message();
-            if (e->tls) return "http_sd_configs url: https is not supported by this version";
+            if (e->tls) {
+              return "http_sd_configs url: https is not supported by this version; serve the "
+                     "targets over http or from a file (file_sd_configs)";
+            }
           }
           return "";
         });

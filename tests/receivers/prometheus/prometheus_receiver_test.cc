@@ -15,6 +15,7 @@
 #include "support/stored_batches.h"
 #include "support/target_farm.h"
 #include "support/temp_dir.h"
+#include "support/tls_certificate.h"
 #include "support/wait.h"
 
 namespace sluice::receivers::prometheus {
@@ -454,6 +455,61 @@ TEST_F(PrometheusReceiverTest, PastTheTargetLimitNoTargetOfTheJobIsScraped) {
       0);
 }
 
+TEST_F(PrometheusReceiverTest, HttpsTargetsAreScrapedWhenTheirCertificateChecksOut) {
+  testing::CertificateFiles cert;
+  ASSERT_TRUE(testing::MakeSelfSignedCertificate(dir_, "farm", "farm.test", &cert));
+  testing::TargetFarm secure(net::TlsFiles{cert.cert_file, cert.key_file});
+  const std::string addr = secure.address();
+  Start(R"(        - job_name: trusted
+          scheme: https
+          metrics_path: /trusted
+          tls_config: {ca_file: )" +
+        cert.cert_file + R"(}
+          static_configs:
+            - targets: [')" +
+        addr + R"(']
+        - job_name: renamed
+          scheme: https
+          metrics_path: /renamed
+          tls_config: {ca_file: )" +
+        cert.cert_file + R"(, server_name: localhost}
+          static_configs:
+            - targets: [')" +
+        addr + R"(']
+        - job_name: unknown_ca
+          scheme: https
+          metrics_path: /unknown
+          static_configs:
+            - targets: [')" +
+        addr + R"(']
+        - job_name: wrong_name
+          scheme: https
+          metrics_path: /wrong
+          tls_config: {ca_file: )" +
+        cert.cert_file + R"(, server_name: other.test}
+          static_configs:
+            - targets: [')" +
+        addr + R"(']
+)");
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] {
+        return Scrapes("trusted", "ok") >= 2 && Scrapes("renamed", "ok") >= 2 &&
+               Scrapes("unknown_ca", "failed") >= 2 && Scrapes("wrong_name", "failed") >= 2;
+      },
+      seconds(10)))
+      << Scrapes("trusted", "ok") << " " << Scrapes("renamed", "ok") << " "
+      << Scrapes("unknown_ca", "failed") << " " << Scrapes("wrong_name", "failed") << " "
+      << Scrapes("trusted", "failed") << " " << Scrapes("renamed", "failed");
+  EXPECT_EQ(Scrapes("unknown_ca", "ok"), 0u) << "the system's CAs do not know the farm";
+  EXPECT_EQ(Scrapes("wrong_name", "ok"), 0u);
+  EXPECT_EQ(secure.Hits("/unknown") + secure.Hits("/wrong"), 0);
+  auto stored = Stored();
+  EXPECT_EQ(stored["farm_sample{instance=\"" + addr +
+                   "\",job=\"trusted\",path=\"/trusted\",region=\"eu\"}"][0]
+                .value,
+            1);
+}
+
 TEST_F(PrometheusReceiverTest, AHungTargetFailsAtItsTimeoutAndDelaysNoOtherTarget) {
   farm_.Set("/slow", {"s 1\n", "text/plain", 200, false, seconds(30)});
   Start(R"(        - job_name: slow
@@ -534,7 +590,7 @@ TEST(PrometheusConfigTest, UnknownKeysAndBadValuesAreErrorsAtTheirPlace) {
       kubernetes_sd_configs: []
     - job_name: a
     - job_name: c
-      scheme: https
+      scheme: ftp
 )",
                                  ctx);
   ASSERT_TRUE(root);
@@ -547,7 +603,7 @@ TEST(PrometheusConfigTest, UnknownKeysAndBadValuesAreErrorsAtTheirPlace) {
   EXPECT_NE(all.find("scrape_timeout is greater than scrape_interval"), std::string::npos) << all;
   EXPECT_NE(all.find("prom.yaml:9:7"), std::string::npos) << all;
   EXPECT_NE(all.find("kubernetes_sd_configs"), std::string::npos) << all;
-  EXPECT_NE(all.find("prom.yaml:11:7"), std::string::npos) << all << " (https)";
+  EXPECT_NE(all.find("prom.yaml:12:15"), std::string::npos) << all << " (ftp)";
 
   config::Context twice("twice.yaml");
   auto again = config::LoadString(
