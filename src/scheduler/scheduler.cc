@@ -86,7 +86,10 @@ struct Scheduler::Core : std::enable_shared_from_this<Core> {
         if (it == tasks.end() || it->second.generation != e.generation) continue;  // stale
         State& s = it->second;
         if (s.task.cadence == Cadence::kFixedRate) {
-          Schedule(e.id, s, NextInstant(s.task, now));
+          // From this instant, not from now alone: a wall clock that lost
+          // time since would otherwise name the instant that is running.
+          Schedule(e.id, s,
+                   NextInstant(s.task, std::max(now, e.due + s.task.interval.count() / 2)));
           if (s.running) {
             ++skipped;
             continue;
@@ -99,11 +102,19 @@ struct Scheduler::Core : std::enable_shared_from_this<Core> {
     }
     for (Start& st : starts) {
       boost::asio::post(io, [st = std::move(st), weak = weak_from_this()]() mutable {
+        auto core = weak.lock();
+        // Removed or stopped since it was due: it does not start.
+        if (!core || !core->StillWanted(st.id)) return;
         st.run(st.deadline, [weak, id = st.id] {
           if (auto core = weak.lock()) core->Finished(id);
         });
       });
     }
+  }
+
+  bool StillWanted(TaskId id) {
+    MutexLock lock(mu);
+    return !stopped && tasks.contains(id);
   }
 
   void Finished(TaskId id) {

@@ -63,8 +63,9 @@ class Scheduler {
   Scheduler& operator=(const Scheduler&) = delete;
 
   TaskId Add(Task task);
-  // No run of the task starts after Remove returns; one in progress
-  // finishes. Unknown ids are ignored.
+  // No run of the task starts after Remove returns (one already posted to
+  // the io_context finds it gone); one in progress finishes. Unknown ids
+  // are ignored.
   void Remove(TaskId id);
   void Stop();
 

@@ -165,3 +165,74 @@ TEST(SchedulerTest, OnTheRealClockRunsComeFromTheIoThreadsTimer) {
 
 }  // namespace
 }  // namespace sluice::scheduler
+
+namespace sluice::scheduler {
+namespace {
+
+TEST(SchedulerTest, ARunDueButNotYetStartedDoesNotStartAfterRemoveOrStop) {
+  ManualClock clock(1'700'000'040LL * kSecond);
+  boost::asio::io_context io;
+  Scheduler scheduler(io, clock);
+  int runs = 0;
+  Task t;
+  t.interval = seconds(5);
+  t.run = [&](int64_t, Done done) {
+    ++runs;
+    done();
+  };
+  const auto a = scheduler.Add(t);
+  scheduler.Add(t);
+  clock.Advance(seconds(1));
+  scheduler.RunDue();  // both posted, neither started
+  scheduler.Remove(a);
+  io.poll();
+  EXPECT_EQ(runs, 1) << "the removed task's posted run does not start";
+  clock.Advance(seconds(5));
+  scheduler.RunDue();
+  scheduler.Stop();
+  io.restart();
+  io.poll();
+  EXPECT_EQ(runs, 1) << "nothing starts after Stop";
+}
+
+// A wall clock that moves slower than the monotonic one (NTP slewing it).
+class SlewingClock final : public Clock {
+ public:
+  int64_t NowUnixNanos() const override { return unix_; }
+  int64_t MonotonicNanos() const override { return mono_; }
+  void SleepFor(std::chrono::nanoseconds) override {}
+  void Advance(int64_t mono, int64_t unix) {
+    mono_ += mono;
+    unix_ += unix;
+  }
+
+ private:
+  int64_t unix_ = 1'700'000'040LL * kSecond, mono_ = 0;
+};
+
+TEST(SchedulerTest, AWallClockThatFallsBehindNeverRunsAnInstantTwice) {
+  SlewingClock clock;
+  boost::asio::io_context io;
+  Scheduler scheduler(io, clock);
+  int runs = 0;
+  Task t;
+  t.interval = seconds(15);
+  t.run = [&](int64_t, Done done) {
+    ++runs;
+    done();
+  };
+  scheduler.Add(t);
+  // 60 s of monotonic time in 1 ms steps, the wall clock 3 ms behind per
+  // 15 s.
+  for (int i = 0; i < 60'000; ++i) {
+    clock.Advance(1'000'000, 1'000'000 - (i % 5000 == 0 ? 1'000'000 : 0));
+    scheduler.RunDue();
+    io.restart();
+    io.poll();
+  }
+  EXPECT_EQ(runs, 4) << "at 40, 55, 70 and 85 s";
+  EXPECT_EQ(scheduler.skipped(), 0u);
+}
+
+}  // namespace
+}  // namespace sluice::scheduler

@@ -17,6 +17,7 @@
 #include "receivers/prometheus/fetch.h"
 #include "receivers/prometheus/scrape.h"
 #include "scheduler/scheduler.h"
+#include "wire/prom/labels.h"
 
 namespace sluice::receivers::prometheus {
 namespace {
@@ -45,6 +46,11 @@ std::vector<std::string> Expand(const std::string& pattern) {
   }
   std::sort(out.begin(), out.end());
   return out;
+}
+
+// The deadline of one http_sd request.
+std::chrono::nanoseconds HttpSdTimeout(const HttpSdConfig& sd) {
+  return std::min<std::chrono::nanoseconds>(sd.refresh_interval, std::chrono::seconds(30));
 }
 
 // Scrapes still going, so Drain can wait for them.
@@ -207,14 +213,18 @@ class PrometheusReceiver final : public pipeline::Receiver {
       for (size_t i = 0; i < c.static_configs.size(); ++i) {
         j->SetGroups("static_configs/" + std::to_string(i), {c.static_configs[i]});
       }
-      Job* raw = j.get();
+      jobs_.push_back(std::move(j));
+    }
+    // Discovery starts once every job is in jobs_, which its answers (on
+    // the I/O threads) read.
+    for (size_t n = 0; n < jobs_.size(); ++n) {
+      const ScrapeConfig& c = options_.scrape_configs[n];
       for (size_t i = 0; i < c.file_sd_configs.size(); ++i) {
-        WatchFiles(raw, c.file_sd_configs[i], i);
+        WatchFiles(jobs_[n].get(), c.file_sd_configs[i], i);
       }
       for (size_t i = 0; i < c.http_sd_configs.size(); ++i) {
-        SLUICE_RETURN_IF_ERROR(WatchUrl(raw, c.http_sd_configs[i], i));
+        SLUICE_RETURN_IF_ERROR(WatchUrl(jobs_[n].get(), c.http_sd_configs[i], i));
       }
-      jobs_.push_back(std::move(j));
     }
     PublishTargets();
     return Status::Ok();
@@ -235,8 +245,12 @@ class PrometheusReceiver final : public pipeline::Receiver {
     // Every fetch ends by its deadline: wait for those still going, which
     // touch this receiver's counters.
     std::chrono::nanoseconds longest{0};
-    for (const ScrapeConfig& c : options_.scrape_configs)
+    for (const ScrapeConfig& c : options_.scrape_configs) {
       longest = std::max(longest, c.scrape_timeout);
+      for (const HttpSdConfig& sd : c.http_sd_configs) {
+        longest = std::max(longest, HttpSdTimeout(sd));
+      }
+    }
     MutexLock lock(in_flight_->mu);
     in_flight_->cv.WaitFor(lock, longest + std::chrono::seconds(1),
                            [&]() SLUICE_REQUIRES(in_flight_->mu) { return in_flight_->n == 0; });
@@ -345,8 +359,7 @@ class PrometheusReceiver final : public pipeline::Receiver {
     scheduler::Task task;
     task.cadence = scheduler::Cadence::kAfterDone;
     task.interval = sd.refresh_interval;
-    task.timeout =
-        std::min<std::chrono::nanoseconds>(sd.refresh_interval, std::chrono::seconds(30));
+    task.timeout = HttpSdTimeout(sd);
     task.run = [this, job, fetcher, path, headers, source, url = sd.url](int64_t deadline,
                                                                          scheduler::Done done) {
       {
@@ -446,7 +459,12 @@ Result<std::vector<TargetGroup>> ParseTargetGroups(const std::string& text,
             return Status::InvalidArgument(group.source + ".labels." + l->first.Scalar() +
                                            ": expected a string");
           }
-          group.labels.emplace_back(l->first.Scalar(), l->second.Scalar());
+          const std::string name = l->first.Scalar();
+          if (!wire::prom::ValidLabelName(name)) {
+            return Status::InvalidArgument(group.source + ".labels: invalid label name \"" + name +
+                                           "\"");
+          }
+          group.labels.emplace_back(name, l->second.Scalar());
         }
       } else {
         return Status::InvalidArgument(group.source + ": unknown key \"" + key + "\"");

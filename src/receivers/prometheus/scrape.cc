@@ -130,9 +130,12 @@ Result<std::optional<Target>> MakeTarget(
   if (t.host.size() >= 2 && t.host.front() == '[' && t.host.back() == ']') {
     t.host = t.host.substr(1, t.host.size() - 2);
   }
-  if (t.host.empty() || t.port.empty() ||
-      t.port.find_first_not_of("0123456789") != std::string::npos) {
-    return Status::InvalidArgument("target address \"" + addr + "\" is not host:port");
+  if (t.host.empty() || t.port.empty() || t.port.size() > 5 ||
+      t.port.find_first_not_of("0123456789") != std::string::npos || std::stoi(t.port) == 0 ||
+      std::stoi(t.port) > 65535 || addr.find('/') != std::string::npos ||
+      (!bracketed && t.host.find(':') != std::string::npos)) {
+    return Status::InvalidArgument("target address \"" + addr +
+                                   "\" is not host:port (a port 1 to 65535; IPv6 in brackets)");
   }
   t.path = std::string(ls.Get("__metrics_path__"));
   if (t.path.empty() || t.path[0] != '/') t.path = "/" + t.path;
@@ -200,21 +203,20 @@ ScrapeLoop::ScrapeLoop(std::shared_ptr<const ScrapeJob> job, Target target)
   headers_.emplace_back("X-Prometheus-Scrape-Timeout-Seconds",
                         std::to_string(std::chrono::duration<double>(c.scrape_timeout).count()));
   if (c.basic_auth) {
-    // Credentials files are read at each start; passwords come from the
-    // configuration (with ${env:...}).
-    std::string password = c.basic_auth->password;
     if (!c.basic_auth->password_file.empty()) {
-      password = ReadSecret(c.basic_auth->password_file);
+      credentials_file_ = c.basic_auth->password_file;
+      basic_user_ = c.basic_auth->username;
     }
     std::string basic = "Basic ";
-    wire::otlp::AppendBase64(basic, c.basic_auth->username + ":" + password);
+    wire::otlp::AppendBase64(basic, c.basic_auth->username + ":" + c.basic_auth->password);
     headers_.emplace_back("Authorization", std::move(basic));
   } else if (c.authorization) {
-    std::string credentials = c.authorization->credentials;
     if (!c.authorization->credentials_file.empty()) {
-      credentials = ReadSecret(c.authorization->credentials_file);
+      credentials_file_ = c.authorization->credentials_file;
+      credentials_prefix_ = c.authorization->type + " ";
     }
-    headers_.emplace_back("Authorization", c.authorization->type + " " + credentials);
+    headers_.emplace_back("Authorization",
+                          c.authorization->type + " " + c.authorization->credentials);
   }
 }
 
@@ -232,6 +234,9 @@ void ScrapeLoop::Run(int64_t deadline_mono, scheduler::Done done) {
     running_ = true;
   }
   done_ = std::move(done);
+  // The fetch calls back into this loop: it lives until the scrape is over,
+  // even if its target is removed meanwhile.
+  self_ = shared_from_this();
   start_ = std::chrono::steady_clock::now();
   start_unix_ms_ = job_->rt->clock.NowUnixNanos() / 1'000'000;
   const int64_t left = deadline_mono - job_->rt->clock.MonotonicNanos();
@@ -248,6 +253,17 @@ void ScrapeLoop::Run(int64_t deadline_mono, scheduler::Done done) {
     OnDone(Status::ResourceExhausted(
         "target_limit exceeded: " + std::to_string(job_->config.target_limit) + " targets"));
     return;
+  }
+  if (!credentials_file_.empty()) {
+    // Read at each scrape, as Prometheus does: a rotated token is used at
+    // once.
+    if (basic_user_.empty()) {
+      headers_.back().second = credentials_prefix_ + ReadSecret(credentials_file_);
+    } else {
+      headers_.back().second = "Basic ";
+      wire::otlp::AppendBase64(headers_.back().second,
+                               basic_user_ + ":" + ReadSecret(credentials_file_));
+    }
   }
   fetcher_->Get(target_.path, headers_,
                 start_ + std::chrono::nanoseconds(std::max<int64_t>(0, left)), this);
@@ -311,8 +327,10 @@ Status ScrapeLoop::OnBody(std::string_view chunk) {
 bool ScrapeLoop::MergeLabels(const wire::prom::ExpositionSample& s) {
   scraped_.clear();
   scraped_.emplace_back("__name__", s.name);
+  // Empty values too: absent from the series, but under honor_labels they
+  // still keep the target's label off (Pushgateway's instance="").
   for (const wire::prom::ExpositionLabel& l : s.labels) {
-    if (l.name != "__name__" && !l.value.empty()) scraped_.emplace_back(l.name, l.value);
+    if (l.name != "__name__") scraped_.emplace_back(l.name, l.value);
   }
   // A few labels: insertion sort.
   for (size_t i = 1; i < scraped_.size(); ++i) {
@@ -340,7 +358,11 @@ bool ScrapeLoop::MergeLabels(const wire::prom::ExpositionSample& s) {
     const bool hk = k < external_.size() && external_[k].first == m;
     if (hi && hj && !job_->config.honor_labels) return false;
     if (hi) {
-      merged_.push_back(scraped_[i]);
+      if (!scraped_[i].second.empty()) {
+        merged_.push_back(scraped_[i]);
+      } else if (hk && !hj) {
+        merged_.emplace_back(external_[k].first, external_[k].second);
+      }
     } else if (hj) {
       merged_.emplace_back(target[j].first, target[j].second);
     } else {
@@ -361,9 +383,15 @@ bool ScrapeLoop::RelabelLabels(const wire::prom::ExpositionSample& s) {
     if (l.name == "__name__") continue;
     if (!l.value.empty()) labels_.Add(l.name, l.value);
   }
+  auto scraped_has = [&](std::string_view name) {
+    for (const wire::prom::ExpositionLabel& l : s.labels) {
+      if (l.name == name) return true;
+    }
+    return false;
+  };
   for (const auto& [name, value] : target_.labels) {
+    if (c.honor_labels && scraped_has(name)) continue;  // even with an empty value
     if (labels_.Has(name)) {
-      if (c.honor_labels) continue;
       // The scraped value moves to exported_<name> (and further prefixes
       // while that is taken too); the target's wins.
       label_scratch_ = "exported_" + name;
@@ -430,15 +458,15 @@ void ScrapeLoop::AddSample(const wire::prom::ExpositionSample& s) {
     return;
   }
   int64_t ts = start_unix_ms_;
-  if (s.has_timestamp && c.honor_timestamps && wire::prom::TimestampInRange(s.timestamp_ms)) {
-    ts = s.timestamp_ms;
-  }
+  const bool own_time =
+      s.has_timestamp && c.honor_timestamps && wire::prom::TimestampInRange(s.timestamp_ms);
+  if (own_time) ts = s.timestamp_ms;
   min_ms_ = std::min(min_ms_, ts);
   max_ms_ = std::max(max_ms_, ts);
   const std::pair<size_t, size_t> range = Encode(s.value, ts);
   // The series' identity: its encoded labels, hashed in one call.
-  series_.emplace_back(XXH3_64bits(payload_.data() + range.first, range.second - range.first),
-                       range);
+  series_.push_back({XXH3_64bits(payload_.data() + range.first, range.second - range.first),
+                     range.first, range.second, !own_time});
   ++kept_;
 }
 
@@ -532,13 +560,15 @@ uint64_t ScrapeLoop::AppendStale(std::string* out, const std::vector<uint64_t>* 
   wire::ProtoReader r(std::string_view(plain.data(), n));
   while (r.Next()) {
     if (r.field() != 1) continue;
-    std::string_view entry = r.bytes();  // hash (fixed64) then the labels
-    if (entry.size() < 8) continue;
+    // The hash (8 bytes), whether it is marked stale (1), the labels.
+    std::string_view entry = r.bytes();
+    if (entry.size() < 9) continue;
     uint64_t h;
     std::memcpy(&h, entry.data(), 8);
     if (previous != nullptr) previous->push_back(h);
+    if (entry[8] == 0) continue;  // it has timestamps of its own
     if (keep != nullptr && std::binary_search(keep->begin(), keep->end(), h)) continue;
-    AppendEncodedSeries(out, entry.substr(8), StaleNaN(), ts);
+    AppendEncodedSeries(out, entry.substr(9), StaleNaN(), ts);
     ++marked;
   }
   return marked;
@@ -559,11 +589,11 @@ void ScrapeLoop::OnDone(Status status) {
     // The series set in scrape order, hashed: the same as last time, the
     // common case, needs neither the sort nor the stale check below.
     uint64_t signature = series_.size();
-    for (const auto& [h, range] : series_) signature = signature * 0x9E3779B97F4A7C15ull + h;
+    for (const SeriesRef& r : series_) signature = signature * 0x9E3779B97F4A7C15ull + r.hash;
     if (signature != last_signature_ || last_labels_.empty() != series_.empty()) {
       std::vector<uint64_t> hashes;
       hashes.reserve(series_.size());
-      for (const auto& [h, range] : series_) hashes.push_back(h);
+      for (const SeriesRef& r : series_) hashes.push_back(r.hash);
       std::sort(hashes.begin(), hashes.end());
       std::vector<uint64_t> previous;
       items += AppendStale(&payload_, &hashes, start_unix_ms_, &previous);
@@ -574,11 +604,12 @@ void ScrapeLoop::OnDone(Status status) {
       // Keep this scrape's series for the next one's stale markers.
       std::string plain;
       ProtoWriter w(&plain);
-      for (const auto& [h, range] : series_) {
-        const size_t len = range.second - range.first;
-        w.MessageHeader(1, 8 + len);
-        plain.append(reinterpret_cast<const char*>(&h), 8);
-        plain.append(payload_, range.first, len);
+      for (const SeriesRef& r : series_) {
+        const size_t len = r.end - r.begin;
+        w.MessageHeader(1, 8 + len + 1);
+        plain.append(reinterpret_cast<const char*>(&r.hash), 8);
+        plain += r.stale_tracked ? '\1' : '\0';
+        plain.append(payload_, r.begin, len);
       }
       std::string compressed(ZSTD_compressBound(plain.size()), '\0');
       const size_t n =
@@ -606,7 +637,11 @@ void ScrapeLoop::OnDone(Status status) {
   // costs its compressed series and little else (10,000 targets).
   std::string().swap(payload_);
   last_count_ = series_.size();
-  std::vector<std::pair<uint64_t, std::pair<size_t, size_t>>>().swap(series_);
+  std::vector<SeriesRef>().swap(series_);
+  parser_.reset();  // its line buffers grow with the longest line seen
+  labels_ = relabel::LabelSet();
+  std::vector<std::pair<std::string_view, std::string_view>>().swap(scraped_);
+  std::vector<std::pair<std::string_view, std::string_view>>().swap(merged_);
   std::string().swap(inflated_);
   if (zs_open_) {
     inflateEnd(&zs_);  // its window is 32 KiB
@@ -626,6 +661,7 @@ void ScrapeLoop::OnDone(Status status) {
   if (gone) StoreStaleForAll(job_->rt->clock.NowUnixNanos() / 1'000'000);
   scheduler::Done done = std::move(done_);
   done_ = nullptr;
+  std::shared_ptr<ScrapeLoop> self = std::move(self_);  // may be the last reference
   if (done) done();
 }
 
@@ -654,11 +690,9 @@ void ScrapeLoop::Store(std::string payload, uint64_t items, int64_t min_ms, int6
   batch.min_time_unix_nano = min_ms * wire::prom::kNanosPerMilli;
   batch.max_time_unix_nano = max_ms * wire::prom::kNanosPerMilli;
   batch.payload = std::move(payload);
-  IngestCounters* counters = job_->counters;
-  if (!receivers::Store(*job_->rt, job_->pipelines, *counters, std::move(batch),
-                        [](Status) {})) {  // Store counts what failed
-    counters->Refused("memory_limit", items);
-  }
+  // Refused by the memory limiter (false), Store counts the items; the
+  // next scrape stores its own.
+  receivers::Store(*job_->rt, job_->pipelines, *job_->counters, std::move(batch), [](Status) {});
 }
 
 }  // namespace sluice::receivers::prometheus

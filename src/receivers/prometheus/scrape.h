@@ -120,6 +120,10 @@ class ScrapeLoop final : public FetchHandler, public std::enable_shared_from_thi
   const std::shared_ptr<const ScrapeJob> job_;
   const Target target_;
   std::shared_ptr<Fetcher> fetcher_;
+  // A credentials file read at each scrape into the last header: Basic
+  // with basic_user_ when that is set, else credentials_prefix_ and the
+  // file's contents.
+  std::string credentials_file_, credentials_prefix_, basic_user_;
   // The labels of the scrape's own series (up, ...): the target's and the
   // external ones it lacks.
   std::vector<std::pair<std::string, std::string>> auto_labels_;
@@ -134,6 +138,7 @@ class ScrapeLoop final : public FetchHandler, public std::enable_shared_from_thi
 
   // One scrape's state.
   scheduler::Done done_;
+  std::shared_ptr<ScrapeLoop> self_;  // while a scrape runs
   int64_t start_unix_ms_ = 0;
   std::chrono::steady_clock::time_point start_;
   std::optional<wire::prom::ExpositionParser> parser_;  // kept across scrapes
@@ -147,7 +152,13 @@ class ScrapeLoop final : public FetchHandler, public std::enable_shared_from_thi
   uint64_t scraped_count_ = 0, post_relabel_ = 0, kept_ = 0;
   int64_t min_ms_ = 0, max_ms_ = 0;
   std::string payload_;
-  std::vector<std::pair<uint64_t, std::pair<size_t, size_t>>> series_;  // hash, labels' bytes
+  struct SeriesRef {
+    uint64_t hash;       // of its encoded labels
+    size_t begin, end;   // its labels' bytes in payload_
+    bool stale_tracked;  // without a timestamp of its own (Prometheus marks
+                         // only those stale)
+  };
+  std::vector<SeriesRef> series_;
   std::vector<std::pair<std::string_view, std::string_view>> scraped_, merged_;
   relabel::LabelSet labels_;
   std::string label_scratch_, value_scratch_;

@@ -213,6 +213,10 @@ const config::Schema<ScrapeConfig>& ScrapeConfigSchema() {
           if (c.scrape_interval.count() > 0 && c.scrape_timeout > c.scrape_interval) {
             return "scrape_timeout is greater than scrape_interval";
           }
+          if ((c.scrape_interval.count() > 0 && c.scrape_interval < std::chrono::milliseconds(1)) ||
+              (c.scrape_timeout.count() > 0 && c.scrape_timeout < std::chrono::milliseconds(1))) {
+            return "scrape_interval and scrape_timeout are at least 1ms";
+          }
           for (const HttpSdConfig& sd : c.http_sd_configs) {
             Result<net::Endpoint> e = net::Endpoint::Parse(sd.url, net::EndpointForm::kUrl);
             if (!e.ok()) return "http_sd_configs url: " + e.status().message();
@@ -234,9 +238,23 @@ const config::Schema<GlobalConfig>& GlobalSchema() {
     g.Duration("scrape_interval", &GlobalConfig::scrape_interval,
                "Default scrape interval of every job.", {1e6L, 86400e9L})
         .Duration("scrape_timeout", &GlobalConfig::scrape_timeout,
-                  "Default scrape deadline of every job.", {1e6L, 86400e9L})
+                  "Default scrape deadline of every job (unset: 10s, or the interval if that "
+                  "is shorter).",
+                  {1e6L, 86400e9L})
         .StringMap("external_labels", &GlobalConfig::external_labels,
-                   "Labels added to every scraped sample that does not have them.");
+                   "Labels added to every scraped sample that does not have them.")
+        .Check([](const GlobalConfig& g) -> std::string {
+          if (g.scrape_timeout.count() > 0 && g.scrape_timeout > g.scrape_interval) {
+            return "scrape_timeout is greater than scrape_interval";
+          }
+          for (const auto& [name, value] : g.external_labels) {
+            if (!wire::prom::ValidLabelName(name) || name == "__name__") {
+              return "external_labels: invalid label name \"" + name + "\"";
+            }
+            if (value.empty()) return "external_labels: label \"" + name + "\" has no value";
+          }
+          return "";
+        });
     return g;
   }();
   return s;
@@ -284,6 +302,10 @@ const config::Schema<PrometheusOptions::Shard>& ShardSchema() {
 }  // namespace
 
 void ApplyGlobal(PrometheusOptions* o) {
+  if (o->global.scrape_timeout.count() == 0) {
+    o->global.scrape_timeout =
+        std::min<std::chrono::nanoseconds>(std::chrono::seconds(10), o->global.scrape_interval);
+  }
   for (ScrapeConfig& c : o->scrape_configs) {
     if (c.scrape_interval.count() == 0) c.scrape_interval = o->global.scrape_interval;
     if (c.scrape_timeout.count() == 0) {
@@ -303,6 +325,14 @@ const config::Schema<PrometheusOptions>& PrometheusOptionsSchema() {
                o->global = std::move(c.global);
                o->scrape_configs = std::move(c.scrape_configs);
                ApplyGlobal(o);
+               for (const ScrapeConfig& sc : o->scrape_configs) {
+                 if (sc.scrape_timeout > sc.scrape_interval) {
+                   ctx.AddError(n, "job " + sc.job_name + ": scrape_timeout " +
+                                       config::FormatDurationText(sc.scrape_timeout) +
+                                       " is greater than its scrape_interval " +
+                                       config::FormatDurationText(sc.scrape_interval));
+                 }
+               }
              })
         .Required()
         .Object("shard", &PrometheusOptions::shard, ShardSchema(),

@@ -75,7 +75,7 @@ struct ScrapeConfig {
 
 struct GlobalConfig {
   std::chrono::nanoseconds scrape_interval = std::chrono::minutes(1);
-  std::chrono::nanoseconds scrape_timeout = std::chrono::seconds(10);
+  std::chrono::nanoseconds scrape_timeout{0};  // 0: 10s, or the interval if shorter
   std::vector<std::pair<std::string, std::string>> external_labels;
 };
 

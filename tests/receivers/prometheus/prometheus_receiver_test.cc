@@ -510,6 +510,98 @@ TEST_F(PrometheusReceiverTest, HttpsTargetsAreScrapedWhenTheirCertificateChecksO
             1);
 }
 
+TEST_F(PrometheusReceiverTest, ATargetRemovedWhileItsScrapeRunsFinishesItAndGoesStale) {
+  farm_.Set("/slow", {"slow_sample 1\n", "text/plain", 200, false, milliseconds(1500)});
+  const std::string file = dir_.path() + "/slow.json";
+  auto write = [&](const std::string& text) {
+    std::ofstream(file + ".tmp") << text;
+    std::filesystem::rename(file + ".tmp", file);
+  };
+  write(R"([{"targets": [")" + farm_.address() + R"("], "labels": {"__metrics_path__": "/slow"}},
+            {"targets": [")" +
+        farm_.address() + R"("], "labels": {"__metrics_path__": "/fast"}}])");
+  Start(R"(        - job_name: churn
+          scrape_interval: 2s
+          scrape_timeout: 2s
+          file_sd_configs:
+            - files: [')" +
+        file + R"(']
+)");
+  // The slow target answers after 1.5 s; it is removed while a scrape of it
+  // waits (the file is checked every 5 s).
+  ASSERT_TRUE(testing::WaitUntil([&] { return Scrapes("churn", "ok") >= 2; }, seconds(10)));
+  write(R"([{"targets": [")" + farm_.address() +
+        R"("], "labels": {"__metrics_path__": "/fast"}}])");
+  const int fast = farm_.Hits("/fast");
+  ASSERT_TRUE(testing::WaitUntil([&] { return farm_.Hits("/fast") >= fast + 4; }, seconds(20)));
+  auto stored = Stored();
+  auto slow =
+      stored["slow_sample{instance=\"" + farm_.address() + "\",job=\"churn\",region=\"eu\"}"];
+  ASSERT_GE(slow.size(), 2u);
+  EXPECT_TRUE(slow.back().stale());
+}
+
+TEST_F(PrometheusReceiverTest,
+       HonorLabelsKeepsAnEmptyScrapedInstanceAndOwnTimestampsAreNeverStale) {
+  // Pushgateway's shape: instance="" means no instance, not the target's.
+  farm_.Set("/push", {"pushed{instance=\"\",job=\"batch\"} 3\nfixed 1 1700000000000\n"});
+  Start(R"(        - job_name: pushgateway
+          honor_labels: true
+          metrics_path: /push
+          static_configs:
+            - targets: [')" +
+        farm_.address() + R"(']
+)");
+  ASSERT_TRUE(testing::WaitUntil([&] { return Scrapes("pushgateway", "ok") >= 1; }, seconds(10)));
+  farm_.Set("/push", {"pushed{instance=\"\",job=\"batch\"} 4\n"});
+  const uint64_t ok = Scrapes("pushgateway", "ok");
+  ASSERT_TRUE(
+      testing::WaitUntil([&] { return Scrapes("pushgateway", "ok") >= ok + 2; }, seconds(10)));
+  auto stored = Stored();
+  EXPECT_GE(stored["pushed{job=\"batch\",region=\"eu\"}"].size(), 2u);
+  auto fixed =
+      stored["fixed{instance=\"" + farm_.address() + "\",job=\"pushgateway\",region=\"eu\"}"];
+  ASSERT_GE(fixed.size(), 1u);
+  for (const Point& p : fixed) {
+    EXPECT_FALSE(p.stale()) << "a series with its own timestamps gets no stale marker";
+  }
+}
+
+TEST_F(PrometheusReceiverTest, ARotatedCredentialsFileIsReadAtTheNextScrape) {
+  const std::string token = dir_.path() + "/token";
+  std::ofstream(token) << "first\n";
+  Start(R"(        - job_name: rotated
+          authorization: {credentials_file: )" +
+        token + R"(}
+          static_configs:
+            - targets: [')" +
+        farm_.address() + R"(']
+)");
+  ASSERT_TRUE(testing::WaitUntil([&] { return farm_.Hits("/metrics") >= 1; }, seconds(10)));
+  EXPECT_EQ(farm_.LastHeader("/metrics", "authorization"), "Bearer first");
+  std::ofstream(token) << "second\n";
+  EXPECT_TRUE(testing::WaitUntil(
+      [&] { return farm_.LastHeader("/metrics", "authorization") == "Bearer second"; },
+      seconds(10)));
+}
+
+TEST_F(PrometheusReceiverTest, DiscoveredAddressesOutOfRangeAreLeftOutAndTheRestScraped) {
+  std::ofstream(dir_.path() + "/bad.json")
+      << R"([{"targets": ["127.0.0.1:99999999999", "127.0.0.1:0", "http://x:1", ")" +
+             farm_.address() + R"("]}])";
+  Start(R"(        - job_name: mixed
+          file_sd_configs:
+            - files: [')" +
+        dir_.path() + R"(/bad.json']
+)");
+  ASSERT_TRUE(testing::WaitUntil([&] { return Scrapes("mixed", "ok") >= 2; }, seconds(10)));
+  EXPECT_EQ(registry_.AddGauge("sluice_receiver_scrape_targets", "", {"receiver"})
+                .With({"prometheus"})
+                .Value(),
+            1);
+  EXPECT_EQ(Scrapes("mixed", "failed"), 0u);
+}
+
 TEST_F(PrometheusReceiverTest, AHungTargetFailsAtItsTimeoutAndDelaysNoOtherTarget) {
   farm_.Set("/slow", {"s 1\n", "text/plain", 200, false, seconds(30)});
   Start(R"(        - job_name: slow
@@ -604,6 +696,16 @@ TEST(PrometheusConfigTest, UnknownKeysAndBadValuesAreErrorsAtTheirPlace) {
   EXPECT_NE(all.find("prom.yaml:9:7"), std::string::npos) << all;
   EXPECT_NE(all.find("kubernetes_sd_configs"), std::string::npos) << all;
   EXPECT_NE(all.find("prom.yaml:12:15"), std::string::npos) << all << " (ftp)";
+
+  config::Context external("external.yaml");
+  auto ext = config::LoadString(
+      "config:\n  global:\n    external_labels: {cluster: \"\"}\n  scrape_configs: []\n", external);
+  ASSERT_TRUE(ext);
+  PrometheusOptionsSchema().Parse(*ext, &o, external);
+  ASSERT_FALSE(external.ok());
+  EXPECT_NE(external.errors()[0].ToString().find("label \"cluster\" has no value"),
+            std::string::npos)
+      << external.errors()[0].ToString();
 
   config::Context twice("twice.yaml");
   auto again = config::LoadString(
