@@ -136,9 +136,9 @@ class Job {
       if (targets_.contains(key)) continue;
       auto loop = std::make_shared<ScrapeLoop>(job_, target);
       scheduler::Task task;
-      task.interval = c.scrape_interval;
-      task.timeout = c.scrape_timeout;
-      task.offset = scheduler::OffsetOf(target.hash, c.scrape_interval);
+      task.interval = target.interval;
+      task.timeout = target.timeout;
+      task.offset = scheduler::OffsetOf(target.hash, target.interval);
       task.run = [loop, in_flight = in_flight_](int64_t deadline, scheduler::Done done) {
         {
           MutexLock lock(in_flight->mu);

@@ -12,6 +12,7 @@
 
 #include "base/check.h"
 #include "base/logging.h"
+#include "base/units.h"
 #include "wire/otlp/common.h"
 #include "wire/prom/remote_write.h"
 #include "wire/proto_reader.h"
@@ -137,6 +138,19 @@ Result<std::optional<Target>> MakeTarget(
     return Status::InvalidArgument("target address \"" + addr +
                                    "\" is not host:port (a port 1 to 65535; IPv6 in brackets)");
   }
+  // A rule may give the target its own interval and timeout, as in
+  // Prometheus.
+  Result<std::chrono::nanoseconds> interval = ParseDuration(ls.Get("__scrape_interval__"));
+  Result<std::chrono::nanoseconds> timeout = ParseDuration(ls.Get("__scrape_timeout__"));
+  if (!interval.ok() || !timeout.ok() || *interval < std::chrono::milliseconds(1) ||
+      *timeout < std::chrono::milliseconds(1) || *timeout > *interval) {
+    return Status::InvalidArgument(
+        "target " + addr + ": __scrape_interval__ \"" + std::string(ls.Get("__scrape_interval__")) +
+        "\" and __scrape_timeout__ \"" + std::string(ls.Get("__scrape_timeout__")) +
+        "\" are not durations with the timeout at most the interval");
+  }
+  t.interval = *interval;
+  t.timeout = *timeout;
   t.path = std::string(ls.Get("__metrics_path__"));
   if (t.path.empty() || t.path[0] != '/') t.path = "/" + t.path;
   std::string query;
@@ -201,7 +215,7 @@ ScrapeLoop::ScrapeLoop(std::shared_ptr<const ScrapeJob> job, Target target)
   headers_.emplace_back("Accept-Encoding", "gzip");
   headers_.emplace_back("User-Agent", "sluice");
   headers_.emplace_back("X-Prometheus-Scrape-Timeout-Seconds",
-                        std::to_string(std::chrono::duration<double>(c.scrape_timeout).count()));
+                        std::to_string(std::chrono::duration<double>(target_.timeout).count()));
   if (c.basic_auth) {
     if (!c.basic_auth->password_file.empty()) {
       credentials_file_ = c.basic_auth->password_file;
@@ -401,13 +415,15 @@ bool ScrapeLoop::RelabelLabels(const wire::prom::ExpositionSample& s) {
     }
     labels_.Set(name, value);
   }
-  for (const auto& [name, value] : job_->external_labels) {
-    if (!labels_.Has(name)) labels_.Set(name, value);
-  }
   if (!c.metric_relabel_configs.empty() && !relabel::Apply(c.metric_relabel_configs, &labels_)) {
     return false;
   }
   if (labels_.Get("__name__").empty()) return false;
+  // After metric relabelling, as Prometheus adds them when it sends: rules
+  // neither see nor remove them.
+  for (const auto& [name, value] : job_->external_labels) {
+    if (!labels_.Has(name)) labels_.Set(name, value);
+  }
   labels_.Sort();
   merged_.clear();
   for (size_t i = 0; i < labels_.size(); ++i)
@@ -647,8 +663,9 @@ void ScrapeLoop::OnDone(Status status) {
     inflateEnd(&zs_);  // its window is 32 KiB
     zs_open_ = false;
   }
-  AppendAutoMetrics(&out, status.ok(), seconds, scraped_count_, status.ok() ? post_relabel_ : 0,
-                    added, start_unix_ms_);
+  // A failed scrape reports no samples, as Prometheus does.
+  AppendAutoMetrics(&out, status.ok(), seconds, status.ok() ? scraped_count_ : 0,
+                    status.ok() ? post_relabel_ : 0, added, start_unix_ms_);
   items += 5;
   Store(std::move(out), items, std::min(min_ms_, start_unix_ms_),
         std::max(max_ms_, start_unix_ms_));

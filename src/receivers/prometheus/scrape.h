@@ -28,6 +28,9 @@ struct Target {
   std::vector<std::pair<std::string, std::string>> labels;
   std::string scheme, host, port, path;  // path with its query
   uint64_t hash = 0;                     // of the labels and URL: its phase and shard
+  // From __scrape_interval__ and __scrape_timeout__ after relabelling (the
+  // job's unless a rule changed them).
+  std::chrono::nanoseconds interval{0}, timeout{0};
   std::string url() const { return scheme + "://" + host + ":" + port + path; }
 };
 

@@ -186,6 +186,7 @@ TEST_F(PrometheusReceiverTest, DisappearedSeriesAndFailedScrapesGetStaleMarkersO
   EXPECT_FALSE(a[a.size() - 2].stale());
   auto up = stored["up{" + target + "}"];
   EXPECT_EQ(up.back().value, 0);
+  EXPECT_EQ(stored["scrape_samples_scraped{" + target + "}"].back().value, 0);
 }
 
 TEST_F(PrometheusReceiverTest, SampleLimitFailsTheScrapeUnlessTruncateKeepsTheFirstSamples) {
@@ -600,6 +601,32 @@ TEST_F(PrometheusReceiverTest, DiscoveredAddressesOutOfRangeAreLeftOutAndTheRest
                 .Value(),
             1);
   EXPECT_EQ(Scrapes("mixed", "failed"), 0u);
+}
+
+TEST_F(PrometheusReceiverTest, RelabellingGivesATargetItsOwnIntervalAndTimeout) {
+  Start(R"(        - job_name: paced
+          static_configs:
+            - targets: [')" +
+        farm_.address() + R"(']
+              labels: {__metrics_path__: /often}
+            - targets: [')" +
+        farm_.address() + R"(']
+              labels: {__metrics_path__: /seldom}
+          relabel_configs:
+            - source_labels: [__metrics_path__]
+              regex: /seldom
+              target_label: __scrape_interval__
+              replacement: 2s
+            - source_labels: [__metrics_path__]
+              regex: /seldom
+              target_label: __scrape_timeout__
+              replacement: 1500ms
+)");
+  ASSERT_TRUE(testing::WaitUntil([&] { return farm_.Hits("/often") >= 15; }, seconds(10)));
+  EXPECT_LE(farm_.Hits("/seldom"), 3) << "every 2 s, not every 200 ms";
+  EXPECT_GE(farm_.Hits("/seldom"), 1);
+  EXPECT_EQ(farm_.LastHeader("/seldom", "x-prometheus-scrape-timeout-seconds"), "1.500000");
+  service_->Shutdown();
 }
 
 TEST_F(PrometheusReceiverTest, AHungTargetFailsAtItsTimeoutAndDelaysNoOtherTarget) {
