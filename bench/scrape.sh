@@ -66,21 +66,24 @@ echo "== reference (same run): the exposition parser alone =="
 echo
 echo "== $targets targets x $samples samples every $interval, ${seconds}s after a first round =="
 
+# One Prometheus configuration for both scrapers: vmagent reads it as it is,
+# sluice under its receiver's `config:`.
+cat > "$work/prometheus.yml" <<YAML
+global:
+  scrape_interval: $interval
+scrape_configs:
+  - job_name: farm
+    file_sd_configs:
+      - files: ['$work/targets.json']
+    relabel_configs:
+      - source_labels: [__metrics_path__]
+        target_label: path
+YAML
+
 {
+printf 'receivers:\n  prometheus:\n    config:\n'
+sed 's/^/      /' "$work/prometheus.yml"
 cat <<YAML
-receivers:
-  prometheus:
-    config:
-      global:
-        scrape_interval: $interval
-        scrape_timeout: 10s
-      scrape_configs:
-        - job_name: farm
-          file_sd_configs:
-            - files: ['$work/targets.json']
-          relabel_configs:
-            - source_labels: [__metrics_path__]
-              target_label: path
 exporters:
   prometheusremotewrite:
     endpoint: http://$sink/api/v1/write
@@ -95,11 +98,17 @@ YAML
 } > "$work/sluice.yaml"
 start_pinned_sluice
 round=$(( ${interval%s} + 2 ))
-sleep "$round"  # every target scraped once: connections open, series known
-before=$(sink_samples)
-read -r peak ticks threads < <(watch_process "$pid" "$seconds")
-after=$(sink_samples)
-report sluice "$peak" "$ticks" "$threads" "$((after - before))"
+# measure NAME: after a first round (every target scraped once: connections
+# open, series known), what $pid does over `seconds`.
+measure() {
+  local before after peak ticks threads
+  sleep "$round"
+  before=$(sink_samples)
+  read -r peak ticks threads < <(watch_process "$pid" "$seconds")
+  after=$(sink_samples)
+  report "$1" "$peak" "$ticks" "$threads" "$((after - before))"
+}
+measure sluice
 scrapes=$(curl -s "http://$(grep -o 'admin=[0-9.:]*' "$work/sluice.log" | cut -d= -f2)/metrics" |
   grep '^sluice_receiver_scrapes_total' | tr '\n' ' ')
 echo "         $scrapes"
@@ -107,27 +116,11 @@ kill "$pid"; wait "$pid" 2>/dev/null || true
 pid=
 
 if command -v vmagent > /dev/null; then
-  cat > "$work/prometheus.yml" <<YAML
-global:
-  scrape_interval: $interval
-  scrape_timeout: 10s
-scrape_configs:
-  - job_name: farm
-    file_sd_configs:
-      - files: ['$work/targets.json']
-    relabel_configs:
-      - source_labels: [__metrics_path__]
-        target_label: path
-YAML
   taskset -c 0 vmagent -promscrape.config="$work/prometheus.yml" \
     -remoteWrite.url="http://$sink/api/v1/write" -remoteWrite.tmpDataPath="$work/vmagent" \
     -httpListenAddr=127.0.0.1:0 -promscrape.suppressScrapeErrors > "$work/vmagent.log" 2>&1 &
   pid=$!
-  sleep "$round"
-  before=$(sink_samples)
-  read -r peak ticks threads < <(watch_process "$pid" "$seconds")
-  after=$(sink_samples)
-  report vmagent "$peak" "$ticks" "$threads" "$((after - before))"
+  measure vmagent
   kill "$pid"; wait "$pid" 2>/dev/null || true
   pid=
 fi

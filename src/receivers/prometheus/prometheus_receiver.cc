@@ -7,12 +7,12 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <memory>
 
 #include "base/logging.h"
 #include "base/mutex.h"
+#include "io/file_system.h"
 #include "net/endpoint.h"
 #include "receivers/prometheus/fetch.h"
 #include "receivers/prometheus/scrape.h"
@@ -24,12 +24,6 @@ namespace {
 
 // How often file_sd files are checked for a change (their mtime and size).
 constexpr auto kFileCheckEvery = std::chrono::seconds(5);
-
-std::string ReadFile(const std::string& path, bool* ok) {
-  std::ifstream in(path, std::ios::binary);
-  *ok = static_cast<bool>(in);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
 
 // The files a file_sd pattern names now (the last component may hold
 // wildcards), sorted.
@@ -53,11 +47,26 @@ std::chrono::nanoseconds HttpSdTimeout(const HttpSdConfig& sd) {
   return std::min<std::chrono::nanoseconds>(sd.refresh_interval, std::chrono::seconds(30));
 }
 
-// Scrapes still going, so Drain can wait for them.
-struct InFlight {
+// Scrapes and discovery requests still going, so Drain and Shutdown can
+// wait for them.
+struct InFlight : std::enable_shared_from_this<InFlight> {
   Mutex mu;
   CondVar cv;
   int n SLUICE_GUARDED_BY(mu) = 0;
+
+  // Counts one in and returns `done` wrapped to count it out after it.
+  scheduler::Done Track(scheduler::Done done) {
+    {
+      MutexLock lock(mu);
+      ++n;
+    }
+    return [self = shared_from_this(), done = std::move(done)] {
+      done();
+      MutexLock lock(self->mu);
+      --self->n;
+      self->cv.NotifyAll();
+    };
+  }
 };
 
 // One scrape config's targets: the discovered groups by source, the
@@ -140,16 +149,7 @@ class Job {
       task.timeout = target.timeout;
       task.offset = scheduler::OffsetOf(target.hash, target.interval);
       task.run = [loop, in_flight = in_flight_](int64_t deadline, scheduler::Done done) {
-        {
-          MutexLock lock(in_flight->mu);
-          ++in_flight->n;
-        }
-        loop->Run(deadline, [in_flight, done = std::move(done)] {
-          done();
-          MutexLock lock(in_flight->mu);
-          --in_flight->n;
-          in_flight->cv.NotifyAll();
-        });
+        loop->Run(deadline, in_flight->Track(std::move(done)));
       };
       targets_.emplace(key, Scheduled{loop, scheduler_.Add(std::move(task))});
     }
@@ -287,10 +287,9 @@ class PrometheusReceiver final : public pipeline::Receiver {
       seen->last_read = now;
       std::vector<TargetGroup> all;
       for (const auto& [path, stamp] : stamps) {
-        bool ok = false;
-        std::string text = ReadFile(path, &ok);
-        if (!ok) continue;
-        Result<std::vector<TargetGroup>> groups = ParseTargetGroups(text, path);
+        Result<std::string> text = io::ReadSmallFile(rt_.log.fs(), path);
+        if (!text.ok()) continue;
+        Result<std::vector<TargetGroup>> groups = ParseTargetGroups(*text, path);
         if (!groups.ok()) {
           // Prometheus keeps the targets it had from a file it cannot read.
           logging::Error("prometheus", "file_sd file not loaded",
@@ -362,16 +361,7 @@ class PrometheusReceiver final : public pipeline::Receiver {
     task.timeout = HttpSdTimeout(sd);
     task.run = [this, job, fetcher, path, headers, source, url = sd.url](int64_t deadline,
                                                                          scheduler::Done done) {
-      {
-        MutexLock lock(in_flight_->mu);
-        ++in_flight_->n;  // Shutdown waits for the answer
-      }
-      done = [in_flight = in_flight_, done = std::move(done)] {
-        done();
-        MutexLock lock(in_flight->mu);
-        --in_flight->n;
-        in_flight->cv.NotifyAll();
-      };
+      done = in_flight_->Track(std::move(done));  // Shutdown waits for the answer
       auto answer = std::make_shared<std::shared_ptr<Answer>>();
       *answer = std::make_shared<Answer>(
           [this, job, source, url, answer, done = std::move(done)](Status st, std::string body) {

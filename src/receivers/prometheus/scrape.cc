@@ -8,11 +8,11 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
-#include <fstream>
 
 #include "base/check.h"
 #include "base/logging.h"
 #include "base/units.h"
+#include "io/file_system.h"
 #include "wire/otlp/common.h"
 #include "wire/prom/remote_write.h"
 #include "wire/proto_reader.h"
@@ -45,22 +45,6 @@ std::string QueryEscape(std::string_view s) {
     }
   }
   return out;
-}
-
-// A credentials file's contents without a final newline ("" if
-// unreadable: the target then answers 401, counted as a failed scrape).
-std::string ReadSecret(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
-  return s;
-}
-
-std::string SecondsText(std::chrono::nanoseconds d) {
-  const int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
-  if (ms % 60000 == 0) return std::to_string(ms / 60000) + "m";
-  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
-  return std::to_string(ms) + "ms";
 }
 
 size_t LabelSize(std::string_view name, std::string_view value) {
@@ -103,8 +87,8 @@ Result<std::optional<Target>> MakeTarget(
   set_default("job", config.job_name);
   set_default("__scheme__", config.scheme);
   set_default("__metrics_path__", config.metrics_path);
-  set_default("__scrape_interval__", SecondsText(config.scrape_interval));
-  set_default("__scrape_timeout__", SecondsText(config.scrape_timeout));
+  set_default("__scrape_interval__", FormatDuration(config.scrape_interval));
+  set_default("__scrape_timeout__", FormatDuration(config.scrape_timeout));
   for (const auto& [name, values] : config.params) {
     if (!values.empty()) set_default("__param_" + name, values[0]);
   }
@@ -238,6 +222,14 @@ ScrapeLoop::~ScrapeLoop() {
   if (zs_open_) inflateEnd(&zs_);
 }
 
+std::string ScrapeLoop::ReadSecret() const {
+  // "" if unreadable: the target then answers 401, a failed scrape.
+  Result<std::string> s = io::ReadSmallFile(job_->rt->log.fs(), credentials_file_);
+  if (!s.ok()) return "";
+  while (!s->empty() && (s->back() == '\n' || s->back() == '\r')) s->pop_back();
+  return std::move(*s);
+}
+
 void ScrapeLoop::Run(int64_t deadline_mono, scheduler::Done done) {
   {
     MutexLock lock(state_mu_);
@@ -272,11 +264,10 @@ void ScrapeLoop::Run(int64_t deadline_mono, scheduler::Done done) {
     // Read at each scrape, as Prometheus does: a rotated token is used at
     // once.
     if (basic_user_.empty()) {
-      headers_.back().second = credentials_prefix_ + ReadSecret(credentials_file_);
+      headers_.back().second = credentials_prefix_ + ReadSecret();
     } else {
       headers_.back().second = "Basic ";
-      wire::otlp::AppendBase64(headers_.back().second,
-                               basic_user_ + ":" + ReadSecret(credentials_file_));
+      wire::otlp::AppendBase64(headers_.back().second, basic_user_ + ":" + ReadSecret());
     }
   }
   fetcher_->Get(target_.path, headers_,

@@ -118,6 +118,8 @@ class ScrapeLoop final : public FetchHandler, public std::enable_shared_from_thi
   uint64_t AppendStale(std::string* out, const std::vector<uint64_t>* keep, int64_t ts,
                        std::vector<uint64_t>* previous = nullptr) const;
   void StoreStaleForAll(int64_t now_ms);
+  // credentials_file_'s contents without a final newline.
+  std::string ReadSecret() const;
   void Store(std::string payload, uint64_t items, int64_t min_ms, int64_t max_ms);
 
   const std::shared_ptr<const ScrapeJob> job_;
