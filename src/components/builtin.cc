@@ -8,6 +8,8 @@
 #include "exporters/loki/loki_exporter.h"
 #include "exporters/otlp/otlp_exporter.h"
 #include "exporters/otlphttp/otlphttp_exporter.h"
+#include "exporters/postgresql/postgresql_exporter.h"
+#include "exporters/prometheus/prometheus_exporter.h"
 #include "exporters/prometheusremotewrite/remote_write_exporter.h"
 #include "log/options_schema.h"
 #include "pipeline/extensions.h"
@@ -21,6 +23,7 @@
 #include "processors/transform/transform_processor.h"
 #include "query/query_module.h"
 #include "receivers/otlp/otlp_receiver.h"
+#include "receivers/postgresql/postgresql_receiver.h"
 #include "receivers/prometheus/prometheus_receiver.h"
 #include "receivers/prometheus_remote_write/remote_write_receiver.h"
 
@@ -32,6 +35,7 @@ const pipeline::Catalog& BuiltinCatalog() {
     c.Add(receivers::otlp::OtlpReceiverType());
     c.Add(receivers::prometheus_remote_write::RemoteWriteReceiverType());
     c.Add(receivers::prometheus::PrometheusReceiverType());
+    c.Add(receivers::postgresql::PostgresqlReceiverType());
     c.Add(processors::filter::FilterProcessorType());
     c.Add(processors::attributes::AttributesProcessorType());
     c.Add(processors::resource::ResourceProcessorType());
@@ -49,7 +53,9 @@ const pipeline::Catalog& BuiltinCatalog() {
     c.Add(exporters::loki::LokiExporterType());
     c.Add(exporters::otlp::OtlpGrpcExporterType());
     c.Add(exporters::otlphttp::OtlpHttpExporterType());
+    c.Add(exporters::postgresql::PostgresqlExporterType());
     c.Add(exporters::prw::RemoteWriteExporterType());
+    c.Add(exporters::prometheus::PrometheusExporterType());
     return c;
   }();
   return catalog;

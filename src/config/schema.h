@@ -174,6 +174,26 @@ class Schema {
     fields_.back().doc.children = sub.Document();
     return *this;
   }
+  // A list of maps, each parsed by `sub`.
+  template <class U>
+  Schema& ObjectList(const char* name, std::vector<U> T::*m, const Schema<U>& sub,
+                     const char* doc) {
+    Add(name, "list of maps", "none", "", doc, [m, sub](const YAML::Node& n, T* t, Context& c) {
+      if (n.IsNull()) return;
+      if (!n.IsSequence()) {
+        c.AddError(n, "expected a list");
+        return;
+      }
+      for (auto it = n.begin(); it != n.end(); ++it) {
+        const YAML::Node item = *it;
+        U u;
+        sub.Parse(item, &u, c);
+        (t->*m).push_back(std::move(u));
+      }
+    });
+    fields_.back().doc.children = sub.Document();
+    return *this;
+  }
   // A sub-object whose presence means "enabled" (as `protocols: {http: }`):
   // the member is engaged with defaults plus whatever the node sets.
   template <class U>

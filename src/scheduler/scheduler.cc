@@ -203,4 +203,22 @@ int64_t Scheduler::next_due() const {
   return INT64_MAX;
 }
 
+Done InFlight::Track(Done done) {
+  {
+    MutexLock lock(mu_);
+    ++n_;
+  }
+  return [self = shared_from_this(), done = std::move(done)] {
+    done();
+    MutexLock lock(self->mu_);
+    --self->n_;
+    self->cv_.NotifyAll();
+  };
+}
+
+bool InFlight::WaitIdle(std::chrono::nanoseconds timeout) {
+  MutexLock lock(mu_);
+  return cv_.WaitFor(lock, timeout, [&]() SLUICE_REQUIRES(mu_) { return n_ == 0; });
+}
+
 }  // namespace sluice::scheduler

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "base/clock.h"
+#include "base/mutex.h"
 
 namespace sluice::scheduler {
 
@@ -84,6 +85,22 @@ class Scheduler {
   // the scheduler: they find it stopped and do nothing.
   struct Core;
   std::shared_ptr<Core> core_;
+};
+
+// Counts runs still going, so a receiver's Drain and Shutdown can wait for
+// them. Thread-safety: any thread.
+class InFlight : public std::enable_shared_from_this<InFlight> {
+ public:
+  // Counts one run in and returns `done` wrapped to count it out after
+  // calling it.
+  Done Track(Done done);
+  // Waits until none is going or `timeout` passed; true if none is.
+  bool WaitIdle(std::chrono::nanoseconds timeout);
+
+ private:
+  Mutex mu_;
+  CondVar cv_;
+  int n_ SLUICE_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace sluice::scheduler

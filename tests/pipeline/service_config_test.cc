@@ -104,7 +104,7 @@ TEST(ServiceConfigTest, UnknownComponentTypeListsTheKnownTypes) {
   ASSERT_FALSE(l.errors.empty());
   EXPECT_EQ(l.errors[0],
             "sluice.yaml:2:3: unknown exporter type \"kafkaa\"; known types: debug, file, kafka, "
-            "loki, otlp, otlphttp, prometheusremotewrite");
+            "loki, otlp, otlphttp, postgresql, prometheusremotewrite, prometheus");
 }
 
 TEST(ServiceConfigTest, UnknownKeysAtEveryLevelAreReported) {

@@ -47,34 +47,12 @@ std::chrono::nanoseconds HttpSdTimeout(const HttpSdConfig& sd) {
   return std::min<std::chrono::nanoseconds>(sd.refresh_interval, std::chrono::seconds(30));
 }
 
-// Scrapes and discovery requests still going, so Drain and Shutdown can
-// wait for them.
-struct InFlight : std::enable_shared_from_this<InFlight> {
-  Mutex mu;
-  CondVar cv;
-  int n SLUICE_GUARDED_BY(mu) = 0;
-
-  // Counts one in and returns `done` wrapped to count it out after it.
-  scheduler::Done Track(scheduler::Done done) {
-    {
-      MutexLock lock(mu);
-      ++n;
-    }
-    return [self = shared_from_this(), done = std::move(done)] {
-      done();
-      MutexLock lock(self->mu);
-      --self->n;
-      self->cv.NotifyAll();
-    };
-  }
-};
-
 // One scrape config's targets: the discovered groups by source, the
 // targets made of them, and a scheduler task per target.
 class Job {
  public:
   Job(std::shared_ptr<ScrapeJob> job, const PrometheusOptions::Shard& shard,
-      scheduler::Scheduler& scheduler, std::shared_ptr<InFlight> in_flight)
+      scheduler::Scheduler& scheduler, std::shared_ptr<scheduler::InFlight> in_flight)
       : job_(std::move(job)),
         shard_(shard),
         scheduler_(scheduler),
@@ -158,7 +136,7 @@ class Job {
   const std::shared_ptr<ScrapeJob> job_;
   const PrometheusOptions::Shard shard_;
   scheduler::Scheduler& scheduler_;
-  const std::shared_ptr<InFlight> in_flight_;
+  const std::shared_ptr<scheduler::InFlight> in_flight_;
   mutable Mutex mu_;
   std::map<std::string, std::vector<TargetGroup>> groups_ SLUICE_GUARDED_BY(mu_);
   std::map<std::string, Scheduled> targets_ SLUICE_GUARDED_BY(mu_);
@@ -186,7 +164,7 @@ class PrometheusReceiver final : public pipeline::Receiver {
                      .AddGauge("sluice_receiver_scrape_targets",
                                "Targets a prometheus receiver scrapes.", {"receiver"})
                      .With({settings.id})),
-        in_flight_(std::make_shared<InFlight>()) {}
+        in_flight_(std::make_shared<scheduler::InFlight>()) {}
 
   ~PrometheusReceiver() override { Shutdown(); }
 
@@ -234,10 +212,7 @@ class PrometheusReceiver final : public pipeline::Receiver {
     if (scheduler_) scheduler_->Stop();
   }
   bool Drain(pipeline::Deadline deadline) override {
-    MutexLock lock(in_flight_->mu);
-    return in_flight_->cv.WaitFor(
-        lock, deadline - std::chrono::steady_clock::now(),
-        [&]() SLUICE_REQUIRES(in_flight_->mu) { return in_flight_->n == 0; });
+    return in_flight_->WaitIdle(deadline - std::chrono::steady_clock::now());
   }
   void Shutdown() override {
     if (scheduler_) scheduler_->Stop();
@@ -251,9 +226,7 @@ class PrometheusReceiver final : public pipeline::Receiver {
         longest = std::max(longest, HttpSdTimeout(sd));
       }
     }
-    MutexLock lock(in_flight_->mu);
-    in_flight_->cv.WaitFor(lock, longest + std::chrono::seconds(1),
-                           [&]() SLUICE_REQUIRES(in_flight_->mu) { return in_flight_->n == 0; });
+    in_flight_->WaitIdle(longest + std::chrono::seconds(1));
   }
 
  private:
@@ -401,7 +374,7 @@ class PrometheusReceiver final : public pipeline::Receiver {
   telemetry::CounterFamily& scrapes_;
   telemetry::Counter& truncated_;
   telemetry::Gauge& targets_;
-  std::shared_ptr<InFlight> in_flight_;
+  std::shared_ptr<scheduler::InFlight> in_flight_;
   std::unique_ptr<scheduler::Scheduler> scheduler_;
   std::vector<std::unique_ptr<Job>> jobs_;
 };

@@ -14,6 +14,7 @@
 #include "base/units.h"
 #include "io/file_system.h"
 #include "wire/otlp/common.h"
+#include "wire/prom/encode.h"
 #include "wire/prom/remote_write.h"
 #include "wire/proto_reader.h"
 #include "wire/proto_writer.h"
@@ -45,32 +46,6 @@ std::string QueryEscape(std::string_view s) {
     }
   }
   return out;
-}
-
-size_t LabelSize(std::string_view name, std::string_view value) {
-  return ProtoWriter::LengthDelimitedSize(pf::kLabelName, name.size()) +
-         ProtoWriter::LengthDelimitedSize(pf::kLabelValue, value.size());
-}
-
-void AppendLabel(ProtoWriter& w, std::string_view name, std::string_view value) {
-  w.MessageHeader(pf::kSeriesLabels, LabelSize(name, value));
-  w.Bytes(pf::kLabelName, name);
-  w.Bytes(pf::kLabelValue, value);
-}
-
-// A TimeSeries of already-encoded labels and one sample.
-void AppendEncodedSeries(std::string* out, std::string_view labels, double value, int64_t ts) {
-  ProtoWriter w(out);
-  const size_t sample =
-      ProtoWriter::Fixed64FieldSize(pf::kSampleValue) +
-      ProtoWriter::VarintFieldSize(pf::kSampleTimestamp, static_cast<uint64_t>(ts));
-  const size_t series =
-      labels.size() + ProtoWriter::LengthDelimitedSize(pf::kSeriesSamples, sample);
-  w.MessageHeader(pf::kWriteTimeseries, series);
-  out->append(labels);
-  w.MessageHeader(pf::kSeriesSamples, sample);
-  w.Double(pf::kSampleValue, value);
-  w.Varint(pf::kSampleTimestamp, static_cast<uint64_t>(ts));
 }
 
 }  // namespace
@@ -501,7 +476,7 @@ char* PutBytes(char* p, uint32_t field, std::string_view b) {
 std::pair<size_t, size_t> ScrapeLoop::Encode(double value, int64_t ts) {
   size_t labels = 0;
   for (const auto& [name, v] : merged_) {
-    labels += ProtoWriter::LengthDelimitedSize(pf::kSeriesLabels, LabelSize(name, v));
+    labels += ProtoWriter::LengthDelimitedSize(pf::kSeriesLabels, wire::prom::LabelSize(name, v));
   }
   const size_t sample =
       ProtoWriter::Fixed64FieldSize(pf::kSampleValue) +
@@ -515,7 +490,7 @@ std::pair<size_t, size_t> ScrapeLoop::Encode(double value, int64_t ts) {
   const size_t begin = static_cast<size_t>(p - payload_.data());
   for (const auto& [name, v] : merged_) {
     p = PutVarint(p, (pf::kSeriesLabels << 3) | 2);
-    p = PutVarint(p, LabelSize(name, v));
+    p = PutVarint(p, wire::prom::LabelSize(name, v));
     p = PutBytes(p, pf::kLabelName, name);
     p = PutBytes(p, pf::kLabelValue, v);
   }
@@ -548,8 +523,8 @@ void ScrapeLoop::AppendAutoMetrics(std::string* out, bool up, double seconds, ui
     std::sort(sorted.begin(), sorted.end());
     labels.clear();
     ProtoWriter w(&labels);
-    for (const auto& [n, v] : sorted) AppendLabel(w, n, v);
-    AppendEncodedSeries(out, labels, value, ts);
+    for (const auto& [n, v] : sorted) wire::prom::AppendLabel(w, n, v);
+    wire::prom::AppendSeries(out, labels, value, ts);
   }
 }
 
@@ -575,7 +550,7 @@ uint64_t ScrapeLoop::AppendStale(std::string* out, const std::vector<uint64_t>* 
     if (previous != nullptr) previous->push_back(h);
     if (entry[8] == 0) continue;  // it has timestamps of its own
     if (keep != nullptr && std::binary_search(keep->begin(), keep->end(), h)) continue;
-    AppendEncodedSeries(out, entry.substr(9), StaleNaN(), ts);
+    wire::prom::AppendSeries(out, entry.substr(9), StaleNaN(), ts);
     ++marked;
   }
   return marked;

@@ -8,26 +8,6 @@
 namespace sluice::receivers::prometheus {
 namespace {
 
-// A list of objects each parsed by `schema`.
-template <class T, class U>
-config::Schema<T>& ObjectList(config::Schema<T>& s, const char* name, std::vector<U> T::*m,
-                              const config::Schema<U>& schema, const char* doc) {
-  return s.Custom(name, "list of maps", "none", doc,
-                  [m, &schema](const YAML::Node& n, T* t, config::Context& ctx) {
-                    if (n.IsNull()) return;
-                    if (!n.IsSequence()) {
-                      ctx.AddError(n, "expected a list");
-                      return;
-                    }
-                    for (auto it = n.begin(); it != n.end(); ++it) {
-                      const YAML::Node item = *it;
-                      U u;
-                      schema.Parse(item, &u, ctx);
-                      (t->*m).push_back(std::move(u));
-                    }
-                  });
-}
-
 const config::Schema<TargetGroup>& TargetGroupSchema() {
   static const config::Schema<TargetGroup> s = [] {
     config::Schema<TargetGroup> g("static_config");
@@ -164,12 +144,12 @@ const config::Schema<ScrapeConfig>& ScrapeConfigSchema() {
               "target's label wins).")
         .Bool("honor_timestamps", &ScrapeConfig::honor_timestamps,
               "Keep the timestamps the target exposes (else the scrape's time).");
-    ObjectList(c, "static_configs", &ScrapeConfig::static_configs, TargetGroupSchema(),
-               "Fixed targets and their labels.");
-    ObjectList(c, "file_sd_configs", &ScrapeConfig::file_sd_configs, FileSdSchema(),
-               "Target groups read from files, read again when they change.");
-    ObjectList(c, "http_sd_configs", &ScrapeConfig::http_sd_configs, HttpSdSchema(),
-               "Target groups asked from a URL.");
+    c.ObjectList("static_configs", &ScrapeConfig::static_configs, TargetGroupSchema(),
+                 "Fixed targets and their labels.");
+    c.ObjectList("file_sd_configs", &ScrapeConfig::file_sd_configs, FileSdSchema(),
+                 "Target groups read from files, read again when they change.");
+    c.ObjectList("http_sd_configs", &ScrapeConfig::http_sd_configs, HttpSdSchema(),
+                 "Target groups asked from a URL.");
     c.OptionalObject("basic_auth", &ScrapeConfig::basic_auth, BasicAuthSchema(),
                      "HTTP basic authentication with each scrape.")
         .OptionalObject("authorization", &ScrapeConfig::authorization, AuthorizationSchema(),
@@ -269,8 +249,8 @@ const config::Schema<PrometheusConfig>& ConfigSchema() {
   static const config::Schema<PrometheusConfig> s = [] {
     config::Schema<PrometheusConfig> c("prometheus.config");
     c.Object("global", &PrometheusConfig::global, GlobalSchema(), "Prometheus' global section.");
-    ObjectList(c, "scrape_configs", &PrometheusConfig::scrape_configs, ScrapeConfigSchema(),
-               "Prometheus' scrape_configs (docs/collection.md lists the keys taken).");
+    c.ObjectList("scrape_configs", &PrometheusConfig::scrape_configs, ScrapeConfigSchema(),
+                 "Prometheus' scrape_configs (docs/collection.md lists the keys taken).");
     c.Check([](const PrometheusConfig& c) -> std::string {
       std::set<std::string> names;
       for (const ScrapeConfig& sc : c.scrape_configs) {

@@ -13,6 +13,7 @@
 #include "prometheus/remote.pb.h"
 #include "support/service_harness.h"
 #include "support/stored_batches.h"
+#include "support/stored_samples.h"
 #include "support/target_farm.h"
 #include "support/temp_dir.h"
 #include "support/tls_certificate.h"
@@ -24,26 +25,7 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-constexpr uint64_t kStaleNaN = 0x7ff0000000000002ull;
-
-struct Point {
-  double value;
-  int64_t timestamp_ms;
-  bool stale() const { return std::bit_cast<uint64_t>(value) == kStaleNaN; }
-};
-
-// Series written as name{a="1",b="2"} (labels sorted, __name__ first).
-std::string Key(const ::prometheus::TimeSeries& ts) {
-  std::string name, rest;
-  for (const auto& l : ts.labels()) {
-    if (l.name() == "__name__") {
-      name = l.value();
-    } else {
-      rest += (rest.empty() ? "" : ",") + l.name() + "=\"" + l.value() + "\"";
-    }
-  }
-  return name + "{" + rest + "}";
-}
+using Point = testing::StoredPoint;
 
 class PrometheusReceiverTest : public ::testing::Test {
  protected:
@@ -84,24 +66,7 @@ service:
   // Stops the service and returns every stored sample by series, in order.
   std::map<std::string, std::vector<Point>> Stored() {
     service_->Shutdown();
-    std::map<std::string, std::vector<Point>> out;
-    for (const testing::StoredBatch& b : testing::ReadStoredBatches(dir_.path())) {
-      EXPECT_EQ(b.header.encoding, log::Encoding::kPromRemoteWriteProto);
-      ::prometheus::WriteRequest req;
-      EXPECT_TRUE(req.ParseFromArray(b.payload.data(), static_cast<int>(b.payload.size())));
-      uint64_t items = 0;
-      for (const auto& ts : req.timeseries()) {
-        std::string last;
-        for (const auto& l : ts.labels()) {
-          EXPECT_LT(last, l.name()) << "labels sorted by name, without repeats";
-          last = l.name();
-        }
-        for (const auto& s : ts.samples()) out[Key(ts)].push_back({s.value(), s.timestamp()});
-        items += static_cast<uint64_t>(ts.samples_size());
-      }
-      EXPECT_EQ(b.header.item_count, items);
-    }
-    return out;
+    return testing::ReadStoredSamples(dir_.path());
   }
 
   testing::TempDir dir_;

@@ -1,0 +1,258 @@
+#include "receivers/postgresql/connection.h"
+
+#include <unistd.h>
+
+#include <boost/asio/bind_executor.hpp>
+
+namespace sluice::receivers::postgresql {
+namespace {
+
+std::string Message(PGconn* c) {
+  std::string m = c ? PQerrorMessage(c) : "out of memory";
+  while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
+  return m.empty() ? "connection failed" : m;
+}
+
+}  // namespace
+
+Connection::Connection(Strand strand) : strand_(strand), timer_(strand) {}
+
+Connection::~Connection() {
+  Close();
+}
+
+void Connection::Close() {
+  timer_.cancel();
+  if (sd_) {
+    boost::system::error_code ec;
+    sd_->cancel(ec);
+    sd_->close(ec);  // the duplicate; libpq closes its own
+    sd_.reset();
+  }
+  fd_ = -1;
+  if (conn_ != nullptr) {
+    PQfinish(conn_);
+    conn_ = nullptr;
+  }
+}
+
+Status Connection::SyncSocket() {
+  const int fd = PQsocket(conn_);
+  if (fd < 0) return Status::Unavailable("no socket");
+  if (fd == fd_ && sd_) return Status::Ok();
+  if (sd_) {
+    boost::system::error_code ec;
+    sd_->close(ec);
+  }
+  // A duplicate: asio registers it with its reactor and closes it, while
+  // libpq keeps and closes its own descriptor of the same socket.
+  const int dup = ::dup(fd);
+  if (dup < 0) return Status::Unavailable("dup failed");
+  sd_ = std::make_unique<boost::asio::posix::stream_descriptor>(strand_, dup);
+  fd_ = fd;
+  return Status::Ok();
+}
+
+void Connection::ArmDeadline(std::chrono::steady_clock::time_point deadline) {
+  timed_out_ = false;
+  timer_.expires_at(deadline);
+  timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    if (ec || !self->sd_) return;
+    // The wait in progress ends with operation_aborted and fails the
+    // operation.
+    self->timed_out_ = true;
+    boost::system::error_code ignored;
+    self->sd_->cancel(ignored);
+  });
+}
+
+void Connection::WaitSocket(Wait w, std::function<void()> next) {
+  Status st = SyncSocket();
+  if (!st.ok()) return Finish(st);
+  sd_->async_wait(
+      w == Wait::kRead ? boost::asio::posix::stream_descriptor::wait_read
+                       : boost::asio::posix::stream_descriptor::wait_write,
+      boost::asio::bind_executor(strand_, [self = shared_from_this(), next = std::move(next)](
+                                              const boost::system::error_code& ec) {
+        if (self->timed_out_) {
+          return self->Finish(Status::Unavailable("no answer by the deadline"));
+        }
+        if (ec) return self->Finish(Status::Unavailable(ec.message()));
+        next();
+      }));
+}
+
+void Connection::Finish(Status st) {
+  timer_.cancel();
+  if (!st.ok()) Close();
+  if (done_) {
+    Done d = std::move(done_);
+    done_ = nullptr;
+    d(std::move(st));
+  } else if (results_done_) {
+    Results d = std::move(results_done_);
+    results_done_ = nullptr;
+    std::vector<StatementResult> r = std::move(results_);
+    results_.clear();
+    if (!st.ok()) r.clear();
+    d(std::move(st), std::move(r));
+  }
+}
+
+void Connection::Connect(const std::string& conninfo, const std::string& hostaddr,
+                         std::chrono::steady_clock::time_point deadline,
+                         std::vector<std::string> init, Done done) {
+  Close();
+  done_ = std::move(done);
+  init_ = std::move(init);
+  init_error_.clear();
+  init_failures_.clear();
+  if (hostaddr.empty()) {
+    conn_ = PQconnectStart(conninfo.c_str());
+  } else {
+    char* error = nullptr;
+    PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &error);
+    if (options == nullptr) {
+      std::string e = error ? error : "cannot parse the connection string";
+      PQfreemem(error);
+      return Finish(Status::Unavailable(e));
+    }
+    std::vector<const char*> keys, values;
+    for (PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
+      if (o->val == nullptr || std::string_view(o->keyword) == "hostaddr") continue;
+      keys.push_back(o->keyword);
+      values.push_back(o->val);
+    }
+    keys.push_back("hostaddr");
+    values.push_back(hostaddr.c_str());
+    keys.push_back(nullptr);
+    values.push_back(nullptr);
+    conn_ = PQconnectStartParams(keys.data(), values.data(), 0);
+    PQconninfoFree(options);
+  }
+  if (conn_ == nullptr || PQstatus(conn_) == CONNECTION_BAD) {
+    return Finish(Status::Unavailable(Message(conn_)));
+  }
+  ArmDeadline(deadline);
+  poll_ = PGRES_POLLING_WRITING;
+  PollConnect();
+}
+
+void Connection::PollConnect() {
+  switch (poll_) {
+    case PGRES_POLLING_OK:
+      if (PQsetnonblocking(conn_, 1) != 0) return Finish(Status::Unavailable(Message(conn_)));
+      return RunInit();
+    case PGRES_POLLING_FAILED:
+      return Finish(Status::Unavailable(Message(conn_)));
+    case PGRES_POLLING_READING:
+    case PGRES_POLLING_WRITING:
+    default:
+      return WaitSocket(poll_ == PGRES_POLLING_READING ? Wait::kRead : Wait::kWrite, [this] {
+        poll_ = PQconnectPoll(conn_);
+        PollConnect();
+      });
+  }
+}
+
+void Connection::RunInit() {
+  if (init_.empty()) {
+    if (PQenterPipelineMode(conn_) != 1) return Finish(Status::Unavailable(Message(conn_)));
+    return Finish(Status::Ok());
+  }
+  const std::string sql = std::move(init_.front());
+  init_.erase(init_.begin());
+  if (PQsendQuery(conn_, sql.c_str()) != 1) return Finish(Status::Unavailable(Message(conn_)));
+  FlushThen([this] { ReadInit(); });
+}
+
+void Connection::ReadInit() {
+  if (PQconsumeInput(conn_) != 1) return Finish(Status::Unavailable(Message(conn_)));
+  while (PQisBusy(conn_) == 0) {
+    PGresult* r = PQgetResult(conn_);
+    if (r == nullptr) {
+      // This init statement is done: the next, or fail when it failed (the
+      // metric's definition cannot run here).
+      if (!init_error_.empty()) init_failures_.push_back(std::move(init_error_));
+      init_error_.clear();
+      return RunInit();
+    }
+    if (PQresultStatus(r) == PGRES_FATAL_ERROR && init_error_.empty()) {
+      init_error_ = PQresultErrorMessage(r);
+    }
+    PQclear(r);
+  }
+  WaitSocket(Wait::kRead, [this] { ReadInit(); });
+}
+
+void Connection::FlushThen(std::function<void()> next) {
+  const int r = PQflush(conn_);
+  if (r < 0) return Finish(Status::Unavailable(Message(conn_)));
+  if (r == 0) return WaitSocket(Wait::kRead, std::move(next));
+  // The socket's buffer is full: wait until it drains. (The statements of
+  // a tick are a few kilobytes, far below a socket buffer, so the server
+  // is never blocked writing answers that nobody reads meanwhile.)
+  WaitSocket(Wait::kWrite,
+             [this, next = std::move(next)]() mutable { FlushThen(std::move(next)); });
+}
+
+void Connection::RoundTrip(const std::vector<std::string>& statements,
+                           std::chrono::steady_clock::time_point deadline, Results done) {
+  results_done_ = std::move(done);
+  results_.clear();
+  results_.resize(statements.size());
+  statements_ = statements.size();
+  syncs_ = 0;
+  if (!connected()) return Finish(Status::Unavailable("not connected"));
+  ArmDeadline(deadline);
+  for (const std::string& sql : statements) {
+    if (PQsendQueryParams(conn_, sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0) != 1 ||
+        PQpipelineSync(conn_) != 1) {
+      return Finish(Status::Unavailable(Message(conn_)));
+    }
+  }
+  FlushThen([this] { ReadResults(); });
+}
+
+void Connection::ReadResults() {
+  if (PQconsumeInput(conn_) != 1) return Finish(Status::Unavailable(Message(conn_)));
+  int nulls = 0;
+  while (PQisBusy(conn_) == 0) {
+    PGresult* r = PQgetResult(conn_);
+    if (r == nullptr) {
+      // The end of one statement's results; twice in a row: nothing more
+      // has arrived yet.
+      if (++nulls == 2) break;
+      continue;
+    }
+    nulls = 0;
+    switch (PQresultStatus(r)) {
+      case PGRES_PIPELINE_SYNC:
+        PQclear(r);
+        if (++syncs_ == statements_) return Finish(Status::Ok());
+        break;
+      case PGRES_TUPLES_OK:
+      case PGRES_COMMAND_OK:
+        if (syncs_ < results_.size())
+          results_[syncs_].result.reset(r);
+        else
+          PQclear(r);
+        break;
+      case PGRES_PIPELINE_ABORTED:
+        if (syncs_ < results_.size()) results_[syncs_].error = "aborted";
+        PQclear(r);
+        break;
+      default: {
+        std::string e = PQresultErrorMessage(r);
+        while (!e.empty() && e.back() == '\n') e.pop_back();
+        if (syncs_ < results_.size()) results_[syncs_].error = e.empty() ? "failed" : e;
+        PQclear(r);
+        break;
+      }
+    }
+  }
+  if (PQstatus(conn_) == CONNECTION_BAD) return Finish(Status::Unavailable(Message(conn_)));
+  WaitSocket(Wait::kRead, [this] { ReadResults(); });
+}
+
+}  // namespace sluice::receivers::postgresql
