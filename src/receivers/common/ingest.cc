@@ -232,4 +232,18 @@ net::HttpResponse RetryLaterText(const std::string& reason) {
   return r;
 }
 
+void StorePulled(pipeline::Runtime& rt, const std::vector<pipeline::PipelineRef>& pipelines,
+                 IngestCounters& counters, std::string payload, uint64_t items, int64_t min_ms,
+                 int64_t max_ms) {
+  if (payload.empty()) return;
+  Batch batch;
+  batch.signal = log::Signal::kMetrics;
+  batch.encoding = log::Encoding::kPromRemoteWriteProto;
+  batch.items = items;
+  batch.min_time_unix_nano = min_ms * 1'000'000;
+  batch.max_time_unix_nano = max_ms * 1'000'000;
+  batch.payload = std::move(payload);
+  Store(rt, pipelines, counters, std::move(batch), [](Status) {});
+}
+
 }  // namespace sluice::receivers

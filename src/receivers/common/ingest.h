@@ -60,6 +60,15 @@ struct Batch {
 bool Store(pipeline::Runtime& rt, const std::vector<pipeline::PipelineRef>& pipelines,
            IngestCounters& counters, Batch batch, std::function<void(Status)> done);
 
+// Stores one remote write request (prometheus.WriteRequest, uncompressed)
+// of `items` samples between min_ms and max_ms, made by a receiver that
+// pulls (a scrape, a SQL tick): nobody waits for it, and when the memory
+// limiter refuses it Store counts its samples as refused (the next pull
+// stores its own). Empty payloads are not stored.
+void StorePulled(pipeline::Runtime& rt, const std::vector<pipeline::PipelineRef>& pipelines,
+                 IngestCounters& counters, std::string payload, uint64_t items, int64_t min_ms,
+                 int64_t max_ms);
+
 // 503 with Retry-After and a plain-text reason.
 net::HttpResponse RetryLaterText(const std::string& reason);
 

@@ -423,17 +423,9 @@ void SourceLoop::EndTick(bool up) {
   }
   labels.emplace_back("__name__", "pg_up");
   AppendSeries(labels, up ? 1.0 : 0.0, tick_unix_ms_);
-  Batch batch;
-  batch.signal = log::Signal::kMetrics;
-  batch.encoding = log::Encoding::kPromRemoteWriteProto;
-  batch.items = items_;
-  batch.min_time_unix_nano = min_ms_ * wire::prom::kNanosPerMilli;
-  batch.max_time_unix_nano = max_ms_ * wire::prom::kNanosPerMilli;
-  batch.payload = std::move(payload_);
+  StorePulled(*ctx_.rt, ctx_.pipelines, *ctx_.counters, std::move(payload_), items_, min_ms_,
+              max_ms_);
   payload_.clear();
-  // Refused by the memory limiter, Store counts the samples; the next tick
-  // stores its own.
-  receivers::Store(*ctx_.rt, ctx_.pipelines, *ctx_.counters, std::move(batch), [](Status) {});
   sent_.clear();
   scheduler::Done done = std::move(done_);
   done_ = nullptr;

@@ -291,7 +291,19 @@ class PrometheusReceiver final : public pipeline::Receiver {
   // the last good one gave, as Prometheus does.
   Status WatchUrl(Job* job, const HttpSdConfig& sd, size_t index) {
     SLUICE_ASSIGN_OR_RETURN(net::Endpoint e, net::Endpoint::Parse(sd.url, net::EndpointForm::kUrl));
-    auto fetcher = std::make_shared<Fetcher>(rt_.io, e.host, std::to_string(e.port));
+    FetchTls tls;
+    if (e.tls) {
+      SLUICE_ASSIGN_OR_RETURN(
+          std::unique_ptr<boost::asio::ssl::context> context,
+          net::MakeClientTlsContext(sd.tls_config.value_or(net::TlsClientOptions{})));
+      tls.context = std::move(context);
+      if (sd.tls_config) {
+        tls.server_name = sd.tls_config->server_name_override;
+        tls.verify = !sd.tls_config->insecure_skip_verify;
+      }
+    }
+    auto fetcher =
+        std::make_shared<Fetcher>(rt_.io, e.host, std::to_string(e.port), std::move(tls));
     const std::string path = e.path.empty() ? "/" : e.path;
     const std::string source = "http_sd_configs/" + std::to_string(index);
     net::Headers headers = {

@@ -342,11 +342,13 @@ bool ScrapeLoop::MergeLabels(const wire::prom::ExpositionSample& s) {
         merged_.push_back(scraped_[i]);
       } else if (hk && !hj) {
         merged_.emplace_back(external_[k].first, external_[k].second);
+        ++external_added_;
       }
     } else if (hj) {
       merged_.emplace_back(target[j].first, target[j].second);
     } else {
       merged_.emplace_back(external_[k].first, external_[k].second);
+      ++external_added_;
     }
     i += hi;
     j += hj;
@@ -388,7 +390,10 @@ bool ScrapeLoop::RelabelLabels(const wire::prom::ExpositionSample& s) {
   // After metric relabelling, as Prometheus adds them when it sends: rules
   // neither see nor remove them.
   for (const auto& [name, value] : job_->external_labels) {
-    if (!labels_.Has(name)) labels_.Set(name, value);
+    if (!labels_.Has(name)) {
+      labels_.Set(name, value);
+      ++external_added_;
+    }
   }
   labels_.Sort();
   merged_.clear();
@@ -405,13 +410,17 @@ void ScrapeLoop::AddSample(const wire::prom::ExpositionSample& s) {
   // and the target, copying nothing; otherwise (or on a clash that renames
   // a label to exported_<name>) they go through a LabelSet.
   merged_.clear();
+  external_added_ = 0;
   if (!c.metric_relabel_configs.empty() || !MergeLabels(s)) {
+    external_added_ = 0;
     if (!RelabelLabels(s)) return;  // dropped
   }
   ++post_relabel_;
-  if (c.label_limit > 0 && static_cast<int64_t>(merged_.size()) > c.label_limit) {
-    error_ = Status::ResourceExhausted("label_limit exceeded: a sample has " +
-                                       std::to_string(merged_.size()) + " labels");
+  // Prometheus adds external labels when it sends, after the limits.
+  const size_t own = merged_.size() - external_added_;
+  if (c.label_limit > 0 && static_cast<int64_t>(own) > c.label_limit) {
+    error_ = Status::ResourceExhausted("label_limit exceeded: a sample has " + std::to_string(own) +
+                                       " labels");
     return;
   }
   if (c.label_name_length_limit > 0 || c.label_value_length_limit > 0) {
@@ -665,17 +674,8 @@ void ScrapeLoop::StoreStaleForAll(int64_t now_ms) {
 }
 
 void ScrapeLoop::Store(std::string payload, uint64_t items, int64_t min_ms, int64_t max_ms) {
-  if (payload.empty()) return;
-  Batch batch;
-  batch.signal = log::Signal::kMetrics;
-  batch.encoding = log::Encoding::kPromRemoteWriteProto;
-  batch.items = items;
-  batch.min_time_unix_nano = min_ms * wire::prom::kNanosPerMilli;
-  batch.max_time_unix_nano = max_ms * wire::prom::kNanosPerMilli;
-  batch.payload = std::move(payload);
-  // Refused by the memory limiter (false), Store counts the items; the
-  // next scrape stores its own.
-  receivers::Store(*job_->rt, job_->pipelines, *job_->counters, std::move(batch), [](Status) {});
+  StorePulled(*job_->rt, job_->pipelines, *job_->counters, std::move(payload), items, min_ms,
+              max_ms);
 }
 
 }  // namespace sluice::receivers::prometheus

@@ -165,6 +165,7 @@ class ScrapeLoop final : public FetchHandler, public std::enable_shared_from_thi
   };
   std::vector<SeriesRef> series_;
   std::vector<std::pair<std::string_view, std::string_view>> scraped_, merged_;
+  size_t external_added_ = 0;  // of merged_: external labels (not counted by label_limit)
   relabel::LabelSet labels_;
   std::string label_scratch_, value_scratch_;
 

@@ -38,13 +38,31 @@ const config::Schema<FileSdConfig>& FileSdSchema() {
   return s;
 }
 
+const config::Schema<net::TlsClientOptions>& TlsSchema() {
+  static const config::Schema<net::TlsClientOptions> s = [] {
+    config::Schema<net::TlsClientOptions> t("tls_config");
+    t.String("ca_file", &net::TlsClientOptions::ca_file,
+             "PEM file of the certificate authorities to trust (default: the system's).")
+        .String("cert_file", &net::TlsClientOptions::cert_file, "Client certificate (PEM).")
+        .String("key_file", &net::TlsClientOptions::key_file, "Client key (PEM).")
+        .String("server_name", &net::TlsClientOptions::server_name_override,
+                "Name the target's certificate must carry (default: the target's host).")
+        .Bool("insecure_skip_verify", &net::TlsClientOptions::insecure_skip_verify,
+              "Accept any certificate (for tests only).");
+    return t;
+  }();
+  return s;
+}
+
 const config::Schema<HttpSdConfig>& HttpSdSchema() {
   static const config::Schema<HttpSdConfig> s = [] {
     config::Schema<HttpSdConfig> h("http_sd_config");
     h.String("url", &HttpSdConfig::url, "URL answering a JSON list of target groups.")
         .Required()
         .Duration("refresh_interval", &HttpSdConfig::refresh_interval,
-                  "How often the URL is asked again.", {1e9L, 86400e9L});
+                  "How often the URL is asked again.", {1e9L, 86400e9L})
+        .OptionalObject("tls_config", &HttpSdConfig::tls_config, TlsSchema(),
+                        "TLS for an https url (default: the system's CAs).");
     return h;
   }();
   return s;
@@ -82,22 +100,6 @@ const config::Schema<Authorization>& AuthorizationSchema() {
                      : "";
         });
     return a;
-  }();
-  return s;
-}
-
-const config::Schema<net::TlsClientOptions>& TlsSchema() {
-  static const config::Schema<net::TlsClientOptions> s = [] {
-    config::Schema<net::TlsClientOptions> t("tls_config");
-    t.String("ca_file", &net::TlsClientOptions::ca_file,
-             "PEM file of the certificate authorities to trust (default: the system's).")
-        .String("cert_file", &net::TlsClientOptions::cert_file, "Client certificate (PEM).")
-        .String("key_file", &net::TlsClientOptions::key_file, "Client key (PEM).")
-        .String("server_name", &net::TlsClientOptions::server_name_override,
-                "Name the target's certificate must carry (default: the target's host).")
-        .Bool("insecure_skip_verify", &net::TlsClientOptions::insecure_skip_verify,
-              "Accept any certificate (for tests only).");
-    return t;
   }();
   return s;
 }
@@ -200,10 +202,6 @@ const config::Schema<ScrapeConfig>& ScrapeConfigSchema() {
           for (const HttpSdConfig& sd : c.http_sd_configs) {
             Result<net::Endpoint> e = net::Endpoint::Parse(sd.url, net::EndpointForm::kUrl);
             if (!e.ok()) return "http_sd_configs url: " + e.status().message();
-            if (e->tls) {
-              return "http_sd_configs url: https is not supported by this version; serve the "
-                     "targets over http or from a file (file_sd_configs)";
-            }
           }
           return "";
         });

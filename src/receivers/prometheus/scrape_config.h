@@ -28,6 +28,8 @@ struct FileSdConfig {
 struct HttpSdConfig {
   std::string url;
   std::chrono::nanoseconds refresh_interval = std::chrono::minutes(1);
+  // For an https url (the system's CAs when absent).
+  std::optional<net::TlsClientOptions> tls_config;
 };
 
 struct BasicAuth {

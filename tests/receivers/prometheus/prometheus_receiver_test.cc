@@ -327,6 +327,58 @@ TEST_F(PrometheusReceiverTest, HttpSdTargetsComeFromTheUrlAndABadAnswerKeepsThem
             4u);
 }
 
+TEST_F(PrometheusReceiverTest, HttpsHttpSdIsAskedWithItsOwnTlsConfig) {
+  testing::CertificateFiles cert;
+  ASSERT_TRUE(testing::MakeSelfSignedCertificate(dir_, "sd", "sd.test", &cert));
+  testing::TargetFarm secure(net::TlsFiles{cert.cert_file, cert.key_file});
+  secure.Set("/sd", {R"([{"targets": [")" + farm_.address() +
+                         R"("], "labels": {"__metrics_path__": "/via-https-sd"}}])",
+                     "application/json"});
+  Start(R"(        - job_name: trusted
+          http_sd_configs:
+            - url: https://)" +
+        secure.address() + R"(/sd
+              refresh_interval: 1s
+              tls_config: {ca_file: )" +
+        cert.cert_file + R"(}
+        - job_name: untrusted
+          http_sd_configs:
+            - url: https://)" +
+        secure.address() + R"(/sd
+              refresh_interval: 1s
+)");
+  ASSERT_TRUE(testing::WaitUntil([&] { return farm_.Hits("/via-https-sd") >= 2; }, seconds(10)));
+  ASSERT_TRUE(testing::WaitUntil([&] { return secure.Hits("/sd") >= 3; }, seconds(10)));
+  auto stored = Stored();
+  EXPECT_FALSE(
+      stored["up{instance=\"" + farm_.address() + "\",job=\"trusted\",region=\"eu\"}"].empty());
+  EXPECT_TRUE(
+      stored["up{instance=\"" + farm_.address() + "\",job=\"untrusted\",region=\"eu\"}"].empty())
+      << "the system's CAs do not know the discovery server: no targets from it";
+}
+
+TEST_F(PrometheusReceiverTest, LabelLimitCountsTheSamplesOwnLabelsNotTheExternalOnes) {
+  farm_.Set("/limited", {"a{x=\"1\"} 1\n"});
+  // __name__, x, instance and job: 4; the external region is added later.
+  Start(R"(        - job_name: fits
+          metrics_path: /limited
+          label_limit: 4
+          static_configs:
+            - targets: [')" +
+        farm_.address() + R"(']
+        - job_name: over
+          metrics_path: /limited
+          label_limit: 3
+          static_configs:
+            - targets: [')" +
+        farm_.address() + R"(']
+)");
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] { return Scrapes("fits", "ok") >= 2 && Scrapes("over", "failed") >= 2; }, seconds(10)));
+  EXPECT_EQ(Scrapes("fits", "failed"), 0u);
+  EXPECT_EQ(Scrapes("over", "ok"), 0u);
+}
+
 TEST_F(PrometheusReceiverTest, CredentialsParamsAndTheScrapeTimeoutAreSentWithEachScrape) {
   std::ofstream(dir_.path() + "/token") << "s3cret\n";
   Start(R"(        - job_name: basic
