@@ -1,5 +1,7 @@
 #include "receivers/postgresql/options.h"
 
+#include <algorithm>
+#include <cmath>
 #include <memory>
 #include <numeric>
 #include <set>
@@ -257,6 +259,15 @@ Result<std::shared_ptr<const Plan>> MakePlan(const PostgresqlOptions& options) {
     plan->sources.push_back(std::move(p));
   }
   return std::shared_ptr<const Plan>(std::move(plan));
+}
+
+std::chrono::nanoseconds ReconnectDelay(int failures, const ReconnectOptions& o,
+                                        std::mt19937_64& rng) {
+  const double base = std::min<double>(static_cast<double>(o.max_interval.count()),
+                                       static_cast<double>(o.initial_interval.count()) *
+                                           std::pow(2.0, std::clamp(failures - 1, 0, 40)));
+  std::uniform_real_distribution<double> jitter(0.5, 1.0);
+  return std::chrono::nanoseconds(static_cast<int64_t>(base * jitter(rng)));
 }
 
 int64_t StatementTimeoutMs(const pgmetrics::Metric& m, const Source& s,

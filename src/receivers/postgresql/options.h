@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -80,6 +81,13 @@ struct Plan {
   std::vector<SourcePlan> sources;
 };
 Result<std::shared_ptr<const Plan>> MakePlan(const PostgresqlOptions& options);
+
+// The wait before a source's next connection attempt after `failures`
+// failures in a row (>= 1): initial_interval doubled per further failure,
+// at most max_interval, drawn uniformly from the upper half of that, so
+// sources that failed together come back spread over it.
+std::chrono::nanoseconds ReconnectDelay(int failures, const ReconnectOptions& o,
+                                        std::mt19937_64& rng);
 
 // A metric's statement timeout on a source: the metric's own, else the
 // source's stmt_timeout, else `fallback`.

@@ -346,14 +346,7 @@ void SourceLoop::Failed(const Status& st) {
   ReleaseClaims();
   ctx_.connect_failures->Inc();
   ++failures_;
-  // Doubling from initial_interval to max_interval, drawn from its upper
-  // half: sources that failed together come back spread apart.
-  const double base =
-      std::min<double>(static_cast<double>(ctx_.reconnect.max_interval.count()),
-                       static_cast<double>(ctx_.reconnect.initial_interval.count()) *
-                           std::pow(2.0, std::min(failures_ - 1, 30)));
-  std::uniform_real_distribution<double> jitter(0.5, 1.0);
-  next_connect_ = Now() + static_cast<int64_t>(base * jitter(rng_));
+  next_connect_ = Now() + ReconnectDelay(failures_, ctx_.reconnect, rng_).count();
   if (up_) {
     logging::Warn("postgresql", "source down",
                   {{"source", plan_.source.name}, {"error", st.ToString()}});

@@ -542,6 +542,37 @@ TEST_F(PostgresqlConfigTest, SourcesThatCannotRunAreRefusedWithFileLineAndColumn
       << interval.status().message();
 }
 
+TEST(ReconnectDelayTest, SourcesThatFailTogetherComeBackSpreadOutAndBackOffToTheMaximum) {
+  ReconnectOptions o;
+  o.initial_interval = seconds(1);
+  o.max_interval = seconds(60);
+  // 500 sources (each its own generator, seeded by its name's hash) failing
+  // at once.
+  std::vector<int64_t> first;
+  for (uint64_t seed = 1; seed <= 500; ++seed) {
+    std::mt19937_64 rng(seed * 0x9e3779b97f4a7c15ull);
+    const auto d = ReconnectDelay(1, o, rng);
+    EXPECT_GE(d, milliseconds(500));
+    EXPECT_LE(d, seconds(1));
+    first.push_back(d.count());
+  }
+  // Spread over the upper half of the first wait: no tenth of it holds more
+  // than a fifth of the sources.
+  std::vector<int> buckets(10, 0);
+  for (int64_t d : first) {
+    ++buckets[std::min<int64_t>(9, (d - 500'000'000) / 50'000'000)];
+  }
+  for (int b : buckets) EXPECT_LT(b, 100);
+  std::mt19937_64 rng(7);
+  EXPECT_GE(ReconnectDelay(3, o, rng), seconds(2)) << "doubles per failure";
+  EXPECT_LE(ReconnectDelay(3, o, rng), seconds(4));
+  for (int failures : {7, 8, 30, 1000}) {
+    const auto d = ReconnectDelay(failures, o, rng);
+    EXPECT_GE(d, seconds(30));
+    EXPECT_LE(d, seconds(60)) << "at most max_interval";
+  }
+}
+
 TEST_F(PostgresqlConfigTest, TheExamplesLoad) {
   ::setenv("ORDERS_PASSWORD", "secret", 1);
   ::setenv("METRICS_DB_PASSWORD", "secret", 1);
