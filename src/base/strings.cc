@@ -2,9 +2,10 @@
 
 namespace sluice {
 
-void AppendJsonEscaped(std::string& out, std::string_view s) {
+void AppendJsonEscaped(std::string& out, std::string_view s, JsonNul nul) {
   static constexpr char kHex[] = "0123456789abcdef";
   for (char c : s) {
+    if (c == '\0' && nul == JsonNul::kOmit) continue;
     switch (c) {
       case '"':
         out += "\\\"";

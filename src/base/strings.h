@@ -5,12 +5,17 @@
 
 namespace sluice {
 
+// What JSON escaping does with a NUL byte: writes it as \u0000 (valid
+// JSON), or leaves it out, for readers that refuse \u0000 (PostgreSQL's
+// jsonb).
+enum class JsonNul { kEscape, kOmit };
+
 // Appends s with JSON string escaping (no surrounding quotes).
-void AppendJsonEscaped(std::string& out, std::string_view s);
+void AppendJsonEscaped(std::string& out, std::string_view s, JsonNul nul = JsonNul::kEscape);
 // Appends s as a quoted JSON string literal.
-inline void AppendJsonString(std::string& out, std::string_view s) {
+inline void AppendJsonString(std::string& out, std::string_view s, JsonNul nul = JsonNul::kEscape) {
   out += '"';
-  AppendJsonEscaped(out, s);
+  AppendJsonEscaped(out, s, nul);
   out += '"';
 }
 

@@ -245,17 +245,26 @@ std::vector<Sample> Registry::Samples(std::string_view prefix) const {
 std::string EscapeLabelValue(std::string_view v) {
   std::string out;
   out.reserve(v.size());
-  for (char c : v) {
-    if (c == '\\')
-      out += "\\\\";
-    else if (c == '"')
-      out += "\\\"";
-    else if (c == '\n')
-      out += "\\n";
-    else
-      out += c;
-  }
+  AppendEscapedLabelValue(out, v);
   return out;
+}
+
+void AppendEscapedLabelValue(std::string& out, std::string_view v) {
+  for (char c : v) {
+    switch (c) {
+      case '\\':
+        out += "\\\\";
+        break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      default:
+        out.push_back(c);
+    }
+  }
 }
 
 }  // namespace sluice::telemetry

@@ -139,5 +139,7 @@ class Registry {
 
 // Escapes a label value per the exposition format (\\, \", \n).
 std::string EscapeLabelValue(std::string_view v);
+// The same, appended to `out`.
+void AppendEscapedLabelValue(std::string& out, std::string_view v);
 
 }  // namespace sluice::telemetry

@@ -14,6 +14,7 @@
 
 #include "harness.h"
 #include "support/otlp_builders.h"
+#include "support/prometheus_server.h"
 #include "support/wait.h"
 
 namespace sluice::testing {
@@ -195,22 +196,15 @@ void AddEdges(const std::string& summary, std::map<std::string, uint64_t>* calls
 // between two loadgen runs, reach a real Prometheus as the service graph's
 // counters, exactly.
 TEST(ConnectorsTest, ServiceGraphOfTheShopTopologyReachesPrometheusExactlyThroughKill9) {
-  if (!std::filesystem::exists("/usr/bin/prometheus")) {
+  if (!PrometheusServer::Installed()) {
     GTEST_SKIP() << "prometheus is not installed (make installs it)";
   }
   TempDir dir;
-  int port = FreeLocalPort();
-  std::ofstream(dir.Sub("prometheus.yml")) << "global:\n  scrape_interval: 1h\n";
-  Process prometheus(
-      "/usr/bin/prometheus",
-      {"--config.file=" + dir.Sub("prometheus.yml"), "--storage.tsdb.path=" + dir.Sub("tsdb"),
-       "--web.listen-address=127.0.0.1:" + std::to_string(port),
-       "--web.enable-remote-write-receiver"},
-      dir.Sub("prometheus.log"));
-  std::string address = "127.0.0.1:" + std::to_string(port);
-  ASSERT_TRUE(WaitUntil([&] { return HttpGet(address, "/-/ready").status == 200; },
-                        std::chrono::seconds(60)))
-      << prometheus.Output();
+  PrometheusServer prometheus(dir.path());
+  PrometheusServer::Options options;
+  options.remote_write_receiver = true;
+  ASSERT_TRUE(prometheus.Start(options)) << prometheus.Output();
+  const std::string& address = prometheus.address();
   std::string config = R"(
 receivers:
   otlp:

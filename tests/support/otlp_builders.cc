@@ -4,6 +4,7 @@
 
 #include <map>
 
+#include "wire/compression.h"
 #include "wire/otlp/common.h"
 
 namespace sluice::testing {
@@ -163,6 +164,45 @@ otlp_pb::collector::metrics::v1::ExportMetricsServiceRequest MakeMetricsRequest(
   return req;
 }
 
+otlp_pb::collector::metrics::v1::ExportMetricsServiceRequest MakeCheckoutMetrics(int64_t unix_ms) {
+  namespace metrics_pb = otlp_pb::metrics::v1;
+  otlp_pb::collector::metrics::v1::ExportMetricsServiceRequest req;
+  auto* rm = req.add_resource_metrics();
+  auto* attr = rm->mutable_resource()->add_attributes();
+  attr->set_key("service.name");
+  attr->mutable_value()->set_string_value("checkout");
+  auto* sm = rm->add_scope_metrics();
+  const uint64_t t = static_cast<uint64_t>(unix_ms) * 1'000'000;
+  auto* gauge = sm->add_metrics();
+  gauge->set_name("queue.size");
+  gauge->set_unit("By");
+  auto* gp = gauge->mutable_gauge()->add_data_points();
+  gp->set_time_unix_nano(t);
+  gp->set_as_double(42.5);
+  auto* sum = sm->add_metrics();
+  sum->set_name("orders");
+  sum->mutable_sum()->set_is_monotonic(true);
+  sum->mutable_sum()->set_aggregation_temporality(metrics_pb::AGGREGATION_TEMPORALITY_CUMULATIVE);
+  auto* sp = sum->mutable_sum()->add_data_points();
+  sp->set_time_unix_nano(t);
+  sp->set_as_int(7);
+  auto* hist = sm->add_metrics();
+  hist->set_name("latency");
+  hist->set_unit("s");
+  auto* h = hist->mutable_histogram();
+  h->set_aggregation_temporality(metrics_pb::AGGREGATION_TEMPORALITY_CUMULATIVE);
+  auto* hp = h->add_data_points();
+  hp->set_time_unix_nano(t);
+  hp->set_count(6);
+  hp->set_sum(3.0);
+  hp->add_explicit_bounds(0.1);
+  hp->add_explicit_bounds(1.0);
+  hp->add_bucket_counts(1);
+  hp->add_bucket_counts(2);
+  hp->add_bucket_counts(3);
+  return req;
+}
+
 prometheus::WriteRequest MakeWriteRequest(int series, int samples, uint64_t seed) {
   prometheus::WriteRequest req;
   for (int i = 0; i < series; ++i) {
@@ -191,6 +231,14 @@ prometheus::WriteRequest MakeWriteRequestAt(const std::vector<int64_t>& timestam
     req.mutable_timeseries(static_cast<int>(i))->mutable_samples(0)->set_timestamp(timestamps[i]);
   }
   return req;
+}
+
+HttpResult PostRemoteWrite(const std::string& host_port, const prometheus::WriteRequest& request) {
+  return HttpRequest("POST", host_port, "/api/v1/write",
+                     wire::Compress(wire::Compression::kSnappyBlock, request.SerializeAsString()),
+                     {{"Content-Type", "application/x-protobuf"},
+                      {"Content-Encoding", "snappy"},
+                      {"X-Prometheus-Remote-Write-Version", "0.1.0"}});
 }
 
 ::io::prometheus::write::v2::Request ToRemoteWriteV2(const prometheus::WriteRequest& v1) {

@@ -12,6 +12,7 @@
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
 #include "prometheus/remote.pb.h"
 #include "prometheus/remote_v2.pb.h"
+#include "support/http_client.h"
 
 namespace sluice::testing {
 
@@ -32,11 +33,22 @@ otlp_pb::collector::logs::v1::ExportLogsServiceRequest MakeLogsRequest(int n, ui
 otlp_pb::collector::metrics::v1::ExportMetricsServiceRequest MakeMetricsRequest(int points,
                                                                                 uint64_t seed);
 
+// Service "checkout"'s gauge queue.size (unit By, 42.5), monotonic
+// cumulative sum orders (7) and cumulative histogram latency (unit s: count
+// 6, sum 3, bounds 0.1 and 1 holding 1, 2 and 3), every point at `unix_ms`:
+// one metric of each type whose translated names and values tests check.
+otlp_pb::collector::metrics::v1::ExportMetricsServiceRequest MakeCheckoutMetrics(int64_t unix_ms);
+
 // `series` series of `samples` samples each, labels sorted as the remote
 // write specification requires.
 prometheus::WriteRequest MakeWriteRequest(int series, int samples, uint64_t seed);
 // As MakeWriteRequest, one series per timestamp, each with one sample at it.
 prometheus::WriteRequest MakeWriteRequestAt(const std::vector<int64_t>& timestamps);
+
+// POSTs `request` to the remote write receiver at `host_port`
+// (/api/v1/write), snappy-compressed with the remote write 1.0 headers, as
+// Prometheus sends it.
+HttpResult PostRemoteWrite(const std::string& host_port, const prometheus::WriteRequest& request);
 
 // The remote write 2.0 form of a 1.0 request: strings interned into symbols
 // (symbols[0] = ""), labels as labels_refs, samples, exemplars and histograms

@@ -11,10 +11,12 @@
 
 namespace sluice::testing {
 
-// Starts a Service in-process from YAML with the built-in components; returns
-// null (after recording a test failure) if the config is invalid or start fails.
+// Starts a Service in-process from YAML with the built-in components, on
+// `clock` (which must outlive it); returns null (after recording a test
+// failure) if the config is invalid or start fails.
 inline std::unique_ptr<pipeline::Service> StartService(const std::string& yaml,
-                                                       telemetry::Registry& registry) {
+                                                       telemetry::Registry& registry,
+                                                       Clock& clock = Clock::Real()) {
   config::Context ctx("test");
   auto root = config::LoadString(yaml, ctx);
   auto cfg =
@@ -24,7 +26,7 @@ inline std::unique_ptr<pipeline::Service> StartService(const std::string& yaml,
     return nullptr;
   }
   auto service = std::make_unique<pipeline::Service>(std::move(*cfg), registry,
-                                                     io::FileSystem::Posix(), Clock::Real());
+                                                     io::FileSystem::Posix(), clock);
   Status st = service->Start();
   if (!st.ok()) {
     ADD_FAILURE() << st.ToString();

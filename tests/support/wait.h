@@ -9,12 +9,15 @@
 
 namespace sluice::testing {
 
-// Polls `done` every 10 ms until it holds or `limit` passes; returns done().
+// Polls `done` every `poll` until it holds or `limit` passes; returns
+// done(). A `done` that costs its server work (a query, a flush) wants a
+// longer poll.
 template <class F>
-bool WaitUntil(F done, std::chrono::milliseconds limit = std::chrono::seconds(30)) {
+bool WaitUntil(F done, std::chrono::milliseconds limit = std::chrono::seconds(30),
+               std::chrono::milliseconds poll = std::chrono::milliseconds(10)) {
   auto until = std::chrono::steady_clock::now() + limit;
   while (!done() && std::chrono::steady_clock::now() < until) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::this_thread::sleep_for(poll);
   }
   return done();
 }

@@ -3,13 +3,9 @@
 #include <algorithm>
 #include <cstring>
 
-#include "base/logging.h"
 #include "exporters/postgresql/postgres_sender.h"
 #include "exporters/prometheusremotewrite/series.h"
 #include "io/file_system.h"
-#include "wire/compression.h"
-#include "wire/prom/remote_write.h"
-#include "wire/proto_reader.h"
 
 namespace sluice::exporters::postgresql {
 namespace {
@@ -108,13 +104,16 @@ const config::Schema<PostgresqlOptions>& PostgresqlOptionsSchema() {
 
 RowEncoder::RowEncoder(std::shared_ptr<const pgmetrics::Definitions> defs,
                        const PostgresqlOptions& options,
-                       std::unique_ptr<prw::Translator> translator, RowCounters counters)
+                       std::unique_ptr<prw::Translator> translator, RowCounters counters,
+                       std::string exporter_id)
     : defs_(std::move(defs)),
       name_space_(options.name_space),
       max_rows_(static_cast<uint64_t>(options.max_rows_per_request)),
       max_bytes_(options.max_request_bytes),
-      translator_(std::move(translator)),
-      counters_(counters) {}
+      counters_(counters),
+      reader_(std::move(translator),
+              prw::BatchCounters{counters.unsupported_items, counters.dropped_points},
+              std::move(exporter_id)) {}
 
 RowEncoder::Target RowEncoder::TargetOf(const pgmetrics::Definitions& defs,
                                         std::string_view name_space, std::string_view series_name) {
@@ -130,54 +129,39 @@ const RowEncoder::Target& RowEncoder::TargetFor(std::string_view series_name) {
       .first->second;
 }
 
-void RowEncoder::Series(uint64_t, std::string_view timeseries, uint64_t) {
-  namespace field = wire::prom::field;
+void RowEncoder::Series(uint64_t, std::string_view timeseries, uint64_t samples) {
   // Labels arrive sorted by name and unique (SeriesSink's contract).
   std::string_view name;
   std::string_view dbname;
   std::string tags;
-  wire::ProtoReader r(timeseries);
-  uint64_t histograms = 0;
-  while (r.Next()) {
-    if (r.field() == field::kSeriesHistograms) ++histograms;
-    if (r.field() != field::kSeriesLabels || !r.Is(wire::WireType::kLengthDelimited)) continue;
-    std::string_view label_name;
-    std::string_view label_value;
-    wire::ProtoReader l(r.bytes());
-    while (l.Next()) {
-      if (!l.Is(wire::WireType::kLengthDelimited)) continue;
-      if (l.field() == field::kLabelName) label_name = l.bytes();
-      if (l.field() == field::kLabelValue) label_value = l.bytes();
-    }
-    if (label_name == "__name__") {
-      name = label_value;
-    } else if (label_name == "dbname") {
-      dbname = label_value;
-    } else {
-      tags += tags.empty() ? '{' : ',';
-      AppendJsonText(tags, label_name);
-      tags += ':';
-      AppendJsonText(tags, label_value);
-    }
+  samples_.clear();
+  std::optional<uint64_t> histograms = prw::ReadTimeSeries(
+      timeseries,
+      [&](std::string_view label_name, std::string_view label_value) {
+        if (label_name == "__name__") {
+          name = label_value;
+        } else if (label_name == "dbname") {
+          dbname = label_value;
+        } else {
+          tags += tags.empty() ? '{' : ',';
+          AppendJsonText(tags, label_name);
+          tags += ':';
+          AppendJsonText(tags, label_value);
+        }
+      },
+      [&](double value, int64_t ms) {
+        samples_.push_back({value, ms});
+      });
+  if (!histograms) {
+    counters_.unsupported_items->Inc(samples);
+    return;
   }
   if (!tags.empty()) tags += '}';
-  if (histograms > 0) counters_.unsupported_items->Inc(histograms);
+  if (*histograms > 0) counters_.unsupported_items->Inc(*histograms);
   if (name.empty()) return;  // the receivers refuse such series
   const Target& target = TargetFor(name);
 
-  wire::ProtoReader s(timeseries);
-  while (s.Next()) {
-    if (s.field() != field::kSeriesSamples || !s.Is(wire::WireType::kLengthDelimited)) continue;
-    double value = 0;
-    int64_t ms = 0;
-    wire::ProtoReader sample(s.bytes());
-    while (sample.Next()) {
-      if (sample.field() == field::kSampleValue && sample.Is(wire::WireType::kFixed64)) {
-        value = sample.as_double();
-      } else if (sample.field() == field::kSampleTimestamp && sample.Is(wire::WireType::kVarint)) {
-        ms = sample.as_int64();
-      }
-    }
+  for (const auto& [value, ms] : samples_) {
     uint64_t bits;
     std::memcpy(&bits, &value, sizeof bits);
     if (bits == prw::kStaleNaNBits) {
@@ -199,55 +183,25 @@ void RowEncoder::Series(uint64_t, std::string_view timeseries, uint64_t) {
     row.data += ':';
     // NaN (other than the stale marker) and infinities have no JSON form:
     // the column is left out of the row.
-    if (!AppendJsonNumber(row.data, value)) row.data.resize(before);
+    if (!AppendJsonNumber(row.data, value)) {
+      row.data.resize(before);
+      counters_.non_finite_values->Inc();
+    }
   }
 }
 
 void RowEncoder::Add(const log::LogReader::Batch& batch, uint64_t record, const EmitFn& emit) {
-  if (batch.header.signal != log::Signal::kMetrics) {
-    counters_.unsupported_items->Inc(batch.header.item_count);
-    return;
-  }
-  std::string_view payload = batch.payload;
-  const log::Encoding encoding = batch.header.encoding;
-  if (encoding == log::Encoding::kPromRemoteWriteSnappy) {
-    Status d =
-        wire::SnappyDecompressInto(batch.payload, log::kMaxPayloadSize, &decompressed_, &payload);
-    if (!d.ok()) {
-      counters_.unsupported_items->Inc(batch.header.item_count);
-      logging::Warn("exporter", "cannot decompress a metrics batch", {{"error", d.ToString()}});
-      return;
-    }
-  }
   if (targets_.size() > kMaxTargets) targets_.clear();
-  prw::TranslateStats stats;
-  Status st;
-  if (encoding == log::Encoding::kPromRemoteWriteProto ||
-      encoding == log::Encoding::kPromRemoteWriteSnappy) {
-    st = translator_->SplitWriteRequest(payload, *this, &stats);
-  } else {
-    st = translator_->TranslateOtlpMetrics(payload, *this, &stats);
-  }
-  wire::ReleaseLargeScratch(&decompressed_);
-  if (stats.dropped_points > 0) {
-    counters_.dropped_points->Inc(stats.dropped_points);
-    logging::Debug(
-        "exporter", "points without a series form dropped",
-        {{"points", static_cast<int64_t>(stats.dropped_points)}, {"first", stats.first_error}});
-  }
-  if (!st.ok()) {
-    // The receiver validated the batch; this is a log written by another
-    // version, or damage the checksum missed. The rows made so far stay.
-    counters_.unsupported_items->Inc(
-        batch.header.item_count > stats.samples ? batch.header.item_count - stats.samples : 0);
-    logging::Warn("exporter", "cannot decode a metrics batch", {{"error", st.ToString()}});
-  }
-  if (!rows_.empty() && open_rows_ == 0) first_record_ = record;
-  EndBatch(emit);
+  reader_.Read(batch, *this);
+  EndBatch(record, emit);
 }
 
-void RowEncoder::EndBatch(const EmitFn& emit) {
+void RowEncoder::EndBatch(uint64_t record, const EmitFn& emit) {
   for (Row& row : rows_) {
+    if (row.data.empty()) continue;  // every value was NaN or infinite
+    // A request emitted part-way through a batch leaves the rest of the
+    // batch, and only that, in the next one.
+    if (open_rows_ == 0) first_record_ = record;
     OpenTable& t = open_[row.table];
     const size_t before = t.copy.size();
     t.copy += TimestampText(row.unix_millis);
@@ -316,23 +270,25 @@ pipeline::ComponentType PostgresqlExporterType() {
         SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<prw::Translator> probe,
                                 prw::Translator::Create(Translation()));
         (void)probe;
-        auto& dropped = rt.metrics
-                            .AddCounter("sluice_exporter_dropped_points_total",
-                                        "OTLP data points with no form in the destination's "
-                                        "protocol (delta temporality, exponential histograms).",
-                                        {"exporter"})
-                            .With({s.id});
+        auto& dropped = prw::DroppedPointsCounter(rt.metrics, s.id);
         auto& stale =
             rt.metrics
                 .AddCounter("sluice_exporter_postgresql_stale_markers_total",
                             "Remote write stale markers, which are not rows.", {"exporter"})
                 .With({s.id});
+        auto& non_finite =
+            rt.metrics
+                .AddCounter("sluice_exporter_postgresql_non_finite_values_total",
+                            "NaN and infinite values, which JSON cannot hold: left out of their "
+                            "row.",
+                            {"exporter"})
+                .With({s.id});
         return std::unique_ptr<pipeline::Exporter>(new RequestExporter(
             s, rt, o.start_at, o.retry_on_failure, o.sending_queue, o.dead_letter,
-            [o, defs, &dropped, &stale](telemetry::Counter& unsupported) {
+            [o, defs, &dropped, &stale, &non_finite, id = s.id](telemetry::Counter& unsupported) {
               return std::make_unique<RowEncoder>(
                   defs, o, std::move(*prw::Translator::Create(Translation())),
-                  RowCounters{&unsupported, &dropped, &stale});
+                  RowCounters{&unsupported, &dropped, &stale, &non_finite}, id);
             },
             [o] { return std::make_unique<PostgresSender>(SettingsOf(o)); }));
       });

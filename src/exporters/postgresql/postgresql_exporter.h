@@ -7,10 +7,12 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "exporters/common/delivery.h"
 #include "exporters/postgresql/rows.h"
+#include "exporters/prometheusremotewrite/batch_series.h"
 #include "exporters/prometheusremotewrite/translate.h"
 #include "pgmetrics/metrics.h"
 #include "pipeline/component.h"
@@ -48,10 +50,12 @@ const config::Schema<PostgresqlOptions>& PostgresqlOptionsSchema();
 Result<std::shared_ptr<const pgmetrics::Definitions>> LoadDefinitions(
     const std::string& metrics_file);
 
+// Each points into the runtime's registry and outlives the encoder.
 struct RowCounters {
   telemetry::Counter* unsupported_items;  // wrong signal, native histograms, undecodable
   telemetry::Counter* dropped_points;     // OTLP points with no series form
   telemetry::Counter* stale_markers;      // remote write stale markers (not rows)
+  telemetry::Counter* non_finite_values;  // NaN and ±Inf, which JSON cannot hold
 };
 
 // Rebuilds pgwatch's rows from the series of each metrics batch (remote
@@ -63,13 +67,17 @@ struct RowCounters {
 // Series of one batch with the same table, timestamp and labels (besides
 // __name__) make one row with a column each. A series no definition
 // claims is a table of its own (TableName of its name) with {"value": x}.
+// A NaN or infinite value is left out of its row (counted), and a row left
+// with no column is not written.
 // Rows go into requests of at most max_rows_per_request rows or about
 // max_request_bytes, one COPY text block per table (rows.h). Requests carry
 // no shard: rows of a table may be written by any worker in any order.
 class RowEncoder final : public RequestEncoder, private prw::SeriesSink {
  public:
+  // `exporter_id` names the exporter in the log lines about batches skipped.
   RowEncoder(std::shared_ptr<const pgmetrics::Definitions> defs, const PostgresqlOptions& options,
-             std::unique_ptr<prw::Translator> translator, RowCounters counters);
+             std::unique_ptr<prw::Translator> translator, RowCounters counters,
+             std::string exporter_id = {});
   void Add(const log::LogReader::Batch& batch, uint64_t record, const EmitFn& emit) override;
   void Flush(const EmitFn& emit) override;
   std::optional<uint64_t> OldestHeld() const override;
@@ -99,33 +107,38 @@ class RowEncoder final : public RequestEncoder, private prw::SeriesSink {
 
   void Series(uint64_t label_hash, std::string_view timeseries, uint64_t samples) override;
   const Target& TargetFor(std::string_view series_name);
-  // Moves the batch's rows into the open request, emitting it as it fills.
-  void EndBatch(const EmitFn& emit);
+  // Moves the rows of the batch at `record` into the open request,
+  // emitting it as it fills.
+  void EndBatch(uint64_t record, const EmitFn& emit);
   void Emit(const EmitFn& emit);
 
   const std::shared_ptr<const pgmetrics::Definitions> defs_;
   const std::string name_space_;
   const uint64_t max_rows_;
   const uint64_t max_bytes_;
-  std::unique_ptr<prw::Translator> translator_;
   RowCounters counters_;
+  prw::MetricsBatchReader reader_;
 
   // Series name → where it goes; cleared when it grows past a bound.
   std::unordered_map<std::string, Target> targets_;
   // The current batch's rows and their index by (table, time, labels).
   std::vector<Row> rows_;
   std::unordered_map<std::string, size_t> row_index_;
-  std::string key_;  // scratch
+  std::string key_;                                  // scratch
+  std::vector<std::pair<double, int64_t>> samples_;  // scratch: one series' (value, ms)
 
   // The open request.
   std::map<std::string, OpenTable> open_;
   uint64_t open_rows_ = 0;
   uint64_t open_bytes_ = 0;
   uint64_t first_record_ = 0;
-
-  std::string decompressed_;  // snappy remote write batches, between batches
 };
 
+// The `postgresql` exporter type's registration record: a RequestExporter
+// (delivery loop, retries, dead-letter queue) with RowEncoder and one
+// PostgresSender per worker. The cursor passes a batch once every row made
+// from it is committed by the database or dead-lettered (at least once: a
+// request whose COMMIT answer was lost is written again).
 pipeline::ComponentType PostgresqlExporterType();
 
 }  // namespace sluice::exporters::postgresql

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "base/strings.h"
 
 namespace sluice::exporters::postgresql {
 
@@ -57,7 +58,9 @@ std::string TimestampText(int64_t unix_millis);
 // nothing appended) for NaN and infinities, which JSON cannot hold.
 bool AppendJsonNumber(std::string& out, double value);
 // Appends `s` as a JSON string, leaving out NUL bytes (jsonb refuses \u0000).
-void AppendJsonText(std::string& out, std::string_view s);
+inline void AppendJsonText(std::string& out, std::string_view s) {
+  AppendJsonString(out, s, JsonNul::kOmit);
+}
 // Appends `s` escaped for one column of COPY's text format (backslash,
 // newline, carriage return and tab), leaving out NUL bytes, which no text
 // value can hold.

@@ -13,21 +13,15 @@
 #include "exporters/common/delivery.h"
 #include "exporters/prometheus/family_index.h"
 #include "exporters/prometheus/series_store.h"
+#include "exporters/prometheusremotewrite/batch_series.h"
 #include "exporters/prometheusremotewrite/series.h"
 #include "exporters/prometheusremotewrite/translate.h"
 #include "net/endpoint.h"
 #include "net/http_server.h"
 #include "pipeline/read_loop.h"
-#include "wire/compression.h"
-#include "wire/prom/remote_write.h"
-#include "wire/proto_reader.h"
 
 namespace sluice::exporters::prometheus {
 namespace {
-
-using wire::ProtoReader;
-using wire::WireType;
-namespace field = wire::prom::field;
 
 constexpr const char* kContentType = "text/plain; version=0.0.4; charset=utf-8";
 // Scrapes waiting for the render thread; more are answered 503.
@@ -130,9 +124,7 @@ ExporterCounters CountersFor(telemetry::Registry& r, const std::string& id) {
       counter("sluice_exporter_unsupported_items_total",
               "Items skipped because the exporter cannot send their encoding or could not "
               "decode them."),
-      counter("sluice_exporter_dropped_points_total",
-              "OTLP data points with no form in the destination's protocol (delta temporality, "
-              "exponential histograms)."),
+      prw::DroppedPointsCounter(r, id),
       StoreCounters{
           counter("sluice_exporter_prometheus_refused_series_total",
                   "New series refused because max_series series were held (or their label "
@@ -252,7 +244,9 @@ class PrometheusExporter final : public pipeline::Exporter, private prw::SeriesS
         options_(options),
         rt_(rt),
         counters_(CountersFor(rt.metrics, settings.id)),
-        translator_(std::move(translator)),
+        reader_(std::move(translator),
+                prw::BatchCounters{&counters_.unsupported_items, &counters_.dropped_points},
+                settings.id),
         store_(StoreOptionsOf(options), rt.clock, counters_.store) {}
 
   ~PrometheusExporter() override { StopSweeper(); }
@@ -326,47 +320,17 @@ class PrometheusExporter final : public pipeline::Exporter, private prw::SeriesS
     if (sweeper_.joinable()) sweeper_.join();
   }
 
+  // Applies every sample of the batch to the store. Never fails: a batch
+  // that cannot be read is counted and skipped (MetricsBatchReader), so the
+  // cursor never stops behind it.
   Status Deliver(const log::LogReader::Batch& batch) {
-    const uint64_t items = batch.header.item_count;
-    if (batch.header.signal != log::Signal::kMetrics) {
-      counters_.unsupported_items.Inc(items);
-      return Status::Ok();
-    }
-    std::string_view payload = batch.payload;
-    const log::Encoding encoding = batch.header.encoding;
-    if (encoding == log::Encoding::kPromRemoteWriteSnappy) {
-      Status d =
-          wire::SnappyDecompressInto(batch.payload, log::kMaxPayloadSize, &decompressed_, &payload);
-      if (!d.ok()) {
-        counters_.unsupported_items.Inc(items);
-        logging::Warn("exporter", "cannot decompress a metrics batch",
-                      {{"exporter", settings_.id}, {"error", d.ToString()}});
-        return Status::Ok();
+    reader_.Read(batch, *this, [this](prw::MetricsFormat format, std::string_view payload) {
+      if (format == prw::MetricsFormat::kOtlp) {
+        families_.IndexOtlp(payload, options_.add_metric_suffixes);
+      } else {
+        families_.IndexWriteRequest(payload);
       }
-    }
-    prw::TranslateStats stats;
-    Status st;
-    if (encoding == log::Encoding::kOtlpProto) {
-      families_.IndexOtlp(payload, options_.add_metric_suffixes);
-      st = translator_->TranslateOtlpMetrics(payload, *this, &stats);
-    } else if (encoding == log::Encoding::kPromRemoteWriteProto ||
-               encoding == log::Encoding::kPromRemoteWriteSnappy) {
-      families_.IndexWriteRequest(payload);
-      st = translator_->SplitWriteRequest(payload, *this, &stats);
-    } else {
-      counters_.unsupported_items.Inc(items);
-      return Status::Ok();
-    }
-    wire::ReleaseLargeScratch(&decompressed_);
-    if (stats.dropped_points > 0) counters_.dropped_points.Inc(stats.dropped_points);
-    if (!st.ok()) {
-      // Validated on the way in and CRC-checked on disk: a log written by
-      // another version, or damage the checksum missed. Skip rather than
-      // wedge; what was applied stays.
-      counters_.unsupported_items.Inc(items > stats.samples ? items - stats.samples : 0);
-      logging::Warn("exporter", "cannot decode a metrics batch",
-                    {{"exporter", settings_.id}, {"error", st.ToString()}});
-    }
+    });
     return Status::Ok();
   }
 
@@ -377,39 +341,21 @@ class PrometheusExporter final : public pipeline::Exporter, private prw::SeriesS
     labels_.clear();
     points_.clear();
     std::string_view name;
-    uint64_t histograms = 0;
-    ProtoReader r(timeseries);
-    while (r.Next()) {
-      if (r.field() == field::kSeriesLabels && r.Is(WireType::kLengthDelimited)) {
-        std::string_view n;
-        std::string_view v;
-        ProtoReader l(r.bytes());
-        while (l.Next()) {
-          if (!l.Is(WireType::kLengthDelimited)) continue;
-          if (l.field() == field::kLabelName) n = l.bytes();
-          if (l.field() == field::kLabelValue) v = l.bytes();
-        }
-        if (n == "__name__") name = v;
-        prw::AppendLabel(labels_, n, v);
-      } else if (r.field() == field::kSeriesSamples && r.Is(WireType::kLengthDelimited)) {
-        Point p;
-        ProtoReader s(r.bytes());
-        while (s.Next()) {
-          if (s.field() == field::kSampleValue && s.Is(WireType::kFixed64)) p.value = s.as_double();
-          if (s.field() == field::kSampleTimestamp && s.Is(WireType::kVarint)) {
-            p.timestamp_ms = s.as_int64();
-          }
-        }
-        points_.push_back(p);
-      } else if (r.field() == field::kSeriesHistograms) {
-        ++histograms;  // native histograms have no 0.0.4 form
-      }
-    }
-    if (!r.ok() || name.empty()) {
+    std::optional<uint64_t> histograms = prw::ReadTimeSeries(
+        timeseries,
+        [&](std::string_view n, std::string_view v) {
+          if (n == "__name__") name = v;
+          prw::AppendLabel(labels_, n, v);
+        },
+        [&](double value, int64_t timestamp_ms) {
+          points_.push_back({value, timestamp_ms});
+        });
+    if (!histograms || name.empty()) {
       counters_.unsupported_items.Inc(samples);
       return;
     }
-    if (histograms > 0) counters_.unsupported_items.Inc(histograms);
+    // Native histograms have no 0.0.4 form.
+    if (*histograms > 0) counters_.unsupported_items.Inc(*histograms);
     FamilyIndex::Resolved family = families_.Resolve(name);
     SampleUpdate u;
     u.label_hash = label_hash;
@@ -434,9 +380,8 @@ class PrometheusExporter final : public pipeline::Exporter, private prw::SeriesS
   pipeline::Runtime& rt_;
   ExporterCounters counters_;
   // Read-loop state.
-  std::unique_ptr<prw::Translator> translator_;
+  prw::MetricsBatchReader reader_;
   FamilyIndex families_;
-  std::string decompressed_;
   std::string labels_;
   std::vector<Point> points_;
 

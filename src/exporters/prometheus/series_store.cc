@@ -113,24 +113,6 @@ void AppendValue(std::string& out, double v) {
   out.append(buf, static_cast<size_t>(res.ptr - buf));
 }
 
-void AppendEscapedLabelValue(std::string& out, std::string_view v) {
-  for (char c : v) {
-    switch (c) {
-      case '\\':
-        out += "\\\\";
-        break;
-      case '"':
-        out += "\\\"";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      default:
-        out.push_back(c);
-    }
-  }
-}
-
 std::string_view TypeWord(MetricType type) {
   switch (type) {
     case MetricType::kCounter:
@@ -277,7 +259,7 @@ void SeriesStore::AppendSeries(std::string& out, const Series& s, std::string_vi
     first = false;
     out += n;
     out += "=\"";
-    AppendEscapedLabelValue(out, v);
+    telemetry::AppendEscapedLabelValue(out, v);
     out.push_back('"');
   });
   if (!first) out.push_back('}');

@@ -128,8 +128,6 @@ class SeriesStore {
 // A sample value as Prometheus reads it back exactly: the shortest decimal
 // that round-trips, or NaN, +Inf, -Inf.
 void AppendValue(std::string& out, double v);
-// A label value with \\, \" and \n escaped.
-void AppendEscapedLabelValue(std::string& out, std::string_view v);
 // "counter", "gauge", "histogram", "summary"; "" for types the 0.0.4 format
 // has no word for (written without a # TYPE line).
 std::string_view TypeWord(wire::prom::MetricType type);

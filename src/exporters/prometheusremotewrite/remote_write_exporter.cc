@@ -1,9 +1,6 @@
 #include "exporters/prometheusremotewrite/remote_write_exporter.h"
 
-#include "base/logging.h"
 #include "wire/compression.h"
-#include "wire/prom/remote_write.h"
-#include "wire/proto_reader.h"
 
 namespace sluice::exporters::prw {
 namespace {
@@ -78,10 +75,10 @@ const config::Schema<RemoteWriteOptions>& RemoteWriteOptionsSchema() {
 }
 
 RemoteWriteEncoder::RemoteWriteEncoder(std::unique_ptr<Translator> translator, size_t shards,
-                                       size_t max_series, RemoteWriteCounters counters)
-    : translator_(std::move(translator)),
+                                       size_t max_series, RemoteWriteCounters counters,
+                                       std::string exporter_id)
+    : reader_(std::move(translator), counters, std::move(exporter_id)),
       max_series_(max_series),
-      counters_(counters),
       shards_(shards) {}
 
 void RemoteWriteEncoder::EmitShard(size_t i) {
@@ -110,46 +107,10 @@ void RemoteWriteEncoder::Series(uint64_t label_hash, std::string_view timeseries
 
 void RemoteWriteEncoder::Add(const log::LogReader::Batch& batch, uint64_t record,
                              const EmitFn& emit) {
-  if (batch.header.signal != log::Signal::kMetrics) {
-    counters_.unsupported_items->Inc(batch.header.item_count);
-    return;
-  }
-  std::string_view payload = batch.payload;
-  const log::Encoding encoding = batch.header.encoding;
-  if (encoding == log::Encoding::kPromRemoteWriteSnappy) {
-    Status d =
-        wire::SnappyDecompressInto(batch.payload, log::kMaxPayloadSize, &decompressed_, &payload);
-    if (!d.ok()) {
-      counters_.unsupported_items->Inc(batch.header.item_count);
-      logging::Warn("exporter", "cannot decompress a metrics batch", {{"error", d.ToString()}});
-      return;
-    }
-  }
   emit_ = &emit;
   record_ = record;
-  TranslateStats stats;
-  Status st;
-  if (encoding == log::Encoding::kPromRemoteWriteProto ||
-      encoding == log::Encoding::kPromRemoteWriteSnappy) {
-    st = translator_->SplitWriteRequest(payload, *this, &stats);
-  } else {
-    st = translator_->TranslateOtlpMetrics(payload, *this, &stats);
-  }
+  reader_.Read(batch, *this);
   emit_ = nullptr;
-  wire::ReleaseLargeScratch(&decompressed_);  // the builders copied what they kept
-  if (stats.dropped_points > 0) {
-    counters_.dropped_points->Inc(stats.dropped_points);
-    logging::Debug(
-        "exporter", "points without a remote write form dropped",
-        {{"points", static_cast<int64_t>(stats.dropped_points)}, {"first", stats.first_error}});
-  }
-  if (!st.ok()) {
-    // The receiver validated the batch; this is a log written by another
-    // version, or damage the checksum missed. What was emitted stays.
-    counters_.unsupported_items->Inc(
-        batch.header.item_count > stats.samples ? batch.header.item_count - stats.samples : 0);
-    logging::Warn("exporter", "cannot decode a metrics batch", {{"error", st.ToString()}});
-  }
 }
 
 void RemoteWriteEncoder::Flush(const EmitFn& emit) {
@@ -194,20 +155,15 @@ pipeline::ComponentType RemoteWriteExporterType() {
         SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<Translator> probe,
                                 Translator::Create(TranslationOf(o)));
         (void)probe;
-        auto& dropped = rt.metrics
-                            .AddCounter("sluice_exporter_dropped_points_total",
-                                        "OTLP data points with no form in the destination's "
-                                        "protocol (delta temporality, exponential histograms).",
-                                        {"exporter"})
-                            .With({s.id});
+        auto& dropped = DroppedPointsCounter(rt.metrics, s.id);
         return std::unique_ptr<pipeline::Exporter>(new RequestExporter(
             s, rt, o.start_at, o.retry_on_failure, o.sending_queue, o.dead_letter,
-            [o, &dropped](telemetry::Counter& unsupported) {
+            [o, &dropped, id = s.id](telemetry::Counter& unsupported) {
               return std::make_unique<RemoteWriteEncoder>(
                   std::move(*Translator::Create(TranslationOf(o))),
                   static_cast<size_t>(o.sending_queue.num_consumers),
                   static_cast<size_t>(o.max_series_per_request),
-                  RemoteWriteCounters{&unsupported, &dropped});
+                  RemoteWriteCounters{&unsupported, &dropped}, id);
             },
             [o] { return std::make_unique<RemoteWriteSender>(o); }));
       });

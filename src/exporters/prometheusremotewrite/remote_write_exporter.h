@@ -9,6 +9,7 @@
 
 #include "exporters/common/delivery.h"
 #include "exporters/common/destination.h"
+#include "exporters/prometheusremotewrite/batch_series.h"
 #include "exporters/prometheusremotewrite/translate.h"
 #include "pipeline/component.h"
 
@@ -36,10 +37,9 @@ struct RemoteWriteOptions {
 
 const config::Schema<RemoteWriteOptions>& RemoteWriteOptionsSchema();
 
-struct RemoteWriteCounters {
-  telemetry::Counter* unsupported_items;  // wrong signal, or a request that failed to decode
-  telemetry::Counter* dropped_points;     // OTLP points with no remote write form
-};
+// unsupported_items: wrong signal, or a request that failed to decode;
+// dropped_points: OTLP points with no remote write form.
+using RemoteWriteCounters = BatchCounters;
 
 // Routes every series of a batch (OTLP metrics translated, remote write
 // passed through) to the shard of its label-set hash, and emits a shard's
@@ -47,8 +47,9 @@ struct RemoteWriteCounters {
 // so one worker sends each shard's requests in order.
 class RemoteWriteEncoder final : public RequestEncoder, private SeriesSink {
  public:
+  // `exporter_id` names the exporter in the log lines about batches skipped.
   RemoteWriteEncoder(std::unique_ptr<Translator> translator, size_t shards, size_t max_series,
-                     RemoteWriteCounters counters);
+                     RemoteWriteCounters counters, std::string exporter_id = {});
   void Add(const log::LogReader::Batch& batch, uint64_t record, const EmitFn& emit) override;
   void Flush(const EmitFn& emit) override;
   std::optional<uint64_t> OldestHeld() const override;
@@ -62,13 +63,9 @@ class RemoteWriteEncoder final : public RequestEncoder, private SeriesSink {
   void Series(uint64_t label_hash, std::string_view timeseries, uint64_t samples) override;
   void EmitShard(size_t i);
 
-  std::unique_ptr<Translator> translator_;
+  MetricsBatchReader reader_;
   const size_t max_series_;
-  RemoteWriteCounters counters_;
   std::vector<Shard> shards_;
-  // Batches stored as sent (snappy) are decompressed here; kept between
-  // batches (wire::ReleaseLargeScratch).
-  std::string decompressed_;
   // Set for the duration of Add/Flush.
   const EmitFn* emit_ = nullptr;
   uint64_t record_ = 0;

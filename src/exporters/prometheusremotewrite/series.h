@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -67,6 +68,48 @@ inline double StaleNaN() {
 
 inline Status Invalid(std::string why) {
   return Status::InvalidArgument(std::move(why));
+}
+
+// Reads one encoded prometheus.TimeSeries (what a SeriesSink is handed), in
+// field order: on_label(name, value) for each label, on_sample(value,
+// timestamp_ms) for each sample. Returns the native histograms it holds
+// (which have no sample form), or nullopt for bytes that are not a
+// TimeSeries (after the callbacks for what came before the damage).
+template <class OnLabel, class OnSample>
+std::optional<uint64_t> ReadTimeSeries(std::string_view timeseries, OnLabel&& on_label,
+                                       OnSample&& on_sample) {
+  namespace field = wire::prom::field;
+  uint64_t histograms = 0;
+  wire::ProtoReader r(timeseries);
+  while (r.Next()) {
+    if (r.field() == field::kSeriesHistograms) {
+      ++histograms;
+    } else if (r.field() == field::kSeriesLabels && r.Is(wire::WireType::kLengthDelimited)) {
+      std::string_view name;
+      std::string_view value;
+      wire::ProtoReader l(r.bytes());
+      while (l.Next()) {
+        if (!l.Is(wire::WireType::kLengthDelimited)) continue;
+        if (l.field() == field::kLabelName) name = l.bytes();
+        if (l.field() == field::kLabelValue) value = l.bytes();
+      }
+      on_label(name, value);
+    } else if (r.field() == field::kSeriesSamples && r.Is(wire::WireType::kLengthDelimited)) {
+      double value = 0;
+      int64_t timestamp_ms = 0;
+      wire::ProtoReader s(r.bytes());
+      while (s.Next()) {
+        if (s.field() == field::kSampleValue && s.Is(wire::WireType::kFixed64)) {
+          value = s.as_double();
+        } else if (s.field() == field::kSampleTimestamp && s.Is(wire::WireType::kVarint)) {
+          timestamp_ms = s.as_int64();
+        }
+      }
+      on_sample(value, timestamp_ms);
+    }
+  }
+  if (!r.ok()) return std::nullopt;
+  return histograms;
 }
 
 // True if the reader's field has wire type `t`; otherwise fails the reader,

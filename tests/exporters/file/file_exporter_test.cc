@@ -123,12 +123,7 @@ service:
   }
 
   void PostRemoteWrite(const prometheus::WriteRequest& request) {
-    auto r = testing::HttpRequest(
-        "POST", remote_write_, "/api/v1/write",
-        wire::Compress(wire::Compression::kSnappyBlock, request.SerializeAsString()),
-        {{"Content-Type", "application/x-protobuf"},
-         {"Content-Encoding", "snappy"},
-         {"X-Prometheus-Remote-Write-Version", "0.1.0"}});
+    auto r = testing::PostRemoteWrite(remote_write_, request);
     ASSERT_EQ(r.status, 204) << r.body << r.error;
   }
 

@@ -17,7 +17,6 @@
 #include "support/service_harness.h"
 #include "support/temp_dir.h"
 #include "support/wait.h"
-#include "wire/compression.h"
 
 namespace sluice::exporters::postgresql {
 namespace {
@@ -115,12 +114,7 @@ service:
   }
 
   void Write(const std::vector<Sample>& samples) {
-    auto r = testing::HttpRequest("POST", remote_write_, "/api/v1/write",
-                                  wire::Compress(wire::Compression::kSnappyBlock,
-                                                 WriteRequestOf(samples).SerializeAsString()),
-                                  {{"Content-Type", "application/x-protobuf"},
-                                   {"Content-Encoding", "snappy"},
-                                   {"X-Prometheus-Remote-Write-Version", "0.1.0"}});
+    auto r = testing::PostRemoteWrite(remote_write_, WriteRequestOf(samples));
     ASSERT_EQ(r.status, 204) << r.body;
   }
 
@@ -299,6 +293,19 @@ TEST_F(PostgresqlExporterTest, StaleMarkersAreCountedAndNotWritten) {
       [&] { return Counter("sluice_exporter_postgresql_stale_markers_total") == 1; }));
   ASSERT_TRUE(testing::WaitUntil([&] { return Counter("sluice_exporter_sent_items_total") == 1; }));
   EXPECT_EQ(Value("select string_agg(dbname, ',') from db_stats"), "b");
+}
+
+TEST_F(PostgresqlExporterTest, NonFiniteValuesAreCountedAndARowOfNothingElseIsNotWritten) {
+  StartSluice();
+  const double inf = std::numeric_limits<double>::infinity();
+  Write({{{{"__name__", "pgwatch_db_stats_numbackends"}, {"dbname", "a"}}, std::nan(""), kNoonMs},
+         {{{"__name__", "pgwatch_db_stats_xact_commit"}, {"dbname", "a"}}, 5, kNoonMs},
+         {{{"__name__", "pgwatch_db_stats_numbackends"}, {"dbname", "b"}}, inf, kNoonMs}});
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] { return Counter("sluice_exporter_postgresql_non_finite_values_total") == 2; }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return Counter("sluice_exporter_sent_items_total") == 1; }));
+  EXPECT_EQ(Value("select string_agg(dbname || ' ' || data::text, ',') from db_stats"),
+            R"(a {"xact_commit": 5})");
 }
 
 std::vector<Sample> Numbered(int from, int to) {
@@ -510,6 +517,12 @@ TEST(PostgresqlRowsTest, NumbersAreIntegersWhenExactAndNonFiniteValuesAreLeftOut
   EXPECT_FALSE(AppendJsonNumber(out, std::numeric_limits<double>::infinity()));
   EXPECT_EQ(out, "");
   EXPECT_EQ(TimestampText(-1), "1969-12-31 23:59:59.999+00");
+}
+
+TEST(PostgresqlRowsTest, JsonTextLeavesOutNulBytesWhichJsonbRefuses) {
+  std::string out;
+  AppendJsonText(out, std::string("a\0\"\x01", 4));
+  EXPECT_EQ(out, R"("a\"\u0001")");
 }
 
 TEST(PostgresqlRowsTest, ARequestBodyReadsBackAndGarbageIsRefused) {

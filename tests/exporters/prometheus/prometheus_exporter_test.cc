@@ -5,8 +5,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <map>
 #include <optional>
 #include <string>
@@ -14,11 +12,11 @@
 #include <vector>
 
 #include "components/builtin.h"
-#include "io/file_system.h"
 #include "pipeline/service.h"
 #include "support/http_client.h"
 #include "support/otlp_builders.h"
-#include "support/process.h"
+#include "support/prometheus_server.h"
+#include "support/service_harness.h"
 #include "support/temp_dir.h"
 #include "support/wait.h"
 #include "wire/compression.h"
@@ -31,7 +29,6 @@ using testing::HttpGet;
 using testing::HttpRequest;
 using testing::HttpResult;
 using wire::prom::MetricType;
-namespace metrics_pb = testing::otlp_pb::metrics::v1;
 using MetricsRequest = testing::otlp_pb::collector::metrics::v1::ExportMetricsServiceRequest;
 
 constexpr int64_t kT0 = 1'700'000'000'000;  // ms
@@ -119,46 +116,6 @@ double StaleNaN() {
   return d;
 }
 
-// A gauge (queue.size, By), a monotonic cumulative sum (orders) and a
-// cumulative histogram (latency, s) from service "checkout".
-MetricsRequest OtlpMetrics(int64_t ms) {
-  MetricsRequest req;
-  auto* rm = req.add_resource_metrics();
-  auto* attr = rm->mutable_resource()->add_attributes();
-  attr->set_key("service.name");
-  attr->mutable_value()->set_string_value("checkout");
-  auto* sm = rm->add_scope_metrics();
-  uint64_t t = static_cast<uint64_t>(ms) * 1'000'000;
-  auto* gauge = sm->add_metrics();
-  gauge->set_name("queue.size");
-  gauge->set_unit("By");
-  auto* gp = gauge->mutable_gauge()->add_data_points();
-  gp->set_time_unix_nano(t);
-  gp->set_as_double(42.5);
-  auto* sum = sm->add_metrics();
-  sum->set_name("orders");
-  sum->mutable_sum()->set_is_monotonic(true);
-  sum->mutable_sum()->set_aggregation_temporality(metrics_pb::AGGREGATION_TEMPORALITY_CUMULATIVE);
-  auto* sp = sum->mutable_sum()->add_data_points();
-  sp->set_time_unix_nano(t);
-  sp->set_as_int(7);
-  auto* hist = sm->add_metrics();
-  hist->set_name("latency");
-  hist->set_unit("s");
-  auto* h = hist->mutable_histogram();
-  h->set_aggregation_temporality(metrics_pb::AGGREGATION_TEMPORALITY_CUMULATIVE);
-  auto* hp = h->add_data_points();
-  hp->set_time_unix_nano(t);
-  hp->set_count(6);
-  hp->set_sum(3.0);
-  hp->add_explicit_bounds(0.1);
-  hp->add_explicit_bounds(1.0);
-  hp->add_bucket_counts(1);
-  hp->add_bucket_counts(2);
-  hp->add_bucket_counts(3);
-  return req;
-}
-
 // A service with the OTLP and remote write receivers feeding a `prometheus`
 // exporter on a free port. Time is a ManualClock, so expiration is driven
 // by the test.
@@ -190,23 +147,10 @@ service:
       receivers: [otlp, prometheus_remote_write]
       exporters: [prometheus]
 )";
-    config::Context ctx("test");
-    auto root = config::LoadString(yaml, ctx);
-    auto cfg = root ? pipeline::ParseServiceConfig(*root, ctx, components::BuiltinCatalog())
-                    : std::nullopt;
-    ASSERT_TRUE(cfg.has_value()) << ctx.errors()[0].ToString();
-    service_ = std::make_unique<pipeline::Service>(std::move(*cfg), registry_,
-                                                   io::FileSystem::Posix(), clock_);
-    Status st = service_->Start();
-    ASSERT_TRUE(st.ok()) << st.ToString();
-    auto address_of = [&](const std::string& prefix) {
-      for (const auto& a : service_->Addresses()) {
-        if (a.rfind(prefix, 0) == 0) return a.substr(prefix.size());
-      }
-      return std::string();
-    };
-    otlp_ = address_of("receiver otlp http ");
-    remote_write_ = address_of("receiver prometheus_remote_write http ");
+    service_ = testing::StartService(yaml, registry_, clock_);
+    ASSERT_NE(service_, nullptr);
+    otlp_ = testing::AddressOf(*service_, "receiver otlp http ");
+    remote_write_ = testing::AddressOf(*service_, "receiver prometheus_remote_write http ");
     ASSERT_FALSE(otlp_.empty());
     ASSERT_FALSE(remote_write_.empty());
   }
@@ -216,12 +160,7 @@ service:
   }
 
   void WriteRemote(const ::prometheus::WriteRequest& req) {
-    HttpResult r =
-        HttpRequest("POST", remote_write_, "/api/v1/write",
-                    wire::Compress(wire::Compression::kSnappyBlock, req.SerializeAsString()),
-                    {{"Content-Type", "application/x-protobuf"},
-                     {"Content-Encoding", "snappy"},
-                     {"X-Prometheus-Remote-Write-Version", "0.1.0"}});
+    HttpResult r = testing::PostRemoteWrite(remote_write_, req);
     ASSERT_EQ(r.status, 204) << r.body;
   }
 
@@ -340,7 +279,7 @@ TEST_F(PrometheusExporterTest, AStaleMarkerRemovesTheSeries) {
 
 TEST_F(PrometheusExporterTest, OtlpMetricsAreServedUnderTheirTranslatedNamesWithTypeLines) {
   StartSluice("    namespace: shop\n");
-  WriteOtlp(OtlpMetrics(kT0));
+  WriteOtlp(testing::MakeCheckoutMetrics(kT0));
   const Labels job = {{"job", "checkout"}};
   const std::string count = Key("shop_latency_seconds_count", job);
   Scrape s = WaitForScrape([&](const Scrape& x) { return x.Has(count); });
@@ -509,15 +448,15 @@ service:
 // The real Prometheus scrapes the endpoint; what it stored, queried back,
 // equals what was sent.
 TEST_F(PrometheusExporterTest, PrometheusScrapesTheEndpointAndStoresTheSentValues) {
-  const std::string kProm = "/usr/bin/prometheus";
-  ASSERT_TRUE(std::filesystem::exists(kProm))
-      << kProm << " is missing: install the Debian package `prometheus` (the Makefile does)";
+  ASSERT_TRUE(testing::PrometheusServer::Installed())
+      << testing::PrometheusServer::kBinary
+      << " is missing: install the Debian package `prometheus` (the Makefile does)";
   StartSluice("    const_labels: {cluster: eu-1}\n");
   ::prometheus::WriteRequest req;
   AddSeries(&req, "http_requests_total", {{"path", "/a"}}, {{1234, kT0}});
   AddSeries(&req, "temperature", {{"room", "kitchen"}}, {{21.25, kT0}});
   WriteRemote(req);
-  WriteOtlp(OtlpMetrics(kT0));
+  WriteOtlp(testing::MakeCheckoutMetrics(kT0));
   const std::string bucket =
       Key("latency_seconds_bucket", {{"cluster", "eu-1"}, {"job", "checkout"}, {"le", "1"}});
   ASSERT_TRUE(WaitForScrape([&](const Scrape& s) {
@@ -525,24 +464,18 @@ TEST_F(PrometheusExporterTest, PrometheusScrapesTheEndpointAndStoresTheSentValue
                        s.Has(Key("temperature", {{"cluster", "eu-1"}, {"room", "kitchen"}}));
               }).Has(bucket));
 
-  int port = testing::FreeLocalPort();
-  std::string prom = "127.0.0.1:" + std::to_string(port);
-  std::ofstream(dir_.Sub("prometheus.yml")) << R"(global:
+  testing::PrometheusServer prometheus(dir_.path());
+  testing::PrometheusServer::Options o;
+  o.config = R"(global:
   scrape_interval: 1s
 scrape_configs:
   - job_name: sluice
     static_configs:
-      - targets: [')" + endpoint_ + R"(']
+      - targets: [')" +
+             endpoint_ + R"(']
 )";
-  testing::Process prometheus(
-      kProm,
-      {"--config.file=" + dir_.Sub("prometheus.yml"), "--storage.tsdb.path=" + dir_.Sub("tsdb"),
-       "--web.listen-address=" + prom},
-      dir_.Sub("prometheus.log"));
-  ASSERT_TRUE(testing::WaitUntil([&] { return HttpGet(prom, "/-/ready").status == 200; },
-                                 std::chrono::seconds(60)))
-      << prometheus.Output();
-  auto query = [&](const std::string& q) { return testing::PromQueryValue(prom, q); };
+  ASSERT_TRUE(prometheus.Start(o)) << prometheus.Output();
+  auto query = [&](const std::string& q) { return prometheus.Query(q); };
   ASSERT_TRUE(testing::WaitUntil([&] { return !query("latency_seconds_count").empty(); },
                                  std::chrono::seconds(60)))
       << prometheus.Output();

@@ -7,20 +7,18 @@
 #include <boost/asio.hpp>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <thread>
 
 #include "support/http_client.h"
 #include "support/otlp_builders.h"
 #include "support/process.h"
+#include "support/prometheus_server.h"
 #include "support/service_harness.h"
 #include "support/temp_dir.h"
-#include "wire/compression.h"
+#include "support/wait.h"
 
 namespace sluice::testing {
 namespace {
-
-namespace metrics_pb = otlp_pb::metrics::v1;
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -28,13 +26,11 @@ int64_t NowMs() {
       .count();
 }
 
+// A backend takes its time to store and answer: a minute, asking it every
+// 100 ms.
 template <class F>
-bool WaitFor(F done, std::chrono::seconds limit = std::chrono::seconds(60)) {
-  auto until = std::chrono::steady_clock::now() + limit;
-  while (!done() && std::chrono::steady_clock::now() < until) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return done();
+bool WaitFor(F done) {
+  return WaitUntil(done, std::chrono::seconds(60), std::chrono::milliseconds(100));
 }
 
 // A remote write request of `series` series × `samples` samples ending now.
@@ -57,44 +53,6 @@ prometheus::WriteRequest RecentWriteRequest(int series, int samples, const std::
       sample->set_timestamp(end_ms - (samples - 1 - s) * 1000);
     }
   }
-  return req;
-}
-
-otlp_pb::collector::metrics::v1::ExportMetricsServiceRequest RecentOtlpMetrics(int64_t now_ms) {
-  otlp_pb::collector::metrics::v1::ExportMetricsServiceRequest req;
-  auto* rm = req.add_resource_metrics();
-  auto* attr = rm->mutable_resource()->add_attributes();
-  attr->set_key("service.name");
-  attr->mutable_value()->set_string_value("checkout");
-  auto* sm = rm->add_scope_metrics();
-  uint64_t t = static_cast<uint64_t>(now_ms) * 1'000'000;
-  auto* gauge = sm->add_metrics();
-  gauge->set_name("queue.size");
-  gauge->set_unit("By");
-  auto* gp = gauge->mutable_gauge()->add_data_points();
-  gp->set_time_unix_nano(t);
-  gp->set_as_double(42.5);
-  auto* sum = sm->add_metrics();
-  sum->set_name("orders");
-  sum->mutable_sum()->set_is_monotonic(true);
-  sum->mutable_sum()->set_aggregation_temporality(metrics_pb::AGGREGATION_TEMPORALITY_CUMULATIVE);
-  auto* sp = sum->mutable_sum()->add_data_points();
-  sp->set_time_unix_nano(t);
-  sp->set_as_int(7);
-  auto* hist = sm->add_metrics();
-  hist->set_name("latency");
-  hist->set_unit("s");
-  auto* h = hist->mutable_histogram();
-  h->set_aggregation_temporality(metrics_pb::AGGREGATION_TEMPORALITY_CUMULATIVE);
-  auto* hp = h->add_data_points();
-  hp->set_time_unix_nano(t);
-  hp->set_count(6);
-  hp->set_sum(3.0);
-  hp->add_explicit_bounds(0.1);
-  hp->add_explicit_bounds(1.0);
-  hp->add_bucket_counts(1);
-  hp->add_bucket_counts(2);
-  hp->add_bucket_counts(3);
   return req;
 }
 
@@ -139,18 +97,13 @@ service:
   }
 
   void WriteRemote(const prometheus::WriteRequest& req) {
-    HttpResult r =
-        HttpRequest("POST", remote_write_, "/api/v1/write",
-                    wire::Compress(wire::Compression::kSnappyBlock, req.SerializeAsString()),
-                    {{"Content-Type", "application/x-protobuf"},
-                     {"Content-Encoding", "snappy"},
-                     {"X-Prometheus-Remote-Write-Version", "0.1.0"}});
+    HttpResult r = PostRemoteWrite(remote_write_, req);
     ASSERT_EQ(r.status, 204) << r.body;
   }
 
   void WriteOtlp(int64_t now_ms) {
     HttpResult r =
-        HttpRequest("POST", otlp_, "/v1/metrics", RecentOtlpMetrics(now_ms).SerializeAsString(),
+        HttpRequest("POST", otlp_, "/v1/metrics", MakeCheckoutMetrics(now_ms).SerializeAsString(),
                     {{"Content-Type", "application/x-protobuf"}});
     ASSERT_EQ(r.status, 200) << r.body;
   }
@@ -172,18 +125,12 @@ std::string QueryValue(const std::string& host_port, const std::string& query) {
 }
 
 TEST_F(RemoteWriteBackendTest, PrometheusStoresPassedThroughAndTranslatedSeries) {
-  if (!std::filesystem::exists("/usr/bin/prometheus")) GTEST_SKIP() << "prometheus not installed";
-  int port = FreeLocalPort();
-  std::ofstream(dir_.Sub("prometheus.yml")) << "global:\n  scrape_interval: 1h\n";
-  Process prometheus(
-      "/usr/bin/prometheus",
-      {"--config.file=" + dir_.Sub("prometheus.yml"), "--storage.tsdb.path=" + dir_.Sub("tsdb"),
-       "--web.listen-address=127.0.0.1:" + std::to_string(port),
-       "--web.enable-remote-write-receiver"},
-      dir_.Sub("prometheus.log"));
-  std::string address = "127.0.0.1:" + std::to_string(port);
-  ASSERT_TRUE(WaitFor([&] { return HttpGet(address, "/-/ready").status == 200; }))
-      << prometheus.Output();
+  if (!PrometheusServer::Installed()) GTEST_SKIP() << "prometheus not installed";
+  PrometheusServer prometheus(dir_.path());
+  PrometheusServer::Options options;
+  options.remote_write_receiver = true;
+  ASSERT_TRUE(prometheus.Start(options)) << prometheus.Output();
+  const std::string& address = prometheus.address();
   StartSluice("http://" + address + "/api/v1/write");
 
   int64_t now = NowMs();
