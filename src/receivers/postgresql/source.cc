@@ -261,8 +261,11 @@ void SourceLoop::Fetch() {
     const pgmetrics::Metric& m = *p.metric;
     auto due = next_due_.find(m.name);
     if (due != next_due_.end() && now < due->second) continue;
-    if (role_ != Role::kUnknown && m.node_status != pgmetrics::NodeStatus::kAny &&
-        (m.node_status == pgmetrics::NodeStatus::kPrimary) != (role_ == Role::kPrimary)) {
+    // Role-bound metrics wait for the role (the first tick of a source
+    // reads it), so none is sent to a server of the other role.
+    if (m.node_status != pgmetrics::NodeStatus::kAny &&
+        (role_ == Role::kUnknown ||
+         (m.node_status == pgmetrics::NodeStatus::kPrimary) != (role_ == Role::kPrimary))) {
       continue;
     }
     const std::string* sql = m.SqlFor(major_);
@@ -292,9 +295,12 @@ void SourceLoop::Fetch() {
     total_ms += timeout_ms;
   }
   // Every statement may take its whole timeout, one after the other; a
-  // server that answers nothing is given that and a second more.
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::milliseconds(total_ms + 1000);
+  // server that answers nothing is given that and a second more (and at
+  // least one statement timeout, for the role query alone).
+  const int64_t floor_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(ctx_.statement_timeout).count();
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::milliseconds(std::max(total_ms, floor_ms) + 1000);
   ctx_.round_trips->Inc();
   conn_->RoundTrip(statements, deadline,
                    [self = shared_from_this()](Status st, std::vector<StatementResult> results) {

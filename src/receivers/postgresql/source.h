@@ -92,7 +92,8 @@ struct SourceContext {
 //     the metrics' init_sql;
 //   - sends, in one round trip, `select pg_is_in_recovery()` and every
 //     metric due (each preceded by `SET statement_timeout` when its timeout
-//     differs from the session's), chosen by the role the last tick saw;
+//     differs from the session's), chosen by the role the last tick saw
+//     (primary- and standby-only metrics wait for the first tick's answer);
 //     instance-level metrics that another source on the same server fetched
 //     within their interval are taken from it instead;
 //   - drops the answers of metrics whose node_status does not match the
