@@ -16,6 +16,8 @@
 #include <thread>
 
 #include "app/dlq_command.h"
+#include "backfill/command.h"
+#include "backfill/replay.h"
 #include "base/logging.h"
 #include "base/memory.h"
 #include "base/units.h"
@@ -43,6 +45,19 @@ std::optional<pipeline::ServiceConfig> Load(const std::string& path, bool print_
   return cfg;
 }
 
+// SIGINT and SIGTERM are taken by one thread with sigwait, so no handler
+// runs on an arbitrary thread: blocks them (the mask is inherited by every
+// thread started later) and returns their set. SIGPIPE is ignored.
+sigset_t BlockShutdownSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+  return signals;
+}
+
 // Prints every error, then how each component loads (unchanged, with a
 // different meaning, unsupported): what a Collector user switching needs.
 int Validate(const std::string& path) {
@@ -65,14 +80,7 @@ int Run(const std::string& path) {
   if (!cfg) return 1;
   logging::Configure(cfg->service.telemetry.logs.level, cfg->service.telemetry.logs.encoding);
 
-  // Signals are taken by one thread with sigwait, so no handler runs on an
-  // arbitrary thread; the mask is inherited by every thread started later.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  ::signal(SIGPIPE, SIG_IGN);
+  const sigset_t signals = BlockShutdownSignals();
 
   std::mutex mu;
   std::condition_variable cv;
@@ -117,6 +125,40 @@ int Run(const std::string& path) {
   bool clean = service.Shutdown();
   logging::Info("main", clean ? "stopped" : "stopped after the grace period ran out");
   return clean ? 0 : 1;
+}
+
+// `sluice backfill` and `sluice replay`: the first SIGINT/SIGTERM stops
+// reading, lets what is queued be sent and saves the checkpoint; a second
+// one exits at once.
+int RunHistory(const backfill::Args& args, bool replay) {
+  const sigset_t signals = BlockShutdownSignals();
+  static std::atomic<bool> stop{false};
+  static std::mutex mu;
+  static pipeline::FedExporter* running = nullptr;
+  std::thread waiter([signals] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    stop.store(true);
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (running != nullptr) running->Interrupt();
+    }
+    sigwait(&signals, &sig);
+    _exit(128 + sig);
+  });
+  waiter.detach();
+  auto hook = [](pipeline::FedExporter* e) {
+    std::lock_guard<std::mutex> lock(mu);
+    running = e;
+    if (e != nullptr && stop.load()) e->Interrupt();
+  };
+  logging::Configure(logging::Level::kWarn, logging::Format::kLogfmt);
+  if (replay) {
+    return backfill::RunReplay(args, components::BuiltinCatalog(), std::cout, std::cerr, stop,
+                               hook);
+  }
+  return backfill::RunBackfill(args, components::BuiltinCatalog(), std::cout, std::cerr, stop,
+                               hook);
 }
 
 std::atomic<bool> g_loadgen_stop{false};
@@ -227,6 +269,63 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   dlq->add_option("-e,--exporter", dlq_exporter,
                   "Exporter id (required for replay and purge; list shows all without it).");
+  sluice::backfill::Args bf;
+  auto* backfill = app.add_subcommand(
+      "backfill",
+      "Send history (OTLP/JSON lines, Prometheus text or OpenMetrics files, a remote read "
+      "endpoint) through a configured exporter, resuming where an interrupted run stopped.");
+  sluice::backfill::Args rp;
+  auto* replay = app.add_subcommand(
+      "replay",
+      "Send a time range the log still holds through one exporter again, through the admin API "
+      "of a running sluice (its live exporter unaffected) or from the log of a stopped one.");
+  for (auto [cmd, a] : {std::pair{backfill, &bf}, std::pair{replay, &rp}}) {
+    cmd->add_option("-c,--config", a->config, "Configuration file (YAML) naming the exporter.")
+        ->required()
+        ->check(CLI::ExistingFile);
+    cmd->add_option("-e,--exporter", a->exporter, "Exporter id to send through.")->required();
+    cmd->add_option("--end", a->end,
+                    "Send what is at or before this time (RFC 3339, Unix seconds, now, -6h).");
+    cmd->add_option("--processors", a->processors,
+                    "Processor ids of the configuration to run on the data, in order.");
+    cmd->add_option("--rate", a->rate,
+                    "At most this many items per second (50000), or bytes (8MiB).");
+    cmd->add_option("--checkpoint", a->checkpoint,
+                    "The checkpoint file (default: under storage.directory).");
+    cmd->add_option("--checkpoint-interval", a->checkpoint_interval,
+                    "How often the checkpoint is saved (and at the end).")
+        ->capture_default_str();
+    cmd->add_flag("--restart", a->restart, "Start over, ignoring the checkpoint.");
+    cmd->add_flag("-q,--quiet", a->quiet, "No progress; only the summary line.");
+    cmd->add_option("--progress-interval", a->progress_interval,
+                    "How often to print a progress line when not on a terminal.")
+        ->capture_default_str();
+  }
+  backfill
+      ->add_option("--from", bf.from,
+                   "What to read: otlp-json:FILE (and its rotated files), openmetrics:FILE, "
+                   "prometheus-text:FILE, remote-read:URL, or log.")
+      ->required();
+  backfill->add_option("--start", bf.start,
+                       "Send what is at or after this time (RFC 3339, Unix seconds, now, -6h).");
+  backfill->add_option("--match", bf.match,
+                       "Series selector ({job=\"api\"}, up); repeat for any of several. "
+                       "Prometheus sources only.");
+  backfill
+      ->add_option("--concurrency", bf.concurrency,
+                   "Requests sent at once (the exporter's sending_queue.num_consumers).")
+      ->check(CLI::Range(1, 256));
+  backfill->add_option("--slice", bf.slice, "Remote read: the time range of one request.")
+      ->capture_default_str();
+  replay->add_option("--start", rp.start, "Send what is at or after this time.")->required();
+  std::string rp_admin;
+  bool rp_offline = false;
+  replay->add_option("--admin", rp_admin,
+                     "Admin address of the running sluice (default: the configuration's "
+                     "service.telemetry.metrics.address).");
+  replay->add_flag(
+      "--offline", rp_offline,
+      "Read the log directly (sluice must be stopped) instead of asking the running one.");
   auto* version = app.add_subcommand("version", "Print the version.");
   CLI11_PARSE(app, argc, argv);
 
@@ -238,6 +337,13 @@ int main(int argc, char** argv) {
   }
 
   if (*run) return sluice::Run(run_config);
+  if (*backfill) return sluice::RunHistory(bf, /*replay=*/false);
+  if (*replay) {
+    rp.from = "log";
+    rp.admin = rp_admin;
+    rp.offline = rp_offline;
+    return sluice::RunHistory(rp, /*replay=*/true);
+  }
   if (*validate) {
     if (reference) {
       std::cout << sluice::components::ConfigurationReference();

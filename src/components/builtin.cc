@@ -1,5 +1,6 @@
 #include "components/builtin.h"
 
+#include "backfill/replay.h"
 #include "connectors/servicegraph/servicegraph_connector.h"
 #include "connectors/spanmetrics/spanmetrics_connector.h"
 #include "exporters/debug/debug_exporter.h"
@@ -46,6 +47,8 @@ const pipeline::Catalog& BuiltinCatalog() {
     c.Add(processors::accepted::MemoryLimiterProcessorType());
     c.Add(connectors::servicegraph::ServiceGraphConnectorType());
     c.Add(connectors::spanmetrics::SpanMetricsConnectorType());
+    // Before the query module, which takes every other /api/ path.
+    c.AddModule(backfill::ReplayModuleType());
     c.AddModule(query::QueryModuleType());
     c.Add(exporters::debug::DebugExporterType());
     c.Add(exporters::file::FileExporterType());

@@ -91,6 +91,7 @@ struct HttpClient::Impl {
 
   Endpoint endpoint;
   std::chrono::nanoseconds timeout;
+  uint64_t max_reply_bytes = 16u << 20;
   // Of the Post under way: its connect, handshake, write and read together.
   std::chrono::steady_clock::time_point deadline;
   Headers headers;
@@ -183,7 +184,7 @@ struct HttpClient::Impl {
     if (ec) return Status::Unavailable("sending to " + host_port + ": " + ec.message());
 
     http::response_parser<http::string_body> parser;
-    parser.body_limit(16u << 20);
+    parser.body_limit(max_reply_bytes);
     http::async_read(stream, buffer, parser, [&ec](beast::error_code e, size_t) { ec = e; });
     RunOnce();
     if (ec) {
@@ -277,7 +278,7 @@ struct HttpClient::Impl {
       }
     }
     http::response_parser<http::string_body> parser;
-    parser.body_limit(16u << 20);
+    parser.body_limit(max_reply_bytes);
     auto failed = [this](const std::string& why) {
       return Status::Unavailable("reading the reply from " + host_port + ": " + why);
     };
@@ -374,6 +375,10 @@ std::string CheckClientConfig(std::string_view url, const TlsClientOptions& tls)
 
 HttpClient::~HttpClient() {
   impl_->Close();
+}
+
+void HttpClient::SetMaxReplyBytes(uint64_t bytes) {
+  impl_->max_reply_bytes = bytes;
 }
 
 Result<HttpReply> HttpClient::Post(std::string_view route, std::string_view body,

@@ -80,6 +80,9 @@ class HttpClient {
   // POSTs body to endpoint.path + route with the client's headers plus
   // `extra`. Unavailable for connection failures and timeouts.
   Result<HttpReply> Post(std::string_view route, std::string_view body, const Headers& extra);
+  // The longest reply body taken (16 MiB unless set); a longer one fails
+  // the exchange.
+  void SetMaxReplyBytes(uint64_t bytes);
 
  private:
   struct Impl;

@@ -26,6 +26,10 @@ inline void AppendHeaderField(std::string_view name, std::string_view value, std
 // a malformed escape is kept as written.
 std::string PercentDecode(std::string_view in, bool plus_is_space);
 
+// `in` with every byte but A-Z a-z 0-9 - . _ ~ written as %XX, for a
+// query string's names and values.
+std::string PercentEncode(std::string_view in);
+
 // The name=value pairs of a URL query string, in order, percent-decoded
 // ('+' is a space). A pair without '=' has an empty value; a malformed
 // escape is kept as written.

@@ -5,6 +5,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <cctype>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -41,6 +42,22 @@ HttpResponse HttpResponse::Text(int status, std::string body) {
   r.body = std::move(body);
   if (!r.body.empty() && r.body.back() != '\n') r.body += '\n';
   return r;
+}
+
+std::string PercentEncode(std::string_view in) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(in.size());
+  for (unsigned char c : in) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
 }
 
 std::string PercentDecode(std::string_view in, bool plus_is_space) {

@@ -12,6 +12,7 @@
 #include "base/clock.h"
 #include "base/result.h"
 #include "config/schema.h"
+#include "io/file_system.h"
 #include "log/format.h"
 #include "log/log.h"
 #include "net/http_server.h"
@@ -70,7 +71,10 @@ struct PipelineRef {
 // as any component is.
 struct Runtime {
   boost::asio::io_context& io;
-  log::Log& log;
+  // Never null in a running service. Null only in the runtime of `sluice
+  // backfill` from files or a remote read, which creates nothing but
+  // processors and exporters fed by their caller (ComponentSettings::feed).
+  log::Log* log;
   telemetry::Registry& metrics;
   telemetry::Health& health;
   Clock& clock;
@@ -127,12 +131,17 @@ class Module {
   virtual std::vector<std::pair<std::string, std::string>> AdminPages() const { return {}; }
 };
 
+struct ServiceConfig;  // service_config.h
+
 // What a module's factory receives besides its options.
 struct ModuleSettings {
   std::vector<PipelineRef> pipelines;  // every pipeline of the configuration
   // The metrics pipelines a connector is a receiver of (what spanmetrics and
   // servicegraph derive), each once.
   std::vector<PipelineRef> derived = {};
+  // The whole configuration, alive as long as the module (for modules that
+  // make components of their own: replays make fed exporters).
+  const ServiceConfig* config = nullptr;
 };
 
 // A module's registration: its top-level key, schema and factory.
@@ -146,12 +155,68 @@ struct ModuleType {
       create;
 };
 
+// How an exporter is run when its caller supplies its batches instead of a
+// read of the log: `sluice backfill` and `sluice replay`.
+struct FeedSettings {
+  // Where its dead letters go ("" keeps none).
+  io::FileSystem* fs = nullptr;
+  std::string dead_letter_directory;
+  // Asked about each request the destination refused for good. True stops
+  // the feed at that request, which is then neither dead-lettered nor done
+  // (a checkpoint stays before it); false dead-letters it as usual. Called
+  // from the exporter's sending threads.
+  std::function<bool(const SendResult&)> stop_on;
+};
+
+// What a fed exporter has done so far.
+struct FeedProgress {
+  uint64_t requests = 0;             // accepted by the destination
+  uint64_t sent_items = 0;           // accepted items
+  uint64_t retried_items = 0;        // items in requests sent again
+  uint64_t dead_lettered_items = 0;  // given up on
+  uint64_t rejected_items = 0;       // refused in partial successes
+};
+
+// An exporter fed by its caller (ComponentSettings::feed set). Exporter's
+// Start starts its senders and Stop ends them, abandoning requests still
+// being sent. Take, Flush and Checkpoint are called from one feeding
+// thread; Progress and StopReason from any.
+class FedExporter {
+ public:
+  virtual ~FedExporter() = default;
+  // Encodes one batch that starts at `start` and queues the requests it
+  // completes, waiting while the queue is full. `start.record_offset` must
+  // grow from batch to batch: it identifies the batch. An error: the feed
+  // has stopped (stop_on chose to stop, or Stop was called).
+  virtual Status Take(const log::LogReader::Batch& batch, const log::Position& start) = 0;
+  // Queues the requests still open.
+  virtual void Flush() = 0;
+  // Where a checkpoint may stand: the start of the oldest batch with data
+  // neither accepted nor dead-lettered yet, or `read` (past every batch
+  // taken) when there is none.
+  virtual log::Position Checkpoint(const log::Position& read) = 0;
+  // Waits until every queued request is done, the feed has stopped, or the
+  // deadline passed; true when all are done.
+  virtual bool Drain(Deadline deadline) = 0;
+  virtual FeedProgress Progress() const = 0;
+  // From any thread (a signal's): a Take waiting for room in the queue
+  // returns at once, and later ones do not wait; what is queued goes on
+  // being sent.
+  virtual void Interrupt() = 0;
+  // Why stop_on stopped the feed ("" while it has not).
+  virtual std::string StopReason() const = 0;
+};
+
 // What the factory receives besides the parsed options.
 struct ComponentSettings {
   std::string id;  // "otlp" or "otlp/2"
   std::vector<PipelineRef> pipelines;
   // Connectors: the pipelines they are a receiver of, with their processors.
   std::vector<PipelineRef> outputs = {};
+  // Set: the exporter is fed by its caller. Exporters that can be return a
+  // FedExporter (found by dynamic_cast); the others refuse with
+  // InvalidArgument.
+  const FeedSettings* feed = nullptr;
 };
 
 // A registration record: a component type's name, its signals, its schema

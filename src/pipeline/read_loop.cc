@@ -63,7 +63,7 @@ Status ReadLoop::Start() {
                                      std::to_string(log::kMaxPipelinesPerFrame) + " pipelines");
     }
   }
-  SLUICE_ASSIGN_OR_RETURN(read_, rt_.log.OpenCursor(options_.name, options_.start_at));
+  SLUICE_ASSIGN_OR_RETURN(read_, rt_.log->OpenCursor(options_.name, options_.start_at));
   committed_ = read_;
   thread_ = std::thread([this] {
     SetThreadName("read-" + options_.name);
@@ -111,7 +111,7 @@ bool ReadLoop::Commit(log::LogReader* reader) {
     return false;
   }
   if (*pos == committed_) return true;
-  Status st = rt_.log.CommitCursor(options_.name, *pos);
+  Status st = rt_.log->CommitCursor(options_.name, *pos);
   if (!st.ok()) {
     // Nothing is lost: the next commit tries again from the same state.
     metrics_.send_failed.Inc();
@@ -132,18 +132,18 @@ void ReadLoop::CommitAfterStop() {
 void ReadLoop::UpdateLag() {
   int64_t oldest = sink_.OldestPendingAppend();
   if (oldest == 0 && !caught_up_) oldest = last_read_append_;
-  metrics_.SetLag(rt_.log, options_.lag_from_read ? read_ : committed_, oldest, clock_);
+  metrics_.SetLag(*rt_.log, options_.lag_from_read ? read_ : committed_, oldest, clock_);
 }
 
 void ReadLoop::AwaitAppends(const log::LogReader& reader) {
   const log::Position at = reader.position();
-  rt_.log.WaitForAppend(at, std::chrono::milliseconds(50), reader.pipelines());
+  rt_.log->WaitForAppend(at, std::chrono::milliseconds(50), reader.pipelines());
   // The log is asked again rather than the wake-up trusted.
-  if (!(rt_.log.End() == at)) clock_.SleepFor(options_.linger);
+  if (!(rt_.log->End() == at)) clock_.SleepFor(options_.linger);
 }
 
 void ReadLoop::Run() {
-  log::LogReader reader(rt_.log, read_);
+  log::LogReader reader(*rt_.log, read_);
   reader.SetPipelines(pipelines_);
   std::chrono::milliseconds backoff = options_.initial_backoff;
   auto failed = [&] {

@@ -34,7 +34,8 @@ Status Service::Start() {
   }
   log_ = std::move(log).value();
   limiter_ = std::make_unique<InFlightLimiter>(config_.service.max_in_flight_bytes, registry_);
-  runtime_ = std::make_unique<Runtime>(Runtime{io_, *log_, registry_, health_, clock_, *limiter_});
+  runtime_ =
+      std::make_unique<Runtime>(Runtime{io_, log_.get(), registry_, health_, clock_, *limiter_});
 
   // Only components that a pipeline uses are created. Processors first: a
   // receiver runs its pipelines' processors before it appends.
@@ -96,6 +97,7 @@ Status Service::Start() {
   // Modules exist before the admin port serves (it routes to them); they
   // start once the exporters have.
   ModuleSettings module_settings{config_.AllPipelines()};
+  module_settings.config = &config_;
   for (const ComponentConfig& c : config_.connectors) {
     for (const PipelineRef& p : config_.ConnectorOutputs(c.id)) {
       bool seen = false;

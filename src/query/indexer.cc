@@ -27,7 +27,7 @@ log::Position SegmentStart(uint64_t segment) {
 
 Indexer::Indexer(pipeline::Runtime& rt, const std::vector<pipeline::PipelineRef>& pipelines)
     : rt_(rt),
-      directory_(io::JoinPath(rt.log.directory(), "query")),
+      directory_(io::JoinPath(rt.log->directory(), "query")),
       metrics_(rt.metrics, kCursor),
       sealed_counter_(rt.metrics
                           .AddCounter("sluice_query_index_segments_sealed_total",
@@ -62,7 +62,7 @@ std::string Indexer::PathOf(uint64_t segment) const {
 
 Status Indexer::Start() {
   if (traces_.empty() && logs_.empty()) return Status::Ok();  // nothing to index
-  SLUICE_RETURN_IF_ERROR(rt_.log.fs().CreateDirs(directory_));
+  SLUICE_RETURN_IF_ERROR(rt_.log->fs().CreateDirs(directory_));
   Load();
   pipeline::ReadLoop::Options o;
   o.name = kCursor;
@@ -75,15 +75,15 @@ Status Indexer::Start() {
   o.linger = std::chrono::milliseconds(10);
   pipeline::LogSink& sink = *this;
   loop_ = std::make_unique<pipeline::ReadLoop>(rt_, o, sink, metrics_);
-  rt_.log.SetAppendObserver([this](std::span<log::WrittenBatch> b) { Observe(b); });
+  rt_.log->SetAppendObserver([this](std::span<log::WrittenBatch> b) { Observe(b); });
   SLUICE_RETURN_IF_ERROR(loop_->Start());
   // Segments before the cursor were indexed once; those whose summary is
   // missing or was damaged are read again, off the loop's thread.
-  const uint64_t cursor_segment = rt_.log.CursorOf(kCursor).segment;
+  const uint64_t cursor_segment = rt_.log->CursorOf(kCursor).segment;
   std::vector<uint64_t> missing;
   {
     MutexLock lock(mu_);
-    for (uint64_t segment : rt_.log.Segments()) {
+    for (uint64_t segment : rt_.log->Segments()) {
       if (segment < cursor_segment && !sealed_.contains(segment)) missing.push_back(segment);
     }
   }
@@ -99,7 +99,7 @@ Status Indexer::Start() {
 
 void Indexer::Stop(pipeline::Deadline deadline) {
   stop_ = true;
-  if (loop_) rt_.log.SetAppendObserver(nullptr);
+  if (loop_) rt_.log->SetAppendObserver(nullptr);
   if (rebuild_thread_.joinable()) rebuild_thread_.join();
   if (loop_) {
     loop_->Stop(deadline);
@@ -110,26 +110,26 @@ void Indexer::Stop(pipeline::Deadline deadline) {
 }
 
 void Indexer::Load() {
-  auto names = rt_.log.fs().ListDir(directory_);
+  auto names = rt_.log->fs().ListDir(directory_);
   if (!names.ok()) return;
-  const uint64_t begin = rt_.log.Begin().segment;
+  const uint64_t begin = rt_.log->Begin().segment;
   MutexLock lock(mu_);
   for (const std::string& name : *names) {
     if (!name.ends_with(kSummarySuffix)) continue;
     const std::string path = io::JoinPath(directory_, name);
     uint64_t segment = 0;
     if (std::sscanf(name.c_str(), "%" SCNu64, &segment) != 1 || segment < begin) {
-      rt_.log.fs().Remove(path).IgnoreError();  // its segment is gone
+      rt_.log->fs().Remove(path).IgnoreError();  // its segment is gone
       continue;
     }
-    Result<std::string> bytes = io::ReadSmallFile(rt_.log.fs(), path);
+    Result<std::string> bytes = io::ReadSmallFile(rt_.log->fs(), path);
     Result<SegmentSummary> summary =
         bytes.ok() ? DecodeSummary(*bytes) : Result<SegmentSummary>(bytes.status());
     if (!summary.ok() || summary->segment != segment) {
       damaged_.Inc();
       logging::Warn("query", "segment summary unreadable; rebuilt from its segment",
                     {{"file", path}});
-      rt_.log.fs().Remove(path).IgnoreError();
+      rt_.log->fs().Remove(path).IgnoreError();
       continue;
     }
     sealed_[segment] = std::move(summary).value();
@@ -319,7 +319,7 @@ void Indexer::Seal(Open& open) {
   }
   s.services.assign(open.services.begin(), open.services.end());
   std::sort(s.services.begin(), s.services.end());
-  Status st = io::WriteFileAtomically(rt_.log.fs(), PathOf(s.segment), EncodeSummary(s),
+  Status st = io::WriteFileAtomically(rt_.log->fs(), PathOf(s.segment), EncodeSummary(s),
                                       io::Durability::kUnsynced);
   if (!st.ok()) {
     // Kept in memory; rebuilt from the segment at the next start.
@@ -328,12 +328,12 @@ void Indexer::Seal(Open& open) {
   sealed_counter_.Inc();
   MutexLock lock(mu_);
   sealed_[s.segment] = std::move(s);
-  Forget(rt_.log.Begin().segment);
+  Forget(rt_.log->Begin().segment);
 }
 
 void Indexer::Forget(uint64_t before_segment) {
   while (!sealed_.empty() && sealed_.begin()->first < before_segment) {
-    rt_.log.fs().Remove(PathOf(sealed_.begin()->first)).IgnoreError();
+    rt_.log->fs().Remove(PathOf(sealed_.begin()->first)).IgnoreError();
     sealed_.erase(sealed_.begin());
   }
 }
@@ -348,7 +348,7 @@ void Indexer::Rebuild(std::vector<uint64_t> segments) {
     open.summary.segment = segment;
     bool whole = false;
     Status st = ForEachBatchIn(
-        rt_.log, segment, pipelines,
+        *rt_.log, segment, pipelines,
         [&](const log::LogReader::Batch& batch) {
           Index(batch, &open);
           return !stop_.load();
@@ -363,7 +363,7 @@ void Indexer::Rebuild(std::vector<uint64_t> segments) {
 std::vector<Indexer::Range> Indexer::RangesWithTrace(std::string_view trace_id) const {
   const uint64_t h = TraceHash(trace_id);
   std::vector<Range> out;
-  const std::vector<uint64_t> segments = rt_.log.Segments();
+  const std::vector<uint64_t> segments = rt_.log->Segments();
   MutexLock lock(mu_);
   for (uint64_t segment : segments) {
     auto it = sealed_.find(segment);
@@ -431,7 +431,7 @@ std::vector<uint64_t> Indexer::SegmentsFor(int64_t from_unix_nano, int64_t to_un
     return service.empty() || std::binary_search(services.begin(), services.end(), service);
   };
   std::vector<uint64_t> out;
-  const std::vector<uint64_t> segments = rt_.log.Segments();
+  const std::vector<uint64_t> segments = rt_.log->Segments();
   MutexLock lock(mu_);
   for (uint64_t segment : segments) {
     auto it = sealed_.find(segment);

@@ -238,7 +238,7 @@ net::HttpResponse QueryModule::OpenTail(const net::HttpRequest& request) {
 net::HttpResponse QueryModule::Answer(const net::HttpRequest& request) {
   queries_.Inc();
   const std::string_view path = request.path;
-  QueryContext ctx{rt_.log,  indexer_,         rollups_,
+  QueryContext ctx{*rt_.log, indexer_,         rollups_,
                    options_, ScopeOf(request), rt_.clock.NowUnixNanos()};
   if (std::optional<net::HttpResponse> r = AnswerJaeger(request, ctx)) return std::move(*r);
   if (std::optional<net::HttpResponse> r = AnswerLoki(request, ctx)) return std::move(*r);
@@ -248,7 +248,7 @@ net::HttpResponse QueryModule::Answer(const net::HttpRequest& request) {
     if (hex.size() != 32 || !HexDecode(hex, &id)) {
       return JsonError(400, "a trace id is 32 hex digits");
     }
-    Result<std::string> trace = FindTrace(rt_.log, indexer_, id, ctx.scope);
+    Result<std::string> trace = FindTrace(*rt_.log, indexer_, id, ctx.scope);
     if (!trace.ok()) {
       return JsonError(trace.status().code() == StatusCode::kNotFound ? 404 : 500,
                        trace.status().message());
@@ -264,7 +264,7 @@ net::HttpResponse QueryModule::Answer(const net::HttpRequest& request) {
     if (!q.ok()) return JsonError(400, q.status().message());
     q->scope = ctx.scope;
     Result<SearchResult> found =
-        SearchTraces(rt_.log, indexer_, *q, static_cast<uint64_t>(options_.max_scan_bytes),
+        SearchTraces(*rt_.log, indexer_, *q, static_cast<uint64_t>(options_.max_scan_bytes),
                      static_cast<size_t>(options_.max_traces_per_search));
     if (!found.ok()) return JsonError(500, found.status().message());
     return net::HttpResponse::Json(200, RenderSearch(*found));
@@ -293,7 +293,7 @@ net::HttpResponse QueryModule::Answer(const net::HttpRequest& request) {
     if (!q.ok()) return JsonError(400, q.status().message());
     q->scope = ctx.scope;
     Result<LogSearchResult> found =
-        SearchLogs(rt_.log, indexer_, *q, static_cast<uint64_t>(options_.max_scan_bytes));
+        SearchLogs(*rt_.log, indexer_, *q, static_cast<uint64_t>(options_.max_scan_bytes));
     if (!found.ok()) return JsonError(500, found.status().message());
     return net::HttpResponse::Json(200, RenderLogs(*found));
   }

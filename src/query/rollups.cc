@@ -772,7 +772,7 @@ RollupReader::RollupReader(pipeline::Runtime& rt, std::vector<pipeline::Pipeline
                            Rollups::Options options)
     : rt_(rt),
       derived_(std::move(derived)),
-      path_(io::JoinPath(io::JoinPath(rt.log.directory(), "query"), "rollups.state")),
+      path_(io::JoinPath(io::JoinPath(rt.log->directory(), "query"), "rollups.state")),
       metrics_(rt.metrics, kCursor),
       evictions_(rt.metrics
                      .AddCounter("sluice_query_rollup_evictions_total",
@@ -813,8 +813,8 @@ void RollupReader::Read(const std::function<void(const Rollups&)>& fn) const {
 }
 
 void RollupReader::Load() {
-  if (!rt_.log.fs().Exists(path_)) return;
-  Result<std::string> file = io::ReadSmallFile(rt_.log.fs(), path_);
+  if (!rt_.log->fs().Exists(path_)) return;
+  Result<std::string> file = io::ReadSmallFile(rt_.log->fs(), path_);
   log::Position pos;
   int64_t start = 0;
   std::string_view state;
@@ -859,9 +859,9 @@ Result<log::Position> RollupReader::Committable(const log::Position& read) {
     rollups_.ExpireCumulative(now);
     state = rollups_.Serialize();
   }
-  SLUICE_RETURN_IF_ERROR(rt_.log.fs().CreateDirs(io::DirName(path_)));
+  SLUICE_RETURN_IF_ERROR(rt_.log->fs().CreateDirs(io::DirName(path_)));
   SLUICE_RETURN_IF_ERROR(io::WriteFileAtomically(
-      rt_.log.fs(), path_, pipeline::EncodeCheckpoint(kMagic, read, 0, state)));
+      rt_.log->fs(), path_, pipeline::EncodeCheckpoint(kMagic, read, 0, state)));
   resume_ = read;
   return read;
 }

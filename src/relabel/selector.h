@@ -26,13 +26,17 @@ class Selector {
   bool Matches(const LabelSet& labels) const;
   const std::string& text() const { return text_; }
 
- private:
   struct Matcher {
-    std::string name;
+    std::string name;  // "__name__" for the metric name
     enum class Op { kEqual, kNotEqual, kRegex, kNotRegex } op;
-    std::string value;
+    std::string value;  // a regex as written, unanchored
     std::shared_ptr<const re2::RE2> re;
   };
+  // Every matcher must hold; for sources that take selectors themselves (a
+  // remote read).
+  const std::vector<Matcher>& matchers() const { return matchers_; }
+
+ private:
   std::string text_;
   std::vector<Matcher> matchers_;
 };

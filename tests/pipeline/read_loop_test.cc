@@ -24,8 +24,8 @@ class ReadLoopTest : public ::testing::Test {
     auto l = log::Log::Open(o, io::FileSystem::Posix(), Clock::Real(), registry_);
     ASSERT_TRUE(l.ok());
     log_ = std::move(l).value();
-    rt_ =
-        std::make_unique<Runtime>(Runtime{io_, *log_, registry_, health_, Clock::Real(), limiter_});
+    rt_ = std::make_unique<Runtime>(
+        Runtime{io_, log_.get(), registry_, health_, Clock::Real(), limiter_});
   }
 
   void Append(const std::string& payload, uint32_t pipeline) {

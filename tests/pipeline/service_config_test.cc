@@ -126,7 +126,7 @@ service:
   ASSERT_EQ(l.errors.size(), 4u);
   EXPECT_EQ(l.errors[0],
             "sluice.yaml:9:1: unknown top-level key \"extension\"; valid keys: receivers, "
-            "processors, exporters, connectors, extensions, storage, service, query");
+            "processors, exporters, connectors, extensions, storage, service, replay, query");
   EXPECT_NE(l.errors[1].find("sluice.yaml:6:9: otlp.protocols.http: unknown key \"endpiont\""),
             std::string::npos);
   EXPECT_EQ(

@@ -16,7 +16,7 @@ CheckpointedConnector::CheckpointedConnector(const pipeline::ComponentSettings& 
       rt_(rt),
       options_(std::move(options)),
       make_(std::move(make)),
-      path_(io::JoinPath(io::JoinPath(rt.log.directory(), "connectors"), settings.id + ".state")),
+      path_(io::JoinPath(io::JoinPath(rt.log->directory(), "connectors"), settings.id + ".state")),
       metrics_(rt.metrics, settings.id),
       ingest_(rt.metrics, settings.id, "metric_points"),
       spans_(rt.metrics
@@ -76,8 +76,8 @@ void CheckpointedConnector::Stop(pipeline::Deadline deadline) {
 
 void CheckpointedConnector::LoadCheckpoint() {
   start_time_ = rt_.clock.NowUnixNanos();
-  if (!rt_.log.fs().Exists(path_)) return;
-  Result<std::string> file = io::ReadSmallFile(rt_.log.fs(), path_);
+  if (!rt_.log->fs().Exists(path_)) return;
+  Result<std::string> file = io::ReadSmallFile(rt_.log->fs(), path_);
   log::Position pos;
   int64_t start = 0;
   std::string_view state;
@@ -154,9 +154,9 @@ Result<log::Position> CheckpointedConnector::Committable(const log::Position& re
     states.push_back(aggregation->Serialize());
     others.push_back({tenant, states.back()});
   }
-  SLUICE_RETURN_IF_ERROR(rt_.log.fs().CreateDirs(io::DirName(path_)));
+  SLUICE_RETURN_IF_ERROR(rt_.log->fs().CreateDirs(io::DirName(path_)));
   SLUICE_RETURN_IF_ERROR(io::WriteFileAtomically(
-      rt_.log.fs(), path_,
+      rt_.log->fs(), path_,
       pipeline::EncodeCheckpoint(options_.magic, read, start_time_, state, others)));
   resume_ = read;
   Emit(now);

@@ -111,7 +111,12 @@ DeliveryLoop::DeliveryLoop(pipeline::Runtime& rt, Options options,
       metrics_(rt.metrics, options_.read.name),
       delivery_metrics_(rt.metrics, options_.read.name),
       emit_([this](OutboundRequest&& r) { Dispatch(std::move(r)); }),
-      read_loop_(rt, options_.read, *this, metrics_) {}
+      base_(Counted()) {
+  if (!options_.fed) {
+    pipeline::LogSink& sink = *this;  // a private base: converted here, in the class
+    read_loop_ = std::make_unique<pipeline::ReadLoop>(rt, options_.read, sink, metrics_);
+  }
+}
 
 DeliveryLoop::~DeliveryLoop() {
   Stop(Clock::now());
@@ -132,7 +137,7 @@ Status DeliveryLoop::Start() {
       WorkerLoop(*w, s);
     });
   }
-  return read_loop_.Start();
+  return read_loop_ ? read_loop_->Start() : Status::Ok();
 }
 
 void DeliveryLoop::Stop(pipeline::Deadline deadline) {
@@ -141,7 +146,8 @@ void DeliveryLoop::Stop(pipeline::Deadline deadline) {
     std::lock_guard<std::mutex> lock(mu_);
     space_cv_.notify_all();
   }
-  read_loop_.Stop(deadline);
+  if (read_loop_) read_loop_->Stop(deadline);
+  fed_past_drain_.store(true);
   {
     std::lock_guard<std::mutex> lock(mu_);
     abort_.store(true);
@@ -154,7 +160,7 @@ void DeliveryLoop::Stop(pipeline::Deadline deadline) {
   }
   workers_.clear();
   // Requests the workers finished after the read loop's last commit.
-  read_loop_.CommitAfterStop();
+  if (read_loop_) read_loop_->CommitAfterStop();
 }
 
 void DeliveryLoop::Dispatch(OutboundRequest&& request) {
@@ -269,6 +275,18 @@ bool DeliveryLoop::Deliver(Worker& w, OutboundRequest& request, std::mt19937_64&
       return true;
     }
     metrics_.send_failed.Inc();
+    if (result.kind == SendResult::Kind::kPermanent && options_.stop_on &&
+        options_.stop_on(result)) {
+      // The request stays outstanding: a checkpoint never passes it.
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stop_reason_.empty()) stop_reason_ = result.reason;
+      fed_past_drain_.store(true);
+      abort_.store(true);
+      work_cv_.notify_all();
+      for (auto& other : workers_) other->cv.notify_all();
+      space_cv_.notify_all();
+      return false;
+    }
     if (result.kind == SendResult::Kind::kPermanent) return DeadLetter(request, result.reason);
     if (!retry.enabled) return DeadLetter(request, result.reason + " (retries disabled)");
 
@@ -336,7 +354,68 @@ Result<log::Position> DeliveryLoop::Committable(const log::Position& read) {
   starts_.erase(starts_.begin(), starts_.lower_bound(*oldest));
   auto it = starts_.find(*oldest);
   // Invariant: every outstanding record was registered before it was encoded.
-  return it != starts_.end() ? it->second.position : read_loop_.committed();
+  if (it != starts_.end()) return it->second.position;
+  return read_loop_ ? read_loop_->committed() : fed_checkpoint_;
+}
+
+Status DeliveryLoop::Feed(const log::LogReader::Batch& batch, const log::Position& start) {
+  if (abort_.load()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return Status::FailedPrecondition(stop_reason_.empty() ? "stopped" : stop_reason_);
+  }
+  Status st = Take(batch, start);
+  if (abort_.load()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return Status::FailedPrecondition(stop_reason_.empty() ? "stopped" : stop_reason_);
+  }
+  return st;
+}
+
+log::Position DeliveryLoop::Checkpoint(const log::Position& read) {
+  Result<log::Position> p = Committable(read);
+  if (p.ok()) fed_checkpoint_ = *p;
+  return fed_checkpoint_;
+}
+
+bool DeliveryLoop::DrainFed(pipeline::Deadline deadline) {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!outstanding_.empty() && !abort_.load() && Clock::now() < deadline) {
+    space_cv_.wait_for(lock, std::chrono::milliseconds(50));
+  }
+  return outstanding_.empty();
+}
+
+pipeline::FeedProgress DeliveryLoop::Counted() const {
+  pipeline::FeedProgress p;
+  p.requests = delivery_metrics_.requests.Value();
+  p.sent_items = metrics_.sent_items.Value();
+  p.retried_items = delivery_metrics_.retried_items.Value();
+  p.dead_lettered_items = delivery_metrics_.dead_lettered_items.Value();
+  p.rejected_items = delivery_metrics_.rejected_items.Value();
+  return p;
+}
+
+pipeline::FeedProgress DeliveryLoop::Progress() const {
+  // The counters are the registry's, shared with earlier loops of the same
+  // name: this loop's part is what they gained since it began.
+  pipeline::FeedProgress p = Counted();
+  p.requests -= base_.requests;
+  p.sent_items -= base_.sent_items;
+  p.retried_items -= base_.retried_items;
+  p.dead_lettered_items -= base_.dead_lettered_items;
+  p.rejected_items -= base_.rejected_items;
+  return p;
+}
+
+void DeliveryLoop::Interrupt() {
+  fed_past_drain_.store(true);
+  std::lock_guard<std::mutex> lock(mu_);
+  space_cv_.notify_all();
+}
+
+std::string DeliveryLoop::StopReason() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stop_reason_;
 }
 
 int64_t DeliveryLoop::OldestPendingAppend() {
@@ -367,13 +446,24 @@ RequestExporter::RequestExporter(const pipeline::ComponentSettings& settings, pi
 
 Status RequestExporter::Start() {
   std::unique_ptr<DeadLetterQueue> dlq;
-  if (dead_letter_.max_bytes > 0) {
+  const pipeline::FeedSettings* feed = settings_.feed;
+  if (feed != nullptr) {
+    if (dead_letter_.max_bytes > 0 && !feed->dead_letter_directory.empty()) {
+      SLUICE_ASSIGN_OR_RETURN(
+          dlq, DeadLetterQueue::Open(*feed->fs, feed->dead_letter_directory, settings_.id,
+                                     dead_letter_.max_bytes, &rt_.metrics));
+    }
+  } else if (dead_letter_.max_bytes > 0) {
     SLUICE_ASSIGN_OR_RETURN(
-        dlq, DeadLetterQueue::Open(rt_.log.fs(),
-                                   DeadLetterQueue::DirectoryFor(rt_.log.directory(), settings_.id),
-                                   settings_.id, dead_letter_.max_bytes, &rt_.metrics));
+        dlq, DeadLetterQueue::Open(
+                 rt_.log->fs(), DeadLetterQueue::DirectoryFor(rt_.log->directory(), settings_.id),
+                 settings_.id, dead_letter_.max_bytes, &rt_.metrics));
   }
   DeliveryLoop::Options o;
+  if (feed != nullptr) {
+    o.fed = true;
+    o.stop_on = feed->stop_on;
+  }
   o.read.name = settings_.id;
   o.read.start_at = start_at_;
   for (const auto& p : settings_.pipelines) o.read.pipeline_ids.push_back(p.id);
@@ -395,6 +485,34 @@ Status RequestExporter::Start() {
 
 void RequestExporter::Stop(pipeline::Deadline deadline) {
   if (loop_) loop_->Stop(deadline);
+}
+
+Status RequestExporter::Take(const log::LogReader::Batch& batch, const log::Position& start) {
+  return loop_->Feed(batch, start);
+}
+
+void RequestExporter::Flush() {
+  loop_->FlushOpen();
+}
+
+log::Position RequestExporter::Checkpoint(const log::Position& read) {
+  return loop_->Checkpoint(read);
+}
+
+bool RequestExporter::Drain(pipeline::Deadline deadline) {
+  return loop_->DrainFed(deadline);
+}
+
+pipeline::FeedProgress RequestExporter::Progress() const {
+  return loop_ ? loop_->Progress() : pipeline::FeedProgress{};
+}
+
+void RequestExporter::Interrupt() {
+  if (loop_) loop_->Interrupt();
+}
+
+std::string RequestExporter::StopReason() const {
+  return loop_ ? loop_->StopReason() : "";
 }
 
 }  // namespace sluice::exporters

@@ -111,6 +111,11 @@ class DeliveryLoop final : private pipeline::LogSink {
     pipeline::ReadLoop::Options read;
     RetryOptions retry;
     QueueOptions queue;
+    // Fed by its caller (Feed, FlushOpen, Checkpoint, DrainFed) instead of
+    // a read loop of its own; Runtime::log is not used.
+    bool fed = false;
+    // pipeline::FeedSettings::stop_on.
+    std::function<bool(const pipeline::SendResult&)> stop_on;
   };
   using SenderFactory = std::function<std::unique_ptr<pipeline::Sender>()>;
 
@@ -123,8 +128,19 @@ class DeliveryLoop final : private pipeline::LogSink {
 
   Status Start();
   // Delivers what is already in the log until the deadline, then stops,
-  // abandoning requests still being retried, and commits the cursor.
+  // abandoning requests still being retried, and commits the cursor. Fed:
+  // stops at once, abandoning what is queued.
   void Stop(pipeline::Deadline deadline);
+
+  // Fed mode (Options::fed), from one feeding thread: pipeline::FedExporter's
+  // Take, Flush, Checkpoint and Drain.
+  Status Feed(const log::LogReader::Batch& batch, const log::Position& start);
+  void FlushOpen() { CaughtUp(); }
+  log::Position Checkpoint(const log::Position& read);
+  bool DrainFed(pipeline::Deadline deadline);
+  pipeline::FeedProgress Progress() const;
+  std::string StopReason() const;
+  void Interrupt();
 
  private:
   struct Worker {
@@ -153,7 +169,7 @@ class DeliveryLoop final : private pipeline::LogSink {
   void Done(const pipeline::OutboundRequest& request);
   // Waits up to d; false if the loop is aborting.
   bool SleepUnlessAborted(std::chrono::nanoseconds d);
-  bool PastDrain() const { return read_loop_.PastDrain(); }
+  bool PastDrain() const { return read_loop_ ? read_loop_->PastDrain() : fed_past_drain_.load(); }
 
   pipeline::Runtime& rt_;
   const Options options_;
@@ -171,7 +187,7 @@ class DeliveryLoop final : private pipeline::LogSink {
   std::mutex positions_mu_;
   std::map<uint64_t, BatchStart> starts_;  // record → start, for outstanding batches
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable space_cv_;     // reader waits for queue room / drain
   std::condition_variable work_cv_;      // retry sleeps wait for abort
   std::multiset<uint64_t> outstanding_;  // first_record of queued and sending requests
@@ -180,14 +196,23 @@ class DeliveryLoop final : private pipeline::LogSink {
 
   std::atomic<bool> abort_{false};
   std::atomic<int64_t> last_retry_log_ns_{0};
-  pipeline::ReadLoop read_loop_;
+  pipeline::FeedProgress Counted() const;  // the counters as they stand
+  const pipeline::FeedProgress base_;      // ... when the loop began
+  // Fed mode: a drain's deadline has passed, or the feed stopped.
+  std::atomic<bool> fed_past_drain_{false};
+  log::Position fed_checkpoint_;  // the last Checkpoint answer
+  std::string stop_reason_;       // guarded by mu_
+  // Null when fed.
+  std::unique_ptr<pipeline::ReadLoop> read_loop_;
 };
 
 // The exporter component every request-sending exporter is: it opens the
 // dead-letter queue (when dead_letter.max_bytes > 0) and runs a DeliveryLoop
-// over the exporter's pipelines. The encoder factory receives the counter of
+// over the exporter's pipelines, or, with settings.feed, a fed DeliveryLoop
+// whose batches its caller supplies (dead letters then go where the feed
+// settings say). The encoder factory receives the counter of
 // items skipped as unsupported (sluice_exporter_unsupported_items_total).
-class RequestExporter final : public pipeline::Exporter {
+class RequestExporter final : public pipeline::Exporter, public pipeline::FedExporter {
  public:
   using EncoderFactory =
       std::function<std::unique_ptr<RequestEncoder>(telemetry::Counter& unsupported_items)>;
@@ -198,6 +223,15 @@ class RequestExporter final : public pipeline::Exporter {
                   DeliveryLoop::SenderFactory make_sender);
   Status Start() override;
   void Stop(pipeline::Deadline deadline) override;
+
+  // pipeline::FedExporter, when settings.feed is set.
+  Status Take(const log::LogReader::Batch& batch, const log::Position& start) override;
+  void Flush() override;
+  log::Position Checkpoint(const log::Position& read) override;
+  bool Drain(pipeline::Deadline deadline) override;
+  pipeline::FeedProgress Progress() const override;
+  std::string StopReason() const override;
+  void Interrupt() override;
 
  private:
   const pipeline::ComponentSettings settings_;

@@ -77,7 +77,7 @@ class FileExporter final : public pipeline::Exporter {
       : settings_(settings),
         compression_(options.compression),
         start_at_(options.start_at),
-        file_(rt.log.fs(), rt.clock, options.path,
+        file_(rt.log->fs(), rt.clock, options.path,
               static_cast<uint64_t>(options.rotation.max_megabytes) << 20,
               options.rotation.max_backups),
         rt_(rt),

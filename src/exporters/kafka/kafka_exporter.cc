@@ -250,9 +250,10 @@ class KafkaExporter final : public pipeline::Exporter {
   Status Start() override {
     if (options_.dead_letter.max_bytes > 0) {
       SLUICE_ASSIGN_OR_RETURN(
-          dlq_, DeadLetterQueue::Open(
-                    rt_.log.fs(), DeadLetterQueue::DirectoryFor(rt_.log.directory(), settings_.id),
-                    settings_.id, options_.dead_letter.max_bytes, &rt_.metrics));
+          dlq_,
+          DeadLetterQueue::Open(rt_.log->fs(),
+                                DeadLetterQueue::DirectoryFor(rt_.log->directory(), settings_.id),
+                                settings_.id, options_.dead_letter.max_bytes, &rt_.metrics));
     }
     SLUICE_ASSIGN_OR_RETURN(producer_, NewProducer());
     producer_born_ = rt_.clock.MonotonicNanos();

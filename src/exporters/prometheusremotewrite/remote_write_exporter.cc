@@ -102,7 +102,7 @@ void RemoteWriteEncoder::Series(uint64_t label_hash, std::string_view timeseries
   if (s.builder.series() == 0) s.first_record = record_;
   s.builder.Add(timeseries);
   s.samples += samples;
-  if (s.builder.series() >= max_series_) EmitShard(i);
+  if (s.builder.series() >= max_series_ || s.builder.bytes() >= kMaxRequestBytes) EmitShard(i);
 }
 
 void RemoteWriteEncoder::Add(const log::LogReader::Batch& batch, uint64_t record,

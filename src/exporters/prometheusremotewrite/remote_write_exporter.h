@@ -43,8 +43,10 @@ using RemoteWriteCounters = BatchCounters;
 
 // Routes every series of a batch (OTLP metrics translated, remote write
 // passed through) to the shard of its label-set hash, and emits a shard's
-// WriteRequest once it holds max_series series. Requests carry the shard,
-// so one worker sends each shard's requests in order.
+// WriteRequest once it holds max_series series or kMaxRequestBytes (series
+// of many samples each, as a backfill sends, make requests of bounded
+// size, and the encoder's memory stays bounded by shards × that). Requests
+// carry the shard, so one worker sends each shard's requests in order.
 class RemoteWriteEncoder final : public RequestEncoder, private SeriesSink {
  public:
   // `exporter_id` names the exporter in the log lines about batches skipped.
@@ -53,6 +55,8 @@ class RemoteWriteEncoder final : public RequestEncoder, private SeriesSink {
   void Add(const log::LogReader::Batch& batch, uint64_t record, const EmitFn& emit) override;
   void Flush(const EmitFn& emit) override;
   std::optional<uint64_t> OldestHeld() const override;
+
+  static constexpr size_t kMaxRequestBytes = 1 << 20;  // uncompressed
 
  private:
   struct Shard {

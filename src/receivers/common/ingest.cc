@@ -203,25 +203,25 @@ bool Store(pipeline::Runtime& rt, const std::vector<pipeline::PipelineRef>& pipe
     a.min_event_unix_nanos = batch.min_time_unix_nano;
     a.max_event_unix_nanos = batch.max_time_unix_nano;
     a.payload = last_frame[frames[i].version] == i ? std::move(payload) : payload;
-    rt.log.AppendAsync(std::move(a),
-                       [&rt, &counters, pending, items, held](Result<log::AppendResult> r) {
-                         if (!r.ok()) {
-                           std::lock_guard<std::mutex> lock(pending->mu);
-                           if (pending->first_error.ok()) pending->first_error = r.status();
-                         }
-                         if (pending->left.fetch_sub(1) != 1) return;
-                         rt.limiter.Release(held);
-                         const Status& st = pending->first_error;
-                         if (st.ok()) {
-                           counters.accepted.Inc(items);
-                         } else {
-                           counters.Failed(st.code() == StatusCode::kResourceExhausted ? "overload"
-                                           : st.code() == StatusCode::kUnavailable ? "unavailable"
-                                                                                   : "io_error",
-                                           items);
-                         }
-                         pending->done(st);
-                       });
+    rt.log->AppendAsync(std::move(a),
+                        [&rt, &counters, pending, items, held](Result<log::AppendResult> r) {
+                          if (!r.ok()) {
+                            std::lock_guard<std::mutex> lock(pending->mu);
+                            if (pending->first_error.ok()) pending->first_error = r.status();
+                          }
+                          if (pending->left.fetch_sub(1) != 1) return;
+                          rt.limiter.Release(held);
+                          const Status& st = pending->first_error;
+                          if (st.ok()) {
+                            counters.accepted.Inc(items);
+                          } else {
+                            counters.Failed(st.code() == StatusCode::kResourceExhausted ? "overload"
+                                            : st.code() == StatusCode::kUnavailable ? "unavailable"
+                                                                                    : "io_error",
+                                            items);
+                          }
+                          pending->done(st);
+                        });
   }
   return true;
 }

@@ -1,5 +1,8 @@
 #include "receivers/postgresql/connection.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <boost/asio/bind_executor.hpp>
@@ -11,6 +14,13 @@ std::string Message(PGconn* c) {
   std::string m = c ? PQerrorMessage(c) : "out of memory";
   while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
   return m.empty() ? "connection failed" : m;
+}
+
+// Holds a TCP socket's partial segments back while set. A Unix socket
+// refuses the option, which is harmless: it has no segments.
+void Cork(int fd, bool on) {
+  const int v = on ? 1 : 0;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &v, sizeof v);
 }
 
 }  // namespace
@@ -205,12 +215,19 @@ void Connection::RoundTrip(const std::vector<std::string>& statements,
   syncs_ = 0;
   if (!connected()) return Finish(Status::Unavailable("not connected"));
   ArmDeadline(deadline);
+  // libpq before 17 flushes at every PQpipelineSync, so each statement
+  // would leave in a segment of its own and the server could answer the
+  // first before the last had left: corked, the tick's statements leave
+  // together, as one request.
+  Cork(fd_, true);
   for (const std::string& sql : statements) {
     if (PQsendQueryParams(conn_, sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0) != 1 ||
         PQpipelineSync(conn_) != 1) {
+      Cork(fd_, false);
       return Finish(Status::Unavailable(Message(conn_)));
     }
   }
+  Cork(fd_, false);
   FlushThen([this] { ReadResults(); });
 }
 

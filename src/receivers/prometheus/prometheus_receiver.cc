@@ -260,7 +260,7 @@ class PrometheusReceiver final : public pipeline::Receiver {
       seen->last_read = now;
       std::vector<TargetGroup> all;
       for (const auto& [path, stamp] : stamps) {
-        Result<std::string> text = io::ReadSmallFile(rt_.log.fs(), path);
+        Result<std::string> text = io::ReadSmallFile(rt_.log->fs(), path);
         if (!text.ok()) continue;
         Result<std::vector<TargetGroup>> groups = ParseTargetGroups(*text, path);
         if (!groups.ok()) {

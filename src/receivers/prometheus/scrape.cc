@@ -199,7 +199,7 @@ ScrapeLoop::~ScrapeLoop() {
 
 std::string ScrapeLoop::ReadSecret() const {
   // "" if unreadable: the target then answers 401, a failed scrape.
-  Result<std::string> s = io::ReadSmallFile(job_->rt->log.fs(), credentials_file_);
+  Result<std::string> s = io::ReadSmallFile(job_->rt->log->fs(), credentials_file_);
   if (!s.ok()) return "";
   while (!s->empty() && (s->back() == '\n' || s->back() == '\r')) s->pop_back();
   return std::move(*s);

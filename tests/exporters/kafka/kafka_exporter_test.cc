@@ -132,7 +132,7 @@ class KafkaExporterTest : public ::testing::Test {
     ASSERT_TRUE(l.ok()) << l.status().ToString();
     log_ = std::move(l).value();
     rt_ = std::make_unique<pipeline::Runtime>(
-        pipeline::Runtime{io_, *log_, registry_, health_, *clock_, limiter_});
+        pipeline::Runtime{io_, log_.get(), registry_, health_, *clock_, limiter_});
   }
 
   void TearDown() override {
@@ -458,7 +458,7 @@ TEST_F(KafkaExporterTest, RecyclingTheProducerMidStreamLosesNothing) {
   owned_clock_ = std::make_unique<SteppingClock>();
   clock_ = owned_clock_.get();
   rt_ = std::make_unique<pipeline::Runtime>(
-      pipeline::Runtime{io_, *log_, registry_, health_, *clock_, limiter_});
+      pipeline::Runtime{io_, log_.get(), registry_, health_, *clock_, limiter_});
   // Slow acknowledgements keep messages in flight when a producer is replaced.
   for (int id = 1; id <= kBrokers; ++id) rd_kafka_mock_broker_set_rtt(cluster_, id, 100);
   std::set<std::string> want = AppendSpans(30);

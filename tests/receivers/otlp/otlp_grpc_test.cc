@@ -35,7 +35,7 @@ class OtlpGrpcTest : public ::testing::Test {
     ASSERT_TRUE(log.ok());
     log_ = std::move(log).value();
     rt_ = std::make_unique<pipeline::Runtime>(
-        pipeline::Runtime{io_, *log_, registry_, health_, Clock::Real(), limiter_});
+        pipeline::Runtime{io_, log_.get(), registry_, health_, Clock::Real(), limiter_});
     OtlpOptions options;
     options.protocols.grpc.emplace();
     options.protocols.grpc->endpoint = "127.0.0.1:0";
@@ -235,7 +235,7 @@ class OtlpGrpcTlsTest : public ::testing::Test {
     ASSERT_TRUE(opened.ok());
     log = std::move(opened).value();
     rt = std::make_unique<pipeline::Runtime>(
-        pipeline::Runtime{io, *log, registry, health, Clock::Real(), limiter});
+        pipeline::Runtime{io, log.get(), registry, health, Clock::Real(), limiter});
     options.protocols.grpc.emplace();
     options.protocols.grpc->endpoint = "127.0.0.1:0";
   }

@@ -310,7 +310,7 @@ TEST(OtlpReceiverBackpressureTest, FullLogUnderRejectAnswers503WithRetryAfterAnd
   auto work = boost::asio::make_work_guard(io);
   std::thread io_thread([&] { io.run(); });
   pipeline::InFlightLimiter limiter(256 << 20, registry);
-  pipeline::Runtime rt{io, **log, registry, health, Clock::Real(), limiter};
+  pipeline::Runtime rt{io, log->get(), registry, health, Clock::Real(), limiter};
   OtlpOptions options;
   options.protocols.http.emplace();
   options.protocols.http->endpoint = "127.0.0.1:0";

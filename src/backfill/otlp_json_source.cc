@@ -1,0 +1,220 @@
+#include "backfill/otlp_json_source.h"
+
+#include <algorithm>
+
+#include "wire/otlp/inspect.h"
+#include "wire/otlp/json.h"
+
+namespace sluice::backfill {
+namespace {
+
+void SplitName(const std::string& path, std::string* stem, std::string* ext) {
+  const std::string base =
+      path.substr(path.rfind('/') == std::string::npos ? 0 : path.rfind('/') + 1);
+  const size_t dot = base.find('.');
+  const size_t dir_len = path.size() - base.size();
+  if (dot == std::string::npos || dot == 0) {
+    *stem = path;
+    ext->clear();
+  } else {
+    *stem = path.substr(0, dir_len + dot);
+    *ext = base.substr(dot);
+  }
+}
+
+// The signal of an OTLP/JSON request by its top-level key; false for none.
+bool SignalOf(std::string_view line, log::Signal* signal) {
+  struct Key {
+    std::string_view camel, snake;
+    log::Signal signal;
+  };
+  static constexpr Key kKeys[] = {
+      {"\"resourceSpans\"", "\"resource_spans\"", log::Signal::kTraces},
+      {"\"resourceMetrics\"", "\"resource_metrics\"", log::Signal::kMetrics},
+      {"\"resourceLogs\"", "\"resource_logs\"", log::Signal::kLogs},
+  };
+  // The first key, where writers put it; else anywhere.
+  const size_t brace = line.find('{');
+  if (brace == std::string_view::npos) return false;
+  std::string_view head = line.substr(brace + 1);
+  head.remove_prefix(std::min(head.find_first_not_of(" \t\r\n"), head.size()));
+  for (const Key& k : kKeys) {
+    if (head.starts_with(k.camel) || head.starts_with(k.snake)) {
+      *signal = k.signal;
+      return true;
+    }
+  }
+  for (const Key& k : kKeys) {
+    if (line.find(k.camel) != std::string_view::npos ||
+        line.find(k.snake) != std::string_view::npos) {
+      *signal = k.signal;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool Blank(std::string_view line) {
+  return line.find_first_not_of(" \t\r\n") == std::string_view::npos;
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> OtlpJsonSource::RotatedSet(io::FileSystem& fs,
+                                                            const std::string& path) {
+  std::string stem, ext;
+  SplitName(path, &stem, &ext);
+  const std::string dir = io::DirName(path);
+  const std::string prefix =
+      stem.substr(stem.rfind('/') == std::string::npos ? 0 : stem.rfind('/') + 1) + "-";
+  SLUICE_ASSIGN_OR_RETURN(std::vector<std::string> names, fs.ListDir(dir.empty() ? "." : dir));
+  std::vector<std::string> backups;
+  for (const auto& n : names) {
+    if (n.size() > prefix.size() + ext.size() && n.starts_with(prefix) && n.ends_with(ext) &&
+        n.find(".tmp") == std::string::npos) {
+      backups.push_back(io::JoinPath(dir, n));
+    }
+  }
+  std::sort(backups.begin(), backups.end());
+  if (fs.Exists(path)) backups.push_back(path);
+  if (backups.empty()) {
+    return Status::NotFound(path + ": no such file, and no rotated files " + prefix + "*" + ext);
+  }
+  return backups;
+}
+
+Result<std::unique_ptr<OtlpJsonSource>> OtlpJsonSource::Open(io::FileSystem& fs, Options options) {
+  SLUICE_ASSIGN_OR_RETURN(std::vector<std::string> files, RotatedSet(fs, options.path));
+  uint64_t total = 0;
+  for (const auto& f : files) {
+    SLUICE_ASSIGN_OR_RETURN(uint64_t size, fs.FileSize(f));
+    total += size;
+  }
+  auto source = std::unique_ptr<OtlpJsonSource>(
+      new OtlpJsonSource(fs, std::move(options), std::move(files), total));
+  SLUICE_RETURN_IF_ERROR(source->OpenFile(0));
+  return source;
+}
+
+OtlpJsonSource::OtlpJsonSource(io::FileSystem& fs, Options options, std::vector<std::string> files,
+                               uint64_t total_bytes)
+    : fs_(fs), options_(std::move(options)), files_(std::move(files)), total_bytes_(total_bytes) {}
+
+Status OtlpJsonSource::OpenFile(size_t index) {
+  input_.reset();
+  rest_ = {};
+  line_ = 0;
+  resumed_in_file_ = false;
+  file_ = index;
+  if (index >= files_.size()) return Status::Ok();
+  SLUICE_ASSIGN_OR_RETURN(input_, LineInput::Open(fs_, files_[index]));
+  rest_offset_ = 0;
+  return Status::Ok();
+}
+
+Status OtlpJsonSource::Seek(const log::Position& at) {
+  if (at.segment >= files_.size()) return OpenFile(files_.size());
+  done_bytes_ = 0;
+  for (size_t i = 0; i < at.segment; ++i) {
+    SLUICE_ASSIGN_OR_RETURN(uint64_t size, fs_.FileSize(files_[i]));
+    done_bytes_ += size;
+  }
+  SLUICE_RETURN_IF_ERROR(OpenFile(at.segment));
+  resumed_in_file_ = at.byte_offset > 0;
+  SLUICE_RETURN_IF_ERROR(input_->SkipTo(at.byte_offset));
+  rest_offset_ = input_->offset();
+  return Status::Ok();
+}
+
+log::Position OtlpJsonSource::position() const {
+  return {file_, input_ ? rest_offset_ : 0, record_};
+}
+
+uint64_t OtlpJsonSource::bytes_read() const {
+  return done_bytes_ + (input_ ? input_->file_bytes_read() : 0);
+}
+
+Status OtlpJsonSource::TakeLine(std::string_view line, uint64_t offset) {
+  ++line_;
+  if (Blank(line)) return Status::Ok();
+  auto where = [&] {
+    return files_[file_] + ": line " + std::to_string(line_) +
+           (resumed_in_file_ ? " (counted from where this run began)" : "");
+  };
+  log::Signal signal;
+  if (!SignalOf(line, &signal)) {
+    return Status::InvalidArgument(
+        where() + ": not an OTLP/JSON request (no resourceSpans, resourceMetrics or resourceLogs)");
+  }
+  proto_.clear();
+  Status st = signal == log::Signal::kTraces    ? wire::otlp::TracesJsonToProto(line, &proto_)
+              : signal == log::Signal::kMetrics ? wire::otlp::MetricsJsonToProto(line, &proto_)
+                                                : wire::otlp::LogsJsonToProto(line, &proto_);
+  if (!st.ok()) return Status::InvalidArgument(where() + ": " + st.message());
+  wire::otlp::Inspection ins;
+  st = signal == log::Signal::kTraces    ? wire::otlp::InspectTraces(proto_, &ins)
+       : signal == log::Signal::kMetrics ? wire::otlp::InspectMetrics(proto_, &ins)
+                                         : wire::otlp::InspectLogs(proto_, &ins);
+  if (!st.ok()) return Status::InvalidArgument(where() + ": " + st.message());
+  if (ins.items == 0) return Status::Ok();
+  const int64_t min_ms = ins.min_time_unix_nano / 1'000'000;
+  const int64_t max_ms = ins.max_time_unix_nano / 1'000'000;
+  if (!options_.range.Overlaps(min_ms, max_ms)) {
+    skipped_ += ins.items;
+    return Status::Ok();
+  }
+  if (!open_) {
+    batch_.signal = signal;
+    batch_.encoding = log::Encoding::kOtlpProto;
+    batch_.payload.clear();
+    batch_.tenant.clear();
+    batch_.items = 0;
+    batch_.min_event_unix_nanos = ins.min_time_unix_nano;
+    batch_.max_event_unix_nanos = ins.max_time_unix_nano;
+    batch_.start = {file_, offset, record_};
+    open_ = true;
+  }
+  batch_.payload.append(proto_);
+  batch_.items += ins.items;
+  batch_.min_event_unix_nanos = std::min(batch_.min_event_unix_nanos, ins.min_time_unix_nano);
+  batch_.max_event_unix_nanos = std::max(batch_.max_event_unix_nanos, ins.max_time_unix_nano);
+  return Status::Ok();
+}
+
+Result<bool> OtlpJsonSource::Next(InputBatch* out) {
+  for (;;) {
+    if (file_ >= files_.size()) break;
+    if (rest_.empty()) {
+      rest_offset_ = input_->offset();
+      SLUICE_ASSIGN_OR_RETURN(rest_, input_->Next(1 << 20));
+      if (rest_.empty()) {
+        // This file is done; a batch never spans two files.
+        done_bytes_ += input_->file_bytes_read();
+        SLUICE_RETURN_IF_ERROR(OpenFile(file_ + 1));
+        if (open_) break;
+        continue;
+      }
+    }
+    const size_t nl = rest_.find('\n');
+    const std::string_view line = rest_.substr(0, nl == std::string_view::npos ? rest_.size() : nl);
+    // A line of another signal ends the batch; it starts the next one.
+    log::Signal signal;
+    if (open_ && !Blank(line) && SignalOf(line, &signal) && signal != batch_.signal) break;
+    const uint64_t at = rest_offset_;
+    const size_t used = nl == std::string_view::npos ? rest_.size() : nl + 1;
+    rest_.remove_prefix(used);
+    rest_offset_ += used;
+    SLUICE_RETURN_IF_ERROR(TakeLine(line, at));
+    if (open_ &&
+        (batch_.items >= options_.batch_items || batch_.payload.size() >= options_.batch_bytes)) {
+      break;
+    }
+  }
+  if (!open_) return false;
+  open_ = false;
+  std::swap(*out, batch_);
+  record_ += out->items;
+  return true;
+}
+
+}  // namespace sluice::backfill

@@ -1,0 +1,199 @@
+#include "backfill/remote_read_source.h"
+
+#include <thread>
+
+#include "wire/compression.h"
+
+namespace sluice::backfill {
+namespace {
+
+constexpr size_t kPieceBytes = 256 << 10;
+
+wire::prom::LabelMatcher::Type TypeOf(relabel::Selector::Matcher::Op op) {
+  using Op = relabel::Selector::Matcher::Op;
+  using Type = wire::prom::LabelMatcher::Type;
+  switch (op) {
+    case Op::kEqual:
+      return Type::kEq;
+    case Op::kNotEqual:
+      return Type::kNeq;
+    case Op::kRegex:
+      return Type::kRe;
+    case Op::kNotRegex:
+      return Type::kNre;
+  }
+  return Type::kEq;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<RemoteReadSource>> RemoteReadSource::Open(Options options) {
+  if (options.range.start_ms == INT64_MIN || options.range.end_ms == INT64_MAX) {
+    return Status::InvalidArgument("a remote read needs a start and an end time");
+  }
+  std::string path;
+  SLUICE_ASSIGN_OR_RETURN(
+      std::unique_ptr<net::HttpClient> client,
+      net::HttpClient::ForUrl(options.url, options.timeout, options.headers, &path));
+  client->SetMaxReplyBytes(options.max_reply_bytes);
+  return std::unique_ptr<RemoteReadSource>(
+      new RemoteReadSource(std::move(options), std::move(client), std::move(path)));
+}
+
+RemoteReadSource::RemoteReadSource(Options options, std::unique_ptr<net::HttpClient> client,
+                                   std::string path)
+    : options_(std::move(options)),
+      client_(std::move(client)),
+      path_(std::move(path)),
+      batcher_(options_.batch_samples, options_.batch_bytes) {
+  if (options_.match.empty()) {
+    queries_.push_back({{wire::prom::LabelMatcher::Type::kRe, "__name__", ".+"}});
+  }
+  for (const relabel::Selector& s : options_.match) {
+    std::vector<wire::prom::LabelMatcher> q;
+    for (const auto& m : s.matchers()) q.push_back({TypeOf(m.op), m.name, m.value});
+    queries_.push_back(std::move(q));
+  }
+  const int64_t span = options_.range.end_ms - options_.range.start_ms;
+  slices_ = static_cast<uint64_t>(span / options_.slice_ms) + 1;
+}
+
+Status RemoteReadSource::Seek(const log::Position& at) {
+  request_ = at.segment;
+  skip_series_ = at.byte_offset;
+  fetched_ = false;
+  return Status::Ok();
+}
+
+log::Position RemoteReadSource::position() const {
+  // Between batches: the next series of the current request.
+  return {request_, fetched_ ? series_ : skip_series_, record_};
+}
+
+Status RemoteReadSource::Fetch(uint64_t index) {
+  const uint64_t slice = index / queries_.size();
+  const auto& query = queries_[index % queries_.size()];
+  const int64_t start = options_.range.start_ms + static_cast<int64_t>(slice) * options_.slice_ms;
+  const int64_t end = std::min(options_.range.end_ms, start + options_.slice_ms - 1);
+  std::string request;
+  wire::prom::EncodeReadRequest(
+      start, end, query, wire::prom::AcceptedResponses::kStreamedXorChunksOrSamples, &request);
+  const std::string compressed = wire::Compress(wire::Compression::kSnappyBlock, request);
+  const net::Headers headers = {
+      {"Content-Type", "application/x-protobuf"},
+      {"Content-Encoding", "snappy"},
+      {"X-Prometheus-Remote-Read-Version", std::string(wire::prom::kRemoteReadVersion)},
+  };
+  Status last;
+  for (int attempt = 0; attempt < options_.attempts; ++attempt) {
+    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(500 << attempt));
+    Result<net::HttpReply> reply = client_->Post(path_, compressed, headers);
+    ++requests_;
+    if (!reply.ok()) {
+      last = reply.status();
+      continue;
+    }
+    if (reply->status >= 500 || reply->status == 429) {
+      last = Status::Unavailable("HTTP " + std::to_string(reply->status) + ": " +
+                                 reply->body.substr(0, 256));
+      continue;
+    }
+    if (reply->status != 200) {
+      return Status::InvalidArgument("remote read " + options_.url + " answered HTTP " +
+                                     std::to_string(reply->status) + ": " +
+                                     reply->body.substr(0, 512));
+    }
+    bytes_read_ += reply->body.size();
+    const auto kind = wire::prom::ReadResponseKindOf(reply->content_type);
+    series_ = 0;
+    batch_series_ = 0;
+    if (kind == wire::prom::ReadResponseKind::kStreamed) {
+      streamed_ = true;
+      body_ = std::move(reply->body);
+      rest_ = body_;
+      decoder_.Reset();
+    } else {
+      // Sampled: a snappy block of the whole answer.
+      streamed_ = false;
+      ++sampled_;
+      std::string_view plain;
+      SLUICE_RETURN_IF_ERROR(
+          wire::SnappyDecompressInto(reply->body, options_.max_reply_bytes * 4, &scratch_, &plain));
+      body_.assign(plain);
+      rest_ = body_;
+    }
+    fetched_ = true;
+    return Status::Ok();
+  }
+  return Status::Unavailable("remote read " + options_.url + " failed " +
+                             std::to_string(options_.attempts) + " times: " + last.message());
+}
+
+void RemoteReadSource::OnSeries(std::span<const wire::prom::LabelView> labels,
+                                std::span<const wire::prom::Sample> samples) {
+  const uint64_t ordinal = series_++;
+  if (ordinal < skip_series_) return;
+  labels_.Clear();
+  for (const auto& l : labels) labels_.Add(l.name, l.value);
+  labels_.Sort();
+  batcher_.BeginSeries(labels_);
+  for (const auto& s : samples) {
+    if (!options_.range.Contains(s.timestamp_ms)) {
+      ++skipped_;
+      continue;
+    }
+    batcher_.AddSample(s.timestamp_ms, s.value);
+  }
+  batcher_.EndSeries();
+}
+
+Result<bool> RemoteReadSource::Next(InputBatch* out) {
+  const uint64_t total = slices_ * queries_.size();
+  while (request_ < total) {
+    if (!fetched_) SLUICE_RETURN_IF_ERROR(Fetch(request_));
+    auto on_series = [this](std::span<const wire::prom::LabelView> l,
+                            std::span<const wire::prom::Sample> s) { OnSeries(l, s); };
+    if (batcher_.empty()) batch_series_ = std::max(series_, skip_series_);
+    if (streamed_) {
+      while (!rest_.empty() && !batcher_.Full()) {
+        const size_t n = std::min(rest_.size(), kPieceBytes);
+        Status st = decoder_.Feed(rest_.substr(0, n), on_series);
+        rest_.remove_prefix(n);
+        if (!st.ok())
+          return Status::InvalidArgument("remote read " + options_.url + ": " + st.message());
+      }
+      if (rest_.empty()) {
+        Status st = decoder_.Finish();
+        if (!st.ok())
+          return Status::InvalidArgument("remote read " + options_.url + ": " + st.message());
+      }
+    } else if (!rest_.empty()) {
+      Status st = wire::prom::ForEachSampledSeries(rest_, on_series);
+      rest_ = {};
+      if (!st.ok())
+        return Status::InvalidArgument("remote read " + options_.url + ": " + st.message());
+    }
+    const log::Position start{request_, batch_series_, record_};
+    if (rest_.empty()) {
+      // This request is done; the next batch begins with the next one.
+      ++request_;
+      fetched_ = false;
+      skip_series_ = 0;
+      std::string().swap(body_);
+      if (batcher_.empty()) continue;
+    } else if (!batcher_.Full()) {
+      continue;
+    }
+    batcher_.Take(out);
+    out->start = start;
+    record_ += out->items;
+    return true;
+  }
+  if (batcher_.empty()) return false;
+  batcher_.Take(out);
+  out->start = {request_, 0, record_};
+  record_ += out->items;
+  return true;
+}
+
+}  // namespace sluice::backfill

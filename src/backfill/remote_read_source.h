@@ -1,0 +1,90 @@
+#pragma once
+
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backfill/series_batcher.h"
+#include "backfill/source.h"
+#include "net/http_client.h"
+#include "relabel/selector.h"
+#include "wire/prom/remote_read.h"
+
+namespace sluice::backfill {
+
+// Series read from a Prometheus-compatible remote read endpoint
+// (/api/v1/read), one request per time slice and selector, oldest slice
+// first. Each request accepts the streamed response (XOR chunks, decoded
+// as they are fed, frame by frame) and falls back to the sampled one when
+// the server offers only that. Memory: one slice's response body at a time
+// (a slice's reply may be up to max_reply_bytes), plus the batch built.
+//
+// Positions: segment = slice × selectors + selector, byte_offset = the
+// ordinal of the series (as the server sends them: sorted by labels) in
+// that request's answer at which a batch begins; resuming asks for the same
+// slice again and skips the series before it.
+class RemoteReadSource final : public Source {
+ public:
+  struct Options {
+    std::string url;  // http(s)://host:port/api/v1/read
+    TimeRange range;  // both ends finite
+    // Each selector is a query of its own; none: every series
+    // ({__name__=~".+"}).
+    std::vector<relabel::Selector> match;
+    int64_t slice_ms = 3'600'000;
+    std::chrono::nanoseconds timeout = std::chrono::minutes(2);
+    net::Headers headers;
+    uint64_t max_reply_bytes = 1ull << 30;
+    uint64_t batch_samples = 10'000;
+    size_t batch_bytes = 1 << 20;
+    int attempts = 5;  // per request, for 5xx and connection failures
+  };
+  static Result<std::unique_ptr<RemoteReadSource>> Open(Options options);
+
+  Status Seek(const log::Position& at) override;
+  Result<bool> Next(InputBatch* out) override;
+  log::Position position() const override;
+  uint64_t bytes_read() const override { return bytes_read_; }
+  // Progress is measured in requests: "bytes" are requests done × 1 MiB.
+  uint64_t total_bytes() const override { return 0; }
+  uint64_t skipped_items() const override { return skipped_; }
+  // Requests made, and of them answered in the sampled form.
+  uint64_t requests() const { return requests_; }
+  uint64_t sampled_responses() const { return sampled_; }
+
+ private:
+  RemoteReadSource(Options options, std::unique_ptr<net::HttpClient> client, std::string path);
+  // Sends request `index` and sets up its decoding.
+  Status Fetch(uint64_t index);
+  // The series of the current answer, one at a time.
+  void OnSeries(std::span<const wire::prom::LabelView> labels,
+                std::span<const wire::prom::Sample> samples);
+
+  const Options options_;
+  std::unique_ptr<net::HttpClient> client_;
+  const std::string path_;
+  std::vector<std::vector<wire::prom::LabelMatcher>> queries_;
+  uint64_t slices_ = 0;
+
+  uint64_t request_ = 0;       // the current request's index
+  bool fetched_ = false;       // its answer is in body_
+  uint64_t skip_series_ = 0;   // series of it to skip (a resumed run)
+  uint64_t series_ = 0;        // series of it seen so far
+  uint64_t batch_series_ = 0;  // the first series of the batch built
+  std::string body_;
+  std::string_view rest_;  // of body_, not fed yet
+  bool streamed_ = false;
+  wire::prom::ChunkedReadDecoder decoder_;
+  std::string scratch_;
+
+  SeriesBatcher batcher_;
+  relabel::LabelSet labels_;
+  uint64_t record_ = 0;
+  uint64_t skipped_ = 0;
+  uint64_t bytes_read_ = 0;
+  uint64_t requests_ = 0;
+  uint64_t sampled_ = 0;
+};
+
+}  // namespace sluice::backfill
