@@ -305,7 +305,7 @@ Result<std::unique_ptr<Job>> PrepareJob(const Args& args, const pipeline::Servic
     return Status::InvalidArgument(
         "exporter \"" + args.exporter + "\" (" + exporter_cfg->type->type +
         ") cannot send history; the exporters that can: prometheusremotewrite, otlp, otlphttp, "
-        "loki");
+        "loki, postgresql");
   }
 
   // The source.

@@ -99,6 +99,12 @@ class RandomAccessFile {
 
 enum class OpenMode { kTruncate, kAppend };
 
+// An exclusive hold on a path, given up when destroyed (FileSystem::LockFile).
+class FileLock {
+ public:
+  virtual ~FileLock() = default;
+};
+
 // Every file operation the log and state files perform goes through here.
 class FileSystem {
  public:
@@ -126,6 +132,16 @@ class FileSystem {
   // before this process started).
   virtual Result<int64_t> ModifiedUnixNanos(const std::string& path) = 0;
   virtual bool Exists(const std::string& path) = 0;
+  // Takes an exclusive lock on `path` (a file, created if missing) for as
+  // long as the returned object lives; while it does, another LockFile of
+  // the same path fails with FailedPrecondition, in this process or another
+  // (flock(2) on the real file system; the operating system gives it up when
+  // the process dies). A file system no other process can see (in memory)
+  // hands out a lock that excludes nothing.
+  virtual Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) {
+    (void)path;
+    return std::make_unique<FileLock>();
+  }
 
   // The real file system.
   static FileSystem& Posix();
@@ -165,6 +181,9 @@ class ForwardingFileSystem : public FileSystem {
     return base_.ModifiedUnixNanos(path);
   }
   bool Exists(const std::string& path) override { return base_.Exists(path); }
+  Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) override {
+    return base_.LockFile(path);
+  }
 
  protected:
   FileSystem& base() { return base_; }

@@ -24,6 +24,15 @@ Result<std::unique_ptr<Log>> Log::Open(const LogOptions& options, io::FileSystem
   std::unique_ptr<Log> log(new Log(options, fs, clock, registry, health));
   if (health != nullptr) health->Set("log", false, "opening");
   SLUICE_RETURN_IF_ERROR(fs.CreateDirs(options.directory));
+  // One process at a time: a second one's recovery would cut the tail the
+  // first is writing.
+  Result<std::unique_ptr<io::FileLock>> lock = fs.LockFile(io::JoinPath(options.directory, "LOCK"));
+  if (!lock.ok()) {
+    if (lock.status().code() != StatusCode::kFailedPrecondition) return lock.status();
+    return Status::FailedPrecondition("the log in " + options.directory +
+                                      " is open in another process (a running sluice?)");
+  }
+  log->lock_ = std::move(*lock);
   StateFile::Options so;
   so.path = io::JoinPath(options.directory, "state");
   so.compaction_threshold_bytes = options.state_compaction.threshold_bytes;
@@ -203,6 +212,7 @@ Status Log::Close() {
   if (!table_.BeginClose()) return Status::Ok();
   Status st = writer_ ? writer_->Stop() : Status::Ok();
   if (retention_) retention_->Stop();
+  lock_.reset();  // another process (or a new Log here) may open it now
   return st;
 }
 

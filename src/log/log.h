@@ -169,6 +169,7 @@ class Log {
   LogMetrics metrics_;
   telemetry::Health* health_;
   SegmentTable table_;
+  std::unique_ptr<io::FileLock> lock_;  // held from Open to Close
   std::unique_ptr<StateFile> state_;
   std::unique_ptr<CursorTable> cursors_;
   std::unique_ptr<Retention> retention_;

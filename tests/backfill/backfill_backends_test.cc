@@ -435,6 +435,136 @@ TEST_F(BackfillBackendsTest, PrometheusWithoutAnOutOfOrderWindowStopsTheRunWithT
   EXPECT_EQ(SummaryValue(old.output, "checkpoint"), "0:0") << "nothing was accepted";
 }
 
+TEST_F(BackfillBackendsTest, ProcessorsNamedOnTheCommandLineDropSeriesAndLabelsBeforeSending) {
+  Received received;
+  FaultBackend backend([](const BackendRequest&) { return Fault{}; },
+                       [&](const BackendRequest& r) { received.Add(r); });
+  ASSERT_TRUE(backend.Start());
+  const int64_t t0 = NowMs() - 3'600'000;
+  WriteFile(dir_.Sub("in.om"),
+            OpenMetricsHistory("keep_me", 5, 10, t0)
+                    .substr(0, OpenMetricsHistory("keep_me", 5, 10, t0).size() - 6) +
+                OpenMetricsHistory("drop_me", 5, 10, t0));
+  std::string config = Config(dir_.Sub("data"), backend.url() + "/api/v1/write");
+  config +=
+      "processors:\n  relabel/allowlist:\n    metric_relabel_configs:\n"
+      "      - source_labels: [__name__]\n        regex: keep_.*\n        action: keep\n"
+      "      - regex: host\n        action: labeldrop\n";
+  WriteFile(dir_.Sub("cfg.yaml"), config);
+  Cli r = RunSluice(
+      {"backfill", "--config", dir_.Sub("cfg.yaml"), "--exporter", "prometheusremotewrite",
+       "--from", "openmetrics:" + dir_.Sub("in.om"), "--processors", "relabel/allowlist", "-q"},
+      dir_.path());
+  ASSERT_EQ(r.code, 0) << r.output;
+  // keep_me's five hosts became one series without the label; its ten
+  // timestamps each came five times (one per former host).
+  EXPECT_EQ(received.distinct(), 10u);
+  EXPECT_TRUE(received.Has("keep_me{}", (t0 / 1000) * 1000));
+  EXPECT_FALSE(received.Has("drop_me{}", (t0 / 1000) * 1000));
+  Cli unknown = RunSluice(
+      {"backfill", "--config", dir_.Sub("cfg.yaml"), "--exporter", "prometheusremotewrite",
+       "--from", "openmetrics:" + dir_.Sub("in.om"), "--processors", "relabel/none", "-q"},
+      dir_.path());
+  EXPECT_EQ(unknown.code, 2);
+  EXPECT_NE(unknown.output.find("no processor \"relabel/none\""), std::string::npos)
+      << unknown.output;
+}
+
+TEST_F(BackfillBackendsTest, WithSeveralSendersEverySeriesArrivesInTimestampOrder) {
+  Received received;  // checks each series' order as requests arrive
+  std::atomic<uint64_t> n{0};
+  FaultBackend backend(
+      [&](const BackendRequest&) {
+        // Answers of uneven delay, so that requests sent at once finish in
+        // any order.
+        Fault f;
+        f.kind = Fault::Kind::kSlowAnswer;
+        f.delay = milliseconds(n.fetch_add(1) * 7 % 23);
+        return f;
+      },
+      [&](const BackendRequest& r) { received.Add(r); });
+  ASSERT_TRUE(backend.Start());
+  // Series longer than a batch, in requests of two series each: every
+  // series goes out in many requests.
+  WriteFile(dir_.Sub("in.om"),
+            OpenMetricsHistory("cpu_seconds", 6, 30'000, NowMs() - 40 * 86'400'000LL));
+  std::string config = Config(dir_.Sub("data"), backend.url() + "/api/v1/write");
+  config.insert(config.find("    retry_on_failure"), "    max_series_per_request: 2\n");
+  WriteFile(dir_.Sub("cfg.yaml"), config);
+  Cli r = RunSluice(
+      {"backfill", "--config", dir_.Sub("cfg.yaml"), "--exporter", "prometheusremotewrite",
+       "--from", "openmetrics:" + dir_.Sub("in.om"), "--concurrency", "6", "-q"},
+      dir_.path());
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(received.distinct(), 180'000u);
+  EXPECT_EQ(received.total(), 180'000u);
+  EXPECT_GE(backend.requests(), 9u) << "every series in several requests, six sent at a time";
+}
+
+TEST_F(BackfillBackendsTest, OnATerminalProgressIsABarRedrawnInPlace) {
+  if (!std::filesystem::exists("/usr/bin/script")) GTEST_SKIP() << "no script(1)";
+  FaultBackend backend([](const BackendRequest&) { return Fault{}; }, [](const BackendRequest&) {});
+  ASSERT_TRUE(backend.Start());
+  WriteFile(dir_.Sub("in.om"), OpenMetricsHistory("fan_rpm", 20, 500, NowMs() - 86'400'000));
+  WriteFile(dir_.Sub("cfg.yaml"), Config(dir_.Sub("data"), backend.url() + "/api/v1/write"));
+  // script(1) gives the command a terminal.
+  RunResult tty = RunToCompletion(
+      "/usr/bin/script",
+      {"-qfec",
+       std::string(SLUICE_BINARY) + " backfill --config " + dir_.Sub("cfg.yaml") +
+           " --exporter prometheusremotewrite --from openmetrics:" + dir_.Sub("in.om") +
+           " --rate 20000",
+       "/dev/null"},
+      dir_.path(), seconds(60));
+  EXPECT_EQ(tty.exit_code, 0) << tty.output;
+  EXPECT_NE(tty.output.find("\r["), std::string::npos) << tty.output;
+  EXPECT_NE(tty.output.find("%"), std::string::npos);
+  EXPECT_NE(tty.output.find("ETA"), std::string::npos);
+  EXPECT_EQ(tty.output.find("backfill progress"), std::string::npos) << "no plain lines";
+  EXPECT_NE(tty.output.find("backfill result=success items=10000"), std::string::npos);
+}
+
+TEST_F(BackfillBackendsTest, SpansOfAFileExportGoThroughOtlpHttp) {
+  std::atomic<uint64_t> spans{0};
+  FaultBackend backend([](const BackendRequest&) { return Fault{}; },
+                       [&](const BackendRequest& r) {
+                         otlp_pb::collector::trace::v1::ExportTraceServiceRequest req;
+                         ASSERT_TRUE(req.ParseFromString(r.body));
+                         EXPECT_EQ(r.path, "/v1/traces");
+                         for (const auto& rs : req.resource_spans()) {
+                           for (const auto& ss : rs.scope_spans()) spans += ss.spans_size();
+                         }
+                       });
+  ASSERT_TRUE(backend.Start());
+  std::string lines;
+  for (int i = 0; i < 3000; ++i) {
+    char id[17];
+    std::snprintf(id, sizeof id, "%016x", i + 1);
+    lines +=
+        "{\"resourceSpans\":[{\"resource\":{\"attributes\":[{\"key\":\"service.name\","
+        "\"value\":{\"stringValue\":\"shop\"}}]},\"scopeSpans\":[{\"spans\":[{\"traceId\":"
+        "\"5b8efff798038103d269b633813fc60c\",\"spanId\":\"" +
+        std::string(id) + "\",\"name\":\"GET /cart\",\"startTimeUnixNano\":\"" +
+        std::to_string((NowMs() - 60'000) * 1'000'000) + "\",\"endTimeUnixNano\":\"" +
+        std::to_string((NowMs() - 59'000) * 1'000'000) + "\"}]}]}]}\n";
+  }
+  WriteFile(dir_.Sub("spans.json"), lines);
+  WriteFile(
+      dir_.Sub("cfg.yaml"),
+      "storage:\n  directory: " + dir_.Sub("data") +
+          "\nreceivers:\n  otlp:\n    protocols:\n      http:\n        endpoint: 127.0.0.1:0\n"
+          "exporters:\n  otlphttp:\n    endpoint: " +
+          backend.url() +
+          "\nservice:\n  pipelines:\n    traces:\n      receivers: [otlp]\n"
+          "      exporters: [otlphttp]\n");
+  Cli r = RunSluice({"backfill", "--config", dir_.Sub("cfg.yaml"), "--exporter", "otlphttp",
+                     "--from", dir_.Sub("spans.json"), "-q"},
+                    dir_.path());
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(SummaryValue(r.output, "items"), "3000");
+  EXPECT_EQ(spans.load(), 3000u);
+}
+
 TEST_F(BackfillBackendsTest, ReplayResendsTheLogThroughTheRunningSluiceAndFromAStoppedOnesLog) {
   Received received;
   FaultBackend backend([](const BackendRequest&) { return Fault{}; },

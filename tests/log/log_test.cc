@@ -31,6 +31,19 @@ TEST_F(LogTest, AppendedBatchesReadBackInOrderWithDenseOffsets) {
   EXPECT_EQ(log->End().record_offset, 5u);
 }
 
+TEST_F(LogTest, ASecondOpenOfALogInUseIsRefusedUntilTheFirstCloses) {
+  auto first = OpenLog(Options());
+  telemetry::Registry registry;
+  auto second = Log::Open(Options(), io::FileSystem::Posix(), Clock::Real(), registry);
+  ASSERT_FALSE(second.ok()) << "two writers would cut each other's tails at recovery";
+  EXPECT_EQ(second.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(second.status().message().find("open in another process"), std::string::npos)
+      << second.status().ToString();
+  ASSERT_TRUE(first->Close().ok());
+  auto third = Log::Open(Options(), io::FileSystem::Posix(), Clock::Real(), registry);
+  EXPECT_TRUE(third.ok()) << third.status().ToString();
+}
+
 TEST_F(LogTest, BatchesSurviveReopen) {
   {
     auto log = OpenLog(Options());
