@@ -22,6 +22,7 @@
 #include "support/stored_samples.h"
 #include "support/temp_dir.h"
 #include "support/wait.h"
+#include "wire/compression.h"
 
 namespace sluice::testing {
 namespace {
@@ -399,8 +400,78 @@ TEST_F(BackfillBackendsTest, RemoteReadFromPrometheusIntoVictoriaMetricsMatchesP
         << host;
   }
   EXPECT_EQ(PromQueryValue(vm, "count(count_over_time(queue_depth[1y]))"), "30");
+  EXPECT_EQ(PromQueryValue(vm, "min(count_over_time(queue_depth[1y]))"), "360") << "every series";
+  EXPECT_EQ(PromQueryValue(vm, "max(count_over_time(queue_depth[1y]))"), "360");
   EXPECT_EQ(PromQueryValue(vm, "sum(count_over_time(queue_depth[1y]))"), "10800");
   EXPECT_EQ(PromQueryValue(vm, "sum(count_over_time(short_lived[1y]))"), "60");
+}
+
+TEST_F(BackfillBackendsTest, ASampledRemoteReadIsReadSliceBySliceWithTheSelectorsAsked) {
+  // A remote read server that answers only in the sampled form: three
+  // series, a sample a minute over three hours.
+  const int64_t t0 = (NowMs() - 4 * 3'600'000LL) / 60'000 * 60'000;
+  std::mutex mu;
+  std::vector<std::pair<int64_t, int64_t>> asked;
+  std::vector<std::string> matchers;
+  FaultBackend reader(
+      [&](const BackendRequest& r) {
+        ::prometheus::ReadRequest req;
+        EXPECT_TRUE(req.ParseFromString(r.body));
+        EXPECT_EQ(r.Header("x-prometheus-remote-read-version"), "0.1.0");
+        ::prometheus::ReadResponse resp;
+        auto* result = resp.add_results();
+        for (const auto& q : req.queries()) {
+          {
+            std::lock_guard<std::mutex> lock(mu);
+            asked.emplace_back(q.start_timestamp_ms(), q.end_timestamp_ms());
+            for (const auto& m : q.matchers()) {
+              matchers.push_back(m.name() + ":" + std::to_string(m.type()) + ":" + m.value());
+            }
+          }
+          for (int s = 0; s < 3; ++s) {
+            auto* ts = result->add_timeseries();
+            auto* name = ts->add_labels();
+            name->set_name("__name__");
+            name->set_value("door_open");
+            auto* door = ts->add_labels();
+            door->set_name("door");
+            door->set_value("d" + std::to_string(s));
+            for (int i = 0; i < 180; ++i) {
+              const int64_t t = t0 + int64_t{i} * 60'000;
+              if (t < q.start_timestamp_ms() || t > q.end_timestamp_ms()) continue;
+              auto* sample = ts->add_samples();
+              sample->set_timestamp(t);
+              sample->set_value(i);
+            }
+          }
+        }
+        Fault f;
+        f.reply = wire::Compress(wire::Compression::kSnappyBlock, resp.SerializeAsString());
+        f.content_type = "application/x-protobuf";
+        return f;
+      },
+      [](const BackendRequest&) {});
+  ASSERT_TRUE(reader.Start());
+  Received received;
+  FaultBackend backend([](const BackendRequest&) { return Fault{}; },
+                       [&](const BackendRequest& r) { received.Add(r); });
+  ASSERT_TRUE(backend.Start());
+  WriteFile(dir_.Sub("cfg.yaml"), Config(dir_.Sub("data"), backend.url() + "/api/v1/write"));
+  Cli r = RunSluice(
+      {"backfill", "--config", dir_.Sub("cfg.yaml"), "--exporter", "prometheusremotewrite",
+       "--from", "remote-read:" + reader.url() + "/api/v1/read", "--start",
+       std::to_string(t0 / 1000), "--end", std::to_string(t0 / 1000 + 3 * 3600 - 1), "--slice",
+       "1h", "--match", "{__name__=\"door_open\",door!=\"none\"}", "-q"},
+      dir_.path());
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(SummaryValue(r.output, "items"), "540") << r.output;
+  EXPECT_EQ(received.distinct(), 540u);
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_EQ(asked.size(), 3u) << "one request per hour";
+  EXPECT_EQ(asked[0], std::make_pair(t0, t0 + 3'600'000 - 1));
+  EXPECT_EQ(asked[2].second, t0 + 3 * 3'600'000 - 1000);
+  EXPECT_EQ(matchers[0], "__name__:0:door_open");
+  EXPECT_EQ(matchers[1], "door:1:none");
 }
 
 TEST_F(BackfillBackendsTest, PrometheusWithoutAnOutOfOrderWindowStopsTheRunWithTheRemedy) {
