@@ -345,11 +345,10 @@ awk 'NR == FNR { rss[$1] = $2; next }
      $1 >= mark { printf "| %d | %.1f | %d |\n", $1, rss[$1] / 1024, $2; mark += 30 }' mark=30 "$work/rss" "$work/stored"
 
 if [ "$plot" != off ]; then
-  python3 - "$work/rss" "$plot" "$warmup" "$((servers * databases))" <<'PY'
-# A line plot of RSS (MiB) over time as a PNG, with the standard library
-# only: a canvas of bytes, a 5x7 bitmap font for the few characters drawn,
-# zlib and struct for the file.
-import struct, sys, zlib
+  PYTHONPATH="$here" python3 - "$work/rss" "$plot" "$warmup" "$((servers * databases))" <<'PY'
+# A line plot of RSS (MiB) over time as a PNG (bench/png_canvas.py).
+import sys
+from png_canvas import Canvas
 
 rows = [tuple(map(float, l.split())) for l in open(sys.argv[1]) if l.strip()]
 out, warmup, sources = sys.argv[2], float(sys.argv[3]), sys.argv[4]
@@ -358,60 +357,8 @@ mib = [r[1] / 1024 for r in rows]
 
 W, H = 720, 360
 L, R, T, B = 64, 20, 34, 44  # margins
-img = bytearray(b"\xff" * (W * H * 3))
-
-
-def px(x, y, c):
-    if 0 <= x < W and 0 <= y < H:
-        i = (y * W + x) * 3
-        img[i:i + 3] = bytes(c)
-
-
-def line(x0, y0, x1, y1, c, width=1):
-    n = max(abs(x1 - x0), abs(y1 - y0), 1)
-    for k in range(n + 1):
-        x = round(x0 + (x1 - x0) * k / n)
-        y = round(y0 + (y1 - y0) * k / n)
-        for d in range(width):
-            px(x, y + d, c)
-
-
-FONT = {
-    "0": "01110100011001110101110011000101110", "1": "00100011000010000100001000010001110",
-    "2": "01110100010000100010001000100011111", "3": "11111000100010000010000011000101110",
-    "4": "00010001100101010010111110001000010", "5": "11111100001111000001000011000101110",
-    "6": "00110010001000011110100011000101110", "7": "11111000010001000100010000100001000",
-    "8": "01110100011000101110100011000101110", "9": "01110100011000101111000010001001100",
-    "M": "10001110111010110001100011000110001", "i": "00100000000110000100001000010001110",
-    "B": "11110100011000111110100011000111110", "R": "11110100011000111110101001001010001",
-    "S": "01111100001000001110000010000111110", "s": "00000000000111010000011100000111110",
-    "t": "01000010001110001000010000100100110", "e": "00000000000111010001111111000001110",
-    "c": "00000000000111010000100001000101110", "o": "00000000000111010001100011000101110",
-    "n": "00000000001011011001100011000110001", "d": "00001000010110110011100011000101111",
-    "w": "00000000001000110001101011010101010", "a": "00000000000111000001011111000101111",
-    "r": "00000000001011011001100001000010000", "m": "00000000001101010101101011010110101",
-    "u": "00000000001000110001100011001101101", "p": "00000000001111010001111101000010000",
-    "l": "01100001000010000100001000010001110", "g": "00000011111000110001011110000101110",
-    "f": "00110010010100011100010000100001000", "h": "10000100001011011001100011000110001",
-    "q": "00000011111000110001011110000100001",
-    "k": "10000100001001010100110001010010010", ",": "00000000000000000000011000010001000",
-    "(": "00010001000100001000010000010000010", ")": "01000001000001000010000100010001000",
-    "-": "00000000000000011111000000000000000", ".": "00000000000000000000000000110001100",
-    "/": "00000000010001000100010001000000000", ":": "00000011000110000000011000110000000",
-    " ": "0" * 35,
-}
-
-
-def text(x, y, s, c=(0, 0, 0), scale=1):
-    for ch in s:
-        g = FONT.get(ch, FONT[" "])
-        for r in range(7):
-            for q in range(5):
-                if g[r * 5 + q] == "1":
-                    for a in range(scale):
-                        for b in range(scale):
-                            px(x + q * scale + a, y + r * scale + b, c)
-        x += 6 * scale
+cv = Canvas(W, H)
+px, line, text = cv.px, cv.line, cv.text
 
 
 t_max = max(ts) if ts else 1
@@ -434,12 +381,7 @@ grey, axis, blue, shade = (225, 225, 225), (0, 0, 0), (31, 90, 180), (245, 242, 
 for x in range(L + 1, X(min(warmup, t_max))):
     for y in range(T, T + ph):
         px(x, y, shade)
-v = 0
-while v <= y_top:
-    line(L, Y(v), L + pw, Y(v), grey)
-    s = str(v)
-    text(L - 8 - 6 * len(s), Y(v) - 3, s)
-    v += step
+cv.y_grid(L, pw, y_top, step, Y)
 t = 0
 while t <= t_max:
     line(X(t), T, X(t), T + ph, grey)
@@ -454,19 +396,7 @@ text(L, 10, "sluice RSS (MiB), " + sources + " postgresql sources, standard pres
 text(L + 6, T + 6, "warm-up", (120, 110, 80))
 text(L + pw // 2 - 40, H - 16, "seconds from start")
 
-raw = b"".join(b"\x00" + bytes(img[y * W * 3:(y + 1) * W * 3]) for y in range(H))
-
-
-def chunk(kind, data):
-    return (struct.pack(">I", len(data)) + kind + data +
-            struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
-
-
-with open(out, "wb") as f:
-    f.write(b"\x89PNG\r\n\x1a\n")
-    f.write(chunk(b"IHDR", struct.pack(">IIBBBBB", W, H, 8, 2, 0, 0, 0)))
-    f.write(chunk(b"IDAT", zlib.compress(raw, 9)))
-    f.write(chunk(b"IEND", b""))
+cv.save(out)
 print("RSS plot: " + out)
 PY
 fi

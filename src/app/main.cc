@@ -131,6 +131,7 @@ int Run(const std::string& path) {
 // reading, lets what is queued be sent and saves the checkpoint; a second
 // one exits at once.
 int RunHistory(const backfill::Args& args, bool replay) {
+  ConfigureAllocatorForBatchJob();
   const sigset_t signals = BlockShutdownSignals();
   static std::atomic<bool> stop{false};
   static std::mutex mu;

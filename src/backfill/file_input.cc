@@ -6,7 +6,7 @@
 namespace sluice::backfill {
 namespace {
 
-constexpr size_t kReadBytes = 1 << 20;
+constexpr size_t kReadBytes = 256 << 10;
 constexpr uint8_t kZstdMagic[4] = {0x28, 0xb5, 0x2f, 0xfd};
 
 }  // namespace

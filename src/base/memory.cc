@@ -27,6 +27,14 @@ void ConfigureAllocator() {
   mallopt(M_MMAP_THRESHOLD, 8 << 20);
 }
 
+void ConfigureAllocatorForBatchJob() {
+  // Few threads, each reusing its buffers: two heaps are enough, and a
+  // heap's free top goes back once it passes a few request buffers.
+  mallopt(M_ARENA_MAX, 2);
+  mallopt(M_TRIM_THRESHOLD, 2 << 20);
+  mallopt(M_MMAP_THRESHOLD, 2 << 20);
+}
+
 bool IdleMemoryReturner::Tick() {
   int64_t cpu = NanosOf(CLOCK_PROCESS_CPUTIME_ID);
   int64_t mono = NanosOf(CLOCK_MONOTONIC);

@@ -14,6 +14,11 @@ namespace sluice {
 // idle. Call once, first thing in main, before any thread starts.
 void ConfigureAllocator();
 
+// For a command that runs one job and exits (`sluice backfill`): memory is
+// held tight rather than kept for the next burst, so RSS stays at what the
+// job's bounded buffers need. Call before the job's threads start.
+void ConfigureAllocatorForBatchJob();
+
 // Returns the heap's free memory to the OS once the process has gone idle:
 // Tick, called about once a second, trims when the process used under 2% of
 // a core since the previous Tick and the heap holds more than 256 KiB free,

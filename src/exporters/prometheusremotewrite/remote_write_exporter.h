@@ -56,7 +56,7 @@ class RemoteWriteEncoder final : public RequestEncoder, private SeriesSink {
   void Flush(const EmitFn& emit) override;
   std::optional<uint64_t> OldestHeld() const override;
 
-  static constexpr size_t kMaxRequestBytes = 1 << 20;  // uncompressed
+  static constexpr size_t kMaxRequestBytes = 256 << 10;  // uncompressed
 
  private:
   struct Shard {
