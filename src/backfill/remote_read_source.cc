@@ -70,20 +70,31 @@ log::Position RemoteReadSource::position() const {
   return {request_, fetched_ ? series_ : skip_series_, record_};
 }
 
-Status RemoteReadSource::Fetch(uint64_t index) {
+RemoteReadSource::~RemoteReadSource() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (fetcher_.joinable()) fetcher_.join();
+}
+
+RemoteReadSource::Answer RemoteReadSource::Get(uint64_t index) {
   const uint64_t slice = index / queries_.size();
   const auto& query = queries_[index % queries_.size()];
   const int64_t start = options_.range.start_ms + static_cast<int64_t>(slice) * options_.slice_ms;
   const int64_t end = std::min(options_.range.end_ms, start + options_.slice_ms - 1);
   std::string request;
-  wire::prom::EncodeReadRequest(
-      start, end, query, wire::prom::AcceptedResponses::kStreamedXorChunksOrSamples, &request);
+  wire::prom::EncodeReadRequest(start, end, query,
+                                wire::prom::AcceptedResponses::kStreamedXorChunksOrSamples,
+                                &request);
   const std::string compressed = wire::Compress(wire::Compression::kSnappyBlock, request);
   const net::Headers headers = {
       {"Content-Type", "application/x-protobuf"},
       {"Content-Encoding", "snappy"},
       {"X-Prometheus-Remote-Read-Version", std::string(wire::prom::kRemoteReadVersion)},
   };
+  Answer answer;
   Status last;
   for (int attempt = 0; attempt < options_.attempts; ++attempt) {
     if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(500 << attempt));
@@ -99,34 +110,81 @@ Status RemoteReadSource::Fetch(uint64_t index) {
       continue;
     }
     if (reply->status != 200) {
-      return Status::InvalidArgument("remote read " + options_.url + " answered HTTP " +
-                                     std::to_string(reply->status) + ": " +
-                                     reply->body.substr(0, 512));
+      answer.status = Status::InvalidArgument("remote read " + options_.url + " answered HTTP " +
+                                              std::to_string(reply->status) + ": " +
+                                              reply->body.substr(0, 512));
+      return answer;
     }
-    bytes_read_ += reply->body.size();
-    const auto kind = wire::prom::ReadResponseKindOf(reply->content_type);
-    series_ = 0;
-    batch_series_ = 0;
-    if (kind == wire::prom::ReadResponseKind::kStreamed) {
-      streamed_ = true;
-      body_ = std::move(reply->body);
-      rest_ = body_;
-      decoder_.Reset();
+    answer.wire_bytes = reply->body.size();
+    if (wire::prom::ReadResponseKindOf(reply->content_type) ==
+        wire::prom::ReadResponseKind::kStreamed) {
+      answer.streamed = true;
+      answer.body = std::move(reply->body);
     } else {
       // Sampled: a snappy block of the whole answer.
-      streamed_ = false;
       ++sampled_;
       std::string_view plain;
-      SLUICE_RETURN_IF_ERROR(
-          wire::SnappyDecompressInto(reply->body, options_.max_reply_bytes * 4, &scratch_, &plain));
-      body_.assign(plain);
-      rest_ = body_;
+      answer.status = wire::SnappyDecompressInto(reply->body, options_.max_reply_bytes * 4,
+                                                 &scratch_, &plain);
+      if (answer.status.ok()) answer.body.assign(plain);
+      wire::ReleaseLargeScratch(&scratch_);
     }
-    fetched_ = true;
-    return Status::Ok();
+    return answer;
   }
-  return Status::Unavailable("remote read " + options_.url + " failed " +
-                             std::to_string(options_.attempts) + " times: " + last.message());
+  answer.status = Status::Unavailable("remote read " + options_.url + " failed " +
+                                      std::to_string(options_.attempts) +
+                                      " times: " + last.message());
+  return answer;
+}
+
+void RemoteReadSource::FetchLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    cv_.wait(lock, [&] { return stopping_ || wanted_.has_value(); });
+    if (stopping_) return;
+    const uint64_t index = *wanted_;
+    wanted_.reset();
+    fetching_ = index;
+    lock.unlock();
+    Answer answer = Get(index);
+    lock.lock();
+    fetching_.reset();
+    ready_.emplace(index, std::move(answer));
+    cv_.notify_all();
+  }
+}
+
+RemoteReadSource::Answer RemoteReadSource::Await(uint64_t index) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!fetcher_.joinable()) fetcher_ = std::thread([this] { FetchLoop(); });
+  const bool here = ready_ && ready_->first == index;
+  if (!here && wanted_ != index && fetching_ != index) {
+    ready_.reset();  // an answer to another request (after a Seek)
+    wanted_ = index;
+    cv_.notify_all();
+  }
+  cv_.wait(lock, [&] { return ready_ && ready_->first == index; });
+  Answer answer = std::move(ready_->second);
+  ready_.reset();
+  if (index + 1 < slices_ * queries_.size()) {
+    wanted_ = index + 1;
+    cv_.notify_all();
+  }
+  return answer;
+}
+
+Status RemoteReadSource::Fetch() {
+  Answer answer = Await(request_);
+  SLUICE_RETURN_IF_ERROR(answer.status);
+  bytes_read_ += answer.wire_bytes;
+  series_ = 0;
+  batch_series_ = 0;
+  streamed_ = answer.streamed;
+  body_ = std::move(answer.body);
+  rest_ = body_;
+  if (streamed_) decoder_.Reset();
+  fetched_ = true;
+  return Status::Ok();
 }
 
 void RemoteReadSource::OnSeries(std::span<const wire::prom::LabelView> labels,
@@ -150,7 +208,7 @@ void RemoteReadSource::OnSeries(std::span<const wire::prom::LabelView> labels,
 Result<bool> RemoteReadSource::Next(InputBatch* out) {
   const uint64_t total = slices_ * queries_.size();
   while (request_ < total) {
-    if (!fetched_) SLUICE_RETURN_IF_ERROR(Fetch(request_));
+    if (!fetched_) SLUICE_RETURN_IF_ERROR(Fetch());
     auto on_series = [this](std::span<const wire::prom::LabelView> l,
                             std::span<const wire::prom::Sample> s) { OnSeries(l, s); };
     if (batcher_.empty()) batch_series_ = std::max(series_, skip_series_);

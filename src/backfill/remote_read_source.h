@@ -1,6 +1,10 @@
 #pragma once
 
-#include <deque>
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <thread>
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,8 +21,10 @@ namespace sluice::backfill {
 // (/api/v1/read), one request per time slice and selector, oldest slice
 // first. Each request accepts the streamed response (XOR chunks, decoded
 // as they are fed, frame by frame) and falls back to the sampled one when
-// the server offers only that. Memory: one slice's response body at a time
-// (a slice's reply may be up to max_reply_bytes), plus the batch built.
+// the server offers only that. While one answer is decoded and sent, a
+// thread of its own fetches the next, so the server never waits for the
+// decoding. Memory: two answers at a time (each up to max_reply_bytes),
+// plus the batch built.
 //
 // Positions: segment = slice × selectors + selector, byte_offset = the
 // ordinal of the series (as the server sends them: sorted by labels) in
@@ -41,6 +47,7 @@ class RemoteReadSource final : public Source {
     int attempts = 5;  // per request, for 5xx and connection failures
   };
   static Result<std::unique_ptr<RemoteReadSource>> Open(Options options);
+  ~RemoteReadSource() override;
 
   Status Seek(const log::Position& at) override;
   Result<bool> Next(InputBatch* out) override;
@@ -50,20 +57,43 @@ class RemoteReadSource final : public Source {
   uint64_t total_bytes() const override { return 0; }
   uint64_t skipped_items() const override { return skipped_; }
   // Requests made, and of them answered in the sampled form.
-  uint64_t requests() const { return requests_; }
-  uint64_t sampled_responses() const { return sampled_; }
+  uint64_t requests() const { return requests_.load(); }
+  uint64_t sampled_responses() const { return sampled_.load(); }
 
  private:
+  // One request's answer: the body (the sampled form decompressed) or why
+  // there is none.
+  struct Answer {
+    Status status;
+    std::string body;
+    bool streamed = false;
+    uint64_t wire_bytes = 0;
+  };
+
   RemoteReadSource(Options options, std::unique_ptr<net::HttpClient> client, std::string path);
-  // Sends request `index` and sets up its decoding.
-  Status Fetch(uint64_t index);
+  // Sends request `index` with retries; on the fetching thread.
+  Answer Get(uint64_t index);
+  void FetchLoop();
+  // The answer to request `index` (asked for now unless it is under way or
+  // here), then asks for the one after it.
+  Answer Await(uint64_t index);
+  // Sets up the decoding of request_'s answer.
+  Status Fetch();
   // The series of the current answer, one at a time.
   void OnSeries(std::span<const wire::prom::LabelView> labels,
                 std::span<const wire::prom::Sample> samples);
 
   const Options options_;
-  std::unique_ptr<net::HttpClient> client_;
+  std::unique_ptr<net::HttpClient> client_;  // the fetching thread's
   const std::string path_;
+  // The fetching thread and what it is asked for.
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::optional<uint64_t> wanted_;   // asked for, not taken up yet
+  std::optional<uint64_t> fetching_;  // under way
+  std::optional<std::pair<uint64_t, Answer>> ready_;
+  bool stopping_ = false;
+  std::thread fetcher_;
   std::vector<std::vector<wire::prom::LabelMatcher>> queries_;
   uint64_t slices_ = 0;
 
@@ -83,8 +113,8 @@ class RemoteReadSource final : public Source {
   uint64_t record_ = 0;
   uint64_t skipped_ = 0;
   uint64_t bytes_read_ = 0;
-  uint64_t requests_ = 0;
-  uint64_t sampled_ = 0;
+  std::atomic<uint64_t> requests_{0};
+  std::atomic<uint64_t> sampled_{0};
 };
 
 }  // namespace sluice::backfill
