@@ -85,9 +85,8 @@ RemoteReadSource::Answer RemoteReadSource::Get(uint64_t index) {
   const int64_t start = options_.range.start_ms + static_cast<int64_t>(slice) * options_.slice_ms;
   const int64_t end = std::min(options_.range.end_ms, start + options_.slice_ms - 1);
   std::string request;
-  wire::prom::EncodeReadRequest(start, end, query,
-                                wire::prom::AcceptedResponses::kStreamedXorChunksOrSamples,
-                                &request);
+  wire::prom::EncodeReadRequest(
+      start, end, query, wire::prom::AcceptedResponses::kStreamedXorChunksOrSamples, &request);
   const std::string compressed = wire::Compress(wire::Compression::kSnappyBlock, request);
   const net::Headers headers = {
       {"Content-Type", "application/x-protobuf"},
@@ -124,16 +123,16 @@ RemoteReadSource::Answer RemoteReadSource::Get(uint64_t index) {
       // Sampled: a snappy block of the whole answer.
       ++sampled_;
       std::string_view plain;
-      answer.status = wire::SnappyDecompressInto(reply->body, options_.max_reply_bytes * 4,
-                                                 &scratch_, &plain);
+      answer.status =
+          wire::SnappyDecompressInto(reply->body, options_.max_reply_bytes * 4, &scratch_, &plain);
       if (answer.status.ok()) answer.body.assign(plain);
       wire::ReleaseLargeScratch(&scratch_);
     }
     return answer;
   }
-  answer.status = Status::Unavailable("remote read " + options_.url + " failed " +
-                                      std::to_string(options_.attempts) +
-                                      " times: " + last.message());
+  answer.status =
+      Status::Unavailable("remote read " + options_.url + " failed " +
+                          std::to_string(options_.attempts) + " times: " + last.message());
   return answer;
 }
 

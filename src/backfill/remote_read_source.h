@@ -2,11 +2,11 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <optional>
-#include <thread>
-#include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "backfill/series_batcher.h"
@@ -89,7 +89,7 @@ class RemoteReadSource final : public Source {
   // The fetching thread and what it is asked for.
   std::mutex mu_;
   std::condition_variable cv_;
-  std::optional<uint64_t> wanted_;   // asked for, not taken up yet
+  std::optional<uint64_t> wanted_;    // asked for, not taken up yet
   std::optional<uint64_t> fetching_;  // under way
   std::optional<std::pair<uint64_t, Answer>> ready_;
   bool stopping_ = false;

@@ -14,6 +14,8 @@
 #include "support/otlp_builders.h"
 #include "telemetry/metrics.h"
 #include "wire/compression.h"
+#include "wire/prom/remote_read.h"
+#include "wire/proto_writer.h"
 
 namespace {
 void Write(const std::string& dir, const std::string& target, const std::string& name,
@@ -190,6 +192,35 @@ int main(int argc, char** argv) {
   Write(dir, "remote_write_v2_fuzz", "plain", write_v2);
   Write(dir, "remote_write_v2_fuzz", "snappy",
         sluice::wire::Compress(sluice::wire::Compression::kSnappyBlock, write_v2));
+  {
+    // A streamed remote read answer of two frames (a series over two
+    // chunks, another over one), and one sampled answer; two bytes of
+    // flags first.
+    namespace prom = sluice::wire::prom;
+    std::vector<prom::Sample> samples;
+    for (int i = 0; i < 40; ++i) samples.push_back({1'700'000'000'000 + i * 15'000, i * 0.5});
+    std::string first, second;
+    prom::EncodeXorChunk(std::span(samples).first(20), &first);
+    prom::EncodeXorChunk(std::span(samples).subspan(20), &second);
+    const prom::LabelView a[] = {{"__name__", "up"}, {"job", "api"}};
+    const prom::LabelView b[] = {{"__name__", "up"}, {"job", "db"}};
+    const prom::ChunkView two[] = {
+        {samples[0].timestamp_ms, samples[19].timestamp_ms, prom::ChunkEncoding::kXor, first},
+        {samples[20].timestamp_ms, samples[39].timestamp_ms, prom::ChunkEncoding::kXor, second}};
+    std::string m1, m2, body;
+    prom::EncodeChunkedReadResponse(a, two, 0, &m1);
+    prom::EncodeChunkedReadResponse(b, std::span(two).first(1), 0, &m2);
+    prom::AppendChunkedReadFrame(m1, &body);
+    prom::AppendChunkedReadFrame(m2, &body);
+    Write(dir, "remote_read_fuzz", "streamed", std::string("\x07\x00", 2) + body);
+    Write(dir, "remote_read_fuzz", "streamed_small_limit", std::string("\x07\x02", 2) + body);
+    Write(dir, "remote_read_fuzz", "xor_chunk", std::string("\x07\x00", 2) + first);
+    std::string series = MakeWriteRequest(2, 3, 1).timeseries(0).SerializeAsString();
+    std::string result, response;
+    sluice::wire::ProtoWriter(&result).Bytes(1, series);
+    sluice::wire::ProtoWriter(&response).Bytes(1, result);
+    Write(dir, "remote_read_fuzz", "sampled", std::string("\x07\x00", 2) + response);
+  }
   for (auto [name, c] : {std::pair{"gzip", sluice::wire::Compression::kGzip},
                          std::pair{"zstd", sluice::wire::Compression::kZstd},
                          std::pair{"snappy", sluice::wire::Compression::kSnappyBlock}}) {
