@@ -190,6 +190,43 @@ TEST_F(BackfillBackendsTest, ATargetThatAnswers500ForAWhileGetsEverySampleAfterR
   EXPECT_EQ(received.total(), 12000u) << "nothing accepted was sent twice";
 }
 
+TEST_F(BackfillBackendsTest, RequestsRefusedForGoodAreDeadLetteredAndTheRunEndsPartial) {
+  Received received;
+  std::atomic<int> n{0};
+  FaultBackend backend(
+      [&](const BackendRequest&) {
+        Fault f;
+        if (n.fetch_add(1) % 3 == 1) {  // every third request: a bad request
+          f.kind = Fault::Kind::kStatus;
+          f.status = 400;
+          f.reply = "invalid label";
+        }
+        return f;
+      },
+      [&](const BackendRequest& r) { received.Add(r); });
+  ASSERT_TRUE(backend.Start());
+  WriteFile(dir_.Sub("in.om"), OpenMetricsHistory("mem_free", 60, 500, NowMs() - 86'400'000));
+  std::string config = Config(dir_.Sub("data"), backend.url() + "/api/v1/write");
+  config.insert(config.find("    retry_on_failure"), "    max_series_per_request: 5\n");
+  WriteFile(dir_.Sub("cfg.yaml"), config);
+  Cli r = RunSluice({"backfill", "--config", dir_.Sub("cfg.yaml"), "--exporter",
+                     "prometheusremotewrite", "--from", "openmetrics:" + dir_.Sub("in.om"), "-q"},
+                    dir_.path());
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_EQ(SummaryValue(r.output, "result"), "partial");
+  const uint64_t dead = std::stoull("0" + SummaryValue(r.output, "dead_lettered_items"));
+  EXPECT_GT(dead, 0u);
+  EXPECT_EQ(received.distinct() + dead, 30'000u) << "each sample accepted or dead-lettered";
+  EXPECT_NE(r.output.find("dead letters are in"), std::string::npos) << r.output;
+  // The dead letters are where the summary says, apart from the exporter's.
+  bool found = false;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir_.Sub("data/backfill"))) {
+    found = found || e.path().string().find("dead_letter") != std::string::npos;
+  }
+  EXPECT_TRUE(found);
+  EXPECT_FALSE(std::filesystem::exists(dir_.Sub("data/dead_letter")));
+}
+
 TEST_F(BackfillBackendsTest,
        KilledAtRandomPointsTheRunsTogetherDeliverEverythingAndTheCheckpointNeverLeads) {
   Received received;
