@@ -135,7 +135,7 @@ int RunHistory(const backfill::Args& args, bool replay) {
   const sigset_t signals = BlockShutdownSignals();
   static std::atomic<bool> stop{false};
   static std::mutex mu;
-  static pipeline::FedExporter* running = nullptr;
+  static backfill::Job* running = nullptr;
   std::thread waiter([signals] {
     int sig = 0;
     sigwait(&signals, &sig);
@@ -148,7 +148,7 @@ int RunHistory(const backfill::Args& args, bool replay) {
     _exit(128 + sig);
   });
   waiter.detach();
-  auto hook = [](pipeline::FedExporter* e) {
+  auto hook = [](backfill::Job* e) {
     std::lock_guard<std::mutex> lock(mu);
     running = e;
     if (e != nullptr && stop.load()) e->Interrupt();
@@ -328,7 +328,14 @@ int main(int argc, char** argv) {
       "--offline", rp_offline,
       "Read the log directly (sluice must be stopped) instead of asking the running one.");
   auto* version = app.add_subcommand("version", "Print the version.");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    // backfill and replay end every failure to start with exit code 2.
+    if (rc != 0 && (backfill->parsed() || replay->parsed())) return 2;
+    return rc;
+  }
 
   if (*dlq) {
     std::optional<sluice::pipeline::ServiceConfig> cfg =

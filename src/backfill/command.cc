@@ -150,6 +150,14 @@ bool RefusesOldSamples(std::string_view reason) {
   return false;
 }
 
+bool RefusesOldLogs(std::string_view reason) {
+  const std::string r = Lower(reason);
+  for (std::string_view needle : {"too old", "too far behind", "out of order"}) {
+    if (r.find(needle) != std::string::npos) return true;
+  }
+  return false;
+}
+
 std::string OldSamplesMessage(std::string_view exporter, std::string_view reason) {
   return "the destination of exporter \"" + std::string(exporter) +
          "\" refuses samples this old (it answered: " + std::string(reason) +
@@ -161,8 +169,23 @@ std::string OldSamplesMessage(std::string_view exporter, std::string_view reason
          "continues from the checkpoint.";
 }
 
+std::string OldLogsMessage(std::string_view exporter, std::string_view reason) {
+  return "the destination of exporter \"" + std::string(exporter) +
+         "\" refuses log records this old (it answered: " + std::string(reason) +
+         "). Loki takes old records only when its limits_config allows them: "
+         "reject_old_samples: false, or reject_old_samples_max_age wider than the history you "
+         "send (and unordered_writes for records older than a stream's newest). Nothing was "
+         "dead-lettered: run the same command again once the destination takes them, and it "
+         "continues from the checkpoint.";
+}
+
 Job::~Job() {
   if (exporter) exporter->Stop(std::chrono::steady_clock::now());
+}
+
+void Job::Interrupt() {
+  if (fed != nullptr) fed->Interrupt();
+  if (source) source->Interrupt();
 }
 
 Summary Job::Run(const std::atomic<bool>& stop, std::ostream& progress, FeedStatus* status) {
@@ -170,10 +193,12 @@ Summary Job::Run(const std::atomic<bool>& stop, std::ostream& progress, FeedStat
       Feed(*source, processors, *fed, *checkpoint, args.restart, options, stop, progress, status);
   exporter->Stop(std::chrono::steady_clock::now());
   const std::string refused = fed->StopReason();
-  if (!refused.empty() && RefusesOldSamples(refused)) {
-    summary.reason = OldSamplesMessage(args.exporter, refused);
+  if (!refused.empty()) {
+    summary.reason = exporter_type == "loki" ? OldLogsMessage(args.exporter, refused)
+                                             : OldSamplesMessage(args.exporter, refused);
   }
-  if (summary.dead_lettered_items > 0) {
+  if (summary.dead_lettered_items > 0 &&
+      io::FileSystem::Posix().Exists(feed.dead_letter_directory)) {
     summary.reason += (summary.reason.empty() ? "" : "; ") + std::string("dead letters are in ") +
                       feed.dead_letter_directory;
   }
@@ -284,14 +309,24 @@ Result<std::unique_ptr<Job>> PrepareJob(const Args& args, const pipeline::Servic
 
   job->feed.fs = &fs;
   job->feed.dead_letter_directory = io::JoinPath(state_dir, "dead_letter");
-  job->feed.stop_on = [](const pipeline::SendResult& r) { return RefusesOldSamples(r.reason); };
+  // A refusal of old data stops the run, where the destination says so
+  // in words this recognizes; elsewhere it is a dead letter like any other.
+  job->exporter_type = exporter_cfg->type->type;
+  if (job->exporter_type == "prometheusremotewrite") {
+    job->feed.stop_on = [](const pipeline::SendResult& r) { return RefusesOldSamples(r.reason); };
+  } else if (job->exporter_type == "loki") {
+    job->feed.stop_on = [](const pipeline::SendResult& r) { return RefusesOldLogs(r.reason); };
+  }
   // A replay runs beside the live exporter of the same id, in the same
   // registry: its metrics carry an id of their own.
   pipeline::ComponentSettings settings{
       command == "replay" ? "replay:" + args.exporter : args.exporter, pipelines};
   settings.feed = &job->feed;
-  if (!exporter_cfg->type->create_exporter) {
-    return Status::InvalidArgument("\"" + args.exporter + "\" is no exporter");
+  if (!exporter_cfg->type->create_exporter || !exporter_cfg->type->fed) {
+    return Status::InvalidArgument(
+        "exporter \"" + args.exporter + "\" (" + exporter_cfg->type->type +
+        ") cannot send history; the exporters that can: prometheusremotewrite, otlp, otlphttp, "
+        "loki, postgresql");
   }
   Result<std::unique_ptr<pipeline::Exporter>> made =
       exporter_cfg->type->create_exporter(settings, exporter_cfg->options.get(), rt);
@@ -302,10 +337,8 @@ Result<std::unique_ptr<Job>> PrepareJob(const Args& args, const pipeline::Servic
   job->exporter = std::move(*made);
   job->fed = dynamic_cast<pipeline::FedExporter*>(job->exporter.get());
   if (job->fed == nullptr) {
-    return Status::InvalidArgument(
-        "exporter \"" + args.exporter + "\" (" + exporter_cfg->type->type +
-        ") cannot send history; the exporters that can: prometheusremotewrite, otlp, otlphttp, "
-        "loki, postgresql");
+    return Status::Internal("exporter type " + exporter_cfg->type->type +
+                            " is marked fed but made no FedExporter");
   }
 
   // The source.
@@ -360,11 +393,11 @@ Result<std::unique_ptr<Job>> PrepareJob(const Args& args, const pipeline::Servic
 }
 
 int RunBackfill(const Args& args, const pipeline::Catalog& catalog, std::ostream& out,
-                std::ostream& err, const std::atomic<bool>& stop, const ExporterHook& hook) {
+                std::ostream& err, const std::atomic<bool>& stop, const JobHook& hook) {
   const std::string command = args.from == "log" ? "replay" : "backfill";
   auto fail = [&](const std::string& why) {
     err << command << ": " << why << "\n";
-    out << command << " result=failure reason=\"" << why << "\"\n";
+    out << FailureLine(command, why) << "\n";
     return kFailure;
   };
   // The configuration, with --concurrency as the exporter's senders.
@@ -372,7 +405,7 @@ int RunBackfill(const Args& args, const pipeline::Catalog& catalog, std::ostream
   std::optional<YAML::Node> root = config::LoadFile(args.config, ctx);
   if (!root) {
     for (const auto& e : ctx.errors()) err << e.ToString() << "\n";
-    return kFailure;
+    return fail("the configuration does not load");
   }
   if (!(*root)["exporters"] || !(*root)["exporters"][args.exporter]) {
     return fail("no exporter \"" + args.exporter + "\" in " + args.config);
@@ -390,7 +423,7 @@ int RunBackfill(const Args& args, const pipeline::Catalog& catalog, std::ostream
   }
   std::optional<pipeline::ServiceConfig> cfg = pipeline::ParseServiceConfig(*root, ctx, catalog);
   for (const auto& e : ctx.errors()) err << e.ToString() << "\n";
-  if (!cfg) return kFailure;
+  if (!cfg) return fail("the configuration has errors (above)");
 
   // The runtime: processors and the fed exporter need its metrics and
   // clock; only a replay opens the log.
@@ -409,7 +442,7 @@ int RunBackfill(const Args& args, const pipeline::Catalog& catalog, std::ostream
   Result<std::unique_ptr<Job>> job = PrepareJob(
       args, *cfg, rt, OnTerminal() ? ProgressOptions::Mode::kBar : ProgressOptions::Mode::kLines);
   if (!job.ok()) return fail(job.status().message());
-  if (hook) hook((*job)->fed);
+  if (hook) hook(job->get());
   Summary summary = (*job)->Run(stop, err);
   if (hook) hook(nullptr);
   job->reset();

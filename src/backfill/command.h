@@ -47,8 +47,13 @@ struct Job {
   pipeline::FedExporter* fed = nullptr;  // exporter, as fed
   std::unique_ptr<Checkpoint> checkpoint;
   FeedOptions options;
+  std::string exporter_type;
 
   ~Job();
+  // From any thread (a signal's): stops waiting on the source's network and
+  // on the exporter's queue (FedExporter::Interrupt); Run then ends with
+  // what is queued sent for an interval and the checkpoint saved.
+  void Interrupt();
   // Feeds the source to its end (see Feed), then stops the exporter; a stop
   // by a destination that refuses old samples gets OldSamplesMessage as
   // its reason.
@@ -61,9 +66,9 @@ struct Job {
 Result<std::unique_ptr<Job>> PrepareJob(const Args& args, const pipeline::ServiceConfig& cfg,
                                         pipeline::Runtime& rt, ProgressOptions::Mode progress_mode);
 
-// Called with the fed exporter once it runs and with null when it ends, so
-// a signal handler can Interrupt it.
-using ExporterHook = std::function<void(pipeline::FedExporter*)>;
+// Called with the job once it runs and with null when it ends, so that a
+// signal handler can Interrupt it.
+using JobHook = std::function<void(Job*)>;
 
 // Runs `sluice backfill` (or, with args.from == "log", an offline replay of
 // the log): loads the configuration, makes the source, the processors and
@@ -71,17 +76,20 @@ using ExporterHook = std::function<void(pipeline::FedExporter*)>;
 // and progress and errors to `err`. Returns the exit code: 0 success,
 // 1 partial (dead letters), 2 failure (including bad arguments).
 int RunBackfill(const Args& args, const pipeline::Catalog& catalog, std::ostream& out,
-                std::ostream& err, const std::atomic<bool>& stop, const ExporterHook& hook);
+                std::ostream& err, const std::atomic<bool>& stop, const JobHook& hook);
 
 // Parses a time: RFC 3339 ("2026-01-02T15:04:05Z", fractions and offsets
 // allowed), Unix seconds ("1767366245.5"), "now", or "-6h" (before now).
 Result<int64_t> ParseTimeMs(std::string_view text, int64_t now_ms);
 
 // Whether a destination's refusal says the samples are too old for it
-// (Prometheus' "out of bounds", "too old" and "out of order sample").
+// (Prometheus' "out of bounds", "too old" and "out of order sample"), and
+// for log records (Loki's "too old", "too far behind", "out of order").
 bool RefusesOldSamples(std::string_view reason);
+bool RefusesOldLogs(std::string_view reason);
 // What a run stopped by such a refusal tells the user: the cause and the
-// remedy.
+// remedy, for Prometheus-compatible and Loki destinations.
 std::string OldSamplesMessage(std::string_view exporter, std::string_view reason);
+std::string OldLogsMessage(std::string_view exporter, std::string_view reason);
 
 }  // namespace sluice::backfill

@@ -151,6 +151,7 @@ std::string FormatSummary(std::string_view command, const Summary& s) {
   out += " retried_items=" + std::to_string(s.retried_items);
   out += " dead_lettered_items=" + std::to_string(s.dead_lettered_items);
   out += " rejected_items=" + std::to_string(s.rejected_items);
+  out += " unsupported_items=" + std::to_string(s.unsupported_items);
   out += " seconds=" + Number(s.seconds, 3);
   out += " items_per_second=" + Number(s.seconds > 0 ? s.items / s.seconds : 0, 0);
   out += std::string(" resumed=") + (s.resumed ? "true" : "false");
@@ -158,6 +159,13 @@ std::string FormatSummary(std::string_view command, const Summary& s) {
          std::to_string(s.checkpoint.byte_offset);
   if (!s.reason.empty()) out += " reason=" + Quote(s.reason);
   return out;
+}
+
+std::string FailureLine(std::string_view command, std::string_view reason) {
+  Summary s;
+  s.outcome = Outcome::kFailure;
+  s.reason = reason;
+  return FormatSummary(command, s);
 }
 
 Result<std::optional<Checkpoint::Saved>> Checkpoint::Load() const {
@@ -204,13 +212,17 @@ Summary Feed(Source& source,
     summary.retried_items = p.retried_items;
     summary.dead_lettered_items = p.dead_lettered_items;
     summary.rejected_items = p.rejected_items;
+    summary.unsupported_items = p.unsupported_items;
     summary.skipped_items = source.skipped_items();
     summary.bytes_read = source.bytes_read();
     summary.seconds = std::chrono::duration<double>(SteadyClock::now() - started).count();
-    if (outcome == Outcome::kSuccess && (p.dead_lettered_items > 0 || p.rejected_items > 0)) {
+    if (outcome == Outcome::kSuccess &&
+        (p.dead_lettered_items > 0 || p.rejected_items > 0 || p.unsupported_items > 0)) {
       outcome = Outcome::kPartial;
-      reason = std::to_string(p.dead_lettered_items) + " items dead-lettered and " +
-               std::to_string(p.rejected_items) + " refused by the destination";
+      reason = std::to_string(p.dead_lettered_items) + " items dead-lettered, " +
+               std::to_string(p.rejected_items) + " refused by the destination, " +
+               std::to_string(p.unsupported_items) +
+               " of a signal or encoding the exporter cannot send";
     }
     summary.outcome = outcome;
     summary.reason = std::move(reason);
@@ -247,8 +259,12 @@ Summary Feed(Source& source,
   uint64_t paced = 0;  // items or bytes fed, for --rate
   Outcome outcome = Outcome::kSuccess;
   std::string reason;
+  // Past the last batch handed to the exporter (or dropped by a
+  // processor): what the source read beyond it was never sent, whatever
+  // made the run stop there.
+  log::Position taken = source.position();
   auto save = [&](bool finished) {
-    summary.checkpoint = exporter.Checkpoint(source.position());
+    summary.checkpoint = exporter.Checkpoint(taken);
     Status st = checkpoint.Save(summary.checkpoint, finished);
     if (!st.ok() && outcome == Outcome::kSuccess) {
       outcome = Outcome::kFailure;
@@ -271,14 +287,12 @@ Summary Feed(Source& source,
     if (!*more) break;
     // Processors change or drop what is sent; a dropped batch is done.
     bool dropped = false;
+    Status refused;
     for (const auto& p : processors) {
       processed = {};
-      Status st = p->Process(
-          {batch.signal, batch.encoding, batch.payload, batch.items, batch.tenant}, &processed);
-      if (!st.ok()) {
-        dropped = true;  // refused by a processor's error_mode: propagate
-        break;
-      }
+      refused = p->Process({batch.signal, batch.encoding, batch.payload, batch.items, batch.tenant},
+                           &processed);
+      if (!refused.ok()) break;  // a condition failed under error_mode: propagate
       if (processed.changed) {
         batch.payload.swap(processed.payload);
         batch.items = processed.items;
@@ -287,6 +301,11 @@ Summary Feed(Source& source,
           break;
         }
       }
+    }
+    if (!refused.ok()) {
+      outcome = Outcome::kFailure;
+      reason = "a processor refused a batch: " + refused.message();
+      break;
     }
     if (!dropped) {
       if (options.rate > 0) {
@@ -316,6 +335,7 @@ Summary Feed(Source& source,
         break;
       }
     }
+    taken = source.position();
     if (SteadyClock::now() >= next_checkpoint) {
       // What the exporter holds open goes out, as a live exporter's does
       // when it has caught up: nothing waits longer than an interval.

@@ -35,6 +35,7 @@ struct Summary {
   uint64_t retried_items = 0;
   uint64_t dead_lettered_items = 0;
   uint64_t rejected_items = 0;
+  uint64_t unsupported_items = 0;  // of a signal or encoding the exporter cannot send
   double seconds = 0;
   bool resumed = false;  // continued from a checkpoint
   log::Position checkpoint;
@@ -43,6 +44,8 @@ struct Summary {
 // The final line: `backfill result=success items=... seconds=...`, every
 // value a word or a quoted string.
 std::string FormatSummary(std::string_view command, const Summary& s);
+// The summary line of a run that could not start.
+std::string FailureLine(std::string_view command, std::string_view reason);
 
 // Live progress: on a terminal a bar redrawn in place (percent and ETA when
 // the input's size is known), else a plain line every `interval`; nothing

@@ -95,7 +95,7 @@ Status LineInput::SkipTo(uint64_t offset) {
     buf_.clear();
     buf_pos_ = 0;
     SLUICE_ASSIGN_OR_RETURN(bool more, Fill());
-    if (!more) return Status::Ok();
+    if (!more) return Status::Ok();  // shorter: offset() tells
   }
   buf_pos_ += offset - offset_;
   offset_ = offset;

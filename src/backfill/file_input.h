@@ -26,7 +26,8 @@ class LineInput {
   LineInput& operator=(const LineInput&) = delete;
 
   // Continues at content offset `offset`, which must be a line's start:
-  // a plain file seeks; a compressed one is decompressed up to it.
+  // a plain file seeks; a compressed one is decompressed up to it. A file
+  // shorter than that stops at its end (offset() then says where).
   Status SkipTo(uint64_t offset);
   // The next whole lines, at most about `max_bytes` (one longer line whole,
   // up to max_line_bytes), each ending in '\n' but perhaps the file's last.

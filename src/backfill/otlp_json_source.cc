@@ -1,5 +1,8 @@
 #include "backfill/otlp_json_source.h"
 
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 #include <algorithm>
 
 #include "wire/otlp/inspect.h"
@@ -8,19 +11,15 @@
 namespace sluice::backfill {
 namespace {
 
-void SplitName(const std::string& path, std::string* stem, std::string* ext) {
-  const std::string base =
-      path.substr(path.rfind('/') == std::string::npos ? 0 : path.rfind('/') + 1);
-  const size_t dot = base.find('.');
-  const size_t dir_len = path.size() - base.size();
-  if (dot == std::string::npos || dot == 0) {
-    *stem = path;
-    ext->clear();
-  } else {
-    *stem = path.substr(0, dir_len + dot);
-    *ext = base.substr(dot);
-  }
+// A file of the set as positions name it: by its name, so that files
+// rotated away or deleted between runs move no other file's positions.
+uint64_t FileId(const std::string& path) {
+  const std::string_view name = std::string_view(path).substr(path.rfind('/') + 1);
+  return XXH3_64bits(name.data(), name.size()) & ~(uint64_t{1} << 63);
 }
+
+// The position past the set's last file.
+constexpr uint64_t kEndOfSet = UINT64_MAX;
 
 // The signal of an OTLP/JSON request by its top-level key; false for none.
 bool SignalOf(std::string_view line, log::Signal* signal) {
@@ -62,25 +61,17 @@ bool Blank(std::string_view line) {
 
 Result<std::vector<std::string>> OtlpJsonSource::RotatedSet(io::FileSystem& fs,
                                                             const std::string& path) {
-  std::string stem, ext;
-  SplitName(path, &stem, &ext);
+  SLUICE_ASSIGN_OR_RETURN(std::vector<std::string> names, io::RotatedCopies(fs, path));
+  std::vector<std::string> files;
   const std::string dir = io::DirName(path);
-  const std::string prefix =
-      stem.substr(stem.rfind('/') == std::string::npos ? 0 : stem.rfind('/') + 1) + "-";
-  SLUICE_ASSIGN_OR_RETURN(std::vector<std::string> names, fs.ListDir(dir.empty() ? "." : dir));
-  std::vector<std::string> backups;
-  for (const auto& n : names) {
-    if (n.size() > prefix.size() + ext.size() && n.starts_with(prefix) && n.ends_with(ext) &&
-        n.find(".tmp") == std::string::npos) {
-      backups.push_back(io::JoinPath(dir, n));
-    }
+  for (const auto& n : names) files.push_back(dir.empty() ? n : io::JoinPath(dir, n));
+  if (fs.Exists(path)) files.push_back(path);
+  if (files.empty()) {
+    const io::RotatedName name = io::SplitRotatedName(path);
+    return Status::NotFound(path + ": no such file, and no rotated files " + name.stem + "-*" +
+                            name.ext);
   }
-  std::sort(backups.begin(), backups.end());
-  if (fs.Exists(path)) backups.push_back(path);
-  if (backups.empty()) {
-    return Status::NotFound(path + ": no such file, and no rotated files " + prefix + "*" + ext);
-  }
-  return backups;
+  return files;
 }
 
 Result<std::unique_ptr<OtlpJsonSource>> OtlpJsonSource::Open(io::FileSystem& fs, Options options) {
@@ -113,21 +104,34 @@ Status OtlpJsonSource::OpenFile(size_t index) {
 }
 
 Status OtlpJsonSource::Seek(const log::Position& at) {
-  if (at.segment >= files_.size()) return OpenFile(files_.size());
+  if (at.segment == kEndOfSet) return OpenFile(files_.size());
+  size_t index = 0;
+  while (index < files_.size() && FileId(files_[index]) != at.segment) ++index;
+  if (index == files_.size()) {
+    return Status::FailedPrecondition(
+        "the file the checkpoint stands in is no longer in the set of " + options_.path +
+        " (deleted or renamed since): start over with --restart");
+  }
   done_bytes_ = 0;
-  for (size_t i = 0; i < at.segment; ++i) {
+  for (size_t i = 0; i < index; ++i) {
     SLUICE_ASSIGN_OR_RETURN(uint64_t size, fs_.FileSize(files_[i]));
     done_bytes_ += size;
   }
-  SLUICE_RETURN_IF_ERROR(OpenFile(at.segment));
+  SLUICE_RETURN_IF_ERROR(OpenFile(index));
   resumed_in_file_ = at.byte_offset > 0;
   SLUICE_RETURN_IF_ERROR(input_->SkipTo(at.byte_offset));
+  if (input_->offset() != at.byte_offset) {
+    return Status::FailedPrecondition(files_[index] + " is shorter than the checkpoint (" +
+                                      std::to_string(at.byte_offset) +
+                                      " bytes): it changed since; start over with --restart");
+  }
   rest_offset_ = input_->offset();
   return Status::Ok();
 }
 
 log::Position OtlpJsonSource::position() const {
-  return {file_, input_ ? rest_offset_ : 0, record_};
+  if (file_ >= files_.size()) return {kEndOfSet, 0, record_};
+  return {FileId(files_[file_]), rest_offset_, record_};
 }
 
 uint64_t OtlpJsonSource::bytes_read() const {
@@ -171,7 +175,7 @@ Status OtlpJsonSource::TakeLine(std::string_view line, uint64_t offset) {
     batch_.items = 0;
     batch_.min_event_unix_nanos = ins.min_time_unix_nano;
     batch_.max_event_unix_nanos = ins.max_time_unix_nano;
-    batch_.start = {file_, offset, record_};
+    batch_.start = {FileId(files_[file_]), offset, record_};
     open_ = true;
   }
   batch_.payload.append(proto_);

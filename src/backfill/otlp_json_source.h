@@ -19,8 +19,12 @@ namespace sluice::backfill {
 // that straddles an end is sent whole. A line that is not an OTLP request
 // is an error naming the file and line.
 //
-// Positions: segment numbers the file in the set (as listed at the run's
-// start, in name order), byte_offset the content offset of a line start.
+// Positions: segment names the file of the set (a hash of its name, so a
+// file rotated or deleted between runs moves no other's positions),
+// byte_offset the content offset of a line start. A resumed run whose file
+// is gone or shorter than its offset stops with an error. The set is listed
+// when a run starts: a set the `file` exporter still writes is read as it
+// stood then.
 class OtlpJsonSource final : public Source {
  public:
   struct Options {
@@ -30,8 +34,8 @@ class OtlpJsonSource final : public Source {
     size_t batch_bytes = 1 << 20;
   };
   static Result<std::unique_ptr<OtlpJsonSource>> Open(io::FileSystem& fs, Options options);
-  // The files of a rotated set, oldest first; the error names what is
-  // missing.
+  // The files of a rotated set (io::RotatedCopies, then the file), oldest
+  // first; the error names what is missing.
   static Result<std::vector<std::string>> RotatedSet(io::FileSystem& fs, const std::string& path);
 
   Status Seek(const log::Position& at) override;

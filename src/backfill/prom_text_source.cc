@@ -23,7 +23,17 @@ PromTextSource::PromTextSource(Options options, std::unique_ptr<LineInput> input
 
 Status PromTextSource::Seek(const log::Position& at) {
   resumed_ = at.byte_offset > 0;
-  return input_->SkipTo(at.byte_offset);
+  SLUICE_RETURN_IF_ERROR(input_->SkipTo(at.byte_offset));
+  if (input_->offset() != at.byte_offset) {
+    return Status::FailedPrecondition(options_.path + " is shorter than the checkpoint (" +
+                                      std::to_string(at.byte_offset) +
+                                      " bytes): it changed since; start over with --restart");
+  }
+  return Status::Ok();
+}
+
+std::string PromTextSource::Note() const {
+  return resumed_ ? " (lines counted from where this run began)" : "";
 }
 
 bool PromTextSource::OnSample(const wire::prom::ExpositionSample& s) {
@@ -57,6 +67,7 @@ bool PromTextSource::OnSample(const wire::prom::ExpositionSample& s) {
   if (!s.has_timestamp) {
     error_ = Status::InvalidArgument(
         options_.path + ": line " + std::to_string(parser_.lines()) +
+        (resumed_ ? " (counted from where this run began)" : "") +
         ": a sample without a timestamp (a history file needs one on every sample)");
     return false;
   }
@@ -83,7 +94,7 @@ Result<bool> PromTextSource::Next(InputBatch* out) {
           if (!stopped && !OnSample(s)) stopped = true;
         });
         if (!error_.ok()) return error_;
-        if (!st.ok()) return Status::InvalidArgument(options_.path + ": " + st.message());
+        if (!st.ok()) return Status::InvalidArgument(options_.path + ": " + st.message() + Note());
       }
       break;
     }
@@ -91,7 +102,7 @@ Result<bool> PromTextSource::Next(InputBatch* out) {
       if (!stopped && !OnSample(s)) stopped = true;
     });
     if (!error_.ok()) return error_;
-    if (!st.ok()) return Status::InvalidArgument(options_.path + ": " + st.message());
+    if (!st.ok()) return Status::InvalidArgument(options_.path + ": " + st.message() + Note());
   }
   if (batcher_.empty()) return false;
   batcher_.Take(out);

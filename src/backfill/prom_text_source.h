@@ -48,6 +48,8 @@ class PromTextSource final : public Source {
   PromTextSource(Options options, std::unique_ptr<LineInput> input);
   // One sample line's sample; false stops the parse (error_ says why).
   bool OnSample(const wire::prom::ExpositionSample& s);
+  // Said after a line number when the run did not begin at the file's start.
+  std::string Note() const;
 
   const Options options_;
   std::unique_ptr<LineInput> input_;

@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "wire/compression.h"
+#include "wire/proto_reader.h"
 
 namespace sluice::backfill {
 namespace {
@@ -54,20 +55,46 @@ RemoteReadSource::RemoteReadSource(Options options, std::unique_ptr<net::HttpCli
     for (const auto& m : s.matchers()) q.push_back({TypeOf(m.op), m.name, m.value});
     queries_.push_back(std::move(q));
   }
-  const int64_t span = options_.range.end_ms - options_.range.start_ms;
-  slices_ = static_cast<uint64_t>(span / options_.slice_ms) + 1;
+  Rebase(options_.range.start_ms);
+}
+
+void RemoteReadSource::Rebase(int64_t base_ms) {
+  base_ms_ = base_ms;
+  slices_ = base_ms_ > options_.range.end_ms
+                ? 0
+                : static_cast<uint64_t>((options_.range.end_ms - base_ms_) / options_.slice_ms) + 1;
+}
+
+int64_t RemoteReadSource::SliceStart(uint64_t request) const {
+  return base_ms_ + static_cast<int64_t>(request / queries_.size()) * options_.slice_ms;
 }
 
 Status RemoteReadSource::Seek(const log::Position& at) {
-  request_ = at.segment;
-  skip_series_ = at.byte_offset;
+  // Slices start again at the checkpoint's, whatever --start says now (a
+  // relative one has moved since).
+  Rebase(std::max(options_.range.start_ms, static_cast<int64_t>(at.segment)));
+  request_ = std::min<uint64_t>(at.byte_offset >> kSelectorShift, queries_.size() - 1);
+  skip_series_ = at.byte_offset & ((uint64_t{1} << kSelectorShift) - 1);
   fetched_ = false;
   return Status::Ok();
 }
 
+log::Position RemoteReadSource::Where(uint64_t request, uint64_t series) const {
+  return {static_cast<uint64_t>(SliceStart(request)),
+          (request % queries_.size()) << kSelectorShift | series, record_};
+}
+
 log::Position RemoteReadSource::position() const {
   // Between batches: the next series of the current request.
-  return {request_, fetched_ ? series_ : skip_series_, record_};
+  return Where(request_, fetched_ ? series_ : skip_series_);
+}
+
+void RemoteReadSource::Interrupt() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    interrupted_ = true;
+  }
+  cv_.notify_all();
 }
 
 RemoteReadSource::~RemoteReadSource() {
@@ -80,9 +107,8 @@ RemoteReadSource::~RemoteReadSource() {
 }
 
 RemoteReadSource::Answer RemoteReadSource::Get(uint64_t index) {
-  const uint64_t slice = index / queries_.size();
   const auto& query = queries_[index % queries_.size()];
-  const int64_t start = options_.range.start_ms + static_cast<int64_t>(slice) * options_.slice_ms;
+  const int64_t start = SliceStart(index);
   const int64_t end = std::min(options_.range.end_ms, start + options_.slice_ms - 1);
   std::string request;
   wire::prom::EncodeReadRequest(
@@ -96,7 +122,14 @@ RemoteReadSource::Answer RemoteReadSource::Get(uint64_t index) {
   Answer answer;
   Status last;
   for (int attempt = 0; attempt < options_.attempts; ++attempt) {
-    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(500 << attempt));
+    if (attempt > 0) {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (cv_.wait_for(lock, std::chrono::milliseconds(500 << attempt),
+                       [&] { return interrupted_ || stopping_; })) {
+        answer.status = Status::Unavailable("interrupted");
+        return answer;
+      }
+    }
     Result<net::HttpReply> reply = client_->Post(path_, compressed, headers);
     ++requests_;
     if (!reply.ok()) {
@@ -162,7 +195,12 @@ RemoteReadSource::Answer RemoteReadSource::Await(uint64_t index) {
     wanted_ = index;
     cv_.notify_all();
   }
-  cv_.wait(lock, [&] { return ready_ && ready_->first == index; });
+  cv_.wait(lock, [&] { return interrupted_ || (ready_ && ready_->first == index); });
+  if (!(ready_ && ready_->first == index)) {
+    Answer answer;
+    answer.status = Status::Unavailable("interrupted");
+    return answer;
+  }
   Answer answer = std::move(ready_->second);
   ready_.reset();
   if (index + 1 < slices_ * queries_.size()) {
@@ -178,11 +216,48 @@ Status RemoteReadSource::Fetch() {
   bytes_read_ += answer.wire_bytes;
   series_ = 0;
   batch_series_ = 0;
+  slice_start_ms_ = SliceStart(request_);
+  slice_end_ms_ = std::min(options_.range.end_ms, slice_start_ms_ + options_.slice_ms - 1);
   streamed_ = answer.streamed;
   body_ = std::move(answer.body);
   rest_ = body_;
+  series_rest_ = {};
   if (streamed_) decoder_.Reset();
   fetched_ = true;
+  return Status::Ok();
+}
+
+Status RemoteReadSource::NextSampledSeries() {
+  // ReadResponse.results (1) → QueryResult.timeseries (1), walked one
+  // series a call so that a batch ends wherever it fills.
+  while (series_rest_.empty() && !rest_.empty()) {
+    wire::ProtoReader response(rest_);
+    if (!response.Next()) {
+      return Status::InvalidArgument(std::string("malformed ReadResponse: ") +
+                                     (response.error() ? response.error() : "truncated"));
+    }
+    rest_.remove_prefix(response.raw_field().size());
+    if (response.field() == wire::prom::field::kReadResults &&
+        response.Is(wire::WireType::kLengthDelimited)) {
+      series_rest_ = response.bytes();
+    }
+  }
+  while (!series_rest_.empty()) {
+    wire::ProtoReader result(series_rest_);
+    if (!result.Next()) {
+      return Status::InvalidArgument(std::string("malformed QueryResult: ") +
+                                     (result.error() ? result.error() : "truncated"));
+    }
+    series_rest_.remove_prefix(result.raw_field().size());
+    if (result.field() != wire::prom::field::kResultTimeseries ||
+        !result.Is(wire::WireType::kLengthDelimited)) {
+      continue;
+    }
+    SLUICE_RETURN_IF_ERROR(wire::prom::internal::DecodeTimeSeries(result.bytes(), &sampled_labels_,
+                                                                  &sampled_samples_));
+    OnSeries(sampled_labels_, sampled_samples_);
+    return Status::Ok();
+  }
   return Status::Ok();
 }
 
@@ -195,7 +270,9 @@ void RemoteReadSource::OnSeries(std::span<const wire::prom::LabelView> labels,
   labels_.Sort();
   batcher_.BeginSeries(labels_);
   for (const auto& s : samples) {
-    if (!options_.range.Contains(s.timestamp_ms)) {
+    // The request's own slice: a server that answers whole chunks past its
+    // ends would otherwise have a sample sent twice, by two slices.
+    if (s.timestamp_ms < slice_start_ms_ || s.timestamp_ms > slice_end_ms_) {
       ++skipped_;
       continue;
     }
@@ -224,14 +301,16 @@ Result<bool> RemoteReadSource::Next(InputBatch* out) {
         if (!st.ok())
           return Status::InvalidArgument("remote read " + options_.url + ": " + st.message());
       }
-    } else if (!rest_.empty()) {
-      Status st = wire::prom::ForEachSampledSeries(rest_, on_series);
-      rest_ = {};
-      if (!st.ok())
-        return Status::InvalidArgument("remote read " + options_.url + ": " + st.message());
+    } else {
+      while ((!rest_.empty() || !series_rest_.empty()) && !batcher_.Full()) {
+        Status st = NextSampledSeries();
+        if (!st.ok()) {
+          return Status::InvalidArgument("remote read " + options_.url + ": " + st.message());
+        }
+      }
     }
-    const log::Position start{request_, batch_series_, record_};
-    if (rest_.empty()) {
+    const log::Position start = Where(request_, batch_series_);
+    if (rest_.empty() && series_rest_.empty()) {
       // This request is done; the next batch begins with the next one.
       ++request_;
       fetched_ = false;
@@ -246,11 +325,7 @@ Result<bool> RemoteReadSource::Next(InputBatch* out) {
     record_ += out->items;
     return true;
   }
-  if (batcher_.empty()) return false;
-  batcher_.Take(out);
-  out->start = {request_, 0, record_};
-  record_ += out->items;
-  return true;
+  return false;
 }
 
 }  // namespace sluice::backfill

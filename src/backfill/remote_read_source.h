@@ -26,10 +26,14 @@ namespace sluice::backfill {
 // decoding. Memory: two answers at a time (each up to max_reply_bytes),
 // plus the batch built.
 //
-// Positions: segment = slice × selectors + selector, byte_offset = the
-// ordinal of the series (as the server sends them: sorted by labels) in
-// that request's answer at which a batch begins; resuming asks for the same
-// slice again and skips the series before it.
+// Positions: segment = the start of a slice (ms since the epoch),
+// byte_offset = the selector's index << 40 | the ordinal of the series (as
+// the server sends them: sorted by labels) in that request's answer at
+// which a batch begins. Resuming asks for the same slice again, skips the
+// series before it, and slices from there on, whatever the range's start
+// says by then (a relative --start has moved). Samples outside a request's
+// own slice are left out, so none is sent by two slices. A series that two
+// selectors match is sent by each.
 class RemoteReadSource final : public Source {
  public:
   struct Options {
@@ -52,6 +56,7 @@ class RemoteReadSource final : public Source {
   Status Seek(const log::Position& at) override;
   Result<bool> Next(InputBatch* out) override;
   log::Position position() const override;
+  void Interrupt() override;
   uint64_t bytes_read() const override { return bytes_read_; }
   // Progress is measured in requests: "bytes" are requests done × 1 MiB.
   uint64_t total_bytes() const override { return 0; }
@@ -79,6 +84,14 @@ class RemoteReadSource final : public Source {
   Answer Await(uint64_t index);
   // Sets up the decoding of request_'s answer.
   Status Fetch();
+  // A sampled answer's next series, into OnSeries.
+  Status NextSampledSeries();
+  // Slices from `base_ms` on.
+  void Rebase(int64_t base_ms);
+  int64_t SliceStart(uint64_t request) const;
+  log::Position Where(uint64_t request, uint64_t series) const;
+
+  static constexpr int kSelectorShift = 40;
   // The series of the current answer, one at a time.
   void OnSeries(std::span<const wire::prom::LabelView> labels,
                 std::span<const wire::prom::Sample> samples);
@@ -93,9 +106,11 @@ class RemoteReadSource final : public Source {
   std::optional<uint64_t> fetching_;  // under way
   std::optional<std::pair<uint64_t, Answer>> ready_;
   bool stopping_ = false;
+  bool interrupted_ = false;
   std::thread fetcher_;
   std::vector<std::vector<wire::prom::LabelMatcher>> queries_;
-  uint64_t slices_ = 0;
+  int64_t base_ms_ = 0;  // the first slice's start
+  uint64_t slices_ = 0;  // from base_ms_ to the range's end
 
   uint64_t request_ = 0;       // the current request's index
   bool fetched_ = false;       // its answer is in body_
@@ -103,7 +118,12 @@ class RemoteReadSource final : public Source {
   uint64_t series_ = 0;        // series of it seen so far
   uint64_t batch_series_ = 0;  // the first series of the batch built
   std::string body_;
-  std::string_view rest_;  // of body_, not fed yet
+  std::string_view rest_;         // of body_, not fed yet
+  std::string_view series_rest_;  // sampled: of the QueryResult being read
+  std::vector<wire::prom::LabelView> sampled_labels_;
+  std::vector<wire::prom::Sample> sampled_samples_;
+  int64_t slice_start_ms_ = 0;  // of the request being read
+  int64_t slice_end_ms_ = 0;
   bool streamed_ = false;
   wire::prom::ChunkedReadDecoder decoder_;
   std::string scratch_;

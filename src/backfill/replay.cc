@@ -1,5 +1,6 @@
 #include "backfill/replay.h"
 
+#include <simdjson.h>
 #include <unistd.h>
 
 #include <thread>
@@ -9,6 +10,7 @@
 #include "net/http_client.h"
 #include "net/http_fields.h"
 #include "pipeline/service_config.h"
+#include "wire/otlp/common.h"
 
 namespace sluice::backfill {
 namespace {
@@ -17,51 +19,45 @@ constexpr std::string_view kStart = "/api/v1/replay/start";
 constexpr std::string_view kStatus = "/api/v1/replay/status";
 constexpr std::string_view kCancel = "/api/v1/replay/cancel";
 
-std::string Base64(std::string_view in) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    const uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
-    for (int s = 18; s >= 0; s -= 6) out += kAlphabet[(v >> s) & 63];
-  }
-  if (i < in.size()) {
-    uint32_t v = uint8_t(in[i]) << 16;
-    if (i + 1 < in.size()) v |= uint8_t(in[i + 1]) << 8;
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += i + 1 < in.size() ? kAlphabet[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
-
 std::string JsonString(std::string_view s) {
   std::string out = "\"";
   AppendJsonEscaped(out, s);
   return out + "\"";
 }
 
-// A number field of the flat JSON objects the status route answers.
-uint64_t JsonNumber(std::string_view json, std::string_view key) {
-  const std::string needle = "\"" + std::string(key) + "\":";
-  const size_t at = json.find(needle);
-  if (at == std::string_view::npos) return 0;
-  return std::strtoull(std::string(json.substr(at + needle.size(), 24)).c_str(), nullptr, 10);
-}
+// A status answer (or an error's), as the admin API writes it.
+struct StatusAnswer {
+  std::string state;  // "running", "finished"; "" when unreadable
+  Snapshot snapshot;
+  int exit_code = 0;
+  std::string summary;
+  std::string error;
+};
 
-// A string field of the same (its escapes \" and \\ undone).
-std::string JsonText(std::string_view json, std::string_view key) {
-  const std::string needle = "\"" + std::string(key) + "\":\"";
-  size_t at = json.find(needle);
-  if (at == std::string_view::npos) return "";
-  std::string out;
-  for (at += needle.size(); at < json.size() && json[at] != '"'; ++at) {
-    if (json[at] == '\\' && at + 1 < json.size()) ++at;
-    out += json[at];
-  }
-  return out;
+StatusAnswer ParseStatus(std::string_view json) {
+  StatusAnswer a;
+  simdjson::dom::parser parser;
+  simdjson::padded_string padded(json);
+  simdjson::dom::object object;
+  if (parser.parse(padded).get(object) != simdjson::SUCCESS) return a;
+  auto text = [&](const char* key) {
+    std::string_view v;
+    return object[key].get_string().get(v) == simdjson::SUCCESS ? std::string(v) : "";
+  };
+  auto number = [&](const char* key) {
+    uint64_t v = 0;
+    return object[key].get_uint64().get(v) == simdjson::SUCCESS ? v : 0;
+  };
+  a.state = text("state");
+  a.snapshot.items = number("items");
+  a.snapshot.retried_items = number("retried_items");
+  a.snapshot.failed_items = number("failed_items");
+  a.snapshot.bytes_read = number("bytes_read");
+  a.snapshot.total_bytes = number("total_bytes");
+  a.exit_code = static_cast<int>(number("exit_code"));
+  a.summary = text("summary");
+  a.error = text("error");
+  return a;
 }
 
 std::string QueryOf(const Args& args) {
@@ -70,6 +66,8 @@ std::string QueryOf(const Args& args) {
   if (!args.end.empty()) q += "&end=" + net::PercentEncode(args.end);
   if (args.restart) q += "&restart=true";
   if (!args.rate.empty()) q += "&rate=" + net::PercentEncode(args.rate);
+  for (const auto& p : args.processors) q += "&processor=" + net::PercentEncode(p);
+  q += "&checkpoint_interval=" + net::PercentEncode(args.checkpoint_interval);
   return q;
 }
 
@@ -91,7 +89,7 @@ class ReplayModule final : public pipeline::Module {
     }
     for (auto& [id, r] : jobs) {
       r->stop.store(true);
-      r->job->fed->Interrupt();
+      r->job->Interrupt();
     }
     for (auto& [id, r] : jobs) {
       if (r->thread.joinable()) r->thread.join();
@@ -135,6 +133,8 @@ class ReplayModule final : public pipeline::Module {
       if (k == "end") args.end = v;
       if (k == "rate") args.rate = v;
       if (k == "restart") args.restart = v == "true" || v == "1";
+      if (k == "processor") args.processors.push_back(v);
+      if (k == "checkpoint_interval") args.checkpoint_interval = v;
     }
     if (args.exporter.empty()) return Error(400, "exporter is required");
     std::lock_guard<std::mutex> lock(mu_);
@@ -147,7 +147,7 @@ class ReplayModule final : public pipeline::Module {
     if (request.path == kCancel) {
       if (it == jobs_.end()) return Error(404, "no replay of exporter " + args.exporter);
       it->second->stop.store(true);
-      it->second->job->fed->Interrupt();
+      it->second->job->Interrupt();
       return net::HttpResponse::Json(202, "{\"state\":\"stopping\"}");
     }
     if (args.start.empty()) return Error(400, "start is required");
@@ -225,16 +225,21 @@ pipeline::ModuleType ReplayModuleType() {
 }
 
 int RunReplay(const Args& args, const pipeline::Catalog& catalog, std::ostream& out,
-              std::ostream& err, const std::atomic<bool>& stop, const ExporterHook& hook) {
+              std::ostream& err, const std::atomic<bool>& stop, const JobHook& hook) {
   Args offline = args;
   offline.from = "log";
   if (args.offline) return RunBackfill(offline, catalog, out, err, stop, hook);
 
+  auto fail = [&](const std::string& why) {
+    err << "replay: " << why << "\n";
+    out << FailureLine("replay", why) << "\n";
+    return static_cast<int>(Outcome::kFailure);
+  };
   config::Context ctx(args.config);
   std::optional<pipeline::ServiceConfig> cfg =
       pipeline::LoadServiceConfig(args.config, ctx, catalog);
   for (const auto& e : ctx.errors()) err << e.ToString() << "\n";
-  if (!cfg) return static_cast<int>(Outcome::kFailure);
+  if (!cfg) return fail("the configuration has errors (above)");
   const std::string admin =
       args.admin.empty() ? cfg->service.telemetry.metrics.address : args.admin;
   net::Headers headers;
@@ -242,16 +247,14 @@ int RunReplay(const Args& args, const pipeline::Catalog& catalog, std::ostream& 
   if (auth.bearer_token) {
     headers.emplace_back("Authorization", "Bearer " + *auth.bearer_token);
   } else if (auth.basic) {
-    headers.emplace_back("Authorization",
-                         "Basic " + Base64(auth.basic->username + ":" + auth.basic->password));
+    std::string credentials = "Basic ";
+    wire::otlp::AppendBase64(credentials, auth.basic->username + ":" + auth.basic->password);
+    headers.emplace_back("Authorization", credentials);
   }
   std::string path;
   Result<std::unique_ptr<net::HttpClient>> client =
       net::HttpClient::ForUrl("http://" + admin, std::chrono::seconds(10), headers, &path);
-  if (!client.ok()) {
-    err << "replay: admin address " << admin << ": " << client.status().message() << "\n";
-    return static_cast<int>(Outcome::kFailure);
-  }
+  if (!client.ok()) return fail("admin address " + admin + ": " + client.status().message());
   Result<net::HttpReply> started = (*client)->Post(std::string(kStart) + QueryOf(args), "", {});
   if (!started.ok()) {
     err << "replay: no sluice answers at " << admin << " (" << started.status().message()
@@ -259,25 +262,18 @@ int RunReplay(const Args& args, const pipeline::Catalog& catalog, std::ostream& 
     return RunBackfill(offline, catalog, out, err, stop, hook);
   }
   if (started->status != 202) {
-    const std::string why = JsonText(started->body, "error");
-    err << "replay: " << admin << " answered " << started->status << ": "
-        << (why.empty() ? started->body : why) << "\n";
-    return static_cast<int>(Outcome::kFailure);
+    const std::string why = ParseStatus(started->body).error;
+    return fail(admin + " answered " + std::to_string(started->status) + ": " +
+                (why.empty() ? started->body : why));
   }
   err << "replay: running in the sluice at " << admin << "\n";
   const std::string status_route =
       std::string(kStatus) + "?exporter=" + net::PercentEncode(args.exporter);
   std::mutex mu;
-  std::string last;  // the last status answer
+  Snapshot last;  // of the last status answer
   auto snapshot = [&] {
     std::lock_guard<std::mutex> lock(mu);
-    Snapshot s;
-    s.items = JsonNumber(last, "items");
-    s.retried_items = JsonNumber(last, "retried_items");
-    s.failed_items = JsonNumber(last, "failed_items");
-    s.bytes_read = JsonNumber(last, "bytes_read");
-    s.total_bytes = JsonNumber(last, "total_bytes");
-    return s;
+    return last;
   };
   ProgressOptions progress;
   Result<std::chrono::nanoseconds> interval = ParseDuration(args.progress_interval);
@@ -301,21 +297,19 @@ int RunReplay(const Args& args, const pipeline::Catalog& catalog, std::ostream& 
     if (!reply.ok() || reply->status != 200) {
       if (++failures >= 10) {
         printer.Stop();
-        err << "replay: lost the sluice at " << admin << "\n";
-        return static_cast<int>(Outcome::kFailure);
+        return fail("lost the sluice at " + admin + " (the job may go on there)");
       }
     } else {
       failures = 0;
+      const StatusAnswer answer = ParseStatus(reply->body);
       {
         std::lock_guard<std::mutex> lock(mu);
-        last = reply->body;
+        last = answer.snapshot;
       }
-      if (JsonText(reply->body, "state") == "finished") {
+      if (answer.state == "finished") {
         printer.Stop();
-        const std::string summary = JsonText(reply->body, "summary");
-        const int code = static_cast<int>(JsonNumber(reply->body, "exit_code"));
-        out << summary << "\n";
-        return code;
+        out << answer.summary << "\n";
+        return answer.exit_code;
       }
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(250));

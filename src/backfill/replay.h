@@ -19,7 +19,7 @@ namespace sluice::backfill {
 // the log directly (RunBackfill from "log"), which only a stopped sluice
 // allows. Exit codes as RunBackfill's.
 int RunReplay(const Args& args, const pipeline::Catalog& catalog, std::ostream& out,
-              std::ostream& err, const std::atomic<bool>& stop, const ExporterHook& hook);
+              std::ostream& err, const std::atomic<bool>& stop, const JobHook& hook);
 
 // The admin API of replays in a running sluice, one job per exporter at a
 // time, each on a thread of its own with a fed exporter of its own (the live

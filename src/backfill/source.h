@@ -59,6 +59,9 @@ class Source {
   // Items read but not sent because they lie outside the time range or
   // the selectors.
   virtual uint64_t skipped_items() const = 0;
+  // From any thread (a signal's): a Next waiting on the network returns an
+  // error soon instead.
+  virtual void Interrupt() {}
 };
 
 }  // namespace sluice::backfill

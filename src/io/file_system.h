@@ -212,6 +212,19 @@ Status WriteFileAtomically(FileSystem& fs, const std::string& path, std::string_
 Result<std::string> ReadSmallFile(FileSystem& fs, const std::string& path);
 
 std::string JoinPath(std::string_view dir, std::string_view name);
+
+// A file rotated by size, as the `file` exporter rotates its output: the
+// rotated copies of `dir/<stem><ext>` are `dir/<stem>-<time><ext>`, where
+// <ext> runs from the last dot of the file's name ("" without one) and
+// <time> sorts as it passes, so name order is age order.
+struct RotatedName {
+  std::string stem;  // of the file's name, without its directory
+  std::string ext;
+};
+RotatedName SplitRotatedName(std::string_view path);
+// The names (not paths) of the rotated copies of `path`, oldest first,
+// without `path` itself and without files being written (".tmp").
+Result<std::vector<std::string>> RotatedCopies(FileSystem& fs, const std::string& path);
 std::string DirName(std::string_view path);
 
 }  // namespace sluice::io

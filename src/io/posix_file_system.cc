@@ -5,6 +5,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -296,6 +297,30 @@ FileSystem& FileSystem::Posix() {
 
 bool IsDiskFull(const Status& status) {
   return status.os_error() == ENOSPC || status.os_error() == EDQUOT;
+}
+
+RotatedName SplitRotatedName(std::string_view path) {
+  const size_t slash = path.rfind('/');
+  const std::string_view base = slash == std::string_view::npos ? path : path.substr(slash + 1);
+  const size_t dot = base.rfind('.');
+  if (dot == std::string_view::npos || dot == 0) return {std::string(base), ""};
+  return {std::string(base.substr(0, dot)), std::string(base.substr(dot))};
+}
+
+Result<std::vector<std::string>> RotatedCopies(FileSystem& fs, const std::string& path) {
+  const RotatedName name = SplitRotatedName(path);
+  const std::string dir = DirName(path);
+  SLUICE_ASSIGN_OR_RETURN(std::vector<std::string> names, fs.ListDir(dir.empty() ? "." : dir));
+  std::vector<std::string> copies;
+  const std::string prefix = name.stem + "-";
+  for (const auto& n : names) {
+    if (n.size() > prefix.size() + name.ext.size() && n.starts_with(prefix) &&
+        n.ends_with(name.ext) && n.find(".tmp") == std::string::npos) {
+      copies.push_back(n);
+    }
+  }
+  std::sort(copies.begin(), copies.end());
+  return copies;
 }
 
 std::string JoinPath(std::string_view dir, std::string_view name) {

@@ -175,6 +175,7 @@ struct FeedProgress {
   uint64_t retried_items = 0;        // items in requests sent again
   uint64_t dead_lettered_items = 0;  // given up on
   uint64_t rejected_items = 0;       // refused in partial successes
+  uint64_t unsupported_items = 0;    // of a signal or encoding it cannot send
 };
 
 // An exporter fed by its caller (ComponentSettings::feed set). Exporter's
@@ -213,9 +214,8 @@ struct ComponentSettings {
   std::vector<PipelineRef> pipelines;
   // Connectors: the pipelines they are a receiver of, with their processors.
   std::vector<PipelineRef> outputs = {};
-  // Set: the exporter is fed by its caller. Exporters that can be return a
-  // FedExporter (found by dynamic_cast); the others refuse with
-  // InvalidArgument.
+  // Set: the exporter is fed by its caller; only for types with `fed`, whose
+  // exporter is then a FedExporter (found by dynamic_cast).
   const FeedSettings* feed = nullptr;
 };
 
@@ -249,6 +249,9 @@ struct ComponentType {
   // Connectors: the signals of the pipelines they feed (`signals` are those
   // of the pipelines they read). A connector is created by create_exporter.
   std::vector<log::Signal> output_signals = {};
+  // Exporters: create_exporter with ComponentSettings::feed set returns a
+  // FedExporter (and needs no Runtime::log). Others must not be created so.
+  bool fed = false;
 };
 
 // Adds a create_sender to an exporter type built by MakeExporterType.

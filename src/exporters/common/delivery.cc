@@ -475,6 +475,8 @@ Status RequestExporter::Start() {
                                       "encoding or could not decode them.",
                                       {"exporter"})
                           .With({settings_.id});
+  unsupported_ = &unsupported;
+  unsupported_base_ = unsupported.Value();
   // Requests never mix tenants; a few tenants may fill requests at once.
   constexpr size_t kMaxOpenTenants = 8;
   auto encoder = std::make_unique<TenantSplitEncoder>(
@@ -504,7 +506,9 @@ bool RequestExporter::Drain(pipeline::Deadline deadline) {
 }
 
 pipeline::FeedProgress RequestExporter::Progress() const {
-  return loop_ ? loop_->Progress() : pipeline::FeedProgress{};
+  pipeline::FeedProgress p = loop_ ? loop_->Progress() : pipeline::FeedProgress{};
+  if (unsupported_ != nullptr) p.unsupported_items = unsupported_->Value() - unsupported_base_;
+  return p;
 }
 
 void RequestExporter::Interrupt() {

@@ -243,6 +243,17 @@ class RequestExporter final : public pipeline::Exporter, public pipeline::FedExp
   EncoderFactory make_encoder_;
   DeliveryLoop::SenderFactory make_sender_;
   std::unique_ptr<DeliveryLoop> loop_;
+  // sluice_exporter_unsupported_items_total of this exporter, and its value
+  // at Start (a fed run reports what it added).
+  telemetry::Counter* unsupported_ = nullptr;
+  uint64_t unsupported_base_ = 0;
 };
+
+// Marks a type whose exporters are RequestExporters, which `sluice backfill`
+// and `sluice replay` may feed (pipeline::ComponentType::fed).
+inline pipeline::ComponentType Feedable(pipeline::ComponentType t) {
+  t.fed = true;
+  return t;
+}
 
 }  // namespace sluice::exporters

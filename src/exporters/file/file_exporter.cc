@@ -13,19 +13,6 @@ namespace sluice::exporters::file {
 namespace {
 
 // Splits "dir/name.ext" into "name" and ".ext".
-void SplitName(const std::string& path, std::string* stem, std::string* ext) {
-  size_t slash = path.rfind('/');
-  std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
-  size_t dot = base.rfind('.');
-  if (dot == std::string::npos || dot == 0) {
-    *stem = base;
-    ext->clear();
-  } else {
-    *stem = base.substr(0, dot);
-    *ext = base.substr(dot);
-  }
-}
-
 class SpanLines final : public wire::otlp::TracesVisitor {
  public:
   explicit SpanLines(std::string* out) : out_(out) {}
@@ -170,9 +157,7 @@ Status RotatingFile::Close() {
 }
 
 std::string RotatingFile::BackupName(int attempt) const {
-  std::string stem;
-  std::string ext;
-  SplitName(path_, &stem, &ext);
+  const io::RotatedName name = io::SplitRotatedName(path_);
   int64_t now = clock_.NowUnixNanos();
   std::time_t secs = static_cast<std::time_t>(now / 1'000'000'000);
   std::tm tm;
@@ -181,27 +166,13 @@ std::string RotatingFile::BackupName(int attempt) const {
   std::snprintf(stamp, sizeof stamp, "%04d%02d%02dT%02d%02d%02d.%03dZ", tm.tm_year + 1900,
                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                 static_cast<int>((now / 1'000'000) % 1000));
-  std::string name = stem + "-" + stamp;
-  if (attempt > 0) name += "-" + std::to_string(attempt);
-  return io::JoinPath(io::DirName(path_), name + ext);
+  std::string copy = name.stem + "-" + stamp;
+  if (attempt > 0) copy += "-" + std::to_string(attempt);
+  return io::JoinPath(io::DirName(path_), copy + name.ext);
 }
 
 Result<std::vector<std::string>> RotatingFile::Backups() const {
-  std::string stem;
-  std::string ext;
-  SplitName(path_, &stem, &ext);
-  SLUICE_ASSIGN_OR_RETURN(std::vector<std::string> names, fs_.ListDir(io::DirName(path_)));
-  std::vector<std::string> backups;
-  std::string prefix = stem + "-";
-  for (const auto& n : names) {
-    if (n.size() > prefix.size() + ext.size() && n.compare(0, prefix.size(), prefix) == 0 &&
-        n.compare(n.size() - ext.size(), ext.size(), ext) == 0 &&
-        n.find(".tmp") == std::string::npos) {
-      backups.push_back(n);
-    }
-  }
-  std::sort(backups.begin(), backups.end());
-  return backups;
+  return io::RotatedCopies(fs_, path_);
 }
 
 Status RotatingFile::Rotate() {

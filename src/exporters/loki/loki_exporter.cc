@@ -440,10 +440,10 @@ pipeline::ComponentType LokiExporterType() {
             },
             [o] { return std::make_unique<LokiSender>(o); }));
       });
-  return pipeline::WithSender<LokiOptions>(
+  return Feedable(pipeline::WithSender<LokiOptions>(
       std::move(t), [](const LokiOptions& o) -> std::unique_ptr<pipeline::Sender> {
         return std::make_unique<LokiSender>(o);
-      });
+      }));
 }
 
 }  // namespace sluice::exporters::loki

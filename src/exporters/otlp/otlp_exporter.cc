@@ -234,10 +234,10 @@ pipeline::ComponentType OtlpGrpcExporterType() {
             },
             [o] { return std::make_unique<OtlpGrpcSender>(o); }));
       });
-  return pipeline::WithSender<OtlpGrpcOptions>(
+  return Feedable(pipeline::WithSender<OtlpGrpcOptions>(
       std::move(t), [](const OtlpGrpcOptions& o) -> std::unique_ptr<pipeline::Sender> {
         return std::make_unique<OtlpGrpcSender>(o);
-      });
+      }));
 }
 
 }  // namespace sluice::exporters::otlp

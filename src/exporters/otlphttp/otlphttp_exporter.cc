@@ -129,10 +129,10 @@ pipeline::ComponentType OtlpHttpExporterType() {
             },
             [o] { return std::make_unique<OtlpHttpSender>(o); }));
       });
-  return pipeline::WithSender<OtlpHttpOptions>(
+  return Feedable(pipeline::WithSender<OtlpHttpOptions>(
       std::move(t), [](const OtlpHttpOptions& o) -> std::unique_ptr<pipeline::Sender> {
         return std::make_unique<OtlpHttpSender>(o);
-      });
+      }));
 }
 
 }  // namespace sluice::exporters::otlphttp

@@ -292,10 +292,10 @@ pipeline::ComponentType PostgresqlExporterType() {
             },
             [o] { return std::make_unique<PostgresSender>(SettingsOf(o)); }));
       });
-  return pipeline::WithSender<PostgresqlOptions>(
+  return Feedable(pipeline::WithSender<PostgresqlOptions>(
       std::move(t), [](const PostgresqlOptions& o) -> std::unique_ptr<pipeline::Sender> {
         return std::make_unique<PostgresSender>(SettingsOf(o));
-      });
+      }));
 }
 
 }  // namespace sluice::exporters::postgresql

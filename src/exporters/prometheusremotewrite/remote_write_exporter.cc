@@ -167,10 +167,10 @@ pipeline::ComponentType RemoteWriteExporterType() {
             },
             [o] { return std::make_unique<RemoteWriteSender>(o); }));
       });
-  return pipeline::WithSender<RemoteWriteOptions>(
+  return Feedable(pipeline::WithSender<RemoteWriteOptions>(
       std::move(t), [](const RemoteWriteOptions& o) -> std::unique_ptr<pipeline::Sender> {
         return std::make_unique<RemoteWriteSender>(o);
-      });
+      }));
 }
 
 }  // namespace sluice::exporters::prw
