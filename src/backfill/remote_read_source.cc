@@ -72,7 +72,7 @@ int64_t RemoteReadSource::SliceStart(uint64_t request) const {
 Status RemoteReadSource::Seek(const log::Position& at) {
   // Slices start again at the checkpoint's, whatever --start says now (a
   // relative one has moved since).
-  Rebase(std::max(options_.range.start_ms, static_cast<int64_t>(at.segment)));
+  Rebase(static_cast<int64_t>(at.segment));
   request_ = std::min<uint64_t>(at.byte_offset >> kSelectorShift, queries_.size() - 1);
   skip_series_ = at.byte_offset & ((uint64_t{1} << kSelectorShift) - 1);
   fetched_ = false;

@@ -11,6 +11,7 @@
 #include <random>
 #include <set>
 
+#include "backfill/remote_read_source.h"
 #include "io/file_system.h"
 #include "pipeline/checkpoint.h"
 #include "prometheus/remote.pb.h"
@@ -511,6 +512,76 @@ TEST_F(BackfillBackendsTest, ASampledRemoteReadIsReadSliceBySliceWithTheSelector
   EXPECT_EQ(matchers[1], "door:1:none");
 }
 
+TEST_F(BackfillBackendsTest, ARemoteReadResumedAtAnyBatchReadsExactlyTheRestEvenWhenStartMoved) {
+  // A sampled server of four series, a sample a minute over three hours.
+  const int64_t t0 = (NowMs() - 4 * 3'600'000LL) / 3'600'000 * 3'600'000;
+  FaultBackend reader(
+      [&](const BackendRequest& r) {
+        ::prometheus::ReadRequest req;
+        EXPECT_TRUE(req.ParseFromString(r.body));
+        ::prometheus::ReadResponse resp;
+        auto* result = resp.add_results();
+        for (const auto& q : req.queries()) {
+          for (int s = 0; s < 4; ++s) {
+            auto* ts = result->add_timeseries();
+            auto* name = ts->add_labels();
+            name->set_name("__name__");
+            name->set_value("fan");
+            auto* id = ts->add_labels();
+            id->set_name("id");
+            id->set_value(std::to_string(s));
+            for (int i = 0; i < 180; ++i) {
+              const int64_t t = t0 + int64_t{i} * 60'000;
+              if (t < q.start_timestamp_ms() || t > q.end_timestamp_ms()) continue;
+              auto* sample = ts->add_samples();
+              sample->set_timestamp(t);
+              sample->set_value(i);
+            }
+          }
+        }
+        Fault f;
+        f.reply = wire::Compress(wire::Compression::kSnappyBlock, resp.SerializeAsString());
+        return f;
+      },
+      [](const BackendRequest&) {});
+  ASSERT_TRUE(reader.Start());
+  backfill::RemoteReadSource::Options o;
+  o.url = reader.url() + "/api/v1/read";
+  o.range = {t0, t0 + 3 * 3'600'000 - 1};
+  o.slice_ms = 3'600'000;
+  o.batch_samples = 100;  // a few series a batch: batches end inside answers
+  auto read_all = [](backfill::Source& source) {
+    std::vector<std::pair<log::Position, uint64_t>> batches;
+    backfill::InputBatch batch;
+    for (;;) {
+      Result<bool> more = source.Next(&batch);
+      EXPECT_TRUE(more.ok()) << more.status().ToString();
+      if (!more.ok() || !*more) break;
+      batches.emplace_back(batch.start, batch.items);
+    }
+    return batches;
+  };
+  auto whole = backfill::RemoteReadSource::Open(o);
+  ASSERT_TRUE(whole.ok()) << whole.status().ToString();
+  const auto all = read_all(**whole);
+  uint64_t total = 0;
+  for (const auto& b : all) total += b.second;
+  ASSERT_EQ(total, 4u * 180u);
+  ASSERT_EQ(all.size(), 6u) << "two batches an answer";
+  for (size_t k = 1; k < all.size(); ++k) {
+    // A later run: --start -4h has moved by then; the checkpoint rules.
+    backfill::RemoteReadSource::Options later = o;
+    later.range.start_ms = o.range.start_ms + 600'000;
+    auto resumed = backfill::RemoteReadSource::Open(later);
+    ASSERT_TRUE((*resumed)->Seek(all[k].first).ok());
+    uint64_t rest = 0;
+    for (const auto& b : read_all(**resumed)) rest += b.second;
+    uint64_t expected = 0;
+    for (size_t i = k; i < all.size(); ++i) expected += all[i].second;
+    EXPECT_EQ(rest, expected) << "resumed at batch " << k;
+  }
+}
+
 TEST_F(BackfillBackendsTest, PrometheusWithoutAnOutOfOrderWindowStopsTheRunWithTheRemedy) {
   if (!PrometheusServer::Installed()) GTEST_SKIP() << "prometheus not installed";
   PrometheusServer prom(dir_.Sub("prom"));
@@ -671,6 +742,92 @@ TEST_F(BackfillBackendsTest, SpansOfAFileExportGoThroughOtlpHttp) {
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_EQ(SummaryValue(r.output, "items"), "3000");
   EXPECT_EQ(spans.load(), 3000u);
+}
+
+TEST_F(BackfillBackendsTest, AnInputErrorStopsTheRunAndTheNextRunStopsThereAgainSkippingNothing) {
+  Received received;
+  FaultBackend backend([](const BackendRequest&) { return Fault{}; },
+                       [&](const BackendRequest& r) { received.Add(r); });
+  ASSERT_TRUE(backend.Start());
+  // An OpenMetrics file without its # EOF: everything but the end parses.
+  std::string file = OpenMetricsHistory("net_rx_bytes", 30, 1000, NowMs() - 86'400'000);
+  file.resize(file.size() - 6);
+  WriteFile(dir_.Sub("in.om"), file);
+  WriteFile(dir_.Sub("cfg.yaml"), Config(dir_.Sub("data"), backend.url() + "/api/v1/write"));
+  const std::vector<std::string> args = {"backfill",
+                                         "--config",
+                                         dir_.Sub("cfg.yaml"),
+                                         "--exporter",
+                                         "prometheusremotewrite",
+                                         "--from",
+                                         "openmetrics:" + dir_.Sub("in.om"),
+                                         "-q"};
+  Cli first = RunSluice(args, dir_.path());
+  EXPECT_EQ(first.code, 2) << first.output;
+  EXPECT_NE(first.output.find("EOF"), std::string::npos) << first.output;
+  const size_t sent = received.distinct();
+  EXPECT_LT(sent, 30'000u) << "the batch the error cut short was not sent";
+  // Again: it does not report success over the samples never sent.
+  Cli second = RunSluice(args, dir_.path());
+  EXPECT_EQ(second.code, 2) << second.output;
+  EXPECT_EQ(SummaryValue(second.output, "result"), "failure");
+  // Mended, it sends the rest.
+  WriteFile(dir_.Sub("in.om"), file + "# EOF\n");
+  Cli mended = RunSluice(args, dir_.path());
+  EXPECT_EQ(mended.code, 0) << mended.output;
+  EXPECT_EQ(received.distinct(), 30'000u);
+}
+
+TEST_F(BackfillBackendsTest, InterruptedBySigintTheRunSavesItsCheckpointAndTheNextGoesOn) {
+  Received received;
+  FaultBackend backend([](const BackendRequest&) { return Fault{}; },
+                       [&](const BackendRequest& r) { received.Add(r); });
+  ASSERT_TRUE(backend.Start());
+  WriteFile(dir_.Sub("in.om"), OpenMetricsHistory("gpu_util", 40, 1000, NowMs() - 86'400'000));
+  WriteFile(dir_.Sub("cfg.yaml"), Config(dir_.Sub("data"), backend.url() + "/api/v1/write"));
+  const std::vector<std::string> args = {"backfill",
+                                         "--config",
+                                         dir_.Sub("cfg.yaml"),
+                                         "--exporter",
+                                         "prometheusremotewrite",
+                                         "--from",
+                                         "openmetrics:" + dir_.Sub("in.om"),
+                                         "--rate",
+                                         "20000",
+                                         "-q"};
+  Process p(SLUICE_BINARY, args, dir_.Sub("first.log"));
+  ASSERT_TRUE(WaitUntil([&] { return received.distinct() >= 10'000; }, seconds(30)));
+  p.Signal(SIGINT);
+  std::optional<int> code = p.Wait(seconds(30));
+  ASSERT_TRUE(code.has_value()) << "the first signal ends the run";
+  EXPECT_EQ(*code, 2) << p.Output();
+  EXPECT_EQ(SummaryValue(p.Output(), "result"), "failure");
+  EXPECT_NE(p.Output().find("reason=\"interrupted\""), std::string::npos) << p.Output();
+  EXPECT_NE(SummaryValue(p.Output(), "checkpoint"), "0:0") << p.Output();
+  std::vector<std::string> fast = args;
+  fast.erase(fast.begin() + 7, fast.begin() + 9);  // without --rate
+  Cli rest = RunSluice(fast, dir_.path());
+  EXPECT_EQ(rest.code, 0) << rest.output;
+  EXPECT_EQ(SummaryValue(rest.output, "resumed"), "true");
+  EXPECT_EQ(received.distinct(), 40'000u);
+  EXPECT_LT(std::stoull("0" + SummaryValue(rest.output, "items")), 40'000u);
+}
+
+TEST_F(BackfillBackendsTest, AnExporterThatCannotBeFedIsRefusedByName) {
+  WriteFile(dir_.Sub("in.om"), OpenMetricsHistory("x", 1, 1, NowMs()));
+  WriteFile(dir_.Sub("cfg.yaml"), "storage:\n  directory: " + dir_.Sub("data") +
+                                      "\nreceivers:\n  otlp:\n    protocols:\n      http:\n"
+                                      "exporters:\n  file:\n    path: " +
+                                      dir_.Sub("out.json") +
+                                      "\nservice:\n  pipelines:\n    metrics:\n"
+                                      "      receivers: [otlp]\n      exporters: [file]\n");
+  Cli r = RunSluice({"backfill", "--config", dir_.Sub("cfg.yaml"), "--exporter", "file", "--from",
+                     "openmetrics:" + dir_.Sub("in.om"), "-q"},
+                    dir_.path());
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("exporter \"file\" (file) cannot send history"), std::string::npos)
+      << r.output;
+  EXPECT_EQ(SummaryValue(r.output, "result"), "failure");
 }
 
 TEST_F(BackfillBackendsTest, ReplayResendsTheLogThroughTheRunningSluiceAndFromAStoppedOnesLog) {

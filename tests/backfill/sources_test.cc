@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 #include <zstd.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include "backfill/command.h"
@@ -292,6 +293,50 @@ TEST(OtlpJsonSourceTest, ResumingAtABatchStartSendsTheRestOfTheSet) {
     for (size_t i = b; i < starts.size(); ++i) expected += starts[i].second;
     EXPECT_EQ(items, expected) << "resumed at batch " << b;
   }
+}
+
+TEST(OtlpJsonSourceTest, RotatedFilesOfANameWithTwoExtensionsAreFoundAndAGoneFileIsAnError) {
+  TempDir dir;
+  const int64_t t0 = 1'700'000'000'000'000'000;
+  // spans.jsonl.zst rotates into spans.jsonl-<time>.zst (the extension is
+  // what follows the last dot).
+  WriteFile(dir.Sub("spans.jsonl-20260101T000000.000Z.zst"), Zstd(MetricsLine("a", 2, t0)));
+  WriteFile(dir.Sub("spans.jsonl-20260102T000000.000Z.zst"), Zstd(MetricsLine("b", 3, t0)));
+  WriteFile(dir.Sub("spans.jsonl.zst"), Zstd(MetricsLine("c", 4, t0)));
+  OtlpJsonSource::Options o;
+  o.path = dir.Sub("spans.jsonl.zst");
+  auto source = OtlpJsonSource::Open(io::FileSystem::Posix(), o);
+  ASSERT_TRUE(source.ok()) << source.status().ToString();
+  std::vector<uint64_t> items;
+  std::vector<log::Position> starts;
+  InputBatch batch;
+  while ((*source)->Next(&batch).value()) {
+    items.push_back(batch.items);
+    starts.push_back(batch.start);
+  }
+  EXPECT_EQ(items, (std::vector<uint64_t>{2, 3, 4}));
+  // The oldest file deleted between runs (max_backups): a checkpoint in the
+  // second file still finds it; one in the deleted file is an error.
+  std::filesystem::remove(dir.Sub("spans.jsonl-20260101T000000.000Z.zst"));
+  auto again = OtlpJsonSource::Open(io::FileSystem::Posix(), o);
+  ASSERT_TRUE((*again)->Seek(starts[1]).ok());
+  uint64_t rest = 0;
+  while ((*again)->Next(&batch).value()) rest += batch.items;
+  EXPECT_EQ(rest, 7u);
+  auto gone = OtlpJsonSource::Open(io::FileSystem::Posix(), o);
+  Status st = (*gone)->Seek(starts[0]);
+  EXPECT_EQ(st.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(st.message().find("--restart"), std::string::npos);
+}
+
+TEST(PromTextSourceTest, AFileShorterThanItsCheckpointIsAnError) {
+  TempDir dir;
+  WriteFile(dir.Sub("in.om"), OpenMetrics(2, 10, 1'700'000'000'000));
+  PromTextSource::Options o;
+  o.path = dir.Sub("in.om");
+  auto source = PromTextSource::Open(io::FileSystem::Posix(), o);
+  Status st = (*source)->Seek({0, 1'000'000, 0});
+  EXPECT_EQ(st.code(), StatusCode::kFailedPrecondition);
 }
 
 TEST(OtlpJsonSourceTest, ALineThatIsNoOtlpRequestNamesItsFileAndLine) {
