@@ -268,13 +268,15 @@ TEST_F(CorruptionTest, FilteredReaderReturnsOnlyItsPipelinesThroughDamageInOther
   // Damage the payload of the other pipeline's batch: a reader of pipeline 1
   // never reads it and loses nothing of its own.
   FlipByte(segment, other_at + kFrameHeaderSize + 100);
-  auto log = OpenLog(Options());
-  LogReader reader(*log, log->Begin());
-  reader.SetPipelines({1});
   std::vector<std::string> got;
-  for (auto b = reader.Next(); b.ok(); b = reader.Next()) got.emplace_back(b->payload);
-  EXPECT_EQ(got, (std::vector<std::string>{"mine-1", "mine-2"}));
-  EXPECT_EQ(reader.position(), log->End());
+  {
+    auto log = OpenLog(Options());
+    LogReader reader(*log, log->Begin());
+    reader.SetPipelines({1});
+    for (auto b = reader.Next(); b.ok(); b = reader.Next()) got.emplace_back(b->payload);
+    EXPECT_EQ(got, (std::vector<std::string>{"mine-1", "mine-2"}));
+    EXPECT_EQ(reader.position(), log->End());
+  }  // closed: a log is open once at a time
   // A damaged head is found when the segment is scanned (on recovery, or to
   // rebuild an index), and the scan resynchronises on the next whole batch.
   FlipByte(segment, other_at + 10);
