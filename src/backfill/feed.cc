@@ -66,6 +66,7 @@ Snapshot FeedStatus::Take(const pipeline::FedExporter& exporter) const {
   const pipeline::FeedProgress p = exporter.Progress();
   Snapshot s;
   s.items = p.sent_items;
+  s.bytes_sent = p.sent_bytes;
   s.retried_items = p.retried_items;
   s.failed_items = p.dead_lettered_items + p.rejected_items;
   s.bytes_read = bytes_read.load();
@@ -124,8 +125,8 @@ void ProgressPrinter::Print(bool bar) {
       line += "[" + std::string(filled, '#') + std::string(kWidth - filled, '-') + "] " +
               Number(fraction * 100, 1) + "%  ";
     }
-    line += Short(static_cast<double>(p.items)) + " items  " + FormatByteSize(p.bytes_read) + "  " +
-            Short(rate) + " items/s";
+    line += Short(static_cast<double>(p.items)) + " items  " + FormatByteSize(p.bytes_sent) +
+            " sent  " + FormatByteSize(p.bytes_read) + " read  " + Short(rate) + " items/s";
     if (fraction >= 0) line += "  ETA " + Eta(eta);
     line += "  retried " + Short(static_cast<double>(p.retried_items)) + "  failed " +
             Short(static_cast<double>(p.failed_items)) + "\x1b[K";
@@ -133,7 +134,7 @@ void ProgressPrinter::Print(bool bar) {
   } else {
     out_ << command_ << " progress";
     if (fraction >= 0) out_ << " percent=" << Number(fraction * 100, 1);
-    out_ << " items=" << p.items << " bytes_read=" << p.bytes_read
+    out_ << " items=" << p.items << " bytes_sent=" << p.bytes_sent << " bytes_read=" << p.bytes_read
          << " items_per_second=" << Number(rate, 0);
     if (fraction >= 0) out_ << " eta=" << Eta(eta);
     out_ << " retried_items=" << p.retried_items << " failed_items=" << p.failed_items << "\n";
@@ -147,6 +148,7 @@ std::string FormatSummary(std::string_view command, const Summary& s) {
   out += " items=" + std::to_string(s.items);
   out += " skipped_items=" + std::to_string(s.skipped_items);
   out += " bytes_read=" + std::to_string(s.bytes_read);
+  out += " bytes_sent=" + std::to_string(s.bytes_sent);
   out += " requests=" + std::to_string(s.requests);
   out += " retried_items=" + std::to_string(s.retried_items);
   out += " dead_lettered_items=" + std::to_string(s.dead_lettered_items);
@@ -208,6 +210,7 @@ Summary Feed(Source& source,
   auto finish = [&](Outcome outcome, std::string reason) {
     const pipeline::FeedProgress p = exporter.Progress();
     summary.items = p.sent_items;
+    summary.bytes_sent = p.sent_bytes;
     summary.requests = p.requests;
     summary.retried_items = p.retried_items;
     summary.dead_lettered_items = p.dead_lettered_items;

@@ -31,6 +31,7 @@ struct Summary {
   uint64_t items = 0;  // accepted by the destination (this run)
   uint64_t skipped_items = 0;
   uint64_t bytes_read = 0;
+  uint64_t bytes_sent = 0;  // of the accepted requests, uncompressed
   uint64_t requests = 0;
   uint64_t retried_items = 0;
   uint64_t dead_lettered_items = 0;
@@ -83,7 +84,8 @@ class Checkpoint {
 
 // How far a run has come, as the progress line shows it.
 struct Snapshot {
-  uint64_t items = 0;  // accepted
+  uint64_t items = 0;       // accepted
+  uint64_t bytes_sent = 0;  // of the accepted requests, uncompressed
   uint64_t retried_items = 0;
   uint64_t failed_items = 0;  // dead-lettered or refused
   uint64_t bytes_read = 0;

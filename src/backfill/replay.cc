@@ -50,6 +50,7 @@ StatusAnswer ParseStatus(std::string_view json) {
   };
   a.state = text("state");
   a.snapshot.items = number("items");
+  a.snapshot.bytes_sent = number("bytes_sent");
   a.snapshot.retried_items = number("retried_items");
   a.snapshot.failed_items = number("failed_items");
   a.snapshot.bytes_read = number("bytes_read");
@@ -182,6 +183,7 @@ class ReplayModule final : public pipeline::Module {
     const Snapshot s = r.status.Take(*r.job->fed);
     std::string json = std::string("{\"state\":\"") + (finished ? "finished" : "running") + "\"";
     json += ",\"items\":" + std::to_string(s.items);
+    json += ",\"bytes_sent\":" + std::to_string(s.bytes_sent);
     json += ",\"retried_items\":" + std::to_string(s.retried_items);
     json += ",\"failed_items\":" + std::to_string(s.failed_items);
     json += ",\"bytes_read\":" + std::to_string(s.bytes_read);

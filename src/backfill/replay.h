@@ -29,7 +29,8 @@ int RunReplay(const Args& args, const pipeline::Catalog& catalog, std::ostream& 
 //   POST /api/v1/replay/start?exporter=ID&start=T[&end=T][&restart=true]
 //        202 {"state":"running"}; 409 when one runs for ID; 400 bad input
 //   GET|POST /api/v1/replay/status?exporter=ID
-//        200 {"state":"running"|"finished", "items":..., "retried_items":...,
+//        200 {"state":"running"|"finished", "items":..., "bytes_sent":...,
+//             "retried_items":...,
 //             "failed_items":..., "bytes_read":..., "total_bytes":...,
 //             and once finished "exit_code":N, "summary":"replay result=..."}
 //   POST /api/v1/replay/cancel?exporter=ID   202: stops reading, saves the

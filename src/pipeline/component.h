@@ -172,6 +172,7 @@ struct FeedSettings {
 struct FeedProgress {
   uint64_t requests = 0;             // accepted by the destination
   uint64_t sent_items = 0;           // accepted items
+  uint64_t sent_bytes = 0;           // of the accepted requests, uncompressed
   uint64_t retried_items = 0;        // items in requests sent again
   uint64_t dead_lettered_items = 0;  // given up on
   uint64_t rejected_items = 0;       // refused in partial successes

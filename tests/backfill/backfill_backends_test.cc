@@ -187,6 +187,11 @@ TEST_F(BackfillBackendsTest, ATargetThatAnswers500ForAWhileGetsEverySampleAfterR
   EXPECT_EQ(SummaryValue(r.output, "result"), "success") << r.output;
   EXPECT_EQ(SummaryValue(r.output, "items"), "12000");
   EXPECT_NE(SummaryValue(r.output, "retried_items"), "0") << r.output;
+  // Bytes of the accepted requests, uncompressed: at least a sample's 9
+  // bytes each, counted once however often a request was retried.
+  const uint64_t sent = std::stoull("0" + SummaryValue(r.output, "bytes_sent"));
+  EXPECT_GT(sent, 12000u * 9);
+  EXPECT_LT(sent, 12000u * 60);
   EXPECT_EQ(received.distinct(), 12000u);
   EXPECT_EQ(received.total(), 12000u) << "nothing accepted was sent twice";
 }
@@ -699,6 +704,7 @@ TEST_F(BackfillBackendsTest, OnATerminalProgressIsABarRedrawnInPlace) {
   EXPECT_NE(tty.output.find("\r["), std::string::npos) << tty.output;
   EXPECT_NE(tty.output.find("%"), std::string::npos);
   EXPECT_NE(tty.output.find("ETA"), std::string::npos);
+  EXPECT_NE(tty.output.find(" sent  "), std::string::npos) << "bytes sent and read";
   EXPECT_EQ(tty.output.find("backfill progress"), std::string::npos) << "no plain lines";
   EXPECT_NE(tty.output.find("backfill result=success items=10000"), std::string::npos);
 }

@@ -265,6 +265,7 @@ bool DeliveryLoop::Deliver(Worker& w, OutboundRequest& request, std::mt19937_64&
       delivery_metrics_.requests.Inc();
       metrics_.sent_batches.Inc();
       metrics_.sent_items.Inc(request.items - std::min(request.items, result.rejected_items));
+      sent_bytes_.fetch_add(request.body.size(), std::memory_order_relaxed);
       if (result.rejected_items > 0) {
         delivery_metrics_.rejected_items.Inc(result.rejected_items);
         logging::Warn("exporter", "destination rejected part of a request",
@@ -389,6 +390,7 @@ pipeline::FeedProgress DeliveryLoop::Counted() const {
   pipeline::FeedProgress p;
   p.requests = delivery_metrics_.requests.Value();
   p.sent_items = metrics_.sent_items.Value();
+  p.sent_bytes = sent_bytes_.load(std::memory_order_relaxed);
   p.retried_items = delivery_metrics_.retried_items.Value();
   p.dead_lettered_items = delivery_metrics_.dead_lettered_items.Value();
   p.rejected_items = delivery_metrics_.rejected_items.Value();
@@ -401,6 +403,7 @@ pipeline::FeedProgress DeliveryLoop::Progress() const {
   pipeline::FeedProgress p = Counted();
   p.requests -= base_.requests;
   p.sent_items -= base_.sent_items;
+  p.sent_bytes -= base_.sent_bytes;
   p.retried_items -= base_.retried_items;
   p.dead_lettered_items -= base_.dead_lettered_items;
   p.rejected_items -= base_.rejected_items;

@@ -196,6 +196,7 @@ class DeliveryLoop final : private pipeline::LogSink {
 
   std::atomic<bool> abort_{false};
   std::atomic<int64_t> last_retry_log_ns_{0};
+  std::atomic<uint64_t> sent_bytes_{0};    // of accepted requests, by this loop
   pipeline::FeedProgress Counted() const;  // the counters as they stand
   const pipeline::FeedProgress base_;      // ... when the loop began
   // Fed mode: a drain's deadline has passed, or the feed stopped.
