@@ -10,7 +10,7 @@
 #include <cstring>
 #include <filesystem>
 
-#include "io/crc32c.h"
+#include "base/crc32c.h"
 #include "log/log.h"
 #include "memcpy_reference.h"
 
@@ -46,7 +46,7 @@ BENCHMARK(BM_RawWrite)->Arg(1024)->Arg(64 * 1024)->UseRealTime();
 // of the same bytes (the reference).
 void BM_Crc32c(benchmark::State& state) {
   std::string data(static_cast<size_t>(state.range(0)), 'c');
-  for (auto _ : state) benchmark::DoNotOptimize(sluice::io::Crc32c(data));
+  for (auto _ : state) benchmark::DoNotOptimize(sluice::Crc32c(data));
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * data.size()));
 }
 BENCHMARK(BM_Crc32c)->Arg(1024)->Arg(64 * 1024);

@@ -6,7 +6,6 @@
 
 #include <boost/asio/io_context.hpp>
 #include <cctype>
-#include <ctime>
 
 #include "backfill/feed.h"
 #include "backfill/log_source.h"
@@ -109,53 +108,32 @@ Result<int64_t> ParseTimeMs(std::string_view text, int64_t now_ms) {
     if (end != s.c_str() + s.size()) return Status::InvalidArgument("not a time: " + s);
     return static_cast<int64_t>(secs * 1000 + 0.5);
   }
-  // RFC 3339: date, 'T' (or a space), time, optional fraction, Z or ±hh:mm.
-  std::tm tm{};
-  int consumed = 0;
-  if (std::sscanf(s.c_str(), "%4d-%2d-%2d%*1[Tt ]%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon,
-                  &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &consumed) != 6) {
-    return Status::InvalidArgument("not a time: " + s +
-                                   " (RFC 3339, Unix seconds, now, or -<duration> for ago)");
+  int64_t nanos = 0;
+  if (!ParseRfc3339(text, &nanos)) {
+    return Status::InvalidArgument(
+        "not a time: " + s +
+        " (RFC 3339 with its zone, Unix seconds, now, or -<duration> for ago)");
   }
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
-  int64_t ms = static_cast<int64_t>(timegm(&tm)) * 1000;
-  std::string_view rest = std::string_view(s).substr(static_cast<size_t>(consumed));
-  if (!rest.empty() && rest[0] == '.') {
-    int64_t scale = 100;
-    size_t i = 1;
-    for (; i < rest.size() && std::isdigit(static_cast<unsigned char>(rest[i])); ++i) {
-      ms += (rest[i] - '0') * scale;
-      scale /= 10;
-    }
-    rest.remove_prefix(i);
-  }
-  if (rest == "Z" || rest == "z") return ms;
-  int oh = 0, om = 0;
-  char sign = 0;
-  if (rest.size() == 6 &&
-      std::sscanf(std::string(rest).c_str(), "%c%2d:%2d", &sign, &oh, &om) == 3 &&
-      (sign == '+' || sign == '-')) {
-    const int64_t offset = (oh * 60 + om) * 60'000LL;
-    return sign == '+' ? ms - offset : ms + offset;
-  }
-  return Status::InvalidArgument("not a time: " + s + " (an RFC 3339 time ends in Z or ±hh:mm)");
+  return nanos / 1'000'000;
 }
 
-bool RefusesOldSamples(std::string_view reason) {
+namespace {
+
+// Whether `reason`, in any case, holds one of `needles`.
+bool Says(std::string_view reason, std::initializer_list<std::string_view> needles) {
   const std::string r = Lower(reason);
-  for (std::string_view needle : {"out of bounds", "too old", "out of order sample"}) {
-    if (r.find(needle) != std::string::npos) return true;
-  }
-  return false;
+  return std::any_of(needles.begin(), needles.end(),
+                     [&](std::string_view n) { return r.find(n) != std::string::npos; });
+}
+
+}  // namespace
+
+bool RefusesOldSamples(std::string_view reason) {
+  return Says(reason, {"out of bounds", "too old", "out of order sample"});
 }
 
 bool RefusesOldLogs(std::string_view reason) {
-  const std::string r = Lower(reason);
-  for (std::string_view needle : {"too old", "too far behind", "out of order"}) {
-    if (r.find(needle) != std::string::npos) return true;
-  }
-  return false;
+  return Says(reason, {"too old", "too far behind", "out of order"});
 }
 
 std::string OldSamplesMessage(std::string_view exporter, std::string_view reason) {

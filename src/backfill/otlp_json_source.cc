@@ -98,6 +98,7 @@ Status OtlpJsonSource::OpenFile(size_t index) {
   resumed_in_file_ = false;
   file_ = index;
   if (index >= files_.size()) return Status::Ok();
+  file_id_ = FileId(files_[index]);
   SLUICE_ASSIGN_OR_RETURN(input_, LineInput::Open(fs_, files_[index]));
   rest_offset_ = 0;
   return Status::Ok();
@@ -131,25 +132,26 @@ Status OtlpJsonSource::Seek(const log::Position& at) {
 
 log::Position OtlpJsonSource::position() const {
   if (file_ >= files_.size()) return {kEndOfSet, 0, record_};
-  return {FileId(files_[file_]), rest_offset_, record_};
+  return {file_id_, rest_offset_, record_};
 }
 
 uint64_t OtlpJsonSource::bytes_read() const {
   return done_bytes_ + (input_ ? input_->file_bytes_read() : 0);
 }
 
-Status OtlpJsonSource::TakeLine(std::string_view line, uint64_t offset) {
+Status OtlpJsonSource::TakeLine(std::string_view line, std::optional<log::Signal> signal_of,
+                                uint64_t offset) {
   ++line_;
   if (Blank(line)) return Status::Ok();
   auto where = [&] {
     return files_[file_] + ": line " + std::to_string(line_) +
            (resumed_in_file_ ? " (counted from where this run began)" : "");
   };
-  log::Signal signal;
-  if (!SignalOf(line, &signal)) {
+  if (!signal_of) {
     return Status::InvalidArgument(
         where() + ": not an OTLP/JSON request (no resourceSpans, resourceMetrics or resourceLogs)");
   }
+  const log::Signal signal = *signal_of;
   proto_.clear();
   Status st = signal == log::Signal::kTraces    ? wire::otlp::TracesJsonToProto(line, &proto_)
               : signal == log::Signal::kMetrics ? wire::otlp::MetricsJsonToProto(line, &proto_)
@@ -175,7 +177,7 @@ Status OtlpJsonSource::TakeLine(std::string_view line, uint64_t offset) {
     batch_.items = 0;
     batch_.min_event_unix_nanos = ins.min_time_unix_nano;
     batch_.max_event_unix_nanos = ins.max_time_unix_nano;
-    batch_.start = {FileId(files_[file_]), offset, record_};
+    batch_.start = {file_id_, offset, record_};
     open_ = true;
   }
   batch_.payload.append(proto_);
@@ -201,14 +203,15 @@ Result<bool> OtlpJsonSource::Next(InputBatch* out) {
     }
     const size_t nl = rest_.find('\n');
     const std::string_view line = rest_.substr(0, nl == std::string_view::npos ? rest_.size() : nl);
+    std::optional<log::Signal> signal;
+    if (log::Signal s; !Blank(line) && SignalOf(line, &s)) signal = s;
     // A line of another signal ends the batch; it starts the next one.
-    log::Signal signal;
-    if (open_ && !Blank(line) && SignalOf(line, &signal) && signal != batch_.signal) break;
+    if (open_ && signal && *signal != batch_.signal) break;
     const uint64_t at = rest_offset_;
     const size_t used = nl == std::string_view::npos ? rest_.size() : nl + 1;
     rest_.remove_prefix(used);
     rest_offset_ += used;
-    SLUICE_RETURN_IF_ERROR(TakeLine(line, at));
+    SLUICE_RETURN_IF_ERROR(TakeLine(line, signal, at));
     if (open_ &&
         (batch_.items >= options_.batch_items || batch_.payload.size() >= options_.batch_bytes)) {
       break;

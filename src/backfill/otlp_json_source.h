@@ -1,6 +1,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,15 +50,16 @@ class OtlpJsonSource final : public Source {
   OtlpJsonSource(io::FileSystem& fs, Options options, std::vector<std::string> files,
                  uint64_t total_bytes);
   Status OpenFile(size_t index);
-  // Adds one line to the batch being built, or leaves it in pending_ when
-  // it starts another signal.
-  Status TakeLine(std::string_view line, uint64_t offset);
+  // Adds one line (of `signal`, as its top-level key says; none: it is no
+  // OTLP request, an error unless blank) to the batch being built.
+  Status TakeLine(std::string_view line, std::optional<log::Signal> signal, uint64_t offset);
 
   io::FileSystem& fs_;
   const Options options_;
   const std::vector<std::string> files_;
   const uint64_t total_bytes_;
   size_t file_ = 0;
+  uint64_t file_id_ = 0;  // FileId of files_[file_]
   std::unique_ptr<LineInput> input_;
   uint64_t done_bytes_ = 0;  // of the files before file_
   uint64_t line_ = 0;        // lines of this file read this run

@@ -19,12 +19,6 @@ constexpr std::string_view kStart = "/api/v1/replay/start";
 constexpr std::string_view kStatus = "/api/v1/replay/status";
 constexpr std::string_view kCancel = "/api/v1/replay/cancel";
 
-std::string JsonString(std::string_view s) {
-  std::string out = "\"";
-  AppendJsonEscaped(out, s);
-  return out + "\"";
-}
-
 // A status answer (or an error's), as the admin API writes it.
 struct StatusAnswer {
   std::string state;  // "running", "finished"; "" when unreadable
@@ -115,7 +109,9 @@ class ReplayModule final : public pipeline::Module {
   };
 
   static net::HttpResponse Error(int status, const std::string& why) {
-    return net::HttpResponse::Json(status, "{\"error\":" + JsonString(why) + "}");
+    std::string json = "{\"error\":";
+    AppendJsonString(json, why);
+    return net::HttpResponse::Json(status, json + "}");
   }
 
   net::HttpResponse Answer(const net::HttpRequest& request) {
@@ -190,7 +186,8 @@ class ReplayModule final : public pipeline::Module {
     json += ",\"total_bytes\":" + std::to_string(s.total_bytes);
     if (finished) {
       json += ",\"exit_code\":" + std::to_string(r.exit_code);
-      json += ",\"summary\":" + JsonString(r.summary);
+      json += ",\"summary\":";
+      AppendJsonString(json, r.summary);
     }
     return json + "}";
   }

@@ -12,6 +12,15 @@ std::string_view TrimSpaces(std::string_view s) {
   return s;
 }
 
+int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2 ? 1 : 0;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const auto yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
 }  // namespace
 
 Result<std::chrono::nanoseconds> ParseDuration(std::string_view text) {
@@ -130,6 +139,57 @@ std::string FormatByteSize(uint64_t bytes) {
     if (bytes % kScales[i] == 0) return std::to_string(bytes / kScales[i]) + kNames[i];
   }
   return std::to_string(bytes);
+}
+
+bool ParseRfc3339(std::string_view s, int64_t* out) {
+  if (s.size() < 20) return false;
+  auto digits = [&](size_t at, size_t n, int* v) {
+    *v = 0;
+    for (size_t k = at; k < at + n; ++k) {
+      if (!std::isdigit(static_cast<unsigned char>(s[k]))) return false;
+      *v = *v * 10 + (s[k] - '0');
+    }
+    return true;
+  };
+  int y, mo, d, h, mi, sec;
+  if (!digits(0, 4, &y) || s[4] != '-' || !digits(5, 2, &mo) || s[7] != '-' || !digits(8, 2, &d) ||
+      (s[10] != 'T' && s[10] != 't') || !digits(11, 2, &h) || s[13] != ':' || !digits(14, 2, &mi) ||
+      s[16] != ':' || !digits(17, 2, &sec)) {
+    return false;
+  }
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return false;
+  size_t i = 19;
+  int64_t frac = 0;
+  if (s[i] == '.') {
+    ++i;
+    int n = 0;
+    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) {
+      if (n < 9) {
+        frac = frac * 10 + (s[i] - '0');
+        ++n;
+      }
+      ++i;
+    }
+    if (n == 0) return false;
+    while (n++ < 9) frac *= 10;
+  }
+  int64_t offset = 0;
+  if (i < s.size() && (s[i] == 'Z' || s[i] == 'z')) {
+    ++i;
+  } else if (i + 6 == s.size() && (s[i] == '+' || s[i] == '-') && s[i + 3] == ':') {
+    int oh, om;
+    if (!digits(i + 1, 2, &oh) || !digits(i + 4, 2, &om)) return false;
+    offset = (s[i] == '-' ? -1 : 1) * (oh * 3600 + om * 60);
+    i += 6;
+  } else {
+    return false;
+  }
+  if (i != s.size()) return false;
+  const int64_t seconds =
+      DaysFromCivil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400 + h * 3600 +
+      mi * 60 + sec - offset;
+  *out = seconds * 1'000'000'000 + frac;
+  return true;
 }
 
 }  // namespace sluice

@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "io/crc32c.h"
+#include "base/crc32c.h"
 #include "log/coding.h"
 
 namespace sluice::log {
@@ -20,12 +20,12 @@ std::string_view SignalName(Signal s) {
 }
 
 uint32_t PipelineId(std::string_view pipeline_name) {
-  return io::Crc32c(pipeline_name);
+  return Crc32c(pipeline_name);
 }
 
 void EncodeFrame(const BatchHeader& h, std::string_view tenant, std::string_view payload,
                  std::string* out) {
-  EncodeFrameHead(h, tenant, payload.size(), io::Crc32c(payload.data(), payload.size()), out);
+  EncodeFrameHead(h, tenant, payload.size(), Crc32c(payload.data(), payload.size()), out);
   out->append(payload);
 }
 
@@ -50,8 +50,7 @@ void EncodeFrameHead(const BatchHeader& h, std::string_view tenant, size_t paylo
   PutFixed<uint32_t>(out, payload_crc);
   for (uint32_t id : h.pipelines) PutFixed<uint32_t>(out, id);
   out->append(tenant);
-  uint32_t crc =
-      io::Crc32c(out->data() + start + kFrameCrcSize, out->size() - start - kFrameCrcSize);
+  uint32_t crc = Crc32c(out->data() + start + kFrameCrcSize, out->size() - start - kFrameCrcSize);
   std::memcpy(out->data() + start, &crc, sizeof crc);
 }
 
@@ -107,7 +106,7 @@ DecodeResult DecodeFrameHead(std::string_view head, DecodedFrame* out) {
   if (!PlausibleFrameHeader(head, &size)) return DecodeResult::kCorrupt;
   uint64_t head_size = FrameHeadSize(head);
   if (head.size() < head_size) return DecodeResult::kNeedMore;
-  if (io::Crc32c(head.data() + kFrameCrcSize, head_size - kFrameCrcSize) !=
+  if (Crc32c(head.data() + kFrameCrcSize, head_size - kFrameCrcSize) !=
       GetFixed<uint32_t>(head.data())) {
     return DecodeResult::kCorrupt;
   }
@@ -148,7 +147,7 @@ DecodeResult DecodeFrame(std::string_view data, DecodedFrame* out) {
   const char* p = data.data() + kFrameCrcSize + kFrameLengthSize + kFrameTypeSize;
   uint32_t payload_len = GetFixed<uint32_t>(p + kHdrPayloadLen);
   size_t payload_at = static_cast<size_t>(size) - payload_len;
-  if (io::Crc32c(data.data() + payload_at, payload_len) != GetFixed<uint32_t>(p + kHdrPayloadCrc)) {
+  if (Crc32c(data.data() + payload_at, payload_len) != GetFixed<uint32_t>(p + kHdrPayloadCrc)) {
     return DecodeResult::kCorrupt;
   }
   out->payload = std::string_view(data.data() + payload_at, payload_len);

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "io/crc32c.h"
+#include "base/crc32c.h"
 #include "log/coding.h"
 #include "log/scan.h"
 
@@ -135,7 +135,7 @@ std::string SegmentIndex::Encode(uint64_t segment_base, uint64_t segment_bytes) 
     PutFixed<uint64_t>(&out, section);
     section += kIndexEntrySize * frames.size() + 4;
   }
-  uint32_t crc = io::Crc32c(out.data(), out.size());
+  uint32_t crc = Crc32c(out.data(), out.size());
   std::memcpy(out.data() + kCrcAt, &crc, sizeof crc);
   for (const auto& [id, frames] : frames_) {
     size_t start = out.size();
@@ -143,7 +143,7 @@ std::string SegmentIndex::Encode(uint64_t segment_base, uint64_t segment_bytes) 
       PutFixed<uint64_t>(&out, f.offset);
       PutFixed<uint32_t>(&out, static_cast<uint32_t>(f.size));
     }
-    PutFixed<uint32_t>(&out, io::Crc32c(out.data() + start, out.size() - start));
+    PutFixed<uint32_t>(&out, Crc32c(out.data() + start, out.size() - start));
   }
   return out;
 }
@@ -182,8 +182,8 @@ Result<std::vector<FrameExtent>> ReadIndexFor(const io::RandomAccessFile& file,
       ReadExactly(file, kIndexHeaderSize, dir, kIndexDirectoryEntrySize * count));
   uint32_t stored = GetFixed<uint32_t>(head.data() + kCrcAt);
   std::memset(head.data() + kCrcAt, 0, 4);
-  uint32_t crc = io::Crc32c(head.data(), head.size());
-  crc = io::Crc32cExtend(crc, dir.data(), dir.size());
+  uint32_t crc = Crc32c(head.data(), head.size());
+  crc = Crc32cExtend(crc, dir.data(), dir.size());
   if (crc != stored) return Damaged("directory fails its checksum");
   std::vector<FrameExtent> out;
   std::string section;
@@ -195,7 +195,7 @@ Result<std::vector<FrameExtent>> ReadIndexFor(const io::RandomAccessFile& file,
     if (frames > segment_bytes / kFrameHeaderSize + 1) return Damaged("lists too many frames");
     const uint64_t bytes = kIndexEntrySize * frames;
     SLUICE_RETURN_IF_ERROR(ReadExactly(file, GetFixed<uint64_t>(e + 8), section, bytes + 4));
-    if (io::Crc32c(section.data(), bytes) != GetFixed<uint32_t>(section.data() + bytes)) {
+    if (Crc32c(section.data(), bytes) != GetFixed<uint32_t>(section.data() + bytes)) {
       return Damaged("section fails its checksum");
     }
     for (uint64_t k = 0; k < frames; ++k) {

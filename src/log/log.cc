@@ -4,8 +4,8 @@
 #include <cstring>
 #include <future>
 
+#include "base/crc32c.h"
 #include "base/logging.h"
-#include "io/crc32c.h"
 #include "log/scan.h"
 
 namespace sluice::log {
@@ -188,7 +188,7 @@ void Log::AppendAsync(AppendRequest request, AppendCallback done) {
   }
   // Checksummed here, on the appending thread, in parallel with other
   // appenders; the writer thread only sums each frame's head.
-  request.payload_crc = io::Crc32c(request.payload.data(), request.payload.size());
+  request.payload_crc = Crc32c(request.payload.data(), request.payload.size());
   writer_->Append(std::move(request), std::move(done));
 }
 

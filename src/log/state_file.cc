@@ -2,8 +2,8 @@
 
 #include <cstring>
 
+#include "base/crc32c.h"
 #include "base/logging.h"
-#include "io/crc32c.h"
 
 namespace sluice::log {
 namespace {
@@ -37,7 +37,7 @@ void EncodeRecord(uint8_t type, std::string_view key, std::string_view value, in
   out->append(reinterpret_cast<const char*>(&key_len), 2);
   out->append(key);
   out->append(value);
-  uint32_t crc = io::Crc32c(out->data() + start + 4, out->size() - start - 4);
+  uint32_t crc = Crc32c(out->data() + start + 4, out->size() - start - 4);
   std::memcpy(out->data() + start, &crc, 4);
 }
 
@@ -117,7 +117,7 @@ Status StateFile::Replay() {
     if (length < kRecordFixed || length > kMaxRecord) break;
     p = ensure(pos, kRecordPrefix + length);
     if (p == nullptr) break;  // torn
-    if (io::Crc32c(p + 4, 4 + length) != crc) break;
+    if (Crc32c(p + 4, 4 + length) != crc) break;
     uint8_t type = static_cast<uint8_t>(p[8]);
     int64_t expires;
     uint16_t key_len;

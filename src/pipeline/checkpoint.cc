@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "io/crc32c.h"
+#include "base/crc32c.h"
 #include "wire/proto_reader.h"
 #include "wire/proto_writer.h"
 
@@ -31,7 +31,7 @@ std::string EncodeCheckpoint(std::string_view magic, const log::Position& pos, i
   std::string out(magic.substr(0, 4));
   out.resize(4, '\0');
   uint32_t version = kCheckpointVersion;
-  uint32_t crc = io::Crc32c(body);
+  uint32_t crc = Crc32c(body);
   out.append(reinterpret_cast<const char*>(&version), 4);
   out.append(reinterpret_cast<const char*>(&crc), 4);
   out += body;
@@ -52,7 +52,7 @@ Status DecodeCheckpoint(std::string_view magic, std::string_view file, log::Posi
                               std::to_string(kCheckpointVersion));
   }
   std::string_view body = file.substr(12);
-  if (io::Crc32c(body) != crc) return Status::Corruption("checkpoint checksum mismatch");
+  if (Crc32c(body) != crc) return Status::Corruption("checkpoint checksum mismatch");
   *state = {};
   if (tenants != nullptr) tenants->clear();
   wire::ProtoReader r(body);

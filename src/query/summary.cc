@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "io/crc32c.h"
+#include "base/crc32c.h"
 #include "wire/proto_reader.h"
 #include "wire/proto_writer.h"
 
@@ -46,7 +46,7 @@ std::string EncodeSummary(const SegmentSummary& s) {
   out.append(reinterpret_cast<const char*>(&reserved), 2);
   out.append(reinterpret_cast<const char*>(&length), 4);
   out += body;
-  const uint32_t crc = io::Crc32c(out);
+  const uint32_t crc = Crc32c(out);
   out.append(reinterpret_cast<const char*>(&crc), 4);
   return out;
 }
@@ -64,7 +64,7 @@ Result<SegmentSummary> DecodeSummary(std::string_view bytes) {
   }
   if (bytes.size() != kHeaderSize + length + 4) return Status::Corruption("segment summary size");
   std::memcpy(&crc, bytes.data() + kHeaderSize + length, 4);
-  if (crc != io::Crc32c(bytes.substr(0, kHeaderSize + length))) {
+  if (crc != Crc32c(bytes.substr(0, kHeaderSize + length))) {
     return Status::Corruption("segment summary checksum");
   }
   SegmentSummary s;

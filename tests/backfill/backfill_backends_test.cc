@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <random>
 #include <set>
@@ -139,6 +140,44 @@ class Received {
   std::map<std::string, int64_t> last_;
   uint64_t total_ = 0;
 };
+
+// A remote read server that answers in the sampled form only: `series`
+// series `name`{label="<prefix><s>"}, a sample a minute for three hours
+// from t0 (ms; the value of sample i is i), each request's queries answered
+// with the samples inside their range. `on_query` sees each query first.
+FaultBackend::Decide SampledReadServer(
+    std::string name, std::string label, std::string prefix, int series, int64_t t0,
+    std::function<void(const BackendRequest&, const ::prometheus::Query&)> on_query = {}) {
+  return [=](const BackendRequest& r) {
+    ::prometheus::ReadRequest req;
+    EXPECT_TRUE(req.ParseFromString(r.body));
+    ::prometheus::ReadResponse resp;
+    auto* result = resp.add_results();
+    for (const auto& q : req.queries()) {
+      if (on_query) on_query(r, q);
+      for (int s = 0; s < series; ++s) {
+        auto* ts = result->add_timeseries();
+        auto* n = ts->add_labels();
+        n->set_name("__name__");
+        n->set_value(name);
+        auto* l = ts->add_labels();
+        l->set_name(label);
+        l->set_value(prefix + std::to_string(s));
+        for (int i = 0; i < 180; ++i) {
+          const int64_t t = t0 + int64_t{i} * 60'000;
+          if (t < q.start_timestamp_ms() || t > q.end_timestamp_ms()) continue;
+          auto* sample = ts->add_samples();
+          sample->set_timestamp(t);
+          sample->set_value(i);
+        }
+      }
+    }
+    Fault f;
+    f.reply = wire::Compress(wire::Compression::kSnappyBlock, resp.SerializeAsString());
+    f.content_type = "application/x-protobuf";
+    return f;
+  };
+}
 
 class BackfillBackendsTest : public ::testing::Test {
  protected:
@@ -457,42 +496,16 @@ TEST_F(BackfillBackendsTest, ASampledRemoteReadIsReadSliceBySliceWithTheSelector
   std::vector<std::pair<int64_t, int64_t>> asked;
   std::vector<std::string> matchers;
   FaultBackend reader(
-      [&](const BackendRequest& r) {
-        ::prometheus::ReadRequest req;
-        EXPECT_TRUE(req.ParseFromString(r.body));
-        EXPECT_EQ(r.Header("x-prometheus-remote-read-version"), "0.1.0");
-        ::prometheus::ReadResponse resp;
-        auto* result = resp.add_results();
-        for (const auto& q : req.queries()) {
-          {
-            std::lock_guard<std::mutex> lock(mu);
-            asked.emplace_back(q.start_timestamp_ms(), q.end_timestamp_ms());
-            for (const auto& m : q.matchers()) {
-              matchers.push_back(m.name() + ":" + std::to_string(m.type()) + ":" + m.value());
-            }
-          }
-          for (int s = 0; s < 3; ++s) {
-            auto* ts = result->add_timeseries();
-            auto* name = ts->add_labels();
-            name->set_name("__name__");
-            name->set_value("door_open");
-            auto* door = ts->add_labels();
-            door->set_name("door");
-            door->set_value("d" + std::to_string(s));
-            for (int i = 0; i < 180; ++i) {
-              const int64_t t = t0 + int64_t{i} * 60'000;
-              if (t < q.start_timestamp_ms() || t > q.end_timestamp_ms()) continue;
-              auto* sample = ts->add_samples();
-              sample->set_timestamp(t);
-              sample->set_value(i);
-            }
-          }
-        }
-        Fault f;
-        f.reply = wire::Compress(wire::Compression::kSnappyBlock, resp.SerializeAsString());
-        f.content_type = "application/x-protobuf";
-        return f;
-      },
+      SampledReadServer("door_open", "door", "d", 3, t0,
+                        [&](const BackendRequest& r, const ::prometheus::Query& q) {
+                          EXPECT_EQ(r.Header("x-prometheus-remote-read-version"), "0.1.0");
+                          std::lock_guard<std::mutex> lock(mu);
+                          asked.emplace_back(q.start_timestamp_ms(), q.end_timestamp_ms());
+                          for (const auto& m : q.matchers()) {
+                            matchers.push_back(m.name() + ":" + std::to_string(m.type()) + ":" +
+                                               m.value());
+                          }
+                        }),
       [](const BackendRequest&) {});
   ASSERT_TRUE(reader.Start());
   Received received;
@@ -520,35 +533,7 @@ TEST_F(BackfillBackendsTest, ASampledRemoteReadIsReadSliceBySliceWithTheSelector
 TEST_F(BackfillBackendsTest, ARemoteReadResumedAtAnyBatchReadsExactlyTheRestEvenWhenStartMoved) {
   // A sampled server of four series, a sample a minute over three hours.
   const int64_t t0 = (NowMs() - 4 * 3'600'000LL) / 3'600'000 * 3'600'000;
-  FaultBackend reader(
-      [&](const BackendRequest& r) {
-        ::prometheus::ReadRequest req;
-        EXPECT_TRUE(req.ParseFromString(r.body));
-        ::prometheus::ReadResponse resp;
-        auto* result = resp.add_results();
-        for (const auto& q : req.queries()) {
-          for (int s = 0; s < 4; ++s) {
-            auto* ts = result->add_timeseries();
-            auto* name = ts->add_labels();
-            name->set_name("__name__");
-            name->set_value("fan");
-            auto* id = ts->add_labels();
-            id->set_name("id");
-            id->set_value(std::to_string(s));
-            for (int i = 0; i < 180; ++i) {
-              const int64_t t = t0 + int64_t{i} * 60'000;
-              if (t < q.start_timestamp_ms() || t > q.end_timestamp_ms()) continue;
-              auto* sample = ts->add_samples();
-              sample->set_timestamp(t);
-              sample->set_value(i);
-            }
-          }
-        }
-        Fault f;
-        f.reply = wire::Compress(wire::Compression::kSnappyBlock, resp.SerializeAsString());
-        return f;
-      },
-      [](const BackendRequest&) {});
+  FaultBackend reader(SampledReadServer("fan", "id", "", 4, t0), [](const BackendRequest&) {});
   ASSERT_TRUE(reader.Start());
   backfill::RemoteReadSource::Options o;
   o.url = reader.url() + "/api/v1/read";

@@ -14,9 +14,9 @@
 #include <cstring>
 #include <string>
 
+#include "base/crc32c.h"
 #include "exporters/common/dead_letter.h"
 #include "fuzz_files.h"
-#include "io/crc32c.h"
 #include "io/memory_file_system.h"
 
 namespace {
@@ -34,7 +34,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string entry;
   if (!fuzz::SplitInput(data, size, &flags, &entry)) return 0;
   if ((flags & 1) && entry.size() >= kCrcAt + 4) {
-    uint32_t crc = io::Crc32c(entry.data() + kCrcAt + 4, entry.size() - kCrcAt - 4);
+    uint32_t crc = Crc32c(entry.data() + kCrcAt + 4, entry.size() - kCrcAt - 4);
     std::memcpy(entry.data() + kCrcAt, &crc, 4);
   }
   io::MemoryFileSystem fs;

@@ -13,8 +13,8 @@
 #include <cstring>
 #include <string>
 
+#include "base/crc32c.h"
 #include "fuzz_files.h"
-#include "io/crc32c.h"
 #include "io/memory_file_system.h"
 #include "log/format.h"
 #include "log/scan.h"
@@ -48,9 +48,8 @@ void FixChecksums(std::string* file) {
     if (head == 0) return;
     uint32_t payload_len = GetU32(*file, pos + kPayloadLenAt);
     if (head + payload_len == size) {
-      PutU32(file, pos + kPayloadCrcAt, io::Crc32c(file->data() + pos + head, payload_len));
-      PutU32(file, pos,
-             io::Crc32c(file->data() + pos + log::kFrameCrcSize, head - log::kFrameCrcSize));
+      PutU32(file, pos + kPayloadCrcAt, Crc32c(file->data() + pos + head, payload_len));
+      PutU32(file, pos, Crc32c(file->data() + pos + log::kFrameCrcSize, head - log::kFrameCrcSize));
     }
     pos += size;
   }

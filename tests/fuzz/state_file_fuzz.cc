@@ -15,8 +15,8 @@
 #include <string>
 
 #include "base/clock.h"
+#include "base/crc32c.h"
 #include "fuzz_files.h"
-#include "io/crc32c.h"
 #include "io/memory_file_system.h"
 #include "log/state_file.h"
 #include "telemetry/metrics.h"
@@ -35,7 +35,7 @@ void FixChecksums(std::string* file) {
     uint32_t length;
     std::memcpy(&length, file->data() + pos + 4, 4);
     if (length > file->size() - pos - 8) return;
-    uint32_t crc = io::Crc32c(file->data() + pos + 4, 4 + length);
+    uint32_t crc = Crc32c(file->data() + pos + 4, 4 + length);
     std::memcpy(file->data() + pos, &crc, 4);
     pos += 8 + length;
   }

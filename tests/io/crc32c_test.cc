@@ -1,11 +1,11 @@
-#include "io/crc32c.h"
+#include "base/crc32c.h"
 
 #include <gtest/gtest.h>
 
 #include <random>
 #include <string>
 
-namespace sluice::io {
+namespace sluice {
 namespace {
 
 TEST(Crc32cTest, MatchesPublishedCheckValues) {
@@ -51,4 +51,4 @@ TEST(Crc32cTest, ExtendEqualsWholeBuffer) {
 }
 
 }  // namespace
-}  // namespace sluice::io
+}  // namespace sluice

@@ -7,7 +7,7 @@
 #include <set>
 #include <thread>
 
-#include "io/crc32c.h"
+#include "base/crc32c.h"
 #include "log/log_fixture.h"
 
 namespace sluice::log {
@@ -276,7 +276,7 @@ std::string EncodeV1Frame(uint64_t base_offset, uint32_t pipeline, std::string_v
   std::memcpy(v1.data() + 4, &length, 4);
   v1[8] = static_cast<char>(FrameType::kBatchV1);
   std::memcpy(v1.data() + 9 + kHdrPipelines, &pipeline, 4);
-  uint32_t crc = io::Crc32c(v1.data() + 4, kFrameHeaderSize - 4);
+  uint32_t crc = Crc32c(v1.data() + 4, kFrameHeaderSize - 4);
   std::memcpy(v1.data(), &crc, 4);
   return v1;
 }

@@ -2,8 +2,8 @@
 
 #include <cstring>
 
+#include "base/crc32c.h"
 #include "base/logging.h"
-#include "io/crc32c.h"
 #include "io/file_system.h"
 #include "wire/proto_reader.h"
 #include "wire/proto_writer.h"

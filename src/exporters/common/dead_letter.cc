@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "base/crc32c.h"
 #include "base/logging.h"
-#include "io/crc32c.h"
 
 namespace sluice::exporters {
 namespace {
@@ -76,7 +76,7 @@ Result<Parsed> ParseHeader(std::string_view data, bool need_body) {
       return Status::Corruption("dead-letter entry has the wrong length");
     }
     uint32_t crc = static_cast<uint32_t>(GetLE(p + kCrcOffset, 4));
-    if (io::Crc32c(data.data() + kCrcOffset + 4, data.size() - kCrcOffset - 4) != crc) {
+    if (Crc32c(data.data() + kCrcOffset + 4, data.size() - kCrcOffset - 4) != crc) {
       return Status::Corruption("dead-letter entry checksum mismatch");
     }
     out.body = data.substr(header + strings);
@@ -207,8 +207,8 @@ Status DeadLetterQueue::Put(const pipeline::OutboundRequest& request, std::strin
   head += request.route;
   head += why;
   head += request.tenant;
-  uint32_t crc = io::Crc32c(head.data() + kCrcOffset + 4, head.size() - kCrcOffset - 4);
-  crc = io::Crc32cExtend(crc, request.body.data(), request.body.size());
+  uint32_t crc = Crc32c(head.data() + kCrcOffset + 4, head.size() - kCrcOffset - 4);
+  crc = Crc32cExtend(crc, request.body.data(), request.body.size());
   for (int i = 0; i < 4; ++i) head[kCrcOffset + i] = static_cast<char>(crc >> (8 * i));
   uint64_t size = head.size() + request.body.size();
 

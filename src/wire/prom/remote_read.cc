@@ -1,11 +1,10 @@
 #include "wire/prom/remote_read.h"
 
 #include <algorithm>
-#include <array>
 #include <bit>
-#include <cstring>
 
 #include "base/check.h"
+#include "base/crc32c.h"
 #include "wire/prom/encode.h"
 #include "wire/prom/labels.h"
 #include "wire/proto_writer.h"
@@ -57,28 +56,6 @@ Status ReadSample(std::string_view sample, Sample* out) {
   if (!r.ok()) return Invalid(std::string("sample: ") + r.error());
   return Status::Ok();
 }
-
-// --- CRC-32C -----------------------------------------------------------------
-
-// Slicing by 8: table k maps a byte to the CRC of that byte followed by k
-// zero bytes, so eight bytes are folded in with eight lookups and no
-// dependency between them. wire depends on base only, hence a copy here
-// rather than the io module's hardware-accelerated one; frames are checked
-// once each, at network speed.
-constexpr uint32_t kCastagnoliReflected = 0x82F63B78;
-constexpr auto kCrcTables = [] {
-  std::array<std::array<uint32_t, 256>, 8> t{};
-  for (uint32_t i = 0; i < 256; ++i) {
-    uint32_t c = i;
-    for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ kCastagnoliReflected : c >> 1;
-    t[0][i] = c;
-  }
-  for (size_t k = 1; k < 8; ++k) {
-    for (size_t i = 0; i < 256; ++i) t[k][i] = (t[k - 1][i] >> 8) ^ t[0][t[k - 1][i] & 0xFF];
-  }
-  return t;
-}();
-static_assert(std::endian::native == std::endian::little, "the 8-byte step reads little-endian");
 
 // --- Frames ------------------------------------------------------------------
 
@@ -659,20 +636,7 @@ void EncodeXorChunk(std::span<const Sample> samples, std::string* out) {
 // --- Building streamed responses -------------------------------------------------
 
 uint32_t FrameChecksum(std::string_view message) {
-  const auto& t = kCrcTables;
-  const auto* p = reinterpret_cast<const uint8_t*>(message.data());
-  size_t n = message.size();
-  uint32_t crc = ~uint32_t{0};
-  for (; n >= 8; p += 8, n -= 8) {
-    uint64_t word;
-    std::memcpy(&word, p, 8);
-    word ^= crc;
-    crc = t[7][word & 0xFF] ^ t[6][(word >> 8) & 0xFF] ^ t[5][(word >> 16) & 0xFF] ^
-          t[4][(word >> 24) & 0xFF] ^ t[3][(word >> 32) & 0xFF] ^ t[2][(word >> 40) & 0xFF] ^
-          t[1][(word >> 48) & 0xFF] ^ t[0][word >> 56];
-  }
-  for (; n > 0; ++p, --n) crc = t[0][(crc ^ *p) & 0xFF] ^ (crc >> 8);
-  return ~crc;
+  return Crc32c(message);
 }
 
 void AppendChunkedReadFrame(std::string_view message, std::string* out) {

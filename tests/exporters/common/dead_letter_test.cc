@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "io/crc32c.h"
+#include "base/crc32c.h"
 #include "support/temp_dir.h"
 #include "support/wait.h"
 
@@ -94,7 +94,7 @@ TEST(DeadLetterQueueTest, EntryOfTheFirstFormatIsStillReplayed) {
   le(rest, body.size(), 8);
   rest += route + reason + body;
   std::string file = "SLDLQ001";
-  le(file, io::Crc32c(rest.data(), rest.size()), 4);
+  le(file, Crc32c(rest.data(), rest.size()), 4);
   file += rest;
   std::ofstream(dir.Sub("dlq/e/00000000000000000001.dlq"), std::ios::binary) << file;
 

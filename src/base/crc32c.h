@@ -5,7 +5,7 @@
 #include <span>
 #include <string_view>
 
-namespace sluice::io {
+namespace sluice {
 
 // CRC-32C (Castagnoli), as used by iSCSI and ext4: reflected polynomial 0x82F63B78.
 // Extend(crc, data) continues a running checksum: Value(a+b) == Extend(Value(a), b).
@@ -24,4 +24,4 @@ namespace internal {
 uint32_t Crc32cExtendPortable(uint32_t crc, const void* data, size_t n);
 }  // namespace internal
 
-}  // namespace sluice::io
+}  // namespace sluice

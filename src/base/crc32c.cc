@@ -1,4 +1,4 @@
-#include "io/crc32c.h"
+#include "base/crc32c.h"
 
 #include <array>
 #include <cstring>
@@ -7,7 +7,7 @@
 #include <nmmintrin.h>
 #endif
 
-namespace sluice::io {
+namespace sluice {
 namespace {
 
 constexpr uint32_t kPolynomial = 0x82F63B78u;
@@ -166,4 +166,4 @@ bool Crc32cIsHardwareAccelerated() {
   return kHardware;
 }
 
-}  // namespace sluice::io
+}  // namespace sluice
