@@ -3,6 +3,7 @@
 #include <snappy.h>
 #include <zlib.h>
 #include <zstd.h>
+#include <zstd_errors.h>
 
 #include <algorithm>
 
@@ -53,6 +54,11 @@ Status Gunzip(std::string_view in, uint64_t max_out, std::string* out) {
 Status Unzstd(std::string_view in, uint64_t max_out, std::string* out) {
   ZSTD_DStream* ds = ZSTD_createDStream();
   if (ds == nullptr) return Status::Internal("ZSTD_createDStream failed");
+  const int window_log = ZstdWindowLogLimit(max_out);
+  if (ZSTD_isError(ZSTD_DCtx_setParameter(ds, ZSTD_d_windowLogMax, window_log))) {
+    ZSTD_freeDStream(ds);
+    return Status::Internal("ZSTD_d_windowLogMax refused");
+  }
   ZSTD_inBuffer input{in.data(), in.size(), 0};
   size_t rc = 1;
   while (true) {
@@ -69,6 +75,11 @@ Status Unzstd(std::string_view in, uint64_t max_out, std::string* out) {
     out->resize(old + output.pos);
     if (ZSTD_isError(rc)) {
       ZSTD_freeDStream(ds);
+      if (ZSTD_getErrorCode(rc) == ZSTD_error_frameParameter_windowTooLarge) {
+        return Status::InvalidArgument(
+            "invalid zstd body: the frame's window is larger than the limit of " +
+            std::to_string((uint64_t{1} << window_log) >> 20) + " MiB");
+      }
       return Status::InvalidArgument(std::string("invalid zstd body: ") + ZSTD_getErrorName(rc));
     }
     if (rc == 0 && input.pos == input.size) break;  // every frame complete
@@ -89,6 +100,12 @@ Status Unsnappy(std::string_view in, uint64_t max_out, std::string* out) {
 }
 
 }  // namespace
+
+int ZstdWindowLogLimit(uint64_t max_out) {
+  int log = kZstdMinWindowLog;
+  while (log < kZstdMaxWindowLog && (uint64_t{1} << log) < max_out) ++log;
+  return log;
+}
 
 bool ParseContentEncoding(std::string_view value, Compression* out) {
   std::string v(value);

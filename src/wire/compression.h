@@ -17,8 +17,22 @@ bool ParseContentEncoding(std::string_view value, Compression* out);
 // Decompresses `in` into *out. Stops as soon as the output would pass
 // `max_out` bytes, so a small body that expands enormously costs at most
 // max_out of memory: ResourceExhausted then. InvalidArgument for data that is
-// not valid in the format.
+// not valid in the format, and for a zstd frame that declares a window larger
+// than ZstdWindowLogLimit(max_out) allows (refused before the window is
+// allocated; the message names the limit in MiB).
 Status Decompress(Compression c, std::string_view in, uint64_t max_out, std::string* out);
+
+// The window a zstd frame may declare, as a power of two, when its output is
+// capped at `max_out` bytes: the smallest that covers max_out, but never below
+// kZstdMinWindowLog nor above kZstdMaxWindowLog. A zstd decoder allocates the
+// window a frame declares before it writes a byte, so without this bound a
+// frame of a few bytes costs up to 128 MiB whatever max_out is. A frame that
+// states its content size needs no window larger than that content; streaming
+// encoders that do not state it (the Go encoder the OpenTelemetry Collector
+// sends with) declare 8 MiB, hence the floor.
+inline constexpr int kZstdMinWindowLog = 23;  // 8 MiB
+inline constexpr int kZstdMaxWindowLog = 27;  // 128 MiB, zstd's own default limit
+int ZstdWindowLogLimit(uint64_t max_out);
 
 // Compresses (for tests, fuzz seeds and exporters).
 std::string Compress(Compression c, std::string_view in);

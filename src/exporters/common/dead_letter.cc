@@ -193,24 +193,25 @@ void DeadLetterQueue::UpdateGauges() {
 Status DeadLetterQueue::Put(const pipeline::OutboundRequest& request, std::string_view reason,
                             int64_t unix_nanos) {
   std::string_view why = reason.substr(0, 4096);
-  std::string head;
-  head.reserve(kHeaderSize + request.route.size() + why.size() + request.tenant.size());
-  head.append(kMagic, sizeof kMagic);
-  PutU32(head, 0);  // crc, filled below
-  PutU64(head, static_cast<uint64_t>(unix_nanos));
-  head.push_back(static_cast<char>(request.signal));
-  PutU64(head, request.items);
-  PutU32(head, static_cast<uint32_t>(request.route.size()));
-  PutU32(head, static_cast<uint32_t>(why.size()));
-  PutU64(head, request.body.size());
-  PutU32(head, static_cast<uint32_t>(request.tenant.size()));
-  head += request.route;
-  head += why;
-  head += request.tenant;
-  uint32_t crc = Crc32c(head.data() + kCrcOffset + 4, head.size() - kCrcOffset - 4);
+  std::string entry;  // the header and its strings here, the body appended once there is room
+  entry.reserve(kHeaderSize + request.route.size() + why.size() + request.tenant.size() +
+                request.body.size());
+  entry.append(kMagic, sizeof kMagic);
+  PutU32(entry, 0);  // crc, filled below
+  PutU64(entry, static_cast<uint64_t>(unix_nanos));
+  entry.push_back(static_cast<char>(request.signal));
+  PutU64(entry, request.items);
+  PutU32(entry, static_cast<uint32_t>(request.route.size()));
+  PutU32(entry, static_cast<uint32_t>(why.size()));
+  PutU64(entry, request.body.size());
+  PutU32(entry, static_cast<uint32_t>(request.tenant.size()));
+  entry += request.route;
+  entry += why;
+  entry += request.tenant;
+  uint32_t crc = Crc32c(entry.data() + kCrcOffset + 4, entry.size() - kCrcOffset - 4);
   crc = Crc32cExtend(crc, request.body.data(), request.body.size());
-  for (int i = 0; i < 4; ++i) head[kCrcOffset + i] = static_cast<char>(crc >> (8 * i));
-  uint64_t size = head.size() + request.body.size();
+  for (int i = 0; i < 4; ++i) entry[kCrcOffset + i] = static_cast<char>(crc >> (8 * i));
+  const uint64_t size = entry.size() + request.body.size();
 
   std::unique_lock<std::mutex> lock(mu_);
   if (size > max_bytes_) {
@@ -233,19 +234,10 @@ Status DeadLetterQueue::Put(const pipeline::OutboundRequest& request, std::strin
   uint64_t id = next_id_++;
   lock.unlock();
 
-  std::string path = PathOf(id);
-  std::string tmp = path + ".tmp";
-  {
-    SLUICE_ASSIGN_OR_RETURN(auto file, fs_.OpenWritable(tmp, io::OpenMode::kTruncate));
-    std::span<const uint8_t> pieces[2] = {
-        {reinterpret_cast<const uint8_t*>(head.data()), head.size()},
-        {reinterpret_cast<const uint8_t*>(request.body.data()), request.body.size()}};
-    SLUICE_RETURN_IF_ERROR(file->AppendV(pieces));
-    SLUICE_RETURN_IF_ERROR(file->Sync());
-    SLUICE_RETURN_IF_ERROR(file->Close());
-  }
-  SLUICE_RETURN_IF_ERROR(fs_.Rename(tmp, path));
-  SLUICE_RETURN_IF_ERROR(fs_.SyncDir(dir_));
+  // Temporary, fsync, rename, fsync of the directory; a failed write removes
+  // its temporary, so a full disk leaves no partial entry behind.
+  entry += request.body;
+  SLUICE_RETURN_IF_ERROR(io::WriteFileAtomically(fs_, PathOf(id), entry));
 
   lock.lock();
   // Keep held_ ordered by id even when Puts finish out of order.

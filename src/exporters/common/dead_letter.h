@@ -55,7 +55,10 @@ class DeadLetterQueue {
                                                        telemetry::Registry* registry);
 
   // Keeps a request. A request larger than max_bytes is not kept (counted as
-  // evicted). Returns the error if the disk refuses.
+  // evicted). Returns the error if the disk refuses (io::IsDiskFull tells a
+  // full disk): the request is then not kept, nothing of it is left on disk
+  // (its temporary file is removed), the counts and gauges are unchanged,
+  // and the caller still owns it and may Put it again.
   Status Put(const pipeline::OutboundRequest& request, std::string_view reason, int64_t unix_nanos);
   // Entries, oldest first (headers only).
   Result<std::vector<Entry>> List();

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "base/crc32c.h"
+#include "io/fault_injection_file_system.h"
 #include "support/temp_dir.h"
 #include "support/wait.h"
 
@@ -158,6 +159,67 @@ TEST(DeadLetterQueueTest, PutInterruptedBeforeRenameLeavesNoEntry) {
   ASSERT_TRUE(q.ok());
   EXPECT_EQ((*q)->records(), 0u);
   EXPECT_FALSE(std::filesystem::exists(dir.Sub("q/00000000000000000001.dlq.tmp")));
+}
+
+std::vector<std::string> TemporaryFiles(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const auto& f : std::filesystem::directory_iterator(dir)) {
+    if (f.path().extension() == ".tmp") out.push_back(f.path().filename());
+  }
+  return out;
+}
+
+// A write the disk refuses (full, cut short, or not synced) must not leave a
+// half-written temporary taking space until the next start, nor lose or
+// count anything: the entries already kept stay, and the refused request,
+// which its caller still holds, is kept when it is put again.
+TEST(DeadLetterQueueTest, FailedWriteLeavesNoTemporaryFileAndIsKeptWhenRetried) {
+  enum class Fault { kEnospc, kShortWrite, kSync };
+  for (Fault fault : {Fault::kEnospc, Fault::kShortWrite, Fault::kSync}) {
+    SCOPED_TRACE(static_cast<int>(fault));
+    testing::TempDir dir;
+    io::FaultInjectionFileSystem fs(io::FileSystem::Posix());
+    telemetry::Registry registry;
+    auto q = DeadLetterQueue::Open(fs, dir.Sub("q"), "e", 1 << 20, &registry);
+    ASSERT_TRUE(q.ok());
+    ASSERT_TRUE((*q)->Put(Request(300, 2, 'a'), "answered 400", 1).ok());
+    const uint64_t bytes = (*q)->bytes();
+
+    switch (fault) {
+      case Fault::kEnospc:
+        fs.FailWrites(io::FaultInjectionFileSystem::WriteFault::kEnospc, 1, "/q/");
+        break;
+      case Fault::kShortWrite:
+        fs.FailWrites(io::FaultInjectionFileSystem::WriteFault::kShortWriteThenEio, 1, "/q/");
+        break;
+      case Fault::kSync:
+        fs.FailSyncs(1, "/q/");
+        break;
+    }
+    const pipeline::OutboundRequest refused = Request(5000, 7, 'b');
+    Status st = (*q)->Put(refused, "retries exhausted", 2);
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(fs.injected(), 1u);
+    EXPECT_EQ(io::IsDiskFull(st), fault == Fault::kEnospc) << st.ToString();
+    EXPECT_EQ(TemporaryFiles(dir.Sub("q")), std::vector<std::string>{});
+    EXPECT_EQ((*q)->records(), 1u);
+    EXPECT_EQ((*q)->bytes(), bytes);
+    EXPECT_EQ(CounterValue(registry, "sluice_dlq_written_records_total"), 1u);
+
+    ASSERT_TRUE((*q)->Put(refused, "retries exhausted", 2).ok());
+    EXPECT_EQ(CounterValue(registry, "sluice_dlq_written_records_total"), 2u);
+    auto entries = (*q)->List();
+    ASSERT_TRUE(entries.ok());
+    ASSERT_EQ(entries->size(), 2u);
+    auto first = (*q)->Read((*entries)[0].id);
+    ASSERT_TRUE(first.ok()) << first.status().ToString();
+    EXPECT_EQ(first->body, std::string(300, 'a'));
+    auto second = (*q)->Read((*entries)[1].id);
+    ASSERT_TRUE(second.ok()) << second.status().ToString();
+    EXPECT_EQ(second->body, refused.body);
+    EXPECT_EQ(second->items, 7u);
+    EXPECT_EQ(TemporaryFiles(dir.Sub("q")), std::vector<std::string>{});
+  }
 }
 
 TEST(DeadLetterQueueTest, PurgeRemovesEverything) {
