@@ -104,10 +104,12 @@ bool SegmentIndex::Any(const PipelineSet& pipelines, uint64_t from, uint64_t lim
   return false;
 }
 
-std::vector<FrameExtent> SegmentIndex::FramesOf(const PipelineSet& pipelines) const {
+std::vector<FrameExtent> SegmentIndex::FramesOf(const PipelineSet& pipelines, uint64_t from) const {
   std::vector<FrameExtent> out;
   for (const auto& [id, frames] : frames_) {
-    if (pipelines.Contains(id)) out.insert(out.end(), frames.begin(), frames.end());
+    if (!pipelines.Contains(id)) continue;
+    out.insert(out.end(), std::lower_bound(frames.begin(), frames.end(), FrameExtent{from, 0}),
+               frames.end());
   }
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
@@ -244,6 +246,31 @@ Result<SegmentIndex> BuildIndex(const io::RandomAccessFile& segment, uint64_t si
     pos = next;
   }
   return index;
+}
+
+Result<std::vector<FrameExtent>> LoadIndexFor(io::FileSystem& fs, const std::string& index_path,
+                                              const io::RandomAccessFile& segment,
+                                              uint64_t segment_base, uint64_t segment_bytes,
+                                              const PipelineSet& pipelines,
+                                              std::vector<DamagedRange>* damaged) {
+  Result<std::unique_ptr<io::RandomAccessFile>> idx = fs.OpenReadable(index_path);
+  if (idx.ok()) {
+    Result<std::vector<FrameExtent>> frames =
+        ReadIndexFor(**idx, segment_base, segment_bytes, pipelines);
+    if (frames.ok() || frames.status().code() != StatusCode::kCorruption) return frames;
+  } else if (idx.status().code() != StatusCode::kNotFound) {
+    return idx.status();
+  }
+  // Missing (a segment of format version 1, or one closed by a crash) or
+  // damaged: rebuild it from the segment's frame heads, once, for every
+  // reader to come.
+  SLUICE_ASSIGN_OR_RETURN(SegmentIndex index, BuildIndex(segment, segment_bytes, damaged));
+  // Readers of other pipelines rebuilding it at once write the same bytes;
+  // an index torn between them fails its checksums and is rebuilt.
+  io::WriteFileAtomically(fs, index_path, index.Encode(segment_base, segment_bytes),
+                          io::Durability::kUnsynced)
+      .IgnoreError();
+  return index.FramesOf(pipelines);
 }
 
 }  // namespace sluice::log

@@ -72,8 +72,9 @@ class SegmentIndex {
                    uint64_t max_bytes) const;
   // True when a frame of any of `pipelines` starts in [from, limit).
   bool Any(const PipelineSet& pipelines, uint64_t from, uint64_t limit) const;
-  // Every frame of any of `pipelines`, ascending, without repeats.
-  std::vector<FrameExtent> FramesOf(const PipelineSet& pipelines) const;
+  // Every frame of any of `pipelines` that starts at or after `from`,
+  // ascending, without repeats.
+  std::vector<FrameExtent> FramesOf(const PipelineSet& pipelines, uint64_t from = 0) const;
   // Entries held (one per frame and pipeline), for memory accounting.
   size_t entries() const { return entries_; }
   void Clear();
@@ -107,5 +108,17 @@ struct DamagedRange {
 };
 Result<SegmentIndex> BuildIndex(const io::RandomAccessFile& segment, uint64_t size,
                                 std::vector<DamagedRange>* damaged);
+
+// The frames of `pipelines` in the closed segment at `segment_base` of
+// `segment_bytes` bytes, `segment` its file: from its index file at
+// `index_path` (ReadIndexFor), or, when that is missing or fails a check,
+// from an index rebuilt from the segment (BuildIndex) and written to
+// `index_path` for the readers after (unsynced; if that fails, the next one
+// rebuilds it again). `damaged` receives the ranges a rebuild stepped over.
+Result<std::vector<FrameExtent>> LoadIndexFor(io::FileSystem& fs, const std::string& index_path,
+                                              const io::RandomAccessFile& segment,
+                                              uint64_t segment_base, uint64_t segment_bytes,
+                                              const PipelineSet& pipelines,
+                                              std::vector<DamagedRange>* damaged);
 
 }  // namespace sluice::log

@@ -6,6 +6,8 @@
 
 #include "base/crc32c.h"
 #include "base/logging.h"
+#include "log/index_records.h"
+#include "log/paths.h"
 #include "log/scan.h"
 
 namespace sluice::log {
@@ -17,7 +19,7 @@ Log::Log(const LogOptions& options, io::FileSystem& fs, Clock& clock, telemetry:
       clock_(clock),
       metrics_(registry),
       health_(health),
-      table_(io::JoinPath(options.directory, "log"), metrics_) {}
+      table_(options.directory, metrics_) {}
 
 Result<std::unique_ptr<Log>> Log::Open(const LogOptions& options, io::FileSystem& fs, Clock& clock,
                                        telemetry::Registry& registry, telemetry::Health* health) {
@@ -26,7 +28,7 @@ Result<std::unique_ptr<Log>> Log::Open(const LogOptions& options, io::FileSystem
   SLUICE_RETURN_IF_ERROR(fs.CreateDirs(options.directory));
   // One process at a time: a second one's recovery would cut the tail the
   // first is writing.
-  Result<std::unique_ptr<io::FileLock>> lock = fs.LockFile(io::JoinPath(options.directory, "LOCK"));
+  Result<std::unique_ptr<io::FileLock>> lock = fs.LockFile(LockFilePath(options.directory));
   if (!lock.ok()) {
     if (lock.status().code() != StatusCode::kFailedPrecondition) return lock.status();
     return Status::FailedPrecondition("the log in " + options.directory +
@@ -34,7 +36,7 @@ Result<std::unique_ptr<Log>> Log::Open(const LogOptions& options, io::FileSystem
   }
   log->lock_ = std::move(*lock);
   StateFile::Options so;
-  so.path = io::JoinPath(options.directory, "state");
+  so.path = StateFilePath(options.directory);
   so.compaction_threshold_bytes = options.state_compaction.threshold_bytes;
   so.compaction_cooldown = options.state_compaction.cooldown;
   SLUICE_ASSIGN_OR_RETURN(log->state_, StateFile::Open(so, fs, clock, registry));
@@ -45,6 +47,14 @@ Result<std::unique_ptr<Log>> Log::Open(const LogOptions& options, io::FileSystem
   l->writer_ = std::make_unique<SegmentWriter>(
       l->options_, fs, clock, l->metrics_, l->table_, *l->retention_,
       SegmentWriter::Hooks{[l] { l->UpdateHealth(); }, [l](const Status& why) { l->Fail(why); }});
+  l->records_ = std::make_unique<RecordCounter>(
+      l->table_, fs,
+      [l](uint64_t segment, uint64_t offset, std::span<uint8_t> out) {
+        return l->ReadRecent(segment, offset, out);
+      },
+      [l](uint64_t segment, uint64_t offset, uint64_t bytes) {
+        l->ReportCorruption(segment, offset, bytes);
+      });
   SLUICE_RETURN_IF_ERROR(log->Recover());
   // Every committed cursor holds back retention from the start, before the
   // exporter that owns it has started.
@@ -250,6 +260,10 @@ bool Log::NextFrameInActive(uint64_t segment, const PipelineSet& pipelines, uint
 
 uint64_t Log::BytesBetween(const Position& from, const Position& to) const {
   return table_.BytesBetween(from, to);
+}
+
+Result<uint64_t> Log::RecordsAfter(const Position& from, const PipelineSet& pipelines) const {
+  return records_->RecordsAfter(from, pipelines);
 }
 
 // ---------------------------------------------------------------------------

@@ -29,6 +29,8 @@
 
 namespace sluice::log {
 
+class RecordCounter;  // index_records.h
+
 // Where a consumer without a committed cursor starts reading.
 enum class StartAt { kOldest, kNewest };
 
@@ -54,8 +56,9 @@ enum class StartAt { kOldest, kNewest };
 //
 // Parts: a SegmentTable (the shared state under the log's one lock), a
 // SegmentWriter (the writer thread and the active segment), a Retention
-// (its thread and passes) and a CursorTable; Log opens and recovers them,
-// keeps the health and the damaged ranges, and fronts them.
+// (its thread and passes), a CursorTable and a RecordCounter (records left
+// per set of pipelines); Log opens and recovers them, keeps the health and
+// the damaged ranges, and fronts them. paths.h names its files.
 //
 // Thread-safety: every public method may be called from any thread.
 // Lifetime: Close() (or the destructor) completes queued appends first.
@@ -101,9 +104,6 @@ class Log {
   void WaitForAppend(const Position& after, std::chrono::milliseconds timeout,
                      const PipelineSet* pipelines = nullptr) const;
 
-  // Where the index file of a segment lives.
-  std::string IndexPath(uint64_t base) const { return table_.IndexPath(base); }
-
   // The committed cursor of `consumer`; for a new one, Begin() (kOldest) or
   // End() (kNewest), committed at once so that it holds retention across
   // restarts too. Registers the consumer so that retention holds what it has
@@ -119,28 +119,48 @@ class Log {
   // drop_oldest moved it).
   Position CursorOf(const std::string& consumer) const;
 
-  // Bytes of log between two positions (from ≤ to).
+  // Bytes of log between two positions (from ≤ to), every pipeline's.
   uint64_t BytesBetween(const Position& from, const Position& to) const;
+  // The records of `pipelines`' batches from `from` (a reader's position)
+  // to the end: what a reader of those pipelines there has yet to read
+  // (sluice_exporter_lag_records). A batch of several of them counts once;
+  // other pipelines' batches count nothing, and no byte of theirs is read.
+  // Exact for the log as it stood at one moment during the call, but for a
+  // damaged batch of theirs between two whole ones, counted until a reader
+  // has stepped past it; 0 for an empty set.
+  //
+  // Cost (RecordCounter, index_records.h): what is counted is kept, per set
+  // of pipelines, so a call by a reader that keeps up costs a copy of the
+  // index entries appended since its last call, under the log's lock, and
+  // at most two frame-head reads per new run of their back-to-back frames,
+  // mostly from the writer's memory. The first call over a closed segment
+  // reads its index file's sections for the set and the heads of its runs.
+  // Thread-safe; calls for one set wait for each other. IoError if a file
+  // cannot be read.
+  Result<uint64_t> RecordsAfter(const Position& from, const PipelineSet& pipelines) const;
   // Runs one retention pass now (tests, and after a disk-full error).
   void RunRetention();
 
-  // A reader found a damaged frame: count it once and report it.
-  void ReportCorruption(uint64_t segment, uint64_t offset, uint64_t bytes);
-  // Damaged ranges remembered (bounded) and found in all.
+  // Damaged ranges remembered (bounded; see ReportCorruption).
   size_t corrupt_ranges_kept() const;
 
-  std::string SegmentPath(uint64_t base) const { return table_.SegmentPath(base); }
   // Base offsets of segments on disk, ascending.
   std::vector<uint64_t> Segments() const;
   uint64_t size_bytes() const;
   io::FileSystem& fs() const { return fs_; }
-  // The storage directory the log lives in.
+  // The storage directory the log lives in; paths.h names its files.
   const std::string& directory() const { return options_.directory; }
-  StateFile& state() { return *state_; }
 
  private:
   // What only LogReader needs of the log.
   friend class LogReader;
+
+  std::string SegmentPath(uint64_t base) const { return table_.SegmentPath(base); }
+  std::string IndexPath(uint64_t base) const { return table_.IndexPath(base); }
+  // Recovery or a reader found a damaged range of `bytes` at `offset` of
+  // `segment`: counts it (sluice_log_corrupt_bytes_total) and names it in the
+  // health detail, once while it is among the last kMaxCorruptRanges found.
+  void ReportCorruption(uint64_t segment, uint64_t offset, uint64_t bytes);
 
   // For a reader of `pipelines` in the active segment: the first of their
   // frames in [from, end) of `segment` with the run of theirs that follows it
@@ -174,6 +194,7 @@ class Log {
   std::unique_ptr<CursorTable> cursors_;
   std::unique_ptr<Retention> retention_;
   std::unique_ptr<SegmentWriter> writer_;
+  std::unique_ptr<RecordCounter> records_;
 
   // The newest damaged ranges found, (segment, offset) in the order found;
   // at most kMaxCorruptRanges, the oldest forgotten (a forgotten range found

@@ -86,33 +86,13 @@ Status LogReader::LoadFrames(uint64_t size) {
   frames_.clear();
   frames_segment_ = UINT64_MAX;
   const uint64_t segment = pos_.segment;
-  Result<std::unique_ptr<io::RandomAccessFile>> idx =
-      log_.fs().OpenReadable(log_.IndexPath(segment));
-  if (idx.ok()) {
-    Result<std::vector<FrameExtent>> frames = ReadIndexFor(**idx, segment, size, pipelines_);
-    if (frames.ok()) {
-      frames_ = std::move(frames).value();
-      frames_segment_ = segment;
-      return Status::Ok();
-    }
-    if (frames.status().code() != StatusCode::kCorruption) return frames.status();
-  } else if (idx.status().code() != StatusCode::kNotFound) {
-    return idx.status();
-  }
-  // Missing (a segment of format version 1, or one closed by a crash) or
-  // damaged: rebuild it from the segment's frame heads, once, for every
-  // reader to come.
   std::vector<DamagedRange> damaged;
-  SLUICE_ASSIGN_OR_RETURN(SegmentIndex index, BuildIndex(*file_, size, &damaged));
+  Result<std::vector<FrameExtent>> frames =
+      LoadIndexFor(log_.fs(), log_.IndexPath(segment), *file_, segment, size, pipelines_, &damaged);
   for (const DamagedRange& d : damaged) log_.ReportCorruption(segment, d.offset, d.bytes);
-  frames_ = index.FramesOf(pipelines_);
+  SLUICE_RETURN_IF_ERROR(frames.status());
+  frames_ = std::move(frames).value();
   frames_segment_ = segment;
-  // Not fatal if it fails: the next reader rebuilds it again. Readers of
-  // other pipelines rebuilding it at once write the same bytes; an index
-  // torn between them fails its checksums and is rebuilt.
-  io::WriteFileAtomically(log_.fs(), log_.IndexPath(segment), index.Encode(segment, size),
-                          io::Durability::kUnsynced)
-      .IgnoreError();
   return Status::Ok();
 }
 

@@ -3,20 +3,10 @@
 #include <algorithm>
 #include <utility>
 
-#include "io/file_system.h"
-
 namespace sluice::log {
 
-SegmentTable::SegmentTable(std::string segment_dir, LogMetrics& metrics)
-    : dir_(std::move(segment_dir)), metrics_(metrics) {}
-
-std::string SegmentTable::SegmentPath(uint64_t base) const {
-  return io::JoinPath(dir_, SegmentFileName(base));
-}
-
-std::string SegmentTable::IndexPath(uint64_t base) const {
-  return io::JoinPath(dir_, IndexFileName(base));
-}
+SegmentTable::SegmentTable(std::string directory, LogMetrics& metrics)
+    : directory_(std::move(directory)), dir_(SegmentDirectory(directory_)), metrics_(metrics) {}
 
 std::vector<uint64_t> SegmentTable::Bases() const {
   MutexLock lock(mu);
@@ -79,6 +69,20 @@ bool SegmentTable::NextFrameInActive(uint64_t segment, const PipelineSet& pipeli
   *end = end_;
   *next = active_index_.Next(pipelines, from, end_.byte_offset, max_bytes);
   return true;
+}
+
+void SegmentTable::ViewForCount(uint64_t first, const PipelineSet& pipelines,
+                                uint64_t since_segment, uint64_t since, CountView* view) const {
+  MutexLock lock(mu);
+  view->end = end_;
+  view->oldest = segments_.empty() ? end_.segment : segments_.begin()->first;
+  view->closed.clear();
+  for (auto it = segments_.lower_bound(first); it != segments_.end() && it->first != end_.segment;
+       ++it) {
+    view->closed.emplace_back(it->first, it->second.bytes);
+  }
+  view->active_frames =
+      active_index_.FramesOf(pipelines, since_segment == end_.segment ? since : 0);
 }
 
 bool SegmentTable::BeginClose() {

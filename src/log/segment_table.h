@@ -11,6 +11,7 @@
 #include "log/format.h"
 #include "log/index.h"
 #include "log/metrics.h"
+#include "log/paths.h"
 
 namespace sluice::log {
 
@@ -40,15 +41,17 @@ struct SegmentInfo {
 // the writer thread only.
 class SegmentTable {
  public:
-  SegmentTable(std::string segment_dir, LogMetrics& metrics);
+  // `directory`: the log's storage directory (paths.h).
+  SegmentTable(std::string directory, LogMetrics& metrics);
   SegmentTable(const SegmentTable&) = delete;
   SegmentTable& operator=(const SegmentTable&) = delete;
 
   mutable Mutex mu;
 
+  // The segment directory, and the files in it (paths.h).
   const std::string& dir() const { return dir_; }
-  std::string SegmentPath(uint64_t base) const;
-  std::string IndexPath(uint64_t base) const;
+  std::string SegmentPath(uint64_t base) const { return SegmentFilePath(directory_, base); }
+  std::string IndexPath(uint64_t base) const { return IndexFilePath(directory_, base); }
 
   // Base offsets of segments on disk, ascending.
   std::vector<uint64_t> Bases() const SLUICE_EXCLUDES(mu);
@@ -66,6 +69,18 @@ class SegmentTable {
   bool NextFrameInActive(uint64_t segment, const PipelineSet& pipelines, uint64_t from,
                          uint64_t max_bytes, FrameExtent* next, Position* end) const
       SLUICE_EXCLUDES(mu);
+  // What RecordCounter reads of the table, under one acquisition.
+  struct CountView {
+    Position end;
+    uint64_t oldest = 0;  // the first segment on disk
+    // The closed segments from `first` on, ascending: (base, bytes).
+    std::vector<std::pair<uint64_t, uint64_t>> closed;
+    // The frames of the pipelines in the active segment (end.segment) that
+    // start at or after `since` if it is `since_segment`, all of them if not.
+    std::vector<FrameExtent> active_frames;
+  };
+  void ViewForCount(uint64_t first, const PipelineSet& pipelines, uint64_t since_segment,
+                    uint64_t since, CountView* view) const SLUICE_EXCLUDES(mu);
   // Marks the log closing and wakes every waiting reader. False if it
   // already was.
   bool BeginClose() SLUICE_EXCLUDES(mu);
@@ -108,6 +123,7 @@ class SegmentTable {
   };
   void UpdateGauges() SLUICE_REQUIRES(mu);
 
+  const std::string directory_;
   const std::string dir_;
   LogMetrics& metrics_;
   bool closing_ SLUICE_GUARDED_BY(mu) = false;

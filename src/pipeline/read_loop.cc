@@ -22,7 +22,8 @@ ExporterMetrics::ExporterMetrics(telemetry::Registry& r, const std::string& expo
                                "Errors reading the log for an exporter.", {"exporter"})
                       .With({exporter})),
       lag_records(r.AddGauge("sluice_exporter_lag_records",
-                             "Records in the log not yet delivered by an exporter.", {"exporter"})
+                             "Records of its pipelines not yet delivered by an exporter.",
+                             {"exporter"})
                       .With({exporter})),
       lag_bytes(r.AddGauge("sluice_exporter_lag_bytes",
                            "Log bytes not yet delivered by an exporter.", {"exporter"})
@@ -32,12 +33,15 @@ ExporterMetrics::ExporterMetrics(telemetry::Registry& r, const std::string& expo
                       .With({exporter})) {}
 
 void ExporterMetrics::SetLag(const log::Log& log, const log::Position& from,
-                             int64_t oldest_unread_append, Clock& clock) {
-  log::Position end = log.End();
-  lag_records.Set(end.record_offset > from.record_offset
-                      ? static_cast<double>(end.record_offset - from.record_offset)
-                      : 0);
-  lag_bytes.Set(static_cast<double>(log.BytesBetween(from, end)));
+                             const log::PipelineSet& pipelines, int64_t oldest_unread_append,
+                             Clock& clock) {
+  // Not end - from in records: that counts every pipeline's records, and an
+  // exporter of a quiet pipeline beside a busy one would show the busy
+  // one's traffic as its lag.
+  if (Result<uint64_t> records = log.RecordsAfter(from, pipelines); records.ok()) {
+    lag_records.Set(static_cast<double>(*records));
+  }
+  lag_bytes.Set(static_cast<double>(log.BytesBetween(from, log.End())));
   double seconds = 0;
   if (oldest_unread_append > 0) {
     seconds = static_cast<double>(clock.NowUnixNanos() - oldest_unread_append) / 1e9;
@@ -132,7 +136,8 @@ void ReadLoop::CommitAfterStop() {
 void ReadLoop::UpdateLag() {
   int64_t oldest = sink_.OldestPendingAppend();
   if (oldest == 0 && !caught_up_) oldest = last_read_append_;
-  metrics_.SetLag(*rt_.log, options_.lag_from_read ? read_ : committed_, oldest, clock_);
+  metrics_.SetLag(*rt_.log, options_.lag_from_read ? read_ : committed_, pipelines_, oldest,
+                  clock_);
 }
 
 void ReadLoop::AwaitAppends(const log::LogReader& reader) {

@@ -24,11 +24,15 @@ struct ExporterMetrics {
   telemetry::Gauge& lag_bytes;
   telemetry::Gauge& lag_seconds;
 
-  // Sets the lag gauges for a consumer whose undelivered data starts at
-  // `from`; `oldest_unread_append` is the append time of the first batch not
-  // yet delivered (0 when caught up).
-  void SetLag(const log::Log& log, const log::Position& from, int64_t oldest_unread_append,
-              Clock& clock);
+  // Sets the lag gauges for a consumer of `pipelines` whose undelivered data
+  // starts at `from`: lag_records counts only those pipelines' records
+  // (Log::RecordsAfter; left as it was if the log cannot count them),
+  // lag_bytes every pipeline's bytes from `from` to the end.
+  // `oldest_unread_append` is the append time of the first batch not yet
+  // delivered (0 when caught up). Called by the read loop at most once per
+  // commit interval, and at stop.
+  void SetLag(const log::Log& log, const log::Position& from, const log::PipelineSet& pipelines,
+              int64_t oldest_unread_append, Clock& clock);
 };
 
 // What a consumer of the log does with the batches its ReadLoop reads. Every

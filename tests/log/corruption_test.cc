@@ -7,6 +7,7 @@
 
 #include "io/fault_injection_file_system.h"
 #include "log/log_fixture.h"
+#include "log/paths.h"
 #include "support/wait.h"
 
 namespace sluice::log {
@@ -34,7 +35,7 @@ TEST_F(CorruptionTest, CorruptMiddleBatchIsSkippedAndCounted) {
     second_at = log->End().byte_offset;
     ASSERT_TRUE(log->Append(Batch(std::string(500, 's'))).ok());
     ASSERT_TRUE(log->Append(Batch("third-batch")).ok());
-    segment = log->SegmentPath(0);
+    segment = SegmentFilePath(log->directory(), 0);
   }
   FlipByte(segment, second_at + kFrameHeaderSize + 100);  // inside the payload
   auto log = OpenLog(Options());
@@ -58,7 +59,7 @@ TEST_F(CorruptionTest, CorruptBatchInAClosedSegmentIsSkippedByReadersAndCountedO
       ASSERT_TRUE(log->Append(Batch(std::to_string(i) + std::string(100 * 1024, '.'))).ok());
     }
     ASSERT_GE(log->Segments().size(), 3u);
-    first_segment = log->SegmentPath(log->Segments().front());
+    first_segment = SegmentFilePath(log->directory(), log->Segments().front());
   }
   // Damage the second frame's length field in the first (closed) segment.
   uint64_t second_frame = kSegmentHeaderSize + kFrameHeaderSize + 1 + 100 * 1024 + 1;
@@ -84,7 +85,7 @@ TEST_F(CorruptionTest, MissingSegmentFileIsTolerated) {
     }
     segments = log->Segments();
     ASSERT_GE(segments.size(), 3u);
-    std::filesystem::remove(log->SegmentPath(segments[1]));
+    std::filesystem::remove(SegmentFilePath(log->directory(), segments[1]));
   }
   auto log = OpenLog(o);
   auto all = ReadAll(*log, log->Begin());
@@ -263,7 +264,7 @@ TEST_F(CorruptionTest, FilteredReaderReturnsOnlyItsPipelinesThroughDamageInOther
     AppendRequest again = Batch("mine-2");
     again.pipelines = {1};
     ASSERT_TRUE(log->Append(std::move(again)).ok());
-    segment = log->SegmentPath(0);
+    segment = SegmentFilePath(log->directory(), 0);
   }
   // Damage the payload of the other pipeline's batch: a reader of pipeline 1
   // never reads it and loses nothing of its own.
@@ -288,22 +289,59 @@ TEST_F(CorruptionTest, FilteredReaderReturnsOnlyItsPipelinesThroughDamageInOther
   EXPECT_EQ(got, (std::vector<std::string>{"mine-1", "mine-2"}));
 }
 
-// A disk that keeps failing must not grow the log's memory of damage, and
-// the health text names the range found last, not the one at the highest
-// offset.
+// A disk that keeps failing must not grow the log's memory of damage: past
+// the ranges it remembers, the oldest are forgotten (and counted again if
+// found again), one still remembered is not counted twice, and the health
+// text names the range found last, not the one at the highest offset.
 TEST_F(CorruptionTest, DamagedRangesAreRememberedBoundedAndHealthNamesTheNewest) {
+  constexpr uint64_t kDamaged = 300;  // more ranges than the log remembers
+  std::string segment;
+  std::vector<uint64_t> good_at;  // frames: good 0, damaged 0, good 1, ..., good kDamaged
+  std::vector<uint64_t> bad_at;
+  {
+    auto log = OpenLog(Options());
+    for (uint64_t i = 0; i <= kDamaged; ++i) {
+      good_at.push_back(log->End().byte_offset);
+      ASSERT_TRUE(log->Append(Batch("good-" + std::to_string(i))).ok());
+      if (i == kDamaged) break;
+      bad_at.push_back(log->End().byte_offset);
+      ASSERT_TRUE(log->Append(Batch(std::string(64, 'd'))).ok());
+    }
+    segment = SegmentFilePath(log->directory(), 0);
+  }
+  for (uint64_t at : bad_at) FlipByte(segment, at + kFrameHeaderSize + 10);  // in the payload
+  const uint64_t range = good_at[1] - bad_at[0];  // each damaged frame, up to the next good one
+
+  // Recovery finds every range, in order, and remembers only the newest.
   auto log = OpenLog(Options());
-  for (uint64_t i = 0; i < 1000; ++i) log->ReportCorruption(0, 100'000 - i, 1);
-  log->ReportCorruption(0, 100'000, 1);  // forgotten long ago: counted again
-  log->ReportCorruption(0, 7, 1);
-  EXPECT_LE(log->corrupt_ranges_kept(), 256u);
-  EXPECT_EQ(CounterValue("sluice_log_corrupt_bytes_total"), 1002u);
+  EXPECT_EQ(CounterValue("sluice_log_corrupt_bytes_total"), kDamaged * range);
+  EXPECT_EQ(log->corrupt_ranges_kept(), 256u);
+
+  // A reader then finds the first range again: forgotten, so counted again,
+  // and named as the newest though one at a higher offset was found before.
+  LogReader reader(*log, log->Begin());
+  auto first = reader.Next();
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->payload, "good-0");
+  auto second = reader.Next();
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->payload, "good-1");
+  EXPECT_EQ(CounterValue("sluice_log_corrupt_bytes_total"), (kDamaged + 1) * range);
   std::string json = health_.Check().json;
-  EXPECT_NE(json.find("1002 place(s), latest in segment 00000000000000000000.seg at byte 7"),
+  EXPECT_NE(json.find(std::to_string(kDamaged + 1) +
+                      " place(s), latest in segment 00000000000000000000.seg at byte " +
+                      std::to_string(bad_at[0])),
             std::string::npos)
       << json;
-  log->ReportCorruption(0, 99'100, 1);  // still remembered: not counted twice
-  EXPECT_EQ(CounterValue("sluice_log_corrupt_bytes_total"), 1002u);
+
+  // The last range is still remembered: a reader stepping over it again
+  // counts nothing.
+  LogReader last(*log, Position{0, bad_at.back(), 2 * kDamaged - 1});
+  auto after = last.Next();
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->payload, "good-" + std::to_string(kDamaged));
+  EXPECT_EQ(CounterValue("sluice_log_corrupt_bytes_total"), (kDamaged + 1) * range);
+  EXPECT_LE(log->corrupt_ranges_kept(), 256u);
 }
 
 }  // namespace

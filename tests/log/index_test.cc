@@ -9,6 +9,7 @@
 
 #include "base/crc32c.h"
 #include "log/log_fixture.h"
+#include "log/paths.h"
 
 namespace sluice::log {
 namespace {
@@ -33,6 +34,9 @@ class CountingFileSystem final : public io::ForwardingFileSystem {
   };
   std::mutex mu;
   std::vector<Asked> prefetched;
+  // Segment byte ranges read, while record_reads is set.
+  std::atomic<bool> record_reads{false};
+  std::vector<Asked> segment_reads;
   // Whether the OS holds none of the files in memory (ReadCached).
   std::atomic<bool> cold{false};
 
@@ -45,6 +49,10 @@ class CountingFileSystem final : public io::ForwardingFileSystem {
     Result<size_t> Read(uint64_t offset, std::span<uint8_t> out) const override {
       SLUICE_ASSIGN_OR_RETURN(size_t got, f_->Read(offset, out));
       *n_ += got;
+      if (fs_->record_reads && n_ == &fs_->segment_bytes_read) {
+        std::lock_guard<std::mutex> lock(fs_->mu);
+        fs_->segment_reads.push_back({path_, offset, got});
+      }
       return got;
     }
     Result<uint64_t> Size() const override { return f_->Size(); }
@@ -169,11 +177,11 @@ TEST_F(IndexTest, ClosedSegmentHasAnIndexDeletedWithIt) {
   ASSERT_GE(segments.size(), 3u);
   ASSERT_GT(segments.front(), 0u);  // retention deleted the first ones
   for (size_t i = 0; i + 1 < segments.size(); ++i) {
-    EXPECT_TRUE(io::FileSystem::Posix().Exists(log->IndexPath(segments[i]))) << i;
+    EXPECT_TRUE(io::FileSystem::Posix().Exists(IndexFilePath(dir_.path(), segments[i]))) << i;
   }
   // The active segment's index is in memory only, and no index outlives its
   // segment.
-  auto names = io::FileSystem::Posix().ListDir(dir_.path() + "/log");
+  auto names = io::FileSystem::Posix().ListDir(SegmentDirectory(dir_.path()));
   ASSERT_TRUE(names.ok());
   size_t indexes = 0;
   for (const std::string& name : *names) {
@@ -199,8 +207,8 @@ TEST_F(IndexTest, MissingOrDamagedIndexIsRebuiltAndReadersLoseNothing) {
   }
   ASSERT_GT(segments.size(), 2u);
   auto& fs = io::FileSystem::Posix();
-  std::string missing = dir_.path() + "/log/" + IndexFileName(segments[0]);
-  std::string damaged = dir_.path() + "/log/" + IndexFileName(segments[1]);
+  std::string missing = IndexFilePath(dir_.path(), segments[0]);
+  std::string damaged = IndexFilePath(dir_.path(), segments[1]);
   ASSERT_TRUE(fs.Remove(missing).ok());
   {
     std::fstream f(damaged, std::ios::in | std::ios::out | std::ios::binary);
@@ -213,7 +221,7 @@ TEST_F(IndexTest, MissingOrDamagedIndexIsRebuiltAndReadersLoseNothing) {
   EXPECT_TRUE(fs.Exists(missing));
   auto file = fs.OpenReadable(damaged);
   ASSERT_TRUE(file.ok());
-  auto size = fs.FileSize(log->SegmentPath(segments[1]));
+  auto size = fs.FileSize(SegmentFilePath(dir_.path(), segments[1]));
   ASSERT_TRUE(size.ok());
   EXPECT_TRUE(ReadIndexFor(**file, segments[1], *size, PipelineSet{1}).ok());
 }
@@ -261,6 +269,140 @@ TEST_F(IndexTest, ReaderWaitingForItsPipelineSleepsThroughAnotherPipelinesAppend
   EXPECT_EQ(b->payload, "second");
 }
 
+// What a reader of some pipelines has yet to read, counted by the log.
+uint64_t RecordsAfter(const Log& log, const Position& from, const PipelineSet& pipelines) {
+  Result<uint64_t> n = log.RecordsAfter(from, pipelines);
+  EXPECT_TRUE(n.ok()) << n.status().ToString();
+  return n.ok() ? *n : UINT64_MAX;
+}
+
+// Checks RecordsAfter for readers of pipeline 1, of 2 and of both at every
+// batch boundary of the log: what is left to read of their batches there.
+void ExpectRecordsLeftEverywhere(Log& log) {
+  std::vector<std::pair<Position, BatchHeader>> batches;
+  LogReader all(log, log.Begin());
+  for (auto b = all.Next(); b.ok(); b = all.Next()) batches.emplace_back(b->next, b->header);
+  ASSERT_EQ(all.position(), log.End());
+  for (const PipelineSet& pipelines : {PipelineSet{1}, PipelineSet{2}, PipelineSet{2, 1}}) {
+    uint64_t left = 0;
+    for (const auto& [next, header] : batches) {
+      if (header.pipelines.Intersects(pipelines)) left += header.item_count;
+    }
+    EXPECT_EQ(RecordsAfter(log, log.Begin(), pipelines), left);
+    for (const auto& [next, header] : batches) {
+      if (header.pipelines.Intersects(pipelines)) left -= header.item_count;
+      ASSERT_EQ(RecordsAfter(log, next, pipelines), left)
+          << "after the batch at " << header.base_offset << " in segment " << next.segment;
+    }
+    EXPECT_EQ(left, 0u);
+  }
+}
+
+class RecordsAfterTest : public IndexTest {
+ protected:
+  // A busy pipeline 2 and a quiet pipeline 1 (sometimes two of its batches
+  // back to back, sometimes a batch of both), in segments of 256 KiB; the
+  // last batch is pipeline 1's. Returns pipeline 1's frames as (segment,
+  // byte range).
+  std::vector<std::pair<uint64_t, FrameExtent>> Fill(Log& log, int busy_batches) {
+    std::vector<std::pair<uint64_t, FrameExtent>> quiet;
+    auto append = [&](AppendRequest r) {
+      const uint64_t size = FrameBytes(r);
+      const bool mine = r.pipelines.Contains(1);
+      ASSERT_TRUE(log.Append(std::move(r)).ok());
+      const Position end = log.End();
+      if (mine) quiet.emplace_back(end.segment, FrameExtent{end.byte_offset - size, size});
+    };
+    for (int i = 0; i < busy_batches; ++i) {
+      AppendRequest busy = For(std::string(8 << 10, 'B'), {2});
+      busy.item_count = 100 + i % 7;
+      append(std::move(busy));
+      if (i % 10 != 0) continue;
+      for (int k = 0; k < (i % 20 == 0 ? 2 : 1); ++k) {
+        AppendRequest mine =
+            For("quiet-" + std::to_string(i), i % 30 == 0 ? PipelineSet{1, 2} : PipelineSet{1});
+        mine.item_count = 1 + (i + k) % 4;
+        append(std::move(mine));
+      }
+    }
+    AppendRequest last = For("quiet-last", {1});
+    last.item_count = 3;
+    append(std::move(last));
+    return quiet;
+  }
+};
+
+// An exporter's lag in records is its own pipelines' records: a reader of a
+// quiet pipeline beside a busy one is behind by its own unread records only,
+// wherever it stands (inside a run of its batches, between the busy
+// pipeline's, at a segment's end), across segment rolls and as the active
+// segment grows, with a batch of both pipelines counted once for a reader of
+// both, and after a restart, from the closed segments' index files.
+TEST_F(RecordsAfterTest, ReaderOfAQuietPipelineIsBehindByItsOwnUnreadRecordsOnly) {
+  {
+    auto log = OpenLog(Small());
+    Fill(*log, 200);
+    ASSERT_GT(log->Segments().size(), 4u);
+    ExpectRecordsLeftEverywhere(*log);
+    // More, counted on from where the last count stopped.
+    Fill(*log, 150);
+    ExpectRecordsLeftEverywhere(*log);
+    EXPECT_EQ(RecordsAfter(*log, log->End(), {1}), 0u);
+    ASSERT_TRUE(log->Close().ok());
+  }
+  auto log = OpenLog(Small());
+  ExpectRecordsLeftEverywhere(*log);
+}
+
+// Counts kept between calls stay exact when the calls come while the
+// active segment grows and rolls under them.
+TEST_F(RecordsAfterTest, CountsTakenWhileSegmentsRollStayExact) {
+  auto log = OpenLog(Small());
+  std::atomic<bool> done{false};
+  std::thread counter([&] {
+    while (!done) {
+      for (const PipelineSet& p : {PipelineSet{1}, PipelineSet{2}, PipelineSet{1, 2}}) {
+        EXPECT_TRUE(log->RecordsAfter(log->Begin(), p).ok());
+        EXPECT_TRUE(log->RecordsAfter(log->End(), p).ok());
+      }
+    }
+  });
+  Fill(*log, 300);
+  done = true;
+  counter.join();
+  ExpectRecordsLeftEverywhere(*log);
+}
+
+TEST_F(RecordsAfterTest, CountingAReadersRecordsReadsNoneOfAnotherPipelinesBytes) {
+  CountingFileSystem fs;
+  auto log = OpenLog(Small(), fs);
+  std::vector<std::pair<uint64_t, FrameExtent>> mine = Fill(*log, 300);
+  ASSERT_GT(log->Segments().size(), 6u);
+  auto expect_only_mine = [&] {
+    std::lock_guard<std::mutex> lock(fs.mu);
+    for (const auto& r : fs.segment_reads) {
+      bool inside = false;
+      for (const auto& [segment, frame] : mine) {
+        inside = inside || (r.path == SegmentFilePath(dir_.path(), segment) &&
+                            r.offset >= frame.offset && r.offset + r.length <= frame.end());
+      }
+      EXPECT_TRUE(inside) << r.path << " bytes " << r.offset << "+" << r.length;
+    }
+    // At most a frame head per frame of its own.
+    EXPECT_LE(fs.segment_reads.size(), 2 * mine.size());
+    fs.segment_reads.clear();
+  };
+  fs.record_reads = true;
+  EXPECT_GT(RecordsAfter(*log, log->Begin(), {1}), 0u);
+  expect_only_mine();
+  fs.record_reads = false;
+  ASSERT_TRUE(log->Close().ok());
+  log = OpenLog(Small(), fs);  // recovery reads the last segment
+  fs.record_reads = true;
+  EXPECT_GT(RecordsAfter(*log, log->Begin(), {1}), 0u);
+  expect_only_mine();
+}
+
 // A version 1 frame, as sluice wrote before frames listed their pipelines:
 // type 1, the one pipeline id in the header.
 std::string EncodeV1Frame(uint64_t base_offset, uint32_t pipeline, std::string_view payload) {
@@ -283,13 +425,13 @@ std::string EncodeV1Frame(uint64_t base_offset, uint32_t pipeline, std::string_v
 
 TEST_F(IndexTest, Version1LogIsReadAndWrittenOnInANewSegment) {
   auto& fs = io::FileSystem::Posix();
-  ASSERT_TRUE(fs.CreateDirs(dir_.path() + "/log").ok());
+  ASSERT_TRUE(fs.CreateDirs(SegmentDirectory(dir_.path())).ok());
   std::string header = EncodeSegmentHeader(0, 1);
   header[8] = 1;  // version 1
   std::string seg = header + EncodeV1Frame(0, 1, "old-1") + EncodeV1Frame(1, 2, "old-other") +
                     EncodeV1Frame(2, 1, "old-2");
   {
-    std::ofstream f(dir_.path() + "/log/" + SegmentFileName(0), std::ios::binary);
+    std::ofstream f(SegmentFilePath(dir_.path(), 0), std::ios::binary);
     f << seg;
   }
   auto log = OpenLog(Small());
@@ -300,16 +442,16 @@ TEST_F(IndexTest, Version1LogIsReadAndWrittenOnInANewSegment) {
   EXPECT_EQ(ReadAll(*log, log->Begin(), PipelineSet{2}), std::vector<std::string>{"old-other"});
   // The old segment is left as it was; the new batch went into a new one.
   EXPECT_EQ(log->Segments(), (std::vector<uint64_t>{0, 3}));
-  EXPECT_EQ(*fs.FileSize(log->SegmentPath(0)), seg.size());
+  EXPECT_EQ(*fs.FileSize(SegmentFilePath(dir_.path(), 0)), seg.size());
 }
 
 TEST_F(IndexTest, LogOfANewerFormatIsRefusedSayingWhatToDo) {
   auto& fs = io::FileSystem::Posix();
-  ASSERT_TRUE(fs.CreateDirs(dir_.path() + "/log").ok());
+  ASSERT_TRUE(fs.CreateDirs(SegmentDirectory(dir_.path())).ok());
   std::string header = EncodeSegmentHeader(0, 1);
   header[8] = static_cast<char>(kFormatVersion + 1);
   {
-    std::ofstream f(dir_.path() + "/log/" + SegmentFileName(0), std::ios::binary);
+    std::ofstream f(SegmentFilePath(dir_.path(), 0), std::ios::binary);
     f << header;
   }
   telemetry::Registry registry;

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "log/log_fixture.h"
+#include "log/paths.h"
 #include "support/file_size_limit.h"
 #include "support/temp_dir.h"
 
@@ -64,7 +65,7 @@ TEST_F(LogTest, TruncatedTrailingBatchIsDropped) {
     auto log = OpenLog(Options());
     ASSERT_TRUE(log->Append(Batch("first")).ok());
     ASSERT_TRUE(log->Append(Batch(std::string(1000, 'x'))).ok());
-    segment = log->SegmentPath(0);
+    segment = SegmentFilePath(log->directory(), 0);
     ASSERT_TRUE(log->Close().ok());
   }
   // A crash mid-write leaves half a frame.
@@ -83,7 +84,7 @@ TEST_F(LogTest, GarbageAfterTheLastBatchIsTruncated) {
   {
     auto log = OpenLog(Options());
     ASSERT_TRUE(log->Append(Batch("kept")).ok());
-    segment = log->SegmentPath(0);
+    segment = SegmentFilePath(log->directory(), 0);
   }
   {
     std::FILE* f = std::fopen(segment.c_str(), "ab");
@@ -106,7 +107,8 @@ TEST_F(LogTest, SegmentsRollBySizeAndReadersCrossThem) {
   EXPECT_GE(log->Segments().size(), 4u);
   EXPECT_EQ(ReadAll(*log, log->Begin()), written);
   for (uint64_t base : log->Segments()) {
-    EXPECT_LE(std::filesystem::file_size(log->SegmentPath(base)), (1u << 20) + 110 * 1024);
+    EXPECT_LE(std::filesystem::file_size(SegmentFilePath(log->directory(), base)),
+              (1u << 20) + 110 * 1024);
   }
 }
 
@@ -397,7 +399,7 @@ TEST_F(LogTest, CursorPastATruncatedEndResumesAtTheEnd) {
     ASSERT_TRUE(log->Append(Batch(std::string(2000, 'l'))).ok());
     ASSERT_TRUE(log->OpenCursor("e").ok());
     ASSERT_TRUE(log->CommitCursor("e", log->End()).ok());
-    segment = log->SegmentPath(0);
+    segment = SegmentFilePath(log->directory(), 0);
   }
   // Power loss took the unsynced tail that the committed cursor had passed.
   std::filesystem::resize_file(segment, std::filesystem::file_size(segment) - 1500);

@@ -3,6 +3,8 @@
 #include <filesystem>
 
 #include "log/log_fixture.h"
+#include "log/paths.h"
+#include "log/state_file.h"
 
 namespace sluice::log {
 namespace {
@@ -90,7 +92,7 @@ TEST_F(RetentionTest, EvictedCursorIsCommittedBeforeItsSegmentIsDeleted) {
   auto reopened = log->OpenCursor("slow");
   ASSERT_TRUE(reopened.ok());
   EXPECT_EQ(*reopened, moved);
-  EXPECT_TRUE(std::filesystem::exists(log->SegmentPath(reopened->segment)));
+  EXPECT_TRUE(std::filesystem::exists(SegmentFilePath(log->directory(), reopened->segment)));
 }
 
 TEST_F(RetentionTest, ConsumedDataIsDeletedPastMaxBytesWithoutAnyRefusal) {
@@ -168,7 +170,15 @@ TEST_F(RetentionTest, CursorOfARemovedExporterStopsHoldingRetention) {
   ASSERT_TRUE(log->DropCursorsExcept({"other"}).ok());
   log->RunRetention();
   EXPECT_LE(log->size_bytes(), 4u << 20);
-  EXPECT_EQ(log->state().Get("cursor/removed"), std::nullopt);
+  // Forgotten on disk too: a restart does not bring it back.
+  ASSERT_TRUE(log->Close().ok());
+  log.reset();
+  StateFile::Options so;
+  so.path = StateFilePath(dir_.path());
+  telemetry::Registry registry;
+  auto state = StateFile::Open(so, io::FileSystem::Posix(), Clock::Real(), registry);
+  ASSERT_TRUE(state.ok()) << state.status().ToString();
+  EXPECT_EQ((*state)->Get("cursor/removed"), std::nullopt);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <functional>
 #include <mutex>
@@ -21,6 +22,7 @@ class ReadLoopTest : public ::testing::Test {
   void Open() {
     log::LogOptions o;
     o.directory = dir_.path();
+    o.segment_bytes = segment_bytes_;
     auto l = log::Log::Open(o, io::FileSystem::Posix(), Clock::Real(), registry_);
     ASSERT_TRUE(l.ok());
     log_ = std::move(l).value();
@@ -28,10 +30,10 @@ class ReadLoopTest : public ::testing::Test {
         Runtime{io_, log_.get(), registry_, health_, Clock::Real(), limiter_});
   }
 
-  void Append(const std::string& payload, uint32_t pipeline) {
+  void Append(const std::string& payload, uint32_t pipeline, uint32_t items = 1) {
     log::AppendRequest r;
     r.payload = payload;
-    r.item_count = 1;
+    r.item_count = items;
     r.pipelines = {pipeline};
     ASSERT_TRUE(log_->Append(std::move(r)).ok());
   }
@@ -71,6 +73,7 @@ class ReadLoopTest : public ::testing::Test {
     return got;
   }
 
+  uint64_t segment_bytes_ = log::LogOptions().segment_bytes;
   testing::TempDir dir_;
   telemetry::Registry registry_;
   telemetry::Health health_;
@@ -210,6 +213,53 @@ TEST_F(ReadLoopTest, RetryBackoffDoublesOnTheInjectedClockWithoutSleeping) {
   EXPECT_EQ(metrics.send_failed.Value(), 5u);
   // 3.1 s of backoff on the clock; far less on the wall.
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(3100));
+}
+
+// An exporter of a quiet pipeline beside a busy one is behind by its own
+// unread records, not by the busy pipeline's traffic around them: at the
+// start, and with its cursor in the middle of the log, across segment rolls.
+TEST_F(ReadLoopTest, LagInRecordsCountsOnlyItsOwnPipelinesUnreadRecords) {
+  ASSERT_TRUE(log_->Close().ok());
+  log_.reset();
+  segment_bytes_ = 256 << 10;  // the busy pipeline's traffic rolls several
+  Open();
+  const uint32_t mine = log::PipelineId("traces");
+  const uint32_t busy = log::PipelineId("traces/other");
+  auto busy_traffic = [&] {
+    for (int i = 0; i < 40; ++i) Append(std::string(16 << 10, 'x'), busy, 500);
+  };
+  Append("a1", mine, 2);
+  busy_traffic();
+  Append("a2", mine, 3);
+  busy_traffic();
+  // The destination takes batches but cannot flush them: the cursor stays
+  // where it was, and the loop reads the same batches again.
+  std::atomic<bool> flush_fails{true};
+  LogConsumer::Options o;
+  o.name = "exp";
+  o.pipeline_ids = {mine};
+  o.commit_interval = std::chrono::milliseconds(10);
+  o.initial_backoff = std::chrono::milliseconds(1);
+  o.max_backoff = std::chrono::milliseconds(5);
+  LogConsumer c(
+      *rt_, o, [](const log::LogReader::Batch&) { return Status::Ok(); },
+      [&] { return flush_fails ? Status::IoError("destination down") : Status::Ok(); });
+  ASSERT_TRUE(c.Start().ok());
+  auto lag = [&] {
+    return registry_.AddGauge("sluice_exporter_lag_records", "", {"exporter"})
+        .With({"exp"})
+        .Value();
+  };
+  EXPECT_TRUE(sluice::testing::WaitUntil([&] { return lag() == 5; })) << lag();
+  flush_fails = false;
+  EXPECT_TRUE(sluice::testing::WaitUntil([&] { return lag() == 0; })) << lag();
+  flush_fails = true;
+  busy_traffic();
+  Append("a3", mine, 4);
+  busy_traffic();
+  EXPECT_TRUE(sluice::testing::WaitUntil([&] { return lag() == 4; })) << lag();
+  ASSERT_GT(log_->Segments().size(), 4u);
+  c.Stop(std::chrono::steady_clock::now());
 }
 
 TEST_F(ReadLoopTest, NewConsumerStartingAtNewestSkipsWhatTheLogAlreadyHolds) {
