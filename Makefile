@@ -15,7 +15,7 @@ DEB_PACKAGES := build-essential cmake ninja-build ccache pkg-config \
   protobuf-compiler libprotobuf-dev libgrpc++-dev protobuf-compiler-grpc libabsl-dev \
   libgtest-dev libgmock-dev libbenchmark-dev clang-format clang libclang-rt-14-dev openssl \
   librdkafka-dev libssl-dev libre2-dev prometheus prometheus-node-exporter victoria-metrics \
-  curl bc python3 libpq-dev postgresql \
+  curl bc python3 libpq-dev postgresql lld \
   chromium
 # node and npm for the web UI (ui/, built by CMake with `npm ci` and `npm run
 # build`; chromium runs its browser test) and the OpenTelemetry JS interop

@@ -32,33 +32,36 @@ namespace sluice::components {
 
 const pipeline::Catalog& BuiltinCatalog() {
   static const pipeline::Catalog catalog = [] {
+    using pipeline::Kind;
     pipeline::Catalog c;
-    c.Add(receivers::otlp::OtlpReceiverType());
-    c.Add(receivers::prometheus_remote_write::RemoteWriteReceiverType());
-    c.Add(receivers::prometheus::PrometheusReceiverType());
-    c.Add(receivers::postgresql::PostgresqlReceiverType());
-    c.Add(processors::filter::FilterProcessorType());
-    c.Add(processors::attributes::AttributesProcessorType());
-    c.Add(processors::resource::ResourceProcessorType());
-    c.Add(processors::transform::TransformProcessorType());
-    c.Add(processors::relabel::RelabelProcessorType());
-    c.Add(processors::cardinality::CardinalityLimitProcessorType());
-    c.Add(processors::accepted::BatchProcessorType());
-    c.Add(processors::accepted::MemoryLimiterProcessorType());
-    c.Add(connectors::servicegraph::ServiceGraphConnectorType());
-    c.Add(connectors::spanmetrics::SpanMetricsConnectorType());
+    c.Add(Kind::kReceiver, "otlp", &receivers::otlp::OtlpReceiverType);
+    c.Add(Kind::kReceiver, "prometheus_remote_write",
+          &receivers::prometheus_remote_write::RemoteWriteReceiverType);
+    c.Add(Kind::kReceiver, "prometheus", &receivers::prometheus::PrometheusReceiverType);
+    c.Add(Kind::kReceiver, "postgresql", &receivers::postgresql::PostgresqlReceiverType);
+    c.Add(Kind::kProcessor, "filter", &processors::filter::FilterProcessorType);
+    c.Add(Kind::kProcessor, "attributes", &processors::attributes::AttributesProcessorType);
+    c.Add(Kind::kProcessor, "resource", &processors::resource::ResourceProcessorType);
+    c.Add(Kind::kProcessor, "transform", &processors::transform::TransformProcessorType);
+    c.Add(Kind::kProcessor, "relabel", &processors::relabel::RelabelProcessorType);
+    c.Add(Kind::kProcessor, "cardinality_limit",
+          &processors::cardinality::CardinalityLimitProcessorType);
+    c.Add(Kind::kProcessor, "batch", &processors::accepted::BatchProcessorType);
+    c.Add(Kind::kProcessor, "memory_limiter", &processors::accepted::MemoryLimiterProcessorType);
+    c.Add(Kind::kConnector, "servicegraph", &connectors::servicegraph::ServiceGraphConnectorType);
+    c.Add(Kind::kConnector, "spanmetrics", &connectors::spanmetrics::SpanMetricsConnectorType);
     // Before the query module, which takes every other /api/ path.
     c.AddModule(backfill::ReplayModuleType());
     c.AddModule(query::QueryModuleType());
-    c.Add(exporters::debug::DebugExporterType());
-    c.Add(exporters::file::FileExporterType());
-    c.Add(exporters::kafka::KafkaExporterType());
-    c.Add(exporters::loki::LokiExporterType());
-    c.Add(exporters::otlp::OtlpGrpcExporterType());
-    c.Add(exporters::otlphttp::OtlpHttpExporterType());
-    c.Add(exporters::postgresql::PostgresqlExporterType());
-    c.Add(exporters::prw::RemoteWriteExporterType());
-    c.Add(exporters::prometheus::PrometheusExporterType());
+    c.Add(Kind::kExporter, "debug", &exporters::debug::DebugExporterType);
+    c.Add(Kind::kExporter, "file", &exporters::file::FileExporterType);
+    c.Add(Kind::kExporter, "kafka", &exporters::kafka::KafkaExporterType);
+    c.Add(Kind::kExporter, "loki", &exporters::loki::LokiExporterType);
+    c.Add(Kind::kExporter, "otlp", &exporters::otlp::OtlpGrpcExporterType);
+    c.Add(Kind::kExporter, "otlphttp", &exporters::otlphttp::OtlpHttpExporterType);
+    c.Add(Kind::kExporter, "postgresql", &exporters::postgresql::PostgresqlExporterType);
+    c.Add(Kind::kExporter, "prometheusremotewrite", &exporters::prw::RemoteWriteExporterType);
+    c.Add(Kind::kExporter, "prometheus", &exporters::prometheus::PrometheusExporterType);
     return c;
   }();
   return catalog;
@@ -81,9 +84,9 @@ std::string ConfigurationReference() {
     out += "### " + m.key + "\n\n" + m.doc + "\n\n" + kHeader +
            config::RenderMarkdown(m.document()) + "\n";
   }
-  for (const auto& t : BuiltinCatalog().types()) {
-    out += "### " + std::string(pipeline::KindName(t.kind)) + " `" + t.type + "`\n\n" + t.doc +
-           "\n\n" + kHeader + config::RenderMarkdown(t.document()) + "\n";
+  for (const pipeline::ComponentType* t : BuiltinCatalog().types()) {
+    out += "### " + std::string(pipeline::KindName(t->kind)) + " `" + t->type + "`\n\n" + t->doc +
+           "\n\n" + kHeader + config::RenderMarkdown(t->document()) + "\n";
   }
   return out;
 }

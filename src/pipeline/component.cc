@@ -1,5 +1,7 @@
 #include "pipeline/component.h"
 
+#include "base/check.h"
+
 namespace sluice::pipeline {
 
 std::string_view KindName(Kind k) {
@@ -30,19 +32,40 @@ std::string_view KindSection(Kind k) {
   return "components";
 }
 
+void Catalog::Add(Kind kind, std::string type, MakeType make) {
+  entries_.push_back(std::unique_ptr<Entry>(new Entry{kind, std::move(type), make, {}, nullptr}));
+}
+
+const ComponentType* Catalog::Made(const Entry& e) {
+  std::call_once(e.once, [&e] {
+    auto made = std::make_unique<const ComponentType>(e.make());
+    // Invariant: a type is registered under the kind and name it has.
+    SLUICE_CHECK(made->kind == e.kind && made->type == e.type);
+    e.made = std::move(made);
+  });
+  return e.made.get();
+}
+
 const ComponentType* Catalog::Find(Kind kind, std::string_view type) const {
-  for (const auto& t : types_) {
-    if (t.kind == kind && t.type == type) return &t;
+  for (const auto& e : entries_) {
+    if (e->kind == kind && e->type == type) return Made(*e);
   }
   return nullptr;
 }
 
 std::vector<std::string> Catalog::Names(Kind kind) const {
   std::vector<std::string> names;
-  for (const auto& t : types_) {
-    if (t.kind == kind) names.push_back(t.type);
+  for (const auto& e : entries_) {
+    if (e->kind == kind) names.push_back(e->type);
   }
   return names;
+}
+
+std::vector<const ComponentType*> Catalog::types() const {
+  std::vector<const ComponentType*> all;
+  all.reserve(entries_.size());
+  for (const auto& e : entries_) all.push_back(Made(*e));
+  return all;
 }
 
 }  // namespace sluice::pipeline

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -341,7 +342,7 @@ ComponentType MakeConnectorType(std::string type, std::string doc, std::vector<l
   return t;
 }
 
-// The component types this binary knows. Filled once at start-up.
+// A module type (ModuleType) with its options read by `schema`.
 template <class Options, class Factory>
 ModuleType MakeModuleType(std::string key, std::string doc, const config::Schema<Options>& schema,
                           Factory factory) {
@@ -356,17 +357,47 @@ ModuleType MakeModuleType(std::string key, std::string doc, const config::Schema
   return t;
 }
 
+// The component and module types this binary knows, filled once at start-up.
+//
+// A component type is made on first use: its schema, documentation and
+// factory are built only when a configuration names it (or the reference
+// is written), so a sluice runs none of the set-up code of the types its
+// configuration does not use, and that code stays out of its memory.
+//
+// Thread-safety: Add and AddModule before any other call; the const
+// methods from any thread.
 class Catalog {
  public:
-  void Add(ComponentType type) { types_.push_back(std::move(type)); }
+  using MakeType = ComponentType (*)();
+
+  Catalog() = default;
+  Catalog(const Catalog&) = delete;
+  Catalog& operator=(const Catalog&) = delete;
+  Catalog(Catalog&&) = default;
+
+  // Registers `make`, which returns the type named `type` of `kind`
+  // (checked when it is made).
+  void Add(Kind kind, std::string type, MakeType make);
   void AddModule(ModuleType type) { modules_.push_back(std::move(type)); }
   const std::vector<ModuleType>& modules() const { return modules_; }
+  // The type, made on the first call for it; null when none is registered.
   const ComponentType* Find(Kind kind, std::string_view type) const;
+  // The registered names of `kind`, in registration order (none is made).
   std::vector<std::string> Names(Kind kind) const;
-  const std::vector<ComponentType>& types() const { return types_; }
+  // Every type in registration order, each made if it was not yet.
+  std::vector<const ComponentType*> types() const;
 
  private:
-  std::vector<ComponentType> types_;
+  struct Entry {
+    Kind kind;
+    std::string type;
+    MakeType make;
+    mutable std::once_flag once;
+    mutable std::unique_ptr<const ComponentType> made;
+  };
+  static const ComponentType* Made(const Entry& e);
+
+  std::vector<std::unique_ptr<Entry>> entries_;
   std::vector<ModuleType> modules_;
 };
 

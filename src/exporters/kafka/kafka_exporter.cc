@@ -1,7 +1,5 @@
 #include "exporters/kafka/kafka_exporter.h"
 
-#include <librdkafka/rdkafka.h>
-
 #include <algorithm>
 #include <atomic>
 #include <deque>
@@ -10,6 +8,7 @@
 #include <unordered_map>
 
 #include "base/logging.h"
+#include "exporters/kafka/rdkafka.h"
 #include "pipeline/read_loop.h"
 #include "wire/otlp/common.h"
 #include "wire/otlp/inspect.h"
@@ -143,12 +142,14 @@ std::string CheckTopic(const char* key, const std::string& topic) {
 // A librdkafka configuration with the options applied; InvalidArgument naming
 // the property librdkafka refused.
 Result<rd_kafka_conf_t*> NewConf(const KafkaOptions& options) {
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  // Every producer starts from a configuration, so librdkafka is opened here.
+  SLUICE_RETURN_IF_ERROR(LoadRdKafka().status());
+  rd_kafka_conf_t* conf = Rdk().rd_kafka_conf_new();
   char error[512];
   for (const auto& [key, value] : ProducerProperties(options)) {
-    if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), error, sizeof error) !=
+    if (Rdk().rd_kafka_conf_set(conf, key.c_str(), value.c_str(), error, sizeof error) !=
         RD_KAFKA_CONF_OK) {
-      rd_kafka_conf_destroy(conf);
+      Rdk().rd_kafka_conf_destroy(conf);
       return Status::InvalidArgument("kafka producer property " + key + "=" + value + ": " + error);
     }
   }
@@ -277,21 +278,21 @@ class KafkaExporter final : public pipeline::Exporter {
 
  private:
   struct ProducerDeleter {
-    void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
+    void operator()(rd_kafka_t* rk) const { Rdk().rd_kafka_destroy(rk); }
   };
   using Producer = std::unique_ptr<rd_kafka_t, ProducerDeleter>;
   std::unique_ptr<DeadLetterQueue> dlq_;
 
   Result<Producer> NewProducer() {
     SLUICE_ASSIGN_OR_RETURN(rd_kafka_conf_t * conf, NewConf(options_));
-    rd_kafka_conf_set_opaque(conf, this);
-    rd_kafka_conf_set_dr_msg_cb(conf, &KafkaExporter::DeliveryCallback);
-    rd_kafka_conf_set_error_cb(conf, &KafkaExporter::ErrorCallback);
-    rd_kafka_conf_set_log_cb(conf, &KafkaExporter::LogCallback);
+    Rdk().rd_kafka_conf_set_opaque(conf, this);
+    Rdk().rd_kafka_conf_set_dr_msg_cb(conf, &KafkaExporter::DeliveryCallback);
+    Rdk().rd_kafka_conf_set_error_cb(conf, &KafkaExporter::ErrorCallback);
+    Rdk().rd_kafka_conf_set_log_cb(conf, &KafkaExporter::LogCallback);
     char error[512];
-    rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof error);
+    rd_kafka_t* rk = Rdk().rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof error);
     if (rk == nullptr) {
-      rd_kafka_conf_destroy(conf);  // rd_kafka_new takes it only on success
+      Rdk().rd_kafka_conf_destroy(conf);  // rd_kafka_new takes it only on success
       return Status::InvalidArgument(std::string("cannot create a kafka producer: ") + error);
     }
     return Producer(rk);
@@ -316,7 +317,7 @@ class KafkaExporter final : public pipeline::Exporter {
   }
 
   Status Deliver(const log::LogReader::Batch& batch) {
-    rd_kafka_poll(producer_.get(), 0);
+    Rdk().rd_kafka_poll(producer_.get(), 0);
     RecycleIfDue();
     // Backpressure: no new data while earlier messages wait to be sent
     // again. The LogConsumer paces these attempts with its own backoff.
@@ -405,17 +406,17 @@ class KafkaExporter final : public pipeline::Exporter {
 
     const auto give_up = std::chrono::steady_clock::now() + options_.timeout + kFlushMargin;
     for (;;) {
-      rd_kafka_error_t* error = rd_kafka_produceva(producer_.get(), vus, n);
+      rd_kafka_error_t* error = Rdk().rd_kafka_produceva(producer_.get(), vus, n);
       if (error == nullptr) {
         m.release();  // the delivery report takes it back
         return;
       }
-      rd_kafka_resp_err_t code = rd_kafka_error_code(error);
-      std::string what = rd_kafka_error_string(error);
-      rd_kafka_error_destroy(error);
+      rd_kafka_resp_err_t code = Rdk().rd_kafka_error_code(error);
+      std::string what = Rdk().rd_kafka_error_string(error);
+      Rdk().rd_kafka_error_destroy(error);
       if (code == RD_KAFKA_RESP_ERR__QUEUE_FULL && std::chrono::steady_clock::now() < give_up) {
         metrics_.queue_full_waits.Inc();
-        rd_kafka_poll(producer_.get(), 100);
+        Rdk().rd_kafka_poll(producer_.get(), 100);
         continue;
       }
       metrics_.delivery_failures.Inc();
@@ -429,7 +430,7 @@ class KafkaExporter final : public pipeline::Exporter {
       OnUndeliverable(*m, what);
       return;
     }
-    last_failure_ = std::string(rd_kafka_err2name(code)) + ": " + std::string(what);
+    last_failure_ = std::string(Rdk().rd_kafka_err2name(code)) + ": " + std::string(what);
     retry_.push_back(std::move(m));
   }
 
@@ -521,7 +522,7 @@ class KafkaExporter final : public pipeline::Exporter {
       return;
     }
     metrics_.delivery_failures.Inc();
-    Failed(std::move(m), report.err, rd_kafka_err2str(report.err));
+    Failed(std::move(m), report.err, Rdk().rd_kafka_err2str(report.err));
   }
 
   // Makes everything produced so far acknowledged (or dead-lettered). Held
@@ -543,7 +544,7 @@ class KafkaExporter final : public pipeline::Exporter {
     // A producer that failed fatally refuses everything: replace it first.
     RecycleIfDue();
     if (!retry_.empty()) Resend();
-    rd_kafka_resp_err_t err = rd_kafka_flush(producer_.get(), FlushTimeoutMs());
+    rd_kafka_resp_err_t err = Rdk().rd_kafka_flush(producer_.get(), FlushTimeoutMs());
     if (!retry_.empty()) {
       next_resend_ = std::chrono::steady_clock::now() + resend_backoff_;
       resend_backoff_ = std::min(resend_backoff_ * 2, kMaxResendBackoff);
@@ -551,7 +552,7 @@ class KafkaExporter final : public pipeline::Exporter {
                                  " kafka messages not delivered: " + last_failure_);
     }
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      return Status::Unavailable(std::to_string(rd_kafka_outq_len(producer_.get())) +
+      return Status::Unavailable(std::to_string(Rdk().rd_kafka_outq_len(producer_.get())) +
                                  " kafka messages still unacknowledged after " +
                                  std::to_string(FlushTimeoutMs()) + "ms");
     }
@@ -574,20 +575,20 @@ class KafkaExporter final : public pipeline::Exporter {
   // after a fatal error (which an idempotent producer cannot leave).
   void RecycleIfDue() {
     char reason[512];
-    bool fatal =
-        rd_kafka_fatal_error(producer_.get(), reason, sizeof reason) != RD_KAFKA_RESP_ERR_NO_ERROR;
+    bool fatal = Rdk().rd_kafka_fatal_error(producer_.get(), reason, sizeof reason) !=
+                 RD_KAFKA_RESP_ERR_NO_ERROR;
     bool old =
         rt_.clock.MonotonicNanos() - producer_born_ >= options_.connection_max_lifetime.count();
     if (!fatal && !old) return;
     if (fatal) {
       // Its messages come back through their delivery reports and are held
       // for the next producer.
-      rd_kafka_purge(producer_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+      Rdk().rd_kafka_purge(producer_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     }
-    const int in_flight = rd_kafka_outq_len(producer_.get());
+    const int in_flight = Rdk().rd_kafka_outq_len(producer_.get());
     // Invariant: the old producer has reported every message it held
     // (acknowledged, or held in retry_) before it is destroyed.
-    if (rd_kafka_flush(producer_.get(), FlushTimeoutMs()) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (Rdk().rd_kafka_flush(producer_.get(), FlushTimeoutMs()) != RD_KAFKA_RESP_ERR_NO_ERROR) {
       logging::Warn("exporter", "kafka producer not recycled yet: messages still in flight",
                     {{"exporter", settings_.id}});
       return;
@@ -612,8 +613,8 @@ class KafkaExporter final : public pipeline::Exporter {
   // purged rather than waited for.
   void Close() {
     if (!producer_) return;
-    rd_kafka_purge(producer_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-    rd_kafka_flush(producer_.get(), FlushTimeoutMs());  // serves the purge reports
+    Rdk().rd_kafka_purge(producer_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    Rdk().rd_kafka_flush(producer_.get(), FlushTimeoutMs());  // serves the purge reports
     if (!retry_.empty()) {
       logging::Warn("exporter",
                     "kafka messages undelivered at stop; the cursor is not past them, so they "
@@ -636,13 +637,13 @@ class KafkaExporter final : public pipeline::Exporter {
     logging::Log(code == RD_KAFKA_RESP_ERR__FATAL ? logging::Level::kError : logging::Level::kWarn,
                  "exporter", "kafka producer error",
                  {{"exporter", self->settings_.id},
-                  {"code", rd_kafka_err2name(code)},
+                  {"code", Rdk().rd_kafka_err2name(code)},
                   {"error", reason},
-                  {"client", rd_kafka_name(rk)}});
+                  {"client", Rdk().rd_kafka_name(rk)}});
   }
 
   static void LogCallback(const rd_kafka_t* rk, int level, const char* facility, const char* buf) {
-    auto* self = static_cast<KafkaExporter*>(rd_kafka_opaque(rk));
+    auto* self = static_cast<KafkaExporter*>(Rdk().rd_kafka_opaque(rk));
     // syslog levels. librdkafka reports a refused connection at 3 and
     // recovers from it by itself, so 3 is a warning here.
     logging::Level l = level <= 2   ? logging::Level::kError
@@ -893,35 +894,36 @@ class KafkaReplaySender final : public pipeline::Sender {
  public:
   explicit KafkaReplaySender(const KafkaOptions& options) : options_(options) {}
   ~KafkaReplaySender() override {
-    if (rk_ != nullptr) rd_kafka_destroy(rk_);
+    if (rk_ != nullptr) Rdk().rd_kafka_destroy(rk_);
   }
 
   pipeline::SendResult Send(const pipeline::OutboundRequest& request) override {
     if (rk_ == nullptr) {
       Result<rd_kafka_conf_t*> conf = NewConf(options_);
       if (!conf.ok()) return pipeline::SendResult::Permanent(conf.status().message());
-      rd_kafka_conf_set_opaque(*conf, this);
-      rd_kafka_conf_set_dr_msg_cb(*conf, [](rd_kafka_t*, const rd_kafka_message_t* m, void* o) {
-        static_cast<KafkaReplaySender*>(o)->last_ = m->err;
-      });
+      Rdk().rd_kafka_conf_set_opaque(*conf, this);
+      Rdk().rd_kafka_conf_set_dr_msg_cb(*conf,
+                                        [](rd_kafka_t*, const rd_kafka_message_t* m, void* o) {
+                                          static_cast<KafkaReplaySender*>(o)->last_ = m->err;
+                                        });
       char error[512];
-      rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, *conf, error, sizeof error);
+      rk_ = Rdk().rd_kafka_new(RD_KAFKA_PRODUCER, *conf, error, sizeof error);
       if (rk_ == nullptr) {
-        rd_kafka_conf_destroy(*conf);
+        Rdk().rd_kafka_conf_destroy(*conf);
         return pipeline::SendResult::Permanent(error);
       }
     }
     last_ = RD_KAFKA_RESP_ERR__IN_PROGRESS;
-    rd_kafka_resp_err_t err = rd_kafka_producev(
+    rd_kafka_resp_err_t err = Rdk().rd_kafka_producev(
         rk_, RD_KAFKA_V_TOPIC(request.route.c_str()),
         RD_KAFKA_V_VALUE(const_cast<char*>(request.body.data()), request.body.size()),
         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      return pipeline::SendResult::Retryable(rd_kafka_err2str(err));
+      return pipeline::SendResult::Retryable(Rdk().rd_kafka_err2str(err));
     }
-    rd_kafka_flush(rk_, static_cast<int>(options_.timeout.count() / 1'000'000) + 1000);
+    Rdk().rd_kafka_flush(rk_, static_cast<int>(options_.timeout.count() / 1'000'000) + 1000);
     if (last_ == RD_KAFKA_RESP_ERR_NO_ERROR) return pipeline::SendResult::Ok();
-    std::string why = std::string("kafka: ") + rd_kafka_err2str(last_);
+    std::string why = std::string("kafka: ") + Rdk().rd_kafka_err2str(last_);
     if (last_ == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ||
         last_ == RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE) {
       return pipeline::SendResult::Permanent(std::move(why));
@@ -950,7 +952,7 @@ pipeline::ComponentType KafkaExporterType() {
          pipeline::Runtime& rt) -> Result<std::unique_ptr<pipeline::Exporter>> {
         // librdkafka judges the properties now, so a bad one stops start-up.
         SLUICE_ASSIGN_OR_RETURN(rd_kafka_conf_t * conf, NewConf(o));
-        rd_kafka_conf_destroy(conf);
+        Rdk().rd_kafka_conf_destroy(conf);
         return std::unique_ptr<pipeline::Exporter>(new KafkaExporter(s, o, rt));
       });
   return pipeline::WithSender<KafkaOptions>(

@@ -1,6 +1,5 @@
 #include "exporters/postgresql/postgres_sender.h"
 
-#include <libpq-fe.h>
 #include <poll.h>
 
 #include <algorithm>
@@ -8,6 +7,7 @@
 #include <cstring>
 
 #include "exporters/postgresql/rows.h"
+#include "net/libpq.h"
 
 namespace sluice::exporters::postgresql {
 namespace {
@@ -44,6 +44,10 @@ FailureKind ClassifySqlState(std::string_view sqlstate) {
 Result<std::unique_ptr<PgConnection>> PgConnection::Open(const std::string& conninfo,
                                                          std::chrono::nanoseconds timeout,
                                                          Error* error) {
+  if (Result<const net::LibPq*> pq = net::LoadLibPq(); !pq.ok()) {
+    *error = {"", pq.status().message()};
+    return pq.status();
+  }
   const int64_t timeout_ms =
       std::max<int64_t>(1, std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count());
   // libpq counts connect_timeout in whole seconds, and takes 1 as 2.
@@ -53,17 +57,17 @@ Result<std::unique_ptr<PgConnection>> PgConnection::Open(const std::string& conn
   // keywords override earlier ones, and the expanded dbname comes last.
   const char* keys[] = {"connect_timeout", "application_name", "dbname", nullptr};
   const char* values[] = {connect_timeout.c_str(), "sluice", conninfo.c_str(), nullptr};
-  PGconn* conn = PQconnectStartParams(keys, values, /*expand_dbname=*/1);
+  PGconn* conn = net::Pq().PQconnectStartParams(keys, values, /*expand_dbname=*/1);
   if (conn == nullptr) {
     *error = {"", "out of memory"};
     return Status::Unavailable(error->message);
   }
   std::unique_ptr<PgConnection> c(new PgConnection(conn, timeout));
-  if (PQstatus(conn) == CONNECTION_BAD) {
+  if (net::Pq().PQstatus(conn) == CONNECTION_BAD) {
     c->ConnectionError("connect", error);
     return Status::Unavailable(error->message);
   }
-  PQsetNoticeProcessor(conn, IgnoreNotice, nullptr);
+  net::Pq().PQsetNoticeProcessor(conn, IgnoreNotice, nullptr);
   const Deadline deadline = c->NewDeadline();
   PostgresPollingStatusType poll = PGRES_POLLING_WRITING;
   while (poll != PGRES_POLLING_OK) {
@@ -74,9 +78,9 @@ Result<std::unique_ptr<PgConnection>> PgConnection::Open(const std::string& conn
     if (!c->Wait(poll == PGRES_POLLING_WRITING, deadline, error)) {
       return Status::Unavailable(error->message);
     }
-    poll = PQconnectPoll(conn);
+    poll = net::Pq().PQconnectPoll(conn);
   }
-  if (PQsetnonblocking(conn, 1) != 0) {
+  if (net::Pq().PQsetnonblocking(conn, 1) != 0) {
     c->ConnectionError("set non-blocking", error);
     return Status::Unavailable(error->message);
   }
@@ -87,11 +91,11 @@ Result<std::unique_ptr<PgConnection>> PgConnection::Open(const std::string& conn
 }
 
 PgConnection::~PgConnection() {
-  PQfinish(conn_);
+  net::Pq().PQfinish(conn_);
 }
 
 bool PgConnection::usable() const {
-  return !broken_ && PQstatus(conn_) == CONNECTION_OK;
+  return !broken_ && net::Pq().PQstatus(conn_) == CONNECTION_OK;
 }
 
 PgConnection::Deadline PgConnection::NewDeadline() const {
@@ -102,13 +106,13 @@ PgConnection::Deadline PgConnection::NewDeadline() const {
 
 bool PgConnection::ConnectionError(const char* what, Error* error) {
   broken_ = true;
-  *error = {"", std::string(what) + ": " + Trim(PQerrorMessage(conn_))};
+  *error = {"", std::string(what) + ": " + Trim(net::Pq().PQerrorMessage(conn_))};
   return false;
 }
 
 bool PgConnection::Wait(bool write, Deadline deadline, Error* error) {
   pollfd p{};
-  p.fd = PQsocket(conn_);
+  p.fd = net::Pq().PQsocket(conn_);
   if (p.fd < 0) return ConnectionError("no socket", error);
   p.events = static_cast<short>(POLLIN | (write ? POLLOUT : 0));
   for (;;) {
@@ -131,40 +135,40 @@ bool PgConnection::Wait(bool write, Deadline deadline, Error* error) {
 
 bool PgConnection::FlushAll(Deadline deadline, Error* error) {
   for (;;) {
-    int r = PQflush(conn_);
+    int r = net::Pq().PQflush(conn_);
     if (r == 0) return true;
     if (r < 0) return ConnectionError("send", error);
     if (!Wait(/*write=*/true, deadline, error)) return false;
-    if (PQconsumeInput(conn_) == 0) return ConnectionError("receive", error);
+    if (net::Pq().PQconsumeInput(conn_) == 0) return ConnectionError("receive", error);
   }
 }
 
 bool PgConnection::Drain(Deadline deadline, Error* error) {
   bool ok = true;
   for (;;) {
-    while (PQisBusy(conn_)) {
+    while (net::Pq().PQisBusy(conn_)) {
       if (!Wait(/*write=*/false, deadline, error)) return false;
-      if (PQconsumeInput(conn_) == 0) return ConnectionError("receive", error);
+      if (net::Pq().PQconsumeInput(conn_) == 0) return ConnectionError("receive", error);
     }
-    PGresult* res = PQgetResult(conn_);
+    PGresult* res = net::Pq().PQgetResult(conn_);
     if (res == nullptr) break;
-    const ExecStatusType st = PQresultStatus(res);
+    const ExecStatusType st = net::Pq().PQresultStatus(res);
     if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH) {
       // Not expected here; leave the copy so the connection stays in step.
-      PQclear(res);
+      net::Pq().PQclear(res);
       broken_ = true;
       *error = {"", "unexpected COPY state"};
       return false;
     }
     if (st == PGRES_FATAL_ERROR && ok) {
       ok = false;
-      const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-      *error = {state ? state : "", Trim(PQresultErrorMessage(res))};
+      const char* state = net::Pq().PQresultErrorField(res, PG_DIAG_SQLSTATE);
+      *error = {state ? state : "", Trim(net::Pq().PQresultErrorMessage(res))};
     }
-    PQclear(res);
+    net::Pq().PQclear(res);
   }
   if (!ok && error->sqlstate.empty()) broken_ = true;  // lost mid-statement
-  if (PQstatus(conn_) != CONNECTION_OK) {
+  if (net::Pq().PQstatus(conn_) != CONNECTION_OK) {
     if (ok) return ConnectionError("connection lost", error);
     broken_ = true;
   }
@@ -174,7 +178,7 @@ bool PgConnection::Drain(Deadline deadline, Error* error) {
 bool PgConnection::Exec(const std::string& sql, Error* error) {
   if (!usable()) return ConnectionError("connection lost", error);
   const Deadline deadline = NewDeadline();
-  if (PQsendQuery(conn_, sql.c_str()) == 0) return ConnectionError("send", error);
+  if (net::Pq().PQsendQuery(conn_, sql.c_str()) == 0) return ConnectionError("send", error);
   if (!FlushAll(deadline, error)) return false;
   return Drain(deadline, error);
 }
@@ -182,44 +186,44 @@ bool PgConnection::Exec(const std::string& sql, Error* error) {
 bool PgConnection::CopyIn(const std::string& sql, std::string_view data, Error* error) {
   if (!usable()) return ConnectionError("connection lost", error);
   const Deadline deadline = NewDeadline();
-  if (PQsendQuery(conn_, sql.c_str()) == 0) return ConnectionError("send", error);
+  if (net::Pq().PQsendQuery(conn_, sql.c_str()) == 0) return ConnectionError("send", error);
   if (!FlushAll(deadline, error)) return false;
-  while (PQisBusy(conn_)) {
+  while (net::Pq().PQisBusy(conn_)) {
     if (!Wait(/*write=*/false, deadline, error)) return false;
-    if (PQconsumeInput(conn_) == 0) return ConnectionError("receive", error);
+    if (net::Pq().PQconsumeInput(conn_) == 0) return ConnectionError("receive", error);
   }
-  PGresult* res = PQgetResult(conn_);
+  PGresult* res = net::Pq().PQgetResult(conn_);
   if (res == nullptr) return ConnectionError("COPY", error);
-  const ExecStatusType st = PQresultStatus(res);
+  const ExecStatusType st = net::Pq().PQresultStatus(res);
   if (st != PGRES_COPY_IN) {
-    const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-    *error = {state ? state : "", Trim(PQresultErrorMessage(res))};
-    PQclear(res);
+    const char* state = net::Pq().PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    *error = {state ? state : "", Trim(net::Pq().PQresultErrorMessage(res))};
+    net::Pq().PQclear(res);
     Error rest;
     Drain(deadline, &rest);
     if (error->sqlstate.empty()) broken_ = true;
     return false;
   }
-  PQclear(res);
+  net::Pq().PQclear(res);
   size_t at = 0;
   while (at < data.size()) {
     const size_t n = std::min(kCopyChunk, data.size() - at);
-    int r = PQputCopyData(conn_, data.data() + at, static_cast<int>(n));
+    int r = net::Pq().PQputCopyData(conn_, data.data() + at, static_cast<int>(n));
     if (r < 0) return ConnectionError("COPY data", error);
     if (r == 0) {  // libpq's buffer is full: wait for the socket
       if (!Wait(/*write=*/true, deadline, error)) return false;
-      if (PQconsumeInput(conn_) == 0) return ConnectionError("receive", error);
-      if (PQflush(conn_) < 0) return ConnectionError("send", error);
+      if (net::Pq().PQconsumeInput(conn_) == 0) return ConnectionError("receive", error);
+      if (net::Pq().PQflush(conn_) < 0) return ConnectionError("send", error);
       continue;
     }
     at += n;
   }
   for (;;) {
-    int r = PQputCopyEnd(conn_, nullptr);
+    int r = net::Pq().PQputCopyEnd(conn_, nullptr);
     if (r < 0) return ConnectionError("COPY end", error);
     if (r == 1) break;
     if (!Wait(/*write=*/true, deadline, error)) return false;
-    if (PQflush(conn_) < 0) return ConnectionError("send", error);
+    if (net::Pq().PQflush(conn_) < 0) return ConnectionError("send", error);
   }
   if (!FlushAll(deadline, error)) return false;
   return Drain(deadline, error);

@@ -6,6 +6,7 @@
 #include "exporters/postgresql/postgres_sender.h"
 #include "exporters/prometheusremotewrite/series.h"
 #include "io/file_system.h"
+#include "net/libpq.h"
 
 namespace sluice::exporters::postgresql {
 namespace {
@@ -265,6 +266,7 @@ pipeline::ComponentType PostgresqlExporterType() {
       {log::Signal::kMetrics}, PostgresqlOptionsSchema(),
       [](const pipeline::ComponentSettings& s, const PostgresqlOptions& o,
          pipeline::Runtime& rt) -> Result<std::unique_ptr<pipeline::Exporter>> {
+        SLUICE_RETURN_IF_ERROR(net::LoadLibPq().status());
         SLUICE_ASSIGN_OR_RETURN(std::shared_ptr<const pgmetrics::Definitions> defs,
                                 LoadDefinitions(o.metrics_file));
         SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<prw::Translator> probe,

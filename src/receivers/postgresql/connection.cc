@@ -11,7 +11,7 @@ namespace sluice::receivers::postgresql {
 namespace {
 
 std::string Message(PGconn* c) {
-  std::string m = c ? PQerrorMessage(c) : "out of memory";
+  std::string m = c ? net::Pq().PQerrorMessage(c) : "out of memory";
   while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
   return m.empty() ? "connection failed" : m;
 }
@@ -41,13 +41,13 @@ void Connection::Close() {
   }
   fd_ = -1;
   if (conn_ != nullptr) {
-    PQfinish(conn_);
+    net::Pq().PQfinish(conn_);
     conn_ = nullptr;
   }
 }
 
 Status Connection::SyncSocket() {
-  const int fd = PQsocket(conn_);
+  const int fd = net::Pq().PQsocket(conn_);
   if (fd < 0) return Status::Unavailable("no socket");
   if (fd == fd_ && sd_) return Status::Ok();
   if (sd_) {
@@ -118,13 +118,13 @@ void Connection::Connect(const std::string& conninfo, const std::string& hostadd
   init_error_.clear();
   init_failures_.clear();
   if (hostaddr.empty()) {
-    conn_ = PQconnectStart(conninfo.c_str());
+    conn_ = net::Pq().PQconnectStart(conninfo.c_str());
   } else {
     char* error = nullptr;
-    PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &error);
+    PQconninfoOption* options = net::Pq().PQconninfoParse(conninfo.c_str(), &error);
     if (options == nullptr) {
       std::string e = error ? error : "cannot parse the connection string";
-      PQfreemem(error);
+      net::Pq().PQfreemem(error);
       return Finish(Status::Unavailable(e));
     }
     std::vector<const char*> keys, values;
@@ -137,10 +137,10 @@ void Connection::Connect(const std::string& conninfo, const std::string& hostadd
     values.push_back(hostaddr.c_str());
     keys.push_back(nullptr);
     values.push_back(nullptr);
-    conn_ = PQconnectStartParams(keys.data(), values.data(), 0);
-    PQconninfoFree(options);
+    conn_ = net::Pq().PQconnectStartParams(keys.data(), values.data(), 0);
+    net::Pq().PQconninfoFree(options);
   }
-  if (conn_ == nullptr || PQstatus(conn_) == CONNECTION_BAD) {
+  if (conn_ == nullptr || net::Pq().PQstatus(conn_) == CONNECTION_BAD) {
     return Finish(Status::Unavailable(Message(conn_)));
   }
   ArmDeadline(deadline);
@@ -151,7 +151,8 @@ void Connection::Connect(const std::string& conninfo, const std::string& hostadd
 void Connection::PollConnect() {
   switch (poll_) {
     case PGRES_POLLING_OK:
-      if (PQsetnonblocking(conn_, 1) != 0) return Finish(Status::Unavailable(Message(conn_)));
+      if (net::Pq().PQsetnonblocking(conn_, 1) != 0)
+        return Finish(Status::Unavailable(Message(conn_)));
       return RunInit();
     case PGRES_POLLING_FAILED:
       return Finish(Status::Unavailable(Message(conn_)));
@@ -159,7 +160,7 @@ void Connection::PollConnect() {
     case PGRES_POLLING_WRITING:
     default:
       return WaitSocket(poll_ == PGRES_POLLING_READING ? Wait::kRead : Wait::kWrite, [this] {
-        poll_ = PQconnectPoll(conn_);
+        poll_ = net::Pq().PQconnectPoll(conn_);
         PollConnect();
       });
   }
@@ -167,19 +168,21 @@ void Connection::PollConnect() {
 
 void Connection::RunInit() {
   if (init_.empty()) {
-    if (PQenterPipelineMode(conn_) != 1) return Finish(Status::Unavailable(Message(conn_)));
+    if (net::Pq().PQenterPipelineMode(conn_) != 1)
+      return Finish(Status::Unavailable(Message(conn_)));
     return Finish(Status::Ok());
   }
   const std::string sql = std::move(init_.front());
   init_.erase(init_.begin());
-  if (PQsendQuery(conn_, sql.c_str()) != 1) return Finish(Status::Unavailable(Message(conn_)));
+  if (net::Pq().PQsendQuery(conn_, sql.c_str()) != 1)
+    return Finish(Status::Unavailable(Message(conn_)));
   FlushThen([this] { ReadInit(); });
 }
 
 void Connection::ReadInit() {
-  if (PQconsumeInput(conn_) != 1) return Finish(Status::Unavailable(Message(conn_)));
-  while (PQisBusy(conn_) == 0) {
-    PGresult* r = PQgetResult(conn_);
+  if (net::Pq().PQconsumeInput(conn_) != 1) return Finish(Status::Unavailable(Message(conn_)));
+  while (net::Pq().PQisBusy(conn_) == 0) {
+    PGresult* r = net::Pq().PQgetResult(conn_);
     if (r == nullptr) {
       // This init statement is done: the next, or fail when it failed (the
       // metric's definition cannot run here).
@@ -187,16 +190,16 @@ void Connection::ReadInit() {
       init_error_.clear();
       return RunInit();
     }
-    if (PQresultStatus(r) == PGRES_FATAL_ERROR && init_error_.empty()) {
-      init_error_ = PQresultErrorMessage(r);
+    if (net::Pq().PQresultStatus(r) == PGRES_FATAL_ERROR && init_error_.empty()) {
+      init_error_ = net::Pq().PQresultErrorMessage(r);
     }
-    PQclear(r);
+    net::Pq().PQclear(r);
   }
   WaitSocket(Wait::kRead, [this] { ReadInit(); });
 }
 
 void Connection::FlushThen(std::function<void()> next) {
-  const int r = PQflush(conn_);
+  const int r = net::Pq().PQflush(conn_);
   if (r < 0) return Finish(Status::Unavailable(Message(conn_)));
   if (r == 0) return WaitSocket(Wait::kRead, std::move(next));
   // The socket's buffer is full: wait until it drains. (The statements of
@@ -221,8 +224,9 @@ void Connection::RoundTrip(const std::vector<std::string>& statements,
   // together, as one request.
   Cork(fd_, true);
   for (const std::string& sql : statements) {
-    if (PQsendQueryParams(conn_, sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0) != 1 ||
-        PQpipelineSync(conn_) != 1) {
+    if (net::Pq().PQsendQueryParams(conn_, sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0) !=
+            1 ||
+        net::Pq().PQpipelineSync(conn_) != 1) {
       Cork(fd_, false);
       return Finish(Status::Unavailable(Message(conn_)));
     }
@@ -232,10 +236,10 @@ void Connection::RoundTrip(const std::vector<std::string>& statements,
 }
 
 void Connection::ReadResults() {
-  if (PQconsumeInput(conn_) != 1) return Finish(Status::Unavailable(Message(conn_)));
+  if (net::Pq().PQconsumeInput(conn_) != 1) return Finish(Status::Unavailable(Message(conn_)));
   int nulls = 0;
-  while (PQisBusy(conn_) == 0) {
-    PGresult* r = PQgetResult(conn_);
+  while (net::Pq().PQisBusy(conn_) == 0) {
+    PGresult* r = net::Pq().PQgetResult(conn_);
     if (r == nullptr) {
       // The end of one statement's results; twice in a row: nothing more
       // has arrived yet.
@@ -243,9 +247,9 @@ void Connection::ReadResults() {
       continue;
     }
     nulls = 0;
-    switch (PQresultStatus(r)) {
+    switch (net::Pq().PQresultStatus(r)) {
       case PGRES_PIPELINE_SYNC:
-        PQclear(r);
+        net::Pq().PQclear(r);
         if (++syncs_ == statements_) return Finish(Status::Ok());
         break;
       case PGRES_TUPLES_OK:
@@ -253,22 +257,23 @@ void Connection::ReadResults() {
         if (syncs_ < results_.size())
           results_[syncs_].result.reset(r);
         else
-          PQclear(r);
+          net::Pq().PQclear(r);
         break;
       case PGRES_PIPELINE_ABORTED:
         if (syncs_ < results_.size()) results_[syncs_].error = "aborted";
-        PQclear(r);
+        net::Pq().PQclear(r);
         break;
       default: {
-        std::string e = PQresultErrorMessage(r);
+        std::string e = net::Pq().PQresultErrorMessage(r);
         while (!e.empty() && e.back() == '\n') e.pop_back();
         if (syncs_ < results_.size()) results_[syncs_].error = e.empty() ? "failed" : e;
-        PQclear(r);
+        net::Pq().PQclear(r);
         break;
       }
     }
   }
-  if (PQstatus(conn_) == CONNECTION_BAD) return Finish(Status::Unavailable(Message(conn_)));
+  if (net::Pq().PQstatus(conn_) == CONNECTION_BAD)
+    return Finish(Status::Unavailable(Message(conn_)));
   WaitSocket(Wait::kRead, [this] { ReadResults(); });
 }
 

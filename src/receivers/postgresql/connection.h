@@ -1,7 +1,5 @@
 #pragma once
 
-#include <libpq-fe.h>
-
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -14,11 +12,12 @@
 #include <vector>
 
 #include "base/status.h"
+#include "net/libpq.h"
 
 namespace sluice::receivers::postgresql {
 
 struct ResultDeleter {
-  void operator()(PGresult* r) const { PQclear(r); }
+  void operator()(PGresult* r) const { net::Pq().PQclear(r); }
 };
 using ResultPtr = std::unique_ptr<PGresult, ResultDeleter>;
 
@@ -74,10 +73,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   const std::vector<std::string>& init_failures() const { return init_failures_; }
   // Where the connection went: "host:port".
   std::string server() const {
-    return conn_ ? std::string(PQhost(conn_)) + ":" + PQport(conn_) : std::string();
+    return conn_ ? std::string(net::Pq().PQhost(conn_)) + ":" + net::Pq().PQport(conn_)
+                 : std::string();
   }
-  bool connected() const { return conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK; }
-  int server_version() const { return conn_ ? PQserverVersion(conn_) : 0; }
+  bool connected() const { return conn_ != nullptr && net::Pq().PQstatus(conn_) == CONNECTION_OK; }
+  int server_version() const { return conn_ ? net::Pq().PQserverVersion(conn_) : 0; }
 
  private:
   enum class Wait : uint8_t { kRead, kWrite };

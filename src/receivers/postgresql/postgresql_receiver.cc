@@ -6,6 +6,7 @@
 #include <memory>
 #include <vector>
 
+#include "net/libpq.h"
 #include "receivers/common/ingest.h"
 #include "receivers/postgresql/options.h"
 #include "receivers/postgresql/source.h"
@@ -122,6 +123,7 @@ pipeline::ComponentType PostgresqlReceiverType() {
       {log::Signal::kMetrics}, PostgresqlOptionsSchema(),
       [](const pipeline::ComponentSettings& s, const PostgresqlOptions& o,
          pipeline::Runtime& rt) -> Result<std::unique_ptr<pipeline::Receiver>> {
+        SLUICE_RETURN_IF_ERROR(net::LoadLibPq().status());
         SLUICE_ASSIGN_OR_RETURN(std::shared_ptr<const Plan> plan, MakePlan(o));
         return std::unique_ptr<pipeline::Receiver>(
             new PostgresqlReceiver(s, o, std::move(plan), rt));

@@ -59,7 +59,7 @@ int64_t MonoNow(pipeline::Runtime& rt) {
 // when it names an address (or hostaddr is set), a socket directory, or
 // several hosts.
 std::pair<std::string, std::string> NameToResolve(const std::string& conninfo) {
-  PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), nullptr);
+  PQconninfoOption* options = net::Pq().PQconninfoParse(conninfo.c_str(), nullptr);
   if (options == nullptr) return {};
   std::string host, hostaddr, port = "5432";
   for (PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
@@ -69,7 +69,7 @@ std::pair<std::string, std::string> NameToResolve(const std::string& conninfo) {
     if (k == "hostaddr") hostaddr = o->val;
     if (k == "port") port = o->val;
   }
-  PQconninfoFree(options);
+  net::Pq().PQconninfoFree(options);
   if (host.empty() || !hostaddr.empty() || host[0] == '/' || host[0] == '@' ||
       host.find(',') != std::string::npos || port.find(',') != std::string::npos) {
     return {};
@@ -85,12 +85,12 @@ std::pair<std::string, std::string> NameToResolve(const std::string& conninfo) {
 
 Rows ToRows(const PGresult* r) {
   Rows rows;
-  const int fields = PQnfields(r);
+  const int fields = net::Pq().PQnfields(r);
   enum class Kind : uint8_t { kSkip, kValue, kLabel, kTime };
   std::vector<Kind> kinds(fields, Kind::kSkip);
   for (int j = 0; j < fields; ++j) {
-    const std::string_view name = PQfname(r, j);
-    const Oid t = PQftype(r, j);
+    const std::string_view name = net::Pq().PQfname(r, j);
+    const Oid t = net::Pq().PQftype(r, j);
     if (name == "epoch_ns" && IsNumeric(t)) {
       kinds[j] = Kind::kTime;
     } else if (IsNumeric(t)) {
@@ -101,19 +101,19 @@ Rows ToRows(const PGresult* r) {
       rows.label_columns.push_back(LabelName(name.starts_with("tag_") ? name.substr(4) : name));
     }
   }
-  rows.count = static_cast<size_t>(PQntuples(r));
+  rows.count = static_cast<size_t>(net::Pq().PQntuples(r));
   rows.values.reserve(rows.count * rows.value_columns.size());
   rows.labels.reserve(rows.count * rows.label_columns.size());
   rows.times_ms.assign(rows.count, 0);
   for (int i = 0; i < static_cast<int>(rows.count); ++i) {
     for (int j = 0; j < fields; ++j) {
-      const bool null = PQgetisnull(r, i, j) != 0;
-      const char* v = PQgetvalue(r, i, j);
+      const bool null = net::Pq().PQgetisnull(r, i, j) != 0;
+      const char* v = net::Pq().PQgetvalue(r, i, j);
       switch (kinds[j]) {
         case Kind::kValue:
           if (null) {
             rows.values.push_back(std::numeric_limits<double>::quiet_NaN());
-          } else if (PQftype(r, j) == kBool) {
+          } else if (net::Pq().PQftype(r, j) == kBool) {
             rows.values.push_back(v[0] == 't' ? 1.0 : 0.0);
           } else {
             rows.values.push_back(std::strtod(v, nullptr));
@@ -314,8 +314,9 @@ void SourceLoop::Answered(Status st, std::vector<StatementResult> results) {
     session_timeout_ms_ = -1;
     return Failed(st);
   }
-  if (!results.empty() && results[0].result && PQntuples(results[0].result.get()) == 1) {
-    role_ = PQgetvalue(results[0].result.get(), 0, 0)[0] == 't' ? Role::kStandby : Role::kPrimary;
+  if (!results.empty() && results[0].result && net::Pq().PQntuples(results[0].result.get()) == 1) {
+    role_ = net::Pq().PQgetvalue(results[0].result.get(), 0, 0)[0] == 't' ? Role::kStandby
+                                                                          : Role::kPrimary;
   }
   const int64_t end = Now();
   for (size_t i = 1; i < results.size() && i < sent_.size(); ++i) {
