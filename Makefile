@@ -7,6 +7,11 @@ BUILD_DIR ?= build/release
 ASAN_DIR ?= build/asan
 FUZZ_DIR ?= build/fuzz
 CONFIG ?=
+# ccache: paths under the checkout are hashed relative to it (and debug
+# builds without their directory), so a fresh clone elsewhere reuses what
+# another clone compiled.
+export CCACHE_BASEDIR ?= $(CURDIR)
+export CCACHE_NOHASHDIR ?= 1
 
 # Build and test dependencies, all from Debian 12.
 DEB_PACKAGES := build-essential cmake ninja-build ccache pkg-config \
