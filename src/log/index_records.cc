@@ -10,6 +10,12 @@ namespace {
 constexpr size_t kMaxFrameHeadSize =
     kFrameHeaderSize + kPipelineIdSize * kMaxPipelinesPerFrame + kMaxTenantSize;
 
+// The most closed segments one call counts afresh (each an index file and
+// its runs' heads); the others wait for later calls. A reader far behind
+// after a restart so spreads the first count over several lag updates
+// instead of holding up its read loop for the whole backlog at once.
+constexpr size_t kMaxSegmentsCountedPerCall = 4;
+
 // The ids of `pipelines` in ascending order: one key per set, whatever the
 // order a reader lists them in.
 PipelineSet Sorted(const PipelineSet& pipelines) {
@@ -195,6 +201,17 @@ Result<const SegmentRuns*> RecordCounter::Partial(ForSet& set, uint64_t base, ui
   return &set.partial;
 }
 
+bool RecordCounter::Counted(ForSet& set, uint64_t base) {
+  if (set.partial.segment() == base && set.partial.complete()) return true;
+  MutexLock lock(mu_);
+  auto it = totals_.find(base);
+  if (it == totals_.end()) return false;
+  for (const auto& [pipelines, total] : it->second) {
+    if (pipelines == set.pipelines) return true;
+  }
+  return false;
+}
+
 Result<uint64_t> RecordCounter::Total(ForSet& set, uint64_t base, uint64_t bytes) {
   {
     MutexLock lock(mu_);
@@ -254,18 +271,31 @@ Result<uint64_t> RecordCounter::RecordsAfter(const Position& from, const Pipelin
       &view.end));
   if (view.end.segment < from.segment) return uint64_t{0};
   uint64_t records = set.active.After(from);
+  size_t counted = 0;
+  bool whole = true;
   for (const auto& [base, bytes] : view.closed) {
     Result<uint64_t> n = uint64_t{0};
     if (base == from.segment) {
       Result<const SegmentRuns*> runs = Partial(set, base, bytes);
       n = runs.ok() ? Result<uint64_t>((*runs)->After(from)) : Result<uint64_t>(runs.status());
     } else {
+      if (!Counted(set, base)) {
+        if (counted == kMaxSegmentsCountedPerCall) {
+          whole = false;  // counted by a later call
+          continue;
+        }
+        ++counted;
+      }
       n = Total(set, base, bytes);
     }
     // A segment retention deleted meanwhile holds nothing to read any more.
     if (!n.ok() && n.status().code() == StatusCode::kNotFound) continue;
     SLUICE_RETURN_IF_ERROR(n.status());
     records += *n;
+  }
+  if (!whole) {
+    return Status::Unavailable("counting the records of the closed segments; " +
+                               std::to_string(kMaxSegmentsCountedPerCall) + " more a call");
   }
   return records;
 }

@@ -100,6 +100,10 @@ class SegmentRuns {
 // runs' heads; that of a segment without a usable index rebuilds the index
 // as a reader would.
 //
+// A call counts at most a few closed segments afresh
+// (kMaxSegmentsCountedPerCall); when more need counting it counts those,
+// keeps them, and answers Unavailable, and a later call goes on.
+//
 // Memory: one ForSet per set of pipelines ever asked about (a reader's; they
 // come from the configuration), holding the runs of at most three segments
 // (the active one, the one before it, the one a position is in), and a
@@ -153,6 +157,9 @@ class RecordCounter {
   // The runs of closed segment `base`, complete, kept as set.partial.
   Result<const SegmentRuns*> Partial(ForSet& set, uint64_t base, uint64_t bytes)
       SLUICE_REQUIRES(set.mu);
+  // True when closed segment `base` needs no counting for the set (its
+  // total is kept).
+  bool Counted(ForSet& set, uint64_t base) SLUICE_REQUIRES(set.mu) SLUICE_EXCLUDES(mu_);
   // The total of closed segment `base` for the set, counted once.
   Result<uint64_t> Total(ForSet& set, uint64_t base, uint64_t bytes) SLUICE_REQUIRES(set.mu);
 

@@ -134,7 +134,10 @@ class Log {
   // index entries appended since its last call, under the log's lock, and
   // at most two frame-head reads per new run of their back-to-back frames,
   // mostly from the writer's memory. The first call over a closed segment
-  // reads its index file's sections for the set and the heads of its runs.
+  // reads its index file's sections for the set and the heads of its runs;
+  // a call counts at most four closed segments so, and answers Unavailable
+  // when more are left for later calls (a reader far behind after a
+  // restart: its lag is known after a few updates, its loop is not held up).
   // Thread-safe; calls for one set wait for each other. IoError if a file
   // cannot be read.
   Result<uint64_t> RecordsAfter(const Position& from, const PipelineSet& pipelines) const;

@@ -26,7 +26,7 @@ struct ExporterMetrics {
 
   // Sets the lag gauges for a consumer of `pipelines` whose undelivered data
   // starts at `from`: lag_records counts only those pipelines' records
-  // (Log::RecordsAfter; left as it was if the log cannot count them),
+  // (Log::RecordsAfter; left as it was while the log cannot count them yet),
   // lag_bytes every pipeline's bytes from `from` to the end.
   // `oldest_unread_append` is the append time of the first batch not yet
   // delivered (0 when caught up). Called by the read loop at most once per
