@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -68,6 +69,8 @@ TEST(MemoryTest, ASluiceMapsNoBackEndLibraryItsConfigurationDoesNotUse) {
   TempDir dir;
   SluiceProcess sluice(dir, Config(dir, "", "file"));
   ASSERT_TRUE(sluice.WaitStarted()) << sluice.process().Output();
+  ASSERT_TRUE(sluice.process().WaitForOutput("msg=(started)", std::chrono::seconds(30)))
+      << sluice.process().Output();
   const std::vector<std::string> libraries = MappedLibraries(sluice.process().pid());
   ASSERT_TRUE(Maps(libraries, "libc.so")) << "the maps were not read";
   for (const char* unused : {"libpq.so", "librdkafka.so", "libgnutls.so", "libldap", "libkrb5.so",
@@ -86,9 +89,12 @@ TEST(MemoryTest, BackEndLibrariesAreLoadedWhenTheirExportersAreCreated) {
 )",
                                    "postgresql, kafka"));
   ASSERT_TRUE(sluice.WaitStarted()) << sluice.process().Output();
+  // Exporters are made after the receivers and the admin server listen.
+  ASSERT_TRUE(sluice.process().WaitForOutput("msg=(started)", std::chrono::seconds(30)))
+      << sluice.process().Output();
   const std::vector<std::string> libraries = MappedLibraries(sluice.process().pid());
-  EXPECT_TRUE(Maps(libraries, "libpq.so.5"));
-  EXPECT_TRUE(Maps(libraries, "librdkafka.so.1"));
+  EXPECT_TRUE(Maps(libraries, "libpq.so.5")) << sluice.process().Output();
+  EXPECT_TRUE(Maps(libraries, "librdkafka.so.1")) << sluice.process().Output();
 }
 
 }  // namespace
