@@ -201,27 +201,23 @@ Result<const SegmentRuns*> RecordCounter::Partial(ForSet& set, uint64_t base, ui
   return &set.partial;
 }
 
-bool RecordCounter::Counted(ForSet& set, uint64_t base) {
-  if (set.partial.segment() == base && set.partial.complete()) return true;
+std::optional<uint64_t> RecordCounter::KeptTotal(const ForSet& set, uint64_t base) {
   MutexLock lock(mu_);
   auto it = totals_.find(base);
-  if (it == totals_.end()) return false;
+  if (it == totals_.end()) return std::nullopt;
   for (const auto& [pipelines, total] : it->second) {
-    if (pipelines == set.pipelines) return true;
+    if (pipelines == set.pipelines) return total;
   }
-  return false;
+  return std::nullopt;
+}
+
+bool RecordCounter::Counted(ForSet& set, uint64_t base) {
+  return (set.partial.segment() == base && set.partial.complete()) ||
+         KeptTotal(set, base).has_value();
 }
 
 Result<uint64_t> RecordCounter::Total(ForSet& set, uint64_t base, uint64_t bytes) {
-  {
-    MutexLock lock(mu_);
-    auto it = totals_.find(base);
-    if (it != totals_.end()) {
-      for (const auto& [pipelines, total] : it->second) {
-        if (pipelines == set.pipelines) return total;
-      }
-    }
-  }
+  if (std::optional<uint64_t> kept = KeptTotal(set, base)) return *kept;
   uint64_t total = 0;
   if (set.partial.segment() == base && set.partial.complete()) {
     total = set.partial.total();

@@ -18,6 +18,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <utility>
@@ -157,6 +158,8 @@ class RecordCounter {
   // The runs of closed segment `base`, complete, kept as set.partial.
   Result<const SegmentRuns*> Partial(ForSet& set, uint64_t base, uint64_t bytes)
       SLUICE_REQUIRES(set.mu);
+  // The total of closed segment `base` for the set, if it is kept.
+  std::optional<uint64_t> KeptTotal(const ForSet& set, uint64_t base) SLUICE_EXCLUDES(mu_);
   // True when closed segment `base` needs no counting for the set (its
   // total is kept).
   bool Counted(ForSet& set, uint64_t base) SLUICE_REQUIRES(set.mu) SLUICE_EXCLUDES(mu_);

@@ -58,6 +58,15 @@ std::vector<std::string> MappedLibraries(pid_t pid) {
   return libraries;
 }
 
+// The libraries of `sluice` once its service has started: exporters are made
+// after the receivers and the admin server listen.
+std::vector<std::string> LibrariesOnceStarted(SluiceProcess& sluice) {
+  EXPECT_TRUE(sluice.WaitStarted()) << sluice.process().Output();
+  EXPECT_TRUE(sluice.process().WaitForOutput("msg=(started)", std::chrono::seconds(30)))
+      << sluice.process().Output();
+  return MappedLibraries(sluice.process().pid());
+}
+
 bool Maps(const std::vector<std::string>& libraries, const std::string& prefix) {
   for (const std::string& l : libraries) {
     if (l.rfind(prefix, 0) == 0) return true;
@@ -68,10 +77,7 @@ bool Maps(const std::vector<std::string>& libraries, const std::string& prefix) 
 TEST(MemoryTest, ASluiceMapsNoBackEndLibraryItsConfigurationDoesNotUse) {
   TempDir dir;
   SluiceProcess sluice(dir, Config(dir, "", "file"));
-  ASSERT_TRUE(sluice.WaitStarted()) << sluice.process().Output();
-  ASSERT_TRUE(sluice.process().WaitForOutput("msg=(started)", std::chrono::seconds(30)))
-      << sluice.process().Output();
-  const std::vector<std::string> libraries = MappedLibraries(sluice.process().pid());
+  const std::vector<std::string> libraries = LibrariesOnceStarted(sluice);
   ASSERT_TRUE(Maps(libraries, "libc.so")) << "the maps were not read";
   for (const char* unused : {"libpq.so", "librdkafka.so", "libgnutls.so", "libldap", "libkrb5.so",
                              "libsasl2.so", "libgrpc", "libabsl_", "libupb.so", "libre2.so"}) {
@@ -88,11 +94,7 @@ TEST(MemoryTest, BackEndLibrariesAreLoadedWhenTheirExportersAreCreated) {
     brokers: [127.0.0.1:1]
 )",
                                    "postgresql, kafka"));
-  ASSERT_TRUE(sluice.WaitStarted()) << sluice.process().Output();
-  // Exporters are made after the receivers and the admin server listen.
-  ASSERT_TRUE(sluice.process().WaitForOutput("msg=(started)", std::chrono::seconds(30)))
-      << sluice.process().Output();
-  const std::vector<std::string> libraries = MappedLibraries(sluice.process().pid());
+  const std::vector<std::string> libraries = LibrariesOnceStarted(sluice);
   EXPECT_TRUE(Maps(libraries, "libpq.so.5")) << sluice.process().Output();
   EXPECT_TRUE(Maps(libraries, "librdkafka.so.1")) << sluice.process().Output();
 }
